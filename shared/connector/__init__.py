@@ -1,0 +1,1 @@
+"""ml-connector: store orders and customers into QuickBooks, once, to the cent."""

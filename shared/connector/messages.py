@@ -1,0 +1,37 @@
+"""The sync queue's message: what ingest, reconcile and replay put on the queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.model import Entity
+
+Action = Literal["upsert", "delete"]
+
+
+class SyncMessage(BaseModel):
+    """One record to bring into step. The worker always re-fetches the record itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection_id: str
+    entity: Entity
+    record_id: str
+    action: Action = "upsert"
+    topic: str  # as the store named it, e.g. "order.updated"
+    modified_at: datetime | None = None  # the store's modification time, when the event had one
+    received_at: datetime
+    source: Literal["webhook", "reconcile", "replay"] = "webhook"
+
+    @property
+    def group_id(self) -> str:
+        """FIFO message group: one record's events stay in order."""
+        return f"{self.connection_id}:{self.entity}:{self.record_id}"
+
+    @property
+    def record_key(self) -> str:
+        """Key of the record's sync state and audit trail."""
+        return f"{self.connection_id}#{self.entity}#{self.record_id}"

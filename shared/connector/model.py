@@ -1,0 +1,241 @@
+"""The canonical records every store adapter produces and every ledger consumes.
+
+Money is Decimal quantised to the currency's minor unit, never float. An Order
+knows how its parts add up, and ``check_totals`` says which part does not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# ISO 4217 currencies whose minor unit is not two digits; everything else has cents.
+_MINOR_UNITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+
+Entity = Literal["order", "customer"]
+ZERO = Decimal("0")
+
+
+def minor_unit(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round half up to the currency's minor unit, as stores and QuickBooks display money."""
+    exponent = Decimal(1).scaleb(-minor_unit(currency))
+    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value: object) -> Decimal:
+    """Exact Decimal from a store's money field (string, int, or a float the store printed)."""
+    if value is None or value == "":
+        return ZERO
+    if isinstance(value, float):
+        # A float in a store payload is a printed number; its repr is what the store meant.
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Address(_Record):
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    country: str = ""
+    phone: str = ""
+
+    def is_empty(self) -> bool:
+        return not any((self.line1, self.line2, self.city, self.postcode, self.country))
+
+
+class Customer(_Record):
+    """A store customer, or the buyer of a guest order (store_id None)."""
+
+    connection_id: str
+    store_id: str | None
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    phone: str = ""
+    billing: Address = Address()
+    shipping: Address = Address()
+    modified_at: datetime | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The name a bookkeeper sees: person, else company, else email."""
+        person = " ".join(p for p in (self.first_name.strip(), self.last_name.strip()) if p)
+        return person or self.company.strip() or self.email.strip()
+
+    @property
+    def match_key(self) -> str:
+        """Stable key for the customer mapping: store id, else (guest) the email."""
+        if self.store_id:
+            return f"id:{self.store_id}"
+        return f"email:{self.email.strip().lower()}"
+
+
+class TaxAmount(_Record):
+    rate_id: str
+    amount: Decimal
+
+
+class OrderLine(_Record):
+    line_id: str
+    sku: str | None
+    name: str
+    quantity: Decimal
+    # Pre-discount and post-discount line amounts, excluding tax.
+    subtotal: Decimal
+    total: Decimal
+    taxes: tuple[TaxAmount, ...] = ()
+
+    @property
+    def discount(self) -> Decimal:
+        return self.subtotal - self.total
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((t.amount for t in self.taxes), ZERO)
+
+
+class ShippingLine(_Record):
+    line_id: str
+    method: str
+    total: Decimal
+    taxes: tuple[TaxAmount, ...] = ()
+
+
+class FeeLine(_Record):
+    line_id: str
+    name: str
+    total: Decimal
+    taxes: tuple[TaxAmount, ...] = ()
+
+
+class Coupon(_Record):
+    code: str
+    discount: Decimal
+    discount_tax: Decimal = ZERO
+
+
+class TaxLine(_Record):
+    rate_id: str
+    code: str
+    label: str
+    percent: Decimal | None = None
+    compound: bool = False
+    tax_total: Decimal  # on items and fees
+    shipping_tax_total: Decimal = ZERO
+
+    @property
+    def amount(self) -> Decimal:
+        return self.tax_total + self.shipping_tax_total
+
+
+class Payment(_Record):
+    method: str = ""
+    method_title: str = ""
+    paid_at: datetime | None = None
+    transaction_id: str = ""
+
+
+class Order(_Record):
+    connection_id: str
+    store_id: str
+    number: str
+    status: str
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    created_at: datetime
+    modified_at: datetime
+    customer: Customer
+    lines: tuple[OrderLine, ...]
+    shipping_lines: tuple[ShippingLine, ...] = ()
+    fee_lines: tuple[FeeLine, ...] = ()
+    coupons: tuple[Coupon, ...] = ()
+    tax_lines: tuple[TaxLine, ...] = ()
+    prices_include_tax: bool = False
+    discount_total: Decimal = ZERO
+    shipping_total: Decimal = ZERO
+    total_tax: Decimal = ZERO
+    total: Decimal
+    payment: Payment = Payment()
+    note: str = ""
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    def q(self, amount: Decimal) -> Decimal:
+        return quantize(amount, self.currency)
+
+    @property
+    def items_total(self) -> Decimal:
+        """Line totals after discounts, excluding tax."""
+        return sum((line.total for line in self.lines), ZERO)
+
+    @property
+    def fees_total(self) -> Decimal:
+        return sum((fee.total for fee in self.fee_lines), ZERO)
+
+    @property
+    def shipping_lines_total(self) -> Decimal:
+        return sum((s.total for s in self.shipping_lines), ZERO)
+
+    @property
+    def tax_lines_total(self) -> Decimal:
+        return sum((t.amount for t in self.tax_lines), ZERO)
+
+
+class TotalsMismatch(ValueError):
+    """The parts of an order do not add up to its total; the message says which part."""
+
+
+def check_totals(order: Order) -> None:
+    """Raise TotalsMismatch unless lines, shipping, fees and tax add up to the total to the cent."""
+    q = order.q
+    problems: list[str] = []
+    line_discount = sum((line.discount for line in order.lines), ZERO)
+    if q(line_discount) != q(order.discount_total):
+        problems.append(
+            f"line discounts add up to {q(line_discount)} but the order's discount total is "
+            f"{q(order.discount_total)}"
+        )
+    if q(order.shipping_lines_total) != q(order.shipping_total):
+        problems.append(
+            f"shipping lines add up to {q(order.shipping_lines_total)} but the order's shipping "
+            f"total is {q(order.shipping_total)}"
+        )
+    if q(order.tax_lines_total) != q(order.total_tax):
+        problems.append(
+            f"tax lines add up to {q(order.tax_lines_total)} but the order's total tax is "
+            f"{q(order.total_tax)}"
+        )
+    computed = q(order.items_total) + q(order.shipping_total) + q(order.fees_total) + q(
+        order.tax_lines_total
+    )
+    if computed != q(order.total):
+        problems.append(
+            f"items {q(order.items_total)} + shipping {q(order.shipping_total)} + fees "
+            f"{q(order.fees_total)} + tax {q(order.tax_lines_total)} = {computed}, "
+            f"not the order total {q(order.total)}"
+        )
+    if problems:
+        raise TotalsMismatch(f"order {order.number}: " + "; ".join(problems))

@@ -1,0 +1,156 @@
+"""What a tenant's deployment consists of, declared once.
+
+The CDK stack (infra/) and the local runtime (connector.local) both build from
+these declarations, so the laptop runs the same tables, queues, routes,
+functions and schedules that AWS does. Names here are logical; each deployment
+derives physical names from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Environment variables through which a deployment tells the functions where
+# their resources are. connector.settings reads them; nothing else does.
+ENV_TENANT = "CONNECTOR_TENANT"
+ENV_TENANT_CONFIG = "CONNECTOR_TENANT_CONFIG"  # the tenant file as JSON (validated at cold start)
+ENV_STATE_TABLE = "CONNECTOR_STATE_TABLE"
+ENV_AUDIT_TABLE = "CONNECTOR_AUDIT_TABLE"
+ENV_SYNC_QUEUE_URL = "CONNECTOR_SYNC_QUEUE_URL"
+ENV_SYNC_DLQ_URL = "CONNECTOR_SYNC_DLQ_URL"
+ENV_SECRET_PREFIX = "CONNECTOR_SECRET_PREFIX"
+ENV_PUBLIC_BASE_URL = "CONNECTOR_PUBLIC_BASE_URL"  # where stores and browsers reach the API
+ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # set only by the local runtime (moto server)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_id: str
+    env_var: str
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    ttl_attribute: str | None = None
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    env_var: str
+    fifo: bool = True
+    visibility_timeout_s: int = 180
+    retention_s: int = 14 * 24 * 3600
+    # Receives before a message moves to the dead-letter queue.
+    max_receive_count: int = 5
+    dlq_logical_id: str | None = None
+    dlq_env_var: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: Literal["GET", "POST"]
+    path: str  # API Gateway resource path, e.g. "/webhooks/{connection_id}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str  # dotted path inside the code asset, module.attribute
+    description: str
+    timeout_s: int = 30
+    memory_mb: int = 512
+    routes: tuple[Route, ...] = ()
+    queue_trigger: str | None = None  # logical id of the queue that feeds it
+    batch_size: int = 10
+    schedule_minutes: int | None = None
+    # Grants, kept explicit so each role is least privilege.
+    reads_tables: tuple[str, ...] = ()
+    writes_tables: tuple[str, ...] = ()
+    sends_to_queues: tuple[str, ...] = ()
+    reads_secrets: bool = False
+    writes_secrets: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+STATE_TABLE = TableSpec(
+    logical_id="StateTable",
+    env_var=ENV_STATE_TABLE,
+    ttl_attribute="expires_at",
+    purpose="sync state, id mappings, item cache, locks, OAuth states, idempotency records",
+)
+AUDIT_TABLE = TableSpec(
+    logical_id="AuditTable",
+    env_var=ENV_AUDIT_TABLE,
+    purpose="append-only audit events per record",
+)
+TABLES: tuple[TableSpec, ...] = (STATE_TABLE, AUDIT_TABLE)
+
+SYNC_QUEUE = QueueSpec(
+    logical_id="SyncQueue",
+    env_var=ENV_SYNC_QUEUE_URL,
+    # Six times the worker timeout, as AWS advises for SQS-triggered functions.
+    visibility_timeout_s=6 * 120,
+    max_receive_count=5,
+    dlq_logical_id="SyncDeadLetterQueue",
+    dlq_env_var=ENV_SYNC_DLQ_URL,
+)
+QUEUES: tuple[QueueSpec, ...] = (SYNC_QUEUE,)
+
+INGEST = FunctionSpec(
+    name="ingest",
+    handler="functions.ingest.handler.lambda_handler",
+    description="Verifies store webhooks and queues one sync message per record",
+    timeout_s=10,
+    memory_mb=256,
+    routes=(Route("POST", "/webhooks/{connection_id}"),),
+    writes_tables=(AUDIT_TABLE.logical_id,),
+    sends_to_queues=(SYNC_QUEUE.logical_id,),
+    reads_secrets=True,
+)
+SYNC = FunctionSpec(
+    name="sync",
+    handler="functions.sync.handler.lambda_handler",
+    description="Fetches store records, maps them and posts them to QuickBooks",
+    timeout_s=120,
+    memory_mb=512,
+    queue_trigger=SYNC_QUEUE.logical_id,
+    batch_size=10,
+    reads_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
+    writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
+    reads_secrets=True,
+    writes_secrets=True,
+)
+OAUTH = FunctionSpec(
+    name="oauth",
+    handler="functions.oauth.handler.lambda_handler",
+    description="Connects a QuickBooks Online company (OAuth 2.0 authorisation code flow)",
+    timeout_s=15,
+    memory_mb=256,
+    routes=(
+        Route("GET", "/oauth/qbo/connect/{connection_id}"),
+        Route("GET", "/oauth/qbo/callback"),
+    ),
+    reads_tables=(STATE_TABLE.logical_id,),
+    writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
+    reads_secrets=True,
+    writes_secrets=True,
+)
+QBO_TOKEN = FunctionSpec(
+    name="qbo_token",
+    handler="functions.qbo_token.handler.lambda_handler",
+    description="Refreshes QuickBooks Online tokens so a quiet store stays connected",
+    timeout_s=60,
+    memory_mb=256,
+    schedule_minutes=30,
+    reads_tables=(STATE_TABLE.logical_id,),
+    writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
+    reads_secrets=True,
+    writes_secrets=True,
+)
+FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN)
+
+
+def secret_name(prefix: str, connection_id: str, part: Literal["store", "ledger"]) -> str:
+    """Secrets Manager name of one connection's store keys or ledger tokens."""
+    return f"{prefix}/{connection_id}/{part}"
