@@ -1,0 +1,189 @@
+"""Tenant files: `tenants/<tenant>.toml`, validated at synth time and at cold start.
+
+A tenant has connections; a connection joins one store to one ledger with the
+rules for mapping one onto the other. Secrets never live here: store keys,
+webhook secrets and QuickBooks tokens are in Secrets Manager.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connector.errors import ConfigError
+
+_ID = r"^[a-z0-9][a-z0-9-]{0,39}$"
+_DOC_FIELDS = {"number", "id", "prefix"}
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WooCommerceStore(_Settings):
+    kind: Literal["woocommerce"]
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+
+    @field_validator("url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+QBO_ENDPOINTS = {
+    "sandbox": "https://sandbox-quickbooks.api.intuit.com",
+    "production": "https://quickbooks.api.intuit.com",
+}
+QBO_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+QBO_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
+
+
+class QboLedger(_Settings):
+    kind: Literal["qbo"]
+    environment: Literal["sandbox", "production"] = "sandbox"
+    # Overrides for testing against a simulated QuickBooks; production leaves them unset.
+    api_base: str | None = None
+    token_url: str | None = None
+    authorize_url: str | None = None
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.api_base or QBO_ENDPOINTS[self.environment]).rstrip("/")
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.token_url or QBO_TOKEN_URL
+
+    @property
+    def authorize_endpoint(self) -> str:
+        return self.authorize_url or QBO_AUTHORIZE_URL
+
+
+class TaxRules(_Settings):
+    """How store taxes reach QuickBooks.
+
+    us_automated: US companies with automated sales tax; the store's tax is forced
+    through TxnTaxDetail.TotalTax. per_rate: each store tax rate id maps to a
+    QuickBooks tax code (non-US companies). none: the store charges no tax.
+    """
+
+    mode: Literal["us_automated", "per_rate", "none"] = "us_automated"
+    # Store tax rate id -> QuickBooks TaxCode name (per_rate).
+    codes: dict[str, str] = Field(default_factory=dict)
+    # Tax code for lines without tax (per_rate), e.g. "Exempt" or "Zero-rated".
+    exempt_code: str | None = None
+
+    @model_validator(mode="after")
+    def _codes_for_per_rate(self) -> TaxRules:
+        if self.mode == "per_rate" and not self.codes:
+            raise ValueError("mode 'per_rate' needs at least one entry in 'codes'")
+        return self
+
+
+class MappingRules(_Settings):
+    # Store SKU -> QuickBooks item name.
+    items: dict[str, str] = Field(default_factory=dict)
+    # Item used for a SKU that is not mapped (and for lines whose product was deleted).
+    fallback_item: str | None = None
+    # Create a NonInventory item named after the SKU when it is not mapped, instead of the fallback.
+    auto_create_items: bool = False
+    income_account: str | None = None  # QuickBooks account name for auto-created items
+    # QuickBooks item for shipping lines; "SHIPPING_ITEM_ID" uses QBO's built-in shipping line.
+    shipping_item: str = "Shipping"
+    # How coupons and line discounts reach QuickBooks: one discount line, or item lines at their net price.
+    discounts: Literal["discount_line", "net_lines"] = "discount_line"
+    discount_account: str | None = None  # for the discount line; QuickBooks' default when unset
+    fee_item: str = "Fees"
+    tax: TaxRules = TaxRules()
+    # DocNumber from the store order: {number}, {id}, {prefix}; at most 21 characters after expansion.
+    doc_number: str = "{number}"
+    doc_prefix: str = ""
+
+    @field_validator("doc_number")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        fields = set(re.findall(r"{(\w*)}", value))
+        unknown = fields - _DOC_FIELDS
+        if unknown:
+            raise ValueError(f"unknown placeholder {sorted(unknown)}; use {sorted(_DOC_FIELDS)}")
+        if not fields & {"number", "id"}:
+            raise ValueError("must contain {number} or {id} so each order gets its own DocNumber")
+        return value
+
+    @model_validator(mode="after")
+    def _auto_create_needs_account(self) -> MappingRules:
+        if self.auto_create_items and not self.income_account:
+            raise ValueError("auto_create_items needs income_account")
+        return self
+
+    def item_for_sku(self, sku: str | None) -> str | None:
+        """The configured QuickBooks item name for a SKU, else the fallback (None: unmapped)."""
+        if sku and sku in self.items:
+            return self.items[sku]
+        return self.fallback_item
+
+
+class Connection(_Settings):
+    id: Annotated[str, Field(pattern=_ID)]
+    store: WooCommerceStore
+    ledger: QboLedger
+    document: Literal["invoice", "sales_receipt"] = "invoice"
+    # Order statuses that post to QuickBooks; others are recorded and skipped.
+    post_statuses: tuple[str, ...] = ("processing", "completed", "on-hold")
+    # What a cancelled, refunded-in-full-before-posting or trashed order does to its document.
+    cancel_statuses: tuple[str, ...] = ("cancelled", "trash")
+    on_cancel: Literal["void", "delete"] = "void"
+    mapping: MappingRules = MappingRules()
+
+
+class TenantConfig(_Settings):
+    tenant: Annotated[str, Field(pattern=_ID)]
+    connections: Annotated[tuple[Connection, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> TenantConfig:
+        ids = [c.id for c in self.connections]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"connection ids must be unique; repeated: {duplicates}")
+        return self
+
+    def connection(self, connection_id: str) -> Connection | None:
+        return next((c for c in self.connections if c.id == connection_id), None)
+
+
+def _describe(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: {error.error_count()} problem(s)"]
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_tenant(data: object, source: str) -> TenantConfig:
+    try:
+        return TenantConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from None
+
+
+def parse_tenant_json(text: str, source: str = "tenant configuration") -> TenantConfig:
+    try:
+        return TenantConfig.model_validate_json(text)
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from None
+
+
+def load_tenant(path: Path) -> TenantConfig:
+    """Read and validate a tenant file; errors name the file, the field and what is wrong."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such tenant file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_tenant(data, str(path))
