@@ -1,0 +1,39 @@
+"""POST /webhooks/{connection_id}: verify a store webhook and queue its record."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from connector.runtime import Runtime
+from connector.ingest import WebhookIngest
+from connector.observability import logger, metrics, tracer
+
+runtime = Runtime.from_environment()
+ingest = WebhookIngest(
+    config=runtime.config, vault=runtime.vault, queue=runtime.sync_queue, audit=runtime.audit
+)
+app = APIGatewayRestResolver()
+
+
+@app.post("/webhooks/<connection_id>")
+def webhook(connection_id: str) -> Response[Any]:
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+    logger.append_keys(connection_id=connection_id, topic=event.headers.get("X-WC-Webhook-Topic"))
+    answer = ingest.receive(connection_id, dict(event.headers), body)
+    return Response(
+        status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body()
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

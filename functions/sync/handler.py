@@ -1,0 +1,61 @@
+"""SQS sync queue -> fetch, map and post each record; failed records are reported individually."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from connector.messages import SyncMessage
+from connector.observability import logger, metrics, tracer
+from connector.resources import SYNC_QUEUE
+from connector.runtime import Runtime
+from connector.sync import SyncWorker
+
+
+class SyncRecord(SqsRecordModel):
+    body: Json[SyncMessage]  # type: ignore[assignment]
+
+
+runtime = Runtime.from_environment()
+
+
+def _park(message: SyncMessage, reason: str) -> None:
+    if runtime.dead_letters is None:
+        raise RuntimeError("no dead-letter queue configured; refusing to drop a parked record")
+    runtime.dead_letters.send(message, version=f"parked:{message.received_at.isoformat()}", reason=reason)
+
+
+worker = SyncWorker(
+    connection_for=runtime.connection,
+    store_for=runtime.store_client,
+    ledger_for=runtime.ledger,
+    state=runtime.state,
+    audit=runtime.audit,
+    park=_park,
+)
+# A failure holds back only its own record's group; other records in the batch go on.
+processor = SqsFifoPartialProcessor(model=SyncRecord, skip_group_on_error=True)
+
+
+@tracer.capture_method
+def record_handler(record: SyncRecord) -> str:
+    receives = int(record.attributes.ApproximateReceiveCount)
+    result = worker.process(record.body, final_attempt=receives >= SYNC_QUEUE.max_receive_count)
+    logger.info("record synced", outcome=result.outcome, detail=result.detail)
+    return result.outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,335 @@
+"""The QuickBooks Online ledger adapter: resolve references, then create, update or void documents.
+
+No path creates a second document for one store order: the id of a posted
+document is kept in the sync state; every write carries a deterministic
+requestid; after an unknown outcome the document is looked up by DocNumber
+before a create; and a 6140 duplicate DocNumber adopts the existing document.
+Customer, item and tax-code ids are cached in DynamoDB so that, once known,
+posting an order costs one write and no reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from connector.config import Connection
+from connector.errors import PermanentError, TransientError
+from connector.ledgers.qbo import documents
+from connector.ledgers.qbo.client import QboClient, escape_query_value
+from connector.ledgers.qbo.faults import (
+    QboDuplicateDocNumber,
+    QboDuplicateName,
+    QboNotFound,
+    QboStaleObject,
+)
+from connector.mapping import (
+    content_hash,
+    display_name,
+    doc_number,
+    item_names_needed,
+    request_id,
+    tax_code_names_needed,
+)
+from connector.model import Customer, Order
+from connector.observability import logger
+from connector.state import StateStore, SyncState
+
+SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
+_DOC_ENTITY = {"invoice": "Invoice", "sales_receipt": "SalesReceipt"}
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What QuickBooks now holds for a store record."""
+
+    operation: Literal["created", "updated", "adopted", "voided", "deleted"]
+    ledger_type: str
+    ledger_id: str
+    sync_token: str
+    doc_number: str | None = None
+    total: Decimal | None = None
+
+
+class QboLedger:
+    def __init__(self, *, connection: Connection, client: QboClient, state: StateStore) -> None:
+        self._connection = connection
+        self._client = client
+        self._state = state
+
+    @property
+    def calls(self) -> int:
+        return self._client.calls
+
+    @property
+    def document_entity(self) -> str:
+        return _DOC_ENTITY[self._connection.document]
+
+    # --- customers --------------------------------------------------------------------
+    def upsert_customer(self, customer: Customer, previous: SyncState | None = None) -> Posted:
+        """Create or update the QuickBooks customer for a store customer record."""
+        body = documents.build_customer(customer)
+        known = self._state.get_mapping(self._connection.id, "customer", customer.match_key)
+        if known:
+            current = self._client.read("Customer", known)
+            token = str(current["SyncToken"])
+            updated = self._client.update(
+                "Customer",
+                documents.sparse_update(body, known, token),
+                request_id=request_id(
+                    self._connection.id, "customer", customer.match_key, _hash(body), "update"
+                ),
+            )
+            return Posted("updated", "Customer", known, str(updated["SyncToken"]))
+        customer_id = self.customer_id(customer)
+        current = self._client.read("Customer", customer_id)
+        return Posted("adopted", "Customer", customer_id, str(current["SyncToken"]))
+
+    def customer_id(self, customer: Customer) -> str:
+        """The QuickBooks customer for a buyer: cached, else found by DisplayName, else created."""
+        conn = self._connection.id
+        known = self._state.get_mapping(conn, "customer", customer.match_key)
+        if known:
+            return known
+        name = display_name(customer)
+        found = self._find_one("Customer", "DisplayName", name)
+        if found is not None and _same_person(found, customer):
+            customer_id = str(found["Id"])
+        else:
+            if found is not None:
+                # A different person already has this name: QuickBooks names are unique.
+                name = _disambiguate(name, customer)
+            customer_id = self._create_customer(customer, name)
+        self._state.put_mapping(conn, "customer", customer.match_key, customer_id)
+        return customer_id
+
+    def _create_customer(self, customer: Customer, name: str) -> str:
+        body = {**documents.build_customer(customer), "DisplayName": name}
+        rid = request_id(self._connection.id, "customer", customer.match_key, name, "create")
+        try:
+            return str(self._client.create("Customer", body, request_id=rid)["Id"])
+        except QboDuplicateName:
+            # The name belongs to a vendor or employee (or appeared since the lookup).
+            found = self._find_one("Customer", "DisplayName", name)
+            if found is not None and _same_person(found, customer):
+                return str(found["Id"])
+            alternative = _disambiguate(name, customer)
+            if alternative == name:
+                raise PermanentError(
+                    f"QuickBooks already has a customer, vendor or employee named {name!r}; "
+                    "rename one of them, then replay this order"
+                ) from None
+            body["DisplayName"] = alternative
+            rid = request_id(self._connection.id, "customer", customer.match_key, alternative, "create")
+            return str(self._client.create("Customer", body, request_id=rid)["Id"])
+
+    # --- references -------------------------------------------------------------------
+    def _ref_id(self, kind: str, entity: str, name: str) -> str | None:
+        conn = self._connection.id
+        known = self._state.get_mapping(conn, kind, name)
+        if known:
+            return known
+        found = self._find_one(entity, "Name", name)
+        if found is None:
+            return None
+        if found.get("Active") is False:
+            raise PermanentError(
+                f"QuickBooks {entity.lower()} {name!r} is inactive: make it active in QuickBooks, "
+                "then replay"
+            )
+        self._state.put_mapping(conn, kind, name, str(found["Id"]))
+        return str(found["Id"])
+
+    def item_id(self, name: str) -> str:
+        if name == SHIPPING_ITEM_ID:
+            return name
+        found = self._ref_id("item", "Item", name)
+        if found:
+            return found
+        rules = self._connection.mapping
+        if not rules.auto_create_items or not rules.income_account:
+            raise PermanentError(
+                f"QuickBooks has no item named {name!r}: create it in QuickBooks or change the "
+                "tenant file's mapping, then replay"
+            )
+        account = self._ref_id("account", "Account", rules.income_account)
+        if account is None:
+            raise PermanentError(
+                f"QuickBooks has no account named {rules.income_account!r} (income_account for "
+                "auto-created items): fix the tenant file, then replay"
+            )
+        created = self._client.create(
+            "Item",
+            {"Name": name, "Type": "NonInventory", "IncomeAccountRef": {"value": account}},
+            request_id=request_id(self._connection.id, "item", name, account, "create"),
+        )
+        self._state.put_mapping(self._connection.id, "item", name, str(created["Id"]))
+        return str(created["Id"])
+
+    def _tax_code_id(self, name: str) -> str:
+        found = self._ref_id("taxcode", "TaxCode", name)
+        if found is None:
+            raise PermanentError(
+                f"QuickBooks has no tax code named {name!r}: fix the tenant file's tax codes, "
+                "then replay"
+            )
+        return found
+
+    def resolve(self, order: Order) -> documents.ResolvedRefs:
+        rules = self._connection.mapping
+        items = {name: self.item_id(name) for name in set(item_names_needed(order, rules).values())}
+        shipping = self.item_id(rules.shipping_item) if order.shipping_lines else None
+        fees = self.item_id(rules.fee_item) if order.fee_lines else None
+        discount_account = (
+            self._ref_id("account", "Account", rules.discount_account)
+            if rules.discount_account
+            else None
+        )
+        tax_codes = {name: self._tax_code_id(name) for name in tax_code_names_needed(order, rules)}
+        return documents.ResolvedRefs(
+            customer_id=self.customer_id(order.customer),
+            items=items,
+            shipping_item_id=shipping,
+            fee_item_id=fees,
+            discount_account_id=discount_account,
+            tax_codes=tax_codes,
+        )
+
+    # --- sales documents -------------------------------------------------------------
+    def post_order(self, order: Order, previous: SyncState | None) -> Posted:
+        """Create the order's document, or bring the existing one up to date."""
+        entity = self.document_entity
+        number = doc_number(order, self._connection.mapping)
+        body = documents.build_sales_document(order, self._connection, self.resolve(order))
+        digest = content_hash(order)
+        if previous and previous.ledger_id and previous.ledger_type == entity:
+            return self._update(entity, body, previous.ledger_id, previous.sync_token, order, digest)
+        if previous and previous.attempts > 0:
+            # An earlier attempt may have reached QuickBooks without us learning the outcome.
+            existing = self._find_one(entity, "DocNumber", number)
+            if existing is not None:
+                return self._adopt(entity, existing, body, order, digest)
+        rid = request_id(self._connection.id, entity, order.store_id, digest, "create")
+        try:
+            created = self._client.create(entity, body, request_id=rid)
+        except QboDuplicateDocNumber as exc:
+            existing = self._client.read(entity, exc.existing_txn_id) if exc.existing_txn_id else None
+            if existing is None:
+                existing = self._find_one(entity, "DocNumber", number)
+            if existing is None:
+                raise PermanentError(
+                    f"QuickBooks says DocNumber {number} is taken by a "
+                    f"{getattr(exc, 'detail', '') or 'another document'}; it is not this order's "
+                    "document: change doc_prefix in the tenant file, then replay"
+                ) from None
+            return self._adopt(entity, existing, body, order, digest)
+        return _posted("created", entity, created)
+
+    def _adopt(
+        self, entity: str, existing: dict[str, Any], body: dict[str, Any], order: Order, digest: str
+    ) -> Posted:
+        if not _belongs_to(existing, order):
+            raise PermanentError(
+                f"QuickBooks {entity} {existing.get('DocNumber')} (Id {existing.get('Id')}) has this "
+                f"order's DocNumber but is not WooCommerce order {order.number}: renumber one of "
+                "them, then replay"
+            )
+        logger.info("adopting existing document", ledger_id=existing["Id"], entity=entity)
+        posted = self._update(
+            entity, body, str(existing["Id"]), str(existing["SyncToken"]), order, digest
+        )
+        return Posted("adopted", entity, posted.ledger_id, posted.sync_token, posted.doc_number, posted.total)
+
+    def _update(
+        self,
+        entity: str,
+        body: dict[str, Any],
+        ledger_id: str,
+        sync_token: str | None,
+        order: Order,
+        digest: str,
+    ) -> Posted:
+        rid = request_id(self._connection.id, entity, order.store_id, digest, "update")
+        token = sync_token or str(self._client.read(entity, ledger_id)["SyncToken"])
+        try:
+            updated = self._client.update(
+                entity, documents.sparse_update(body, ledger_id, token), request_id=rid
+            )
+        except QboStaleObject:
+            # Someone edited the document in QuickBooks: take its current SyncToken once.
+            token = str(self._client.read(entity, ledger_id)["SyncToken"])
+            try:
+                updated = self._client.update(
+                    entity,
+                    documents.sparse_update(body, ledger_id, token),
+                    request_id=f"{rid[:44]}-{token}"[:50],
+                )
+            except QboStaleObject as exc:
+                raise TransientError(f"{entity} {ledger_id} keeps changing in QuickBooks: {exc}") from exc
+        except QboNotFound:
+            raise PermanentError(
+                f"QuickBooks {entity} {ledger_id}, posted earlier for order {order.number}, is gone "
+                "(deleted in QuickBooks?): clear its sync state to post it again, then replay"
+            ) from None
+        return _posted("updated", entity, updated)
+
+    def withdraw(self, previous: SyncState, order_store_id: str) -> Posted:
+        """Void or delete the document of a cancelled or trashed order."""
+        assert previous.ledger_id and previous.ledger_type
+        entity, ledger_id = previous.ledger_type, previous.ledger_id
+        operation = self._connection.on_cancel
+        token = previous.sync_token or str(self._client.read(entity, ledger_id)["SyncToken"])
+        rid = request_id(self._connection.id, entity, order_store_id, token, operation)
+        call = self._client.void if operation == "void" else self._client.delete
+        try:
+            result = call(entity, ledger_id, token, request_id=rid)
+        except QboStaleObject:
+            token = str(self._client.read(entity, ledger_id)["SyncToken"])
+            result = call(entity, ledger_id, token, request_id=f"{rid[:44]}-{token}"[:50])
+        if operation == "delete":
+            return Posted("deleted", entity, ledger_id, token)
+        return _posted("voided", entity, result)
+
+    # --- queries ----------------------------------------------------------------------
+    def _find_one(self, entity: str, field: str, value: str) -> dict[str, Any] | None:
+        rows = self._client.query(
+            f"SELECT * FROM {entity} WHERE {field} = '{escape_query_value(value)}'"
+        )
+        return rows[0] if rows else None
+
+
+def _posted(operation: Any, entity: str, doc: dict[str, Any]) -> Posted:
+    total = doc.get("TotalAmt")
+    return Posted(
+        operation=operation,
+        ledger_type=entity,
+        ledger_id=str(doc["Id"]),
+        sync_token=str(doc.get("SyncToken", "0")),
+        doc_number=doc.get("DocNumber"),
+        total=Decimal(str(total)) if total is not None else None,
+    )
+
+
+def _same_person(found: dict[str, Any], customer: Customer) -> bool:
+    """A QuickBooks customer with the buyer's name is the buyer when the emails do not disagree."""
+    email = (found.get("PrimaryEmailAddr") or {}).get("Address", "")
+    return not email or not customer.email or email.strip().lower() == customer.email.strip().lower()
+
+
+def _disambiguate(name: str, customer: Customer) -> str:
+    suffix = customer.email or customer.store_id or ""
+    return f"{name} ({suffix})"[:500] if suffix else name
+
+
+def _belongs_to(existing: dict[str, Any], order: Order) -> bool:
+    """Our documents name their store order in PrivateNote."""
+    return f"#{order.number} " in f"{existing.get('PrivateNote', '')} " or (
+        f"id {order.store_id})" in str(existing.get("PrivateNote", ""))
+    )
+
+
+def _hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]

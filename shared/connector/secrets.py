@@ -1,0 +1,86 @@
+"""Each connection's secrets in Secrets Manager, through Powertools' SecretsProvider.
+
+Store keys and the webhook secret are cached briefly (they change rarely);
+QuickBooks tokens are always read fresh because another invocation may have
+rotated them a moment ago.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from connector.errors import PermanentError
+from connector.resources import secret_name
+
+STORE_CACHE_S = 300
+
+
+class StoreSecrets(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+    webhook_secret: SecretStr
+
+
+class LedgerSecrets(BaseModel):
+    """The QuickBooks Online app credentials and the company's current tokens."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    client_id: str
+    client_secret: SecretStr
+    realm_id: str = ""
+    refresh_token: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_expires_at: str | None = None
+    refresh_expires_at: str | None = None
+    refresh_hard_expires_at: str | None = None
+
+    def to_json(self) -> str:
+        plain = self.model_dump(exclude_none=True)
+        for key, value in plain.items():
+            if isinstance(value, SecretStr):
+                plain[key] = value.get_secret_value()
+        return json.dumps(plain)
+
+
+class SecretVault:
+    def __init__(self, prefix: str, *, client: Any | None = None) -> None:
+        self._prefix = prefix
+        self._provider = SecretsProvider(boto3_client=client) if client else SecretsProvider()
+
+    def _name(self, connection_id: str, part: str) -> str:
+        return secret_name(self._prefix, connection_id, part)  # type: ignore[arg-type]
+
+    def store(self, connection_id: str) -> StoreSecrets:
+        raw = self._provider.get(
+            self._name(connection_id, "store"), transform="json", max_age=STORE_CACHE_S
+        )
+        try:
+            return StoreSecrets.model_validate(raw)
+        except ValidationError as exc:
+            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+            raise PermanentError(
+                f"the store secret of connection {connection_id} lacks {fields}: put the WooCommerce "
+                "consumer key, consumer secret and webhook secret into Secrets Manager"
+            ) from None
+
+    def ledger(self, connection_id: str) -> LedgerSecrets:
+        raw = self._provider.get(
+            self._name(connection_id, "ledger"), transform="json", force_fetch=True
+        )
+        try:
+            return LedgerSecrets.model_validate(raw)
+        except ValidationError:
+            raise PermanentError(
+                f"the QuickBooks secret of connection {connection_id} lacks the app's client id "
+                "and secret: put them into Secrets Manager, then connect to QuickBooks"
+            ) from None
+
+    def save_ledger(self, connection_id: str, secrets: LedgerSecrets) -> None:
+        self._provider.set(self._name(connection_id, "ledger"), secrets.to_json())

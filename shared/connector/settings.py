@@ -1,0 +1,38 @@
+"""What a function learns from its deployment, read once at cold start.
+
+The CDK stack and the local runtime set these variables (names in
+connector.resources); nothing else in the library reads os.environ.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector import resources
+from connector.config import TenantConfig, parse_tenant_json
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    tenant: str = Field(validation_alias=resources.ENV_TENANT)
+    tenant_config_json: str = Field(validation_alias=resources.ENV_TENANT_CONFIG)
+    state_table: str = Field(validation_alias=resources.ENV_STATE_TABLE)
+    audit_table: str = Field(validation_alias=resources.ENV_AUDIT_TABLE)
+    sync_queue_url: str = Field(validation_alias=resources.ENV_SYNC_QUEUE_URL)
+    sync_dlq_url: str = Field(default="", validation_alias=resources.ENV_SYNC_DLQ_URL)
+    secret_prefix: str = Field(validation_alias=resources.ENV_SECRET_PREFIX)
+    public_base_url: str = Field(default="", validation_alias=resources.ENV_PUBLIC_BASE_URL)
+    aws_endpoint_url: str | None = Field(default=None, validation_alias=resources.ENV_AWS_ENDPOINT_URL)
+
+    @cached_property
+    def tenant_config(self) -> TenantConfig:
+        return parse_tenant_json(self.tenant_config_json, f"{resources.ENV_TENANT_CONFIG} ({self.tenant})")
+
+
+def load_settings() -> Settings:
+    """Validate the environment; a missing variable names itself in the error."""
+    return Settings()  # type: ignore[call-arg]

@@ -1,0 +1,280 @@
+"""DynamoDB: each record's sync state, the append-only audit trail, id mappings, locks, OAuth states.
+
+Nothing above this module touches boto3's DynamoDB API. Keys (state table, pk / sk):
+  <conn>#<entity>#<id>        / STATE        sync state of one store record
+  <conn>#map#<kind>           / <key>        store key -> QuickBooks id (customers, items, tax codes)
+  lock#<name>                 / LOCK         short leases (token refresh per realm)
+  oauth#<state>               / STATE        single-use OAuth state, 10 minutes
+  <conn>#connection           / STATUS       connection health (needs reconnect)
+Audit table: <conn>#<entity>#<id> / <timestamp>#<random>: events in order, never updated.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import boto3
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+SyncStatus = Literal["received", "posted", "skipped", "failed", "parked", "voided", "deleted"]
+AuditEventType = Literal[
+    "received",
+    "ignored",
+    "fetched",
+    "posted",
+    "updated",
+    "skipped",
+    "voided",
+    "deleted",
+    "failed",
+    "parked",
+    "replayed",
+    "total_mismatch",
+    "connected",
+    "token_refreshed",
+    "needs_reconnect",
+]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class SyncState(BaseModel):
+    """Where one store record stands with QuickBooks."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    record_key: str
+    status: SyncStatus
+    content_hash: str | None = None
+    store_modified_at: str | None = None
+    ledger_id: str | None = None
+    ledger_type: str | None = None
+    sync_token: str | None = None
+    doc_number: str | None = None
+    ledger_total: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    updated_at: str
+    version: int = 0
+
+
+class AuditEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    record_key: str
+    at: str
+    event: AuditEventType
+    outcome: str
+    ledger_id: str | None = None
+    detail: dict[str, Any] = {}
+
+
+class ConcurrentUpdate(Exception):
+    """Another worker changed the sync state first; re-read and decide again."""
+
+
+def _table(name: str, resource: Any | None) -> Any:
+    return (resource or boto3.resource("dynamodb")).Table(name)
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB numbers come back as Decimal; integers become int again."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            out[key] = int(value)
+        elif isinstance(value, Mapping):
+            out[key] = _plain(value)
+        else:
+            out[key] = value
+    return out
+
+
+class StateStore:
+    def __init__(self, table_name: str, *, resource: Any | None = None) -> None:
+        self._table = _table(table_name, resource)
+
+    # --- sync state -------------------------------------------------------------
+    def get_sync_state(self, record_key: str) -> SyncState | None:
+        item = self._table.get_item(Key={"pk": record_key, "sk": "STATE"}, ConsistentRead=True)
+        found = item.get("Item")
+        return SyncState.model_validate(_plain(found)) if found else None
+
+    def put_sync_state(self, state: SyncState) -> SyncState:
+        """Write ``state`` if nobody wrote since it was read (optimistic, by version)."""
+        new = state.model_copy(update={"version": state.version + 1, "updated_at": _iso()})
+        item = {"pk": state.record_key, "sk": "STATE", **new.model_dump(exclude_none=True)}
+        condition = (
+            Attr("pk").not_exists() if state.version == 0 else Attr("version").eq(state.version)
+        )
+        try:
+            self._table.put_item(Item=item, ConditionExpression=condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConcurrentUpdate(state.record_key) from None
+            raise
+        return new
+
+    def sync_states(self, connection_id: str, entity: str) -> Iterator[SyncState]:
+        """Every record's state for a connection and entity (a scan: reports and tests only)."""
+        prefix = f"{connection_id}#{entity}#"
+        kwargs: dict[str, Any] = {
+            "FilterExpression": Attr("pk").begins_with(prefix) & Attr("sk").eq("STATE")
+        }
+        while True:
+            page = self._table.scan(**kwargs)
+            for item in page.get("Items", []):
+                yield SyncState.model_validate(_plain(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- mappings (store key -> QuickBooks id) ----------------------------------------
+    def get_mapping(self, connection_id: str, kind: str, key: str) -> str | None:
+        item = self._table.get_item(Key={"pk": f"{connection_id}#map#{kind}", "sk": key}).get("Item")
+        return str(item["ledger_id"]) if item else None
+
+    def put_mapping(self, connection_id: str, kind: str, key: str, ledger_id: str) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"{connection_id}#map#{kind}",
+                "sk": key,
+                "ledger_id": ledger_id,
+                "updated_at": _iso(),
+            }
+        )
+
+    def delete_mapping(self, connection_id: str, kind: str, key: str) -> None:
+        self._table.delete_item(Key={"pk": f"{connection_id}#map#{kind}", "sk": key})
+
+    # --- leases -----------------------------------------------------------------------
+    def acquire_lock(self, name: str, owner: str, lease_s: int) -> bool:
+        """Take the lease unless someone else holds an unexpired one."""
+        now = int(time.time())
+        try:
+            self._table.put_item(
+                Item={"pk": f"lock#{name}", "sk": "LOCK", "owner": owner, "expires_at": now + lease_s},
+                ConditionExpression=Attr("pk").not_exists()
+                | Attr("expires_at").lt(now)
+                | Attr("owner").eq(owner),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_lock(self, name: str, owner: str) -> None:
+        try:
+            self._table.delete_item(
+                Key={"pk": f"lock#{name}", "sk": "LOCK"}, ConditionExpression=Attr("owner").eq(owner)
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    # --- OAuth states -----------------------------------------------------------------
+    def create_oauth_state(self, connection_id: str, ttl_s: int = 600) -> str:
+        state = secrets.token_urlsafe(32)
+        self._table.put_item(
+            Item={
+                "pk": f"oauth#{state}",
+                "sk": "STATE",
+                "connection_id": connection_id,
+                "expires_at": int(time.time()) + ttl_s,
+            }
+        )
+        return state
+
+    def consume_oauth_state(self, state: str) -> str | None:
+        """The connection a state was issued for, once; None when unknown, used or expired."""
+        try:
+            old = self._table.delete_item(
+                Key={"pk": f"oauth#{state}", "sk": "STATE"},
+                ConditionExpression=Attr("pk").exists(),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        item = old.get("Attributes") or {}
+        # TTL deletion lags by up to days, so expiry is checked here, not trusted to DynamoDB.
+        if int(item.get("expires_at", 0)) < time.time():
+            return None
+        return str(item["connection_id"])
+
+    # --- connection health -------------------------------------------------------------
+    def set_connection_status(self, connection_id: str, status: str, message: str) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"{connection_id}#connection",
+                "sk": "STATUS",
+                "status": status,
+                "message": message,
+                "updated_at": _iso(),
+            }
+        )
+
+    def connection_status(self, connection_id: str) -> tuple[str, str] | None:
+        item = self._table.get_item(Key={"pk": f"{connection_id}#connection", "sk": "STATUS"})
+        found = item.get("Item")
+        return (str(found["status"]), str(found["message"])) if found else None
+
+
+class AuditTrail:
+    """Append-only: events are put with a fresh sort key and never updated or deleted."""
+
+    def __init__(self, table_name: str, *, resource: Any | None = None) -> None:
+        self._table = _table(table_name, resource)
+
+    def append(
+        self,
+        record_key: str,
+        event: AuditEventType,
+        outcome: str,
+        *,
+        ledger_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        entry = AuditEvent(
+            record_key=record_key,
+            at=_iso(),
+            event=event,
+            outcome=outcome,
+            ledger_id=ledger_id,
+            detail=dict(detail or {}),
+        )
+        self._table.put_item(
+            Item={
+                "pk": record_key,
+                "sk": f"{entry.at}#{secrets.token_hex(4)}",
+                **entry.model_dump(exclude_none=True),
+            },
+            ConditionExpression=Attr("pk").not_exists(),
+        )
+        return entry
+
+    def events(self, record_key: str) -> list[AuditEvent]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(record_key)}
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [AuditEvent.model_validate(_plain(i)) for i in items]
+
+
+def _iso() -> str:
+    return now_utc().isoformat(timespec="microseconds")

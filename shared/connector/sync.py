@@ -1,0 +1,273 @@
+"""The sync worker: fetch the current record, normalise it, bring QuickBooks into step, record it all.
+
+Deliveries repeat and arrive out of order, so the worker never trusts the
+message's content: it fetches the record as it is now and compares its content
+hash with what was last posted. Failures are classified: transient ones are
+raised so SQS retries them; permanent ones are parked (DLQ plus audit) with a
+reason a bookkeeper can act on, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from connector.config import Connection
+from connector.errors import PermanentError, TransientError
+from connector.ledgers.qbo.ledger import Posted, QboLedger
+from connector.mapping import content_hash
+from connector.messages import SyncMessage
+from connector.model import TotalsMismatch
+from connector.observability import logger, metrics
+from connector.state import AuditTrail, ConcurrentUpdate, StateStore, SyncState, now_utc
+from connector.stores.woocommerce import (
+    StoreRecordNotFound,
+    WooClient,
+    normalise_customer,
+    normalise_order,
+)
+
+Outcome = Literal["posted", "updated", "adopted", "skipped", "voided", "deleted", "parked"]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    outcome: Outcome
+    detail: str
+    ledger_id: str | None = None
+
+
+class SyncWorker:
+    def __init__(
+        self,
+        *,
+        connection_for: Callable[[str], Connection],
+        store_for: Callable[[Connection], WooClient],
+        ledger_for: Callable[[Connection], QboLedger],
+        state: StateStore,
+        audit: AuditTrail,
+        park: Callable[[SyncMessage, str], None],
+    ) -> None:
+        self._connection_for = connection_for
+        self._store_for = store_for
+        self._ledger_for = ledger_for
+        self._state = state
+        self._audit = audit
+        self._park = park
+
+    def process(self, message: SyncMessage, *, final_attempt: bool = False) -> SyncResult:
+        """Sync one record. Raises TransientError for SQS to retry; parks permanent failures."""
+        key = message.record_key
+        logger.append_keys(
+            connection_id=message.connection_id, entity=message.entity, record_id=message.record_id
+        )
+        if message.source == "replay":
+            self._audit.append(key, "replayed", "sent again from the dead-letter queue")
+        try:
+            for _ in range(3):
+                try:
+                    return self._sync(message)
+                except ConcurrentUpdate:
+                    # Another worker moved this record on; decide again from the new state.
+                    continue
+            raise TransientError(f"{key} kept changing under concurrent workers")
+        except PermanentError as exc:
+            return self._give_up(message, exc.reason)
+        except TransientError as exc:
+            self._record_failure(message, str(exc))
+            if final_attempt:
+                return self._give_up(message, f"still failing after the last retry: {exc}")
+            raise
+
+    def _sync(self, message: SyncMessage) -> SyncResult:
+        connection = self._connection_for(message.connection_id)
+        if message.entity == "customer":
+            return self._sync_customer(message, connection)
+        return self._sync_order(message, connection)
+
+    # --- orders ----------------------------------------------------------------------------
+    def _sync_order(self, message: SyncMessage, connection: Connection) -> SyncResult:
+        key = message.record_key
+        previous = self._state.get_sync_state(key)
+        raw = None
+        if message.action == "upsert":
+            try:
+                raw = self._store_for(connection).get_order(message.record_id)
+            except StoreRecordNotFound:
+                raw = None  # deleted for good since the event: withdraw like a trash event
+        if raw is None:
+            return self._withdraw(message, connection, previous, "deleted in the store")
+
+        try:
+            order = normalise_order(raw, connection.id)
+        except TotalsMismatch as exc:
+            raise PermanentError(
+                f"{exc}. The store's figures do not add up, so nothing was posted: check the "
+                "order in WooCommerce, then replay"
+            ) from None
+        self._audit.append(
+            key,
+            "fetched",
+            f"order {order.number} status {order.status} total {order.total} {order.currency}",
+            detail={"store_modified_at": order.modified_at.isoformat()},
+        )
+        if order.status in connection.cancel_statuses:
+            return self._withdraw(message, connection, previous, f"status {order.status}")
+        if order.status not in connection.post_statuses:
+            return self._skip(
+                key,
+                previous,
+                f"status {order.status} does not post (posting statuses: "
+                f"{', '.join(connection.post_statuses)})",
+                order.modified_at.isoformat(),
+            )
+
+        digest = content_hash(order)
+        if previous and previous.status == "posted" and previous.content_hash == digest:
+            return self._skip(key, previous, "unchanged since it was posted", None)
+
+        # Counted before the write, so a later attempt knows the outcome may be unknown.
+        attempt = self._state.put_sync_state(
+            (previous or _new_state(key)).model_copy(
+                update={"status": "received", "attempts": (previous.attempts if previous else 0) + 1}
+            )
+        )
+        ledger = self._ledger_for(connection)
+        posted = ledger.post_order(order, previous)
+        self._state.put_sync_state(
+            attempt.model_copy(
+                update={
+                    "status": "posted",
+                    "content_hash": digest,
+                    "store_modified_at": order.modified_at.isoformat(),
+                    "ledger_id": posted.ledger_id,
+                    "ledger_type": posted.ledger_type,
+                    "sync_token": posted.sync_token,
+                    "doc_number": posted.doc_number,
+                    "ledger_total": str(posted.total) if posted.total is not None else None,
+                    "attempts": 0,
+                    "last_error": None,
+                }
+            )
+        )
+        event = "posted" if posted.operation in ("created", "adopted") else "updated"
+        self._audit.append(
+            key,
+            event,
+            f"{posted.operation} {posted.ledger_type} {posted.doc_number or ''} "
+            f"total {posted.total}".replace("  ", " "),
+            ledger_id=posted.ledger_id,
+            detail={"operation": posted.operation, "doc_number": posted.doc_number},
+        )
+        self._check_total(key, order.q(order.total), posted)
+        metrics.add_metric(name="DocumentsPosted", unit="Count", value=1)
+        outcome: Outcome = "posted" if posted.operation == "created" else posted.operation  # type: ignore[assignment]
+        return SyncResult(outcome, f"{posted.ledger_type} {posted.ledger_id}", posted.ledger_id)
+
+    def _check_total(self, key: str, store_total: object, posted: Posted) -> None:
+        if posted.total is not None and posted.total != store_total:
+            self._audit.append(
+                key,
+                "total_mismatch",
+                f"QuickBooks total {posted.total} differs from the store total {store_total}",
+                ledger_id=posted.ledger_id,
+                detail={"store_total": str(store_total), "ledger_total": str(posted.total)},
+            )
+            metrics.add_metric(name="TotalMismatch", unit="Count", value=1)
+
+    def _withdraw(
+        self,
+        message: SyncMessage,
+        connection: Connection,
+        previous: SyncState | None,
+        why: str,
+    ) -> SyncResult:
+        key = message.record_key
+        if previous is None or not previous.ledger_id or previous.status in ("voided", "deleted"):
+            return self._skip(key, previous, f"{why}; nothing was posted to withdraw", None)
+        posted = self._ledger_for(connection).withdraw(previous, message.record_id)
+        self._state.put_sync_state(
+            previous.model_copy(
+                update={"status": posted.operation, "sync_token": posted.sync_token, "attempts": 0}
+            )
+        )
+        event = "voided" if posted.operation == "voided" else "deleted"
+        self._audit.append(
+            key, event, f"{why}: {posted.operation} {posted.ledger_type}", ledger_id=posted.ledger_id
+        )
+        return SyncResult(posted.operation, why, posted.ledger_id)  # type: ignore[arg-type]
+
+    # --- customers -----------------------------------------------------------------------
+    def _sync_customer(self, message: SyncMessage, connection: Connection) -> SyncResult:
+        key = message.record_key
+        previous = self._state.get_sync_state(key)
+        if message.action == "delete":
+            # QuickBooks keeps customers that have transactions; a store deletion is recorded only.
+            return self._skip(key, previous, "deleted in the store; QuickBooks customer kept", None)
+        try:
+            raw = self._store_for(connection).get_customer(message.record_id)
+        except StoreRecordNotFound:
+            return self._skip(key, previous, "no longer in the store", None)
+        customer = normalise_customer(raw, connection.id)
+        digest = customer.model_dump_json(exclude={"modified_at"})
+        if previous and previous.status == "posted" and previous.content_hash == digest:
+            return self._skip(key, previous, "unchanged since it was posted", None)
+        posted = self._ledger_for(connection).upsert_customer(customer, previous)
+        self._state.put_sync_state(
+            (previous or _new_state(key)).model_copy(
+                update={
+                    "status": "posted",
+                    "content_hash": digest,
+                    "ledger_id": posted.ledger_id,
+                    "ledger_type": "Customer",
+                    "sync_token": posted.sync_token,
+                    "attempts": 0,
+                    "last_error": None,
+                }
+            )
+        )
+        self._audit.append(
+            key,
+            "posted" if posted.operation != "updated" else "updated",
+            f"{posted.operation} Customer {customer.display_name}",
+            ledger_id=posted.ledger_id,
+        )
+        return SyncResult("posted", f"Customer {posted.ledger_id}", posted.ledger_id)
+
+    # --- outcomes ----------------------------------------------------------------------
+    def _skip(
+        self, key: str, previous: SyncState | None, reason: str, modified: str | None
+    ) -> SyncResult:
+        if previous is None:
+            self._state.put_sync_state(
+                _new_state(key).model_copy(update={"status": "skipped", "store_modified_at": modified})
+            )
+        self._audit.append(key, "skipped", reason)
+        return SyncResult("skipped", reason, previous.ledger_id if previous else None)
+
+    def _record_failure(self, message: SyncMessage, error: str) -> None:
+        self._audit.append(message.record_key, "failed", error, detail={"retry": True})
+        metrics.add_metric(name="SyncRetried", unit="Count", value=1)
+        logger.warning("sync failed; SQS will retry", error=error)
+
+    def _give_up(self, message: SyncMessage, reason: str) -> SyncResult:
+        key = message.record_key
+        previous = self._state.get_sync_state(key)
+        try:
+            self._state.put_sync_state(
+                (previous or _new_state(key)).model_copy(
+                    update={"status": "parked", "last_error": reason}
+                )
+            )
+        except ConcurrentUpdate:
+            logger.warning("sync state moved on while parking", record_key=key)
+        self._park(message, reason)
+        self._audit.append(key, "parked", reason, detail={"replay": "connector replay"})
+        metrics.add_metric(name="RecordsParked", unit="Count", value=1)
+        logger.error("record parked", reason=reason)
+        return SyncResult("parked", reason)
+
+
+def _new_state(key: str) -> SyncState:
+    return SyncState(record_key=key, status="received", updated_at=now_utc().isoformat())

@@ -1,0 +1,48 @@
+"""Producer side of the SQS FIFO sync queue."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from connector.messages import SyncMessage
+
+
+class QueueUnavailable(Exception):
+    """SQS did not take the message: the caller must not acknowledge the event."""
+
+
+def deduplication_id(message: SyncMessage, version: str) -> str:
+    """Same record at the same version -> same id, so SQS drops the repeat within 5 minutes.
+
+    ``version`` is the record's modification time, or for a deletion the word "deleted":
+    WooCommerce's delivery id changes once a second and is no event id.
+    """
+    raw = f"{message.connection_id}:{message.entity}:{message.record_id}:{message.action}:{version}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class SyncQueue:
+    def __init__(self, queue_url: str, *, client: Any | None = None) -> None:
+        self._url = queue_url
+        self._client = client or boto3.client("sqs")
+
+    def send(self, message: SyncMessage, *, version: str, reason: str | None = None) -> str:
+        """Queue ``message``; ``reason`` (why it was parked) travels as a message attribute."""
+        attributes = (
+            {"reason": {"DataType": "String", "StringValue": reason[:1000]}} if reason else {}
+        )
+        try:
+            response = self._client.send_message(
+                QueueUrl=self._url,
+                MessageBody=message.model_dump_json(),
+                MessageGroupId=message.group_id,
+                MessageDeduplicationId=deduplication_id(message, version),
+                MessageAttributes=attributes,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
+        return str(response["MessageId"])
