@@ -1,0 +1,328 @@
+"""Reads orders, customers and refunds from a WooCommerce store's REST API (v3).
+
+Authentication follows WooCommerce: over https the API keys go as HTTP Basic; over
+plain http they never leave the client, each request carries a one-legged OAuth 1.0a
+signature in its query string instead.
+
+Money precision: we do not send ``dp``. The store computed its order total from
+amounts rounded to its own price decimals, and those are the amounts the merchant
+sees and the books must match; asking for more decimals would give line amounts whose
+rounded sum can differ from the total. Per-rate line taxes are unrounded whatever
+``dp`` says, and the normaliser reconciles them to the (rounded) tax lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from connector.errors import PermanentError, TransientError
+from connector.stores.woocommerce_normalise import modified_at
+from connector.stores.woocommerce_payloads import WooError
+
+REST_PREFIX = "/wp-json/wc/v3/"
+PAGE_SIZE = 100  # WordPress caps per_page at 100
+_MAX_RETRY_AFTER_S = 30.0
+
+
+class StoreUnavailable(TransientError):
+    """The store did not answer usefully (timeouts, 5xx, 429) after our retries."""
+
+
+class StoreRecordNotFound(PermanentError):
+    """The store says the record does not exist (deleted permanently, or never existed)."""
+
+
+class StoreAuthFailed(PermanentError):
+    """The store refused our API keys: the merchant must issue new ones."""
+
+
+class StoreRequestRejected(PermanentError):
+    """The store refused the request itself (4xx other than auth/404) or answered non-JSON."""
+
+
+class WooCredentials(BaseModel):
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+
+
+def _rfc3986(text: str) -> str:
+    return quote(text, safe="-._~")
+
+
+def _base_uri(url: str) -> str:
+    """Scheme, host, port (if not the default) and path, as RFC 5849 section 3.4.1.2 says."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    default_port = {"http": 80, "https": 443}.get(scheme)
+    netloc = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
+    return f"{scheme}://{netloc}{parts.path}"
+
+
+def oauth1_signed_query(
+    method: str,
+    url: str,
+    params: Sequence[tuple[str, str]],
+    credentials: WooCredentials,
+    *,
+    timestamp: int,
+    nonce: str,
+) -> str:
+    """The query string for ``url`` with ``params`` plus WooCommerce's one-legged OAuth 1.0a.
+
+    The signature key is the consumer secret and an ampersand (no token secret), and
+    the base string is METHOD & uri & sorted, percent-encoded parameters.
+    """
+    all_params = [
+        *params,
+        ("oauth_consumer_key", credentials.consumer_key.get_secret_value()),
+        ("oauth_nonce", nonce),
+        ("oauth_signature_method", "HMAC-SHA256"),
+        ("oauth_timestamp", str(timestamp)),
+    ]
+    encoded = sorted((_rfc3986(k), _rfc3986(v)) for k, v in all_params)
+    normalised = "&".join(f"{k}={v}" for k, v in encoded)
+    base_string = "&".join((method.upper(), _rfc3986(_base_uri(url)), _rfc3986(normalised)))
+    key = (credentials.consumer_secret.get_secret_value() + "&").encode("utf-8")
+    digest = hmac.new(key, base_string.encode("utf-8"), hashlib.sha256).digest()
+    signature = base64.b64encode(digest).decode("ascii")
+    return normalised + "&oauth_signature=" + _rfc3986(signature)
+
+
+def _gmt_param(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("modified_after must be timezone-aware")
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+class WooClient:
+    """A WooCommerce REST v3 reader with bounded retries and classified failures."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: WooCredentials,
+        http: httpx.Client | None = None,
+        timeout_s: float = 20.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        connection_id: str = "",
+    ) -> None:
+        self._site = base_url.rstrip("/")
+        self._api = self._site + REST_PREFIX
+        self._credentials = credentials
+        self._use_oauth = urlsplit(self._site).scheme.lower() != "https"
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._max_retries = max(0, max_retries)
+        self._backoff_s = backoff_s
+        self._label = connection_id or (urlsplit(self._site).hostname or self._site)
+        self.calls = 0
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> WooClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- records --------------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        return self._object(f"orders/{_segment(order_id)}", f"order {order_id}")
+
+    def get_customer(self, customer_id: str) -> dict[str, Any]:
+        return self._object(f"customers/{_segment(customer_id)}", f"customer {customer_id}")
+
+    def list_refunds(self, order_id: str) -> list[dict[str, Any]]:
+        return list(
+            self._pages(f"orders/{_segment(order_id)}/refunds", [], f"refunds of order {order_id}")
+        )
+
+    def list_modified(
+        self, entity: Literal["order", "customer"], modified_after: datetime
+    ) -> Iterator[dict[str, Any]]:
+        """Records changed strictly after ``modified_after``, oldest change first for orders.
+
+        Orders are filtered by the store (``modified_after`` in GMT, ordered by modification
+        so a record edited while we page moves to the end rather than being skipped). The
+        customers endpoint has no such filter (woocommerce#41371), so customers are paged
+        in id order and filtered here.
+        """
+        if entity == "order":
+            params = [
+                ("modified_after", _gmt_param(modified_after)),
+                ("dates_are_gmt", "true"),
+                ("orderby", "modified"),
+                ("order", "asc"),
+            ]
+            yield from self._pages("orders", params, "changed orders")
+        elif entity == "customer":
+            cutoff = modified_after.astimezone(UTC)
+            for raw in self._pages("customers", [("orderby", "id"), ("order", "asc")], "customers"):
+                if modified_at(raw) > cutoff:
+                    yield raw
+        else:
+            raise ValueError(f"unknown entity {entity!r}")
+
+    # -- transport ------------------------------------------------------------------------
+
+    def _object(self, path: str, what: str) -> dict[str, Any]:
+        body, _ = self._get(path, [], what)
+        if not isinstance(body, dict):
+            raise StoreRequestRejected(
+                f"WooCommerce answered {what} on connection {self._label} with a "
+                f"{type(body).__name__}, not a record"
+            )
+        return body
+
+    def _pages(
+        self, path: str, params: list[tuple[str, str]], what: str
+    ) -> Iterator[dict[str, Any]]:
+        page = 1
+        while True:
+            paged = [*params, ("per_page", str(PAGE_SIZE)), ("page", str(page))]
+            body, headers = self._get(path, paged, what)
+            if not isinstance(body, list):
+                raise StoreRequestRejected(
+                    f"WooCommerce answered the list of {what} on connection {self._label} "
+                    "with something that is not a list"
+                )
+            yield from (item for item in body if isinstance(item, dict))
+            total_pages = _int_header(headers, "x-wp-totalpages")
+            if not body or total_pages is None or page >= total_pages:
+                return
+            page += 1
+
+    def _get(
+        self, path: str, params: list[tuple[str, str]], what: str
+    ) -> tuple[Any, httpx.Headers]:
+        url = self._api + path
+        last_problem = "no attempt made"
+        retry_after: float | None = None
+        for attempt in range(self._max_retries + 1):
+            if attempt:
+                pause = self._backoff_s * (2 ** (attempt - 1))
+                if retry_after is not None:
+                    pause = max(pause, min(retry_after, _MAX_RETRY_AFTER_S))
+                time.sleep(pause)
+            retry_after = None
+            try:
+                response = self._send(url, params)
+            except httpx.TimeoutException:
+                last_problem = f"no answer within {self._timeout_s:g} s"
+                continue
+            except httpx.TransportError as exc:
+                last_problem = f"could not connect ({type(exc).__name__})"
+                continue
+            status = response.status_code
+            if status == 429 or status >= 500:
+                retry_after = _retry_after(response)
+                last_problem = f"HTTP {status}{_woo_message(response)}"
+                continue
+            return self._interpret(response, what), response.headers
+        raise StoreUnavailable(
+            f"WooCommerce store for connection {self._label} is unavailable fetching {what}: "
+            f"{last_problem} after {self._max_retries + 1} attempts",
+            retry_after_s=int(retry_after) if retry_after is not None else None,
+        )
+
+    def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
+        self.calls += 1
+        if self._use_oauth:
+            query = oauth1_signed_query(
+                "GET",
+                url,
+                params,
+                self._credentials,
+                timestamp=int(time.time()),
+                nonce=secrets.token_hex(16),
+            )
+            return self._http.get(f"{url}?{query}", timeout=self._timeout_s)
+        return self._http.get(
+            url,
+            params=tuple(params),
+            auth=(
+                self._credentials.consumer_key.get_secret_value(),
+                self._credentials.consumer_secret.get_secret_value(),
+            ),
+            timeout=self._timeout_s,
+        )
+
+    def _interpret(self, response: httpx.Response, what: str) -> Any:
+        status = response.status_code
+        if status in (401, 403):
+            raise StoreAuthFailed(
+                f"WooCommerce refused the API keys for connection {self._label}: "
+                f"{_woo_message(response, lead='') or f'HTTP {status}'}. Create a new read "
+                "key under WooCommerce > Settings > Advanced > REST API and update the connection."
+            )
+        if status == 404:
+            raise StoreRecordNotFound(
+                f"WooCommerce has no {what} on connection {self._label} (it may have been "
+                "deleted permanently)"
+            )
+        if status >= 300:
+            raise StoreRequestRejected(
+                f"WooCommerce rejected the request for {what} on connection {self._label}: "
+                f"HTTP {status}{_woo_message(response)}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise StoreRequestRejected(
+                f"WooCommerce answered {what} on connection {self._label} with a page that is "
+                "not JSON; check the store URL and that pretty permalinks are on"
+            ) from exc
+
+
+def _segment(record_id: str) -> str:
+    text = str(record_id).strip()
+    if not text.isdigit():
+        raise StoreRecordNotFound(f"{text!r} is not a WooCommerce record id")
+    return text
+
+
+def _int_header(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _woo_message(response: httpx.Response, lead: str = ": ") -> str:
+    """WooCommerce's own explanation ("Invalid signature ..."), which never holds the keys."""
+    try:
+        error = WooError.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return ""
+    if not error.message:
+        return ""
+    return f"{lead}{error.message} ({error.code})" if error.code else f"{lead}{error.message}"

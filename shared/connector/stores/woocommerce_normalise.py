@@ -1,0 +1,273 @@
+"""WooCommerce order and customer payloads -> the canonical model.
+
+Per-rate taxes on lines (``taxes[].total``) are not rounded by WooCommerce (issues
+#30424, #58351) while the order's tax lines are, so rounding each line on its own can
+miss the tax line by a cent. The tax lines are what the merchant's reports and the
+order total use, so they are authoritative: each rate's line amounts are rounded and
+the cents left over are given to the lines whose rounding lost the most (largest
+remainder), which makes every rate's line taxes add up to its tax line exactly.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from connector.model import (
+    ZERO,
+    Address,
+    Coupon,
+    Customer,
+    FeeLine,
+    Order,
+    OrderLine,
+    Payment,
+    ShippingLine,
+    TaxAmount,
+    TaxLine,
+    check_totals,
+    minor_unit,
+    quantize,
+)
+from connector.stores.woocommerce_payloads import (
+    WooAddress,
+    WooCustomer,
+    WooOrder,
+    WooRateAmount,
+    WooTimestamps,
+)
+
+
+def _decode(text: str) -> str:
+    """WooCommerce stores names with HTML entities ("Hoodie &ndash; Blue"); books want text."""
+    return html.unescape(text).strip()
+
+
+def _address(raw: WooAddress) -> Address:
+    return Address(
+        first_name=_decode(raw.first_name),
+        last_name=_decode(raw.last_name),
+        company=_decode(raw.company),
+        line1=_decode(raw.address_1),
+        line2=_decode(raw.address_2),
+        city=_decode(raw.city),
+        region=raw.state.strip(),
+        postcode=raw.postcode.strip(),
+        country=raw.country.strip(),
+        phone=raw.phone.strip(),
+    )
+
+
+@dataclass
+class _Share:
+    """One line's unrounded tax for one rate, and what it becomes."""
+
+    key: tuple[str, str]  # (line kind + id, rate id)
+    exact: Decimal
+    rounded: Decimal
+
+
+def _allocate(shares: list[_Share], target: Decimal, currency: str) -> None:
+    """Round the shares so they add up to ``target``, moving whole cents by largest remainder."""
+    cent = Decimal(1).scaleb(-minor_unit(currency))
+    for share in shares:
+        share.rounded = quantize(share.exact, currency)
+    gap = target - sum((s.rounded for s in shares), ZERO)
+    if not shares or gap == 0:
+        return
+    step = cent if gap > 0 else -cent
+    # The lines whose rounding went furthest against the gap get the cents first;
+    # ties go to the larger amount, then to the earlier line, so the result is stable.
+    direction = Decimal(1).copy_sign(step)
+    order = sorted(
+        range(len(shares)),
+        key=lambda i: (
+            -(shares[i].exact - shares[i].rounded) * direction,
+            -abs(shares[i].exact),
+            i,
+        ),
+    )
+    steps = int((gap / cent).to_integral_value())
+    for n in range(abs(steps)):
+        shares[order[n % len(order)]].rounded += step
+
+
+def _taxes(kind: str, line_id: int, taxes: Iterable[WooRateAmount]) -> list[_Share]:
+    return [
+        _Share(key=(f"{kind}:{line_id}", str(t.id)), exact=t.total, rounded=ZERO) for t in taxes
+    ]
+
+
+def _reconcile(
+    shares: list[_Share], targets: Mapping[str, Decimal], currency: str
+) -> dict[tuple[str, str], Decimal]:
+    by_rate: dict[str, list[_Share]] = {}
+    for share in shares:
+        by_rate.setdefault(share.key[1], []).append(share)
+    for rate_id, rate_shares in by_rate.items():
+        target = targets.get(rate_id)
+        if target is None:
+            # A rate missing from the tax lines (deleted since): plain rounding is all we can do.
+            for share in rate_shares:
+                share.rounded = quantize(share.exact, currency)
+        else:
+            _allocate(rate_shares, target, currency)
+    return {share.key: share.rounded for share in shares}
+
+
+def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
+    """Map a REST v3 order to the canonical Order and check that it adds up to the cent."""
+    woo = WooOrder.model_validate(raw)
+    currency = woo.currency.upper()
+
+    def q(amount: Decimal) -> Decimal:
+        return quantize(amount, currency)
+
+    item_targets = {str(t.rate_id): q(t.tax_total) for t in woo.tax_lines}
+    shipping_targets = {str(t.rate_id): q(t.shipping_tax_total) for t in woo.tax_lines}
+
+    item_shares: list[_Share] = []
+    for item in woo.line_items:
+        item_shares += _taxes("line", item.id, item.taxes)
+    for fee in woo.fee_lines:
+        item_shares += _taxes("fee", fee.id, fee.taxes)
+    shipping_shares: list[_Share] = []
+    for ship in woo.shipping_lines:
+        shipping_shares += _taxes("shipping", ship.id, ship.taxes)
+    amounts = _reconcile(item_shares, item_targets, currency)
+    amounts.update(_reconcile(shipping_shares, shipping_targets, currency))
+
+    def taxes_of(kind: str, line_id: int, taxes: Iterable[WooRateAmount]) -> tuple[TaxAmount, ...]:
+        return tuple(
+            TaxAmount(rate_id=str(t.id), amount=amounts[(f"{kind}:{line_id}", str(t.id))])
+            for t in taxes
+        )
+
+    lines = tuple(
+        OrderLine(
+            line_id=str(item.id),
+            # The REST API reads the SKU live: a variation without its own SKU already shows
+            # its parent's, a deleted product shows null, a product without one shows "".
+            sku=(item.sku or "").strip() or None,
+            name=_decode(item.name),
+            quantity=item.quantity,
+            subtotal=q(item.subtotal),
+            total=q(item.total),
+            taxes=taxes_of("line", item.id, item.taxes),
+        )
+        for item in woo.line_items
+    )
+    shipping_lines = tuple(
+        ShippingLine(
+            line_id=str(ship.id),
+            method=_decode(ship.method_title) or ship.method_id,
+            total=q(ship.total),
+            taxes=taxes_of("shipping", ship.id, ship.taxes),
+        )
+        for ship in woo.shipping_lines
+    )
+    fee_lines = tuple(
+        FeeLine(
+            line_id=str(fee.id),
+            name=_decode(fee.name),
+            total=q(fee.total),
+            taxes=taxes_of("fee", fee.id, fee.taxes),
+        )
+        for fee in woo.fee_lines
+    )
+    coupons = tuple(
+        Coupon(code=_decode(c.code), discount=q(c.discount), discount_tax=q(c.discount_tax))
+        for c in woo.coupon_lines
+    )
+    tax_lines = tuple(
+        TaxLine(
+            rate_id=str(t.rate_id),
+            code=_decode(t.rate_code),
+            label=_decode(t.label),
+            percent=t.rate_percent,
+            compound=t.compound,
+            tax_total=q(t.tax_total),
+            shipping_tax_total=q(t.shipping_tax_total),
+        )
+        for t in woo.tax_lines
+    )
+    created = woo.date_created_gmt
+    if created is None:
+        raise ValueError(f"WooCommerce order {woo.id} has no date_created_gmt")
+    order = Order(
+        connection_id=connection_id,
+        store_id=str(woo.id),
+        number=woo.number or str(woo.id),
+        status=woo.status,
+        currency=currency,
+        created_at=created,
+        modified_at=woo.date_modified_gmt or created,
+        customer=_order_customer(woo, connection_id),
+        lines=lines,
+        shipping_lines=shipping_lines,
+        fee_lines=fee_lines,
+        coupons=coupons,
+        tax_lines=tax_lines,
+        prices_include_tax=woo.prices_include_tax,
+        discount_total=q(woo.discount_total),
+        shipping_total=q(woo.shipping_total),
+        total_tax=q(woo.total_tax),
+        total=q(woo.total),
+        payment=Payment(
+            method=woo.payment_method,
+            method_title=_decode(woo.payment_method_title),
+            paid_at=woo.date_paid_gmt,
+            transaction_id=woo.transaction_id,
+        ),
+        note=woo.customer_note,
+    )
+    check_totals(order)
+    return order
+
+
+def _order_customer(woo: WooOrder, connection_id: str) -> Customer:
+    billing = _address(woo.billing)
+    shipping = _address(woo.shipping)
+    return Customer(
+        connection_id=connection_id,
+        # customer_id 0 is a guest checkout: no account, matched on the billing email instead.
+        store_id=str(woo.customer_id) if woo.customer_id else None,
+        email=woo.billing.email.strip(),
+        first_name=billing.first_name,
+        last_name=billing.last_name,
+        company=billing.company,
+        phone=billing.phone,
+        billing=billing,
+        shipping=shipping,
+    )
+
+
+def normalise_customer(raw: Mapping[str, Any], connection_id: str) -> Customer:
+    """Map a REST v3 customer to the canonical Customer."""
+    woo = WooCustomer.model_validate(raw)
+    billing = _address(woo.billing)
+    return Customer(
+        connection_id=connection_id,
+        store_id=str(woo.id),
+        email=(woo.email or woo.billing.email).strip(),
+        first_name=_decode(woo.first_name) or billing.first_name,
+        last_name=_decode(woo.last_name) or billing.last_name,
+        company=billing.company,
+        phone=billing.phone,
+        billing=billing,
+        shipping=_address(woo.shipping),
+        modified_at=woo.date_modified_gmt or woo.date_created_gmt,
+    )
+
+
+def modified_at(raw: Mapping[str, Any]) -> datetime:
+    """When the record last changed, as aware UTC (customers never edited have no date_modified)."""
+    stamps = WooTimestamps.model_validate(raw)
+    moment = stamps.date_modified_gmt or stamps.date_created_gmt
+    if moment is None:
+        raise ValueError("WooCommerce record has neither date_modified_gmt nor date_created_gmt")
+    return moment

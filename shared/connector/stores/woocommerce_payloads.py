@@ -1,0 +1,177 @@
+"""WooCommerce REST v3 payloads as they arrive, validated at the boundary.
+
+Only the fields the connector reads are declared; everything else is ignored so a
+plugin adding fields never breaks a sync. Money arrives as strings ("12.00"), per-rate
+taxes as unrounded strings ("0.9", "1.2375"); both become exact Decimals here.
+Dates ending in ``_gmt`` are UTC without an offset, so they are made aware here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from connector.model import to_decimal
+
+
+def _gmt(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+Money = Annotated[Decimal, BeforeValidator(to_decimal)]
+GmtDatetime = Annotated[datetime | None, BeforeValidator(_gmt)]
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class WooAddress(_Raw):
+    first_name: Text = ""
+    last_name: Text = ""
+    company: Text = ""
+    address_1: Text = ""
+    address_2: Text = ""
+    city: Text = ""
+    state: Text = ""
+    postcode: Text = ""
+    country: Text = ""
+    email: Text = ""
+    phone: Text = ""
+
+
+class WooRateAmount(_Raw):
+    """One rate's share of a line's tax: ``id`` is the tax rate id, amounts unrounded."""
+
+    id: int
+    total: Money = Decimal(0)
+    subtotal: Money = Decimal(0)
+
+
+class WooLineItem(_Raw):
+    id: int
+    name: Text = ""
+    product_id: int = 0
+    variation_id: int = 0
+    quantity: Money = Decimal(0)
+    subtotal: Money = Decimal(0)
+    subtotal_tax: Money = Decimal(0)
+    total: Money = Decimal(0)
+    total_tax: Money = Decimal(0)
+    taxes: tuple[WooRateAmount, ...] = ()
+    sku: str | None = None
+
+
+class WooTaxLine(_Raw):
+    id: int
+    rate_code: Text = ""
+    rate_id: int
+    label: Text = ""
+    compound: bool = False
+    tax_total: Money = Decimal(0)
+    shipping_tax_total: Money = Decimal(0)
+    # Newer WooCommerce versions add the percentage; older ones (and the docs sample) do not.
+    rate_percent: Money | None = None
+
+
+class WooShippingLine(_Raw):
+    id: int
+    method_title: Text = ""
+    method_id: Text = ""
+    total: Money = Decimal(0)
+    total_tax: Money = Decimal(0)
+    taxes: tuple[WooRateAmount, ...] = ()
+
+
+class WooFeeLine(_Raw):
+    id: int
+    name: Text = ""
+    tax_status: Text = ""
+    total: Money = Decimal(0)
+    total_tax: Money = Decimal(0)
+    taxes: tuple[WooRateAmount, ...] = ()
+
+
+class WooCouponLine(_Raw):
+    id: int
+    code: Text = ""
+    discount: Money = Decimal(0)
+    discount_tax: Money = Decimal(0)
+
+
+class WooRefundSummary(_Raw):
+    id: int
+    reason: Text = ""
+    total: Money = Decimal(0)
+
+
+class WooOrder(_Raw):
+    id: int
+    number: Text = ""
+    status: Text
+    currency: Text
+    date_created_gmt: GmtDatetime
+    date_modified_gmt: GmtDatetime = None
+    date_paid_gmt: GmtDatetime = None
+    discount_total: Money = Decimal(0)
+    discount_tax: Money = Decimal(0)
+    shipping_total: Money = Decimal(0)
+    shipping_tax: Money = Decimal(0)
+    cart_tax: Money = Decimal(0)
+    total: Money
+    total_tax: Money = Decimal(0)
+    prices_include_tax: bool = False
+    customer_id: int = 0
+    customer_note: Text = ""
+    billing: WooAddress = WooAddress()
+    shipping: WooAddress = WooAddress()
+    payment_method: Text = ""
+    payment_method_title: Text = ""
+    transaction_id: Text = ""
+    line_items: tuple[WooLineItem, ...] = ()
+    tax_lines: tuple[WooTaxLine, ...] = ()
+    shipping_lines: tuple[WooShippingLine, ...] = ()
+    fee_lines: tuple[WooFeeLine, ...] = ()
+    coupon_lines: tuple[WooCouponLine, ...] = ()
+    refunds: tuple[WooRefundSummary, ...] = ()
+
+
+class WooCustomer(_Raw):
+    id: int
+    email: Text = ""
+    first_name: Text = ""
+    last_name: Text = ""
+    username: Text = ""
+    role: Text = ""
+    date_created_gmt: GmtDatetime = None
+    date_modified_gmt: GmtDatetime = None
+    billing: WooAddress = WooAddress()
+    shipping: WooAddress = WooAddress()
+
+
+class WooTimestamps(_Raw):
+    """The two dates every WooCommerce record carries, for watermarks."""
+
+    date_created_gmt: GmtDatetime = None
+    date_modified_gmt: GmtDatetime = None
+
+
+class WooError(_Raw):
+    """WooCommerce's error body: ``{"code", "message", "data": {"status"}}``."""
+
+    code: Text = ""
+    message: Text = ""
+    data: dict[str, Any] = Field(default_factory=dict)
