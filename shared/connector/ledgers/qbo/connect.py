@@ -1,0 +1,128 @@
+"""Connecting a QuickBooks Online company: the OAuth 2.0 authorisation code flow.
+
+The state parameter is random, single-use, bound to one connection and valid
+for ten minutes, so a callback can neither be forged nor replayed, nor land a
+company's tokens on another connection.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import httpx
+
+from connector.config import TenantConfig
+from connector.errors import TransientError
+from connector.ledgers.qbo import oauth
+from connector.observability import logger
+from connector.secrets import SecretVault
+from connector.state import AuditTrail, StateStore
+
+CALLBACK_PATH = "/oauth/qbo/callback"
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    title: str
+    message: str
+    location: str | None = None
+
+    def html(self) -> str:
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(self.title)}</title></head><body>"
+            f"<h1>{html.escape(self.title)}</h1><p>{html.escape(self.message)}</p></body></html>"
+        )
+
+
+class QboConnect:
+    def __init__(
+        self,
+        *,
+        config: TenantConfig,
+        vault: SecretVault,
+        state: StateStore,
+        audit: AuditTrail,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._config = config
+        self._vault = vault
+        self._state = state
+        self._audit = audit
+        self._http = http
+
+    def start(self, connection_id: str, base_url: str) -> Page:
+        connection = self._config.connection(connection_id)
+        if connection is None:
+            return Page(404, "Unknown connection", f"There is no connection named {connection_id}.")
+        secrets = self._vault.ledger(connection_id)
+        state = self._state.create_oauth_state(connection_id)
+        url = oauth.authorize_url(
+            authorize_endpoint=connection.ledger.authorize_endpoint,
+            client_id=secrets.client_id,
+            redirect_uri=base_url + CALLBACK_PATH,
+            state=state,
+        )
+        return Page(302, "Connecting to QuickBooks", "Redirecting to Intuit.", location=url)
+
+    def callback(
+        self,
+        *,
+        base_url: str,
+        code: str | None,
+        state: str | None,
+        realm_id: str | None,
+        error: str | None = None,
+    ) -> Page:
+        if error:
+            return Page(400, "QuickBooks was not connected", f"Intuit answered: {error}.")
+        if not (code and state and realm_id):
+            return Page(400, "QuickBooks was not connected", "The link is missing code, state or realmId.")
+        connection_id = self._state.consume_oauth_state(state)
+        if connection_id is None:
+            return Page(
+                400,
+                "QuickBooks was not connected",
+                "This link has expired or was already used. Start again from the Connect link.",
+            )
+        secrets = self._vault.ledger(connection_id)
+        connection = self._config.connection(connection_id)
+        assert connection is not None
+        try:
+            tokens = oauth.exchange_code(
+                token_url=connection.ledger.token_endpoint,
+                client_id=secrets.client_id,
+                client_secret=secrets.client_secret.get_secret_value(),
+                code=code,
+                redirect_uri=base_url + CALLBACK_PATH,
+                http=self._http,
+            )
+        except (oauth.InvalidGrant, TransientError) as exc:
+            logger.warning("authorisation code exchange failed", connection_id=connection_id)
+            return Page(502, "QuickBooks was not connected", f"Intuit refused the code: {exc}. Start again.")
+        self._vault.save_ledger(
+            connection_id,
+            secrets.model_copy(
+                update={
+                    "realm_id": realm_id,
+                    "access_token": tokens.access_token,
+                    "refresh_token": tokens.refresh_token,
+                    "access_expires_at": tokens.access_expires_at.isoformat(),
+                    "refresh_expires_at": tokens.refresh_expires_at.isoformat(),
+                    "refresh_hard_expires_at": tokens.refresh_hard_expires_at.isoformat()
+                    if tokens.refresh_hard_expires_at
+                    else None,
+                }
+            ),
+        )
+        self._state.set_connection_status(connection_id, "connected", f"company {realm_id}")
+        self._audit.append(
+            f"{connection_id}#connection#qbo", "connected", f"connected to QuickBooks company {realm_id}"
+        )
+        return Page(
+            200,
+            "QuickBooks is connected",
+            f"Connection {connection_id} now posts to QuickBooks company {realm_id}. You can close this page.",
+        )
