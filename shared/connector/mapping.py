@@ -1,0 +1,241 @@
+"""Store-side mapping decisions: which QuickBooks names an order needs, and under what numbers.
+
+Nothing here knows QuickBooks' wire format; the ledger adapters turn these
+decisions into documents. Every refusal is a PermanentError whose reason tells a
+bookkeeper what to change in the tenant file before replaying the order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from connector.config import MappingRules
+from connector.errors import PermanentError
+from connector.model import Customer, Order, TaxAmount, TaxLine
+
+DOC_NUMBER_MAX = 21  # QuickBooks DocNumber limit for sales forms (Finance.xsd)
+DISPLAY_NAME_MAX = 500
+ITEM_NAME_MAX = 100
+REQUEST_ID_MAX = 50  # QBO `requestid` limit; ours are 36-character UUIDs, which also fit batch (36)
+
+# Bump when the meaning of a content hash changes, so every order is compared afresh.
+_HASH_VERSION = "order-content-v1"
+# Order fields that change without changing what QuickBooks receives.
+_HASH_EXCLUDE: dict[str, Any] = {"modified_at": True, "status": True, "customer": {"modified_at"}}
+_REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ml-connector:qbo-requestid")
+
+_WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# QuickBooks' query lexer breaks on typographic quotes, and DisplayName is used in queries.
+_TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def doc_number(order: Order, rules: MappingRules) -> str:
+    """The DocNumber for an order: the tenant's template expanded, at most 21 characters."""
+    value = (
+        rules.doc_number.replace("{prefix}", rules.doc_prefix)
+        .replace("{number}", order.number)
+        .replace("{id}", order.store_id)
+    )
+    if not value.strip():
+        raise PermanentError(
+            f"order {order.number} (id {order.store_id}) gives an empty DocNumber from the "
+            f"template {rules.doc_number!r}: check doc_number and doc_prefix in the tenant file"
+        )
+    if len(value) > DOC_NUMBER_MAX:
+        raise PermanentError(
+            f"DocNumber {value!r} is {len(value)} characters; QuickBooks allows {DOC_NUMBER_MAX}: "
+            f"shorten doc_prefix ({rules.doc_prefix!r}) or the doc_number template "
+            f"({rules.doc_number!r}) in the tenant file, then replay order {order.number}"
+        )
+    return value
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready form with one spelling per value (1.0 and 1.00 hash the same)."""
+    if isinstance(value, Decimal):
+        normal = value.normalize()
+        return format(normal if normal != 0 else Decimal(0), "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def content_hash(order: Order) -> str:
+    """sha256 over everything of the order that reaches QuickBooks.
+
+    Leaves out modified_at and status: a status change (processing -> completed)
+    or a touch in the store does not change the document. Stable across
+    processes: no object ids, sorted keys, Decimals in one spelling.
+    """
+    data = _canonical(order.model_dump(mode="python", exclude=_HASH_EXCLUDE))
+    text = json.dumps(
+        [_HASH_VERSION, data], sort_keys=True, ensure_ascii=True, separators=(",", ":")
+    )
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def item_name_for_sku(sku: str) -> str:
+    """The QuickBooks item name auto-created for a SKU (colons would make it a sub-item)."""
+    return _clean(sku).replace(":", "-")[:ITEM_NAME_MAX].rstrip()
+
+
+def item_names_needed(order: Order, rules: MappingRules) -> dict[str | None, str]:
+    """SKU -> QuickBooks item name for every order line.
+
+    A mapped SKU uses its mapping; an unmapped one the SKU itself when
+    auto_create_items is on, else fallback_item. A line without a SKU (deleted
+    product, or a product never given one) can only use fallback_item.
+    """
+    names: dict[str | None, str] = {}
+    unmapped: list[str] = []
+    without_sku: list[str] = []
+    for line in order.lines:
+        sku = line.sku
+        if sku and sku in rules.items:
+            names[sku] = rules.items[sku]
+        elif sku and rules.auto_create_items:
+            names[sku] = item_name_for_sku(sku)
+        elif rules.fallback_item:
+            names[sku] = rules.fallback_item
+        elif sku:
+            unmapped.append(sku)
+        else:
+            without_sku.append(f"{line.name!r} (line {line.line_id})")
+    problems: list[str] = []
+    if unmapped:
+        skus = ", ".join(sorted(set(unmapped)))
+        problems.append(
+            f"SKU {skus} has no QuickBooks item and neither fallback_item nor "
+            f"auto_create_items is set: add it under items in the tenant file's mapping "
+            f"(or set fallback_item)"
+        )
+    if without_sku:
+        problems.append(
+            f"line {', '.join(without_sku)} has no SKU (its product was deleted or never had "
+            f"one) and fallback_item is not set: set fallback_item in the tenant file's mapping"
+        )
+    if problems:
+        raise PermanentError(
+            f"order {order.number}: " + "; ".join(problems) + ", then replay the order"
+        )
+    return names
+
+
+def _rate_label(order: Order, rate_id: str) -> str:
+    line: TaxLine | None = next((t for t in order.tax_lines if t.rate_id == rate_id), None)
+    if line is None:
+        return f"rate {rate_id}"
+    percent = f", {line.percent.normalize():f}%" if line.percent is not None else ""
+    compound = ", compound" if line.compound else ""
+    return f"rate {rate_id} ({line.code or '-'}, {line.label!r}{percent}{compound})"
+
+
+def rate_set_key(rate_ids: Iterable[str]) -> str:
+    """The tax.codes key for several rates on one line, e.g. "1+4" (ids sorted)."""
+    return "+".join(sorted(set(rate_ids), key=lambda r: (len(r), r)))
+
+
+def tax_code_for(taxes: tuple[TaxAmount, ...], what: str, order: Order, rules: MappingRules) -> str:
+    """QuickBooks tax code name for one taxed part of an order (per_rate mode).
+
+    QuickBooks takes one tax code per line, while a store line can carry several
+    rates (Canada's GST + PST, or a compound rate such as QST charged on top of
+    GST). The rule, in order:
+      1. no rate applies -> tax.exempt_code;
+      2. every rate on the line maps to the same code -> that code (map GST and
+         PST both to QuickBooks' combined "GST/PST BC");
+      3. one rate -> its code;
+      4. several rates -> the code mapped for the set, key "<id>+<id>" (sorted),
+         QuickBooks' combined code whose components compound as the store did.
+    A rate that appears with a zero amount still applies (zero-rated goods).
+    """
+    rate_ids = sorted({t.rate_id for t in taxes})
+    codes = rules.tax.codes
+    if not rate_ids:
+        if rules.tax.exempt_code:
+            return rules.tax.exempt_code
+        raise PermanentError(
+            f"order {order.number}: {what} has no tax and tax.exempt_code is not set: set it to "
+            f"QuickBooks' exempt or zero-rated tax code in the tenant file, then replay"
+        )
+    mapped = {codes[r] for r in rate_ids if r in codes}
+    if len(mapped) == 1 and all(r in codes for r in rate_ids):
+        return mapped.pop()
+    key = rate_set_key(rate_ids)
+    if len(rate_ids) > 1 and key in codes:
+        return codes[key]
+    labels = ", ".join(_rate_label(order, r) for r in rate_ids)
+    if len(rate_ids) == 1:
+        raise PermanentError(
+            f"order {order.number}: store tax {labels} on {what} has no QuickBooks tax code: add "
+            f'"{rate_ids[0]}" = "<tax code name>" under tax.codes in the tenant file, then replay'
+        )
+    raise PermanentError(
+        f"order {order.number}: {what} is taxed by {labels}, and QuickBooks takes one tax code "
+        f'per line: add "{key}" = "<combined tax code name>" under tax.codes in the tenant '
+        f"file (or map each rate to the same combined code), then replay"
+    )
+
+
+def taxed_parts(order: Order) -> Iterator[tuple[str, tuple[TaxAmount, ...]]]:
+    """Each part of an order that becomes a document line, named for messages, with its taxes."""
+    for line in order.lines:
+        yield f"line {line.name!r} (line {line.line_id})", line.taxes
+    for ship in order.shipping_lines:
+        yield f"shipping {ship.method!r}", ship.taxes
+    for fee in order.fee_lines:
+        yield f"fee {fee.name!r}", fee.taxes
+
+
+def tax_code_names_needed(order: Order, rules: MappingRules) -> set[str]:
+    """Names of the QuickBooks tax codes the document will reference (per_rate mode only).
+
+    US automated sales tax uses the built-in TAX/NON codes and needs no lookup.
+    """
+    if rules.tax.mode != "per_rate":
+        return set()
+    return {tax_code_for(taxes, what, order, rules) for what, taxes in taxed_parts(order)}
+
+
+def request_id(
+    connection_id: str, entity: str, store_id: str, content_hash: str, operation: str
+) -> str:
+    """QBO `requestid` for one logical write: the same inputs give the same 36-character id."""
+    name = "\x1f".join((connection_id, entity, store_id, content_hash, operation))
+    return str(uuid.uuid5(_REQUEST_NAMESPACE, name))
+
+
+def _clean(text: str) -> str:
+    """One line of printable text: control characters out, whitespace runs to one space."""
+    return _WHITESPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
+def display_name(customer: Customer) -> str:
+    """QuickBooks DisplayName for a customer, used both to find and to create them.
+
+    Person's name, else company; with neither, a guest becomes "Guest <email>",
+    a registered customer their email, else "Customer <store id>". Colons are
+    not allowed (QuickBooks reads them as a parent:child path) and become '-';
+    apostrophes stay (queries escape them).
+    """
+    person = _clean(f"{customer.first_name} {customer.last_name}")
+    email = _clean(customer.email)
+    name = person or _clean(customer.company)
+    if not name and email:
+        name = email if customer.store_id else f"Guest {email}"
+    if not name:
+        name = f"Customer {customer.store_id}" if customer.store_id else "Guest"
+    name = _clean(name.translate(_TYPOGRAPHIC_QUOTES).replace(":", "-"))
+    return name[:DISPLAY_NAME_MAX].rstrip()
