@@ -1,0 +1,287 @@
+"""HTTP client for the QuickBooks Online Accounting API (v3, JSON, minorversion 75).
+
+One call per method, no retry loops: the sync worker owns retry policy. The only retry
+here is the one QBO asks for: on 401 refresh the access token once and resend.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal
+from typing import Any, Protocol
+
+import httpx
+
+from connector.ledgers.qbo.faults import (
+    FaultError,
+    FaultInfo,
+    QboAuthFailed,
+    QboServerError,
+    QboTimeout,
+    QboUnknownOutcome,
+    QboValidation,
+    classify,
+    fault_from_response,
+    parse_fault,
+)
+
+API_BASE_PRODUCTION = "https://quickbooks.api.intuit.com"
+API_BASE_SANDBOX = "https://sandbox-quickbooks.api.intuit.com"
+MINOR_VERSION = 75
+MAX_REQUEST_ID_LENGTH = 50
+QUERY_PAGE_SIZE = 1000  # the largest MAXRESULTS QBO accepts
+
+_TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'"})
+_PAGING_CLAUSE = re.compile(r"\b(STARTPOSITION|MAXRESULTS)\b", re.IGNORECASE)
+_COUNT_SELECT = re.compile(r"^\s*SELECT\s+COUNT\s*\(\s*\*\s*\)", re.IGNORECASE)
+_QUERY_META = {"startPosition", "maxResults", "totalCount"}
+
+
+class TokenProvider(Protocol):
+    def access_token(self) -> str: ...
+
+    def refresh_after_unauthorized(self, rejected: str) -> str: ...
+
+
+def escape_query_value(value: str) -> str:
+    r"""Make ``value`` safe inside '...' in a QBO query.
+
+    Typographic apostrophes (U+2018/U+2019) break QBO's lexer, so they become plain ones:
+    create names with the same normalisation so a lookup finds what we created.
+    Backslashes and apostrophes are escaped with a backslash, as the query language requires.
+    """
+    normalised = value.translate(_TYPOGRAPHIC_QUOTES)
+    return normalised.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    # A tiny JSON writer so Decimal money goes out as the exact digits, never via float.
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send non-finite amount {value} to QuickBooks")
+        out.append(format(value, "f"))
+    elif value is None or isinstance(value, bool | str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("cannot send a non-finite number to QuickBooks")
+        out.append(repr(value))
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON bytes for a request body; Decimal values are written as exact JSON numbers."""
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out).encode("utf-8")
+
+
+def _check_request_id(request_id: str) -> str:
+    if not request_id or len(request_id) > MAX_REQUEST_ID_LENGTH:
+        raise ValueError(f"requestid must be 1-{MAX_REQUEST_ID_LENGTH} characters: {request_id!r}")
+    return request_id
+
+
+class QboClient:
+    """One realm's Accounting API.
+
+    ``calls`` counts HTTP requests sent, the resend after a token refresh included.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        realm_id: str,
+        tokens: TokenProvider,
+        http: httpx.Client | None = None,
+        minorversion: int = MINOR_VERSION,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._base = f"{api_base.rstrip('/')}/v3/company/{realm_id}"
+        self._tokens = tokens
+        self._http = http or httpx.Client(timeout=timeout_s)
+        self._timeout = httpx.Timeout(timeout_s)
+        self._minorversion = minorversion
+        self.realm_id = realm_id
+        self.calls = 0
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def query(self, statement: str) -> list[dict[str, Any]]:
+        """Entities matching ``statement``; pages through STARTPOSITION unless the caller paged."""
+        if _PAGING_CLAUSE.search(statement):
+            return self._query_page(statement)[0]
+        results: list[dict[str, Any]] = []
+        start = 1
+        while True:
+            page, _ = self._query_page(
+                f"{statement} STARTPOSITION {start} MAXRESULTS {QUERY_PAGE_SIZE}"
+            )
+            results.extend(page)
+            if len(page) < QUERY_PAGE_SIZE:
+                return results
+            start += QUERY_PAGE_SIZE
+
+    def count(self, statement: str) -> int:
+        """``totalCount`` of a ``SELECT COUNT(*) FROM ...`` statement."""
+        if not _COUNT_SELECT.match(statement):
+            raise ValueError("count() needs a SELECT COUNT(*) statement")
+        _, response = self._query_page(statement)
+        return int(response.get("totalCount", 0))
+
+    def _query_page(self, statement: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        payload = self._send("GET", "query", params={"query": statement})
+        response = payload.get("QueryResponse")
+        if not isinstance(response, dict):
+            raise self._unexpected(payload, "a QueryResponse")
+        for key, value in response.items():
+            if key not in _QUERY_META and isinstance(value, list):
+                return value, response
+        return [], response
+
+    def read(self, entity: str, entity_id: str) -> dict[str, Any]:
+        payload = self._send("GET", f"{entity.lower()}/{entity_id}")
+        return self._entity(payload, entity)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(self, entity: str, body: dict[str, Any], *, request_id: str) -> dict[str, Any]:
+        payload = self._send("POST", entity.lower(), body=body, request_id=request_id)
+        return self._entity(payload, entity)
+
+    def update(self, entity: str, body: dict[str, Any], *, request_id: str) -> dict[str, Any]:
+        """Sparse update: only the fields in ``body`` change; it must carry Id and SyncToken."""
+        if "Id" not in body or "SyncToken" not in body:
+            raise ValueError("an update needs the Id and SyncToken of the record")
+        payload = self._send(
+            "POST", entity.lower(), body={**body, "sparse": True}, request_id=request_id
+        )
+        return self._entity(payload, entity)
+
+    def void(
+        self, entity: str, entity_id: str, sync_token: str, *, request_id: str
+    ) -> dict[str, Any]:
+        # Invoices have their own void operation; other transactions (SalesReceipt, Payment)
+        # are voided by a sparse update with include=void.
+        if entity.lower() == "invoice":
+            params = {"operation": "void"}
+            body: dict[str, Any] = {"Id": entity_id, "SyncToken": sync_token}
+        else:
+            params = {"operation": "update", "include": "void"}
+            body = {"Id": entity_id, "SyncToken": sync_token, "sparse": True}
+        payload = self._send(
+            "POST", entity.lower(), body=body, params=params, request_id=request_id
+        )
+        return self._entity(payload, entity)
+
+    def delete(
+        self, entity: str, entity_id: str, sync_token: str, *, request_id: str
+    ) -> dict[str, Any]:
+        """Deletes a transaction; QBO answers ``{"status": "Deleted", "Id": ...}``."""
+        payload = self._send(
+            "POST",
+            entity.lower(),
+            body={"Id": entity_id, "SyncToken": sync_token},
+            params={"operation": "delete"},
+            request_id=request_id,
+        )
+        return self._entity(payload, entity)
+
+    def preferences(self) -> dict[str, Any]:
+        return self._entity(self._send("GET", "preferences"), "Preferences")
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _entity(self, payload: dict[str, Any], entity: str) -> dict[str, Any]:
+        value = payload.get(entity)
+        if not isinstance(value, dict):
+            raise self._unexpected(payload, f'an "{entity}" object')
+        return value
+
+    def _unexpected(self, payload: dict[str, Any], wanted: str) -> QboValidation:
+        keys = ", ".join(sorted(payload)) or "nothing"
+        info = FaultInfo(
+            "", (FaultError("", f"Expected {wanted} in the answer", f"got {keys}", ""),), 200
+        )
+        return QboValidation(info)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        query = dict(params or {})
+        if request_id is not None:
+            query["requestid"] = _check_request_id(request_id)
+        query["minorversion"] = str(self._minorversion)
+        content = encode_json(body) if body is not None else None
+        token = self._tokens.access_token()
+        response = self._exchange(method, f"{self._base}/{path}", query, content, token)
+        if response.status_code == 401:
+            # Same requestid on the resend, so a write that did land is not repeated.
+            token = self._tokens.refresh_after_unauthorized(token)
+            response = self._exchange(method, f"{self._base}/{path}", query, content, token)
+            if response.status_code == 401:
+                fault = fault_from_response(401, response.content)
+                raise fault if isinstance(fault, QboAuthFailed) else QboAuthFailed(fault.info)
+        if response.status_code >= 400:
+            raise fault_from_response(response.status_code, response.content)
+        info = parse_fault(response.content, response.status_code)
+        if info is not None:  # QBO can put a Fault in a 200
+            raise classify(info)
+        try:
+            payload = json.loads(response.content.decode("utf-8"), parse_float=Decimal)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise fault_from_response(502, response.content) from exc
+        if not isinstance(payload, dict):
+            raise self._unexpected({}, "a JSON object")
+        return payload
+
+    def _exchange(
+        self, method: str, url: str, query: dict[str, str], content: bytes | None, token: str
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        self.calls += 1
+        try:
+            return self._http.request(
+                method, url, params=query, content=content, headers=headers, timeout=self._timeout
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached QBO: a plain transient failure.
+            raise QboServerError(_transport_info(exc, "could not connect")) from exc
+        except httpx.TimeoutException as exc:
+            raise QboTimeout(_transport_info(exc, "timed out")) from exc
+        except httpx.TransportError as exc:
+            raise QboUnknownOutcome(_transport_info(exc, "connection lost")) from exc
+
+
+def _transport_info(exc: Exception, what: str) -> FaultInfo:
+    return FaultInfo("", (FaultError("", what, f"{type(exc).__name__}: {exc}", ""),), None)
