@@ -1,0 +1,111 @@
+"""`connector`: the command line of ml-connector.
+
+  connector local --config tenants/x.toml [--secrets secrets.json] [--port N]
+  connector demo [--orders N]
+  connector replay --queue-url URL --dlq-url URL [--connection ID] [--record ID]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from connector.config import load_tenant
+from connector.errors import ConfigError
+
+
+def _local(args: argparse.Namespace) -> int:
+    from connector.local import LocalRuntime
+
+    config = load_tenant(Path(args.config))
+    secrets: dict[str, Any] = {}
+    if args.secrets:
+        secrets = json.loads(Path(args.secrets).read_text(encoding="utf-8"))
+        unknown = sorted(set(secrets) - {c.id for c in config.connections})
+        if unknown:
+            raise ConfigError(f"{args.secrets}: connections not in {args.config}: {unknown}")
+    runtime = LocalRuntime(
+        tenant=config.tenant,
+        tenant_config_json=config.model_dump_json(),
+        port=args.port,
+        secrets=secrets,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with runtime:
+        print(runtime.base_url, flush=True)
+        for connection in config.connections:
+            print(
+                f"  {connection.id}: webhook {runtime.base_url}/webhooks/{connection.id}  "
+                f"connect {runtime.base_url}/oauth/qbo/connect/{connection.id}",
+                flush=True,
+            )
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from simulators.demo import run_demo
+
+    report = run_demo(orders=args.orders, out=sys.stdout)
+    return 0 if report.ok else 1
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import boto3
+
+    from connector.replay import replay_parked
+    from connector.sync_queue import SyncQueue
+
+    sqs = boto3.client("sqs")
+    report = replay_parked(
+        sqs,
+        dlq_url=args.dlq_url,
+        queue=SyncQueue(args.queue_url, client=sqs),
+        connection_id=args.connection,
+        record_id=args.record,
+    )
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="connector", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the connector on this machine against moto")
+    local.add_argument("--config", required=True, help="tenant file, e.g. tenants/example.toml")
+    local.add_argument("--secrets", help="JSON file of each connection's store and ledger secrets")
+    local.add_argument("--port", type=int, default=8080)
+    local.set_defaults(run=_local)
+
+    demo = commands.add_parser("demo", help="simulated store and QuickBooks through the local runtime")
+    demo.add_argument("--orders", type=int, default=40)
+    demo.set_defaults(run=_demo)
+
+    replay = commands.add_parser("replay", help="send parked records through the sync queue again")
+    replay.add_argument("--queue-url", required=True, help="the sync queue (stack output)")
+    replay.add_argument("--dlq-url", required=True, help="the dead-letter queue (stack output)")
+    replay.add_argument("--connection", help="only this connection's records")
+    replay.add_argument("--record", help="only this store record id")
+    replay.set_defaults(run=_replay)
+
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
