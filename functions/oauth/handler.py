@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from connector.ledgers.qbo.connect import Page, QboConnect
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime
@@ -34,7 +33,10 @@ def _base_url() -> str:
 def _answer(page: Page) -> Response[str]:
     headers = {"Location": page.location} if page.location else None
     return Response(
-        status_code=page.status, content_type=content_types.TEXT_HTML, body=page.html(), headers=headers
+        status_code=page.status,
+        content_type=content_types.TEXT_HTML,
+        body=page.html(),
+        headers=headers,
     )
 
 

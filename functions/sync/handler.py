@@ -10,17 +10,16 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Json
-
 from connector.messages import SyncMessage
 from connector.observability import logger, metrics, tracer
 from connector.resources import SYNC_QUEUE
 from connector.runtime import Runtime
 from connector.sync import SyncWorker
+from pydantic import Json
 
 
 class SyncRecord(SqsRecordModel):
-    body: Json[SyncMessage]  # type: ignore[assignment]
+    body: Json[SyncMessage]
 
 
 runtime = Runtime.from_environment()
@@ -29,7 +28,9 @@ runtime = Runtime.from_environment()
 def _park(message: SyncMessage, reason: str) -> None:
     if runtime.dead_letters is None:
         raise RuntimeError("no dead-letter queue configured; refusing to drop a parked record")
-    runtime.dead_letters.send(message, version=f"parked:{message.received_at.isoformat()}", reason=reason)
+    runtime.dead_letters.send(
+        message, version=f"parked:{message.received_at.isoformat()}", reason=reason
+    )
 
 
 worker = SyncWorker(
@@ -56,6 +57,6 @@ def record_handler(record: SyncRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
+    return process_partial_response(  # type: ignore[return-value]
         event=event, record_handler=record_handler, processor=processor, context=context
     )

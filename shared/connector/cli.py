@@ -1,13 +1,14 @@
 """`connector`: the command line of ml-connector.
 
-  connector local --config tenants/x.toml [--secrets secrets.json] [--port N]
-  connector demo [--orders N]
-  connector replay --queue-url URL --dlq-url URL [--connection ID] [--record ID]
+connector local --config tenants/x.toml [--secrets secrets.json] [--port N]
+connector demo [--orders N]
+connector replay --queue-url URL --dlq-url URL [--connection ID] [--record ID]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -45,10 +46,8 @@ def _local(args: argparse.Namespace) -> int:
                 f"connect {runtime.base_url}/oauth/qbo/connect/{connection.id}",
                 flush=True,
             )
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
@@ -87,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     local.add_argument("--port", type=int, default=8080)
     local.set_defaults(run=_local)
 
-    demo = commands.add_parser("demo", help="simulated store and QuickBooks through the local runtime")
+    demo = commands.add_parser(
+        "demo", help="simulated store and QuickBooks through the local runtime"
+    )
     demo.add_argument("--orders", type=int, default=40)
     demo.set_defaults(run=_demo)
 

@@ -51,9 +51,7 @@ class WebhookIngest:
         self._queue = queue
         self._audit = audit
 
-    def receive(
-        self, connection_id: str, headers: Mapping[str, str], body: bytes
-    ) -> IngestAnswer:
+    def receive(self, connection_id: str, headers: Mapping[str, str], body: bytes) -> IngestAnswer:
         headers = {k.lower(): v for k, v in headers.items()}
         connection = self._config.connection(connection_id)
         if connection is None:
@@ -88,16 +86,19 @@ class WebhookIngest:
                 f"{connection_id}#topic#{topic or 'none'}",
                 "ignored",
                 f"topic {topic or '(none)'} is not synced",
-                detail={"record_id": record_id, "delivery_id": headers.get("x-wc-webhook-delivery-id")},
+                detail={
+                    "record_id": record_id,
+                    "delivery_id": headers.get("x-wc-webhook-delivery-id"),
+                },
             )
             return IngestAnswer(200, f"topic {topic or '(none)'} is not synced; recorded")
 
         modified = _modified_at(payload) if action == "upsert" else None
         message = SyncMessage(
             connection_id=connection_id,
-            entity=entity,  # type: ignore[arg-type]
+            entity=entity,
             record_id=record_id,
-            action=action,  # type: ignore[arg-type]
+            action=action,
             topic=topic,
             modified_at=modified,
             received_at=datetime.now(UTC),

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.config import MappingRules
 from connector.errors import PermanentError
@@ -56,6 +57,25 @@ def doc_number(order: Order, rules: MappingRules) -> str:
             f"({rules.doc_number!r}) in the tenant file, then replay order {order.number}"
         )
     return value
+
+
+def txn_date(order: Order, timezone: str | None = None) -> date:
+    """The order's day as the store saw it: created_at in the store's IANA timezone.
+
+    Without a timezone the instant's own offset decides (a naive time is taken as
+    store-local). WooCommerce's created_at is UTC, so pass the store's zone: an
+    order placed at 20:30 in New York is already the next day in UTC.
+    """
+    created = order.created_at
+    if timezone and created.tzinfo is not None:
+        try:
+            created = created.astimezone(ZoneInfo(timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PermanentError(
+                f"store timezone {timezone!r} is not an IANA zone name (like 'America/New_York'): "
+                f"correct it, then replay order {order.number}"
+            ) from None
+    return created.date()
 
 
 def _canonical(value: Any) -> Any:

@@ -228,8 +228,11 @@ def check_totals(order: Order) -> None:
             f"tax lines add up to {q(order.tax_lines_total)} but the order's total tax is "
             f"{q(order.total_tax)}"
         )
-    computed = q(order.items_total) + q(order.shipping_total) + q(order.fees_total) + q(
-        order.tax_lines_total
+    computed = (
+        q(order.items_total)
+        + q(order.shipping_total)
+        + q(order.fees_total)
+        + q(order.tax_lines_total)
     )
     if computed != q(order.total):
         problems.append(

@@ -78,7 +78,11 @@ class Runtime:
 
     def qbo_tokens(self, connection: Connection) -> QboTokens:
         return QboTokens(
-            connection=connection, vault=self.vault, state=self.state, audit=self.audit, http=self.http
+            connection=connection,
+            vault=self.vault,
+            state=self.state,
+            audit=self.audit,
+            http=self.http,
         )
 
     def ledger(self, connection: Connection) -> QboLedger:

@@ -26,13 +26,17 @@ class Settings(BaseSettings):
     sync_dlq_url: str = Field(default="", validation_alias=resources.ENV_SYNC_DLQ_URL)
     secret_prefix: str = Field(validation_alias=resources.ENV_SECRET_PREFIX)
     public_base_url: str = Field(default="", validation_alias=resources.ENV_PUBLIC_BASE_URL)
-    aws_endpoint_url: str | None = Field(default=None, validation_alias=resources.ENV_AWS_ENDPOINT_URL)
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=resources.ENV_AWS_ENDPOINT_URL
+    )
 
     @cached_property
     def tenant_config(self) -> TenantConfig:
-        return parse_tenant_json(self.tenant_config_json, f"{resources.ENV_TENANT_CONFIG} ({self.tenant})")
+        return parse_tenant_json(
+            self.tenant_config_json, f"{resources.ENV_TENANT_CONFIG} ({self.tenant})"
+        )
 
 
 def load_settings() -> Settings:
     """Validate the environment; a missing variable names itself in the error."""
-    return Settings()  # type: ignore[call-arg]
+    return Settings()

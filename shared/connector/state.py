@@ -140,7 +140,9 @@ class StateStore:
 
     # --- mappings (store key -> QuickBooks id) ----------------------------------------
     def get_mapping(self, connection_id: str, kind: str, key: str) -> str | None:
-        item = self._table.get_item(Key={"pk": f"{connection_id}#map#{kind}", "sk": key}).get("Item")
+        item = self._table.get_item(Key={"pk": f"{connection_id}#map#{kind}", "sk": key}).get(
+            "Item"
+        )
         return str(item["ledger_id"]) if item else None
 
     def put_mapping(self, connection_id: str, kind: str, key: str, ledger_id: str) -> None:
@@ -162,7 +164,12 @@ class StateStore:
         now = int(time.time())
         try:
             self._table.put_item(
-                Item={"pk": f"lock#{name}", "sk": "LOCK", "owner": owner, "expires_at": now + lease_s},
+                Item={
+                    "pk": f"lock#{name}",
+                    "sk": "LOCK",
+                    "owner": owner,
+                    "expires_at": now + lease_s,
+                },
                 ConditionExpression=Attr("pk").not_exists()
                 | Attr("expires_at").lt(now)
                 | Attr("owner").eq(owner),
@@ -176,7 +183,8 @@ class StateStore:
     def release_lock(self, name: str, owner: str) -> None:
         try:
             self._table.delete_item(
-                Key={"pk": f"lock#{name}", "sk": "LOCK"}, ConditionExpression=Attr("owner").eq(owner)
+                Key={"pk": f"lock#{name}", "sk": "LOCK"},
+                ConditionExpression=Attr("owner").eq(owner),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -20,7 +20,14 @@ from connector.mapping import content_hash
 from connector.messages import SyncMessage
 from connector.model import TotalsMismatch
 from connector.observability import logger, metrics
-from connector.state import AuditTrail, ConcurrentUpdate, StateStore, SyncState, now_utc
+from connector.state import (
+    AuditEventType,
+    AuditTrail,
+    ConcurrentUpdate,
+    StateStore,
+    SyncState,
+    now_utc,
+)
 from connector.stores.woocommerce import (
     StoreRecordNotFound,
     WooClient,
@@ -130,7 +137,10 @@ class SyncWorker:
         # Counted before the write, so a later attempt knows the outcome may be unknown.
         attempt = self._state.put_sync_state(
             (previous or _new_state(key)).model_copy(
-                update={"status": "received", "attempts": (previous.attempts if previous else 0) + 1}
+                update={
+                    "status": "received",
+                    "attempts": (previous.attempts if previous else 0) + 1,
+                }
             )
         )
         ledger = self._ledger_for(connection)
@@ -151,7 +161,9 @@ class SyncWorker:
                 }
             )
         )
-        event = "posted" if posted.operation in ("created", "adopted") else "updated"
+        event: AuditEventType = (
+            "posted" if posted.operation in ("created", "adopted") else "updated"
+        )
         self._audit.append(
             key,
             event,
@@ -162,7 +174,7 @@ class SyncWorker:
         )
         self._check_total(key, order.q(order.total), posted)
         metrics.add_metric(name="DocumentsPosted", unit="Count", value=1)
-        outcome: Outcome = "posted" if posted.operation == "created" else posted.operation  # type: ignore[assignment]
+        outcome: Outcome = "posted" if posted.operation == "created" else posted.operation
         return SyncResult(outcome, f"{posted.ledger_type} {posted.ledger_id}", posted.ledger_id)
 
     def _check_total(self, key: str, store_total: object, posted: Posted) -> None:
@@ -192,9 +204,12 @@ class SyncWorker:
                 update={"status": posted.operation, "sync_token": posted.sync_token, "attempts": 0}
             )
         )
-        event = "voided" if posted.operation == "voided" else "deleted"
+        event: AuditEventType = "voided" if posted.operation == "voided" else "deleted"
         self._audit.append(
-            key, event, f"{why}: {posted.operation} {posted.ledger_type}", ledger_id=posted.ledger_id
+            key,
+            event,
+            f"{why}: {posted.operation} {posted.ledger_type}",
+            ledger_id=posted.ledger_id,
         )
         return SyncResult(posted.operation, why, posted.ledger_id)  # type: ignore[arg-type]
 
@@ -241,7 +256,9 @@ class SyncWorker:
     ) -> SyncResult:
         if previous is None:
             self._state.put_sync_state(
-                _new_state(key).model_copy(update={"status": "skipped", "store_modified_at": modified})
+                _new_state(key).model_copy(
+                    update={"status": "skipped", "store_modified_at": modified}
+                )
             )
         self._audit.append(key, "skipped", reason)
         return SyncResult("skipped", reason, previous.ledger_id if previous else None)

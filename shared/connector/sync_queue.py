@@ -32,7 +32,7 @@ class SyncQueue:
 
     def send(self, message: SyncMessage, *, version: str, reason: str | None = None) -> str:
         """Queue ``message``; ``reason`` (why it was parked) travels as a message attribute."""
-        attributes = (
+        attributes: dict[str, Any] = (
             {"reason": {"DataType": "String", "StringValue": reason[:1000]}} if reason else {}
         )
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from connector.config import load_tenant, parse_tenant_json
 from connector.errors import ConfigError
 
@@ -78,7 +77,9 @@ def test_doc_number_template_must_identify_the_order(tmp_path: Path) -> None:
 
 
 def test_auto_create_needs_an_income_account(tmp_path: Path) -> None:
-    path = _write(tmp_path, GOOD.replace('doc_prefix = "EU-"', 'doc_prefix = "EU-"\nauto_create_items = true'))
+    path = _write(
+        tmp_path, GOOD.replace('doc_prefix = "EU-"', 'doc_prefix = "EU-"\nauto_create_items = true')
+    )
     with pytest.raises(ConfigError, match="auto_create_items needs income_account"):
         load_tenant(path)
 
@@ -91,8 +92,11 @@ def test_duplicate_connection_ids_are_refused(tmp_path: Path) -> None:
 
 
 def test_secrets_in_the_file_are_rejected_as_unknown_fields(tmp_path: Path) -> None:
-    path = _write(tmp_path, GOOD.replace('kind = "woocommerce"', 'kind = "woocommerce"\nconsumer_secret = "cs_x"'))
-    with pytest.raises(ConfigError, match="connections.0.store.consumer_secret: Extra inputs"):
+    path = _write(
+        tmp_path,
+        GOOD.replace('kind = "woocommerce"', 'kind = "woocommerce"\nconsumer_secret = "cs_x"'),
+    )
+    with pytest.raises(ConfigError, match=r"connections\.0\.store\.consumer_secret: Extra inputs"):
         load_tenant(path)
 
 

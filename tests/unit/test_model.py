@@ -6,9 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from connector.model import (
     Customer,
     Order,
@@ -21,6 +18,8 @@ from connector.model import (
     quantize,
     to_decimal,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -80,7 +79,7 @@ def test_a_total_that_does_not_add_up_names_the_parts() -> None:
 
 def test_shipping_lines_that_disagree_with_shipping_total_are_named() -> None:
     order = _order(shipping_total=Decimal("6.00"), total=Decimal("16.75"))
-    with pytest.raises(TotalsMismatch, match="shipping lines add up to 5.00"):
+    with pytest.raises(TotalsMismatch, match=r"shipping lines add up to 5\.00"):
         check_totals(order)
 
 
@@ -96,7 +95,11 @@ def test_currencies_round_to_their_minor_unit() -> None:
     assert quantize(Decimal("1.0005"), "KWD") == Decimal("1.001")
 
 
-@given(st.decimals(min_value=-10**9, max_value=10**9, allow_nan=False, allow_infinity=False, places=6))
+@given(
+    st.decimals(
+        min_value=-(10**9), max_value=10**9, allow_nan=False, allow_infinity=False, places=6
+    )
+)
 def test_quantize_is_within_half_a_cent_and_idempotent(amount: Decimal) -> None:
     rounded = quantize(amount, "EUR")
     assert abs(rounded - amount) <= Decimal("0.005")
@@ -105,7 +108,9 @@ def test_quantize_is_within_half_a_cent_and_idempotent(amount: Decimal) -> None:
 
 
 def test_guest_customers_match_on_email_and_named_customers_on_store_id() -> None:
-    guest = Customer(connection_id="c", store_id=None, email=" Jane@Example.com ", first_name="Jane")
+    guest = Customer(
+        connection_id="c", store_id=None, email=" Jane@Example.com ", first_name="Jane"
+    )
     member = Customer(connection_id="c", store_id="25", email="x@example.com")
     assert guest.match_key == "email:jane@example.com"
     assert member.match_key == "id:25"

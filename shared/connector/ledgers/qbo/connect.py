@@ -79,7 +79,9 @@ class QboConnect:
         if error:
             return Page(400, "QuickBooks was not connected", f"Intuit answered: {error}.")
         if not (code and state and realm_id):
-            return Page(400, "QuickBooks was not connected", "The link is missing code, state or realmId.")
+            return Page(
+                400, "QuickBooks was not connected", "The link is missing code, state or realmId."
+            )
         connection_id = self._state.consume_oauth_state(state)
         if connection_id is None:
             return Page(
@@ -101,7 +103,9 @@ class QboConnect:
             )
         except (oauth.InvalidGrant, TransientError) as exc:
             logger.warning("authorisation code exchange failed", connection_id=connection_id)
-            return Page(502, "QuickBooks was not connected", f"Intuit refused the code: {exc}. Start again.")
+            return Page(
+                502, "QuickBooks was not connected", f"Intuit refused the code: {exc}. Start again."
+            )
         self._vault.save_ledger(
             connection_id,
             secrets.model_copy(
@@ -119,7 +123,9 @@ class QboConnect:
         )
         self._state.set_connection_status(connection_id, "connected", f"company {realm_id}")
         self._audit.append(
-            f"{connection_id}#connection#qbo", "connected", f"connected to QuickBooks company {realm_id}"
+            f"{connection_id}#connection#qbo",
+            "connected",
+            f"connected to QuickBooks company {realm_id}",
         )
         return Page(
             200,

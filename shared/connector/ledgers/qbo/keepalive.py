@@ -37,16 +37,24 @@ def refresh_all(
             tokens.refresh(reason="scheduled keep-alive")
         except PermanentError as exc:
             report.not_connected.append(connection.id)
-            logger.warning("QuickBooks connection needs attention", connection_id=connection.id, reason=exc.reason)
+            logger.warning(
+                "QuickBooks connection needs attention",
+                connection_id=connection.id,
+                reason=exc.reason,
+            )
             continue
         except TransientError as exc:
             report.failed[connection.id] = str(exc)
             metrics.add_metric(name="TokenRefreshFailed", unit="Count", value=1)
-            logger.error("scheduled token refresh failed", connection_id=connection.id, error=str(exc))
+            logger.error(
+                "scheduled token refresh failed", connection_id=connection.id, error=str(exc)
+            )
             continue
         report.refreshed.append(connection.id)
         days = tokens.days_until_reconnect()
         if days is not None and days < HARD_EXPIRY_WARNING_DAYS:
             report.reconnect_soon[connection.id] = round(days, 1)
-            logger.warning("QuickBooks requires a reconnect soon", connection_id=connection.id, days=days)
+            logger.warning(
+                "QuickBooks requires a reconnect soon", connection_id=connection.id, days=days
+            )
     return report

@@ -123,7 +123,9 @@ class QboLedger:
                     "rename one of them, then replay this order"
                 ) from None
             body["DisplayName"] = alternative
-            rid = request_id(self._connection.id, "customer", customer.match_key, alternative, "create")
+            rid = request_id(
+                self._connection.id, "customer", customer.match_key, alternative, "create"
+            )
             return str(self._client.create("Customer", body, request_id=rid)["Id"])
 
     # --- references -------------------------------------------------------------------
@@ -206,7 +208,9 @@ class QboLedger:
         body = documents.build_sales_document(order, self._connection, self.resolve(order))
         digest = content_hash(order)
         if previous and previous.ledger_id and previous.ledger_type == entity:
-            return self._update(entity, body, previous.ledger_id, previous.sync_token, order, digest)
+            return self._update(
+                entity, body, previous.ledger_id, previous.sync_token, order, digest
+            )
         if previous and previous.attempts > 0:
             # An earlier attempt may have reached QuickBooks without us learning the outcome.
             existing = self._find_one(entity, "DocNumber", number)
@@ -216,7 +220,9 @@ class QboLedger:
         try:
             created = self._client.create(entity, body, request_id=rid)
         except QboDuplicateDocNumber as exc:
-            existing = self._client.read(entity, exc.existing_txn_id) if exc.existing_txn_id else None
+            existing = (
+                self._client.read(entity, exc.existing_txn_id) if exc.existing_txn_id else None
+            )
             if existing is None:
                 existing = self._find_one(entity, "DocNumber", number)
             if existing is None:
@@ -241,7 +247,9 @@ class QboLedger:
         posted = self._update(
             entity, body, str(existing["Id"]), str(existing["SyncToken"]), order, digest
         )
-        return Posted("adopted", entity, posted.ledger_id, posted.sync_token, posted.doc_number, posted.total)
+        return Posted(
+            "adopted", entity, posted.ledger_id, posted.sync_token, posted.doc_number, posted.total
+        )
 
     def _update(
         self,
@@ -268,7 +276,9 @@ class QboLedger:
                     request_id=f"{rid[:44]}-{token}"[:50],
                 )
             except QboStaleObject as exc:
-                raise TransientError(f"{entity} {ledger_id} keeps changing in QuickBooks: {exc}") from exc
+                raise TransientError(
+                    f"{entity} {ledger_id} keeps changing in QuickBooks: {exc}"
+                ) from exc
         except QboNotFound:
             raise PermanentError(
                 f"QuickBooks {entity} {ledger_id}, posted earlier for order {order.number}, is gone "
@@ -316,7 +326,9 @@ def _posted(operation: Any, entity: str, doc: dict[str, Any]) -> Posted:
 def _same_person(found: dict[str, Any], customer: Customer) -> bool:
     """A QuickBooks customer with the buyer's name is the buyer when the emails do not disagree."""
     email = (found.get("PrimaryEmailAddr") or {}).get("Address", "")
-    return not email or not customer.email or email.strip().lower() == customer.email.strip().lower()
+    return (
+        not email or not customer.email or email.strip().lower() == customer.email.strip().lower()
+    )
 
 
 def _disambiguate(name: str, customer: Customer) -> str:

@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+
 from connector.config import Connection
 from connector.errors import NeedsReconnect, TransientError
 from connector.ledgers.qbo import oauth
@@ -175,4 +176,3 @@ class QboTokens:
             f"connection {self._connection.id} is not connected to QuickBooks yet: open its "
             "Connect to QuickBooks link, then replay the parked records"
         )
-
