@@ -1,0 +1,175 @@
+"""Delivers SQS messages to queue-triggered functions as Lambda's event source mapping does.
+
+One poller thread per queue-triggered function receives up to ``batch_size``
+messages, hands them over as an SQS event, then deletes the records the
+function did not report in ``batchItemFailures`` (ReportBatchItemFailures).
+Reported records stay in the queue and come back after the visibility timeout;
+when the function raises, the whole batch does. Moving a message to the
+dead-letter queue after ``maxReceiveCount`` receives is SQS's job, which moto's
+server does on receive as SQS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from connector.local.aws import LocalQueue
+from connector.resources import FunctionSpec
+
+log = logging.getLogger(__name__)
+
+# SQS hands out at most ten messages per receive; Lambda batches larger
+# than that are gathered over a batching window, which the local runtime skips.
+_MAX_RECEIVE = 10
+
+
+def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+    attribute: dict[str, Any] = {
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
+    return attribute
+
+
+def sqs_record(message: Mapping[str, Any], queue: LocalQueue, region: str) -> dict[str, Any]:
+    """One record of a Lambda SQS event, from one ReceiveMessage message."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {name: str(value) for name, value in message.get("Attributes", {}).items()},
+        "messageAttributes": {
+            name: _lambda_message_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue.arn,
+        "awsRegion": region,
+    }
+
+
+class InvalidBatchResponse(ValueError):
+    """The function's batch response names a record that is not in the batch."""
+
+
+def failed_message_ids(response: Any, batch_ids: set[str]) -> set[str]:
+    """The message ids a ReportBatchItemFailures response asks to keep.
+
+    Lambda treats a response naming an empty or unknown id as a failure of
+    the whole batch, so this raises and the caller keeps every message.
+    """
+    if not isinstance(response, Mapping):
+        return set()
+    failures = response.get("batchItemFailures") or []
+    failed: set[str] = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
+        if not identifier or identifier not in batch_ids:
+            raise InvalidBatchResponse(f"batchItemFailures names {identifier!r}, not in the batch")
+        failed.add(str(identifier))
+    return failed
+
+
+Invoke = Callable[[FunctionSpec, dict[str, Any]], Any]
+
+
+class QueuePoller:
+    """Feeds one queue to one function from a background thread."""
+
+    def __init__(
+        self,
+        *,
+        spec: FunctionSpec,
+        queue: LocalQueue,
+        sqs: Any,
+        invoke: Invoke,
+        region: str,
+        poll_interval_s: float,
+    ) -> None:
+        self.spec = spec
+        self.queue = queue
+        self._sqs = sqs
+        self._invoke = invoke
+        self._region = region
+        self._poll_interval_s = poll_interval_s
+        self._stopping = threading.Event()
+        self._busy = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"local-sqs-{spec.name}", daemon=True
+        )
+
+    @property
+    def busy(self) -> bool:
+        """True from a receive until its batch's deletes are done."""
+        return self._busy.is_set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=self.spec.timeout_s)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                delivered = self.poll_once()
+            except Exception:
+                # An error talking to the embedded AWS must not kill delivery for good.
+                log.exception("polling %s for %s failed", self.queue.name, self.spec.name)
+                delivered = 0
+            if not delivered:
+                self._stopping.wait(self._poll_interval_s)
+
+    def poll_once(self) -> int:
+        """Receives and delivers one batch; returns how many messages it held."""
+        self._busy.set()
+        try:
+            messages = self._sqs.receive_message(
+                QueueUrl=self.queue.url,
+                MaxNumberOfMessages=min(self.spec.batch_size, _MAX_RECEIVE),
+                AttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if messages:
+                self._deliver(messages)
+            return len(messages)
+        finally:
+            self._busy.clear()
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        event = {"Records": [sqs_record(m, self.queue, self._region) for m in messages]}
+        try:
+            response = self._invoke(self.spec, event)
+            failed = failed_message_ids(response, {m["MessageId"] for m in messages})
+        except Exception:
+            log.exception(
+                "function %s failed on a batch of %d from %s; the batch returns to the queue",
+                self.spec.name,
+                len(messages),
+                self.queue.name,
+            )
+            return
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            result = self._sqs.delete_message_batch(
+                QueueUrl=self.queue.url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]}
+                    for index, m in enumerate(done)
+                ],
+            )
+            for failure in result.get("Failed", []):
+                log.error("could not delete a message from %s: %s", self.queue.name, failure)
