@@ -33,7 +33,8 @@ _HASH_EXCLUDE: dict[str, Any] = {"modified_at": True, "status": True, "customer"
 _REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ml-connector:qbo-requestid")
 
 _WHITESPACE = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters, and lone surrogates that cannot be sent as UTF-8 (QBO answers 500).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # QuickBooks' query lexer breaks on typographic quotes, and DisplayName is used in queries.
 _TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
@@ -240,6 +241,17 @@ def request_id(
 def _clean(text: str) -> str:
     """One line of printable text: control characters out, whitespace runs to one space."""
     return _WHITESPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
+def single_line(text: str, limit: int) -> str:
+    """A name or description QuickBooks accepts: one clean line of at most ``limit`` characters."""
+    return _clean(text)[:limit].rstrip()
+
+
+def note_text(text: str, limit: int) -> str:
+    """Free text that keeps its line breaks but loses other control characters."""
+    lines = (_clean(part) for part in text.replace("\r\n", "\n").split("\n"))
+    return "\n".join(lines).strip()[:limit].rstrip()
 
 
 def display_name(customer: Customer) -> str:

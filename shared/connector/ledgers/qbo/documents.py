@@ -24,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.config import Connection, MappingRules
 from connector.errors import PermanentError
-from connector.mapping import display_name, doc_number, item_names_needed, tax_code_for
+from connector.mapping import (
+    display_name,
+    doc_number,
+    item_names_needed,
+    note_text,
+    single_line,
+    tax_code_for,
+    txn_date,
+)
 from connector.model import ZERO, Address, Customer, Order, TaxAmount, TotalsMismatch, check_totals
 
 # QuickBooks' built-in shipping line, when SalesFormsPrefs.AllowShipping is on.
@@ -96,7 +104,7 @@ def unit_price(amount: Decimal, quantity: Decimal) -> Decimal:
 
 
 def _fit(text: str, limit: int) -> str:
-    return " ".join(text.split())[:limit].rstrip()
+    return single_line(text, limit)
 
 
 def _address(address: Address) -> dict[str, str] | None:
@@ -167,8 +175,9 @@ class _Lines:
         if tax_code is not None:
             detail["TaxCodeRef"] = tax_code
         line: dict[str, Any] = {"DetailType": "SalesItemLineDetail", "Amount": amount}
-        if description.strip():
-            line["Description"] = description.strip()[:DESCRIPTION_MAX]
+        description = single_line(description, DESCRIPTION_MAX)
+        if description:
+            line["Description"] = description
         line["SalesItemLineDetail"] = detail
         self.lines.append(line)
 
@@ -180,7 +189,7 @@ class _Lines:
             {
                 "DetailType": "DiscountLineDetail",
                 "Amount": amount,
-                "Description": description[:DESCRIPTION_MAX],
+                "Description": single_line(description, DESCRIPTION_MAX),
                 "DiscountLineDetail": detail,
             }
         )
@@ -279,13 +288,16 @@ def _private_note(order: Order, connection: Connection, payment_ref_cut: bool) -
         parts.append(f"Payment transaction {order.payment.transaction_id}")
     if order.note.strip():
         parts.append("Customer note: " + order.note.strip())
-    return "\n".join(parts)[:PRIVATE_NOTE_MAX]
+    return note_text("\n".join(parts), PRIVATE_NOTE_MAX)
 
 
 def build_sales_document(
-    order: Order, connection: Connection, refs: ResolvedRefs
+    order: Order, connection: Connection, refs: ResolvedRefs, *, timezone: str | None = None
 ) -> dict[str, Any]:
     """The Invoice or SalesReceipt create body for an order (connection.document says which).
+
+    ``timezone`` is the store's IANA zone; TxnDate is the day the order was
+    created there (see connector.mapping.txn_date).
 
     Raises PermanentError, with what to fix, when a mapping or reference is
     missing, when tax mode "none" meets a taxed order, or when the order's parts
@@ -320,8 +332,7 @@ def build_sales_document(
     body: dict[str, Any] = {
         "CustomerRef": {"value": refs.customer_id},
         "DocNumber": doc_number(order, rules),
-        # The store adapter keeps created_at in the store's own offset, so this is the store's day.
-        "TxnDate": order.created_at.date().isoformat(),
+        "TxnDate": txn_date(order, timezone).isoformat(),
         "CurrencyRef": {"value": order.currency},
         "PrivateNote": _private_note(order, connection, payment_ref_cut),
         "Line": lines.numbered(),
