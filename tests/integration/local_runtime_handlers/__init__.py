@@ -1,0 +1,1 @@
+"""Small Lambda handlers that exercise the local runtime, one per kind of trigger."""
