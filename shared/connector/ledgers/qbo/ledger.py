@@ -337,10 +337,8 @@ def _disambiguate(name: str, customer: Customer) -> str:
 
 
 def _belongs_to(existing: dict[str, Any], order: Order) -> bool:
-    """Our documents name their store order in PrivateNote."""
-    return f"#{order.number} " in f"{existing.get('PrivateNote', '')} " or (
-        f"id {order.store_id})" in str(existing.get("PrivateNote", ""))
-    )
+    """Our documents name their store order in PrivateNote (documents.build_sales_document)."""
+    return f"order #{order.number} (id {order.store_id})" in str(existing.get("PrivateNote", ""))
 
 
 def _hash(body: dict[str, Any]) -> str:
