@@ -235,6 +235,15 @@ def test_binary_bodies_travel_base64_encoded_both_ways(http: httpx.Client) -> No
     assert response.content == payload[::-1]
 
 
+def test_a_chunked_body_reaches_the_handler_whole(http: httpx.Client) -> None:
+    # Given a client that streams its body with chunked transfer encoding
+    parts = [b'{"line_items": [', b'{"sku": "MUG-1"}', b"]}"]
+    response = http.post("/echo/chunked", content=iter(parts))
+    # Then the handler sees the joined body
+    assert response.status_code == 201
+    assert response.json()["event"]["body"] == b"".join(parts).decode()
+
+
 def test_unknown_routes_get_api_gateways_missing_authentication_token(http: httpx.Client) -> None:
     for method, path in (("GET", "/nowhere"), ("GET", "/crash"), ("POST", "/echo/a/b")):
         response = http.request(method, path)
@@ -252,6 +261,8 @@ def test_payloads_over_ten_megabytes_are_refused_with_413(http: httpx.Client) ->
     response = http.post("/echo/big", content=b"x" * (10 * 1024 * 1024 + 1))
     assert response.status_code == 413
     assert response.json() == {"message": "Request Too Long"}
+    streamed = http.post("/echo/big", content=iter([b"z" * (5 * 1024 * 1024)] * 3))
+    assert streamed.status_code == 413
     # And a body of exactly the limit still reaches the handler
     assert http.post("/echo/big", content=b"y" * (10 * 1024 * 1024)).status_code == 201
 

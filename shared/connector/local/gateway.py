@@ -253,17 +253,9 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
 
     def _answer(self, request_id: str) -> HttpAnswer:
         gateway = self.server.gateway
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            # Read and drop the body so the client gets the answer, not a reset connection.
-            remaining = length
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1024 * 1024))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
+        body = self._read_body()
+        if body is None:
             return gateway_answer(TOO_LARGE, request_id)
-        body = self.rfile.read(length) if length else b""
         match = gateway.routes.match(self.command, unquote(urlsplit(self.path).path))
         if match is None:
             return gateway_answer(MISSING_ROUTE, request_id)
@@ -283,6 +275,40 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("function %s failed on %s %s", match.spec.name, self.command, self.path)
             return gateway_answer(FUNCTION_FAILED, request_id)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when it is over the payload limit.
+
+        An oversized body is still read and dropped, so the client gets the
+        413 answer rather than a reset connection.
+        """
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    # Skip trailer fields up to the blank line that ends the body.
+                    line = self.rfile.readline()
+                    while line not in (b"\r\n", b"\n", b""):
+                        line = self.rfile.readline()
+                    break
+                chunk = self.rfile.read(size)
+                self.rfile.readline()
+                total += len(chunk)
+                if total <= MAX_PAYLOAD_BYTES:
+                    chunks.append(chunk)
+            return b"".join(chunks) if total <= MAX_PAYLOAD_BYTES else None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= MAX_PAYLOAD_BYTES:
+            return self.rfile.read(length) if length else b""
+        remaining = length
+        while remaining > 0:
+            dropped = self.rfile.read(min(remaining, 1024 * 1024))
+            if not dropped:
+                break
+            remaining -= len(dropped)
+        return None
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
