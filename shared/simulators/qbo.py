@@ -1,0 +1,512 @@
+"""A simulated QuickBooks Online company: Intuit OAuth 2.0 plus the v3 Accounting API (JSON).
+
+Serves the demo, the integration tests and the benchmarks. It answers like the real service:
+single-use authorization codes, rotating refresh tokens, 401 AuthenticationFailed faults,
+429 ThrottleExceeded (XML) at the published limits, ``requestid`` replay, and Fault bodies
+for the validation rules in ``simulators.qbo_company``. ``inject`` makes the next matching
+requests fail the way QBO sometimes does, including a write whose answer is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from simulators import qbo_faults
+from simulators.httpserver import LoopbackServer, Request, Response
+from simulators.qbo_company import WRITABLE, Company, unsupported_operation
+from simulators.qbo_faults import ApiFault
+from simulators.qbo_wire import json_response, response_time
+
+SCOPE_ACCOUNTING = "com.intuit.quickbooks.accounting"
+ACCESS_TOKEN_TTL_S = 3600
+REFRESH_TOKEN_TTL_S = 8_726_400  # rolling ~101 days
+REFRESH_HARD_TTL_S = 5 * 365 * 86_400  # the 5-year maximum since late 2025
+ROTATED_GRACE_S = 86_400  # a replaced refresh token keeps working for 24 h
+AUTH_CODE_TTL_S = 300
+INJECTABLE = {"401", "429", "500", "503", "5010", "6000", "lost"}
+
+_API_PATH = re.compile(r"^/v3/company/(?P<realm>[^/]+)/(?P<rest>.+)$")
+_ENTITY_NAMES = {e.lower(): e for e in WRITABLE}
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+
+
+@dataclass
+class _Injection:
+    kind: str
+    remaining: int
+    entity: str | None
+    operation: str | None
+
+
+@dataclass
+class _Family:
+    """One authorization (connection): its tokens share the hard expiry and revocation."""
+
+    hard_expires_at: float
+    revoked: bool = False
+
+
+@dataclass
+class _RefreshToken:
+    family: int
+    expires_at: float
+    superseded_at: float | None = None
+
+
+@dataclass
+class _AccessToken:
+    family: int
+    expires_at: float
+
+
+@dataclass
+class _AuthCode:
+    redirect_uri: str
+    issued_at: float
+    used: bool = False
+    families: list[int] = field(default_factory=list)
+
+
+class QboSimulator:
+    """Handles requests for one realm; thread-safe (one lock around all state)."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        realm_id: str = "9341450000000001",
+        country: str = "US",
+        clock: Callable[[], float] = time.time,
+        per_minute_limit: int = 500,
+        per_second_limit: int = 10,
+        max_concurrent: int = 10,
+        latency_s: float = 0.0,
+        allow_shipping: bool = False,
+        custom_txn_numbers: bool = True,
+    ) -> None:
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.realm_id = realm_id
+        self._clock = clock
+        self._per_minute = per_minute_limit
+        self._per_second = per_second_limit
+        self._max_concurrent = max_concurrent
+        self._latency_s = latency_s
+        self._lock = threading.RLock()
+        self.company = Company(
+            realm_id=realm_id,
+            country=country,
+            clock=clock,
+            allow_shipping=allow_shipping,
+            custom_txn_numbers=custom_txn_numbers,
+        )
+        self._families: list[_Family] = []
+        self._refresh: dict[str, _RefreshToken] = {}
+        self._access: dict[str, _AccessToken] = {}
+        self._codes: dict[str, _AuthCode] = {}
+        self._serial = 0
+        self._recent: deque[float] = deque()
+        self._in_flight = 0
+        self._injections: list[_Injection] = []
+        self._replies: dict[str, Response] = {}
+        self.request_log: list[LoggedRequest] = []
+        self.writes = 0
+        self.reads = 0
+
+    # -- public helpers for tests and the demo -------------------------------------------
+
+    def serve(self) -> LoopbackServer:
+        """A LoopbackServer for this simulator, not yet started (use ``with`` or ``.start()``)."""
+        return LoopbackServer(self.handle)
+
+    def issue_tokens(self) -> dict[str, Any]:
+        """Tokens for a freshly connected company, as the token endpoint would return them."""
+        with self._lock:
+            family = self._new_family()
+            return self._token_payload(family, include_hard=True)
+
+    def expire_access_tokens(self) -> None:
+        with self._lock:
+            now = self._clock()
+            for token in self._access.values():
+                token.expires_at = min(token.expires_at, now - 1)
+
+    def revoke_connection(self) -> None:
+        """The merchant disconnected the app in QuickBooks: every token stops working."""
+        with self._lock:
+            for family in self._families:
+                family.revoked = True
+
+    def inject(
+        self,
+        code_or_status: int | str,
+        times: int = 1,
+        entity: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        """Fail the next ``times`` matching API requests with a real fault.
+
+        ``code_or_status``: 401, 429 (or 3001), 500, 503, 5010, 6000, or "lost" (the write is
+        applied, the answer is a 504). ``operation``: create, update, void, delete, read, query.
+        """
+        kind = "429" if str(code_or_status) == "3001" else str(code_or_status)
+        if kind not in INJECTABLE:
+            raise ValueError(f"cannot inject {code_or_status!r}; choose from {sorted(INJECTABLE)}")
+        with self._lock:
+            self._injections.append(
+                _Injection(kind, times, entity.lower() if entity else None, operation)
+            )
+
+    def documents(self, entity: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(d) for d in self.company.docs[entity].values()]
+
+    def seed(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a record as if a bookkeeper had typed it into QuickBooks."""
+        with self._lock:
+            return self.company.create(entity, body)
+
+    def set_active(self, entity: str, entity_id: str, active: bool) -> dict[str, Any]:
+        with self._lock:
+            return self.company.set_active(entity, entity_id, active)
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if request.method == "GET" and request.path == "/connect/oauth2":
+            response = self._authorize(request)
+        elif request.method == "POST" and request.path == "/oauth2/v1/tokens/bearer":
+            response = self._token(request)
+        elif request.method == "POST" and request.path == "/oauth2/v1/tokens/revoke":
+            response = self._revoke(request)
+        elif _API_PATH.match(request.path):
+            response = self._api(request)
+        else:
+            response = Response.of_text("Not Found", 404)
+        with self._lock:
+            self.request_log.append(
+                LoggedRequest(
+                    request.method,
+                    request.path,
+                    {k: v[0] for k, v in request.query.items() if v},
+                    response.status,
+                )
+            )
+        return response
+
+    # -- OAuth ---------------------------------------------------------------------------
+
+    def _next_serial(self) -> int:
+        self._serial += 1
+        return self._serial
+
+    def _opaque(self, prefix: str) -> str:
+        serial = self._next_serial()
+        digest = hashlib.sha256(f"{self._client_secret}:{prefix}:{serial}".encode()).hexdigest()
+        return f"{prefix}{serial:06d}{digest[:30]}"
+
+    def _new_family(self) -> int:
+        self._families.append(_Family(self._clock() + REFRESH_HARD_TTL_S))
+        return len(self._families) - 1
+
+    def _token_payload(self, family: int, *, include_hard: bool) -> dict[str, Any]:
+        now = self._clock()
+        access = self._opaque("eyJsim.")
+        refresh = self._opaque("AB11")
+        self._access[access] = _AccessToken(family, now + ACCESS_TOKEN_TTL_S)
+        self._refresh[refresh] = _RefreshToken(family, now + REFRESH_TOKEN_TTL_S)
+        payload: dict[str, Any] = {
+            "token_type": "bearer",
+            "expires_in": ACCESS_TOKEN_TTL_S,
+            "refresh_token": refresh,
+            "x_refresh_token_expires_in": REFRESH_TOKEN_TTL_S,
+            "access_token": access,
+        }
+        if include_hard:
+            remaining = int(self._families[family].hard_expires_at - now)
+            payload["x_refresh_token_hard_expires_in"] = remaining
+        return payload
+
+    def _authorize(self, request: Request) -> Response:
+        redirect_uri = request.arg("redirect_uri")
+        if request.arg("client_id") != self.client_id or not redirect_uri:
+            return Response.of_text("invalid_client: unknown client_id or redirect_uri", 400)
+        if request.arg("response_type") != "code":
+            return Response.of_text("unsupported_response_type", 400)
+        if SCOPE_ACCOUNTING not in (request.arg("scope") or "").split():
+            return Response.of_text("invalid_scope", 400)
+        with self._lock:
+            code = self._opaque("AB11code")
+            self._codes[code] = _AuthCode(redirect_uri, self._clock())
+        query = {"code": code, "state": request.arg("state") or "", "realmId": self.realm_id}
+        separator = "&" if "?" in redirect_uri else "?"
+        return Response(302, b"", {"Location": f"{redirect_uri}{separator}{urlencode(query)}"})
+
+    def _client_ok(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("basic "):
+            return False
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        client_id, _, secret = decoded.partition(":")
+        return client_id == self.client_id and secret == self._client_secret
+
+    def _token(self, request: Request) -> Response:
+        if not self._client_ok(request):
+            return Response.of_json({"error": "invalid_client"}, 401)
+        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()}
+        include_hard = (
+            request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"
+        )
+        grant = form.get("grant_type")
+        with self._lock:
+            if grant == "authorization_code":
+                family = self._redeem_code(form.get("code", ""), form.get("redirect_uri", ""))
+            elif grant == "refresh_token":
+                family = self._redeem_refresh(form.get("refresh_token", ""))
+            else:
+                return Response.of_json({"error": "unsupported_grant_type"}, 400)
+            if family is None:
+                return Response.of_json({"error": "invalid_grant"}, 400)
+            payload = self._token_payload(family, include_hard=include_hard)
+        return Response.of_json(payload, 200, **{"Cache-Control": "no-store"})
+
+    def _redeem_code(self, code: str, redirect_uri: str) -> int | None:
+        record = self._codes.get(code)
+        if record is None or self._clock() > record.issued_at + AUTH_CODE_TTL_S:
+            return None
+        if record.used:
+            # Reusing a code is treated as theft: what it issued stops working.
+            for family in record.families:
+                self._families[family].revoked = True
+            return None
+        if redirect_uri != record.redirect_uri:
+            return None
+        record.used = True
+        family = self._new_family()
+        record.families.append(family)
+        return family
+
+    def _redeem_refresh(self, token: str) -> int | None:
+        record = self._refresh.get(token)
+        now = self._clock()
+        if record is None or now > record.expires_at:
+            return None
+        family = self._families[record.family]
+        if family.revoked or now > family.hard_expires_at:
+            return None
+        if record.superseded_at is not None and now > record.superseded_at + ROTATED_GRACE_S:
+            return None
+        if record.superseded_at is None:
+            record.superseded_at = now
+        return record.family
+
+    def _revoke(self, request: Request) -> Response:
+        if not self._client_ok(request):
+            return Response.of_json({"error": "invalid_client"}, 401)
+        try:
+            token = str(request.json().get("token", ""))
+        except (ValueError, AttributeError):
+            token = ""
+        with self._lock:
+            record = self._refresh.get(token) or self._access.get(token)
+            if record is not None:
+                self._families[record.family].revoked = True
+        return Response(200, b"", {})
+
+    # -- Accounting API ------------------------------------------------------------------
+
+    def _now_text(self) -> str:
+        return response_time(self._clock())
+
+    def _api(self, request: Request) -> Response:
+        match = _API_PATH.match(request.path)
+        assert match is not None
+        rest = match.group("rest")
+        entity, operation = self._classify(request.method, rest, request)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._api_guarded(request, match.group("realm"), rest, entity, operation)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    @staticmethod
+    def _classify(method: str, rest: str, request: Request) -> tuple[str | None, str]:
+        parts = rest.split("/")
+        if parts[0] == "query":
+            return None, "query"
+        if method == "GET":
+            return parts[0], "read"
+        op = request.arg("operation")
+        if op == "update" and request.arg("include") == "void":
+            return parts[0], "void"
+        if op in ("void", "delete"):
+            return parts[0], op
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            body = None  # _body() reports it
+        has_id = isinstance(body, dict) and "Id" in body
+        return parts[0], "update" if has_id else "create"
+
+    def _api_guarded(
+        self, request: Request, realm: str, rest: str, entity: str | None, operation: str
+    ) -> Response:
+        with self._lock:
+            injected = self._take_injection(entity, operation)
+            if injected == "401":
+                return qbo_faults.authentication_failed(
+                    "Token expired: access token no longer valid", int(self._clock() * 1000)
+                )
+            auth_failure = self._check_bearer(request, realm)
+            if auth_failure is not None:
+                return auth_failure
+            if injected == "429" or self._over_limits():
+                return qbo_faults.throttled().xml_response(self._now_text())
+            self._recent.append(self._clock())
+            if injected == "500":
+                return qbo_faults.server_error().json_response(self._now_text())
+            if injected == "503":
+                return qbo_faults.service_unavailable()
+            if injected == "5010":
+                return qbo_faults.stale_object().json_response(self._now_text())
+            if injected == "6000":
+                return qbo_faults.business_validation_retryable().json_response(self._now_text())
+        if self._latency_s:
+            time.sleep(self._latency_s)  # outside the lock, so concurrent calls overlap
+        request_id = request.arg("requestid")
+        is_write = operation in ("create", "update", "void", "delete")
+        with self._lock:
+            replay_key = f"{realm}:{request_id}" if request_id and is_write else None
+            if replay_key and replay_key in self._replies:
+                reply = self._replies[replay_key]
+                return Response(reply.status, reply.body, dict(reply.headers))
+            try:
+                payload = self._perform(request, rest, entity, operation)
+            except ApiFault as fault:
+                return fault.json_response(self._now_text())
+            response = json_response({**payload, "time": self._now_text()})
+            if is_write:
+                self.writes += 1
+                if replay_key:
+                    self._replies[replay_key] = response
+            else:
+                self.reads += 1
+        if injected == "lost":
+            return qbo_faults.gateway_timeout()
+        return response
+
+    def _take_injection(self, entity: str | None, operation: str) -> str | None:
+        for injection in self._injections:
+            if injection.remaining <= 0:
+                continue
+            if injection.entity is not None and injection.entity != (entity or "").lower():
+                continue
+            if injection.operation is not None and injection.operation != operation:
+                continue
+            injection.remaining -= 1
+            return injection.kind
+        return None
+
+    def _check_bearer(self, request: Request, realm: str) -> Response | None:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        record = self._access.get(token)
+        epoch_ms = int(self._clock() * 1000)
+        if record is None:
+            return qbo_faults.authentication_failed("Token invalid", epoch_ms)
+        if self._families[record.family].revoked:
+            return qbo_faults.authentication_failed("Token revoked", epoch_ms)
+        if self._clock() >= record.expires_at:
+            return qbo_faults.authentication_failed("Token expired", epoch_ms)
+        if realm != self.realm_id:
+            return qbo_faults.authorization_failed().json_response(self._now_text())
+        return None
+
+    def _over_limits(self) -> bool:
+        now = self._clock()
+        while self._recent and self._recent[0] <= now - 60:
+            self._recent.popleft()
+        last_second = sum(1 for t in self._recent if t > now - 1)
+        return (
+            self._in_flight > self._max_concurrent
+            or last_second >= self._per_second
+            or len(self._recent) >= self._per_minute
+        )
+
+    def _perform(
+        self, request: Request, rest: str, entity_path: str | None, operation: str
+    ) -> dict[str, Any]:
+        company = self.company
+        if operation == "query":
+            statement = request.arg("query")
+            if statement is None and request.method == "POST":
+                statement = request.body.decode("utf-8", "replace")
+            return company.query(statement or "")
+        parts = rest.split("/")
+        if request.method == "GET" and parts == ["preferences"]:
+            return {"Preferences": copy.deepcopy(company.preferences)}
+        entity = _ENTITY_NAMES.get((entity_path or "").lower())
+        if entity is None or len(parts) > 2 or (request.method == "POST" and len(parts) != 1):
+            raise unsupported_operation(
+                f"Operation Could not find resource for relative : {request.path} is not supported."
+            )
+        if request.method == "GET":
+            if len(parts) != 2:
+                raise unsupported_operation(f"Operation GET {request.path} is not supported.")
+            return {entity: company.read(entity, parts[1])}
+        body = self._body(request)
+        if operation == "create":
+            return {entity: company.create(entity, body)}
+        if operation == "update":
+            return {entity: company.update(entity, body)}
+        if operation == "void":
+            return {entity: company.void(entity, body)}
+        return {entity: company.delete(entity, body)}
+
+    @staticmethod
+    def _body(request: Request) -> dict[str, Any]:
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise unsupported_operation(
+                "Unsupported Operation: the request is not valid UTF-8"
+            ) from None
+        try:
+            body = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise ApiFault.validation(
+                400,
+                "2010",
+                "Request has invalid or unsupported property",
+                f"Property Name:{exc.msg} specified is unsupported or invalid",
+            ) from None
+        if not isinstance(body, dict):
+            raise ApiFault.validation(
+                400, "2010", "Request has invalid or unsupported property", "Expected an object"
+            )
+        return body
