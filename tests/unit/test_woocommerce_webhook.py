@@ -1,0 +1,91 @@
+"""WooCommerce webhook signatures and pings, as the ingest function sees them."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from connector.stores.woocommerce import is_ping, verify_webhook
+from simulators.woocommerce_webhooks import php_json, webhook_signature
+
+# Body exactly as wp_json_encode prints it; signature computed independently with
+# `openssl dgst -sha256 -hmac s3cretWebhookKey -binary | base64`.
+BODY = b'{"id":727,"name":"Ship Your Idea \\u2013 Black","href":"https:\\/\\/shop.example\\/"}'
+SECRET = "s3cretWebhookKey"
+SIGNATURE = "N8qvbfIOeLqg2agj9oqR0Ta0k2nGAs3eVuP0MRE4JHY="
+
+
+def test_accepts_woocommerce_signature_over_the_raw_body() -> None:
+    assert verify_webhook(BODY, SIGNATURE, SECRET)
+
+
+def test_rejects_a_body_that_was_reserialised() -> None:
+    # Given the same JSON re-encoded without PHP's escaping
+    reencoded = BODY.replace(b"\\/", b"/")
+    # Then the signature no longer matches: verification must use the bytes received
+    assert not verify_webhook(reencoded, SIGNATURE, SECRET)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "",
+        "not base64 at all!",
+        base64.b64encode(b"short").decode(),
+        SIGNATURE[:-4] + "AAA=",
+        " " + SIGNATURE.lower(),
+    ],
+)
+def test_rejects_missing_garbage_and_altered_signatures(signature: str | None) -> None:
+    assert not verify_webhook(BODY, signature, SECRET)
+
+
+def test_another_connections_secret_does_not_validate() -> None:
+    assert not verify_webhook(BODY, SIGNATURE, "otherSecret")
+    assert not verify_webhook(BODY, SIGNATURE, "")
+
+
+def test_tampered_body_is_rejected() -> None:
+    assert not verify_webhook(BODY.replace(b"727", b"728"), SIGNATURE, SECRET)
+
+
+def test_simulator_serialises_and_signs_like_woocommerce() -> None:
+    payload = {"id": 727, "name": "Ship Your Idea \u2013 Black", "href": "https://shop.example/"}
+    assert php_json(payload) == BODY
+    assert webhook_signature(BODY, SECRET) == SIGNATURE
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded; charset=UTF-8", b"webhook_id=12"),
+        ("application/x-www-form-urlencoded", b"webhook_id=3"),
+        (None, b"webhook_id=99"),
+    ],
+)
+def test_recognises_the_unsigned_ping(content_type: str | None, body: bytes) -> None:
+    assert is_ping(content_type, body, {"User-Agent": "WordPress/6.8.1; http://shop.example"})
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "headers"),
+    [
+        # A real delivery (has a topic) is never a ping, whatever its body.
+        (
+            "application/x-www-form-urlencoded",
+            b"webhook_id=12",
+            {"X-WC-Webhook-Topic": "order.updated"},
+        ),
+        ("application/x-www-form-urlencoded", b"webhook_id=12", {"x-wc-webhook-topic": "x"}),
+        ("application/json", b'{"webhook_id":12}', {}),
+        ("application/json", b"webhook_id=12", {}),
+        ("application/x-www-form-urlencoded", b"webhook_id=abc", {}),
+        ("application/x-www-form-urlencoded", b"webhook_id=12&x=1", {}),
+        ("application/x-www-form-urlencoded", b"", {}),
+    ],
+)
+def test_anything_else_is_not_a_ping(
+    content_type: str, body: bytes, headers: dict[str, str]
+) -> None:
+    assert not is_ping(content_type, body, headers)
