@@ -81,7 +81,14 @@ TICK = FunctionSpec(
     description="records firings",
     schedule_minutes=60,
 )
-FUNCTIONS = (ECHO, CRASH, ENQUEUE, READ_SECRET, WORKER, TICK)
+SLOW = FunctionSpec(
+    name="slow",
+    handler=f"{HANDLERS}.echo.slow",
+    description="outlives its timeout",
+    timeout_s=1,
+    routes=(Route("POST", "/slow"),),
+)
+FUNCTIONS = (ECHO, CRASH, SLOW, ENQUEUE, READ_SECRET, WORKER, TICK)
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +260,13 @@ def test_unknown_routes_get_api_gateways_missing_authentication_token(http: http
 
 def test_a_failing_handler_gives_502_internal_server_error(http: httpx.Client) -> None:
     response = http.post("/crash", content=b"{}")
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_a_function_past_its_timeout_gives_502(http: httpx.Client) -> None:
+    # Lambda discards the answer of a function that ran past its timeout
+    response = http.post("/slow", content=b"{}")
     assert response.status_code == 502
     assert response.json() == {"message": "Internal server error"}
 

@@ -35,6 +35,9 @@ API_ID = "local"
 MISSING_ROUTE = (403, {"message": "Missing Authentication Token"})
 TOO_LARGE = (413, {"message": "Request Too Long"})
 FUNCTION_FAILED = (502, {"message": "Internal server error"})
+TIMED_OUT = (504, {"message": "Endpoint request timed out"})
+# API Gateway stops waiting for an integration after 29 seconds.
+INTEGRATION_TIMEOUT_S = 29.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,7 @@ _ERROR_TYPES = {
     403: "MissingAuthenticationTokenException",
     413: "RequestTooLargeException",
     502: "InternalServerErrorException",
+    504: "IntegrationTimeout",
 }
 
 
@@ -269,12 +273,19 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             account_id=gateway.account_id,
             request_id=request_id,
         )
+        started = time.monotonic()
         try:
             response = gateway.invoke(match.spec, event)
-            return answer_from_proxy_response(response, request_id)
+            answer = answer_from_proxy_response(response, request_id)
         except Exception:
             log.exception("function %s failed on %s %s", match.spec.name, self.command, self.path)
-            return gateway_answer(FUNCTION_FAILED, request_id)
+            answer = gateway_answer(FUNCTION_FAILED, request_id)
+        if time.monotonic() - started > INTEGRATION_TIMEOUT_S:
+            log.error(
+                "function %s took over %ss on %s", match.spec.name, INTEGRATION_TIMEOUT_S, self.path
+            )
+            return gateway_answer(TIMED_OUT, request_id)
+        return answer
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when it is over the payload limit.

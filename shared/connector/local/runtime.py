@@ -49,6 +49,10 @@ SERVICE_NAME = "ml-connector"
 DEFAULT_LOCAL_VISIBILITY_TIMEOUT_S = 2
 
 
+class FunctionTimedOut(RuntimeError):
+    """A function ran past its FunctionSpec.timeout_s."""
+
+
 def load_handler(dotted: str) -> Handler:
     """Imports ``module.attribute`` and returns the handler it names."""
     module_name, _, attribute = dotted.rpartition(".")
@@ -106,6 +110,7 @@ class LocalRuntime:
         self._aws = EmbeddedAws(REGION)
         self._gateway: Gateway | None = None
         self._handlers: dict[str, Handler] = {}
+        self._function_locks: dict[str, threading.Lock] = {}
         self._pollers: list[QueuePoller] = []
         self._schedules: dict[str, Schedule] = {}
         self._saved_env: dict[str, str | None] | None = None
@@ -148,6 +153,7 @@ class LocalRuntime:
         self.env = self._handler_env()
         self._apply_env()
         self._handlers = {spec.name: load_handler(spec.handler) for spec in self.functions}
+        self._function_locks = {spec.name: threading.Lock() for spec in self.functions}
         for spec in self.functions:
             if spec.queue_trigger:
                 self._pollers.append(
@@ -244,10 +250,23 @@ class LocalRuntime:
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         handler = self._handlers[spec.name]
-        context = new_context(
-            tenant=self.tenant, spec=spec, region=REGION, account_id=self.account_id
-        )
-        return handler(event, context)
+        # A Lambda instance runs one event at a time and handlers are written for
+        # that; in one process, the same guarantee needs a lock per function.
+        with self._function_locks[spec.name]:
+            context = new_context(
+                tenant=self.tenant, spec=spec, region=REGION, account_id=self.account_id
+            )
+            started = time.monotonic()
+            result = handler(event, context)
+            elapsed = time.monotonic() - started
+        if elapsed > spec.timeout_s:
+            # Lambda would have stopped the function and discarded its answer;
+            # a thread cannot be stopped, but its answer can be discarded.
+            raise FunctionTimedOut(
+                f"{context.function_name}: task timed out after {spec.timeout_s} seconds "
+                f"(ran {elapsed:.2f} s)"
+            )
+        return result
 
     def stop(self) -> None:
         for schedule in self._schedules.values():

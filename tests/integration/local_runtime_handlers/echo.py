@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 
@@ -40,3 +41,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def crash(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise RuntimeError("this function always fails")
+
+
+def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Outlives a one-second timeout."""
+    time.sleep(1.3)
+    return {"statusCode": 200, "body": "too late"}
