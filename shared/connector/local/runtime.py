@@ -74,7 +74,9 @@ class LocalRuntime:
     ``visibility_timeout_override_s`` replaces each queue's visibility timeout
     (720 s when deployed, six times the worker timeout) so that a record the
     worker reports as failed comes back within seconds on a laptop; ``None``
-    keeps the declared value.
+    keeps the declared value. A batch that outlives the short timeout is not
+    handed out twice: each function has one poller, which receives again only
+    after it has finished and deleted the previous batch.
     """
 
     def __init__(
