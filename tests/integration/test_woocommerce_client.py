@@ -1,0 +1,245 @@
+"""WooClient against the simulated store over real HTTP on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from connector.errors import PermanentError, TransientError
+from connector.stores.woocommerce import (
+    StoreAuthFailed,
+    StoreRecordNotFound,
+    StoreUnavailable,
+    WooClient,
+    WooCredentials,
+    normalise_order,
+)
+from simulators.httpserver import LoopbackServer, Request, Response
+from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator
+
+KEY = "ck_4f1e0b9d2c8a7e6f5d4c3b2a1908f7e6d5c4b3a2"
+SECRET = "cs_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def sim(clock: Clock) -> WooSimulator:
+    return WooSimulator(consumer_key=KEY, consumer_secret=SECRET, clock=clock, seed=7)
+
+
+class _Router:
+    """Lets one loopback server front a fresh store per test (server start/stop is slow)."""
+
+    def __init__(self) -> None:
+        self.app: Callable[[Request], Response] | None = None
+
+    def __call__(self, request: Request) -> Response:
+        assert self.app is not None
+        return self.app(request)
+
+
+@pytest.fixture(scope="module")
+def _loopback() -> Iterator[tuple[LoopbackServer, _Router]]:
+    router = _Router()
+    with LoopbackServer(router) as running:
+        yield running, router
+
+
+@pytest.fixture
+def server(sim: WooSimulator, _loopback: tuple[LoopbackServer, _Router]) -> LoopbackServer:
+    running, router = _loopback
+    router.app = sim.handle
+    sim.home_url = running.base_url
+    return running
+
+
+def _client(
+    server: LoopbackServer, secret: str = SECRET, *, timeout_s: float = 5.0, max_retries: int = 3
+) -> WooClient:
+    return WooClient(
+        base_url=server.base_url,
+        credentials=WooCredentials(consumer_key=KEY, consumer_secret=secret),
+        connection_id="shop-eu",
+        backoff_s=0.01,
+        timeout_s=timeout_s,
+        max_retries=max_retries,
+    )
+
+
+def test_reads_an_order_over_http_with_oauth1_and_never_sends_the_secret(
+    sim: WooSimulator, server: LoopbackServer
+) -> None:
+    placed = sim.create_order()
+    with _client(server) as client:
+        fetched = client.get_order(str(placed["id"]))
+
+    assert fetched == placed
+    assert normalise_order(fetched, "shop-eu").total == Decimal(placed["total"])
+    assert client.calls == 1
+    (request,) = sim.requests
+    assert request.arg("oauth_signature_method") == "HMAC-SHA256"
+    assert "authorization" not in request.headers
+    raw = request.path + str(request.query) + str(dict(request.headers))
+    assert SECRET not in raw
+
+
+def test_reads_customer_and_refunds(sim: WooSimulator, server: LoopbackServer) -> None:
+    placed = sim.create_order(OrderSpec(lines=[LineSpec(10, 2), LineSpec(21, 1)], customer_id=3))
+    sim.add_refund(placed["id"], items={placed["line_items"][0]["id"]: 1}, reason="Chipped")
+    sim.add_refund(placed["id"], amount=Decimal("5.00"))
+    with _client(server) as client:
+        customer = client.get_customer("3")
+        refunds = client.list_refunds(str(placed["id"]))
+
+    assert customer["last_name"] == "O'Brien"
+    assert [r["amount"] for r in refunds] == ["5.00", "15.00"]
+    assert refunds[1]["line_items"][0]["quantity"] == -1
+
+
+def test_retries_injected_503_then_succeeds(sim: WooSimulator, server: LoopbackServer) -> None:
+    placed = sim.create_order()
+    sim.inject(503, times=2)
+    with _client(server) as client:
+        assert client.get_order(str(placed["id"]))["id"] == placed["id"]
+    assert client.calls == 3
+
+
+def test_retries_a_slow_answer_as_a_timeout(sim: WooSimulator, server: LoopbackServer) -> None:
+    placed = sim.create_order()
+    sim.inject(None, times=1, delay_s=0.6)
+    with _client(server, timeout_s=0.2) as client:
+        assert client.get_order(str(placed["id"]))["id"] == placed["id"]
+    assert client.calls == 2
+
+
+def test_gives_up_after_bounded_retries_with_a_transient_error(
+    sim: WooSimulator, server: LoopbackServer
+) -> None:
+    sim.inject(500, times=10)
+    with _client(server, max_retries=2) as client, pytest.raises(StoreUnavailable) as caught:
+        client.get_order("700")
+    assert isinstance(caught.value, TransientError)
+    assert client.calls == 3
+    message = str(caught.value)
+    assert "shop-eu" in message and "HTTP 500" in message and "3 attempts" in message
+
+
+def test_honours_retry_after_on_429(sim: WooSimulator, server: LoopbackServer) -> None:
+    placed = sim.create_order()
+    sim.inject(429, times=1)
+    with _client(server) as client:
+        assert client.get_order(str(placed["id"]))["id"] == placed["id"]
+    first, second = sim.requests
+    # The retry is a freshly signed request: a reused nonce would be refused.
+    assert first.arg("oauth_nonce") != second.arg("oauth_nonce")
+
+
+def test_missing_and_deleted_orders_are_permanent_not_found(
+    sim: WooSimulator, server: LoopbackServer
+) -> None:
+    placed = sim.create_order()
+    sim.delete_order(placed["id"])
+    with _client(server) as client:
+        with pytest.raises(StoreRecordNotFound, match=f"order {placed['id']}"):
+            client.get_order(str(placed["id"]))
+        with pytest.raises(StoreRecordNotFound, match="customer 999"):
+            client.get_customer("999")
+    assert client.calls == 2  # no retries for a 404
+
+
+def test_trashed_order_is_still_readable(sim: WooSimulator, server: LoopbackServer) -> None:
+    placed = sim.create_order()
+    sim.trash_order(placed["id"])
+    with _client(server) as client:
+        assert client.get_order(str(placed["id"]))["status"] == "trash"
+
+
+def test_wrong_secret_is_a_merchant_readable_auth_failure(
+    sim: WooSimulator, server: LoopbackServer
+) -> None:
+    wrong = "cs_0000000000000000000000000000000000000000"
+    with _client(server, secret=wrong) as client, pytest.raises(StoreAuthFailed) as caught:
+        client.get_order("700")
+    assert isinstance(caught.value, PermanentError)
+    reason = caught.value.reason
+    assert reason.startswith("WooCommerce refused the API keys for connection shop-eu:")
+    assert "signature does not match" in reason
+    assert KEY not in reason and wrong not in reason and SECRET not in reason
+    assert client.calls == 1
+
+
+def test_list_modified_orders_pages_and_filters_on_gmt(
+    sim: WooSimulator, server: LoopbackServer, clock: Clock
+) -> None:
+    # Given 230 orders placed at T0, of which 130 are edited an hour later
+    placed = [sim.create_order() for _ in range(230)]
+    clock.now = T0 + 3600
+    edited = [o["id"] for o in placed[::2]][:115] + [o["id"] for o in placed[1::2]][:15]
+    for order_id in edited:
+        sim.update_order(order_id, customer_note="Please ring twice")
+    # When listing what changed after T0 + 30 min (GMT, whatever the store's timezone)
+    with _client(server) as client:
+        changed = list(client.list_modified("order", datetime.fromtimestamp(T0 + 1800, UTC)))
+    # Then exactly the edited orders come back, over two pages of 100
+    assert sorted(o["id"] for o in changed) == sorted(edited)
+    assert client.calls == 2
+    assert all(o["customer_note"] == "Please ring twice" for o in changed)
+
+
+def test_list_modified_customers_filters_client_side(
+    sim: WooSimulator, server: LoopbackServer, clock: Clock
+) -> None:
+    clock.now = T0 + 60
+    sim.update_customer(4, billing={"phone": "+1 514 555 0199"})
+    added = sim.create_customer(first_name="Zoë", last_name="D'Arcy", email="zoe@example.com")
+    with _client(server) as client:
+        changed = list(client.list_modified("customer", datetime.fromtimestamp(T0, UTC)))
+    assert sorted(c["id"] for c in changed) == [4, added["id"]]
+
+
+def test_https_store_uses_basic_auth(sim: WooSimulator) -> None:
+    # A TLS terminator in front of the store: the client speaks https, the store sees
+    # X-Forwarded-Proto. The transport hands each request to the store as it would arrive.
+    def tls_terminator(request: httpx.Request) -> httpx.Response:
+        split = urlsplit(str(request.url))
+        inbound = Request(
+            method=request.method,
+            path=split.path,
+            query={
+                k: request.url.params.get_list(k) for k in request.url.params
+            },
+            headers={**{k.lower(): v for k, v in request.headers.items()},
+                     "x-forwarded-proto": "https"},
+            body=request.content,
+        )  # fmt: skip
+        answer = sim.handle(inbound)
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+
+    placed = sim.create_order()
+    http = httpx.Client(transport=httpx.MockTransport(tls_terminator))
+    client = WooClient(
+        base_url="https://shop.example",
+        credentials=WooCredentials(consumer_key=KEY, consumer_secret=SECRET),
+        http=http,
+    )
+    assert client.get_order(str(placed["id"]))["id"] == placed["id"]
+    (request,) = sim.requests
+    assert request.headers["authorization"].startswith("Basic ")
+    assert not any(name.startswith("oauth_") for name in request.query)
