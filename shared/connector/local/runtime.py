@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -54,11 +55,14 @@ class FunctionTimedOut(RuntimeError):
 
 
 def load_handler(dotted: str) -> Handler:
-    """Imports ``module.attribute`` and returns the handler it names."""
+    """Imports (cold-starts) ``module.attribute`` and returns the handler it names."""
     module_name, _, attribute = dotted.rpartition(".")
     if not module_name:
         raise ValueError(f"handler {dotted!r} is not a dotted path module.attribute")
-    module = importlib.import_module(module_name)
+    # Each runtime is a fresh Lambda environment: a module imported by an earlier
+    # runtime in this process is reloaded so that it reads this runtime's settings.
+    loaded = sys.modules.get(module_name)
+    module = importlib.reload(loaded) if loaded else importlib.import_module(module_name)
     try:
         handler = getattr(module, attribute)
     except AttributeError as exc:
