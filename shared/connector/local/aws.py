@@ -107,6 +107,19 @@ class EmbeddedAws:
             raise RuntimeError("EmbeddedAws.start() must run before clients are made")
         return self._client(service, self.access_key_id, self.secret_access_key)
 
+    def resource(self, service: str) -> Any:
+        """A boto3 resource for ``service`` in this runtime's account."""
+        if not self.access_key_id:
+            raise RuntimeError("EmbeddedAws.start() must run before resources are made")
+        with self._session_lock:
+            return self._session.resource(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self.secret_access_key,
+            )
+
     def create_tables(self, tenant: str, tables: tuple[TableSpec, ...]) -> dict[str, str]:
         """Creates each table as the stack does; returns logical id -> table name."""
         dynamodb = self.client("dynamodb")

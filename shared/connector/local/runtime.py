@@ -334,6 +334,10 @@ class LocalRuntime:
         """A boto3 client for the embedded AWS, in this runtime's account."""
         return self._aws.client(service)
 
+    def boto3_resource(self, service: str) -> Any:
+        """A boto3 resource for the embedded AWS, in this runtime's account."""
+        return self._aws.resource(service)
+
     def __enter__(self) -> LocalRuntime:
         return self.start()
 

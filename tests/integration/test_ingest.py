@@ -1,0 +1,232 @@
+"""POST /webhooks/{connection}: the ingest handler behind the local gateway, against moto's server.
+
+What the store sees (status codes), what lands on the queue, and what the audit trail says.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from connector.config import TenantConfig
+from connector.local import LocalRuntime
+from connector.resources import INGEST
+from connector.state import AuditTrail
+
+SECRETS = {
+    "shop-a": {
+        "store": {"consumer_key": "ck_a", "consumer_secret": "cs_a", "webhook_secret": "secretA1"},
+        "ledger": {"client_id": "app", "client_secret": "s"},
+    },
+    "shop-b": {
+        "store": {"consumer_key": "ck_b", "consumer_secret": "cs_b", "webhook_secret": "secretB2"},
+        "ledger": {"client_id": "app", "client_secret": "s"},
+    },
+}
+
+
+def _config() -> TenantConfig:
+    connection = {
+        "store": {"kind": "woocommerce", "url": "https://shop.example.com"},
+        "ledger": {"kind": "qbo"},
+    }
+    return TenantConfig.model_validate(
+        {
+            "tenant": "acme",
+            "connections": [{"id": "shop-a", **connection}, {"id": "shop-b", **connection}],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalRuntime]:
+    with LocalRuntime(
+        tenant="acme",
+        tenant_config_json=_config().model_dump_json(),
+        functions=(INGEST,),
+        secrets=SECRETS,
+    ) as running:
+        yield running
+
+
+def _sign(body: bytes, secret: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _order_body(order_id: int, modified: str = "2026-11-24T09:00:00") -> bytes:
+    # WooCommerce sends wp_json_encode output: escaped slashes, as here.
+    return json.dumps(
+        {
+            "id": order_id,
+            "status": "processing",
+            "date_modified_gmt": modified,
+            "_links": {"self": [{"href": "https:\\/\\/shop"}]},
+        }
+    ).encode()
+
+
+def _post(
+    runtime: LocalRuntime,
+    body: bytes,
+    *,
+    connection: str = "shop-a",
+    topic: str | None = "order.created",
+    secret: str | None = "secretA1",
+    content_type: str = "application/json",
+) -> httpx.Response:
+    headers = {"Content-Type": content_type, "X-WC-Webhook-Delivery-ID": "d1"}
+    if topic:
+        headers["X-WC-Webhook-Topic"] = topic
+    if secret:
+        headers["X-WC-Webhook-Signature"] = _sign(body, secret)
+    return httpx.post(f"{runtime.base_url}/webhooks/{connection}", content=body, headers=headers)
+
+
+def _drain_queue(runtime: LocalRuntime) -> list[dict[str, Any]]:
+    """Every message now on the sync queue (received and deleted)."""
+    sqs = runtime.boto3_client("sqs")
+    url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not batch:
+            return found
+        for message in batch:
+            found.append(message)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _audit(runtime: LocalRuntime, key: str) -> list[Any]:
+    trail = AuditTrail(
+        runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
+    )
+    return trail.events(key)
+
+
+@pytest.fixture(autouse=True)
+def _empty_queue(runtime: LocalRuntime) -> None:
+    _drain_queue(runtime)
+
+
+def test_a_signed_order_is_queued_once_with_its_group_and_audited(runtime: LocalRuntime) -> None:
+    body = _order_body(101)
+    first = _post(runtime, body)
+    again = _post(runtime, body)  # WooCommerce redelivers the same event
+
+    assert first.status_code == 200, first.text
+    assert first.json() == {"message": "queued", "queued": 1}
+    assert again.status_code == 200
+    messages = _drain_queue(runtime)
+    assert len(messages) == 1, "the repeat delivery must be absorbed by FIFO deduplication"
+    payload = json.loads(messages[0]["Body"])
+    assert payload["connection_id"] == "shop-a"
+    assert payload["entity"] == "order" and payload["record_id"] == "101"
+    assert payload["action"] == "upsert"
+    assert messages[0]["Attributes"]["MessageGroupId"] == "shop-a:order:101"
+    events = _audit(runtime, "shop-a#order#101")
+    assert [e.event for e in events] == ["received", "received"]
+    assert events[0].detail["topic"] == "order.created"
+
+
+def test_a_later_update_of_the_same_order_is_queued_too(runtime: LocalRuntime) -> None:
+    assert _post(runtime, _order_body(102, "2026-11-24T09:00:00")).status_code == 200
+    assert (
+        _post(runtime, _order_body(102, "2026-11-24T09:05:00"), topic="order.updated").status_code
+        == 200
+    )
+    assert len(_drain_queue(runtime)) == 2
+
+
+def test_the_unsigned_ping_gets_exactly_200_and_queues_nothing(runtime: LocalRuntime) -> None:
+    response = _post(
+        runtime,
+        b"webhook_id=12",
+        topic=None,
+        secret=None,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert _drain_queue(runtime) == []
+
+
+@pytest.mark.parametrize(
+    ("secret", "connection"),
+    [(None, "shop-a"), ("wrong", "shop-a"), ("secretA1", "shop-b")],
+    ids=["missing", "forged", "other-connections-secret"],
+)
+def test_bad_signatures_get_401_and_queue_nothing(
+    runtime: LocalRuntime, secret: str | None, connection: str
+) -> None:
+    response = _post(runtime, _order_body(103), secret=secret, connection=connection)
+    assert response.status_code == 401
+    assert response.json()["message"] == "signature missing or invalid"
+    assert _drain_queue(runtime) == []
+
+
+def test_unknown_connection_is_404(runtime: LocalRuntime) -> None:
+    response = _post(runtime, _order_body(104), connection="nope")
+    assert response.status_code == 404
+    assert "nope" in response.json()["message"]
+
+
+def test_a_body_over_1_mib_is_413(runtime: LocalRuntime) -> None:
+    body = b'{"id": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    assert _post(runtime, body).status_code == 413
+    assert _drain_queue(runtime) == []
+
+
+def test_signed_malformed_json_is_400(runtime: LocalRuntime) -> None:
+    response = _post(runtime, b'{"id": 7,')
+    assert response.status_code == 400
+    assert "not JSON" in response.json()["message"]
+
+
+def test_an_unknown_topic_is_acknowledged_and_recorded(runtime: LocalRuntime) -> None:
+    response = _post(runtime, json.dumps({"id": 5}).encode(), topic="coupon.created")
+    assert response.status_code == 200
+    assert "not synced" in response.json()["message"]
+    assert _drain_queue(runtime) == []
+    events = _audit(runtime, "shop-a#topic#coupon.created")
+    assert events and events[-1].event == "ignored"
+
+
+def test_a_deletion_is_queued_as_a_delete(runtime: LocalRuntime) -> None:
+    assert _post(runtime, b'{"id":106}', topic="order.deleted").status_code == 200
+    (message,) = _drain_queue(runtime)
+    assert json.loads(message["Body"])["action"] == "delete"
+
+
+def test_customer_events_are_queued_as_customers(runtime: LocalRuntime) -> None:
+    body = json.dumps({"id": 25, "date_modified_gmt": "2026-11-24T09:00:00"}).encode()
+    assert _post(runtime, body, topic="customer.updated").status_code == 200
+    (message,) = _drain_queue(runtime)
+    assert json.loads(message["Body"])["entity"] == "customer"
+
+
+def test_when_sqs_is_unavailable_the_store_gets_503_never_200(runtime: LocalRuntime) -> None:
+    sqs = runtime.boto3_client("sqs")
+    url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    sqs.delete_queue(QueueUrl=url)
+    try:
+        response = _post(runtime, _order_body(107))
+        assert response.status_code == 503
+        assert "retry" in response.json()["message"]
+        assert _audit(runtime, "shop-a#order#107") == []
+    finally:
+        name = url.rsplit("/", 1)[1]
+        keep = {
+            k: attributes[k]
+            for k in ("FifoQueue", "VisibilityTimeout", "RedrivePolicy")
+            if k in attributes
+        }
+        sqs.create_queue(QueueName=name, Attributes=keep)
