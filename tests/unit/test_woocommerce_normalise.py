@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector.model import Order, TotalsMismatch
-from connector.stores.woocommerce import modified_at, normalise_customer, normalise_order
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from connector.model import Order, TotalsMismatch
+from connector.stores.woocommerce import modified_at, normalise_customer, normalise_order
 from simulators.woocommerce import WooSimulator
 
 REFERENCE = (Path(__file__).resolve().parents[2] / ".." / "shared" / "reference").resolve()
@@ -94,64 +95,147 @@ def test_reference_customer_25() -> None:
 
 def _address(**over: str) -> dict[str, str]:
     base = {
-        "first_name": "Siobhán", "last_name": "O'Brien", "company": "", "address_1": "22 Baker St",
-        "address_2": "", "city": "London", "state": "", "postcode": "NW1 6XE", "country": "GB",
-        "email": "siobhan@example.co.uk", "phone": "+44 20 7946 0000",
-    }  # fmt: skip
+        "first_name": "Siobhán",
+        "last_name": "O'Brien",
+        "company": "",
+        "address_1": "22 Baker St",
+        "address_2": "",
+        "city": "London",
+        "state": "",
+        "postcode": "NW1 6XE",
+        "country": "GB",
+        "email": "siobhan@example.co.uk",
+        "phone": "+44 20 7946 0000",
+    }
     return {**base, **over}
 
 
 def _order(**over: Any) -> dict[str, Any]:
     """A two-rate order whose stacked per-rate taxes round differently line by line."""
     order: dict[str, Any] = {
-        "id": 801, "number": "801", "status": "completed", "currency": "usd",
-        "date_created": "2026-01-05T07:00:00", "date_created_gmt": "2026-01-05T10:00:00",
-        "date_modified": "2026-01-05T07:05:00", "date_modified_gmt": "2026-01-05T10:05:00",
+        "id": 801,
+        "number": "801",
+        "status": "completed",
+        "currency": "usd",
+        "date_created": "2026-01-05T07:00:00",
+        "date_created_gmt": "2026-01-05T10:00:00",
+        "date_modified": "2026-01-05T07:05:00",
+        "date_modified_gmt": "2026-01-05T10:05:00",
         "date_paid_gmt": "2026-01-05T10:01:00",
-        "discount_total": "1.00", "discount_tax": "0.08", "shipping_total": "5.00",
-        "shipping_tax": "0.36", "cart_tax": "2.53", "total": "38.43", "total_tax": "2.89",
-        "prices_include_tax": False, "customer_id": 7, "customer_note": "Leave at door",
-        "billing": _address(), "shipping": _address(),
-        "payment_method": "stripe", "payment_method_title": "Credit Card (Stripe)",
+        "discount_total": "1.00",
+        "discount_tax": "0.08",
+        "shipping_total": "5.00",
+        "shipping_tax": "0.36",
+        "cart_tax": "2.53",
+        "total": "38.43",
+        "total_tax": "2.89",
+        "prices_include_tax": False,
+        "customer_id": 7,
+        "customer_note": "Leave at door",
+        "billing": _address(),
+        "shipping": _address(),
+        "payment_method": "stripe",
+        "payment_method_title": "Credit Card (Stripe)",
         "transaction_id": "ch_123",
         "line_items": [
-            {"id": 1, "name": "Children&#8217;s Book", "product_id": 12, "variation_id": 0,
-             "quantity": 3, "subtotal": "10.05", "subtotal_tax": "0.83", "total": "10.05",
-             "total_tax": "0.83", "sku": "BOOK",
-             "taxes": [{"id": 1, "total": "0.728625", "subtotal": "0.728625"},
-                       {"id": 2, "total": "0.1005", "subtotal": "0.1005"}]},
-            {"id": 2, "name": "Hoodie &ndash; Blue, M", "product_id": 20, "variation_id": 21,
-             "quantity": 1, "subtotal": "12.99", "subtotal_tax": "1.07", "total": "11.99",
-             "total_tax": "0.99", "sku": "HOODIE",
-             "taxes": [{"id": 1, "total": "0.869275", "subtotal": "0.941775"},
-                       {"id": 2, "total": "0.1199", "subtotal": "0.1299"}]},
-            {"id": 3, "name": "Discontinued Poster", "product_id": 30, "variation_id": 0,
-             "quantity": 1, "subtotal": "6.50", "subtotal_tax": "0.54", "total": "6.50",
-             "total_tax": "0.54", "sku": None,
-             "taxes": [{"id": 1, "total": "0.47125", "subtotal": "0.47125"},
-                       {"id": 2, "total": "0.065", "subtotal": "0.065"}]},
+            {
+                "id": 1,
+                "name": "Children&#8217;s Book",
+                "product_id": 12,
+                "variation_id": 0,
+                "quantity": 3,
+                "subtotal": "10.05",
+                "subtotal_tax": "0.83",
+                "total": "10.05",
+                "total_tax": "0.83",
+                "sku": "BOOK",
+                "taxes": [
+                    {"id": 1, "total": "0.728625", "subtotal": "0.728625"},
+                    {"id": 2, "total": "0.1005", "subtotal": "0.1005"},
+                ],
+            },
+            {
+                "id": 2,
+                "name": "Hoodie &ndash; Blue, M",
+                "product_id": 20,
+                "variation_id": 21,
+                "quantity": 1,
+                "subtotal": "12.99",
+                "subtotal_tax": "1.07",
+                "total": "11.99",
+                "total_tax": "0.99",
+                "sku": "HOODIE",
+                "taxes": [
+                    {"id": 1, "total": "0.869275", "subtotal": "0.941775"},
+                    {"id": 2, "total": "0.1199", "subtotal": "0.1299"},
+                ],
+            },
+            {
+                "id": 3,
+                "name": "Discontinued Poster",
+                "product_id": 30,
+                "variation_id": 0,
+                "quantity": 1,
+                "subtotal": "6.50",
+                "subtotal_tax": "0.54",
+                "total": "6.50",
+                "total_tax": "0.54",
+                "sku": None,
+                "taxes": [
+                    {"id": 1, "total": "0.47125", "subtotal": "0.47125"},
+                    {"id": 2, "total": "0.065", "subtotal": "0.065"},
+                ],
+            },
         ],
         "tax_lines": [
             # tax_total as WooCommerce sums it: each line's amount rounded first.
-            {"id": 10, "rate_code": "US-CA-CA STATE TAX-1", "rate_id": 1, "label": "CA State Tax",
-             "compound": False, "tax_total": "2.22", "shipping_tax_total": "0.36",
-             "rate_percent": 7.25},
-            {"id": 11, "rate_code": "US-CA-COUNTY TAX-2", "rate_id": 2, "label": "County Tax",
-             "compound": False, "tax_total": "0.31", "shipping_tax_total": "0.00",
-             "rate_percent": 1.0},
+            {
+                "id": 10,
+                "rate_code": "US-CA-CA STATE TAX-1",
+                "rate_id": 1,
+                "label": "CA State Tax",
+                "compound": False,
+                "tax_total": "2.22",
+                "shipping_tax_total": "0.36",
+                "rate_percent": 7.25,
+            },
+            {
+                "id": 11,
+                "rate_code": "US-CA-COUNTY TAX-2",
+                "rate_id": 2,
+                "label": "County Tax",
+                "compound": False,
+                "tax_total": "0.31",
+                "shipping_tax_total": "0.00",
+                "rate_percent": 1.0,
+            },
         ],
         "shipping_lines": [
-            {"id": 4, "method_title": "Flat rate", "method_id": "flat_rate", "total": "5.00",
-             "total_tax": "0.36", "taxes": [{"id": 1, "total": "0.3625", "subtotal": ""}]},
+            {
+                "id": 4,
+                "method_title": "Flat rate",
+                "method_id": "flat_rate",
+                "total": "5.00",
+                "total_tax": "0.36",
+                "taxes": [{"id": 1, "total": "0.3625", "subtotal": ""}],
+            },
         ],
         "fee_lines": [
-            {"id": 5, "name": "Gift wrapping", "tax_status": "taxable", "total": "2.00",
-             "total_tax": "0.17", "taxes": [{"id": 1, "total": "0.145", "subtotal": ""},
-                                           {"id": 2, "total": "0.02", "subtotal": ""}]},
+            {
+                "id": 5,
+                "name": "Gift wrapping",
+                "tax_status": "taxable",
+                "total": "2.00",
+                "total_tax": "0.17",
+                "taxes": [
+                    {"id": 1, "total": "0.145", "subtotal": ""},
+                    {"id": 2, "total": "0.02", "subtotal": ""},
+                ],
+            },
         ],
         "coupon_lines": [{"id": 6, "code": "save1", "discount": "1.00", "discount_tax": "0.08"}],
         "refunds": [],
-    }  # fmt: skip
+    }
     order.update(over)
     return order
 
@@ -203,22 +287,46 @@ def test_tax_line_rounded_at_subtotal_moves_the_cent_to_the_line_that_lost_most(
     # Given a store rounding tax at subtotal: three lines of 0.335 each (0.34 rounded
     # one by one = 1.02) but a tax line of round(1.005) = 1.01
     lines = [
-        {"id": n, "name": f"Pen {n}", "quantity": 1, "subtotal": "4.79", "total": "4.79",
-         "sku": f"PEN-{n}", "taxes": [{"id": 9, "total": exact, "subtotal": exact}]}
+        {
+            "id": n,
+            "name": f"Pen {n}",
+            "quantity": 1,
+            "subtotal": "4.79",
+            "total": "4.79",
+            "sku": f"PEN-{n}",
+            "taxes": [{"id": 9, "total": exact, "subtotal": exact}],
+        }
         for n, exact in ((1, "0.335"), (2, "0.3351"), (3, "0.335"))
-    ]  # fmt: skip
+    ]
     raw = _order(
-        line_items=lines, fee_lines=[], shipping_lines=[], coupon_lines=[],
-        tax_lines=[{"id": 20, "rate_code": "X", "rate_id": 9, "label": "Tax", "compound": False,
-                    "tax_total": "1.01", "shipping_tax_total": "0.00"}],
-        discount_total="0.00", shipping_total="0.00", total_tax="1.01", total="15.38",
-    )  # fmt: skip
+        line_items=lines,
+        fee_lines=[],
+        shipping_lines=[],
+        coupon_lines=[],
+        tax_lines=[
+            {
+                "id": 20,
+                "rate_code": "X",
+                "rate_id": 9,
+                "label": "Tax",
+                "compound": False,
+                "tax_total": "1.01",
+                "shipping_tax_total": "0.00",
+            }
+        ],
+        discount_total="0.00",
+        shipping_total="0.00",
+        total_tax="1.01",
+        total="15.38",
+    )
     # When normalised
     order = normalise_order(raw, "c")
     # Then the cent comes off a line that was rounded up most (0.335 -> 0.34, not 0.3351)
     assert [line.taxes[0].amount for line in order.lines] == [
-        Decimal("0.33"), Decimal("0.34"), Decimal("0.34")
-    ]  # fmt: skip
+        Decimal("0.33"),
+        Decimal("0.34"),
+        Decimal("0.34"),
+    ]
 
 
 def test_a_total_off_by_a_cent_is_reported_with_the_part_that_is_off() -> None:
@@ -236,11 +344,15 @@ def test_shipping_lines_that_disagree_with_the_shipping_total_are_named() -> Non
 
 def test_customer_without_modification_date_uses_creation_date() -> None:
     raw = {
-        "id": 31, "email": "ana@example.com", "first_name": "", "last_name": "",
-        "date_created_gmt": "2026-02-01T09:00:00", "date_modified_gmt": None,
+        "id": 31,
+        "email": "ana@example.com",
+        "first_name": "",
+        "last_name": "",
+        "date_created_gmt": "2026-02-01T09:00:00",
+        "date_modified_gmt": None,
         "billing": _address(first_name="Ana", last_name="Müller", company="Müller &amp; Co"),
         "shipping": _address(),
-    }  # fmt: skip
+    }
     customer = normalise_customer(raw, "c")
     assert customer.display_name == "Ana Müller"
     assert customer.company == "Müller & Co"
@@ -267,9 +379,12 @@ def test_an_order_missing_its_total_is_refused_at_the_boundary() -> None:
 @given(seed=st.integers(0, 2**32 - 1), inclusive=st.booleans())
 def test_simulated_orders_always_normalise_and_add_up(seed: int, inclusive: bool) -> None:
     sim = WooSimulator(
-        consumer_key="ck_x", consumer_secret="cs_x", seed=seed, prices_include_tax=inclusive,
+        consumer_key="ck_x",
+        consumer_secret="cs_x",
+        seed=seed,
+        prices_include_tax=inclusive,
         clock=lambda: 1_767_225_600.0,
-    )  # fmt: skip
+    )
     rng = random.Random(seed)
     for _ in range(5):
         raw = sim.create_order(rng=rng)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from connector.stores.woocommerce import is_ping, verify_webhook
 from simulators.woocommerce_webhooks import php_json, webhook_signature
 
