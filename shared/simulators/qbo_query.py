@@ -19,6 +19,7 @@ from simulators.qbo_faults import ApiFault
 MAX_RESULTS = 1000
 NAME_LISTS = {"Customer", "Item", "Account", "TaxCode", "TaxRate"}
 
+_TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d")
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
@@ -67,6 +68,12 @@ def _validation_error(detail: str) -> ApiFault:
 
 def tokenize(statement: str) -> list[Token]:
     tokens: list[Token] = []
+    for pos, char in enumerate(statement):
+        if char in _TYPOGRAPHIC:
+            raise _parse_error(
+                f'Encountered " <ERROR> "{char} "" at line 1, column {pos + 1}.\n'
+                "Was expecting one of: <STRING_LITERAL> ..."
+            )
     pos = 0
     while pos < len(statement):
         match = _TOKEN.match(statement, pos)
