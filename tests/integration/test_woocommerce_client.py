@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from connector.errors import PermanentError, TransientError
 from connector.stores.woocommerce import (
     StoreAuthFailed,
     StoreRecordNotFound,
+    StoreRequestRejected,
     StoreUnavailable,
     WooClient,
     WooCredentials,
@@ -260,3 +262,38 @@ def test_oauth1_signature_matches_an_independently_computed_vector() -> None:
     )
     assert query.endswith("&oauth_signature=ttQScZvjkP28%2BqIZIaO4fLG7yfQjfhgYEnYEMQefYtI%3D")
     assert "modified_after=2026-01-01T00%3A00%3A00" in query
+
+
+def test_a_redirecting_store_is_a_permanent_error_naming_the_target(
+    _loopback: tuple[LoopbackServer, _Router],
+) -> None:
+    running, router = _loopback
+    router.app = lambda request: Response(
+        301, b"", {"Location": "https://shop.example/wp-json/wc/v3/orders/1"}
+    )
+    with _client(running) as client, pytest.raises(StoreRequestRejected) as caught:
+        client.get_order("1")
+    assert "redirects to https://shop.example/" in caught.value.reason
+
+
+def test_store_stays_consistent_under_concurrent_writes_and_reads(
+    sim: WooSimulator, server: LoopbackServer
+) -> None:
+    def place() -> None:
+        for _ in range(25):
+            sim.create_order()
+
+    writers = [threading.Thread(target=place) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    with _client(server) as client:
+        seen = [o["id"] for o in client.list_modified("order", datetime.fromtimestamp(0, UTC))]
+    for writer in writers:
+        writer.join()
+    assert len(seen) == len(set(seen))
+    assert len(sim.order_ids()) == 100
+    with _client(server) as client:
+        everything = list(client.list_modified("order", datetime.fromtimestamp(0, UTC)))
+    assert sorted(o["id"] for o in everything) == sim.order_ids()
+    for raw in everything:
+        normalise_order(raw, "shop-eu")

@@ -278,6 +278,12 @@ class WooClient:
                 f"WooCommerce has no {what} on connection {self._label} (it may have been "
                 "deleted permanently)"
             )
+        if status in (301, 302, 307, 308):
+            raise StoreRequestRejected(
+                f"WooCommerce at {self._site} redirects to {response.headers.get('location', '?')} "
+                f"for {what} on connection {self._label}; set the connection's store URL to the "
+                "address the site redirects to"
+            )
         if status >= 300:
             raise StoreRequestRejected(
                 f"WooCommerce rejected the request for {what} on connection {self._label}: "
