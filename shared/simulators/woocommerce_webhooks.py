@@ -69,6 +69,7 @@ class WebhookSender:
         self.target_url = target_url
         self._secret = secret
         self.webhook_id = webhook_id
+        self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(follow_redirects=False)
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
@@ -76,6 +77,10 @@ class WebhookSender:
         self.status = "active"
         self.deliveries: list[DeliveryRecord] = []
         self.last_ping_error: str | None = None
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
 
     def reactivate(self) -> None:
         """What ``PUT /wc/v3/webhooks/<id> {"status": "active"}`` does."""
