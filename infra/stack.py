@@ -69,12 +69,12 @@ class ConnectorStack(Stack):
         suffixes = logical_suffixes([c.id for c in config.connections])
         prefix = secret_prefix(config.tenant)
 
-        tables = ConnectorTables(self, "Tables")
-        queues = ConnectorQueues(self, "Queues")
-        secrets = ConnectionSecrets(
+        self.tables = tables = ConnectorTables(self, "Tables")
+        self.queues = queues = ConnectorQueues(self, "Queues")
+        self.secrets = secrets = ConnectionSecrets(
             self, "Secrets", config=config, prefix=prefix, suffixes=suffixes
         )
-        api = ConnectorApi(self, "Api")
+        self.api = api = ConnectorApi(self, "Api")
         sync_dlq = queues.dead_letter_by_id[resources.SYNC_QUEUE.logical_id]
         environment = {
             resources.ENV_TENANT: config.tenant,
@@ -85,7 +85,7 @@ class ConnectorStack(Stack):
             **{spec.env_var: tables.by_id[spec.logical_id].table_name for spec in resources.TABLES},
             **{spec.env_var: queues.by_id[spec.logical_id].queue_url for spec in resources.QUEUES},
         }
-        functions = ConnectorFunctions(
+        self.functions = functions = ConnectorFunctions(
             self,
             "Functions",
             assets=assets,
@@ -97,8 +97,8 @@ class ConnectorStack(Stack):
         for spec in resources.FUNCTIONS:
             if spec.routes:
                 api.add_routes(spec, functions.by_name[spec.name])
-        ConnectorSchedules(self, "Schedules", functions=dict(functions.by_name))
-        alarms = ConnectorAlarms(
+        self.schedules = ConnectorSchedules(self, "Schedules", functions=dict(functions.by_name))
+        self.alarms = alarms = ConnectorAlarms(
             self,
             "Alarms",
             dead_letter_queues=list(queues.dead_letter_by_id.values()),
