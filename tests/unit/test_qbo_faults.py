@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from connector.errors import NeedsReconnect, PermanentError, TransientError
 from connector.ledgers.qbo.faults import (
     THROTTLE_RETRY_AFTER_S,
