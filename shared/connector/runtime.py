@@ -74,6 +74,7 @@ class Runtime:
                 consumer_key=secrets.consumer_key, consumer_secret=secrets.consumer_secret
             ),
             http=self.http,
+            connection_id=connection.id,
         )
 
     def qbo_tokens(self, connection: Connection) -> QboTokens:
