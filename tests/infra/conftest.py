@@ -7,53 +7,19 @@ Each synth uses cdk.json's context, so tests see what `cdk synth` produces.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
-from infra_synth import Synth
+from infra_synth import TWO_CONNECTIONS, Synth, cdk_json_context
 
 from infra.functions import LambdaAssets
 from infra.stack import stack_from_context
 from scripts.build_assets import build_assets
 
 ROOT = Path(__file__).resolve().parents[2]
-
-TWO_CONNECTIONS = """
-tenant = "acme"
-
-[[connections]]
-id = "shop-us"
-[connections.store]
-kind = "woocommerce"
-url = "https://shop.acme.test"
-[connections.ledger]
-kind = "qbo"
-environment = "sandbox"
-[connections.mapping]
-fallback_item = "Sales"
-
-[[connections]]
-id = "shop-eu"
-document = "sales_receipt"
-[connections.store]
-kind = "woocommerce"
-url = "https://eu.acme.test"
-[connections.ledger]
-kind = "qbo"
-environment = "production"
-[connections.mapping.tax]
-mode = "per_rate"
-codes = { "1" = "VAT 20%" }
-"""
-
-
-def cdk_json_context() -> dict[str, Any]:
-    return dict(json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"])
 
 
 @pytest.fixture(scope="session")

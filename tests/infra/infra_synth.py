@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Template
 
 from infra.stack import ConnectorStack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TWO_CONNECTIONS = """
+tenant = "acme"
+
+[[connections]]
+id = "shop-us"
+[connections.store]
+kind = "woocommerce"
+url = "https://shop.acme.test"
+[connections.ledger]
+kind = "qbo"
+environment = "sandbox"
+[connections.mapping]
+fallback_item = "Sales"
+
+[[connections]]
+id = "shop-eu"
+document = "sales_receipt"
+[connections.store]
+kind = "woocommerce"
+url = "https://eu.acme.test"
+[connections.ledger]
+kind = "qbo"
+environment = "production"
+[connections.mapping.tax]
+mode = "per_rate"
+codes = { "1" = "VAT 20%" }
+"""
 
 
 @dataclass(frozen=True)
@@ -17,12 +49,16 @@ class Synth:
     template: Template
     tenant_file: Path
 
-    @property
+    @cached_property
     def cfn(self) -> dict[str, Any]:
-        return self.template.to_json()  # type: ignore[no-any-return]
+        return dict(self.template.to_json())
 
     def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.cfn["Resources"].items() if v["Type"] == cfn_type}
 
     def logical_id(self, construct: Any) -> str:
         return self.stack.get_logical_id(construct.node.default_child)
+
+
+def cdk_json_context() -> dict[str, Any]:
+    return dict(json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"])

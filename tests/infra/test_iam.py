@@ -1,0 +1,106 @@
+"""Least privilege: each role may touch only what its FunctionSpec declares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_synth import Synth
+
+from connector import resources
+
+
+def _statements(acme: Synth, function_name: str) -> list[dict[str, Any]]:
+    role = acme.stack.functions.by_name[function_name].role
+    assert role is not None
+    role_id = acme.logical_id(role)
+    statements: list[dict[str, Any]] = []
+    for policy in acme.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    role_props = acme.cfn["Resources"][role_id]["Properties"]
+    # Only inline policies: no managed policy widens what the role can do.
+    assert "ManagedPolicyArns" not in role_props
+    return statements
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _allowed(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
+    return any(
+        s["Effect"] == "Allow" and action in _list(s["Action"]) and resource in _list(s["Resource"])
+        for s in statements
+    )
+
+
+def _arn(acme: Synth, construct: Any) -> dict[str, Any]:
+    return {"Fn::GetAtt": [acme.logical_id(construct), "Arn"]}
+
+
+def test_ingest_can_queue_and_audit_but_not_write_sync_state_or_consume(acme: Synth):
+    statements = _statements(acme, "ingest")
+    state = _arn(acme, acme.stack.tables.by_id["StateTable"])
+    audit = _arn(acme, acme.stack.tables.by_id["AuditTable"])
+    queue = _arn(acme, acme.stack.queues.by_id["SyncQueue"])
+    assert _allowed(statements, "sqs:SendMessage", queue)
+    assert _allowed(statements, "dynamodb:PutItem", audit)
+    for action in (
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+    ):
+        assert not _allowed(statements, action, state), action
+    assert not _allowed(statements, "sqs:ReceiveMessage", queue)
+    assert not _allowed(statements, "secretsmanager:PutSecretValue", {"Ref": "any"})
+    assert not any("secretsmanager:PutSecretValue" in _list(s["Action"]) for s in statements)
+
+
+def test_grants_follow_the_function_specs(acme: Synth):
+    queue_arns = {q: _arn(acme, acme.stack.queues.by_id[q]) for q in ("SyncQueue",)}
+    for spec in resources.FUNCTIONS:
+        statements = _statements(acme, spec.name)
+        for table in resources.TABLES:
+            arn = _arn(acme, acme.stack.tables.by_id[table.logical_id])
+            assert _allowed(statements, "dynamodb:Query", arn) == (
+                table.logical_id in spec.reads_tables
+            ), (spec.name, table.logical_id)
+            assert _allowed(statements, "dynamodb:PutItem", arn) == (
+                table.logical_id in spec.writes_tables
+            ), (spec.name, table.logical_id)
+        for queue_id, arn in queue_arns.items():
+            assert _allowed(statements, "sqs:SendMessage", arn) == (
+                queue_id in spec.sends_to_queues
+            )
+            assert _allowed(statements, "sqs:ReceiveMessage", arn) == (
+                spec.queue_trigger == queue_id
+            )
+
+
+def test_secret_access_names_the_tenants_secrets_only(acme: Synth):
+    secret_refs = [{"Ref": k} for k in acme.resources("AWS::SecretsManager::Secret")]
+    for spec in resources.FUNCTIONS:
+        statements = [
+            s
+            for s in _statements(acme, spec.name)
+            if any(a.startswith("secretsmanager:") for a in _list(s["Action"]))
+        ]
+        actions = {a for s in statements for a in _list(s["Action"])}
+        expected = {"secretsmanager:GetSecretValue"} if spec.reads_secrets else set()
+        if spec.writes_secrets:
+            expected.add("secretsmanager:PutSecretValue")
+        assert actions == expected, spec.name
+        for statement in statements:
+            assert sorted(_list(statement["Resource"]), key=str) == sorted(secret_refs, key=str)
+
+
+def test_no_wildcard_resource_except_for_xray(acme: Synth):
+    for spec in resources.FUNCTIONS:
+        for statement in _statements(acme, spec.name):
+            if "*" in _list(statement["Resource"]):
+                assert set(_list(statement["Action"])) == {
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                }, spec.name
+            assert not any(a.endswith(":*") or a == "*" for a in _list(statement["Action"]))
