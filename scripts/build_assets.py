@@ -1,6 +1,7 @@
 """Build the Lambda code asset and dependency layer without Docker.
 
-    build/lambda/code/               functions/ and shared/connector/ (as package `connector`)
+    build/lambda/code/               functions/ and shared/connector/ (as package `connector`,
+                                     without the local runtime and the laptop CLI)
     build/lambda/layer/python/...    pyproject's [project] dependencies as Linux arm64 wheels
 
 The layer comes from pip's platform wheels (`--platform ... --only-binary=:all:`), so
@@ -33,8 +34,8 @@ LAYER_STAMP = BUILD_DIR / "layer.sha256"
 PYTHON_VERSION = "3.13"
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-# The local runtime (moto server, simulated services) never runs in Lambda.
-EXCLUDED_FROM_CODE = ("local",)
+# The local runtime (moto server, simulated services) and the laptop CLI never run in Lambda.
+EXCLUDED_FROM_CODE = ("local", "cli.py")
 
 
 def runtime_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
