@@ -13,7 +13,7 @@ What matters for a connector, and is reproduced here:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -194,6 +194,9 @@ def price_order(
     for fee in fees:
         # WooCommerce does not tax negative fees unless told to; a discount fee is untaxed.
         rates = fee.rates if fee.taxable and fee.amount > 0 else ()
+        # Nor lets a negative fee take the order below zero (WC_Cart_Totals caps it).
+        amount = max(fee.amount, -(items_total + shipping_total + fees_total))
+        fee = replace(fee, amount=amount)
         taxes = exclusive_taxes(fee.amount, rates)
         for rate in rates:
             all_rates[rate.id] = rate

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from connector.ledgers.qbo.faults import (
     FaultInfo,
     QboAuthFailed,
     QboServerError,
+    QboThrottled,
     QboTimeout,
     QboUnknownOutcome,
     QboValidation,
@@ -118,8 +120,11 @@ class QboClient:
         http: httpx.Client | None = None,
         minorversion: int = MINOR_VERSION,
         timeout_s: float = 30.0,
+        throttle_backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0),
     ) -> None:
         self._base = f"{api_base.rstrip('/')}/v3/company/{realm_id}"
+        # Waits before each resend of a throttled request; after the last, the worker's queue retries.
+        self._throttle_backoff_s = throttle_backoff_s
         self._tokens = tokens
         self._http = http or httpx.Client(timeout=timeout_s)
         self._timeout = httpx.Timeout(timeout_s)
@@ -241,15 +246,26 @@ class QboClient:
             query["requestid"] = _check_request_id(request_id)
         query["minorversion"] = str(self._minorversion)
         content = encode_json(body) if body is not None else None
+        url = f"{self._base}/{path}"
         token = self._tokens.access_token()
-        response = self._exchange(method, f"{self._base}/{path}", query, content, token)
+        response = self._exchange(method, url, query, content, token)
+        refreshed = False
+        waits = iter(self._throttle_backoff_s)
+        while True:
+            if response.status_code == 401 and not refreshed:
+                # Same requestid on the resend, so a write that did land is not repeated.
+                token = self._tokens.refresh_after_unauthorized(token)
+                refreshed = True
+            elif _throttled(response) and (delay := next(waits, None)) is not None:
+                # A throttled request was refused, not run: waiting and resending is safe,
+                # and Intuit's per-second limit clears within a second or two.
+                time.sleep(delay)
+            else:
+                break
+            response = self._exchange(method, url, query, content, token)
         if response.status_code == 401:
-            # Same requestid on the resend, so a write that did land is not repeated.
-            token = self._tokens.refresh_after_unauthorized(token)
-            response = self._exchange(method, f"{self._base}/{path}", query, content, token)
-            if response.status_code == 401:
-                fault = fault_from_response(401, response.content)
-                raise fault if isinstance(fault, QboAuthFailed) else QboAuthFailed(fault.info)
+            fault = fault_from_response(401, response.content)
+            raise fault if isinstance(fault, QboAuthFailed) else QboAuthFailed(fault.info)
         if response.status_code >= 400:
             raise fault_from_response(response.status_code, response.content)
         info = parse_fault(response.content, response.status_code)
@@ -285,3 +301,11 @@ class QboClient:
 
 def _transport_info(exc: Exception, what: str) -> FaultInfo:
     return FaultInfo("", (FaultError("", what, f"{type(exc).__name__}: {exc}", ""),), None)
+
+
+def _throttled(response: httpx.Response) -> bool:
+    if response.status_code == 429:
+        return True
+    return response.status_code >= 400 and isinstance(
+        fault_from_response(response.status_code, response.content), QboThrottled
+    )

@@ -134,7 +134,8 @@ class QboLedger:
         known = self._state.get_mapping(conn, kind, name)
         if known:
             return known
-        found = self._find_one(entity, "Name", name)
+        # QuickBooks hides inactive names unless asked; an inactive one must be reported, not recreated.
+        found = self._find_one(entity, "Name", name, include_inactive=True)
         if found is None:
             return None
         if found.get("Active") is False:
@@ -304,9 +305,12 @@ class QboLedger:
         return _posted("voided", entity, result)
 
     # --- queries ----------------------------------------------------------------------
-    def _find_one(self, entity: str, field: str, value: str) -> dict[str, Any] | None:
+    def _find_one(
+        self, entity: str, field: str, value: str, *, include_inactive: bool = False
+    ) -> dict[str, Any] | None:
+        active = " AND Active IN (true, false)" if include_inactive else ""
         rows = self._client.query(
-            f"SELECT * FROM {entity} WHERE {field} = '{escape_query_value(value)}'"
+            f"SELECT * FROM {entity} WHERE {field} = '{escape_query_value(value)}'{active}"
         )
         return rows[0] if rows else None
 

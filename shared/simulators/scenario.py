@@ -1,0 +1,391 @@
+"""A store's day, end to end: simulated WooCommerce -> local runtime -> simulated QuickBooks Online.
+
+The demo, the end-to-end test and the benchmark all run this scenario: the
+store sends signed webhooks (a ping, duplicates, out-of-order deliveries, a
+deleted product, guests, O'Brien) while QuickBooks throttles, loses a response,
+expires tokens and reports a stale SyncToken. An order whose item is inactive
+in QuickBooks is parked; the bookkeeper reactivates the item and replays it.
+Then every order is checked: one document, the store's total to the cent, an
+audit trail.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from connector.config import TenantConfig
+from connector.local import LocalRuntime
+from connector.replay import replay_parked
+from connector.state import AuditTrail, StateStore
+from connector.sync_queue import SyncQueue
+from simulators.qbo import QboSimulator
+from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator
+from simulators.woocommerce_webhooks import WebhookSender
+
+CONNECTION = "demo-shop"
+WEBHOOK_SECRET = "DemoWebhookSecret42"
+STORE_KEYS = {"consumer_key": "ck_demo", "consumer_secret": "cs_demo"}
+QBO_APP = {"client_id": "demo-app", "client_secret": "demo-app-secret"}
+GIFT_CARD_PRODUCT = 13  # mapped to an item the bookkeeper has made inactive
+POSTER_PRODUCT = 11  # deleted from the catalogue after it sold
+POSTING = ("processing", "completed", "on-hold")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class OrderCheck:
+    order_id: int
+    number: str
+    status: str
+    store_total: Decimal
+    documents: int
+    ledger_total: Decimal | None
+    audit_events: list[str]
+
+    @property
+    def expected_documents(self) -> int:
+        return 1 if self.status in POSTING else 0
+
+    @property
+    def ok(self) -> bool:
+        if not self.audit_events:
+            return False
+        if self.status in POSTING:
+            return self.documents == 1 and self.ledger_total == self.store_total
+        if self.status in ("cancelled", "trash"):
+            # Posted before the cancellation arrived -> voided; cancelled first -> never posted.
+            return self.documents == 0 or (
+                self.documents == 1 and self.ledger_total == Decimal("0")
+            )
+        return self.documents == 0
+
+
+@dataclass
+class ScenarioReport:
+    orders: int = 0
+    webhooks_sent: int = 0
+    webhooks_accepted: int = 0
+    duplicate_deliveries: int = 0
+    skipped_unchanged: int = 0
+    faults_injected: list[str] = field(default_factory=list)
+    parked: dict[str, str] = field(default_factory=dict)
+    replayed: int = 0
+    checks: list[OrderCheck] = field(default_factory=list)
+    documents_posted: int = 0
+    customers: int = 0
+    duplicate_customers: list[str] = field(default_factory=list)
+    qbo_requests: int = 0
+    qbo_writes: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def problems(self) -> list[OrderCheck]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and not self.problems and not self.duplicate_customers
+
+    def summary(self) -> str:
+        lines = [
+            f"orders in the store          {self.orders}",
+            f"webhooks sent / accepted     {self.webhooks_sent} / {self.webhooks_accepted}",
+            f"duplicates absorbed          {self.duplicate_deliveries} repeat deliveries, "
+            f"{self.skipped_unchanged} unchanged updates skipped",
+            f"QuickBooks faults injected   {', '.join(self.faults_injected) or 'none'}",
+            f"documents in QuickBooks      {self.documents_posted} for "
+            f"{sum(c.expected_documents for c in self.checks)} postable orders",
+            f"customers in QuickBooks      {self.customers}",
+            f"records parked, then replayed {len(self.parked)} / {self.replayed}",
+        ]
+        lines += [f"  parked {key}: {why}" for key, why in sorted(self.parked.items())]
+        lines.append(
+            f"QuickBooks requests          {self.qbo_requests} ({self.qbo_writes} writes) "
+            f"in {self.elapsed_s:.1f} s"
+        )
+        if self.ok:
+            lines.append("result                       every order once, totals equal to the cent")
+        else:
+            for check in self.problems:
+                lines.append(
+                    f"PROBLEM order {check.number} ({check.status}): {check.documents} documents, "
+                    f"QuickBooks total {check.ledger_total}, store total {check.store_total}"
+                )
+            lines += [f"PROBLEM duplicate customer {name}" for name in self.duplicate_customers]
+        return "\n".join(lines)
+
+
+def tenant_config(woo_url: str, qbo_url: str) -> TenantConfig:
+    return TenantConfig.model_validate(
+        {
+            "tenant": "demo",
+            "connections": [
+                {
+                    "id": CONNECTION,
+                    "document": "invoice",
+                    "store": {"kind": "woocommerce", "url": woo_url},
+                    "ledger": {
+                        "kind": "qbo",
+                        "environment": "sandbox",
+                        "api_base": qbo_url,
+                        "token_url": f"{qbo_url}/oauth2/v1/tokens/bearer",
+                        "authorize_url": f"{qbo_url}/connect/oauth2",
+                    },
+                    "mapping": {
+                        "items": {"GIFT-25": "Gift Cards"},
+                        "fallback_item": "Sales",
+                        "auto_create_items": True,
+                        "income_account": "Sales of Product Income",
+                        "shipping_item": "Shipping",
+                        "fee_item": "Fees",
+                        "doc_number": "{prefix}{number}",
+                        "doc_prefix": "WC-",
+                        "tax": {"mode": "us_automated"},
+                    },
+                }
+            ],
+        }
+    )
+
+
+class Scenario:
+    def __init__(
+        self,
+        *,
+        orders: int,
+        seed: int = 7,
+        faults: bool = True,
+        progress: Progress | None = None,
+        qbo_latency_s: float = 0.0,
+    ) -> None:
+        self.orders = orders
+        self.faults = faults
+        self._rng = random.Random(seed)
+        self._say = progress or (lambda _line: None)
+        self.woo = WooSimulator(**STORE_KEYS, seed=seed)
+        self.qbo = QboSimulator(**QBO_APP, latency_s=qbo_latency_s)
+        self.report = ScenarioReport()
+
+    # --- running --------------------------------------------------------------------------
+    def run(self) -> ScenarioReport:
+        started = time.monotonic()
+        with self.woo.serve() as woo_server, self.qbo.serve() as qbo_server:
+            config = tenant_config(woo_server.base_url, qbo_server.base_url)
+            secrets = {
+                CONNECTION: {
+                    "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
+                    "ledger": dict(QBO_APP),
+                }
+            }
+            with LocalRuntime(
+                tenant="demo", tenant_config_json=config.model_dump_json(), secrets=secrets
+            ) as runtime:
+                self._say(
+                    f"local runtime at {runtime.base_url}; store {woo_server.base_url}; "
+                    f"QuickBooks {qbo_server.base_url}"
+                )
+                self._connect(runtime)
+                sender = WebhookSender(
+                    self.woo,
+                    target_url=f"{runtime.base_url}/webhooks/{CONNECTION}",
+                    secret=WEBHOOK_SECRET,
+                    webhook_id=1,
+                )
+                try:
+                    self._trade(runtime, sender)
+                finally:
+                    sender.close()
+                self._fix_and_replay(runtime)
+                self._check(runtime)
+        self.report.elapsed_s = time.monotonic() - started
+        return self.report
+
+    def _connect(self, runtime: LocalRuntime) -> None:
+        """The merchant clicks Connect to QuickBooks; the simulated Intuit approves."""
+        # The bookkeeper's QuickBooks has a gift-card item they have made inactive.
+        self.qbo.seed(
+            "Item",
+            {
+                "Name": "Gift Cards",
+                "Type": "NonInventory",
+                "IncomeAccountRef": {"value": "1"},
+                "Active": False,
+            },
+        )
+        page = httpx.get(
+            f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True, timeout=30
+        )
+        if page.status_code != 200 or "is connected" not in page.text:
+            raise RuntimeError(
+                f"connecting QuickBooks failed: {page.status_code} {page.text[:300]}"
+            )
+        self._say("QuickBooks connected through the OAuth flow")
+
+    def _deliver(self, sender: WebhookSender, topic: str, resource_id: int) -> None:
+        status = sender.deliver(topic, resource_id)
+        self.report.webhooks_sent += 1
+        if 200 <= status < 300:
+            self.report.webhooks_accepted += 1
+
+    def _trade(self, runtime: LocalRuntime, sender: WebhookSender) -> None:
+        if sender.ping() != 200:
+            raise RuntimeError(f"the webhook ping failed: {sender.last_ping_error}")
+        self._say("webhook saved in WooCommerce; ping answered 200")
+        if self.faults:
+            self._inject_faults()
+        order_ids: list[int] = []
+        stale_bodies: list[tuple[bytes, dict[str, str]]] = []
+        for n in range(self.orders):
+            spec = self.woo.random_spec(self._rng)
+            if n == 2:
+                spec = OrderSpec(lines=[LineSpec(POSTER_PRODUCT, 2)], status="processing")
+            if n == 3:
+                spec = OrderSpec(lines=[LineSpec(GIFT_CARD_PRODUCT, 1)], status="processing")
+            if n == 4:
+                customer = next(
+                    i
+                    for i in self.woo.customer_ids()
+                    if "O'Brien" in self.woo.rest_representation("customer", i)["last_name"]
+                )
+                spec = OrderSpec(lines=[LineSpec(10, 1)], customer_id=customer, status="completed")
+            order = self.woo.create_order(spec)
+            order_ids.append(order["id"])
+            if n == 2:
+                self.woo.delete_product(POSTER_PRODUCT)  # sold, then removed from the catalogue
+            self._deliver(sender, "order.created", order["id"])
+            if self._rng.random() < 0.15:  # WooCommerce redelivers
+                self._deliver(sender, "order.created", order["id"])
+                self.report.duplicate_deliveries += 1
+            if self._rng.random() < 0.1:
+                stale_bodies.append(self._snapshot(order["id"]))
+            if n % 25 == 24:
+                self._say(f"{n + 1} orders placed")
+            if self.faults and n == self.orders // 2:
+                self.qbo.expire_access_tokens()  # an hour passes: the next call gets a 401
+                self.report.faults_injected.append("401 expired token")
+        self.report.orders = len(order_ids)
+        # Later in the day: updates, cancellations, a trash, and stale deliveries arriving late.
+        for order_id in self._rng.sample(order_ids, k=max(1, len(order_ids) // 10)):
+            current = self.woo.get_order(order_id)["status"]
+            if current in ("pending", "processing"):
+                self.woo.update_order(order_id, status="completed")
+                self._deliver(sender, "order.updated", order_id)
+        for order_id in self._rng.sample(order_ids, k=max(1, len(order_ids) // 20)):
+            self.woo.update_order(order_id, status="cancelled")
+            self._deliver(sender, "order.updated", order_id)
+        for body, headers in stale_bodies:  # out of order: an old version arrives last
+            status = sender.deliver_raw(body, headers)
+            self.report.webhooks_sent += 1
+            self.report.duplicate_deliveries += 1
+            if 200 <= status < 300:
+                self.report.webhooks_accepted += 1
+        for customer_id in self.woo.customer_ids()[:2]:
+            self._deliver(sender, "customer.updated", customer_id)
+        self._say(f"{self.report.webhooks_sent} webhooks sent; waiting for the queue to drain")
+        self._drain(runtime)
+
+    def _snapshot(self, order_id: int) -> tuple[bytes, dict[str, str]]:
+        from simulators.woocommerce_webhooks import php_json, webhook_signature
+
+        body = php_json(self.woo.rest_representation("order", order_id))
+        return body, {
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Signature": webhook_signature(body, WEBHOOK_SECRET),
+        }
+
+    def _inject_faults(self) -> None:
+        self.qbo.inject(429, times=3)
+        self.qbo.inject("lost", times=1, entity="Invoice", operation="create")
+        self.qbo.inject(503, times=1, entity="Invoice", operation="create")
+        self.qbo.inject(5010, times=1, entity="Invoice", operation="update")
+        self.report.faults_injected += ["429 throttled x3", "lost response", "503", "5010 stale"]
+
+    def _drain(self, runtime: LocalRuntime) -> None:
+        deadline = time.monotonic() + 60 + self.orders * 2
+        while time.monotonic() < deadline:
+            if runtime.drain(timeout_s=5):
+                return
+            self._say(f"  ... {self._posted(runtime)} records in step so far")
+        raise RuntimeError("the sync queue did not drain")
+
+    def _posted(self, runtime: LocalRuntime) -> int:
+        state = StateStore(
+            runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
+        )
+        return sum(
+            1 for s in state.sync_states(CONNECTION, "order") if s.status in ("posted", "voided")
+        )
+
+    def _fix_and_replay(self, runtime: LocalRuntime) -> None:
+        state = StateStore(
+            runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
+        )
+        for record in state.sync_states(CONNECTION, "order"):
+            if record.status == "parked":
+                self.report.parked[record.record_key] = record.last_error or ""
+        if not self.report.parked:
+            return
+        self._say(
+            f"{len(self.report.parked)} parked; the bookkeeper reactivates 'Gift Cards' and replays"
+        )
+        for item in self.qbo.documents("Item"):
+            if item["Name"] == "Gift Cards":
+                self.qbo.set_active("Item", item["Id"], True)
+        sqs = runtime.boto3_client("sqs")
+        result = replay_parked(
+            sqs,
+            dlq_url=runtime.env["CONNECTOR_SYNC_DLQ_URL"],
+            queue=SyncQueue(runtime.env["CONNECTOR_SYNC_QUEUE_URL"], client=sqs),
+        )
+        self.report.replayed = len(result.replayed)
+        self._drain(runtime)
+
+    # --- checking --------------------------------------------------------------------------
+    def _check(self, runtime: LocalRuntime) -> None:
+        audit = AuditTrail(
+            runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
+        )
+        invoices = self.qbo.documents("Invoice")
+        by_order: dict[str, list[dict[str, Any]]] = {}
+        for doc in invoices:
+            note = str(doc.get("PrivateNote", ""))
+            if "(id " in note:
+                order_id = note.split("(id ", 1)[1].split(")", 1)[0]
+                by_order.setdefault(order_id, []).append(doc)
+        for order_id in self.woo.order_ids():
+            order = self.woo.get_order(order_id)
+            docs = by_order.get(str(order_id), [])
+            events = [e.event for e in audit.events(f"{CONNECTION}#order#{order_id}")]
+            self.report.skipped_unchanged += sum(
+                1
+                for e in audit.events(f"{CONNECTION}#order#{order_id}")
+                if e.event == "skipped" and "unchanged" in e.outcome
+            )
+            self.report.checks.append(
+                OrderCheck(
+                    order_id=order_id,
+                    number=str(order["number"]),
+                    status=str(order["status"]),
+                    store_total=Decimal(str(order["total"])),
+                    documents=len(docs),
+                    ledger_total=Decimal(str(docs[0]["TotalAmt"])) if docs else None,
+                    audit_events=events,
+                )
+            )
+        self.report.documents_posted = len(invoices)
+        customers = self.qbo.documents("Customer")
+        self.report.customers = len(customers)
+        names = Counter(c["DisplayName"] for c in customers)
+        self.report.duplicate_customers = [n for n, count in names.items() if count > 1]
+        self.report.qbo_requests = len(self.qbo.request_log)
+        self.report.qbo_writes = self.qbo.writes
