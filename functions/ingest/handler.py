@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from connector.ingest import WebhookIngest
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime

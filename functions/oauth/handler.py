@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from connector.ledgers.qbo.connect import Page, QboConnect
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime

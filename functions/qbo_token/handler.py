@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from connector.ledgers.qbo.keepalive import refresh_all
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime

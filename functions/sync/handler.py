@@ -10,12 +10,13 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
 from connector.messages import SyncMessage
 from connector.observability import logger, metrics, tracer
 from connector.resources import SYNC_QUEUE
 from connector.runtime import Runtime
 from connector.sync import SyncWorker
-from pydantic import Json
 
 
 class SyncRecord(SqsRecordModel):

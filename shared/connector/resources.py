@@ -118,6 +118,8 @@ SYNC = FunctionSpec(
     batch_size=10,
     reads_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
+    # Permanent failures are parked in the dead-letter queue at once, with their reason.
+    sends_to_queues=("SyncDeadLetterQueue",),
     reads_secrets=True,
     writes_secrets=True,
 )

@@ -32,8 +32,8 @@ from simulators.woocommerce_webhooks import WebhookSender
 
 CONNECTION = "demo-shop"
 WEBHOOK_SECRET = "DemoWebhookSecret42"
-STORE_KEYS = {"consumer_key": "ck_demo", "consumer_secret": "cs_demo"}
-QBO_APP = {"client_id": "demo-app", "client_secret": "demo-app-secret"}
+STORE_KEYS: dict[str, str] = {"consumer_key": "ck_demo", "consumer_secret": "cs_demo"}
+QBO_APP: dict[str, str] = {"client_id": "demo-app", "client_secret": "demo-app-secret"}
 GIFT_CARD_PRODUCT = 13  # mapped to an item the bookkeeper has made inactive
 POSTER_PRODUCT = 11  # deleted from the catalogue after it sold
 POSTING = ("processing", "completed", "on-hold")
@@ -171,8 +171,16 @@ class Scenario:
         self.faults = faults
         self._rng = random.Random(seed)
         self._say = progress or (lambda _line: None)
-        self.woo = WooSimulator(**STORE_KEYS, seed=seed)
-        self.qbo = QboSimulator(**QBO_APP, latency_s=qbo_latency_s)
+        self.woo = WooSimulator(
+            consumer_key=STORE_KEYS["consumer_key"],
+            consumer_secret=STORE_KEYS["consumer_secret"],
+            seed=seed,
+        )
+        self.qbo = QboSimulator(
+            client_id=QBO_APP["client_id"],
+            client_secret=QBO_APP["client_secret"],
+            latency_s=qbo_latency_s,
+        )
         self.report = ScenarioReport()
 
     # --- running --------------------------------------------------------------------------
@@ -360,12 +368,12 @@ class Scenario:
         for doc in invoices:
             note = str(doc.get("PrivateNote", ""))
             if "(id " in note:
-                order_id = note.split("(id ", 1)[1].split(")", 1)[0]
-                by_order.setdefault(order_id, []).append(doc)
+                noted_id = note.split("(id ", 1)[1].split(")", 1)[0]
+                by_order.setdefault(noted_id, []).append(doc)
         for order_id in self.woo.order_ids():
             order = self.woo.get_order(order_id)
             docs = by_order.get(str(order_id), [])
-            events = [e.event for e in audit.events(f"{CONNECTION}#order#{order_id}")]
+            events: list[str] = [e.event for e in audit.events(f"{CONNECTION}#order#{order_id}")]
             self.report.skipped_unchanged += sum(
                 1
                 for e in audit.events(f"{CONNECTION}#order#{order_id}")

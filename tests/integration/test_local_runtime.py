@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from connector import resources
 from connector.local import LocalRuntime
 from connector.local.context import new_context

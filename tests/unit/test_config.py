@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from connector.config import load_tenant, parse_tenant_json
 from connector.errors import ConfigError
 

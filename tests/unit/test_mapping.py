@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from connector.config import MappingRules, TaxRules
 from connector.errors import PermanentError
 from connector.mapping import (
@@ -23,8 +26,6 @@ from connector.mapping import (
     txn_date,
 )
 from connector.model import Customer, Order, OrderLine, ShippingLine, TaxAmount, TaxLine
-from hypothesis import given
-from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from connector.model import (
     Customer,
     Order,
@@ -18,8 +21,6 @@ from connector.model import (
     quantize,
     to_decimal,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

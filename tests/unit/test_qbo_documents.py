@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
 from connector.config import Connection, MappingRules, QboLedger, TaxRules, WooCommerceStore
 from connector.errors import PermanentError
 from connector.ledgers.qbo.documents import (
@@ -32,9 +36,6 @@ from connector.model import (
     TaxAmount,
     TaxLine,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from lxml import etree
 
 D = Decimal
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qbo"

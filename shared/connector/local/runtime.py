@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
+import boto3
+
 from connector import resources
 from connector.local.aws import REGION, EmbeddedAws, LocalQueue
 from connector.local.context import new_context
@@ -243,6 +245,9 @@ class LocalRuntime:
         for name in _UNSET_WHILE_RUNNING:
             os.environ.pop(name, None)
         os.environ.update(self.env)
+        # boto3's default session caches the credentials it first saw; a fresh Lambda
+        # environment has none, so handlers cold-started here must build a new one.
+        boto3.DEFAULT_SESSION = None
 
     def _restore_env(self) -> None:
         if self._saved_env is None:
@@ -253,6 +258,7 @@ class LocalRuntime:
             else:
                 os.environ[name] = value
         self._saved_env = None
+        boto3.DEFAULT_SESSION = None
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         handler = self._handlers[spec.name]

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import boto3
+
 from connector.resources import ENV_SYNC_QUEUE_URL
 
 QUEUE_URL = os.environ[ENV_SYNC_QUEUE_URL]

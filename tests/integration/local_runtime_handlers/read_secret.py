@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import boto3
+
 from connector.resources import ENV_SECRET_PREFIX, secret_name
 
 SECRETS = boto3.client("secretsmanager")

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import boto3
+
 from connector.resources import ENV_STATE_TABLE
 
 TABLE = boto3.resource("dynamodb").Table(os.environ[ENV_STATE_TABLE])
