@@ -63,6 +63,24 @@ class QboLedger(_Settings):
         return self.authorize_url or QBO_AUTHORIZE_URL
 
 
+class QbdLedger(_Settings):
+    """QuickBooks Desktop, reached through the QuickBooks Web Connector (qbXML over SOAP)."""
+
+    kind: Literal["qbd"]
+    qbxml_version: Literal["13.0", "16.0"] = "13.0"
+    # How often the Web Connector polls (written into the .qwc file).
+    run_every_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    # Shown in the Web Connector; must be unique per company file.
+    app_name: str = "ml-connector"
+    # The Web Connector's user name (its password lives in Secrets Manager as a scrypt hash).
+    user_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")] = "ml-connector"
+    # Desktop has no tax or discount lines: these items carry the store's tax and coupons.
+    sales_tax_item: str | None = None
+    discount_item: str = "Discount"
+    # qbXML requests per message the Web Connector carries to QuickBooks at once.
+    max_requests_per_message: Annotated[int, Field(ge=1, le=100)] = 20
+
+
 class TaxRules(_Settings):
     """How store taxes reach QuickBooks.
 
@@ -130,7 +148,7 @@ class MappingRules(_Settings):
 class Connection(_Settings):
     id: Annotated[str, Field(pattern=_ID)]
     store: WooCommerceStore
-    ledger: QboLedger
+    ledger: Annotated[QboLedger | QbdLedger, Field(discriminator="kind")]
     document: Literal["invoice", "sales_receipt"] = "invoice"
     # Order statuses that post to QuickBooks; others are recorded and skipped.
     post_statuses: tuple[str, ...] = ("processing", "completed", "on-hold")
@@ -138,6 +156,20 @@ class Connection(_Settings):
     cancel_statuses: tuple[str, ...] = ("cancelled", "trash")
     on_cancel: Literal["void", "delete"] = "void"
     mapping: MappingRules = MappingRules()
+
+    @property
+    def qbo(self) -> QboLedger:
+        """The QuickBooks Online settings; a Desktop connection has none."""
+        if not isinstance(self.ledger, QboLedger):
+            raise ConfigError(f"connection {self.id} posts to QuickBooks Desktop, not Online")
+        return self.ledger
+
+    @property
+    def qbd(self) -> QbdLedger:
+        """The QuickBooks Desktop settings; an Online connection has none."""
+        if not isinstance(self.ledger, QbdLedger):
+            raise ConfigError(f"connection {self.id} posts to QuickBooks Online, not Desktop")
+        return self.ledger
 
 
 class TenantConfig(_Settings):

@@ -204,6 +204,31 @@ class Order(_Record):
         return sum((t.amount for t in self.tax_lines), ZERO)
 
 
+class RefundLine(_Record):
+    """A refunded order line; amounts positive, excluding tax."""
+
+    line_id: str  # the refunded order line's id
+    sku: str | None
+    name: str
+    quantity: Decimal
+    total: Decimal
+    taxes: tuple[TaxAmount, ...] = ()
+
+
+class Refund(_Record):
+    """Money given back on an order. An amount-only refund has no lines."""
+
+    connection_id: str
+    store_id: str
+    order_store_id: str
+    order_number: str
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    created_at: datetime
+    amount: Decimal  # positive, including tax
+    reason: str = ""
+    lines: tuple[RefundLine, ...] = ()
+
+
 class TotalsMismatch(ValueError):
     """The parts of an order do not add up to its total; the message says which part."""
 

@@ -17,6 +17,8 @@ ENV_TENANT = "CONNECTOR_TENANT"
 ENV_TENANT_CONFIG = "CONNECTOR_TENANT_CONFIG"  # the tenant file as JSON (validated at cold start)
 ENV_STATE_TABLE = "CONNECTOR_STATE_TABLE"
 ENV_AUDIT_TABLE = "CONNECTOR_AUDIT_TABLE"
+ENV_OUTBOX_TABLE = "CONNECTOR_OUTBOX_TABLE"
+ENV_SESSION_TABLE = "CONNECTOR_SESSION_TABLE"
 ENV_SYNC_QUEUE_URL = "CONNECTOR_SYNC_QUEUE_URL"
 ENV_SYNC_DLQ_URL = "CONNECTOR_SYNC_DLQ_URL"
 ENV_SECRET_PREFIX = "CONNECTOR_SECRET_PREFIX"
@@ -84,7 +86,18 @@ AUDIT_TABLE = TableSpec(
     env_var=ENV_AUDIT_TABLE,
     purpose="append-only audit events per record",
 )
-TABLES: tuple[TableSpec, ...] = (STATE_TABLE, AUDIT_TABLE)
+OUTBOX_TABLE = TableSpec(
+    logical_id="OutboxTable",
+    env_var=ENV_OUTBOX_TABLE,
+    purpose="QuickBooks Desktop work waiting for the Web Connector, in order per connection",
+)
+SESSION_TABLE = TableSpec(
+    logical_id="SessionTable",
+    env_var=ENV_SESSION_TABLE,
+    ttl_attribute="expires_at",
+    purpose="Web Connector sessions (tickets) and login throttling",
+)
+TABLES: tuple[TableSpec, ...] = (STATE_TABLE, AUDIT_TABLE, OUTBOX_TABLE, SESSION_TABLE)
 
 SYNC_QUEUE = QueueSpec(
     logical_id="SyncQueue",
@@ -116,8 +129,8 @@ SYNC = FunctionSpec(
     memory_mb=512,
     queue_trigger=SYNC_QUEUE.logical_id,
     batch_size=10,
-    reads_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
-    writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
+    reads_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id, OUTBOX_TABLE.logical_id),
+    writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id, OUTBOX_TABLE.logical_id),
     # Permanent failures are parked in the dead-letter queue at once, with their reason.
     sends_to_queues=("SyncDeadLetterQueue",),
     reads_secrets=True,
@@ -150,7 +163,28 @@ QBO_TOKEN = FunctionSpec(
     reads_secrets=True,
     writes_secrets=True,
 )
-FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN)
+QBWC = FunctionSpec(
+    name="qbwc",
+    handler="functions.qbwc.handler.lambda_handler",
+    description="Serves the QuickBooks Web Connector (SOAP) and drains the Desktop outbox",
+    timeout_s=29,  # API Gateway's integration limit
+    memory_mb=512,
+    routes=(Route("POST", "/qbwc/{connection_id}"), Route("GET", "/qbwc/{connection_id}")),
+    reads_tables=(
+        STATE_TABLE.logical_id,
+        AUDIT_TABLE.logical_id,
+        OUTBOX_TABLE.logical_id,
+        SESSION_TABLE.logical_id,
+    ),
+    writes_tables=(
+        STATE_TABLE.logical_id,
+        AUDIT_TABLE.logical_id,
+        OUTBOX_TABLE.logical_id,
+        SESSION_TABLE.logical_id,
+    ),
+    reads_secrets=True,
+)
+FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC)
 
 
 def secret_name(prefix: str, connection_id: str, part: Literal["store", "ledger"]) -> str:

@@ -89,7 +89,7 @@ class Runtime:
     def ledger(self, connection: Connection) -> QboLedger:
         tokens = self.qbo_tokens(connection)
         client = QboClient(
-            api_base=connection.ledger.api_base_url,
+            api_base=connection.qbo.api_base_url,
             realm_id=tokens.realm_id(),
             tokens=tokens,
             http=self.http,

@@ -49,6 +49,14 @@ class LedgerSecrets(BaseModel):
         return json.dumps(plain)
 
 
+class QbdSecrets(BaseModel):
+    """The Web Connector's password, as a scrypt hash only (connector.ledgers.qbd.password)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    password_hash: str
+
+
 class SecretVault:
     def __init__(self, prefix: str, *, client: Any | None = None) -> None:
         self._prefix = prefix
@@ -84,3 +92,18 @@ class SecretVault:
 
     def save_ledger(self, connection_id: str, secrets: LedgerSecrets) -> None:
         self._provider.set(self._name(connection_id, "ledger"), secrets.to_json())
+
+    def qbd(self, connection_id: str) -> QbdSecrets:
+        raw = self._provider.get(
+            self._name(connection_id, "ledger"), transform="json", max_age=STORE_CACHE_S
+        )
+        try:
+            return QbdSecrets.model_validate(raw)
+        except ValidationError:
+            raise PermanentError(
+                f"connection {connection_id} has no Web Connector password yet: run "
+                f"`connector qwc {connection_id}` to make one"
+            ) from None
+
+    def save_qbd(self, connection_id: str, secrets: QbdSecrets) -> None:
+        self._provider.set(self._name(connection_id, "ledger"), secrets.model_dump_json())

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     tenant_config_json: str = Field(validation_alias=resources.ENV_TENANT_CONFIG)
     state_table: str = Field(validation_alias=resources.ENV_STATE_TABLE)
     audit_table: str = Field(validation_alias=resources.ENV_AUDIT_TABLE)
+    outbox_table: str = Field(default="", validation_alias=resources.ENV_OUTBOX_TABLE)
+    session_table: str = Field(default="", validation_alias=resources.ENV_SESSION_TABLE)
     sync_queue_url: str = Field(validation_alias=resources.ENV_SYNC_QUEUE_URL)
     sync_dlq_url: str = Field(default="", validation_alias=resources.ENV_SYNC_DLQ_URL)
     secret_prefix: str = Field(validation_alias=resources.ENV_SECRET_PREFIX)

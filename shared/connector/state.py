@@ -23,10 +23,13 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-SyncStatus = Literal["received", "posted", "skipped", "failed", "parked", "voided", "deleted"]
+SyncStatus = Literal[
+    "received", "queued", "posted", "skipped", "failed", "parked", "voided", "deleted"
+]
 AuditEventType = Literal[
     "received",
     "ignored",
+    "queued",
     "fetched",
     "posted",
     "updated",

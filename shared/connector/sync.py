@@ -15,7 +15,7 @@ from typing import Literal
 
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
-from connector.ledgers.qbo.ledger import Posted, QboLedger
+from connector.ledgers.posting import Ledger, Posted
 from connector.mapping import content_hash
 from connector.messages import SyncMessage
 from connector.model import TotalsMismatch
@@ -35,7 +35,9 @@ from connector.stores.woocommerce import (
     normalise_order,
 )
 
-Outcome = Literal["posted", "updated", "adopted", "skipped", "voided", "deleted", "parked"]
+Outcome = Literal[
+    "posted", "updated", "adopted", "skipped", "voided", "deleted", "parked", "queued"
+]
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class SyncWorker:
         *,
         connection_for: Callable[[str], Connection],
         store_for: Callable[[Connection], WooClient],
-        ledger_for: Callable[[Connection], QboLedger],
+        ledger_for: Callable[[Connection], Ledger],
         state: StateStore,
         audit: AuditTrail,
         park: Callable[[SyncMessage, str], None],
@@ -131,8 +133,8 @@ class SyncWorker:
             )
 
         digest = content_hash(order)
-        if previous and previous.status == "posted" and previous.content_hash == digest:
-            return self._skip(key, previous, "unchanged since it was posted", None)
+        if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
+            return self._skip(key, previous, f"unchanged since it was {previous.status}", None)
 
         # Counted before the write, so a later attempt knows the outcome may be unknown.
         attempt = self._state.put_sync_state(
@@ -145,15 +147,17 @@ class SyncWorker:
         )
         ledger = self._ledger_for(connection)
         posted = ledger.post_order(order, previous)
+        queued = posted.operation == "queued"
         self._state.put_sync_state(
             attempt.model_copy(
                 update={
-                    "status": "posted",
+                    "status": "queued" if queued else "posted",
                     "content_hash": digest,
                     "store_modified_at": order.modified_at.isoformat(),
-                    "ledger_id": posted.ledger_id,
+                    # A queued change keeps the Desktop ids it will modify.
+                    "ledger_id": posted.ledger_id or attempt.ledger_id,
                     "ledger_type": posted.ledger_type,
-                    "sync_token": posted.sync_token,
+                    "sync_token": posted.sync_token or attempt.sync_token,
                     "doc_number": posted.doc_number,
                     "ledger_total": str(posted.total) if posted.total is not None else None,
                     "attempts": 0,
@@ -162,7 +166,11 @@ class SyncWorker:
             )
         )
         event: AuditEventType = (
-            "posted" if posted.operation in ("created", "adopted") else "updated"
+            "queued"
+            if queued
+            else "posted"
+            if posted.operation in ("created", "adopted")
+            else "updated"
         )
         self._audit.append(
             key,
@@ -172,6 +180,9 @@ class SyncWorker:
             ledger_id=posted.ledger_id,
             detail={"operation": posted.operation, "doc_number": posted.doc_number},
         )
+        if queued:
+            metrics.add_metric(name="DocumentsQueued", unit="Count", value=1)
+            return SyncResult("queued", f"{posted.ledger_type} for the Web Connector")
         self._check_total(key, order.q(order.total), posted)
         metrics.add_metric(name="DocumentsPosted", unit="Count", value=1)
         outcome: Outcome = "posted" if posted.operation == "created" else posted.operation
@@ -196,22 +207,34 @@ class SyncWorker:
         why: str,
     ) -> SyncResult:
         key = message.record_key
-        if previous is None or not previous.ledger_id or previous.status in ("voided", "deleted"):
+        nothing_posted = not previous or (not previous.ledger_id and previous.status != "queued")
+        if nothing_posted or previous is None or previous.status in ("voided", "deleted"):
             return self._skip(key, previous, f"{why}; nothing was posted to withdraw", None)
         posted = self._ledger_for(connection).withdraw(previous, message.record_id)
+        status: Literal["voided", "queued", "deleted"] = (
+            "voided"
+            if posted.operation == "voided"
+            else "queued"
+            if posted.operation == "queued"
+            else "deleted"
+        )
         self._state.put_sync_state(
             previous.model_copy(
-                update={"status": posted.operation, "sync_token": posted.sync_token, "attempts": 0}
+                update={
+                    "status": status,
+                    "sync_token": posted.sync_token or previous.sync_token,
+                    "attempts": 0,
+                }
             )
         )
-        event: AuditEventType = "voided" if posted.operation == "voided" else "deleted"
         self._audit.append(
             key,
-            event,
-            f"{why}: {posted.operation} {posted.ledger_type}",
-            ledger_id=posted.ledger_id,
+            status,
+            f"{why}: {connection.on_cancel} "
+            + ("queued for the Web Connector" if status == "queued" else posted.ledger_type),
+            ledger_id=posted.ledger_id or previous.ledger_id,
         )
-        return SyncResult(posted.operation, why, posted.ledger_id)  # type: ignore[arg-type]
+        return SyncResult(status, why, posted.ledger_id or previous.ledger_id)
 
     # --- customers -----------------------------------------------------------------------
     def _sync_customer(self, message: SyncMessage, connection: Connection) -> SyncResult:

@@ -50,7 +50,7 @@ def test_a_valid_tenant_file_loads_with_defaults(tmp_path: Path) -> None:
     connection = config.connection("shop-eu")
     assert connection is not None
     assert connection.store.url == "https://shop.example.eu"
-    assert connection.ledger.api_base_url == "https://quickbooks.api.intuit.com"
+    assert connection.qbo.api_base_url == "https://quickbooks.api.intuit.com"
     assert connection.mapping.tax.codes == {"1": "Standard"}
     assert connection.on_cancel == "void"
 

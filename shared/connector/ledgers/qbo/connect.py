@@ -60,7 +60,7 @@ class QboConnect:
         secrets = self._vault.ledger(connection_id)
         state = self._state.create_oauth_state(connection_id)
         url = oauth.authorize_url(
-            authorize_endpoint=connection.ledger.authorize_endpoint,
+            authorize_endpoint=connection.qbo.authorize_endpoint,
             client_id=secrets.client_id,
             redirect_uri=base_url + CALLBACK_PATH,
             state=state,
@@ -94,7 +94,7 @@ class QboConnect:
         assert connection is not None
         try:
             tokens = oauth.exchange_code(
-                token_url=connection.ledger.token_endpoint,
+                token_url=connection.qbo.token_endpoint,
                 client_id=secrets.client_id,
                 client_secret=secrets.client_secret.get_secret_value(),
                 code=code,

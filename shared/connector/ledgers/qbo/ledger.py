@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
+from connector.ledgers.posting import Operation, Posted
 from connector.ledgers.qbo import documents
 from connector.ledgers.qbo.client import QboClient, escape_query_value
 from connector.ledgers.qbo.faults import (
@@ -40,18 +40,6 @@ from connector.state import StateStore, SyncState
 
 SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
 _DOC_ENTITY = {"invoice": "Invoice", "sales_receipt": "SalesReceipt"}
-
-
-@dataclass(frozen=True)
-class Posted:
-    """What QuickBooks now holds for a store record."""
-
-    operation: Literal["created", "updated", "adopted", "voided", "deleted"]
-    ledger_type: str
-    ledger_id: str
-    sync_token: str
-    doc_number: str | None = None
-    total: Decimal | None = None
 
 
 class QboLedger:
@@ -315,7 +303,7 @@ class QboLedger:
         return rows[0] if rows else None
 
 
-def _posted(operation: Any, entity: str, doc: dict[str, Any]) -> Posted:
+def _posted(operation: Operation, entity: str, doc: dict[str, Any]) -> Posted:
     total = doc.get("TotalAmt")
     return Posted(
         operation=operation,

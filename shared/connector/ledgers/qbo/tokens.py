@@ -94,7 +94,7 @@ class QboTokens:
             raise NeedsReconnect(self._not_connected_reason())
         try:
             tokens = oauth.refresh(
-                token_url=self._connection.ledger.token_endpoint,
+                token_url=self._connection.qbo.token_endpoint,
                 client_id=secrets.client_id,
                 client_secret=secrets.client_secret.get_secret_value(),
                 refresh_token=secrets.refresh_token.get_secret_value(),

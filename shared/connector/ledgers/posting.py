@@ -1,0 +1,41 @@
+"""What every ledger adapter offers the sync worker, and what it reports back.
+
+QuickBooks Online posts at once; QuickBooks Desktop queues into the
+connection's outbox for the Web Connector to carry ("queued").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from connector.model import Customer, Order
+from connector.state import SyncState
+
+Operation = Literal["created", "updated", "adopted", "voided", "deleted", "queued"]
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What the ledger now holds (or will hold, once queued work is carried) for a store record."""
+
+    operation: Operation
+    ledger_type: str
+    ledger_id: str | None
+    sync_token: str | None = None
+    doc_number: str | None = None
+    total: Decimal | None = None
+
+
+class Ledger(Protocol):
+    @property
+    def calls(self) -> int:
+        """Requests made to the ledger (benchmarks count them)."""
+        ...
+
+    def post_order(self, order: Order, previous: SyncState | None) -> Posted: ...
+
+    def withdraw(self, previous: SyncState, order_store_id: str) -> Posted: ...
+
+    def upsert_customer(self, customer: Customer, previous: SyncState | None = None) -> Posted: ...

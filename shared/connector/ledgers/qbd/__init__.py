@@ -1,0 +1,1 @@
+"""QuickBooks Desktop: qbXML carried by the QuickBooks Web Connector from the connection's outbox."""
