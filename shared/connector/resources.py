@@ -184,7 +184,8 @@ QBWC = FunctionSpec(
     ),
     reads_secrets=True,
 )
-FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC)
+# QBWC joins FUNCTIONS once its handler lands (functions/qbwc/handler.py).
+FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN)
 
 
 def secret_name(prefix: str, connection_id: str, part: Literal["store", "ledger"]) -> str:
