@@ -107,7 +107,8 @@ class ScenarioReport:
             f"customers in QuickBooks      {self.customers}",
             f"records parked, then replayed {len(self.parked)} / {self.replayed}",
         ]
-        lines += [f"  parked {key}: {why}" for key, why in sorted(self.parked.items())]
+        reasons = Counter(self.parked.values())
+        lines += [f"  {count} x {why}" for why, count in reasons.most_common()]
         lines.append(
             f"QuickBooks requests          {self.qbo_requests} ({self.qbo_writes} writes) "
             f"in {self.elapsed_s:.1f} s"
