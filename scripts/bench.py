@@ -1,0 +1,200 @@
+"""`make bench`: figures for the ingest path and the QuickBooks Online sync, printed, never asserted.
+
+- ingest handler: cold-start import time (fresh interpreter) and warm latency p50/p99
+- QuickBooks calls per order once the customer and items are known (target: one write, no reads)
+- orders per minute through the local runtime against the simulated QuickBooks at its real limits
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from connector.local import LocalRuntime  # noqa: E402
+from connector.local.context import new_context  # noqa: E402
+from connector.observability import logger, metrics  # noqa: E402
+from connector.resources import INGEST  # noqa: E402
+from simulators.qbo import QboSimulator  # noqa: E402
+from simulators.scenario import (  # noqa: E402
+    CONNECTION,
+    QBO_APP,
+    STORE_KEYS,
+    WEBHOOK_SECRET,
+    Scenario,
+    tenant_config,
+)
+from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator  # noqa: E402
+from simulators.woocommerce_webhooks import WebhookSender  # noqa: E402
+
+
+def _quiet() -> None:
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    logger.setLevel(logging.CRITICAL)
+    for name in ("werkzeug", "aws_lambda_powertools", "connector"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _ingest_event(body: bytes) -> dict[str, Any]:
+    signature = base64.b64encode(
+        hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest()
+    ).decode()
+    return {
+        "resource": "/webhooks/{connection_id}",
+        "path": f"/webhooks/{CONNECTION}",
+        "httpMethod": "POST",
+        "headers": {
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Signature": signature,
+        },
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"connection_id": CONNECTION},
+        "requestContext": {"requestId": "bench", "stage": "local", "path": "/webhooks"},
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def bench_ingest(samples: int) -> None:
+    config = tenant_config("https://shop.example", "https://qbo.example")
+    secrets = {CONNECTION: {"store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET}}}
+    with LocalRuntime(
+        tenant="bench",
+        tenant_config_json=config.model_dump_json(),
+        functions=(INGEST,),
+        secrets=secrets,
+    ) as runtime:
+        code = (
+            "import time; t = time.perf_counter(); import functions.ingest.handler; "
+            "print(time.perf_counter() - t)"
+        )
+        env = {**os.environ, **runtime.env, "PYTHONPATH": f"{ROOT}:{ROOT / 'shared'}"}
+        colds = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            for _ in range(3)
+        ]
+        from functions.ingest import handler
+
+        timings: list[float] = []
+        for n in range(samples):
+            body = json.dumps(
+                {"id": 1000 + n, "status": "processing", "date_modified_gmt": "2026-11-24T09:00:00"}
+            ).encode()
+            event = _ingest_event(body)
+            started = time.perf_counter()
+            context = new_context(
+                tenant="bench", spec=INGEST, region="us-east-1", account_id=runtime.account_id
+            )
+            answer = handler.lambda_handler(event, context)
+            timings.append(time.perf_counter() - started)
+            metrics.clear_metrics()  # disabled for the run; nothing to publish
+            if answer["statusCode"] != 200:
+                raise RuntimeError(f"ingest answered {answer['statusCode']}: {answer['body']}")
+    print("ingest handler (in-process, against moto's server on loopback)")
+    print(f"  cold-start import        {statistics.median(colds) * 1000:8.1f} ms (median of 3)")
+    print(
+        f"  warm latency p50         {_percentile(timings, 50) * 1000:8.1f} ms ({samples} requests)"
+    )
+    print(f"  warm latency p99         {_percentile(timings, 99) * 1000:8.1f} ms")
+
+
+def bench_calls_per_order(orders: int) -> None:
+    woo = WooSimulator(
+        consumer_key=STORE_KEYS["consumer_key"],
+        consumer_secret=STORE_KEYS["consumer_secret"],
+        seed=3,
+    )
+    qbo = QboSimulator(client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"])
+    with woo.serve() as woo_server, qbo.serve() as qbo_server:
+        config = tenant_config(woo_server.base_url, qbo_server.base_url)
+        secrets = {
+            CONNECTION: {
+                "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
+                "ledger": dict(QBO_APP),
+            }
+        }
+        with LocalRuntime(
+            tenant="bench", tenant_config_json=config.model_dump_json(), secrets=secrets
+        ) as runtime:
+            httpx.get(f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True)
+            sender = WebhookSender(
+                woo,
+                target_url=f"{runtime.base_url}/webhooks/{CONNECTION}",
+                secret=WEBHOOK_SECRET,
+                webhook_id=1,
+            )
+            customer = woo.customer_ids()[0]
+            spec = OrderSpec(lines=[LineSpec(10, 2)], customer_id=customer, shipping="flat_rate")
+            sender.deliver("order.created", woo.create_order(spec)["id"])  # learns customer, items
+            runtime.drain(timeout_s=60)
+            before = len(qbo.request_log)
+            for _ in range(orders):
+                sender.deliver("order.created", woo.create_order(spec)["id"])
+            runtime.drain(timeout_s=120)
+            log = qbo.request_log[before:]
+            sender.close()
+    accepted = [entry for entry in log if entry.status < 400]
+    writes = sum(1 for entry in accepted if entry.method == "POST")
+    refused = len(log) - len(accepted)
+    print("QuickBooks calls per order, customer and items already known")
+    print(
+        f"  requests per order       {len(accepted) / orders:8.2f} ({writes / orders:.2f} writes, "
+        f"{(len(accepted) - writes) / orders:.2f} reads; {orders} orders)"
+    )
+    print(f"  throttled and resent     {refused / orders:8.2f} per order (QuickBooks' 10/s limit)")
+
+
+def bench_throughput(orders: int) -> None:
+    report = Scenario(orders=orders, seed=5, faults=False).run()
+    per_minute = report.orders / report.elapsed_s * 60
+    print("orders through the local runtime into simulated QuickBooks (500/min, 10/s limits)")
+    print(
+        f"  orders per minute        {per_minute:8.0f} ({report.orders} orders in "
+        f"{report.elapsed_s:.1f} s, end to end incl. start-up; all correct: {report.ok})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=300, help="ingest requests to time")
+    parser.add_argument("--orders", type=int, default=100, help="orders for the throughput run")
+    args = parser.parse_args()
+    _quiet()
+    bench_ingest(args.samples)
+    bench_calls_per_order(20)
+    bench_throughput(args.orders)
+
+
+if __name__ == "__main__":
+    main()
