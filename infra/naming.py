@@ -20,6 +20,7 @@ CONTEXT_ALARM_EMAIL = "alarm_email"
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_OAUTH_REDIRECT_URI = "OAuthRedirectUri"
 OUTPUT_DLQ_URL = "SyncDeadLetterQueueUrl"
+OUTPUT_SYNC_QUEUE_URL = "SyncQueueUrl"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 API_STAGE = "prod"
 

@@ -23,6 +23,7 @@ from infra.naming import (
     OUTPUT_API_URL,
     OUTPUT_DLQ_URL,
     OUTPUT_OAUTH_REDIRECT_URI,
+    OUTPUT_SYNC_QUEUE_URL,
     logical_suffixes,
     secret_prefix,
     stack_name,
@@ -129,6 +130,12 @@ class ConnectorStack(Stack):
                 description=f"Open in a browser to connect QuickBooks for {connection.id}",
             )
         CfnOutput(self, OUTPUT_DLQ_URL, value=sync_dlq.queue_url, description="Parked messages")
+        CfnOutput(
+            self,
+            OUTPUT_SYNC_QUEUE_URL,
+            value=queues.by_id[resources.SYNC_QUEUE.logical_id].queue_url,
+            description="Where `connector replay` sends parked messages back",
+        )
         for table in resources.TABLES:
             CfnOutput(
                 self, f"{table.logical_id}Name", value=tables.by_id[table.logical_id].table_name

@@ -2,7 +2,7 @@
 
 connector local --config tenants/x.toml [--secrets secrets.json] [--port N]
 connector demo [--orders N]
-connector replay --queue-url URL --dlq-url URL [--connection ID] [--record ID]
+connector replay (--tenant T | --queue-url URL --dlq-url URL) [--connection ID] [--record ID]
 """
 
 from __future__ import annotations
@@ -64,16 +64,27 @@ def _replay(args: argparse.Namespace) -> int:
     from connector.replay import replay_parked
     from connector.sync_queue import SyncQueue
 
+    queue_url, dlq_url = args.queue_url, args.dlq_url
+    if not (queue_url and dlq_url):
+        if not args.tenant:
+            raise ConfigError("replay needs --tenant, or both --queue-url and --dlq-url")
+        outputs = _stack_outputs(boto3.client("cloudformation"), f"MlConnector-{args.tenant}")
+        queue_url, dlq_url = outputs["SyncQueueUrl"], outputs["SyncDeadLetterQueueUrl"]
     sqs = boto3.client("sqs")
     report = replay_parked(
         sqs,
-        dlq_url=args.dlq_url,
-        queue=SyncQueue(args.queue_url, client=sqs),
+        dlq_url=dlq_url,
+        queue=SyncQueue(queue_url, client=sqs),
         connection_id=args.connection,
         record_id=args.record,
     )
     print(report.model_dump_json(indent=2))
     return 0
+
+
+def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(run=_demo)
 
     replay = commands.add_parser("replay", help="send parked records through the sync queue again")
-    replay.add_argument("--queue-url", required=True, help="the sync queue (stack output)")
-    replay.add_argument("--dlq-url", required=True, help="the dead-letter queue (stack output)")
+    replay.add_argument("--tenant", help="find the queues from stack MlConnector-<tenant>")
+    replay.add_argument("--queue-url", help="the sync queue (stack output SyncQueueUrl)")
+    replay.add_argument(
+        "--dlq-url", help="the dead-letter queue (stack output SyncDeadLetterQueueUrl)"
+    )
     replay.add_argument("--connection", help="only this connection's records")
     replay.add_argument("--record", help="only this store record id")
     replay.set_defaults(run=_replay)

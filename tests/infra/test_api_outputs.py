@@ -78,6 +78,7 @@ def test_outputs_give_each_connection_its_webhook_and_connect_urls(acme: Synth):
         "ApiUrl",
         "OAuthRedirectUri",
         "SyncDeadLetterQueueUrl",
+        "SyncQueueUrl",
         "StateTableName",
         "AuditTableName",
         "AlarmTopicArn",
@@ -94,3 +95,5 @@ def test_outputs_give_each_connection_its_webhook_and_connect_urls(acme: Synth):
         assert connect[-1] == f"/oauth/qbo/connect/{connection_id}"
     dlq = acme.logical_id(acme.stack.queues.by_id["SyncDeadLetterQueue"])
     assert outputs["SyncDeadLetterQueueUrl"]["Value"] == {"Ref": dlq}
+    queue = acme.logical_id(acme.stack.queues.by_id["SyncQueue"])
+    assert outputs["SyncQueueUrl"]["Value"] == {"Ref": queue}
