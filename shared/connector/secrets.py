@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connector.errors import PermanentError
@@ -79,9 +81,16 @@ class SecretVault:
             ) from None
 
     def ledger(self, connection_id: str) -> LedgerSecrets:
-        raw = self._provider.get(
-            self._name(connection_id, "ledger"), transform="json", force_fetch=True
-        )
+        name = self._name(connection_id, "ledger")
+        try:
+            raw = self._provider.get(name, transform="json", force_fetch=True)
+        except GetParameterError as exc:
+            if not _secret_missing(exc):
+                raise
+            raise PermanentError(
+                f"connection {connection_id} has no QuickBooks secret ({name}) in Secrets "
+                "Manager: put the app's client id and secret there, then connect to QuickBooks"
+            ) from None
         try:
             return LedgerSecrets.model_validate(raw)
         except ValidationError:
@@ -107,3 +116,12 @@ class SecretVault:
 
     def save_qbd(self, connection_id: str, secrets: QbdSecrets) -> None:
         self._provider.set(self._name(connection_id, "ledger"), secrets.model_dump_json())
+
+
+def _secret_missing(exc: GetParameterError) -> bool:
+    """Powertools wraps every failure; only a missing secret is the operator's to fix."""
+    cause = exc.__cause__ or exc.__context__
+    return (
+        isinstance(cause, ClientError)
+        and cause.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+    )
