@@ -8,6 +8,10 @@ from aws_lambda_powertools.utilities.batch import (
     SqsFifoPartialProcessor,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+)
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
@@ -34,6 +38,14 @@ def _park(message: SyncMessage, reason: str) -> None:
     )
 
 
+remember = DynamoDBPersistenceLayer(
+    table_name=runtime.settings.state_table,
+    key_attr="pk",
+    sort_key_attr="sk",
+    static_pk_value="idempotency#sync",
+    expiry_attr="expires_at",
+)
+remember_config = IdempotencyConfig(expires_after_seconds=3600)
 worker = SyncWorker(
     connection_for=runtime.connection,
     store_for=runtime.store_client,
@@ -41,6 +53,8 @@ worker = SyncWorker(
     state=runtime.state,
     audit=runtime.audit,
     park=_park,
+    remember=remember,
+    remember_config=remember_config,
 )
 # A failure holds back only its own record's group; other records in the batch go on.
 processor = SqsFifoPartialProcessor(model=SyncRecord, skip_group_on_error=True)
@@ -58,6 +72,7 @@ def record_handler(record: SyncRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    remember_config.register_lambda_context(context)
     return process_partial_response(  # type: ignore[return-value]
         event=event, record_handler=record_handler, processor=processor, context=context
     )

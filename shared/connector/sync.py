@@ -13,6 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
+    DataclassSerializer,
+)
+
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
 from connector.ledgers.posting import Ledger, Posted
@@ -57,6 +69,8 @@ class SyncWorker:
         state: StateStore,
         audit: AuditTrail,
         park: Callable[[SyncMessage, str], None],
+        remember: BasePersistenceLayer | None = None,
+        remember_config: IdempotencyConfig | None = None,
     ) -> None:
         self._connection_for = connection_for
         self._store_for = store_for
@@ -64,6 +78,17 @@ class SyncWorker:
         self._state = state
         self._audit = audit
         self._park = park
+        self._sync_once: Callable[..., SyncResult] = self._sync_version
+        if remember is not None:
+            # A version of a record already brought into step is answered from DynamoDB
+            # without fetching the store again (repeats beyond SQS's 5-minute dedup window).
+            # Only successes are remembered: failures raise, and parking happens outside.
+            self._sync_once = idempotent_function(
+                data_keyword_argument="version_key",
+                persistence_store=remember,
+                config=remember_config,
+                output_serializer=DataclassSerializer(model=SyncResult),
+            )(self._sync_version)
 
     def process(self, message: SyncMessage, *, final_attempt: bool = False) -> SyncResult:
         """Sync one record. Raises TransientError for SQS to retry; parks permanent failures."""
@@ -74,13 +99,9 @@ class SyncWorker:
         if message.source == "replay":
             self._audit.append(key, "replayed", "sent again from the dead-letter queue")
         try:
-            for _ in range(3):
-                try:
-                    return self._sync(message)
-                except ConcurrentUpdate:
-                    # Another worker moved this record on; decide again from the new state.
-                    continue
-            raise TransientError(f"{key} kept changing under concurrent workers")
+            return self._sync_once(version_key=_version_key(message), message=message)
+        except IdempotencyAlreadyInProgressError:
+            raise TransientError(f"{key} is being synced by another worker") from None
         except PermanentError as exc:
             return self._give_up(message, exc.reason)
         except TransientError as exc:
@@ -88,6 +109,15 @@ class SyncWorker:
             if final_attempt:
                 return self._give_up(message, f"still failing after the last retry: {exc}")
             raise
+
+    def _sync_version(self, *, version_key: str, message: SyncMessage) -> SyncResult:
+        for _ in range(3):
+            try:
+                return self._sync(message)
+            except ConcurrentUpdate:
+                # Another worker moved this record on; decide again from the new state.
+                continue
+        raise TransientError(f"{message.record_key} kept changing under concurrent workers")
 
     def _sync(self, message: SyncMessage) -> SyncResult:
         connection = self._connection_for(message.connection_id)
@@ -307,6 +337,15 @@ class SyncWorker:
         metrics.add_metric(name="RecordsParked", unit="Count", value=1)
         logger.error("record parked", reason=reason)
         return SyncResult("parked", reason)
+
+
+def _version_key(message: SyncMessage) -> str:
+    """One version of one record; a replay is always new work."""
+    version = message.modified_at or message.received_at
+    key = f"{message.record_key}#{message.action}#{version.isoformat()}"
+    if message.source == "replay":
+        key += f"#replay#{message.received_at.isoformat()}"
+    return key
 
 
 def _new_state(key: str) -> SyncState:
