@@ -64,6 +64,9 @@ class QboLedger:
         if known:
             current = self._client.read("Customer", known)
             token = str(current["SyncToken"])
+            if current.get("DisplayName") == _disambiguate(body["DisplayName"], customer):
+                # Created under a disambiguated name (another person has this one): keep it.
+                body["DisplayName"] = current["DisplayName"]
             updated = self._client.update(
                 "Customer",
                 documents.sparse_update(body, known, token),
