@@ -8,6 +8,7 @@ and what the on-call engineer counts (requests made to QuickBooks).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from connector.replay import replay_parked
+from simulators.httpserver import Request, Response
 from simulators.woocommerce import LineSpec, OrderSpec
 from simulators.woocommerce_catalogue import Person
 from simulators.woocommerce_webhooks import php_json, webhook_signature
@@ -498,6 +500,14 @@ def test_two_people_with_one_name_get_two_customers(rig: QboRig) -> None:
     names = sorted(c["DisplayName"] for c in rig.qbo.documents("Customer") if c["Id"] in refs)
     assert names == ["Sam Lee", "Sam Lee (sam.lee@two.example)"]
 
+    # The second Sam moves: the update reaches their customer and keeps the distinct name.
+    rig.woo.update_customer(two["id"], billing={"city": "Dallas", "address_1": "9 Main St"})
+    rig.sync(DEL, "customer.updated", two["id"])
+    (moved,) = [c for c in rig.qbo.documents("Customer") if c["Id"] == refs[1]]
+    assert moved["DisplayName"] == "Sam Lee (sam.lee@two.example)"
+    assert moved["BillAddr"]["City"] == "Dallas"
+    assert rig.events(DEL, two["id"], "customer")[-1] == "updated"
+
 
 # --- cost ------------------------------------------------------------------------------------
 
@@ -518,3 +528,33 @@ def test_a_known_customer_with_known_items_costs_one_write_and_no_reads(rig: Qbo
     assert Decimal(str(_only_document(rig, "Invoice", order["id"])["TotalAmt"])) == Decimal(
         order["total"]
     )
+
+
+def test_a_quickbooks_total_that_differs_from_the_store_is_recorded(rig: QboRig) -> None:
+    """The simulated company always keeps the tax we send, so its totals always agree; real
+    companies can recompute tax. Here QuickBooks' answer to the create carries a total one
+    cent off, as a company rounding tax per rate would; the worker must record it."""
+    order = _order(rig, (MUG, 3), (PRINT, 1))
+    doc_number = f"INV-{order['number']}"
+
+    def rounds_tax_its_own_way(request: Request) -> Response | None:
+        if not (request.method == "POST" and request.path.endswith("/invoice")):
+            return None
+        if request.json().get("DocNumber") != doc_number:
+            return None
+        answer = rig.qbo.handle(request)
+        payload = json.loads(answer.body)
+        if "Invoice" in payload:
+            payload["Invoice"]["TotalAmt"] = str(Decimal(order["total"]) + Decimal("0.01"))
+        return Response(answer.status, json.dumps(payload).encode(), answer.headers)
+
+    rig.qbo_hook = rounds_tax_its_own_way
+    rig.sync(INV, "order.created", order["id"])
+
+    assert len(rig.documents_for("Invoice", order["id"])) == 1
+    (mismatch,) = [e for e in rig.audit(INV, order["id"]) if e.event == "total_mismatch"]
+    off = str(Decimal(order["total"]) + Decimal("0.01"))
+    assert mismatch.detail == {"store_total": order["total"], "ledger_total": off}
+    assert off in mismatch.outcome and order["total"] in mismatch.outcome
+    state = rig.sync_state(INV, order["id"])
+    assert state.status == "posted" and state.ledger_total == off
