@@ -205,6 +205,16 @@ def test_a_trashed_order_voids_its_invoice(rig: QboRig) -> None:
     assert rig.sync_state(INV, order["id"]).status == "voided"
 
 
+def test_a_cancelled_sales_receipt_is_voided(rig: QboRig) -> None:
+    order = _order(rig, (PRINT, 1))
+    rig.sync(RCPT, "order.created", order["id"])
+    rig.woo.update_order(order["id"], status="cancelled")
+    rig.sync(RCPT, "order.updated", order["id"])
+
+    assert Decimal(str(_only_document(rig, "SalesReceipt", order["id"])["TotalAmt"])) == 0
+    assert rig.sync_state(RCPT, order["id"]).status == "voided"
+
+
 def test_on_cancel_delete_deletes_the_invoice(rig: QboRig) -> None:
     order = _order(rig, (MUG, 1))
     rig.sync(DEL, "order.created", order["id"])
@@ -271,6 +281,19 @@ def test_a_lost_create_answer_is_found_by_docnumber_and_adopted(rig: QboRig) -> 
     queries = [r.query.get("query", "") for r in rig.requests_since(mark) if "query" in r.path]
     assert any(f"DocNumber = 'INV-{order['number']}'" in q for q in queries), queries
     assert rig.sync_state(INV, order["id"]).ledger_id == invoice["Id"]
+
+
+def test_a_lost_update_answer_is_retried_onto_the_same_invoice(rig: QboRig) -> None:
+    order = _order(rig, (MUG, 1))
+    rig.sync(INV, "order.created", order["id"])
+    rig.woo.update_order(order["id"], lines=[LineSpec(MUG, 5)])
+    rig.qbo.inject("lost", entity="Invoice", operation="update")  # applied, answer lost
+    rig.sync(INV, "order.updated", order["id"])
+
+    invoice = _only_document(rig, "Invoice", order["id"])
+    assert Decimal(str(invoice["TotalAmt"])) == _store_total(rig, order["id"])
+    assert rig.events(INV, order["id"])[-3:] == ["failed", "fetched", "updated"]
+    assert rig.sync_state(INV, order["id"]).sync_token == invoice["SyncToken"]
 
 
 def _seed_invoice(rig: QboRig, doc_number: str, note: str) -> dict[str, Any]:
@@ -375,6 +398,18 @@ def test_an_unmapped_sku_parks_the_order_with_the_sku_in_the_reason(rig: QboRig)
     assert "BOOK-KIDS" in message["reason"]
     assert rig.documents_for("Invoice", order["id"]) == []
     assert rig.qbo.writes == writes
+
+
+def test_a_line_without_a_sku_and_no_fallback_parks_naming_the_line(rig: QboRig) -> None:
+    sticker = 14  # a product that never had a SKU
+    order = _order(rig, (MUG, 1), (sticker, 2))
+    rig.sync(INV, "order.created", order["id"])
+
+    state = rig.sync_state(INV, order["id"])
+    assert state.status == "parked" and state.last_error
+    assert "'Sticker Pack'" in state.last_error and "has no SKU" in state.last_error
+    assert "fallback_item" in state.last_error
+    assert rig.documents_for("Invoice", order["id"]) == []
 
 
 def test_an_order_whose_parts_do_not_add_up_is_parked_naming_the_part(rig: QboRig) -> None:
