@@ -232,24 +232,24 @@ def test_repeats_and_a_stale_delivery_leave_one_invoice_with_the_newest_content(
     rig: QboRig,
 ) -> None:
     order = _order(rig, (MUG, 1))
-    old_body = php_json(rig.woo.rest_representation("order", order["id"]))
     rig.deliver(INV, "order.created", order["id"])
     rig.deliver(INV, "order.created", order["id"])  # WooCommerce redelivers
-    rig.woo.update_order(order["id"], lines=[LineSpec(MUG, 4)])
+    rig.woo.update_order(order["id"], lines=[LineSpec(MUG, 2)])
+    # This version's webhook is held up somewhere and arrives last.
+    stale_body = php_json(rig.woo.rest_representation("order", order["id"]))
+    rig.woo.update_order(order["id"], lines=[LineSpec(MUG, 4)], customer_note="leave at the door")
     rig.deliver(INV, "order.updated", order["id"])
     rig.drain()
-    # The version from before the update arrives last.
+    writes = rig.qbo.writes
     rig.deliver_raw(
         INV,
-        old_body,
+        stale_body,
         {
             "Content-Type": "application/json",
             "X-WC-Webhook-Topic": "order.updated",
-            "X-WC-Webhook-Signature": webhook_signature(old_body, WEBHOOK_SECRET),
+            "X-WC-Webhook-Signature": webhook_signature(stale_body, WEBHOOK_SECRET),
         },
     )
-    rig.woo.update_order(order["id"], customer_note="leave at the door")  # a fresh, later event
-    rig.deliver(INV, "order.updated", order["id"])
     rig.drain()
 
     invoice = _only_document(rig, "Invoice", order["id"])
@@ -262,6 +262,10 @@ def test_repeats_and_a_stale_delivery_leave_one_invoice_with_the_newest_content(
     ]
     assert Decimal(str(mugs["SalesItemLineDetail"]["Qty"])) == 4
     assert "leave at the door" in invoice["PrivateNote"]
+    # The late delivery reached the worker, which fetched the current order and left it alone.
+    last = rig.audit(INV, order["id"])[-1]
+    assert last.event == "skipped" and "unchanged" in last.outcome
+    assert rig.qbo.writes == writes
 
 
 # --- QuickBooks faults -----------------------------------------------------------------------
