@@ -1,0 +1,778 @@
+"""A simulated QuickBooks Desktop company file that executes qbXML, like QuickBooks' ProcessRequest.
+
+``QbdCompany.process(request_xml)`` takes the request document the Web Connector hands to
+QuickBooks and returns the response document. It follows Intuit's qbXML reference
+(../shared/reference/qbd): lists and sales transactions with ListID/TxnID, EditSequence,
+TxnNumber and computed totals; queries by ListID/FullName/TxnID/RefNumber with iterators;
+status codes 0, 1, 500, 3000, 3100, 3120, 3140, 3200 (and injected 3170/3175/3180);
+``onError``; error recovery through ``newMessageSetID``/``oldMessageSetID``. A document
+QuickBooks cannot parse raises ``QbXmlParseError`` (HRESULT 0x80040400).
+
+Faults: ``inject`` (status codes on matching requests), ``lose_next_response`` (the work is
+done, the answer never comes back), ``fail_open_company`` (the Web Connector cannot open the
+file and calls connectionError).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from lxml import etree
+
+from simulators.qbd_lists import Ids, Lists
+from simulators.qbd_records import (
+    ITEM_KINDS,
+    TXN_KINDS,
+    ListRecord,
+    QbStatus,
+    TxnRecord,
+    children,
+    element,
+    money,
+    qb_time,
+    severity,
+)
+from simulators.qbd_schema import (
+    QbXmlParseError,
+    SchemaLibrary,
+    default_library,
+    parse_request,
+)
+from simulators.qbd_txns import Transactions
+
+__all__ = [
+    "CompanyOpenError",
+    "QbXmlParseError",
+    "QbdCompany",
+    "QbdCustomer",
+    "QbdLine",
+    "QbdTxn",
+    "ResponseLost",
+]
+
+COMPANY_FILE = r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Shop.qbw"
+INJECTABLE = {3170, 3175, 3176, 3180, 3200}
+_EST = timezone(timedelta(hours=-5))
+_QUERY_KINDS = {
+    "CustomerQueryRq": ("Customer",),
+    "ItemQueryRq": ITEM_KINDS,
+    "AccountQueryRq": ("Account",),
+    **{f"{kind}QueryRq": (kind,) for kind in ITEM_KINDS},
+}
+_LIST_ADDS = {"CustomerAddRq": "Customer", "AccountAddRq": "Account"} | {
+    f"{kind}AddRq": kind for kind in ITEM_KINDS
+}
+_SUPPORTED = frozenset(
+    {*_QUERY_KINDS, *_LIST_ADDS, "CustomerModRq", "TxnVoidRq", "TxnDelRq", "HostQueryRq",
+     "CompanyQueryRq"}
+    | {f"{kind}{op}Rq" for kind in TXN_KINDS for op in ("Add", "Mod", "Query")}
+)  # fmt: skip
+_LIST_FILTERS = {"MaxReturned", "ActiveStatus", "FromModifiedDate", "ToModifiedDate", "NameFilter"}
+_TXN_FILTERS = {"MaxReturned", "EntityFilter", "RefNumberFilter", "ModifiedDateRangeFilter"}
+
+
+class CompanyOpenError(Exception):
+    """QuickBooks could not open the company file (the Web Connector calls connectionError)."""
+
+    def __init__(self, hresult: str, message: str) -> None:
+        super().__init__(f"{hresult}: {message}")
+        self.hresult = hresult
+        self.message = message
+
+
+class ResponseLost(Exception):
+    """QuickBooks did the work but its answer never reached the Web Connector."""
+
+
+@dataclass(frozen=True)
+class QbdCustomer:
+    list_id: str
+    name: str
+    edit_sequence: str
+    is_active: bool
+    company_name: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class QbdLine:
+    item: str | None
+    desc: str | None
+    quantity: Decimal | None
+    rate: Decimal | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class QbdTxn:
+    kind: str
+    txn_id: str
+    txn_number: int
+    ref_number: str
+    customer: str | None
+    txn_date: str | None
+    edit_sequence: str
+    subtotal: Decimal
+    sales_tax_total: Decimal
+    total: Decimal
+    voided: bool
+    memo: str | None
+    lines: tuple[QbdLine, ...]
+
+
+@dataclass
+class _Injection:
+    code: int
+    remaining: int
+    request: str | None
+
+
+@dataclass
+class _Iterator:
+    kind: str
+    remaining: list[etree._Element]
+    max_returned: int
+
+
+@dataclass
+class _SimClock:
+    """QuickBooks' clock for the simulation: starts at ``start``, one second per write."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += timedelta(seconds=1)
+
+
+class QbdCompany:
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        start: datetime | None = None,
+        company_name: str = "Sample Shop LLC",
+        company_file: str = COMPANY_FILE,
+        xsd_dir: Path | str | None = "default",
+        seed_data: bool = True,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._clock = _SimClock(start or datetime(2026, 1, 5, 9, 0, 0, tzinfo=_EST))
+        self._random = random.Random(seed)
+        self.ids = Ids(self._clock)
+        self.lists = Lists(self.ids, self._clock)
+        self.txns = Transactions(self.lists, self.ids, self._clock)
+        self.company_name = company_name
+        self.company_file = company_file
+        if xsd_dir == "default":
+            self.schemas = default_library()
+        else:
+            self.schemas = SchemaLibrary(Path(xsd_dir) if xsd_dir else None)
+        self._injections: list[_Injection] = []
+        self._lose_responses = 0
+        self._open_failures: list[tuple[str, str]] = []
+        self._iterators: dict[str, _Iterator] = {}
+        self._saved_set: tuple[str, str] | None = None  # (messageSetID, response text)
+        self.session_open = False
+        self.requests_processed: Counter[str] = Counter()
+        self.messages_processed = 0
+        if seed_data:
+            self._seed()
+
+    # -- the session the Web Connector opens --------------------------------------------------------
+
+    def open_session(self, company_file: str = "") -> None:
+        """BeginSession: "" means the company file that is open in QuickBooks."""
+        with self._lock:
+            if self._open_failures:
+                hresult, message = self._open_failures.pop(0)
+                raise CompanyOpenError(hresult, message)
+            if company_file and company_file.casefold() != self.company_file.casefold():
+                raise CompanyOpenError(
+                    "0x80040408",
+                    f"Could not start QuickBooks. The file {company_file} is not open.",
+                )
+            self.session_open = True
+
+    def close_session(self) -> None:
+        """EndSession: iterators live only within one session."""
+        with self._lock:
+            self.session_open = False
+            self._iterators.clear()
+
+    def host_company_preferences_response(self) -> str:
+        """What QBWC sends as strHCPResponse on the first sendRequestXML of a session."""
+        with self._lock:
+            root = element("QBXML")
+            msgs = etree.SubElement(root, "QBXMLMsgsRs")
+            msgs.append(self._host_query(element("HostQueryRq")))
+            msgs.append(self._company_query(element("CompanyQueryRq")))
+            return _document(root)
+
+    # -- ProcessRequest -----------------------------------------------------------------------------
+
+    def process(self, request_xml: str) -> str:
+        with self._lock:
+            parsed = parse_request(request_xml, _SUPPORTED, self.schemas)
+            msgs = parsed.msgs
+            old_id = msgs.get("oldMessageSetID")
+            new_id = msgs.get("newMessageSetID")
+            recovery = old_id is not None or new_id is not None
+            if old_id == "ClearAllMessageSets":
+                self._saved_set = None
+            elif old_id is not None and self._saved_set and self._saved_set[0] == old_id:
+                # That message set already ran: answer with what it answered, do not run it again.
+                return self._finish(self._saved_set[1])
+            response = self._run(msgs, new_id, recovery)
+            if new_id is not None:
+                self._saved_set = (new_id, response)
+            self.messages_processed += 1
+            return self._finish(response)
+
+    def _finish(self, response: str) -> str:
+        if self._lose_responses:
+            self._lose_responses -= 1
+            raise ResponseLost("QuickBooks processed the request; its response was lost")
+        return response
+
+    def _run(self, msgs: etree._Element, new_id: str | None, recovery: bool) -> str:
+        root = element("QBXML")
+        out = etree.SubElement(root, "QBXMLMsgsRs")
+        if new_id is not None:
+            out.set("newMessageSetID", new_id)
+        if recovery:
+            out.set("messageSetStatusCode", "0")
+        stop_on_error = msgs.get("onError") == "stopOnError"
+        include_data = msgs.get("responseData") != "includeNone"
+        for request in children(msgs):
+            answer = self._answer(request)
+            if not include_data:
+                for child in list(answer):
+                    answer.remove(child)
+            out.append(answer)
+            if stop_on_error and severity(int(answer.get("statusCode", "0"))) == "Error":
+                break  # QuickBooks leaves the rest unprocessed and unanswered
+        return _document(root)
+
+    def _answer(self, request: etree._Element) -> etree._Element:
+        name = str(request.tag)
+        rs = element(name[:-2] + "Rs")
+        request_id = request.get("requestID")
+        if request_id is not None:
+            rs.set("requestID", request_id)
+        self.requests_processed[name[:-2]] += 1
+        try:
+            self._injected(name)
+            rets, extra = self._dispatch(name, request)
+        except QbStatus as status:
+            _status(rs, status.code, status.message)
+            return rs
+        code = int(extra.pop("statusCode", "0"))
+        _status(rs, code, extra.pop("statusMessage", "Status OK"))
+        for key, value in extra.items():
+            rs.set(key, value)
+        for ret in rets:
+            rs.append(ret)
+        return rs
+
+    def _injected(self, name: str) -> None:
+        for injection in self._injections:
+            wanted = injection.request
+            if wanted is None or wanted in (name, name[:-2]):
+                injection.remaining -= 1
+                if injection.remaining <= 0:
+                    self._injections.remove(injection)
+                raise QbStatus(injection.code, _injected_message(injection.code, name[:-2]))
+
+    def _dispatch(
+        self, name: str, request: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str]]:
+        if name == "HostQueryRq":
+            return list(self._host_query(request)), {}
+        if name == "CompanyQueryRq":
+            return list(self._company_query(request)), {}
+        if name in _QUERY_KINDS:
+            return self._list_query(name, request)
+        body = children(request)[0] if children(request) else element("Empty")
+        if name in _LIST_ADDS:
+            record = self.lists.add_from_request(_LIST_ADDS[name], body)
+            self._clock.tick()
+            return [self._list_ret(record)], {}
+        if name == "CustomerModRq":
+            record = self.lists.modify_from_request("Customer", body)
+            self._clock.tick()
+            return [self._list_ret(record)], {}
+        if name in ("TxnVoidRq", "TxnDelRq"):
+            return self._void_or_delete(name, body)
+        kind, op = _txn_name(name)
+        if op == "Query":
+            return self._txn_query(kind, request)
+        txn = self.txns.add(kind, body) if op == "Add" else self.txns.modify(kind, body)
+        self._clock.tick()
+        return [txn.ret(include_lines=True)], {}
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def _list_query(
+        self, name: str, request: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str]]:
+        kinds = _QUERY_KINDS[name]
+        if request.get("iterator") == "Continue":
+            return self._continue(request)
+        ids = [n.text or "" for n in request.findall("ListID")]
+        names = [n.text or "" for n in request.findall("FullName")]
+        max_returned = _int(request.findtext("MaxReturned"))
+        warning: dict[str, str] = {}
+        if ids or names:
+            found: list[ListRecord] = []
+            missing: list[str] = []
+            for key in ids:
+                record = self.lists.by_id(kinds, key)
+                if record is None:
+                    missing.append(key)
+                else:
+                    found.append(record)
+            for key in names:
+                record = self.lists.by_name(kinds, key)
+                if record is None:
+                    missing.append(key)
+                else:
+                    found.append(record)
+            if not found:
+                raise QbStatus(1, "A query request did not find a matching object in QuickBooks")
+            if missing:
+                warning = _not_found_warning(missing[0])
+            records = found
+        else:
+            records = self._filtered_lists(kinds, request)
+        rets = [self._list_ret(r) for r in records]
+        return self._page(name, request, rets, max_returned, warning)
+
+    def _filtered_lists(self, kinds: tuple[str, ...], request: etree._Element) -> list[ListRecord]:
+        for child in children(request):
+            if child.tag not in _LIST_FILTERS | {"IncludeRetElement", "OwnerID", "AccountType"}:
+                raise QbStatus(1000, f"The simulated company does not filter by {child.tag}.")
+        active = request.findtext("ActiveStatus") or "ActiveOnly"
+        records = sorted(self.lists.of_kind(kinds), key=lambda r: r.full_name.casefold())
+        if active == "ActiveOnly":
+            records = [r for r in records if r.is_active]
+        elif active == "InactiveOnly":
+            records = [r for r in records if not r.is_active]
+        account_type = request.findtext("AccountType")
+        if account_type:
+            records = [r for r in records if r.value("AccountType") == account_type]
+        name_filter = request.find("NameFilter")
+        if name_filter is not None:
+            criterion = name_filter.findtext("MatchCriterion") or "StartsWith"
+            needle = (name_filter.findtext("Name") or "").casefold()
+            test = {
+                "StartsWith": str.startswith,
+                "Contains": str.__contains__,
+                "EndsWith": str.endswith,
+            }[criterion]
+            records = [r for r in records if test(r.full_name.casefold(), needle)]
+        since = request.findtext("FromModifiedDate")
+        if since:
+            records = [r for r in records if qb_time(r.modified) >= since]
+        return records
+
+    def _txn_query(
+        self, kind: str, request: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str]]:
+        name = f"{kind}QueryRq"
+        if request.get("iterator") == "Continue":
+            return self._continue(request)
+        include_lines = request.findtext("IncludeLineItems") == "true"
+        txn_ids = [n.text or "" for n in request.findall("TxnID")]
+        refs = [n.text or "" for n in request.findall("RefNumber")]
+        refs_exact = [n.text or "" for n in request.findall("RefNumberCaseSensitive")]
+        records = sorted(self.txns.of_kind(kind), key=lambda t: t.txn_number)
+        warning: dict[str, str] = {}
+        if txn_ids:
+            found = [t for t in (self.txns.find(kind, i) for i in txn_ids) if t is not None]
+            missing = [i for i in txn_ids if self.txns.find(kind, i) is None]
+            if not found:
+                raise QbStatus(1, "A query request did not find a matching object in QuickBooks")
+            if missing:
+                warning = _not_found_warning(missing[0])
+            records = found
+        elif refs or refs_exact:
+            wanted = {r.casefold() for r in refs}
+            records = [
+                t
+                for t in records
+                if t.ref_number.casefold() in wanted or t.ref_number in refs_exact
+            ]
+        else:
+            records = self._filtered_txns(records, request)
+        if not records:
+            raise QbStatus(1, "A query request did not find a matching object in QuickBooks")
+        rets = [t.ret(include_lines=include_lines) for t in records]
+        return self._page(name, request, rets, _int(request.findtext("MaxReturned")), warning)
+
+    def _filtered_txns(self, records: list[TxnRecord], request: etree._Element) -> list[TxnRecord]:
+        for child in children(request):
+            if child.tag not in _TXN_FILTERS | {
+                "IncludeLineItems",
+                "IncludeLinkedTxns",
+                "IncludeRetElement",
+                "OwnerID",
+            }:
+                raise QbStatus(1000, f"The simulated company does not filter by {child.tag}.")
+        entity = request.find("EntityFilter")
+        if entity is not None:
+            ids = {n.text for n in entity.iter("ListID")}
+            names = {(n.text or "").casefold() for n in entity.iter("FullName")}
+            records = [
+                t for t in records
+                if t.customer is not None
+                and (t.customer.list_id in ids or t.customer.full_name.casefold() in names)
+            ]  # fmt: skip
+        ref_filter = request.find("RefNumberFilter")
+        if ref_filter is not None:
+            criterion = ref_filter.findtext("MatchCriterion") or "StartsWith"
+            needle = (ref_filter.findtext("RefNumber") or "").casefold()
+            test = {
+                "StartsWith": str.startswith,
+                "Contains": str.__contains__,
+                "EndsWith": str.endswith,
+            }[criterion]
+            records = [t for t in records if test(t.ref_number.casefold(), needle)]
+        modified = request.find("ModifiedDateRangeFilter")
+        if modified is not None:
+            low = modified.findtext("FromModifiedDate") or ""
+            high = modified.findtext("ToModifiedDate") or "9999"
+            records = [t for t in records if low <= qb_time(t.modified) <= high]
+        return records
+
+    def _page(
+        self,
+        name: str,
+        request: etree._Element,
+        rets: list[etree._Element],
+        max_returned: int | None,
+        extra: dict[str, str],
+    ) -> tuple[list[etree._Element], dict[str, str]]:
+        if not rets:
+            raise QbStatus(1, "A query request did not find a matching object in QuickBooks")
+        if request.get("iterator") == "Start":
+            size = max_returned or len(rets)
+            iterator_id = "{" + str(uuid.UUID(int=self._random.getrandbits(128), version=4)) + "}"
+            page, rest = rets[:size], rets[size:]
+            self._iterators[iterator_id] = _Iterator(name, rest, size)
+            return page, {
+                **extra,
+                "retCount": str(len(page)),
+                "iteratorRemainingCount": str(len(rest)),
+                "iteratorID": iterator_id,
+            }
+        if max_returned is not None:
+            rets = rets[:max_returned]
+        return rets, {**extra, "retCount": str(len(rets))}
+
+    def _continue(self, request: etree._Element) -> tuple[list[etree._Element], dict[str, str]]:
+        iterator_id = request.get("iteratorID") or ""
+        state = self._iterators.get(iterator_id)
+        if state is None or state.kind != request.tag:
+            raise QbStatus(
+                3000, f'The given object ID "{iterator_id}" in the field "iteratorID" is invalid.'
+            )
+        size = _int(request.findtext("MaxReturned")) or state.max_returned
+        page, state.remaining = state.remaining[:size], state.remaining[size:]
+        if not state.remaining:
+            del self._iterators[iterator_id]
+        return page, {
+            "retCount": str(len(page)),
+            "iteratorRemainingCount": str(len(state.remaining)),
+            "iteratorID": iterator_id,
+        }
+
+    # -- void / delete ------------------------------------------------------------------------------
+
+    def _void_or_delete(
+        self, name: str, body: etree._Element
+    ) -> tuple[list[etree._Element], dict[str, str]]:
+        voiding = name == "TxnVoidRq"
+        kind = body.findtext("TxnVoidType" if voiding else "TxnDelType") or ""
+        txn_id = body.findtext("TxnID") or ""
+        if kind not in TXN_KINDS:
+            raise QbStatus(3120, f'Object "{txn_id}" specified in the request cannot be found.  ')
+        if voiding:
+            txn = self.txns.void(kind, txn_id)
+            rets = [
+                element("TxnVoidType", kind),
+                element("TxnID", txn.txn_id),
+                element("TimeCreated", qb_time(txn.created)),
+                element("TimeModified", qb_time(txn.modified)),
+                element("RefNumber", txn.ref_number),
+            ]
+        else:
+            txn = self.txns.delete(kind, txn_id)
+            rets = [
+                element("TxnDelType", kind),
+                element("TxnID", txn.txn_id),
+                element("TimeDeleted", qb_time(self._clock())),
+                element("RefNumber", txn.ref_number),
+            ]
+        self._clock.tick()
+        return rets, {}
+
+    # -- host / company -----------------------------------------------------------------------------
+
+    def _host_query(self, request: etree._Element) -> etree._Element:
+        rs = element("HostQueryRs")
+        if request.get("requestID"):
+            rs.set("requestID", request.get("requestID", ""))
+        _status(rs, 0, "Status OK")
+        host = etree.SubElement(rs, "HostRet")
+        for tag, text in (
+            ("ProductName", "QuickBooks Pro 2024"),
+            ("MajorVersion", "34"),
+            ("MinorVersion", "0"),
+            ("Country", "US"),
+            ("SupportedQBXMLVersion", "13.0"),
+            ("SupportedQBXMLVersion", "16.0"),
+            ("IsAutomaticLogin", "true"),
+            ("QBFileMode", "SingleUser"),
+        ):
+            etree.SubElement(host, tag).text = text
+        return rs
+
+    def _company_query(self, request: etree._Element) -> etree._Element:
+        rs = element("CompanyQueryRs")
+        if request.get("requestID"):
+            rs.set("requestID", request.get("requestID", ""))
+        _status(rs, 0, "Status OK")
+        company = etree.SubElement(rs, "CompanyRet")
+        etree.SubElement(company, "IsSampleCompany").text = "false"
+        etree.SubElement(company, "CompanyName").text = self.company_name
+        etree.SubElement(company, "LegalCompanyName").text = self.company_name
+        return rs
+
+    def _list_ret(self, record: ListRecord) -> etree._Element:
+        computed: dict[str, str] = {}
+        if record.kind == "Customer":
+            balance = sum(
+                (t.total if t.kind == "Invoice" else -t.total)
+                for t in self.txns.records.values()
+                if t.customer is record and t.kind in ("Invoice", "CreditMemo")
+            )
+            computed = {
+                "Balance": money(Decimal(balance)),
+                "TotalBalance": money(Decimal(balance)),
+                "JobStatus": "None",
+            }
+        elif record.kind == "Account":
+            computed = {"Balance": "0.00", "TotalBalance": "0.00"}
+        return record.ret(computed)
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def inject(self, status_code: int, times: int = 1, request: str | None = None) -> None:
+        """The next ``times`` matching requests (e.g. "InvoiceAdd", "CustomerModRq") fail with the code."""
+        if status_code not in INJECTABLE:
+            raise ValueError(f"injectable status codes are {sorted(INJECTABLE)}")
+        with self._lock:
+            self._injections.append(_Injection(status_code, times, request))
+
+    def lose_next_response(self, times: int = 1) -> None:
+        with self._lock:
+            self._lose_responses += times
+
+    def fail_open_company(
+        self,
+        times: int = 1,
+        hresult: str = "0x80040408",
+        message: str = "Could not start QuickBooks.",
+    ) -> None:
+        with self._lock:
+            self._open_failures.extend([(hresult, message)] * times)
+
+    # -- inspection -------------------------------------------------------------------------------
+
+    def transactions(self, kind: str | None = None) -> list[QbdTxn]:
+        with self._lock:
+            records = sorted(self.txns.records.values(), key=lambda t: t.txn_number)
+            return [_txn_view(t) for t in records if kind is None or t.kind == kind]
+
+    def customers(self) -> list[QbdCustomer]:
+        with self._lock:
+            return [
+                QbdCustomer(
+                    list_id=r.list_id,
+                    name=r.name,
+                    edit_sequence=r.edit_sequence,
+                    is_active=r.is_active,
+                    company_name=r.value("CompanyName"),
+                    first_name=r.value("FirstName"),
+                    last_name=r.value("LastName"),
+                    email=r.value("Email"),
+                )
+                for r in self.lists.of_kind(("Customer",))
+            ]
+
+    def items(self) -> dict[str, str]:
+        """Item name -> item type (ItemService, ItemNonInventory, ...)."""
+        with self._lock:
+            return {r.full_name: r.kind for r in self.lists.of_kind(ITEM_KINDS)}
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            counted: Counter[str] = Counter(r.kind for r in self.lists.records.values())
+            counted.update(t.kind for t in self.txns.records.values())
+            return dict(counted)
+
+    # -- seeding --------------------------------------------------------------------------------
+
+    def add_list_record(
+        self, kind: str, name: str, **fields: str | Sequence[tuple[str, str]]
+    ) -> str:
+        """Seed a list record directly (as if the bookkeeper typed it); returns its ListID.
+
+        ``fields`` are simple child elements (``AccountType="Income"``) or, for aggregates and
+        refs, pairs: ``SalesOrPurchase=[("Price", "5.00"), ("AccountRef", "Sales")]``.
+        """
+        with self._lock:
+            built: dict[str, list[etree._Element]] = {}
+            for tag, value in fields.items():
+                node = element(tag)
+                if isinstance(value, str):
+                    if tag.endswith("Ref"):
+                        etree.SubElement(node, "FullName").text = value
+                    else:
+                        node.text = value
+                else:
+                    for child_tag, child_value in value:
+                        child = etree.SubElement(node, child_tag)
+                        if child_tag.endswith("Ref"):
+                            etree.SubElement(child, "FullName").text = child_value
+                        else:
+                            child.text = child_value
+                built[tag] = [self.lists.resolved_copy(node, kind)]
+            record = self.lists.add(kind, name, built)
+            self._clock.tick()
+            return record.list_id
+
+    def _seed(self) -> None:
+        add = self.add_list_record
+        for name, account_type in (
+            ("Accounts Receivable", "AccountsReceivable"),
+            ("Undeposited Funds", "OtherCurrentAsset"),
+            ("Sales", "Income"),
+            ("Merchandise Sales", "Income"),
+            ("Shipping and Delivery Income", "Income"),
+            ("Fee Income", "Income"),
+            ("Sales Discounts", "Income"),
+            ("Sales Tax Payable", "OtherCurrentLiability"),
+        ):
+            add("Account", name, AccountType=account_type)
+        add("SalesTaxCode", "Tax", IsTaxable="true", Desc="Taxable Sales")
+        add("SalesTaxCode", "Non", IsTaxable="false", Desc="Non-Taxable Sales")
+        for kind, names in (
+            ("Template", ("Intuit Product Invoice", "Custom Sales Receipt", "Custom Credit Memo")),
+            ("StandardTerms", ("Net 30", "Due on receipt")),
+            ("PaymentMethod", ("Cash", "Check", "Credit Card", "PayPal")),
+        ):
+            for name in names:
+                add(kind, name)
+        add("Vendor", "State Board of Equalization")
+        add("ItemSalesTax", "Sales Tax", ItemDesc="Store-collected sales tax", TaxRate="0.0",
+            TaxVendorRef="State Board of Equalization")  # fmt: skip
+        add("ItemOtherCharge", "Shipping", SalesTaxCodeRef="Non",
+            SalesOrPurchase=[("Desc", "Shipping"), ("AccountRef", "Shipping and Delivery Income")])  # fmt: skip
+        add("ItemOtherCharge", "Fees", SalesTaxCodeRef="Non",
+            SalesOrPurchase=[("Desc", "Fees"), ("AccountRef", "Fee Income")])  # fmt: skip
+        add("ItemDiscount", "Discount", ItemDesc="Store coupons and discounts", SalesTaxCodeRef="Non",
+            AccountRef="Sales Discounts")  # fmt: skip
+        add("ItemNonInventory", "Sales", SalesTaxCodeRef="Non",
+            SalesOrPurchase=[("Desc", "Store sales"), ("AccountRef", "Merchandise Sales")])  # fmt: skip
+        add("ItemService", "Gift Wrapping", SalesTaxCodeRef="Non",
+            SalesOrPurchase=[("Price", "5.00"), ("AccountRef", "Sales")])  # fmt: skip
+        add("Customer", "Cash Customer")
+
+
+def _txn_name(name: str) -> tuple[str, str]:
+    base = name[:-2]
+    for op in ("Add", "Mod", "Query"):
+        if base.endswith(op):
+            return base[: -len(op)], op
+    raise QbStatus(1000, f"The simulated company does not handle {name}.")
+
+
+def _status(rs: etree._Element, code: int, message: str) -> None:
+    rs.set("statusCode", str(code))
+    rs.set("statusSeverity", severity(code))
+    rs.set("statusMessage", message)
+
+
+def _not_found_warning(value: str) -> dict[str, str]:
+    return {
+        "statusCode": "500",
+        "statusMessage": "The query request has not been fully completed. There was a required "
+        f'element ("{value}") that could not be found in QuickBooks.',
+    }
+
+
+def _injected_message(code: int, request: str) -> str:
+    obj = request.removesuffix("Add").removesuffix("Mod") or request
+    return {
+        3170: f"There was an error when modifying a {obj}.  QuickBooks error message: This record "
+        "has been modified by another user.",
+        3175: f"There was an error when saving a {obj}.  QuickBooks error message: The record "
+        "could not be locked; it is in use by another user.",
+        3176: f"There was an error when saving a {obj}.  QuickBooks error message: Failed to "
+        "acquire the lock; the list element is in use.",
+        3180: f"There was an error when saving a {obj}.  QuickBooks error message: Another user "
+        "is editing this record; it could not be saved.",
+        3200: 'The provided edit sequence "0" is out-of-date. ',
+    }[code]
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.strip().isdigit() else None
+
+
+def _document(root: etree._Element) -> str:
+    body = etree.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" ?>\n{body}\n'
+
+
+def _txn_view(t: TxnRecord) -> QbdTxn:
+    memo = t.header.get("Memo")
+    date = t.header.get("TxnDate")
+    return QbdTxn(
+        kind=t.kind,
+        txn_id=t.txn_id,
+        txn_number=t.txn_number,
+        ref_number=t.ref_number,
+        customer=t.customer.full_name if t.customer else None,
+        txn_date=date.text if date is not None else None,
+        edit_sequence=t.edit_sequence,
+        subtotal=t.subtotal,
+        sales_tax_total=t.sales_tax_total,
+        total=t.total,
+        voided=t.voided,
+        memo=memo.text if memo is not None else None,
+        lines=tuple(
+            QbdLine(
+                item=line.item.full_name if line.item else None,
+                desc=line.fields["Desc"].text if "Desc" in line.fields else None,
+                quantity=line.quantity,
+                rate=line.rate,
+                amount=line.amount,
+            )
+            for line in t.lines
+        ),
+    )
