@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from connector.config import TenantConfig
-from connector.errors import TransientError
+from connector.errors import PermanentError, TransientError
 from connector.ledgers.qbo import oauth
 from connector.observability import logger
 from connector.secrets import SecretVault
@@ -57,7 +57,11 @@ class QboConnect:
         connection = self._config.connection(connection_id)
         if connection is None:
             return Page(404, "Unknown connection", f"There is no connection named {connection_id}.")
-        secrets = self._vault.ledger(connection_id)
+        try:
+            secrets = self._vault.ledger(connection_id)
+        except PermanentError as exc:
+            # The app's credentials are not in Secrets Manager yet: say so, not "server error".
+            return Page(500, "QuickBooks cannot be connected yet", exc.reason)
         state = self._state.create_oauth_state(connection_id)
         url = oauth.authorize_url(
             authorize_endpoint=connection.qbo.authorize_endpoint,
@@ -101,7 +105,7 @@ class QboConnect:
                 redirect_uri=base_url + CALLBACK_PATH,
                 http=self._http,
             )
-        except (oauth.InvalidGrant, TransientError) as exc:
+        except (oauth.InvalidGrant, PermanentError, TransientError) as exc:
             logger.warning("authorisation code exchange failed", connection_id=connection_id)
             return Page(
                 502, "QuickBooks was not connected", f"Intuit refused the code: {exc}. Start again."
