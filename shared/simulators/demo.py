@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from typing import TextIO
 
 from connector.observability import logger
@@ -15,6 +16,7 @@ def run_demo(*, orders: int = 40, out: TextIO = sys.stdout, seed: int = 7) -> Sc
     # The demo narrates; the functions' JSON logs and metrics would drown it out
     # (the audit trail keeps every event, and the summary reports it).
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     logger.setLevel(logging.CRITICAL)
     for name in ("werkzeug", "aws_lambda_powertools", "connector"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
