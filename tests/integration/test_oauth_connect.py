@@ -19,18 +19,25 @@ from simulators.qbo import SCOPE_ACCOUNTING
 from tests.integration.qbo_rig import QBO_APP, QboRig, connection_settings, qbo_rig
 
 SHOP, OTHER = "shop", "other"
+NO_APP = "no-app"  # deployed before anyone stored the QuickBooks app's credentials
+WRONG_APP = "wrong-app"  # the app's client secret was mistyped
 
 
 def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
     return [
         connection_settings(SHOP, woo_url=woo_url, qbo_url=qbo_url),
         connection_settings(OTHER, woo_url=woo_url, qbo_url=qbo_url),
+        connection_settings(NO_APP, woo_url=woo_url, qbo_url=qbo_url),
+        connection_settings(WRONG_APP, woo_url=woo_url, qbo_url=qbo_url),
     ]
 
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[QboRig]:
-    with qbo_rig(_connections, connect=()) as running:
+    wrong = {"client_id": QBO_APP["client_id"], "client_secret": "mistyped"}
+    with qbo_rig(
+        _connections, connect=(), ledger_secrets={NO_APP: None, WRONG_APP: wrong}
+    ) as running:
         yield running
 
 
@@ -141,3 +148,24 @@ def test_a_forged_state_is_refused(rig: QboRig) -> None:
     )
     assert answer.status_code == 400
     assert "expired or was already used" in answer.text
+
+
+def test_connecting_without_the_apps_credentials_says_which_secret_is_missing(
+    rig: QboRig,
+) -> None:
+    answer = _start(rig, NO_APP)
+
+    assert answer.status_code == 500
+    assert "QuickBooks cannot be connected yet" in answer.text
+    assert f"ml-connector/{rig.runtime.tenant}/{NO_APP}/ledger" in answer.text
+
+
+def test_a_wrong_client_secret_shows_intuits_refusal(rig: QboRig) -> None:
+    page = httpx.get(
+        f"{rig.runtime.base_url}/oauth/qbo/connect/{WRONG_APP}", follow_redirects=True, timeout=30
+    )
+
+    assert page.status_code == 502
+    assert "was not connected" in page.text and "invalid_client" in page.text
+    assert "mistyped" not in page.text
+    assert rig.ledger_secret(WRONG_APP).refresh_token is None
