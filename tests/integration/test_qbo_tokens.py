@@ -208,6 +208,43 @@ def test_the_schedule_refreshes_quiet_connections_and_reports_unconnected_ones(
     assert refreshed.event == "token_refreshed" and refreshed.outcome == "scheduled keep-alive"
 
 
+def _intuit_down(times: int) -> tuple[list[int], Any]:
+    answered: list[int] = []
+
+    def hook(request: Request) -> Response | None:
+        if request.path == TOKEN_PATH and len(answered) < times:
+            answered.append(503)
+            return Response.of_text("Service Unavailable", 503)
+        return None
+
+    return answered, hook
+
+
+def test_the_schedule_reports_an_intuit_outage_and_goes_on(rig: QboRig) -> None:
+    before = _expire_stored_access_token(rig, QUIET)
+    answered, rig.qbo_hook = _intuit_down(times=1)
+
+    report = rig.runtime.fire_schedule("qbo_token")
+
+    assert answered == [503]
+    assert list(report["failed"]) == [QUIET] and "503" in report["failed"][QUIET]
+    assert SHOP in report["refreshed"]
+    assert rig.ledger_secret(QUIET).refresh_token == before.refresh_token, "nothing lost"
+    assert rig.state.connection_status(QUIET) == ("connected", f"company {rig.qbo.realm_id}")
+
+
+def test_an_order_waits_out_an_intuit_outage_and_posts(rig: QboRig) -> None:
+    _expire_stored_access_token(rig, SHOP)
+    answered, rig.qbo_hook = _intuit_down(times=2)
+
+    order = _post_an_order(rig)
+
+    assert answered == [503, 503]
+    assert len(rig.documents_for("Invoice", order["id"])) == 1
+    events = rig.events(SHOP, order["id"])
+    assert events.count("failed") == 2 and events[-1] == "posted" and "parked" not in events
+
+
 def test_a_refused_refresh_token_parks_the_order_and_asks_for_a_reconnect(rig: QboRig) -> None:
     rig.qbo.revoke_connection()  # the merchant disconnected the app in QuickBooks
     order = rig.woo.create_order(OrderSpec(lines=[LineSpec(10, 2)], customer_id=2))
