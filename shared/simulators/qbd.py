@@ -305,6 +305,8 @@ class QbdCompany:
             return list(self._company_query(request)), {}
         if name in _QUERY_KINDS:
             return self._list_query(name, request)
+        if name in ("TxnVoidRq", "TxnDelRq"):
+            return self._void_or_delete(name, request)  # no wrapper element around the fields
         body = children(request)[0] if children(request) else element("Empty")
         if name in _LIST_ADDS:
             record = self.lists.add_from_request(_LIST_ADDS[name], body)
@@ -314,8 +316,6 @@ class QbdCompany:
             record = self.lists.modify_from_request("Customer", body)
             self._clock.tick()
             return [self._list_ret(record)], {}
-        if name in ("TxnVoidRq", "TxnDelRq"):
-            return self._void_or_delete(name, body)
         kind, op = _txn_name(name)
         if op == "Query":
             return self._txn_query(kind, request)
