@@ -1,0 +1,125 @@
+"""qbXML list requests: customers and non-inventory items, added or modified.
+
+Names are fitted the same way everywhere (query, add, and the references in
+transactions), so a name QuickBooks stored is the name we look up next time.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from connector.ledgers.qbd.qbxml_elements import add_address, add_ref, sub
+from connector.ledgers.qbd.qbxml_messages import QbRequest, new_request
+from connector.ledgers.qbd.qbxml_text import (
+    CUSTOMER_FULL_NAME_MAX,
+    DESC_MAX,
+    EDIT_SEQUENCE_MAX,
+    EMAIL_MAX,
+    FIRST_NAME_MAX,
+    ID_MAX,
+    ITEM_NAME_MAX,
+    LAST_NAME_MAX,
+    NAME_MAX,
+    PHONE_MAX,
+    fit,
+    fit_path,
+    latin1_safe,
+)
+from connector.mapping import display_name
+from connector.model import Customer
+
+ACCOUNT_FULL_NAME_MAX = 159
+ITEM_FULL_NAME_MAX = 159
+
+
+def customer_name(customer: Customer) -> str:
+    """The QuickBooks Desktop customer Name (41 Latin-1 characters, no colon)."""
+    return fit(display_name(customer).replace(":", "-"), NAME_MAX) or "Customer"
+
+
+def customer_full_name(name: str) -> str:
+    """A customer FullName as used in queries and CustomerRef ("Parent:Job" segments of 41)."""
+    return fit_path(name, NAME_MAX, CUSTOMER_FULL_NAME_MAX)
+
+
+def item_full_name(name: str) -> str:
+    """An item FullName as used in ItemQuery and ItemRef ("Parent:Child" segments of 31)."""
+    return fit_path(name, ITEM_NAME_MAX, ITEM_FULL_NAME_MAX)
+
+
+def account_full_name(name: str) -> str:
+    return fit_path(name, ITEM_NAME_MAX, ACCOUNT_FULL_NAME_MAX)
+
+
+def check_id(value: str, what: str, limit: int = ID_MAX) -> str:
+    if not value or len(value) > limit:
+        raise ValueError(f"{what} {value!r} must be 1 to {limit} characters")
+    return value
+
+
+def _email(email: str) -> str | None:
+    address = email.strip()
+    # A transliterated or cut-short address would be someone else's: leave it out instead.
+    if not address or len(address) > EMAIL_MAX or latin1_safe(address) != address:
+        return None
+    return address
+
+
+def _customer_fields(element: etree._Element, customer: Customer, name: str) -> None:
+    # Element order is the schema's: Name, CompanyName, FirstName, LastName, BillAddress,
+    # ShipAddress, Phone, Email.
+    sub(element, "Name", fit(name.replace(":", "-"), NAME_MAX) or "Customer")
+    optional = (
+        ("CompanyName", fit(customer.company, NAME_MAX)),
+        ("FirstName", fit(customer.first_name, FIRST_NAME_MAX)),
+        ("LastName", fit(customer.last_name, LAST_NAME_MAX)),
+    )
+    for tag, value in optional:
+        if value:
+            sub(element, tag, value)
+    add_address(element, "BillAddress", customer.billing)
+    add_address(element, "ShipAddress", customer.shipping)
+    phone = fit(customer.phone or customer.billing.phone, PHONE_MAX)
+    if phone:
+        sub(element, "Phone", phone)
+    email = _email(customer.email)
+    if email:
+        sub(element, "Email", email)
+
+
+def customer_add(customer: Customer, name: str, *, request_id: str) -> QbRequest:
+    """CustomerAdd with ``name`` (see :func:`customer_name`), names, addresses, phone, email."""
+    request = new_request("CustomerAdd", request_id)
+    _customer_fields(sub(request, "CustomerAdd"), customer, name)
+    return QbRequest(request_id, "CustomerAdd", request)
+
+
+def customer_mod(
+    customer: Customer, name: str, list_id: str, edit_sequence: str, *, request_id: str
+) -> QbRequest:
+    """CustomerMod of the customer ``list_id`` at ``edit_sequence`` (stale: status 3200)."""
+    request = new_request("CustomerMod", request_id)
+    mod = sub(request, "CustomerMod")
+    sub(mod, "ListID", check_id(list_id, "ListID"))
+    sub(mod, "EditSequence", check_id(edit_sequence, "EditSequence", EDIT_SEQUENCE_MAX))
+    _customer_fields(mod, customer, name)
+    return QbRequest(request_id, "CustomerMod", request)
+
+
+def item_non_inventory_add(
+    name: str, income_account: str, *, request_id: str, description: str = ""
+) -> QbRequest:
+    """ItemNonInventoryAdd: an item for sales that posts to ``income_account``.
+
+    Name is cut to QuickBooks' 31 characters, the same way item_full_name cuts
+    it, so the ItemQuery and the invoice's ItemRef find what this created.
+    """
+    request = new_request("ItemNonInventoryAdd", request_id)
+    add = sub(request, "ItemNonInventoryAdd")
+    sub(add, "Name", fit(name.replace(":", "-"), ITEM_NAME_MAX) or "Item")
+    sales = sub(add, "SalesOrPurchase")
+    desc = fit(description, DESC_MAX)
+    if desc:
+        sub(sales, "Desc", desc)
+    add_ref(sales, "AccountRef", account_full_name(income_account))
+    return QbRequest(request_id, "ItemNonInventoryAdd", request)
