@@ -688,7 +688,12 @@ class QbdCompany:
             for name in names:
                 add(kind, name)
         add("Vendor", "State Board of Equalization")
-        add("ItemSalesTax", "Sales Tax", ItemDesc="Store-collected sales tax", TaxRate="0.0",
+        # Store tax arrives as an explicit amount on an Other Charge item posting to the
+        # liability; a 0% sales tax item keeps QuickBooks from adding tax of its own.
+        add("ItemOtherCharge", "Sales Tax", SalesTaxCodeRef="Non",
+            SalesOrPurchase=[("Desc", "Sales tax collected by the store"),
+                             ("AccountRef", "Sales Tax Payable")])  # fmt: skip
+        add("ItemSalesTax", "Out of State", ItemDesc="No sales tax", TaxRate="0.0",
             TaxVendorRef="State Board of Equalization")  # fmt: skip
         add("ItemOtherCharge", "Shipping", SalesTaxCodeRef="Non",
             SalesOrPurchase=[("Desc", "Shipping"), ("AccountRef", "Shipping and Delivery Income")])  # fmt: skip
