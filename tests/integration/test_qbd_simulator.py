@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from connector.ledgers.qbd import qbxml
+from connector.model import (
+    Coupon,
+    Customer,
+    FeeLine,
+    Order,
+    OrderLine,
+    ShippingLine,
+    TaxAmount,
+    TaxLine,
+)
 from simulators.qbd import QbdCompany, QbXmlParseError, ResponseLost
 
 XSD = (
@@ -472,3 +484,90 @@ def test_intuit_sample_requests_parse(sample: str) -> None:
     # Then QuickBooks parses it and answers every request with a status
     answers = responses(company.process(text))
     assert answers and all(a.get("statusCode") is not None for a in answers)
+
+
+# -- the connector's own qbXML builders, run by the simulated company ---------------------------
+
+
+def _order() -> Order:
+    when = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    buyer = Customer(
+        connection_id="desk",
+        store_id="77",
+        email="zoe@example.com",
+        first_name="Zoë",
+        last_name="O'Brien",
+    )
+    return Order(
+        connection_id="desk",
+        store_id="1001",
+        number="1001",
+        status="processing",
+        currency="USD",
+        created_at=when,
+        modified_at=when,
+        customer=buyer,
+        lines=(
+            OrderLine(
+                line_id="1",
+                sku="TSHIRT",
+                name="T-shirt",
+                quantity=Decimal("3"),
+                subtotal=Decimal("59.97"),
+                total=Decimal("53.97"),
+                taxes=(TaxAmount(rate_id="1", amount=Decimal("4.45")),),
+            ),
+            OrderLine(
+                line_id="2",
+                sku="MUG",
+                name="Mug “Café”",
+                quantity=Decimal("1"),
+                subtotal=Decimal("12.00"),
+                total=Decimal("12.00"),
+                taxes=(TaxAmount(rate_id="1", amount=Decimal("0.99")),),
+            ),
+        ),  # fmt: skip
+        shipping_lines=(ShippingLine(line_id="3", method="Flat rate", total=Decimal("5.00")),),
+        fee_lines=(FeeLine(line_id="4", name="Gift wrap", total=Decimal("2.50")),),
+        coupons=(Coupon(code="SAVE10", discount=Decimal("6.00")),),
+        tax_lines=(
+            TaxLine(
+                rate_id="1",
+                code="US-CA-TAX-1",
+                label="Tax",
+                percent=Decimal("8.25"),
+                tax_total=Decimal("5.44"),
+            ),
+        ),  # fmt: skip
+        discount_total=Decimal("6.00"),
+        shipping_total=Decimal("5.00"),
+        total_tax=Decimal("5.44"),
+        total=Decimal("78.91"),
+    )
+
+
+def test_the_connectors_qbxml_runs_in_the_simulated_company(company: QbdCompany) -> None:
+    # Given an order built into qbXML by the connector's own builders
+    order = _order()
+    refs = qbxml.QbdRefs(
+        customer="Zoe O'Brien", skus={"TSHIRT": "Sales", "MUG": "Sales"}, shipping_item="Shipping",
+        fee_item="Fees", discount_item="Discount", sales_tax_item="Sales Tax", ref_number="1001",
+        zero_tax_item="Out of State",
+    )  # fmt: skip
+    requests = [
+        qbxml.customer_add(order.customer, "Zoe O'Brien", request_id="c1"),
+        qbxml.sales_txn_add("Invoice", order, refs, request_id="t1"),
+    ]
+    text = qbxml.render_message(requests, new_message_set_id="set-1001")
+    # When QuickBooks runs it
+    answer = qbxml.parse_response(company.process(text))
+    # Then both requests succeeded and the invoice's balance is the store total to the cent
+    assert [(r.kind, r.status_code) for r in answer.responses] == [
+        ("CustomerAddRs", 0),
+        ("InvoiceAddRs", 0),
+    ]
+    (txn,) = company.transactions("Invoice")
+    assert txn.total == order.total == qbxml.expected_total(order)
+    assert txn.sales_tax_total == Decimal("0.00")  # the store's tax travels on the Sales Tax line
+    assert txn.ref_number == "1001"
+    assert answer.new_message_set_id == "set-1001"
