@@ -162,6 +162,13 @@ class SyncWorker:
                 order.modified_at.isoformat(),
             )
 
+        if previous and previous.status == "voided":
+            raise PermanentError(
+                f"order {order.number} is {order.status} again, but its QuickBooks document "
+                f"{previous.doc_number or previous.ledger_id} was voided when it was cancelled, "
+                "and QuickBooks cannot un-void: enter it again by hand, or delete the voided "
+                "document and replay"
+            )
         digest = content_hash(order)
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
             return self._skip(key, previous, f"unchanged since it was {previous.status}", None)

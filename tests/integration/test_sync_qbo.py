@@ -228,6 +228,44 @@ def test_on_cancel_delete_deletes_the_invoice(rig: QboRig) -> None:
     assert rig.events(DEL, order["id"])[-1] == "deleted"
 
 
+def test_an_order_reinstated_after_its_invoice_was_voided_is_parked_with_the_way_out(
+    rig: QboRig,
+) -> None:
+    order = _order(rig, (MUG, 1))
+    rig.sync(INV, "order.created", order["id"])
+    rig.woo.update_order(order["id"], status="cancelled")
+    rig.sync(INV, "order.updated", order["id"])
+    rig.woo.update_order(order["id"], status="processing")
+    rig.sync(INV, "order.updated", order["id"])
+
+    (document,) = rig.documents_for("Invoice", order["id"])
+    assert Decimal(str(document["TotalAmt"])) == 0, "the voided invoice is left as it is"
+    state = rig.sync_state(INV, order["id"])
+    assert state.status == "parked"
+    assert "cannot un-void" in (state.last_error or "")
+    assert rig.events(INV, order["id"])[-1] == "parked"
+
+
+def test_an_order_reinstated_after_its_invoice_was_deleted_is_posted_anew(rig: QboRig) -> None:
+    order = _order(rig, (MUG, 1))
+    rig.sync(DEL, "order.created", order["id"])
+    rig.woo.update_order(order["id"], status="cancelled")
+    rig.sync(DEL, "order.updated", order["id"])
+    rig.woo.update_order(order["id"], status="processing")
+    rig.sync(DEL, "order.updated", order["id"])
+
+    (document,) = rig.documents_for("Invoice", order["id"])
+    assert str(document["TotalAmt"]) == order["total"]
+    assert rig.sync_state(DEL, order["id"]).status == "posted"
+
+
+def test_a_new_store_customer_is_audited_as_created(rig: QboRig) -> None:
+    person = rig.woo.create_customer(first_name="Ines", last_name="Duarte", email="ines@example.pt")
+    rig.sync(RCPT, "customer.created", person["id"])
+    (event,) = [e for e in rig.audit(RCPT, person["id"], "customer") if e.event == "posted"]
+    assert event.outcome == "created Customer Ines Duarte"
+
+
 def test_repeats_and_a_stale_delivery_leave_one_invoice_with_the_newest_content(
     rig: QboRig,
 ) -> None:

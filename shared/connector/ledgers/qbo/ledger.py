@@ -75,18 +75,24 @@ class QboLedger:
                 ),
             )
             return Posted("updated", "Customer", known, str(updated["SyncToken"]))
-        customer_id = self.customer_id(customer)
+        customer_id, created = self._customer(customer)
         current = self._client.read("Customer", customer_id)
-        return Posted("adopted", "Customer", customer_id, str(current["SyncToken"]))
+        operation: Operation = "created" if created else "adopted"
+        return Posted(operation, "Customer", customer_id, str(current["SyncToken"]))
 
     def customer_id(self, customer: Customer) -> str:
         """The QuickBooks customer for a buyer: cached, else found by DisplayName, else created."""
+        return self._customer(customer)[0]
+
+    def _customer(self, customer: Customer) -> tuple[str, bool]:
+        """The buyer's QuickBooks customer id, and whether it was created just now."""
         conn = self._connection.id
         known = self._state.get_mapping(conn, "customer", customer.match_key)
         if known:
-            return known
+            return known, False
         name = display_name(customer)
         found = self._find_one("Customer", "DisplayName", name)
+        created = False
         if found is not None and _same_person(found, customer):
             customer_id = str(found["Id"])
         else:
@@ -94,8 +100,9 @@ class QboLedger:
                 # A different person already has this name: QuickBooks names are unique.
                 name = _disambiguate(name, customer)
             customer_id = self._create_customer(customer, name)
+            created = True
         self._state.put_mapping(conn, "customer", customer.match_key, customer_id)
-        return customer_id
+        return customer_id, created
 
     def _create_customer(self, customer: Customer, name: str) -> str:
         body = {**documents.build_customer(customer), "DisplayName": name}
@@ -199,6 +206,12 @@ class QboLedger:
         number = doc_number(order, self._connection.mapping)
         body = documents.build_sales_document(order, self._connection, self.resolve(order))
         digest = content_hash(order)
+        operation = "create"
+        if previous and previous.status == "deleted":
+            # Deleted on cancellation and now back: a new document, under a new requestid
+            # (the old one would make QuickBooks replay the deleted document's creation).
+            operation = f"recreate-{previous.ledger_id}"
+            previous = None
         if previous and previous.ledger_id and previous.ledger_type == entity:
             return self._update(
                 entity, body, previous.ledger_id, previous.sync_token, order, digest
@@ -208,7 +221,7 @@ class QboLedger:
             existing = self._find_one(entity, "DocNumber", number)
             if existing is not None:
                 return self._adopt(entity, existing, body, order, digest)
-        rid = request_id(self._connection.id, entity, order.store_id, digest, "create")
+        rid = request_id(self._connection.id, entity, order.store_id, digest, operation)
         try:
             created = self._client.create(entity, body, request_id=rid)
         except QboDuplicateDocNumber as exc:
