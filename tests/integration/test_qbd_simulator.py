@@ -526,7 +526,7 @@ def _order() -> Order:
                 total=Decimal("12.00"),
                 taxes=(TaxAmount(rate_id="1", amount=Decimal("0.99")),),
             ),
-        ),  # fmt: skip
+        ),
         shipping_lines=(ShippingLine(line_id="3", method="Flat rate", total=Decimal("5.00")),),
         fee_lines=(FeeLine(line_id="4", name="Gift wrap", total=Decimal("2.50")),),
         coupons=(Coupon(code="SAVE10", discount=Decimal("6.00")),),
@@ -538,7 +538,7 @@ def _order() -> Order:
                 percent=Decimal("8.25"),
                 tax_total=Decimal("5.44"),
             ),
-        ),  # fmt: skip
+        ),
         discount_total=Decimal("6.00"),
         shipping_total=Decimal("5.00"),
         total_tax=Decimal("5.44"),
