@@ -106,7 +106,9 @@ class WebhookIngest:
         if action == "delete":
             version = "deleted"
         elif modified is not None:
-            version = modified.isoformat()
+            # WooCommerce's modified time has one-second resolution: two edits within a
+            # second differ only in content, so the body's digest is part of the version.
+            version = f"{modified.isoformat()}:{hashlib.sha256(body).hexdigest()[:16]}"
         else:  # no modification time: the same body is the same event
             version = hashlib.sha256(body).hexdigest()
         try:

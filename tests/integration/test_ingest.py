@@ -146,6 +146,15 @@ def test_a_later_update_of_the_same_order_is_queued_too(runtime: LocalRuntime) -
     assert len(_drain_queue(runtime)) == 2
 
 
+def test_two_edits_within_one_second_are_both_queued(runtime: LocalRuntime) -> None:
+    same_second = "2026-11-24T09:07:00"
+    first = json.dumps({"id": 108, "status": "processing", "date_modified_gmt": same_second})
+    second = json.dumps({"id": 108, "status": "completed", "date_modified_gmt": same_second})
+    assert _post(runtime, first.encode(), topic="order.updated").status_code == 200
+    assert _post(runtime, second.encode(), topic="order.updated").status_code == 200
+    assert len(_drain_queue(runtime)) == 2
+
+
 def test_the_unsigned_ping_gets_exactly_200_and_queues_nothing(runtime: LocalRuntime) -> None:
     response = _post(
         runtime,
