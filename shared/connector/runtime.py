@@ -14,6 +14,8 @@ import httpx
 
 from connector.config import Connection, TenantConfig
 from connector.errors import PermanentError
+from connector.ledgers.qbd.ledger import QbdLedger
+from connector.ledgers.qbd.outbox import OutboxStore
 from connector.ledgers.qbo.client import QboClient
 from connector.ledgers.qbo.ledger import QboLedger
 from connector.ledgers.qbo.tokens import QboTokens
@@ -34,6 +36,8 @@ class Runtime:
     sync_queue: SyncQueue
     dead_letters: SyncQueue | None
     sqs: Any
+    # The QuickBooks Desktop outbox (None where the function has no outbox table).
+    outbox: OutboxStore | None = None
     # One pooled HTTP client per cold start, shared by the store and QuickBooks adapters.
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
 
@@ -56,6 +60,9 @@ class Runtime:
             if settings.sync_dlq_url
             else None,
             sqs=sqs,
+            outbox=OutboxStore(settings.outbox_table, resource=dynamodb)
+            if settings.outbox_table
+            else None,
         )
 
     def connection(self, connection_id: str) -> Connection:
@@ -86,7 +93,16 @@ class Runtime:
             http=self.http,
         )
 
-    def ledger(self, connection: Connection) -> QboLedger:
+    def require_outbox(self) -> OutboxStore:
+        if self.outbox is None:
+            raise PermanentError(
+                "this function has no Desktop outbox table (CONNECTOR_OUTBOX_TABLE is not set)"
+            )
+        return self.outbox
+
+    def ledger(self, connection: Connection) -> QboLedger | QbdLedger:
+        if connection.ledger.kind == "qbd":
+            return QbdLedger(connection=connection, outbox=self.require_outbox(), state=self.state)
         tokens = self.qbo_tokens(connection)
         client = QboClient(
             api_base=connection.qbo.api_base_url,

@@ -1,0 +1,58 @@
+"""POST /qbwc/{connection_id} (the Web Connector's SOAP calls) and GET /qbwc/{connection_id}?wsdl."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from connector.ledgers.qbd.qbwc import QbwcService
+from connector.ledgers.qbd.qbwc_soap import CONTENT_TYPE
+from connector.observability import logger, metrics, tracer
+from connector.runtime import Runtime
+
+runtime = Runtime.from_environment()
+service = QbwcService.from_runtime(runtime)
+app = APIGatewayRestResolver()
+
+
+def _own_url(connection_id: str) -> str:
+    """This endpoint's public URL: the deployment's base URL, else the request's own host."""
+    if runtime.settings.public_base_url:
+        return f"{runtime.settings.public_base_url.rstrip('/')}/qbwc/{connection_id}"
+    context = app.current_event.request_context
+    return f"https://{context.domain_name}/{context.stage}/qbwc/{connection_id}"
+
+
+@app.post("/qbwc/<connection_id>")
+def soap(connection_id: str) -> Response[str]:
+    answer = service.handle(connection_id, (app.current_event.decoded_body or "").encode("utf-8"))
+    return Response(status_code=answer.status, content_type=CONTENT_TYPE, body=answer.body)
+
+
+@app.get("/qbwc/<connection_id>")
+def wsdl(connection_id: str) -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    if "wsdl" not in {name.lower() for name in query}:
+        return Response(
+            status_code=200,
+            content_type="text/plain; charset=utf-8",
+            body="QuickBooks Web Connector endpoint: POST SOAP 1.1 here; the WSDL is at ?wsdl\n",
+        )
+    document = service.wsdl(connection_id, _own_url(connection_id))
+    if document is None:
+        return Response(
+            status_code=404,
+            content_type="text/plain; charset=utf-8",
+            body=f"no QuickBooks Desktop connection {connection_id!r}\n",
+        )
+    return Response(status_code=200, content_type=CONTENT_TYPE, body=document)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

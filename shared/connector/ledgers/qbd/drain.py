@@ -1,0 +1,864 @@
+"""What to send QuickBooks Desktop next, and what its answers mean. Pure: no I/O.
+
+A session drains the outbox in rounds. Each round is one qbXML message built by
+:func:`plan` from the waiting entries and what is known so far:
+
+* lookups for what is not known yet: CustomerQuery by name, one ItemQuery for
+  every unknown item name, and a RefNumber query (the pre-check) for an entry
+  whose last write may or may not have reached QuickBooks;
+* writes for entries whose references are all known: CustomerAdd/CustomerMod,
+  ItemNonInventoryAdd (where auto_create_items allows), then the transaction
+  (InvoiceAdd/SalesReceiptAdd, *Mod with TxnID + EditSequence, TxnVoid/TxnDel,
+  CreditMemoAdd).
+
+:func:`read` turns QuickBooks' answer into facts (kept in the session) and one
+:class:`Decision` per entry that reached an outcome. Facts are JSON so the
+session item in DynamoDB can carry them between Lambda invocations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from connector.config import Connection
+from connector.errors import PermanentError
+from connector.ledgers.qbd import qbxml
+from connector.ledgers.qbd.outbox import OutboxEntry
+from connector.mapping import display_name, item_name_for_sku, item_names_needed
+from connector.model import ZERO, Customer, Order, Refund
+
+CUSTOMER_NAME_MAX = 41
+RETRY_LATER = range(3170, 3181)  # record in use, locked, modified by another user
+STALE = 3200
+INVALID_REFERENCE = 3140
+NAME_IN_USE = 3100
+NO_MATCH = 1
+TxnKind = Literal["Invoice", "SalesReceipt", "CreditMemo"]
+DOCUMENT_KINDS: dict[str, Literal["Invoice", "SalesReceipt"]] = {
+    "invoice": "Invoice",
+    "sales_receipt": "SalesReceipt",
+}
+
+Outcome = Literal["posted", "withdrawn", "customer", "again", "retry", "park"]
+
+
+class WithdrawalPayload(BaseModel):
+    order_store_id: str
+    ref_number: str | None = None
+    kind: Literal["Invoice", "SalesReceipt"] = "Invoice"
+
+
+class RefundPayload(BaseModel):
+    refund: Refund
+    customer: Customer
+
+
+@dataclass(frozen=True)
+class Work:
+    """One waiting outbox entry with what DynamoDB already knows about its record."""
+
+    entry: OutboxEntry
+    txn_id: str | None = None  # the Desktop transaction already holding this record
+    edit_sequence: str | None = None
+    customer_name: str | None = None  # the mapped customer FullName for the buyer
+    known_items: frozenset[str] = frozenset()  # lower-cased item names known to exist
+    refresh_txn: bool = False  # QuickBooks said our EditSequence is stale (3200)
+    attempts_3140: int = 0
+
+    @property
+    def uncertain(self) -> bool:
+        """A write for it was sent and its answer never read: it may already be in QuickBooks."""
+        return self.entry.status == "sent"
+
+
+@dataclass(frozen=True)
+class Decision:
+    seq: int
+    outcome: Outcome
+    reason: str = ""
+    why: str = ""  # for "again": "3140" (re-resolve references) or "3200" (re-query, then modify)
+    operation: str = ""  # created, updated, adopted, voided, deleted
+    ledger_type: str = ""
+    txn_id: str | None = None
+    edit_sequence: str | None = None
+    total: Decimal | None = None
+    ref_number: str | None = None
+    customer_key: str | None = None  # the buyer's match key, mapped to customer_name once posted
+    customer_name: str | None = None
+
+
+@dataclass
+class Plan:
+    requests: list[qbxml.QbRequest] = field(default_factory=list)
+    purposes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)  # reached without asking QuickBooks
+    written: list[int] = field(default_factory=list)  # seqs whose write is in this message
+    looked_up: list[int] = field(default_factory=list)
+
+    @property
+    def has_writes(self) -> bool:
+        return bool(self.written)
+
+
+def new_facts() -> dict[str, Any]:
+    return {"customers": {}, "items": {}, "txns": {}, "taken": []}
+
+
+def _complete(facts: dict[str, Any]) -> None:
+    for key, empty in new_facts().items():
+        facts.setdefault(key, empty)
+
+
+# --- names -----------------------------------------------------------------------------------
+def customer_name(customer: Customer) -> str:
+    """A Desktop customer Name: Latin-1, no colon (it would make a job), at most 41 characters."""
+    name = qbxml.latin1_safe(display_name(customer)).replace(":", "-").strip()
+    return name[:CUSTOMER_NAME_MAX].rstrip() or "Customer"
+
+
+def disambiguated_name(customer: Customer) -> str:
+    """The name for a buyer whose plain name belongs to someone else in QuickBooks."""
+    base = customer_name(customer)
+    tag = customer.email.strip() or (f"#{customer.store_id}" if customer.store_id else "guest")
+    suffix = qbxml.latin1_safe(f" ({tag})")
+    if len(suffix) > CUSTOMER_NAME_MAX // 2:
+        suffix = suffix[: CUSTOMER_NAME_MAX // 2 - 1] + ")"
+    return (base[: CUSTOMER_NAME_MAX - len(suffix)].rstrip() + suffix).replace(":", "-")
+
+
+def _same_person(fact: Mapping[str, Any], customer: Customer) -> bool:
+    email = str(fact.get("email") or "").strip().lower()
+    return not email or not customer.email or email == customer.email.strip().lower()
+
+
+def txn_key(kind: str, ref: str) -> str:
+    return f"{kind}:{ref}"
+
+
+def document_kind(connection: Connection) -> Literal["Invoice", "SalesReceipt"]:
+    return DOCUMENT_KINDS[connection.document]
+
+
+# --- planning ---------------------------------------------------------------------------------
+@dataclass
+class _Needs:
+    customer_queries: list[str] = field(default_factory=list)
+    item_names: list[str] = field(default_factory=list)
+    txn_queries: list[tuple[TxnKind, str]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.customer_queries or self.item_names or self.txn_queries)
+
+
+class _Park(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Writes:
+    requests: list[tuple[str, dict[str, Any], qbxml.QbRequest]] = field(default_factory=list)
+    decision: Decision | None = None  # decided without a write (adopted, nothing to withdraw)
+
+
+class _Planner:
+    def __init__(self, connection: Connection, facts: dict[str, Any], prefix: str) -> None:
+        self.connection = connection
+        self.rules = connection.mapping
+        self.settings = connection.qbd
+        self.facts = facts
+        self.prefix = prefix
+        self.counter = 0
+        self.added_customers: set[str] = set()
+        self.added_items: set[str] = set()
+
+    def rid(self) -> str:
+        self.counter += 1
+        return f"{self.prefix}.{self.counter}"
+
+    # -- customers
+    def resolve_customer(
+        self, customer: Customer, mapped: str | None, needs: _Needs
+    ) -> tuple[str, bool] | None:
+        """(FullName, needs a CustomerAdd) or None while a lookup is outstanding."""
+        taken = set(self.facts["taken"])
+        if mapped and mapped.lower() not in taken:
+            return mapped, False
+        for name in (customer_name(customer), disambiguated_name(customer)):
+            lower = name.lower()
+            if lower in taken:
+                continue
+            fact = self.facts["customers"].get(lower)
+            if fact is None:
+                needs.customer_queries.append(name)
+                return None
+            if fact.get("missing"):
+                return name, lower not in self.added_customers
+            if _same_person(fact, customer):
+                return str(fact.get("name") or name), False
+        raise _Park(
+            f"QuickBooks already has a customer, vendor or employee named "
+            f"{customer_name(customer)!r} and {disambiguated_name(customer)!r} for someone else: "
+            "rename one of them in QuickBooks, then replay"
+        )
+
+    # -- items
+    def item_names(self, order: Order) -> tuple[dict[str, str], set[str]]:
+        """Every item name the document uses (name -> FullName) and the ones we may create."""
+        needed = item_names_needed(order, self.rules)
+        names = {name: name for name in needed.values()}
+        creatable = {
+            item_name_for_sku(sku)
+            for sku in needed
+            if sku and self.rules.auto_create_items and sku not in self.rules.items
+        }
+        if order.shipping_lines:
+            names[self.rules.shipping_item] = self.rules.shipping_item
+        if order.fee_lines:
+            names[self.rules.fee_item] = self.rules.fee_item
+        discount = sum((order.q(line.subtotal) - order.q(line.total) for line in order.lines), ZERO)
+        if self.rules.discounts == "discount_line" and discount > ZERO:
+            names[self.settings.discount_item] = self.settings.discount_item
+        if self.settings.sales_tax_item and order.q(order.total_tax) != ZERO:
+            names[self.settings.sales_tax_item] = self.settings.sales_tax_item
+        return names, creatable
+
+    def refund_item_names(self, refund: Refund) -> tuple[dict[str, str], set[str]]:
+        names: dict[str, str] = {}
+        creatable: set[str] = set()
+        for line in refund.lines:
+            sku = line.sku
+            if sku and sku in self.rules.items:
+                names[self.rules.items[sku]] = self.rules.items[sku]
+            elif sku and self.rules.auto_create_items:
+                name = item_name_for_sku(sku)
+                names[name] = name
+                creatable.add(name)
+            elif self.rules.fallback_item:
+                names[self.rules.fallback_item] = self.rules.fallback_item
+            else:
+                raise _Park(
+                    f"refund {refund.store_id} line {line.name!r} has no QuickBooks item: map "
+                    "its SKU or set fallback_item in the tenant file, then replay"
+                )
+        if not refund.lines and self.rules.fallback_item:
+            names[self.rules.fallback_item] = self.rules.fallback_item
+        return names, creatable
+
+    def check_items(
+        self, names: Mapping[str, str], creatable: set[str], known: frozenset[str], needs: _Needs
+    ) -> list[str] | None:
+        """Item names to create now, or None while a lookup is outstanding."""
+        to_create: list[str] = []
+        pending = False
+        for name in names:
+            lower = name.lower()
+            if lower in known:
+                continue
+            fact = self.facts["items"].get(lower)
+            if fact is None:
+                needs.item_names.append(name)
+                pending = True
+            elif fact == "":
+                if name in creatable:
+                    if lower not in self.added_items:
+                        to_create.append(name)
+                else:
+                    raise _Park(
+                        f"QuickBooks has no item named {name!r}: create it in QuickBooks "
+                        "(or map the SKU to an existing item in the tenant file), then replay"
+                    )
+        return None if pending else to_create
+
+    def txn_fact(self, kind: TxnKind, ref: str, needs: _Needs) -> dict[str, Any] | None:
+        """What the RefNumber pre-check found ({} for nothing), or None while it is outstanding."""
+        fact = self.facts["txns"].get(txn_key(kind, ref))
+        if fact is None:
+            needs.txn_queries.append((kind, ref))
+        return fact
+
+    # -- one entry
+    def work(self, work: Work, needs: _Needs) -> _Writes | None:
+        entry = work.entry
+        if entry.action == "upsert_order":
+            return self._order(work, Order.model_validate_json(entry.payload_json), needs)
+        if entry.action in ("void_order", "delete_order"):
+            return self._withdraw(
+                work, WithdrawalPayload.model_validate_json(entry.payload_json), needs
+            )
+        if entry.action == "upsert_customer":
+            return self._customer(work, Customer.model_validate_json(entry.payload_json), needs)
+        return self._refund(work, RefundPayload.model_validate_json(entry.payload_json), needs)
+
+    def _order(self, work: Work, order: Order, needs: _Needs) -> _Writes | None:
+        seq = work.entry.seq
+        kind: Literal["Invoice", "SalesReceipt"] = (
+            work.entry.ledger_type  # type: ignore[assignment]
+            if work.entry.ledger_type in ("Invoice", "SalesReceipt")
+            else document_kind(self.connection)
+        )
+        ref = qbxml.order_ref_number(order, self.rules)
+        names, creatable = self.item_names(order)
+        resolved = self.resolve_customer(order.customer, work.customer_name, needs)
+        creations = self.check_items(names, creatable, work.known_items, needs)
+        txn_id, edit_sequence = work.txn_id, work.edit_sequence
+        if work.refresh_txn or (txn_id is None and work.uncertain):
+            fact = self.txn_fact(kind, ref, needs)
+            if fact is not None and fact.get("txn_id"):
+                txn_id, edit_sequence = str(fact["txn_id"]), str(fact["edit_sequence"])
+                if txn_id and work.txn_id is None and work.uncertain:
+                    # Our earlier Add reached QuickBooks; its answer did not reach us.
+                    return _Writes(
+                        decision=Decision(
+                            seq,
+                            "posted",
+                            "found by RefNumber after an unknown outcome",
+                            operation="adopted",
+                            ledger_type=kind,
+                            txn_id=txn_id,
+                            edit_sequence=edit_sequence,
+                            total=_decimal(fact.get("total")),
+                            ref_number=ref,
+                            customer_key=order.customer.match_key,
+                            customer_name=resolved[0] if resolved else None,
+                        )
+                    )
+            elif fact is not None and work.refresh_txn:
+                raise _Park(
+                    f"{kind} {ref} is no longer in QuickBooks (deleted there?): replay to add it again"
+                )
+        if resolved is None or creations is None or not needs.empty():
+            return None
+        name, add_customer = resolved
+        writes = _Writes()
+        common = {"seq": seq, "customer_key": order.customer.match_key, "customer": name}
+        if add_customer:
+            self.added_customers.add(name.lower())
+            writes.requests.append(
+                (
+                    "customer_add",
+                    {**common, "name": name, "email": order.customer.email},
+                    qbxml.customer_add(order.customer, name, request_id=self.rid()),
+                )
+            )
+        for item in creations:
+            writes.requests.append(
+                (
+                    "item_add",
+                    {**common, "name": item},
+                    qbxml.item_non_inventory_add(
+                        item, self.rules.income_account or "", request_id=self.rid()
+                    ),
+                )
+            )
+            self.added_items.add(item.lower())
+        refs = qbxml.refs_for_order(order, self.connection, customer=name)
+        purpose = {**common, "kind": kind, "ref": ref, "total": str(order.q(order.total))}
+        if txn_id and edit_sequence:
+            writes.requests.append(
+                (
+                    "txn_mod",
+                    purpose,
+                    qbxml.sales_txn_mod(
+                        kind, order, refs, txn_id, edit_sequence, request_id=self.rid()
+                    ),
+                )
+            )
+        else:
+            writes.requests.append(
+                ("txn_add", purpose, qbxml.sales_txn_add(kind, order, refs, request_id=self.rid()))
+            )
+        return writes
+
+    def _withdraw(self, work: Work, payload: WithdrawalPayload, needs: _Needs) -> _Writes | None:
+        seq = work.entry.seq
+        operation = "voided" if work.entry.action == "void_order" else "deleted"
+        txn_id = work.txn_id
+        if txn_id is None or work.refresh_txn:
+            if not payload.ref_number:
+                return _Writes(
+                    decision=Decision(
+                        seq,
+                        "withdrawn",
+                        "nothing in QuickBooks to withdraw",
+                        operation=operation,
+                        ledger_type=payload.kind,
+                    )
+                )
+            fact = self.txn_fact(payload.kind, payload.ref_number, needs)
+            if fact is None:
+                return None
+            if not fact.get("txn_id"):
+                return _Writes(
+                    decision=Decision(
+                        seq,
+                        "withdrawn",
+                        f"{payload.kind} {payload.ref_number} is not in QuickBooks",
+                        operation=operation,
+                        ledger_type=payload.kind,
+                        ref_number=payload.ref_number,
+                    )
+                )
+            txn_id = str(fact["txn_id"])
+        purpose = {
+            "seq": seq,
+            "kind": payload.kind,
+            "ref": payload.ref_number,
+            "operation": operation,
+        }
+        found = txn_id
+        if operation == "voided":
+            return _Writes(
+                [("txn_void", purpose, qbxml.txn_void(payload.kind, found, request_id=self.rid()))]
+            )
+        return _Writes(
+            [("txn_del", purpose, qbxml.txn_del(payload.kind, found, request_id=self.rid()))]
+        )
+
+    def _customer(self, work: Work, customer: Customer, needs: _Needs) -> _Writes | None:
+        seq = work.entry.seq
+        if work.customer_name:
+            # Ours already: its current EditSequence is needed for CustomerMod.
+            name = work.customer_name
+            fact = self.facts["customers"].get(name.lower())
+            if fact is None:
+                needs.customer_queries.append(name)
+                return None
+            add = bool(fact.get("missing"))
+        else:
+            resolved = self.resolve_customer(customer, None, needs)
+            if resolved is None:
+                return None
+            name, add = resolved
+            fact = self.facts["customers"].get(name.lower(), {})
+        common = {
+            "seq": seq,
+            "customer_key": customer.match_key,
+            "customer": name,
+            "name": name,
+            "email": customer.email,
+        }
+        if add or not fact.get("list_id"):
+            self.added_customers.add(name.lower())
+            return _Writes(
+                [
+                    (
+                        "customer_add",
+                        {**common, "decides": True},
+                        qbxml.customer_add(customer, name, request_id=self.rid()),
+                    )
+                ]
+            )
+        list_id, edit_sequence = str(fact["list_id"]), str(fact["edit_sequence"])
+        return _Writes(
+            [
+                (
+                    "customer_mod",
+                    common,
+                    qbxml.customer_mod(
+                        customer, name, list_id, edit_sequence, request_id=self.rid()
+                    ),
+                )
+            ]
+        )
+
+    def _refund(self, work: Work, payload: RefundPayload, needs: _Needs) -> _Writes | None:
+        seq, refund = work.entry.seq, payload.refund
+        ref = qbxml.refund_ref_number(refund, self.rules)
+        names, creatable = self.refund_item_names(refund)
+        resolved = self.resolve_customer(payload.customer, work.customer_name, needs)
+        creations = self.check_items(names, creatable, work.known_items, needs)
+        if work.uncertain:
+            fact = self.txn_fact("CreditMemo", ref, needs)
+            if fact is not None and fact.get("txn_id"):
+                return _Writes(
+                    decision=Decision(
+                        seq,
+                        "posted",
+                        "found by RefNumber after an unknown outcome",
+                        operation="adopted",
+                        ledger_type="CreditMemo",
+                        txn_id=str(fact["txn_id"]),
+                        edit_sequence=str(fact["edit_sequence"]),
+                        total=_decimal(fact.get("total")),
+                        ref_number=ref,
+                    )
+                )
+        if resolved is None or creations is None or not needs.empty():
+            return None
+        name, add_customer = resolved
+        writes = _Writes()
+        common = {"seq": seq, "customer_key": payload.customer.match_key, "customer": name}
+        if add_customer:
+            self.added_customers.add(name.lower())
+            writes.requests.append(
+                (
+                    "customer_add",
+                    {**common, "name": name, "email": payload.customer.email},
+                    qbxml.customer_add(payload.customer, name, request_id=self.rid()),
+                )
+            )
+        for item in creations:
+            self.added_items.add(item.lower())
+            writes.requests.append(
+                (
+                    "item_add",
+                    {**common, "name": item},
+                    qbxml.item_non_inventory_add(
+                        item, self.rules.income_account or "", request_id=self.rid()
+                    ),
+                )
+            )
+        refs = qbxml.refs_for_refund(refund, self.connection, customer=name)
+        writes.requests.append(
+            (
+                "credit_memo_add",
+                {**common, "kind": "CreditMemo", "ref": ref, "total": str(refund.amount)},
+                qbxml.credit_memo_add(refund, refs, request_id=self.rid()),
+            )
+        )
+        return writes
+
+
+def plan(
+    works: Sequence[Work],
+    facts: dict[str, Any],
+    connection: Connection,
+    *,
+    prefix: str,
+    max_requests: int | None = None,
+) -> Plan:
+    """The next message: lookups for entries still missing facts, writes for the ready ones.
+
+    At most one entry per store record goes into a message (a later change of the
+    same order must see the earlier one's TxnID). ``prefix`` makes request ids
+    unique across sessions, so a recovered answer can be told from a fresh one.
+    """
+    _complete(facts)
+    budget = max_requests or connection.qbd.max_requests_per_message
+    planner = _Planner(connection, facts, prefix)
+    result = Plan()
+    customer_queries: dict[str, list[int]] = {}
+    item_names: dict[str, list[int]] = {}
+    txn_queries: dict[tuple[TxnKind, str], list[int]] = {}
+    write_requests: list[tuple[str, dict[str, Any], qbxml.QbRequest]] = []
+    records: set[str] = set()
+
+    def used() -> int:
+        return (
+            len(customer_queries)
+            + (1 if item_names else 0)
+            + len(txn_queries)
+            + len(write_requests)
+        )
+
+    for work in works:
+        if work.entry.record_key in records:
+            continue
+        records.add(work.entry.record_key)
+        needs = _Needs()
+        try:
+            writes = planner.work(work, needs)
+        except (_Park, PermanentError) as exc:
+            reason = exc.reason if isinstance(exc, _Park | PermanentError) else str(exc)
+            result.decisions.append(Decision(work.entry.seq, "park", reason))
+            continue
+        if writes is not None and writes.decision is not None:
+            result.decisions.append(writes.decision)
+            continue
+        if writes is None:
+            extra = (
+                len([n for n in dict.fromkeys(needs.customer_queries) if n not in customer_queries])
+                + (1 if needs.item_names and not item_names else 0)
+                + len([k for k in needs.txn_queries if k not in txn_queries])
+            )
+            if used() + extra > budget:
+                break
+            for name in needs.customer_queries:
+                customer_queries.setdefault(name, []).append(work.entry.seq)
+            for item in needs.item_names:
+                item_names.setdefault(item, []).append(work.entry.seq)
+            for key in needs.txn_queries:
+                txn_queries.setdefault(key, []).append(work.entry.seq)
+            result.looked_up.append(work.entry.seq)
+            continue
+        if used() + len(writes.requests) > budget:
+            break
+        write_requests.extend(writes.requests)
+        result.written.append(work.entry.seq)
+
+    for name, seqs in customer_queries.items():
+        rid = planner.rid()
+        result.requests.append(qbxml.customer_query(name, request_id=rid))
+        result.purposes[rid] = {"op": "customer_query", "name": name, "seqs": seqs}
+    if item_names:
+        rid = planner.rid()
+        names = list(item_names)
+        result.requests.append(qbxml.item_query(names, request_id=rid))
+        result.purposes[rid] = {
+            "op": "item_query",
+            "names": names,
+            "seqs": sorted({s for v in item_names.values() for s in v}),
+        }
+    for (kind, ref), seqs in txn_queries.items():
+        rid = planner.rid()
+        result.requests.append(qbxml.txn_query_by_ref(kind, ref, request_id=rid))
+        result.purposes[rid] = {"op": "txn_query", "kind": kind, "ref": ref, "seqs": seqs}
+    for op, purpose, request in write_requests:
+        result.requests.append(request)
+        result.purposes[request.request_id] = {"op": op, **purpose}
+    return result
+
+
+# --- reading answers --------------------------------------------------------------------------
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _text(ret: Mapping[str, Any] | None, name: str) -> str:
+    if not ret:
+        return ""
+    value = ret.get(name)
+    return "" if value is None or isinstance(value, dict | list) else str(value)
+
+
+def txn_total(ret: Mapping[str, Any] | None) -> Decimal | None:
+    """The document's total as QuickBooks computed it."""
+    total = _decimal(_text(ret, "TotalAmount"))
+    if total is not None:
+        return total
+    subtotal = _decimal(_text(ret, "Subtotal"))
+    if subtotal is None:
+        return None
+    return subtotal + (_decimal(_text(ret, "SalesTaxTotal")) or ZERO)
+
+
+def _qb_error(response: qbxml.QbResponse) -> str:
+    return f"QuickBooks said {response.status_message.strip()} (status {response.status_code})"
+
+
+def _is_error(response: qbxml.QbResponse) -> bool:
+    return response.status_severity.lower() == "error" or response.status_code >= 1000
+
+
+def read(
+    purposes: Mapping[str, Mapping[str, Any]],
+    responses: Sequence[qbxml.QbResponse],
+    facts: dict[str, Any],
+    *,
+    attempts_3140: Mapping[int, int] | None = None,
+) -> list[Decision]:
+    """Learn from QuickBooks' answers; one decision per entry that reached an outcome.
+
+    The first decision for an entry wins: a failed CustomerAdd parks its order,
+    and the order's own InvoiceAdd (refused for the missing customer) adds nothing.
+    """
+    _complete(facts)
+    decided: dict[int, Decision] = {}
+    tried = attempts_3140 or {}
+
+    def decide(decision: Decision) -> None:
+        decided.setdefault(decision.seq, decision)
+
+    for response in responses:
+        purpose = purposes.get(response.request_id)
+        if purpose is None:
+            continue
+        op = purpose["op"]
+        code = response.status_code
+        if op == "customer_query":
+            name = str(purpose["name"])
+            if code == NO_MATCH or (code == 0 and not response.rets):
+                facts["customers"][name.lower()] = {"missing": True}
+            elif code == 0 or not _is_error(response):
+                ret = next(
+                    (r for r in response.rets if _text(r, "FullName").lower() == name.lower()),
+                    response.ret,
+                )
+                facts["customers"][name.lower()] = {
+                    "name": _text(ret, "FullName") or name,
+                    "list_id": _text(ret, "ListID"),
+                    "edit_sequence": _text(ret, "EditSequence"),
+                    "email": _text(ret, "Email"),
+                }
+            else:
+                for seq in purpose["seqs"]:
+                    decide(_failure(seq, response, f"looking up customer {name!r}"))
+        elif op == "item_query":
+            if code in (0, NO_MATCH) or not _is_error(response):
+                found = {_text(r, "FullName").lower(): _text(r, "ListID") for r in response.rets}
+                for name in purpose["names"]:
+                    facts["items"][str(name).lower()] = found.get(str(name).lower(), "")
+            else:
+                for seq in purpose["seqs"]:
+                    decide(_failure(seq, response, "looking up items"))
+        elif op == "txn_query":
+            key = txn_key(str(purpose["kind"]), str(purpose["ref"]))
+            if code == NO_MATCH or (code == 0 and not response.rets):
+                facts["txns"][key] = {}
+            elif not _is_error(response):
+                ret = response.ret
+                facts["txns"][key] = {
+                    "txn_id": _text(ret, "TxnID"),
+                    "edit_sequence": _text(ret, "EditSequence"),
+                    "total": str(txn_total(ret) or ""),
+                }
+            else:
+                for seq in purpose["seqs"]:
+                    decide(
+                        _failure(seq, response, f"looking up {purpose['kind']} {purpose['ref']}")
+                    )
+        elif op in ("customer_add", "customer_mod"):
+            _read_customer_write(purpose, response, facts, decide)
+        elif op == "item_add":
+            name = str(purpose["name"])
+            if not _is_error(response):
+                facts["items"][name.lower()] = _text(response.ret, "ListID") or "?"
+            elif code == NAME_IN_USE:
+                facts["items"][name.lower()] = "?"  # it appeared since the lookup: use it
+            else:
+                decide(
+                    Decision(
+                        int(purpose["seq"]),
+                        "park",
+                        f"creating item {name!r} failed: {_qb_error(response)}",
+                    )
+                )
+        else:
+            _read_txn_write(purpose, response, facts, decide, tried)
+    return list(decided.values())
+
+
+def _failure(seq: int, response: qbxml.QbResponse, what: str) -> Decision:
+    if response.status_code in RETRY_LATER:
+        return Decision(seq, "retry", f"{what}: {_qb_error(response)}; trying again next session")
+    return Decision(seq, "park", f"{what}: {_qb_error(response)}")
+
+
+def _read_customer_write(
+    purpose: Mapping[str, Any], response: qbxml.QbResponse, facts: dict[str, Any], decide: Any
+) -> None:
+    seq, name = int(purpose["seq"]), str(purpose["name"])
+    decides = purpose["op"] == "customer_mod" or bool(purpose.get("decides"))
+    code = response.status_code
+    if not _is_error(response):
+        ret = response.ret
+        facts["customers"][name.lower()] = {
+            "name": _text(ret, "FullName") or name,
+            "list_id": _text(ret, "ListID"),
+            "edit_sequence": _text(ret, "EditSequence"),
+            "email": _text(ret, "Email") or str(purpose.get("email") or ""),
+        }
+        if decides:
+            decide(
+                Decision(
+                    seq,
+                    "customer",
+                    f"customer {name}",
+                    operation="updated" if purpose["op"] == "customer_mod" else "created",
+                    ledger_type="Customer",
+                    txn_id=_text(ret, "ListID"),
+                    edit_sequence=_text(ret, "EditSequence"),
+                    customer_key=str(purpose["customer_key"]),
+                    customer_name=name,
+                )
+            )
+    elif code == NAME_IN_USE:
+        # A vendor, employee or other name has it (names are unique across lists).
+        facts["taken"] = sorted({*facts["taken"], name.lower()})
+        facts["customers"].pop(name.lower(), None)
+        decide(Decision(seq, "again", f"the name {name!r} is in use in QuickBooks", why="3100"))
+    elif code in (STALE, INVALID_REFERENCE):
+        facts["customers"].pop(name.lower(), None)
+        decide(Decision(seq, "again", _qb_error(response), why=str(code)))
+    else:
+        decide(_failure(seq, response, f"saving customer {name!r}"))
+
+
+def _read_txn_write(
+    purpose: Mapping[str, Any],
+    response: qbxml.QbResponse,
+    facts: dict[str, Any],
+    decide: Any,
+    tried: Mapping[int, int],
+) -> None:
+    op, seq = str(purpose["op"]), int(purpose["seq"])
+    kind, ref = str(purpose.get("kind", "")), purpose.get("ref")
+    code = response.status_code
+    if not _is_error(response):
+        ret = response.ret
+        if op in ("txn_void", "txn_del"):
+            decide(
+                Decision(
+                    seq,
+                    "withdrawn",
+                    f"{kind} {ref or ''}".strip(),
+                    operation=str(purpose["operation"]),
+                    ledger_type=kind,
+                    txn_id=_text(ret, "TxnID") or None,
+                    ref_number=ref,
+                )
+            )
+            return
+        decide(
+            Decision(
+                seq,
+                "posted",
+                f"{kind} {ref}",
+                operation="updated" if op == "txn_mod" else "created",
+                ledger_type=kind,
+                txn_id=_text(ret, "TxnID"),
+                edit_sequence=_text(ret, "EditSequence"),
+                total=txn_total(ret),
+                ref_number=str(ref),
+                customer_key=purpose.get("customer_key"),
+                customer_name=purpose.get("customer"),
+            )
+        )
+        return
+    if ref is not None:
+        facts["txns"].pop(txn_key(kind, str(ref)), None)
+    if code == INVALID_REFERENCE and tried.get(seq, 0) < 1:
+        # Something it names is gone or renamed: look the references up again, once.
+        customer = purpose.get("customer")
+        if customer:
+            facts["customers"].pop(str(customer).lower(), None)
+        decide(
+            Decision(
+                seq,
+                "again",
+                _qb_error(response),
+                why="3140",
+                customer_key=purpose.get("customer_key"),
+            )
+        )
+    elif code == STALE:
+        decide(Decision(seq, "again", _qb_error(response), why="3200"))
+    elif code in RETRY_LATER:
+        decide(Decision(seq, "retry", f"{_qb_error(response)}; trying again next session"))
+    else:
+        what = {
+            "txn_add": "adding",
+            "txn_mod": "updating",
+            "txn_void": "voiding",
+            "txn_del": "deleting",
+            "credit_memo_add": "adding",
+        }.get(op, "saving")
+        decide(
+            Decision(
+                seq,
+                "park",
+                f"{what} {kind} {ref or ''} failed: {_qb_error(response)}".replace("  ", " "),
+            )
+        )

@@ -1,0 +1,132 @@
+"""The QuickBooks Desktop ledger adapter: the sync worker's changes go into the connection's outbox.
+
+Nothing reaches QuickBooks here; the Web Connector carries the outbox on its
+schedule (connector.ledgers.qbd.qbwc). Mapping problems that no Desktop answer
+could fix (an unmapped SKU, a RefNumber over 11 characters) are raised now, so
+the record parks at once with its reason instead of waiting for the PC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from connector.config import Connection
+from connector.errors import PermanentError
+from connector.ledgers.posting import Posted
+from connector.ledgers.qbd import qbxml
+from connector.ledgers.qbd.drain import RefundPayload, WithdrawalPayload, document_kind
+from connector.ledgers.qbd.outbox import OutboxEntry, OutboxStore
+from connector.mapping import content_hash, item_names_needed
+from connector.model import Customer, Order, Refund
+from connector.state import StateStore, SyncState
+
+
+class QbdLedger:
+    def __init__(self, *, connection: Connection, outbox: OutboxStore, state: StateStore) -> None:
+        self._connection = connection
+        self._outbox = outbox
+        self._state = state
+
+    @property
+    def calls(self) -> int:
+        """Nothing is sent to QuickBooks from the sync worker."""
+        return 0
+
+    def post_order(self, order: Order, previous: SyncState | None) -> Posted:
+        kind = (
+            previous.ledger_type
+            if previous
+            and previous.ledger_id
+            and previous.ledger_type in ("Invoice", "SalesReceipt")
+            else document_kind(self._connection)
+        )
+        ref = qbxml.order_ref_number(order, self._connection.mapping)
+        item_names_needed(order, self._connection.mapping)  # raises for an unmapped SKU
+        entry = self._outbox.put(
+            OutboxEntry(
+                connection_id=self._connection.id,
+                record_key=_order_key(self._connection.id, order.store_id),
+                action="upsert_order",
+                payload_json=order.model_dump_json(),
+                content_hash=content_hash(order),
+                ledger_type=kind,
+            )
+        )
+        return Posted(
+            "queued",
+            entry.ledger_type,
+            previous.ledger_id if previous else None,
+            sync_token=previous.sync_token if previous else None,
+            doc_number=ref,
+        )
+
+    def withdraw(self, previous: SyncState, order_store_id: str) -> Posted:
+        action = "void_order" if self._connection.on_cancel == "void" else "delete_order"
+        kind = (
+            previous.ledger_type
+            if previous.ledger_type in ("Invoice", "SalesReceipt")
+            else document_kind(self._connection)
+        )
+        payload = WithdrawalPayload(
+            order_store_id=order_store_id,
+            ref_number=previous.doc_number,
+            kind=kind,
+        )
+        self._outbox.put(
+            OutboxEntry(
+                connection_id=self._connection.id,
+                record_key=previous.record_key,
+                action=action,
+                payload_json=payload.model_dump_json(),
+                content_hash=f"{action}:{previous.doc_number or order_store_id}",
+                ledger_type=kind,
+            )
+        )
+        return Posted(
+            "queued",
+            kind,
+            previous.ledger_id,
+            sync_token=previous.sync_token,
+            doc_number=previous.doc_number,
+        )
+
+    def upsert_customer(self, customer: Customer, previous: SyncState | None = None) -> Posted:
+        if not customer.store_id:
+            raise PermanentError(
+                "a guest buyer is not a store customer record; it comes with its order"
+            )
+        self._outbox.put(
+            OutboxEntry(
+                connection_id=self._connection.id,
+                record_key=f"{self._connection.id}#customer#{customer.store_id}",
+                action="upsert_customer",
+                payload_json=customer.model_dump_json(),
+                content_hash=_digest(customer.model_dump_json(exclude={"modified_at"})),
+                ledger_type="Customer",
+            )
+        )
+        return Posted("queued", "Customer", previous.ledger_id if previous else None)
+
+    def queue_refund(self, refund: Refund, customer: Customer) -> Posted:
+        """A store refund becomes a CreditMemo for the order's customer."""
+        ref = qbxml.refund_ref_number(refund, self._connection.mapping)
+        payload = RefundPayload(refund=refund, customer=customer)
+        self._outbox.put(
+            OutboxEntry(
+                connection_id=self._connection.id,
+                record_key=f"{self._connection.id}#refund#{refund.store_id}",
+                action="credit_memo",
+                payload_json=payload.model_dump_json(),
+                content_hash=_digest(refund.model_dump_json()),
+                ledger_type="CreditMemo",
+            )
+        )
+        return Posted("queued", "CreditMemo", None, doc_number=ref, total=refund.amount)
+
+
+def _order_key(connection_id: str, store_id: str) -> str:
+    return f"{connection_id}#order#{store_id}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

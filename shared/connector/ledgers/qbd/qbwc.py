@@ -1,0 +1,612 @@
+"""The QuickBooks Web Connector service: POST /qbwc/{connection_id}, SOAP 1.1 (Intuit's QBWC WSDL).
+
+The Web Connector calls serverVersion, clientVersion, authenticate, then
+sendRequestXML / receiveResponseXML until we answer 100 (or an error), then
+closeConnection; getLastError and connectionError when something went wrong.
+Each call is its own Lambda invocation, so the session (ticket, what was sent,
+what QuickBooks has told us) lives in DynamoDB (qbwc_sessions), the work in the
+outbox, and the outcome in the sync state and audit trail like any other post.
+
+Web Connector versions: below MIN_CLIENT_VERSION (2.1.0.30, the oldest still
+offered by Intuit with TLS 1.2) we refuse ("E:"); below WARN_CLIENT_VERSION we
+warn ("W:") and carry on.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from connector.config import Connection, QbdLedger, TenantConfig
+from connector.errors import PermanentError
+from connector.ledgers.qbd import drain, qbxml
+from connector.ledgers.qbd.outbox import OutboxEntry, OutboxStore
+from connector.ledgers.qbd.password import same_user, verify_password
+from connector.ledgers.qbd.qbwc_sessions import Session, SessionStore
+from connector.ledgers.qbd.qbwc_soap import (
+    SoapCall,
+    SoapFault,
+    parse_call,
+    render_fault,
+    render_result,
+    render_wsdl,
+)
+from connector.mapping import item_names_needed
+from connector.model import Customer, Order
+from connector.observability import logger, metrics
+from connector.secrets import SecretVault
+from connector.state import AuditTrail, ConcurrentUpdate, StateStore, SyncState
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+SERVER_VERSION = "ml-connector QBWC service 1.0"
+MIN_CLIENT_VERSION = (2, 1, 0, 30)
+WARN_CLIENT_VERSION = (2, 2, 0, 0)
+MAX_UNPROCESSED = 3  # messages QuickBooks failed to process (hresult) before an entry parks
+MAX_REPLANS = 3  # re-plans of one entry for one reason within a session
+NVU, NONE, BUSY = "nvu", "none", "busy"
+
+
+@dataclass(frozen=True)
+class SoapAnswer:
+    status: int
+    body: str
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in text.strip().split("."))
+    except ValueError:
+        return None
+
+
+class QbwcService:
+    def __init__(
+        self,
+        *,
+        config: TenantConfig,
+        vault: SecretVault,
+        sessions: SessionStore,
+        outbox: OutboxStore,
+        state: StateStore,
+        audit: AuditTrail,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._vault = vault
+        self._sessions = sessions
+        self._outbox = outbox
+        self._state = state
+        self._audit = audit
+        self._clock = clock
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> QbwcService:
+        return cls(
+            config=runtime.config,
+            vault=runtime.vault,
+            sessions=SessionStore(runtime.settings.session_table),
+            outbox=runtime.require_outbox(),
+            state=runtime.state,
+            audit=runtime.audit,
+        )
+
+    # --- the door -----------------------------------------------------------------------
+    def handle(self, connection_id: str, body: bytes) -> SoapAnswer:
+        """One SOAP call; faults for what is not a call we serve, never a stack trace."""
+        try:
+            call = parse_call(body)
+        except SoapFault as fault:
+            logger.warning("QBWC request refused", fault=fault.message)
+            return SoapAnswer(500, render_fault(fault.code, fault.message))
+        logger.append_keys(connection_id=connection_id, qbwc_method=call.method)
+        try:
+            value = self._dispatch(connection_id, call)
+        except SoapFault as fault:
+            return SoapAnswer(500, render_fault(fault.code, fault.message))
+        except Exception:
+            logger.exception("QBWC call failed")
+            return SoapAnswer(500, render_fault("Server", "the service failed; it will be retried"))
+        return SoapAnswer(200, render_result(call.method, value))
+
+    def wsdl(self, connection_id: str, address: str) -> str | None:
+        return render_wsdl(address) if self._qbd(connection_id) is not None else None
+
+    def _dispatch(self, connection_id: str, call: SoapCall) -> str | int | list[str]:
+        method = call.method
+        if method == "serverVersion":
+            return SERVER_VERSION
+        if method == "clientVersion":
+            return self.client_version(call.text("strVersion"))
+        if method == "authenticate":
+            return self.authenticate(
+                connection_id, call.text("strUserName"), call.text("strPassword")
+            )
+        if method == "sendRequestXML":
+            return self.send_request_xml(
+                connection_id,
+                call.text("ticket"),
+                call.number("qbXMLMajorVers"),
+                call.number("qbXMLMinorVers"),
+            )
+        if method == "receiveResponseXML":
+            return self.receive_response_xml(
+                connection_id,
+                call.text("ticket"),
+                call.text("response"),
+                call.text("hresult"),
+                call.text("message"),
+            )
+        if method == "getLastError":
+            return self.get_last_error(connection_id, call.text("ticket"))
+        if method == "connectionError":
+            return self.connection_error(
+                connection_id, call.text("ticket"), call.text("hresult"), call.text("message")
+            )
+        return self.close_connection(connection_id, call.text("ticket"))
+
+    # --- version handshake ------------------------------------------------------------------
+    @staticmethod
+    def client_version(text: str) -> str:
+        version = _version(text)
+        if version is None:
+            return ""  # an unusual version string is no reason to stop the merchant's sync
+        shown = ".".join(str(p) for p in MIN_CLIENT_VERSION)
+        if version < MIN_CLIENT_VERSION:
+            return f"E:This Web Connector ({text}) is too old; install version {shown} or later from Intuit."
+        if version < WARN_CLIENT_VERSION:
+            return f"W:Web Connector {text} works, but an update from Intuit is recommended."
+        return ""
+
+    # --- login ---------------------------------------------------------------------------
+    def _qbd(self, connection_id: str) -> Connection | None:
+        connection = self._config.connection(connection_id)
+        if connection is None or not isinstance(connection.ledger, QbdLedger):
+            return None
+        return connection
+
+    def authenticate(self, connection_id: str, user: str, password: str) -> list[str]:
+        decoy = secrets.token_urlsafe(32)  # the Web Connector wants a ticket even when refused
+        connection = self._qbd(connection_id)
+        if connection is None:
+            logger.warning("QBWC login for a connection that is not a Desktop connection")
+            return [decoy, NVU]
+        if self._sessions.login_blocked(connection_id):
+            logger.warning("QBWC login refused: too many bad logins, waiting out the window")
+            metrics.add_metric(name="QbwcLoginThrottled", unit="Count", value=1)
+            return [decoy, NVU]
+        try:
+            stored = self._vault.qbd(connection_id).password_hash
+        except PermanentError as exc:
+            logger.warning("QBWC login refused", reason=exc.reason)
+            return [decoy, NVU]
+        # Both checks run every time, so a wrong user name costs as long as a wrong password.
+        user_ok = same_user(user, connection.qbd.user_name)
+        password_ok = verify_password(password, stored)
+        if not (user_ok and password_ok):
+            failures = self._sessions.record_failure(connection_id)
+            logger.warning("QBWC login refused: bad user name or password", failures=failures)
+            metrics.add_metric(name="QbwcLoginFailed", unit="Count", value=1)
+            return [decoy, NVU]
+        self._sessions.clear_failures(connection_id)
+        waiting = self._outbox.count_waiting(connection_id)
+        if waiting == 0:
+            return [decoy, NONE]
+        session = self._sessions.open(connection_id, total=waiting)
+        if session is None:
+            until = self._sessions.active_until(connection_id) or self._clock()
+            postpone = max(1, int(until - self._clock()))
+            logger.info("QBWC login while another session is alive", postpone_s=postpone)
+            return [decoy, BUSY, str(postpone)]
+        logger.info("QBWC session opened", waiting=waiting)
+        return [session.ticket, ""]
+
+    def _session(self, connection_id: str, ticket: str) -> Session | None:
+        session = self._sessions.get(ticket)
+        if session is None or session.connection_id != connection_id or session.closed:
+            return None
+        return session
+
+    # --- the exchange ----------------------------------------------------------------------
+    def send_request_xml(
+        self, connection_id: str, ticket: str, major: int | None, minor: int | None
+    ) -> str:
+        session = self._session(connection_id, ticket)
+        connection = self._qbd(connection_id)
+        if session is None or connection is None:
+            return ""
+        wanted = connection.qbd.qbxml_version
+        if major is not None and major > 0 and (major, minor or 0) < _qbxml_tuple(wanted):
+            session.last_error = (
+                f"This QuickBooks supports qbXML {major}.{minor or 0}; the connection is set to "
+                f"{wanted}. Set qbxml_version in the tenant file to a version it supports."
+            )
+            self._sessions.save(session)
+            return ""
+        if session.in_flight is not None:
+            # The answer to the previous message never came: its entries stay "sent"
+            # (outcome unknown) and are pre-checked by RefNumber before any new Add.
+            session.in_flight = None
+        xml = self._next_message(session, connection)
+        self._sessions.save(session)
+        return xml
+
+    def _next_message(self, session: Session, connection: Connection) -> str:
+        old_id: str | None = None
+        if not session.recovered:
+            session.recovered = True
+            unknown = [
+                e for e in self._outbox.entries(connection.id, ("sent",)) if e.message_set_id
+            ]
+            if unknown:
+                old_id = unknown[-1].message_set_id
+        for _ in range(50):
+            works = self._works(session, connection)
+            if not works:
+                return ""
+            message_id = f"{secrets.token_hex(4)}{session.messages + 1:04d}"
+            plan = drain.plan(works, session.facts, connection, prefix=message_id)
+            for decision in plan.decisions:
+                self._apply(session, connection, decision)
+            if not plan.requests:
+                if plan.decisions:
+                    continue  # decided without QuickBooks: plan the rest
+                return ""
+            purposes = plan.purposes
+            xml = qbxml.render_message(
+                plan.requests,
+                version=connection.qbd.qbxml_version,
+                on_error="continueOnError",
+                new_message_set_id=message_id if plan.has_writes else None,
+                old_message_set_id=old_id,
+            )
+            if plan.has_writes:
+                self._sessions.remember_message_set(connection.id, message_id, purposes)
+            for seq in plan.written:
+                self._outbox.mark(connection.id, seq, "sent", message_set_id=message_id)
+            session.messages += 1
+            session.in_flight = {
+                "id": message_id,
+                "purposes": purposes,
+                "written": plan.written,
+                "old": old_id,
+            }
+            return xml
+        return ""
+
+    def _works(self, session: Session, connection: Connection) -> list[drain.Work]:
+        conn = connection.id
+        deferred = set(session.deferred)
+        limit = connection.qbd.max_requests_per_message * 3 + len(deferred)
+        entries = self._outbox.pending(conn, limit)
+        held = {e.record_key for e in entries if e.seq in deferred}
+        works: list[drain.Work] = []
+        item_cache: dict[str, bool] = {}
+        for entry in entries:
+            if entry.seq in deferred or entry.record_key in held:
+                continue
+            works.append(self._work(entry, connection, session, item_cache))
+        return works
+
+    def _work(
+        self,
+        entry: OutboxEntry,
+        connection: Connection,
+        session: Session,
+        item_cache: dict[str, bool],
+    ) -> drain.Work:
+        conn = connection.id
+        state = self._state.get_sync_state(entry.record_key)
+        customer: Customer | None = None
+        names: list[str] = []
+        if entry.action == "upsert_order":
+            order = Order.model_validate_json(entry.payload_json)
+            customer = order.customer
+            try:
+                names = list(item_names_needed(order, connection.mapping).values())
+            except PermanentError:
+                names = []  # the planner parks it with the reason
+            names += [
+                connection.mapping.shipping_item,
+                connection.mapping.fee_item,
+                connection.qbd.discount_item,
+            ]
+            if connection.qbd.sales_tax_item:
+                names.append(connection.qbd.sales_tax_item)
+        elif entry.action == "upsert_customer":
+            customer = Customer.model_validate_json(entry.payload_json)
+        elif entry.action == "credit_memo":
+            payload = drain.RefundPayload.model_validate_json(entry.payload_json)
+            customer = payload.customer
+            names = [
+                connection.mapping.item_for_sku(line.sku) or "" for line in payload.refund.lines
+            ]
+        known: set[str] = set()
+        for name in {n.lower() for n in names if n}:
+            if name not in item_cache:
+                item_cache[name] = self._state.get_mapping(conn, "qbd-item", name) is not None
+            if item_cache[name]:
+                known.add(name)
+        mapped = (
+            self._state.get_mapping(conn, "qbd-customer", customer.match_key) if customer else None
+        )
+        txn_id = edit_sequence = None
+        if state is not None and state.ledger_id:
+            txn_id, edit_sequence = state.ledger_id, state.sync_token
+            if entry.action == "upsert_customer" or state.ledger_type not in (
+                "Invoice",
+                "SalesReceipt",
+                "CreditMemo",
+            ):
+                txn_id = edit_sequence = None
+        return drain.Work(
+            entry=entry,
+            txn_id=txn_id,
+            edit_sequence=edit_sequence,
+            customer_name=mapped,
+            known_items=frozenset(known),
+            refresh_txn=session.retries.get(f"{entry.seq}:3200", 0) > 0,
+            attempts_3140=session.retries.get(f"{entry.seq}:3140", 0),
+        )
+
+    def receive_response_xml(
+        self, connection_id: str, ticket: str, response: str, hresult: str, message: str
+    ) -> int:
+        session = self._session(connection_id, ticket)
+        connection = self._qbd(connection_id)
+        if session is None or connection is None:
+            return -1
+        in_flight = session.in_flight
+        if in_flight is None:
+            session.last_error = "An answer arrived for no request; the next run starts afresh."
+            self._sessions.save(session)
+            return -1
+        session.in_flight = None
+        if hresult.strip() or not response.strip():
+            return self._unprocessed(session, connection, in_flight, hresult, message)
+        try:
+            answer = qbxml.parse_response(response)
+        except Exception as exc:  # any unreadable answer is handled alike
+            logger.warning("unreadable qbXML answer", error=str(exc))
+            return self._unprocessed(
+                session, connection, in_flight, "", f"unreadable answer: {exc}"
+            )
+        responses = answer.responses
+        old_id = in_flight.get("old")
+        if old_id:
+            old_purposes = self._sessions.message_set(connection.id, str(old_id)) or {}
+            recovered = [r for r in responses if r.request_id in old_purposes]
+            if recovered:
+                logger.info("QuickBooks answered a lost message set again", message_set=old_id)
+                for decision in drain.read(old_purposes, recovered, session.facts):
+                    self._apply(session, connection, decision)
+            self._sessions.forget_message_set(connection.id, str(old_id))
+        tried = {
+            int(key.split(":")[0]): count
+            for key, count in session.retries.items()
+            if key.endswith(":3140")
+        }
+        for decision in drain.read(
+            in_flight["purposes"], responses, session.facts, attempts_3140=tried
+        ):
+            self._apply(session, connection, decision)
+        if in_flight.get("written"):
+            self._sessions.forget_message_set(connection.id, str(in_flight["id"]))
+        self._remember_items(session, connection)
+        percent = self._percent(session, connection)
+        self._sessions.save(session)
+        return percent
+
+    def _unprocessed(
+        self,
+        session: Session,
+        connection: Connection,
+        in_flight: dict[str, Any],
+        hresult: str,
+        message: str,
+    ) -> int:
+        """QuickBooks did not process the message: send it again next session, up to a limit."""
+        reason = f"QuickBooks could not process the request ({hresult or 'no answer'}): {message}"
+        session.last_error = reason
+        for seq in in_flight.get("written", []):
+            entry = self._outbox.get(connection.id, int(seq))
+            if entry is None:
+                continue
+            if entry.attempts + 1 >= MAX_UNPROCESSED:
+                self._apply(
+                    session,
+                    connection,
+                    drain.Decision(int(seq), "park", f"{reason} ({MAX_UNPROCESSED} times)"),
+                )
+            else:
+                # Still "sent": the next session pre-checks by RefNumber before adding again.
+                self._outbox.mark(
+                    connection.id,
+                    int(seq),
+                    "sent",
+                    last_error=reason,
+                    message_set_id=entry.message_set_id or "",
+                    count_attempt=True,
+                )
+        logger.warning("QuickBooks did not process a message", hresult=hresult)
+        self._sessions.save(session)
+        return -1
+
+    def _remember_items(self, session: Session, connection: Connection) -> None:
+        """Items QuickBooks has are kept in the state table; later sessions need not ask."""
+        items = session.facts.get("items", {})
+        for name, list_id in list(items.items()):
+            if list_id:
+                self._state.put_mapping(connection.id, "qbd-item", name, list_id)
+                del items[name]
+
+    def _percent(self, session: Session, connection: Connection) -> int:
+        deferred = set(session.deferred)
+        rest = [
+            e
+            for e in self._outbox.pending(connection.id, len(deferred) + 1)
+            if e.seq not in deferred
+        ]
+        if not rest:
+            return 100
+        return min(99, max(1, session.finished * 100 // max(session.total, 1)))
+
+    # --- outcomes ------------------------------------------------------------------------
+    def _apply(self, session: Session, connection: Connection, decision: drain.Decision) -> None:
+        conn, seq = connection.id, decision.seq
+        entry = self._outbox.get(conn, seq)
+        if entry is None or entry.status in ("done", "parked"):
+            return
+        key = entry.record_key
+        if decision.outcome == "again":
+            retry_key = f"{seq}:{decision.why}"
+            session.retries[retry_key] = session.retries.get(retry_key, 0) + 1
+            if session.retries[retry_key] > MAX_REPLANS:
+                self._apply(
+                    session,
+                    connection,
+                    drain.Decision(
+                        seq, "park", f"{decision.reason}; still failing after {MAX_REPLANS} tries"
+                    ),
+                )
+                return
+            if decision.why == "3140" and decision.customer_key:
+                self._state.delete_mapping(conn, "qbd-customer", decision.customer_key)
+            self._outbox.mark(conn, seq, "pending", last_error=decision.reason)
+            return
+        if decision.outcome == "retry":
+            session.deferred.append(seq)
+            session.finished += 1
+            self._outbox.mark(conn, seq, "pending", last_error=decision.reason, count_attempt=True)
+            self._audit.append(
+                key, "failed", decision.reason, detail={"retry": "next Web Connector run"}
+            )
+            return
+        if decision.outcome == "park":
+            session.finished += 1
+            session.parked += 1
+            self._outbox.mark(conn, seq, "parked", last_error=decision.reason)
+            self._update_state(key, {"status": "parked", "last_error": decision.reason})
+            self._audit.append(
+                key, "parked", decision.reason, detail={"replay": "connector replay"}
+            )
+            metrics.add_metric(name="RecordsParked", unit="Count", value=1)
+            return
+        session.finished += 1
+        session.posted += 1
+        self._outbox.mark(conn, seq, "done")
+        if decision.customer_key and decision.customer_name:
+            self._state.put_mapping(
+                conn, "qbd-customer", decision.customer_key, decision.customer_name
+            )
+        if decision.outcome == "withdrawn":
+            status: Literal["voided", "deleted"] = (
+                "voided" if decision.operation == "voided" else "deleted"
+            )
+            self._update_state(key, {"status": status, "attempts": 0, "last_error": None})
+            self._audit.append(
+                key, status, f"{decision.operation} {decision.reason}", ledger_id=decision.txn_id
+            )
+            return
+        self._update_state(
+            key,
+            {
+                "status": "posted",
+                "ledger_id": decision.txn_id,
+                "ledger_type": decision.ledger_type,
+                "sync_token": decision.edit_sequence,
+                "doc_number": decision.ref_number,
+                "ledger_total": str(decision.total) if decision.total is not None else None,
+                "attempts": 0,
+                "last_error": None,
+            },
+        )
+        event: Literal["updated", "posted"] = (
+            "updated" if decision.operation == "updated" else "posted"
+        )
+        self._audit.append(
+            key,
+            event,
+            f"{decision.operation} {decision.ledger_type} {decision.ref_number or decision.reason} "
+            f"in QuickBooks Desktop",
+            ledger_id=decision.txn_id,
+            detail={"operation": decision.operation, "doc_number": decision.ref_number or ""},
+        )
+        metrics.add_metric(name="DocumentsPosted", unit="Count", value=1)
+        store_total = _store_total(entry)
+        if decision.total is not None and store_total is not None and decision.total != store_total:
+            self._audit.append(
+                key,
+                "total_mismatch",
+                f"QuickBooks total {decision.total} differs from the store total {store_total}",
+                ledger_id=decision.txn_id,
+                detail={"store_total": str(store_total), "ledger_total": str(decision.total)},
+            )
+            metrics.add_metric(name="TotalMismatch", unit="Count", value=1)
+
+    def _update_state(self, key: str, changes: dict[str, Any]) -> None:
+        for _ in range(5):
+            current = self._state.get_sync_state(key) or SyncState(
+                record_key=key, status="received", updated_at=_iso()
+            )
+            try:
+                self._state.put_sync_state(current.model_copy(update=changes))
+                return
+            except ConcurrentUpdate:
+                continue
+        logger.error("sync state kept changing; the outbox holds the outcome", record_key=key)
+
+    # --- the end of a session ----------------------------------------------------------
+    def get_last_error(self, connection_id: str, ticket: str) -> str:
+        session = self._session(connection_id, ticket)
+        if session is None:
+            return "The session is unknown or has expired; the next scheduled run starts a new one."
+        return session.last_error or "Nothing more to send."
+
+    def connection_error(self, connection_id: str, ticket: str, hresult: str, message: str) -> str:
+        session = self._session(connection_id, ticket)
+        reason = f"The Web Connector could not open QuickBooks ({hresult}): {message}"
+        if session is not None:
+            session.last_error = reason
+            self._sessions.close(session)
+        if self._qbd(connection_id) is not None:
+            self._state.set_connection_status(connection_id, "qbwc_error", reason)
+        logger.warning("QBWC could not reach QuickBooks", hresult=hresult)
+        return "done"
+
+    def close_connection(self, connection_id: str, ticket: str) -> str:
+        session = self._session(connection_id, ticket)
+        if session is None:
+            return "OK"
+        self._sessions.close(session)
+        left = self._outbox.count_waiting(connection_id)
+        self._state.set_connection_status(
+            connection_id, "connected", f"last Web Connector session {_iso()}"
+        )
+        return (
+            f"OK: {session.posted} sent to QuickBooks, {session.parked} need attention, "
+            f"{left} waiting"
+        )
+
+
+def _qbxml_tuple(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor or 0)
+
+
+def _store_total(entry: OutboxEntry) -> Any:
+    if entry.action == "upsert_order":
+        order = Order.model_validate_json(entry.payload_json)
+        return order.q(order.total)
+    if entry.action == "credit_memo":
+        return drain.RefundPayload.model_validate_json(entry.payload_json).refund.amount
+    return None
+
+
+def _iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

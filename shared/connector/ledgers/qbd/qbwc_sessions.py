@@ -1,0 +1,245 @@
+"""Web Connector sessions and login throttling in DynamoDB (SESSION_TABLE).
+
+Every SOAP call is a new Lambda invocation, so everything a session knows lives
+here. Keys (pk / sk):
+  ticket#<ticket>        / SESSION   one session: its connection, drain progress, last error
+  active#<connection>    / LEASE     which ticket may drain the connection now
+  logins#<connection>    / FAILURES  bad logins in the current window
+  msgset#<connection>    / <set id>  what a qbXML message asked for, until its answer is read
+Items carry ``expires_at`` (TTL); expiry is also checked on read because TTL
+deletion lags.
+
+One session per connection: a second authenticate while another session is alive
+answers "busy" (with a postpone hint). A session counts as alive until
+ACTIVE_TIMEOUT_S after its last call, long enough for QuickBooks to start and
+answer one message, short enough that a PC that crashed mid-session does not keep
+the next scheduled run out for long (consolibyte blocks for 60 s; QuickBooks can
+take tens of seconds to open a company file).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+SESSION_TTL_S = 4 * 3600
+ACTIVE_TIMEOUT_S = 300
+LOGIN_WINDOW_S = 15 * 60
+MAX_LOGIN_FAILURES = 5
+MESSAGE_SET_TTL_S = 30 * 24 * 3600
+
+
+class Session(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ticket: str
+    connection_id: str
+    created_at: float
+    last_seen: float
+    # Drain progress, all JSON: see connector.ledgers.qbd.drain.
+    in_flight: dict[str, Any] | None = None  # the message QuickBooks is working on
+    facts: dict[str, Any] = Field(default_factory=dict)
+    deferred: list[int] = Field(default_factory=list)  # outbox seqs left for the next session
+    retries: dict[str, int] = Field(default_factory=dict)  # "<seq>:<why>" -> times re-planned
+    recovered: bool = False  # the previous session's lost answer was asked for
+    total: int = 0  # entries waiting when the session began
+    finished: int = 0  # entries done, parked or deferred since
+    posted: int = 0
+    parked: int = 0
+    messages: int = 0
+    last_error: str = ""
+    closed: bool = False
+    version: int = 0
+
+
+def _table(name: str, resource: Any | None) -> Any:
+    return (resource or boto3.resource("dynamodb")).Table(name)
+
+
+def _conditional(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+class SessionStore:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        resource: Any | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = _table(table_name, resource)
+        self._clock = clock
+
+    # --- login throttling -------------------------------------------------------------
+    def login_blocked(self, connection_id: str) -> bool:
+        """Too many bad logins in the window: refuse without checking the password."""
+        item = self._table.get_item(
+            Key={"pk": f"logins#{connection_id}", "sk": "FAILURES"}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return False
+        if float(item["window_start"]) + LOGIN_WINDOW_S < self._clock():
+            return False
+        return int(item["count"]) >= MAX_LOGIN_FAILURES
+
+    def record_failure(self, connection_id: str) -> int:
+        """Count a bad login; a new window starts when the last one has passed."""
+        now = self._clock()
+        key = {"pk": f"logins#{connection_id}", "sk": "FAILURES"}
+        try:
+            answer = self._table.update_item(
+                Key=key,
+                UpdateExpression="ADD #c :one",
+                ConditionExpression=Attr("window_start").gte(int(now - LOGIN_WINDOW_S)),
+                ExpressionAttributeNames={"#c": "count"},
+                ExpressionAttributeValues={":one": 1},
+                ReturnValues="ALL_NEW",
+            )
+            return int(answer["Attributes"]["count"])
+        except ClientError as exc:
+            if not _conditional(exc):
+                raise
+        self._table.put_item(
+            Item={
+                **key,
+                "count": 1,
+                "window_start": int(now),
+                "expires_at": int(now) + LOGIN_WINDOW_S * 2,
+            }
+        )
+        return 1
+
+    def clear_failures(self, connection_id: str) -> None:
+        self._table.delete_item(Key={"pk": f"logins#{connection_id}", "sk": "FAILURES"})
+
+    # --- sessions --------------------------------------------------------------------
+    def active_until(self, connection_id: str) -> float | None:
+        """When the connection's live session stops counting as alive (None: there is none)."""
+        item = self._table.get_item(
+            Key={"pk": f"active#{connection_id}", "sk": "LEASE"}, ConsistentRead=True
+        ).get("Item")
+        if not item or float(item["alive_until"]) < self._clock():
+            return None
+        return float(item["alive_until"])
+
+    def open(self, connection_id: str, *, total: int) -> Session | None:
+        """A new session holding the connection's lease; None when another one is alive."""
+        now = self._clock()
+        ticket = secrets.token_urlsafe(32)
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": f"active#{connection_id}",
+                    "sk": "LEASE",
+                    "ticket": ticket,
+                    "alive_until": int(now) + ACTIVE_TIMEOUT_S,
+                    "expires_at": int(now) + SESSION_TTL_S,
+                },
+                ConditionExpression=Attr("pk").not_exists() | Attr("alive_until").lt(int(now)),
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return None
+            raise
+        session = Session(
+            ticket=ticket, connection_id=connection_id, created_at=now, last_seen=now, total=total
+        )
+        return self._write(session, new=True)
+
+    def get(self, ticket: str) -> Session | None:
+        """The session for a ticket, if it exists, is open and has not expired."""
+        if not ticket:
+            return None
+        item = self._table.get_item(
+            Key={"pk": f"ticket#{ticket}", "sk": "SESSION"}, ConsistentRead=True
+        ).get("Item")
+        if not item or int(item["expires_at"]) < self._clock():
+            return None
+        session = Session.model_validate(json.loads(str(item["body"])))
+        return session.model_copy(update={"version": int(item["version"])})
+
+    def save(self, session: Session) -> Session:
+        """Write the session back and keep its lease alive (it was read at ``session.version``)."""
+        saved = self._write(session, new=False)
+        if not session.closed:
+            now = self._clock()
+            try:
+                self._table.update_item(
+                    Key={"pk": f"active#{session.connection_id}", "sk": "LEASE"},
+                    UpdateExpression="SET alive_until = :until",
+                    ConditionExpression=Attr("ticket").eq(session.ticket),
+                    ExpressionAttributeValues={":until": int(now) + ACTIVE_TIMEOUT_S},
+                )
+            except ClientError as exc:
+                # Another session took over after this one went quiet; it keeps the lease.
+                if not _conditional(exc):
+                    raise
+        return saved
+
+    def holds_lease(self, session: Session) -> bool:
+        item = self._table.get_item(
+            Key={"pk": f"active#{session.connection_id}", "sk": "LEASE"}, ConsistentRead=True
+        ).get("Item")
+        return bool(item and item.get("ticket") == session.ticket)
+
+    def close(self, session: Session) -> Session:
+        closed = self._write(session.model_copy(update={"closed": True}), new=False)
+        try:
+            self._table.delete_item(
+                Key={"pk": f"active#{session.connection_id}", "sk": "LEASE"},
+                ConditionExpression=Attr("ticket").eq(session.ticket),
+            )
+        except ClientError as exc:
+            if not _conditional(exc):
+                raise
+        return closed
+
+    def _write(self, session: Session, *, new: bool) -> Session:
+        now = self._clock()
+        stored = session.model_copy(update={"last_seen": now, "version": session.version + 1})
+        condition = Attr("pk").not_exists() if new else Attr("version").eq(session.version)
+        self._table.put_item(
+            Item={
+                "pk": f"ticket#{session.ticket}",
+                "sk": "SESSION",
+                "connection_id": session.connection_id,
+                "version": stored.version,
+                "body": stored.model_dump_json(exclude={"version"}),
+                "expires_at": int(now) + SESSION_TTL_S,
+            },
+            ConditionExpression=condition,
+        )
+        return stored
+
+    # --- message sets ---------------------------------------------------------------------
+    def remember_message_set(
+        self, connection_id: str, message_set_id: str, purposes: dict[str, Any]
+    ) -> None:
+        """What a message asked for, so a later session can read its recovered answer."""
+        now = self._clock()
+        self._table.put_item(
+            Item={
+                "pk": f"msgset#{connection_id}",
+                "sk": message_set_id,
+                "purposes": json.dumps(purposes),
+                "expires_at": int(now) + MESSAGE_SET_TTL_S,
+            }
+        )
+
+    def message_set(self, connection_id: str, message_set_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key={"pk": f"msgset#{connection_id}", "sk": message_set_id}, ConsistentRead=True
+        ).get("Item")
+        return json.loads(str(item["purposes"])) if item else None
+
+    def forget_message_set(self, connection_id: str, message_set_id: str) -> None:
+        self._table.delete_item(Key={"pk": f"msgset#{connection_id}", "sk": message_set_id})
