@@ -1,0 +1,315 @@
+"""A store's day into QuickBooks Desktop: simulated WooCommerce -> local runtime -> outbox ->
+simulated Web Connector -> simulated QuickBooks Desktop company.
+
+Orders arrive as signed webhooks; the sync worker puts them in the connection's outbox; the
+Web Connector then runs its scheduled sessions against ``POST /qbwc/{connection}`` until the
+service says there is nothing left ("none"). Along the way QuickBooks loses one response
+after doing the work, the HTTP connection drops mid-session, a record is locked by another
+user (3175), and one customer's name is already taken by a vendor (3100). Then every order is
+checked: exactly one transaction, the store's total to the cent, each customer created once.
+
+The end-to-end test (300 orders) and ``make bench`` (SOAP round trips to drain 1,000 queued
+orders) run this.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from connector.config import TenantConfig
+from connector.ledgers.qbd.password import hash_password
+from connector.local import LocalRuntime
+from connector.resources import ENV_SESSION_TABLE, FUNCTIONS, QBWC
+from simulators.qbd import QbdCompany, QbdTxn
+from simulators.qbwc import SessionReport, WebConnector
+from simulators.woocommerce import WooSimulator
+from simulators.woocommerce_webhooks import WebhookSender
+
+CONNECTION = "desk-shop"
+WEBHOOK_SECRET = "DeskWebhookSecret42"
+STORE_KEYS: dict[str, str] = {"consumer_key": "ck_desk", "consumer_secret": "cs_desk"}
+QBWC_USER = "ml-connector"
+QBWC_PASSWORD = "desk-shop-web-connector-pass"
+POSTING = ("processing", "completed", "on-hold")
+ACTIVE_WAIT_S = 300  # when "busy" comes without a postpone hint
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DeskOrderCheck:
+    order_id: int
+    number: str
+    status: str
+    store_total: Decimal
+    transactions: int
+    ledger_total: Decimal | None
+
+    @property
+    def ok(self) -> bool:
+        if self.status in POSTING:
+            return self.transactions == 1 and self.ledger_total == self.store_total
+        if self.status in ("cancelled", "trash"):
+            return self.transactions == 0 or self.ledger_total == Decimal("0")
+        return self.transactions == 0
+
+
+@dataclass
+class DeskScenarioReport:
+    orders: int = 0
+    webhooks_sent: int = 0
+    sessions: list[SessionReport] = field(default_factory=list)
+    faults_injected: list[str] = field(default_factory=list)
+    checks: list[DeskOrderCheck] = field(default_factory=list)
+    transactions: int = 0
+    customers: int = 0
+    duplicate_customers: list[str] = field(default_factory=list)
+    qbxml_messages: int = 0
+    elapsed_s: float = 0.0
+    drain_s: float = 0.0
+    waited_s: int = 0  # Web Connector time spent waiting for a busy service (simulated)
+
+    @property
+    def round_trips(self) -> int:
+        return sum(s.round_trips for s in self.sessions)
+
+    @property
+    def problems(self) -> list[DeskOrderCheck]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and not self.problems and not self.duplicate_customers
+
+    def summary(self) -> str:
+        outcomes = Counter(s.outcome for s in self.sessions)
+        lines = [
+            f"orders in the store            {self.orders}",
+            f"webhooks sent                  {self.webhooks_sent}",
+            f"Web Connector sessions         {len(self.sessions)} "
+            f"({', '.join(f'{n} {o}' for o, n in sorted(outcomes.items()))})",
+            f"SOAP round trips               {self.round_trips}",
+            f"qbXML messages run             {self.qbxml_messages}",
+            f"faults injected                {', '.join(self.faults_injected) or 'none'}",
+            f"transactions in QuickBooks     {self.transactions}",
+            f"customers in QuickBooks        {self.customers}",
+            f"time                           {self.elapsed_s:.1f} s "
+            f"(Web Connector {self.drain_s:.1f} s)",
+        ]
+        if self.ok:
+            lines.append(
+                "result                         every order once, totals equal to the cent"
+            )
+        else:
+            for check in self.problems:
+                lines.append(
+                    f"PROBLEM order {check.number} ({check.status}): {check.transactions} "
+                    f"transactions, QuickBooks total {check.ledger_total}, store {check.store_total}"
+                )
+            lines += [f"PROBLEM customer created twice: {e}" for e in self.duplicate_customers]
+        return "\n".join(lines)
+
+
+def tenant_config(woo_url: str, *, max_requests: int = 20) -> TenantConfig:
+    return TenantConfig.model_validate(
+        {
+            "tenant": "desk",
+            "connections": [
+                {
+                    "id": CONNECTION,
+                    "document": "invoice",
+                    "store": {"kind": "woocommerce", "url": woo_url},
+                    "ledger": {
+                        "kind": "qbd",
+                        "user_name": QBWC_USER,
+                        "sales_tax_item": "Sales Tax",
+                        "discount_item": "Discount",
+                        "max_requests_per_message": max_requests,
+                    },
+                    "mapping": {
+                        "fallback_item": "Sales",
+                        "auto_create_items": True,
+                        "income_account": "Merchandise Sales",
+                        "shipping_item": "Shipping",
+                        "fee_item": "Fees",
+                    },
+                }
+            ],
+        }
+    )
+
+
+class DeskScenario:
+    def __init__(
+        self,
+        *,
+        orders: int,
+        seed: int = 11,
+        faults: bool = True,
+        progress: Progress | None = None,
+        max_sessions: int = 200,
+        max_requests: int = 20,
+    ) -> None:
+        self.orders = orders
+        self.faults = faults
+        self.max_sessions = max_sessions
+        self.max_requests = max_requests
+        self._rng = random.Random(seed)
+        self._say = progress or (lambda _line: None)
+        self.woo = WooSimulator(
+            consumer_key=STORE_KEYS["consumer_key"],
+            consumer_secret=STORE_KEYS["consumer_secret"],
+            seed=seed,
+        )
+        self.company = QbdCompany(seed=seed)
+        self.report = DeskScenarioReport()
+
+    def run(self) -> DeskScenarioReport:
+        started = time.monotonic()
+        with self.woo.serve() as woo_server:
+            config = tenant_config(woo_server.base_url, max_requests=self.max_requests)
+            secrets = {
+                CONNECTION: {
+                    "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
+                    "ledger": {"password_hash": hash_password(QBWC_PASSWORD)},
+                }
+            }
+            functions = FUNCTIONS if QBWC in FUNCTIONS else (*FUNCTIONS, QBWC)
+            with LocalRuntime(
+                tenant="desk",
+                tenant_config_json=config.model_dump_json(),
+                secrets=secrets,
+                functions=functions,
+            ) as runtime:
+                self._say(f"local runtime at {runtime.base_url}; store {woo_server.base_url}")
+                self._trade(runtime)
+                drain_started = time.monotonic()
+                self._web_connector(runtime)
+                self.report.drain_s = time.monotonic() - drain_started
+                self._check()
+        self.report.elapsed_s = time.monotonic() - started
+        return self.report
+
+    def _trade(self, runtime: LocalRuntime) -> None:
+        sender = WebhookSender(
+            self.woo,
+            target_url=f"{runtime.base_url}/webhooks/{CONNECTION}",
+            secret=WEBHOOK_SECRET,
+            webhook_id=1,
+        )
+        try:
+            if sender.ping() != 200:
+                raise RuntimeError(f"the webhook ping failed: {sender.last_ping_error}")
+            order_ids: list[int] = []
+            for n in range(self.orders):
+                order = self.woo.create_order(self.woo.random_spec(self._rng))
+                order_ids.append(order["id"])
+                sender.deliver("order.created", order["id"])
+                self.report.webhooks_sent += 1
+                if n % 100 == 99:
+                    self._say(f"{n + 1} orders placed")
+            self.report.orders = len(order_ids)
+            for order_id in self._rng.sample(order_ids, k=max(1, len(order_ids) // 20)):
+                self.woo.update_order(order_id, status="cancelled")
+                sender.deliver("order.updated", order_id)
+                self.report.webhooks_sent += 1
+        finally:
+            sender.close()
+        if not runtime.drain(timeout_s=120 + self.orders):
+            raise RuntimeError("the sync queue did not drain")
+        self._say("every order is in the outbox; the Web Connector's turn")
+
+    def _inject(self, session_number: int, wc: WebConnector) -> None:
+        if not self.faults:
+            return
+        if session_number == 0:
+            # The bookkeeper has a vendor named like the first store customer -> 3100.
+            first = self.woo.rest_representation("customer", self.woo.customer_ids()[0])
+            name = f"{first['first_name']} {first['last_name']}".strip()
+            self.company.add_list_record("Vendor", name)
+            self.company.inject(3175, times=1, request="InvoiceAdd")
+            wc.drop_connection_after(6)  # the second receiveResponseXML never arrives
+            self.report.faults_injected += [
+                f"3100 name in use by a vendor ({name})",
+                "3175 locked invoice",
+                "dropped connection",
+            ]
+        elif session_number == 1:
+            wc.lose_response_once()
+            self.report.faults_injected.append("response lost after QuickBooks did the work")
+        elif session_number == 2:
+            self.company.fail_open_company(times=1)
+            self.report.faults_injected.append("company file could not be opened")
+
+    def _web_connector(self, runtime: LocalRuntime) -> None:
+        with WebConnector(
+            f"{runtime.base_url}/qbwc/{CONNECTION}",
+            QBWC_USER,
+            QBWC_PASSWORD,
+            self.company,
+            noop_pause_s=0.05,
+        ) as wc:
+            for number in range(self.max_sessions):
+                self._inject(number, wc)
+                session = wc.run_session()
+                self.report.sessions.append(session)
+                self._say(
+                    f"session {number + 1}: {session.outcome}, {len(session.requests)} messages, "
+                    f"{session.round_trips} round trips"
+                )
+                if session.outcome == "none":
+                    return
+                if session.outcome == "busy":
+                    # A crashed session still holds the connection; QBWC comes back later.
+                    self._time_passes(runtime, session.postpone_s or ACTIVE_WAIT_S)
+                if session.outcome in ("nvu", "aborted"):
+                    raise RuntimeError(f"the Web Connector stopped: {session.errors}")
+        raise RuntimeError(f"the outbox did not drain in {self.max_sessions} sessions")
+
+    def _time_passes(self, runtime: LocalRuntime, seconds: int) -> None:
+        """The Web Connector waits ``seconds`` before its next run (its scheduler does in real
+        life). The service keeps time by the wall clock, so the wait is played out on the
+        session lease it keeps in SESSION_TABLE (key active#<connection>/LEASE, alive_until)."""
+        table = runtime.boto3_resource("dynamodb").Table(runtime.env[ENV_SESSION_TABLE])
+        key = {"pk": f"active#{CONNECTION}", "sk": "LEASE"}
+        lease = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if lease and "alive_until" in lease:
+            table.update_item(
+                Key=key,
+                UpdateExpression="SET alive_until = :until",
+                ExpressionAttributeValues={":until": int(lease["alive_until"]) - seconds - 1},
+            )
+        self.report.waited_s += seconds
+
+    def _check(self) -> None:
+        by_order: dict[str, list[QbdTxn]] = {}
+        txns = self.company.transactions()
+        for txn in txns:
+            memo = txn.memo or ""
+            if "(id " in memo:
+                noted = memo.split("(id ", 1)[1].split(")", 1)[0]
+                by_order.setdefault(noted, []).append(txn)
+        for order_id in self.woo.order_ids():
+            order = self.woo.get_order(order_id)
+            found = by_order.get(str(order_id), [])
+            self.report.checks.append(
+                DeskOrderCheck(
+                    order_id=order_id,
+                    number=str(order["number"]),
+                    status=str(order["status"]),
+                    store_total=Decimal(str(order["total"])),
+                    transactions=len(found),
+                    ledger_total=found[0].total if found else None,
+                )
+            )
+        self.report.transactions = len(txns)
+        customers = [c for c in self.company.customers() if c.name != "Cash Customer"]
+        self.report.customers = len(customers)
+        emails = Counter((c.email or c.name).casefold() for c in customers)
+        self.report.duplicate_customers = [e for e, n in emails.items() if n > 1]
+        self.report.qbxml_messages = self.company.messages_processed
