@@ -72,7 +72,7 @@ _LIST_ADDS = {"CustomerAddRq": "Customer", "AccountAddRq": "Account"} | {
 }
 _SUPPORTED = frozenset(
     {*_QUERY_KINDS, *_LIST_ADDS, "CustomerModRq", "TxnVoidRq", "TxnDelRq", "HostQueryRq",
-     "CompanyQueryRq"}
+     "CompanyQueryRq", "PreferencesQueryRq"}
     | {f"{kind}{op}Rq" for kind in TXN_KINDS for op in ("Add", "Mod", "Query")}
 )  # fmt: skip
 _LIST_FILTERS = {"MaxReturned", "ActiveStatus", "FromModifiedDate", "ToModifiedDate", "NameFilter"}
@@ -219,6 +219,7 @@ class QbdCompany:
             msgs = etree.SubElement(root, "QBXMLMsgsRs")
             msgs.append(self._host_query(element("HostQueryRq")))
             msgs.append(self._company_query(element("CompanyQueryRq")))
+            msgs.append(self._preferences_query(element("PreferencesQueryRq")))
             return _document(root)
 
     # -- ProcessRequest -----------------------------------------------------------------------------
@@ -303,6 +304,8 @@ class QbdCompany:
             return list(self._host_query(request)), {}
         if name == "CompanyQueryRq":
             return list(self._company_query(request)), {}
+        if name == "PreferencesQueryRq":
+            return list(self._preferences_query(request)), {}
         if name in _QUERY_KINDS:
             return self._list_query(name, request)
         if name in ("TxnVoidRq", "TxnDelRq"):
@@ -559,6 +562,34 @@ class QbdCompany:
         etree.SubElement(company, "IsSampleCompany").text = "false"
         etree.SubElement(company, "CompanyName").text = self.company_name
         etree.SubElement(company, "LegalCompanyName").text = self.company_name
+        return rs
+
+    def _preferences_query(self, request: etree._Element) -> etree._Element:
+        rs = element("PreferencesQueryRs")
+        if request.get("requestID"):
+            rs.set("requestID", request.get("requestID", ""))
+        _status(rs, 0, "Status OK")
+        prefs = etree.SubElement(rs, "PreferencesRet")
+        accounting = etree.SubElement(prefs, "AccountingPreferences")
+        for tag in ("IsUsingAccountNumbers", "IsRequiringAccounts", "IsUsingClassTracking",
+                    "IsUsingAuditTrail", "IsAssigningJournalEntryNumbers"):  # fmt: skip
+            etree.SubElement(accounting, tag).text = (
+                "true" if tag == "IsRequiringAccounts" else "false"
+            )
+        tax = etree.SubElement(prefs, "SalesTaxPreferences")
+        zero = self.lists.by_name(("ItemSalesTax",), "Out of State")
+        taxable = self.lists.by_name(("SalesTaxCode",), "Tax")
+        non = self.lists.by_name(("SalesTaxCode",), "Non")
+        if zero is None or taxable is None or non is None:
+            prefs.remove(tax)  # a company without sales tax set up
+        else:
+            tax.append(zero.ref("DefaultItemSalesTaxRef"))
+            etree.SubElement(tax, "PaySalesTax").text = "Monthly"
+            tax.append(taxable.ref("DefaultTaxableSalesTaxCodeRef"))
+            tax.append(non.ref("DefaultNonTaxableSalesTaxCodeRef"))
+        rights = etree.SubElement(prefs, "CurrentAppAccessRights")
+        etree.SubElement(rights, "IsAutomaticLoginAllowed").text = "true"
+        etree.SubElement(rights, "IsPersonalDataAccessAllowed").text = "true"
         return rs
 
     def _list_ret(self, record: ListRecord) -> etree._Element:
