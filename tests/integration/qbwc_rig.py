@@ -7,6 +7,7 @@ Web Connector with a simulated company file drain the outbox.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,10 +38,14 @@ def connection_settings(**mapping: Any) -> dict[str, Any]:
     return {
         "id": CONN,
         "store": {"kind": "woocommerce", "url": "https://shop.example"},
-        "ledger": {"kind": "qbd", "user_name": USER, "sales_tax_item": "Sales Tax",
-                   "max_requests_per_message": 10},
+        "ledger": {
+            "kind": "qbd",
+            "user_name": USER,
+            "sales_tax_item": "Sales Tax",
+            "max_requests_per_message": 10,
+        },
         "mapping": {"fallback_item": "Sales", **mapping},
-    }  # fmt: skip
+    }
 
 
 def make_order(
@@ -62,9 +67,16 @@ def make_order(
         email=email or f"buyer{store_id}@example.com",
         first_name=first,
         last_name=last,
-        billing=Address(first_name=first, last_name=last, line1="1 Main St", city="Springfield",
-                        region="IL", postcode="62701", country="US"),
-    )  # fmt: skip
+        billing=Address(
+            first_name=first,
+            last_name=last,
+            line1="1 Main St",
+            city="Springfield",
+            region="IL",
+            postcode="62701",
+            country="US",
+        ),
+    )
     total = Decimal(price) + Decimal(tax) + Decimal(shipping)
     return Order(
         connection_id=CONN,
@@ -85,13 +97,13 @@ def make_order(
                 total=Decimal(price),
                 taxes=(TaxAmount(rate_id="1", amount=Decimal(tax)),),
             ),
-        ),  # fmt: skip
+        ),
         shipping_lines=(ShippingLine(line_id="s", method="Flat rate", total=Decimal(shipping)),),
         tax_lines=(
             TaxLine(
                 rate_id="1", code="US-IL", label="IL", percent=Decimal(8), tax_total=Decimal(tax)
             ),
-        ),  # fmt: skip
+        ),
         shipping_total=Decimal(shipping),
         total_tax=Decimal(tax),
         total=total,
@@ -144,18 +156,24 @@ class QbwcRig:
 
     @property
     def state(self) -> StateStore:
-        return StateStore(self.runtime.env["CONNECTOR_STATE_TABLE"],
-                          resource=self.runtime.boto3_resource("dynamodb"))  # fmt: skip
+        return StateStore(
+            self.runtime.env["CONNECTOR_STATE_TABLE"],
+            resource=self.runtime.boto3_resource("dynamodb"),
+        )
 
     @property
     def trail(self) -> AuditTrail:
-        return AuditTrail(self.runtime.env["CONNECTOR_AUDIT_TABLE"],
-                          resource=self.runtime.boto3_resource("dynamodb"))  # fmt: skip
+        return AuditTrail(
+            self.runtime.env["CONNECTOR_AUDIT_TABLE"],
+            resource=self.runtime.boto3_resource("dynamodb"),
+        )
 
     @property
     def outbox(self) -> OutboxStore:
-        return OutboxStore(self.runtime.env["CONNECTOR_OUTBOX_TABLE"],
-                           resource=self.runtime.boto3_resource("dynamodb"))  # fmt: skip
+        return OutboxStore(
+            self.runtime.env["CONNECTOR_OUTBOX_TABLE"],
+            resource=self.runtime.boto3_resource("dynamodb"),
+        )
 
     def ledger(self) -> QbdLedger:
         connection = self.config.connection(CONN)
@@ -169,41 +187,69 @@ class QbwcRig:
         posted = self.ledger().post_order(order, previous)
         self.state.put_sync_state(
             (previous or SyncState(record_key=key, status="received", updated_at="")).model_copy(
-                update={"status": "queued", "ledger_type": posted.ledger_type,
-                        "doc_number": posted.doc_number}
+                update={
+                    "status": "queued",
+                    "ledger_type": posted.ledger_type,
+                    "doc_number": posted.doc_number,
+                }
             )
-        )  # fmt: skip
+        )
         return self.outbox.pending(CONN, 10_000)[-1]
 
     def call(self, method: str, **params: str | int) -> Answer:
         raw = httpx.post(
             self.url,
             content=envelope(method, **params),
-            headers={"Content-Type": "text/xml; charset=utf-8",
-                     "SOAPAction": f'"http://developer.intuit.com/{method}"'},
+            headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": f'"http://developer.intuit.com/{method}"',
+            },
             timeout=30,
-        )  # fmt: skip
+        )
         return self.answer(raw)
 
     @staticmethod
     def answer(raw: httpx.Response) -> Answer:
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        return Answer(raw.status_code, raw.headers.get("content-type", ""),
-                      etree.fromstring(raw.content, parser), raw.text)  # fmt: skip
+        return Answer(
+            raw.status_code,
+            raw.headers.get("content-type", ""),
+            etree.fromstring(raw.content, parser),
+            raw.text,
+        )
 
     def login(self, password: str = PASSWORD, user: str = USER) -> list[str]:
         return self.call("authenticate", strUserName=user, strPassword=password).strings()
 
     def send(self, ticket: str, *, first: bool = False) -> str:
         return self.call(
-            "sendRequestXML", ticket=ticket, strHCPResponse="" if not first else "<QBXML/>",
-            strCompanyFileName="", qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0,
-        ).value()  # fmt: skip
+            "sendRequestXML",
+            ticket=ticket,
+            strHCPResponse="" if not first else "<QBXML/>",
+            strCompanyFileName="",
+            qbXMLCountry="US",
+            qbXMLMajorVers=13,
+            qbXMLMinorVers=0,
+        ).value()
 
     def receive(self, ticket: str, response: str = "", hresult: str = "", message: str = "") -> int:
-        answer = self.call("receiveResponseXML", ticket=ticket, response=response,
-                           hresult=hresult, message=message)  # fmt: skip
+        answer = self.call(
+            "receiveResponseXML", ticket=ticket, response=response, hresult=hresult, message=message
+        )
         return int(answer.value())
+
+    def let_sessions_lapse(self) -> None:
+        """Time passes: a session that died without closeConnection stops counting as alive."""
+        table = self.runtime.boto3_resource("dynamodb").Table(
+            self.runtime.env["CONNECTOR_SESSION_TABLE"]
+        )
+        key = {"pk": f"active#{CONN}", "sk": "LEASE"}
+        if table.get_item(Key=key).get("Item"):
+            table.update_item(
+                Key=key,
+                UpdateExpression="SET alive_until = :past",
+                ExpressionAttributeValues={":past": int(time.time()) - 1},
+            )
 
     def events(self, order_id: int | str) -> list[str]:
         return [e.event for e in self.trail.events(f"{CONN}#order#{order_id}")]
@@ -221,7 +267,10 @@ def qbwc_rig(*, functions: Sequence[FunctionSpec] = (QBWC,), **mapping: Any) -> 
     )
     secrets = {CONN: {"ledger": {"password_hash": hash_password(PASSWORD)}}}
     with LocalRuntime(
-        tenant=TENANT, tenant_config_json=config.model_dump_json(), functions=tuple(functions),
-        secrets=secrets, poll_interval_s=0.05,
-    ) as runtime:  # fmt: skip
+        tenant=TENANT,
+        tenant_config_json=config.model_dump_json(),
+        functions=tuple(functions),
+        secrets=secrets,
+        poll_interval_s=0.05,
+    ) as runtime:
         yield QbwcRig(runtime=runtime, config=config)

@@ -126,8 +126,9 @@ def disambiguated_name(customer: Customer) -> str:
     base = customer_name(customer)
     tag = customer.email.strip() or (f"#{customer.store_id}" if customer.store_id else "guest")
     suffix = qbxml.latin1_safe(f" ({tag})")
-    if len(suffix) > CUSTOMER_NAME_MAX // 2:
-        suffix = suffix[: CUSTOMER_NAME_MAX // 2 - 1] + ")"
+    room = CUSTOMER_NAME_MAX - 10  # keep at least ten characters of the name itself
+    if len(suffix) > room:
+        suffix = suffix[: room - 1] + ")"
     return (base[: CUSTOMER_NAME_MAX - len(suffix)].rstrip() + suffix).replace(":", "-")
 
 

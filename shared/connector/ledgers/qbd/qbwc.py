@@ -446,15 +446,24 @@ class QbwcService:
                 del items[name]
 
     def _percent(self, session: Session, connection: Connection) -> int:
-        deferred = set(session.deferred)
-        rest = [
-            e
-            for e in self._outbox.pending(connection.id, len(deferred) + 1)
-            if e.seq not in deferred
-        ]
-        if not rest:
+        if not self._more_to_send(session, connection):
             return 100
         return min(99, max(1, session.finished * 100 // max(session.total, 1)))
+
+    def _more_to_send(self, session: Session, connection: Connection) -> bool:
+        """Whether another message would go out; entries decided without QuickBooks are settled."""
+        for _ in range(50):
+            works = self._works(session, connection)
+            if not works:
+                return False
+            plan = drain.plan(works, session.facts, connection, prefix="probe")
+            for decision in plan.decisions:
+                self._apply(session, connection, decision)
+            if plan.requests:
+                return True
+            if not plan.decisions:
+                return False
+        return True
 
     # --- outcomes ------------------------------------------------------------------------
     def _apply(self, session: Session, connection: Connection, decision: drain.Decision) -> None:
