@@ -35,6 +35,7 @@ D = Decimal
         ("\ufb01ne \uff21", "fine A"),  # compatibility forms decompose
         ("東京", "??"),
         ("e\u0301", "é"),  # a decomposed accent is composed first, then kept
+        ("x\ud800y", "x?y"),  # a lone surrogate cannot be encoded at all
         ("a\x00b\x07c\tz", "a b c\tz"),  # controls XML forbids become spaces; tab stays
     ],
 )
