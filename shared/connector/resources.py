@@ -184,8 +184,7 @@ QBWC = FunctionSpec(
     ),
     reads_secrets=True,
 )
-# QBWC joins FUNCTIONS once its handler lands (functions/qbwc/handler.py).
-FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN)
+FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC)
 
 
 def secret_name(prefix: str, connection_id: str, part: Literal["store", "ledger"]) -> str:
