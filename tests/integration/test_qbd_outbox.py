@@ -21,7 +21,7 @@ def _entry(record: str, digest: str, action: str = "upsert_order") -> OutboxEntr
     return OutboxEntry(
         connection_id=CONN,
         record_key=f"{CONN}#order#{record}",
-        action=action,  # type: ignore[arg-type]
+        action=action,
         payload_json="{}",
         content_hash=digest,
     )

@@ -1,0 +1,186 @@
+"""The drain's decisions, pure: given waiting entries, what QuickBooks already told us and its answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.config import Connection
+from connector.ledgers.qbd import drain
+from connector.ledgers.qbd.outbox import OutboxEntry
+from connector.ledgers.qbd.qbxml import parse_response
+from tests.integration.qbwc_rig import CONN, connection_settings, make_order
+
+
+def _connection(**mapping: Any) -> Connection:
+    return Connection.model_validate(connection_settings(**mapping))
+
+
+def _work(order_id: int = 1, status: str = "pending", **extra: Any) -> drain.Work:
+    order = make_order(order_id)
+    entry = OutboxEntry(
+        connection_id=CONN, seq=order_id, record_key=f"{CONN}#order#{order_id}",
+        action="upsert_order", payload_json=order.model_dump_json(), content_hash="h",
+        status=status, ledger_type="Invoice",
+    )  # fmt: skip
+    return drain.Work(entry=entry, **extra)
+
+
+def _kinds(plan: drain.Plan) -> list[str]:
+    return [r.kind for r in plan.requests]
+
+
+def _answer(*responses: str) -> list[Any]:
+    return parse_response(
+        '<?xml version="1.0"?><QBXML><QBXMLMsgsRs>' + "".join(responses) + "</QBXMLMsgsRs></QBXML>"
+    ).responses
+
+
+def _rs(kind: str, rid: str, code: int = 0, body: str = "", message: str = "Status OK") -> str:
+    severity = "Error" if code >= 1000 else "Info"
+    return (
+        f'<{kind}Rs requestID="{rid}" statusCode="{code}" statusSeverity="{severity}" '
+        f'statusMessage="{message}">{body}</{kind}Rs>'
+    )
+
+
+def _rid(plan: drain.Plan, op: str) -> str:
+    return next(rid for rid, p in plan.purposes.items() if p["op"] == op)
+
+
+KNOWN = frozenset({"sales", "shipping", "sales tax"})
+
+
+def test_unknown_customer_and_items_are_looked_up_first() -> None:
+    # Given a new order and nothing known
+    facts = drain.new_facts()
+    # When the next message is planned
+    plan = drain.plan([_work()], facts, _connection(), prefix="m1")
+    # Then it only asks: who is the customer, which items exist
+    assert _kinds(plan) == ["CustomerQuery", "ItemQuery"]
+    assert plan.written == [] and plan.looked_up == [1]
+
+
+def test_once_known_a_missing_customer_is_added_before_the_invoice() -> None:
+    facts = drain.new_facts()
+    facts["customers"]["ada buyer1"] = {"missing": True}
+    plan = drain.plan([_work(known_items=KNOWN)], facts, _connection(), prefix="m2")
+    assert _kinds(plan) == ["CustomerAdd", "InvoiceAdd"]
+    assert plan.written == [1] and plan.has_writes
+
+
+def test_a_mapped_customer_and_known_items_need_one_request() -> None:
+    work = _work(customer_name="Ada Buyer1", known_items=KNOWN)
+    plan = drain.plan([work], drain.new_facts(), _connection(), prefix="m3")
+    assert _kinds(plan) == ["InvoiceAdd"]
+
+
+def test_a_known_transaction_is_modified_with_its_edit_sequence() -> None:
+    work = _work(customer_name="Ada Buyer1", known_items=KNOWN, txn_id="T-1", edit_sequence="9")
+    plan = drain.plan([work], drain.new_facts(), _connection(), prefix="m4")
+    assert _kinds(plan) == ["InvoiceMod"]
+    xml = plan.requests[0].to_xml()
+    assert "<TxnID>T-1</TxnID>" in xml and "<EditSequence>9</EditSequence>" in xml
+
+
+def test_an_unknown_outcome_is_pre_checked_by_ref_number_and_adopted() -> None:
+    work = _work(status="sent", customer_name="Ada Buyer1", known_items=KNOWN)
+    facts = drain.new_facts()
+    plan = drain.plan([work], facts, _connection(), prefix="m5")
+    assert _kinds(plan) == ["InvoiceQuery"]
+    rid = _rid(plan, "txn_query")
+    drain.read(plan.purposes, _answer(_rs("InvoiceQuery", rid, body=(
+        "<InvoiceRet><TxnID>T-7</TxnID><EditSequence>3</EditSequence><RefNumber>1</RefNumber>"
+        "<Subtotal>26.60</Subtotal></InvoiceRet>"))), facts)  # fmt: skip
+    again = drain.plan([work], facts, _connection(), prefix="m6")
+    assert again.requests == []
+    (decision,) = again.decisions
+    assert (decision.outcome, decision.operation, decision.txn_id) == ("posted", "adopted", "T-7")
+
+
+def test_an_unknown_outcome_with_nothing_found_is_added() -> None:
+    work = _work(status="sent", customer_name="Ada Buyer1", known_items=KNOWN)
+    facts = drain.new_facts()
+    plan = drain.plan([work], facts, _connection(), prefix="m7")
+    drain.read(plan.purposes, _answer(_rs("InvoiceQuery", _rid(plan, "txn_query"), 1)), facts)
+    assert _kinds(drain.plan([work], facts, _connection(), prefix="m8")) == ["InvoiceAdd"]
+
+
+def test_answers_become_decisions() -> None:
+    facts = drain.new_facts()
+    facts["customers"]["ada buyer1"] = {"missing": True}
+    plan = drain.plan([_work(known_items=KNOWN)], facts, _connection(), prefix="m9")
+    customer, invoice = _rid(plan, "customer_add"), _rid(plan, "txn_add")
+    decisions = drain.read(plan.purposes, _answer(
+        _rs("CustomerAdd", customer, body="<CustomerRet><ListID>C-1</ListID><EditSequence>1"
+            "</EditSequence><FullName>Ada Buyer1</FullName></CustomerRet>"),
+        _rs("InvoiceAdd", invoice, body="<InvoiceRet><TxnID>T-1</TxnID><EditSequence>2"
+            "</EditSequence><Subtotal>26.60</Subtotal><SalesTaxTotal>0.00</SalesTaxTotal>"
+            "</InvoiceRet>"),
+    ), facts)  # fmt: skip
+    (decision,) = decisions
+    assert decision.outcome == "posted" and decision.txn_id == "T-1"
+    assert str(decision.total) == "26.60" and decision.customer_name == "Ada Buyer1"
+    assert facts["customers"]["ada buyer1"]["list_id"] == "C-1"
+
+
+def test_status_codes_map_to_what_happens_next() -> None:
+    work = _work(customer_name="Ada Buyer1", known_items=KNOWN, txn_id="T-1", edit_sequence="1")
+    cases = {
+        3200: ("again", "3200"),
+        3175: ("retry", ""),
+        3180: ("retry", ""),
+        3140: ("again", "3140"),
+        3210: ("park", ""),
+    }
+    for code, (outcome, why) in cases.items():
+        plan = drain.plan([work], drain.new_facts(), _connection(), prefix="s")
+        (decision,) = drain.read(
+            plan.purposes,
+            _answer(_rs("InvoiceMod", _rid(plan, "txn_mod"), code, message=f"code {code}")),
+            drain.new_facts(),
+        )
+        assert (decision.outcome, decision.why) == (outcome, why), code
+        assert f"status {code}" in decision.reason
+
+
+def test_a_second_invalid_reference_parks() -> None:
+    work = _work(customer_name="Ada Buyer1", known_items=KNOWN)
+    plan = drain.plan([work], drain.new_facts(), _connection(), prefix="p")
+    (decision,) = drain.read(
+        plan.purposes,
+        _answer(_rs("InvoiceAdd", _rid(plan, "txn_add"), 3140, message="bad ref")),
+        drain.new_facts(),
+        attempts_3140={1: 1},
+    )
+    assert decision.outcome == "park" and "bad ref" in decision.reason
+
+
+def test_a_name_held_by_someone_else_is_disambiguated() -> None:
+    facts = drain.new_facts()
+    facts["customers"]["ada buyer1"] = {"name": "Ada Buyer1", "list_id": "X", "email": "x@y.z"}
+    facts["customers"]["ada buyer1 (buyer1@example.com)"] = {"missing": True}
+    plan = drain.plan([_work(known_items=KNOWN)], facts, _connection(), prefix="d")
+    assert "<Name>Ada Buyer1 (buyer1@example.com)</Name>" in plan.requests[0].to_xml()
+
+
+def test_a_missing_item_parks_unless_it_may_be_created() -> None:
+    facts = drain.new_facts()
+    facts["items"].update({"mugs": "", "shipping": "S", "sales tax": "T"})
+    plan = drain.plan(
+        [_work(customer_name="Ada Buyer1")], facts, _connection(fallback_item="Mugs"), prefix="i"
+    )
+    (decision,) = plan.decisions
+    assert decision.outcome == "park" and "'Mugs'" in decision.reason
+
+    auto = _connection(fallback_item=None, auto_create_items=True, income_account="Sales")
+    facts["items"]["mug"] = ""
+    created = drain.plan([_work(customer_name="Ada Buyer1")], facts, auto, prefix="j")
+    assert _kinds(created) == ["ItemNonInventoryAdd", "InvoiceAdd"]
+
+
+def test_messages_stay_within_the_request_budget_and_one_entry_per_record() -> None:
+    works = [_work(i, customer_name=f"Ada Buyer{i}", known_items=KNOWN) for i in range(1, 30)]
+    plan = drain.plan(works, drain.new_facts(), _connection(), prefix="b", max_requests=7)
+    assert len(plan.requests) == 7 and plan.written == list(range(1, 8))
+    twice = [works[0], drain.Work(entry=works[0].entry.model_copy(update={"seq": 99}))]
+    assert drain.plan(twice, drain.new_facts(), _connection(), prefix="c").written == [1]
