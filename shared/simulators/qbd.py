@@ -187,6 +187,7 @@ class QbdCompany:
         self._saved_set: tuple[str, str] | None = None  # (messageSetID, response text)
         self.session_open = False
         self.requests_processed: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()  # statusCode answered -> how often
         self.messages_processed = 0
         if seed_data:
             self._seed()
@@ -278,9 +279,11 @@ class QbdCompany:
             self._injected(name)
             rets, extra = self._dispatch(name, request)
         except QbStatus as status:
+            self.statuses[status.code] += 1
             _status(rs, status.code, status.message)
             return rs
         code = int(extra.pop("statusCode", "0"))
+        self.statuses[code] += 1
         _status(rs, code, extra.pop("statusMessage", "Status OK"))
         for key, value in extra.items():
             rs.set(key, value)

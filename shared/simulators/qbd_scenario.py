@@ -70,6 +70,7 @@ class DeskScenarioReport:
     customers: int = 0
     duplicate_customers: list[str] = field(default_factory=list)
     qbxml_messages: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)  # QuickBooks statusCode -> count
     elapsed_s: float = 0.0
     drain_s: float = 0.0
     waited_s: int = 0  # Web Connector time spent waiting for a busy service (simulated)
@@ -96,6 +97,8 @@ class DeskScenarioReport:
             f"SOAP round trips               {self.round_trips}",
             f"qbXML messages run             {self.qbxml_messages}",
             f"faults injected                {', '.join(self.faults_injected) or 'none'}",
+            "QuickBooks status codes        "
+            + ", ".join(f"{code} x {n}" for code, n in sorted(self.statuses.items())),
             f"transactions in QuickBooks     {self.transactions}",
             f"customers in QuickBooks        {self.customers}",
             f"time                           {self.elapsed_s:.1f} s "
@@ -154,8 +157,10 @@ class DeskScenario:
         progress: Progress | None = None,
         max_sessions: int = 200,
         max_requests: int = 20,
+        cancellations: bool = True,
     ) -> None:
         self.orders = orders
+        self.cancellations = cancellations
         self.faults = faults
         self.max_sessions = max_sessions
         self.max_requests = max_requests
@@ -214,7 +219,8 @@ class DeskScenario:
                 if n % 100 == 99:
                     self._say(f"{n + 1} orders placed")
             self.report.orders = len(order_ids)
-            for order_id in self._rng.sample(order_ids, k=max(1, len(order_ids) // 20)):
+            cancelled = max(1, len(order_ids) // 20) if self.cancellations else 0
+            for order_id in self._rng.sample(order_ids, k=cancelled):
                 self.woo.update_order(order_id, status="cancelled")
                 sender.deliver("order.updated", order_id)
                 self.report.webhooks_sent += 1
@@ -228,9 +234,9 @@ class DeskScenario:
         if not self.faults:
             return
         if session_number == 0:
-            # The bookkeeper has a vendor named like the first store customer -> 3100.
-            first = self.woo.rest_representation("customer", self.woo.customer_ids()[0])
-            name = f"{first['first_name']} {first['last_name']}".strip()
+            # The bookkeeper has a vendor named like the first order's buyer -> 3100.
+            billing = self.woo.get_order(self.woo.order_ids()[0])["billing"]
+            name = f"{billing['first_name']} {billing['last_name']}".strip()
             self.company.add_list_record("Vendor", name)
             self.company.inject(3175, times=1, request="InvoiceAdd")
             wc.drop_connection_after(6)  # the second receiveResponseXML never arrives
@@ -313,3 +319,4 @@ class DeskScenario:
         emails = Counter((c.email or c.name).casefold() for c in customers)
         self.report.duplicate_customers = [e for e, n in emails.items() if n > 1]
         self.report.qbxml_messages = self.company.messages_processed
+        self.report.statuses = dict(self.company.statuses)
