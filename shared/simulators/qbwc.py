@@ -180,8 +180,7 @@ class WebConnector:
         if answer.startswith(("W:", "O:")):
             report.warnings.append(answer[2:])
         auth = self._call(report, "authenticate", self.user_name, self.password)
-        assert isinstance(auth, list)
-        if len(auth) < 2:
+        if not isinstance(auth, list) or len(auth) < 2:
             raise SoapProtocolError(
                 f"authenticate answered {auth!r}; QBWC needs at least two strings"
             )
