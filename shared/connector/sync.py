@@ -9,9 +9,9 @@ reason a bookkeeper can act on, never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
@@ -27,10 +27,10 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
 
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
-from connector.ledgers.posting import Ledger, Posted
+from connector.ledgers.posting import Ledger, Posted, RefundLedger
 from connector.mapping import content_hash
 from connector.messages import SyncMessage
-from connector.model import TotalsMismatch
+from connector.model import Order, TotalsMismatch
 from connector.observability import logger, metrics
 from connector.state import (
     AuditEventType,
@@ -45,6 +45,7 @@ from connector.stores.woocommerce import (
     WooClient,
     normalise_customer,
     normalise_order,
+    normalise_refund,
 )
 
 Outcome = Literal[
@@ -162,6 +163,13 @@ class SyncWorker:
                 order.modified_at.isoformat(),
             )
 
+        result = self._post_order(key, order, previous, connection)
+        self._sync_refunds(connection, raw, order)
+        return result
+
+    def _post_order(
+        self, key: str, order: Order, previous: SyncState | None, connection: Connection
+    ) -> SyncResult:
         if previous and previous.status == "voided":
             raise PermanentError(
                 f"order {order.number} is {order.status} again, but its QuickBooks document "
@@ -225,6 +233,52 @@ class SyncWorker:
         outcome: Outcome = "posted" if posted.operation == "created" else posted.operation
         return SyncResult(outcome, f"{posted.ledger_type} {posted.ledger_id}", posted.ledger_id)
 
+    def _sync_refunds(self, connection: Connection, raw: Mapping[str, Any], order: Order) -> None:
+        """Refunds arrive as order updates; each new one becomes a credit memo where the ledger
+        takes them (QuickBooks Desktop), and is recorded as not synced otherwise."""
+        refund_ids = [str(r["id"]) for r in raw.get("refunds") or [] if "id" in r]
+        new = [
+            rid
+            for rid in refund_ids
+            if self._state.get_sync_state(f"{connection.id}#refund#{rid}") is None
+        ]
+        if not new:
+            return
+        ledger = self._ledger_for(connection)
+        refunds = {
+            str(r["id"]): r for r in self._store_for(connection).list_refunds(order.store_id)
+        }
+        for rid in new:
+            key = f"{connection.id}#refund#{rid}"
+            if rid not in refunds:
+                continue  # deleted since; WooCommerce sends another order update
+            if not isinstance(ledger, RefundLedger):
+                self._skip(
+                    key,
+                    None,
+                    f"refund of order {order.number}: credit memos are posted to "
+                    "QuickBooks Desktop only; enter this one by hand",
+                    None,
+                )
+                continue
+            refund = normalise_refund(refunds[rid], order)
+            posted = ledger.queue_refund(refund, order.customer)
+            self._state.put_sync_state(
+                _new_state(key).model_copy(
+                    update={
+                        "status": "queued",
+                        "ledger_type": posted.ledger_type,
+                        "doc_number": posted.doc_number,
+                    }
+                )
+            )
+            self._audit.append(
+                key,
+                "queued",
+                f"refund {refund.amount} of order {order.number}: credit memo "
+                "queued for the Web Connector",
+            )
+
     def _check_total(self, key: str, store_total: object, posted: Posted) -> None:
         if posted.total is not None and posted.total != store_total:
             self._audit.append(
@@ -286,15 +340,15 @@ class SyncWorker:
             return self._skip(key, previous, "no longer in the store", None)
         customer = normalise_customer(raw, connection.id)
         digest = customer.model_dump_json(exclude={"modified_at"})
-        if previous and previous.status == "posted" and previous.content_hash == digest:
-            return self._skip(key, previous, "unchanged since it was posted", None)
+        if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
+            return self._skip(key, previous, f"unchanged since it was {previous.status}", None)
         posted = self._ledger_for(connection).upsert_customer(customer, previous)
         self._state.put_sync_state(
             (previous or _new_state(key)).model_copy(
                 update={
-                    "status": "posted",
+                    "status": "queued" if posted.operation == "queued" else "posted",
                     "content_hash": digest,
-                    "ledger_id": posted.ledger_id,
+                    "ledger_id": posted.ledger_id or (previous.ledger_id if previous else None),
                     "ledger_type": "Customer",
                     "sync_token": posted.sync_token,
                     "attempts": 0,
@@ -302,13 +356,21 @@ class SyncWorker:
                 }
             )
         )
+        event: AuditEventType = (
+            "queued"
+            if posted.operation == "queued"
+            else "updated"
+            if posted.operation == "updated"
+            else "posted"
+        )
         self._audit.append(
             key,
-            "posted" if posted.operation != "updated" else "updated",
+            event,
             f"{posted.operation} Customer {customer.display_name}",
             ledger_id=posted.ledger_id,
         )
-        return SyncResult("posted", f"Customer {posted.ledger_id}", posted.ledger_id)
+        outcome: Outcome = "queued" if posted.operation == "queued" else "posted"
+        return SyncResult(outcome, f"Customer {posted.ledger_id}", posted.ledger_id)
 
     # --- outcomes ----------------------------------------------------------------------
     def _skip(

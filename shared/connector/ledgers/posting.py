@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
-from connector.model import Customer, Order
+from connector.model import Customer, Order, Refund
 from connector.state import SyncState
 
 Operation = Literal["created", "updated", "adopted", "voided", "deleted", "queued"]
@@ -39,3 +39,10 @@ class Ledger(Protocol):
     def withdraw(self, previous: SyncState, order_store_id: str) -> Posted: ...
 
     def upsert_customer(self, customer: Customer, previous: SyncState | None = None) -> Posted: ...
+
+
+@runtime_checkable
+class RefundLedger(Protocol):
+    """A ledger that takes store refunds (as credit memos)."""
+
+    def queue_refund(self, refund: Refund, customer: Customer) -> Posted: ...

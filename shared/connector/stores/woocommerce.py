@@ -24,7 +24,12 @@ from connector.stores.woocommerce_client import (
     WooCredentials,
     oauth1_signed_query,
 )
-from connector.stores.woocommerce_normalise import modified_at, normalise_customer, normalise_order
+from connector.stores.woocommerce_normalise import (
+    modified_at,
+    normalise_customer,
+    normalise_order,
+    normalise_refund,
+)
 
 __all__ = [
     "StoreAuthFailed",
@@ -37,6 +42,7 @@ __all__ = [
     "modified_at",
     "normalise_customer",
     "normalise_order",
+    "normalise_refund",
     "oauth1_signed_query",
     "verify_webhook",
 ]

@@ -26,6 +26,8 @@ from connector.model import (
     Order,
     OrderLine,
     Payment,
+    Refund,
+    RefundLine,
     ShippingLine,
     TaxAmount,
     TaxLine,
@@ -38,6 +40,7 @@ from connector.stores.woocommerce_payloads import (
     WooCustomer,
     WooOrder,
     WooRateAmount,
+    WooRefund,
     WooTimestamps,
 )
 
@@ -271,3 +274,32 @@ def modified_at(raw: Mapping[str, Any]) -> datetime:
     if moment is None:
         raise ValueError("WooCommerce record has neither date_modified_gmt nor date_created_gmt")
     return moment
+
+
+def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
+    """A WooCommerce refund of ``order``; WooCommerce's negative line amounts become positive."""
+    woo = WooRefund.model_validate(raw)
+    lines = tuple(
+        RefundLine(
+            line_id=line.refunded_item_id,
+            sku=line.sku or None,
+            name=_decode(line.name),
+            quantity=abs(line.quantity),
+            total=order.q(abs(line.total)),
+            taxes=tuple(
+                TaxAmount(rate_id=str(t.id), amount=order.q(abs(t.total))) for t in line.taxes
+            ),
+        )
+        for line in woo.line_items
+    )
+    return Refund(
+        connection_id=order.connection_id,
+        store_id=str(woo.id),
+        order_store_id=order.store_id,
+        order_number=order.number,
+        currency=order.currency,
+        created_at=woo.date_created_gmt or order.modified_at,
+        amount=order.q(woo.amount),
+        reason=_decode(woo.reason),
+        lines=lines,
+    )

@@ -175,3 +175,30 @@ class WooError(_Raw):
     code: Text = ""
     message: Text = ""
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class WooMeta(_Raw):
+    key: str = ""
+    value: Any = None
+
+
+class WooRefundLine(WooLineItem):
+    meta_data: tuple[WooMeta, ...] = ()
+
+    @property
+    def refunded_item_id(self) -> str:
+        """The order line this refund line gives money back for."""
+        for meta in self.meta_data:
+            if meta.key == "_refunded_item_id":
+                return str(meta.value)
+        return str(self.id)
+
+
+class WooRefund(_Raw):
+    """GET /wc/v3/orders/{id}/refunds: amounts positive, line amounts negative."""
+
+    id: int
+    date_created_gmt: GmtDatetime = None
+    amount: Money = Decimal(0)
+    reason: Text = ""
+    line_items: tuple[WooRefundLine, ...] = ()
