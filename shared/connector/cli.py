@@ -2,7 +2,9 @@
 
 connector local --config tenants/x.toml [--secrets secrets.json] [--port N]
 connector demo [--orders N]
-connector replay (--tenant T | --queue-url URL --dlq-url URL) [--connection ID] [--record ID]
+connector replay (--tenant T | --queue-url URL --dlq-url URL | --outbox-table NAME --state-table NAME
+                 --audit-table NAME) [--connection ID] [--record ID]
+connector qwc CONNECTION --tenant T [--config FILE] [--url BASE] [--out FILE] [--rotate] [--generation N]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from connector import resources
 from connector.config import load_tenant
 from connector.errors import ConfigError
 
@@ -59,31 +62,157 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    """Parked QBO work goes back through the sync queue; parked Desktop work back into the outbox."""
     import boto3
 
     from connector.replay import replay_parked
     from connector.sync_queue import SyncQueue
 
     queue_url, dlq_url = args.queue_url, args.dlq_url
-    if not (queue_url and dlq_url):
-        if not args.tenant:
-            raise ConfigError("replay needs --tenant, or both --queue-url and --dlq-url")
-        outputs = _stack_outputs(boto3.client("cloudformation"), f"MlConnector-{args.tenant}")
-        queue_url, dlq_url = outputs["SyncQueueUrl"], outputs["SyncDeadLetterQueueUrl"]
-    sqs = boto3.client("sqs")
-    report = replay_parked(
-        sqs,
-        dlq_url=dlq_url,
-        queue=SyncQueue(queue_url, client=sqs),
-        connection_id=args.connection,
-        record_id=args.record,
-    )
-    print(report.model_dump_json(indent=2))
+    tables = (args.outbox_table, args.state_table, args.audit_table)
+    if any(tables) and not all(tables):
+        raise ConfigError(
+            "Desktop replay needs all of --outbox-table, --state-table and --audit-table"
+        )
+    if args.tenant:
+        outputs = _stack_outputs(boto3.client("cloudformation"), stack_name(args.tenant))
+        queue_url = queue_url or outputs["SyncQueueUrl"]
+        dlq_url = dlq_url or outputs["SyncDeadLetterQueueUrl"]
+        if not any(tables):
+            tables = (
+                outputs.get(f"{resources.OUTBOX_TABLE.logical_id}Name"),
+                outputs.get(f"{resources.STATE_TABLE.logical_id}Name"),
+                outputs.get(f"{resources.AUDIT_TABLE.logical_id}Name"),
+            )
+    if bool(queue_url) != bool(dlq_url):
+        raise ConfigError("replay needs both --queue-url and --dlq-url")
+    if not queue_url and not all(tables):
+        raise ConfigError(
+            "replay needs --tenant, or both --queue-url and --dlq-url, or the Desktop tables "
+            "(--outbox-table, --state-table, --audit-table)"
+        )
+    report: dict[str, Any] = {}
+    if queue_url and dlq_url:
+        sqs = boto3.client("sqs")
+        report = replay_parked(
+            sqs,
+            dlq_url=dlq_url,
+            queue=SyncQueue(queue_url, client=sqs),
+            connection_id=args.connection,
+            record_id=args.record,
+        ).model_dump()
+    outbox_table, state_table, audit_table = tables
+    if outbox_table and state_table and audit_table:
+        report["desktop_requeued"] = _requeue_desktop(
+            outbox_table, state_table, audit_table, args.connection, args.record
+        )
+    print(json.dumps(report, indent=2))
     return 0
 
 
+def _requeue_desktop(
+    outbox_table: str,
+    state_table: str,
+    audit_table: str,
+    connection_id: str | None,
+    record_id: str | None,
+) -> list[dict[str, Any]]:
+    """Parked Desktop outbox entries back to pending, for the Web Connector's next run."""
+    import boto3
+
+    from connector.ledgers.qbd.outbox import OutboxStore, requeue_parked
+    from connector.state import AuditTrail, StateStore
+
+    dynamodb = boto3.resource("dynamodb")
+    outbox = OutboxStore(outbox_table, resource=dynamodb)
+    state = StateStore(state_table, resource=dynamodb)
+    audit = AuditTrail(audit_table, resource=dynamodb)
+    connections = [connection_id] if connection_id else _parked_connections(dynamodb, outbox_table)
+    requeued: list[dict[str, Any]] = []
+    for connection in connections:
+        for entry in requeue_parked(connection, record_id, outbox=outbox, state=state, audit=audit):
+            requeued.append(
+                {"record_key": entry.record_key, "action": entry.action, "outbox_seq": entry.seq}
+            )
+    return requeued
+
+
+def _parked_connections(dynamodb: Any, outbox_table: str) -> list[str]:
+    """Connections with parked or failed outbox entries (only entries carry a status)."""
+    from boto3.dynamodb.conditions import Attr
+
+    table = dynamodb.Table(outbox_table)
+    kwargs: dict[str, Any] = {
+        "FilterExpression": Attr("status").is_in(["parked", "failed"]),
+        "ProjectionExpression": "pk",
+    }
+    found: set[str] = set()
+    while True:
+        page = table.scan(**kwargs)
+        found.update(str(item["pk"]) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return sorted(found)
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _qwc(args: argparse.Namespace) -> int:
+    import boto3
+
+    from connector.qwc import ensure_password, render_qwc
+    from connector.secrets import SecretVault
+
+    if not args.tenant and not args.config:
+        raise ConfigError("qwc needs --tenant (and finds tenants/<tenant>.toml) or --config")
+    config = load_tenant(Path(args.config or f"tenants/{args.tenant}.toml"))
+    if args.tenant and config.tenant != args.tenant:
+        raise ConfigError(f"--tenant is {args.tenant!r} but the tenant file is {config.tenant!r}")
+    connection = config.connection(args.connection_id)
+    if connection is None:
+        known = ", ".join(c.id for c in config.connections)
+        raise ConfigError(
+            f"no connection {args.connection_id!r} in tenant {config.tenant} ({known})"
+        )
+    ledger = connection.qbd  # refuses a QuickBooks Online connection before any AWS call
+    base_url = args.url
+    if not base_url:
+        outputs = _stack_outputs(boto3.client("cloudformation"), stack_name(config.tenant))
+        base_url = outputs["ApiUrl"]
+    # Everything that can refuse (https, ids) runs before the password is touched.
+    qwc = render_qwc(
+        tenant=config.tenant,
+        connection=connection,
+        base_url=base_url,
+        generation=args.generation,
+    )
+    vault = SecretVault(f"ml-connector/{config.tenant}", client=boto3.client("secretsmanager"))
+    password = ensure_password(vault, connection.id, rotate=args.rotate)
+    out = Path(args.out or f"{connection.id}.qwc")
+    out.write_text(qwc.xml, encoding="utf-8")
+    print(
+        f"wrote {out} for connection {connection.id}: {qwc.app_url}, every "
+        f"{ledger.run_every_minutes} minutes, user {ledger.user_name}"
+    )
+    if password is None:
+        print("password unchanged; use --rotate to set a new one")
+    else:
+        print(f"Web Connector password (shown only now): {password}")
+        print(
+            "Add the .qwc file in the QuickBooks Web Connector, type this password into the "
+            "application's Password column, press Enter and let it save the password."
+        )
+    return 0
+
+
+def stack_name(tenant: str) -> str:
+    """The tenant's CloudFormation stack (infra.naming.stack_name; infra is not deployed code)."""
+    return f"MlConnector-{tenant}"
+
+
 def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
-    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    except cloudformation.exceptions.ClientError as exc:
+        raise ConfigError(f"cannot read stack {stack}: {exc}") from None
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
@@ -109,9 +238,33 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument(
         "--dlq-url", help="the dead-letter queue (stack output SyncDeadLetterQueueUrl)"
     )
+    replay.add_argument(
+        "--outbox-table", help="Desktop outbox table (stack output OutboxTableName)"
+    )
+    replay.add_argument("--state-table", help="sync state table (stack output StateTableName)")
+    replay.add_argument("--audit-table", help="audit table (stack output AuditTableName)")
     replay.add_argument("--connection", help="only this connection's records")
     replay.add_argument("--record", help="only this store record id")
     replay.set_defaults(run=_replay)
+
+    qwc = commands.add_parser(
+        "qwc", help="write the QuickBooks Web Connector's .qwc file and set its password"
+    )
+    qwc.add_argument("connection_id", help="a connection whose ledger kind is qbd")
+    qwc.add_argument("--tenant", help="the tenant (stack MlConnector-<tenant>)")
+    qwc.add_argument("--config", help="tenant file; default tenants/<tenant>.toml")
+    qwc.add_argument("--url", help="the API's base URL; default the stack output ApiUrl")
+    qwc.add_argument("--out", help="where to write the file; default <connection_id>.qwc")
+    qwc.add_argument(
+        "--rotate", action="store_true", help="set a new password (the old one stops working)"
+    )
+    qwc.add_argument(
+        "--generation",
+        type=int,
+        default=0,
+        help="new OwnerID/FileID pair (QBWC1039 after removing and re-adding the application)",
+    )
+    qwc.set_defaults(run=_qwc)
 
     args = parser.parse_args(argv)
     try:
