@@ -102,9 +102,12 @@ class SecretVault:
     def save_ledger(self, connection_id: str, secrets: LedgerSecrets) -> None:
         self._provider.set(self._name(connection_id, "ledger"), secrets.to_json())
 
-    def qbd(self, connection_id: str) -> QbdSecrets:
+    def qbd(self, connection_id: str, *, fresh: bool = False) -> QbdSecrets:
         raw = self._provider.get(
-            self._name(connection_id, "ledger"), transform="json", max_age=STORE_CACHE_S
+            self._name(connection_id, "ledger"),
+            transform="json",
+            max_age=STORE_CACHE_S,
+            force_fetch=fresh,
         )
         try:
             return QbdSecrets.model_validate(raw)

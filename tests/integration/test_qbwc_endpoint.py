@@ -92,6 +92,21 @@ def test_a_bad_password_answers_nvu_and_repeated_failures_lock_the_door(rig: Qbw
     assert rig.login()[1] == "nvu"
 
 
+def test_a_rotated_password_works_at_once_despite_the_cached_hash(rig: QbwcRig) -> None:
+    from connector.ledgers.qbd.password import hash_password
+    from connector.secrets import QbdSecrets, SecretVault
+
+    # Given a login that warms the endpoint's cache of the password hash
+    assert rig.login()[1] == "none"
+    # When the merchant rotates the password (what `connector qwc --rotate` stores)
+    vault = SecretVault(
+        rig.runtime.secret_prefix, client=rig.runtime.boto3_client("secretsmanager")
+    )
+    vault.save_qbd(CONN, QbdSecrets(password_hash=hash_password("a brand new one")))
+    # Then the new password is accepted at once
+    assert rig.login(password="a brand new one")[1] == "none"
+
+
 def test_a_second_session_while_one_is_alive_is_busy(rig: QbwcRig) -> None:
     rig.queue(make_order(1))
     ticket, status = rig.login()[:2]

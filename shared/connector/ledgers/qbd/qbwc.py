@@ -188,6 +188,10 @@ class QbwcService:
         # Both checks run every time, so a wrong user name costs as long as a wrong password.
         user_ok = same_user(user, connection.qbd.user_name)
         password_ok = verify_password(password, stored)
+        if user_ok and not password_ok:
+            # The hash is cached for minutes; a password rotated since must work at once.
+            fresh = self._vault.qbd(connection_id, fresh=True).password_hash
+            password_ok = fresh != stored and verify_password(password, fresh)
         if not (user_ok and password_ok):
             failures = self._sessions.record_failure(connection_id)
             logger.warning("QBWC login refused: bad user name or password", failures=failures)
