@@ -15,6 +15,7 @@ file and calls connectionError).
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import uuid
@@ -184,7 +185,8 @@ class QbdCompany:
         self._lose_responses = 0
         self._open_failures: list[tuple[str, str]] = []
         self._iterators: dict[str, _Iterator] = {}
-        self._saved_set: tuple[str, str] | None = None  # (messageSetID, response text)
+        # The last message set sent with a newMessageSetID: (id, checksum, response text).
+        self._saved_set: tuple[str, str, str] | None = None
         self.session_open = False
         self.requests_processed: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()  # statusCode answered -> how often
@@ -226,20 +228,42 @@ class QbdCompany:
     # -- ProcessRequest -----------------------------------------------------------------------------
 
     def process(self, request_xml: str) -> str:
+        """Run one request message set and answer it, with qbXML error recovery.
+
+        QuickBooks keeps the last message set sent with a ``newMessageSetID`` (its id, a
+        checksum of its requests, its response). As Intuit's error-recovery sample reads the
+        codes: sending the same id again with the same requests answers the saved response
+        without running anything (different requests: messageSetStatusCode 9001);
+        ``oldMessageSetID`` naming the saved set asks what happened to it: its saved
+        responses come first, then the answers to this message's own requests; an
+        ``oldMessageSetID`` that matches nothing, without a ``newMessageSetID``, is 600.
+        """
         with self._lock:
             parsed = parse_request(request_xml, _SUPPORTED, self.schemas)
             msgs = parsed.msgs
             old_id = msgs.get("oldMessageSetID")
             new_id = msgs.get("newMessageSetID")
-            recovery = old_id is not None or new_id is not None
+            checksum = hashlib.sha256(
+                b"".join(etree.tostring(r, method="c14n") for r in children(msgs))
+            ).hexdigest()
+            saved = self._saved_set
+            if new_id is not None and saved is not None and saved[0] == new_id:
+                if saved[1] == checksum:
+                    return self._finish(saved[2])  # the same set again: not run twice
+                return self._finish(_message_set_status(new_id, 9001))
+            status = 0
+            replay: list[etree._Element] = []
             if old_id == "ClearAllMessageSets":
                 self._saved_set = None
-            elif old_id is not None and self._saved_set and self._saved_set[0] == old_id:
-                # That message set already ran: answer with what it answered, do not run it again.
-                return self._finish(self._saved_set[1])
-            response = self._run(msgs, new_id, recovery)
+            elif old_id is not None:
+                if saved is not None and saved[0] == old_id:
+                    replay = list(etree.fromstring(saved[2].encode("utf-8")).find("QBXMLMsgsRs"))
+                elif new_id is None:
+                    status = 600
+            recovery = old_id is not None or new_id is not None
+            response = self._run(msgs, new_id, status if recovery else None, replay)
             if new_id is not None:
-                self._saved_set = (new_id, response)
+                self._saved_set = (new_id, checksum, response)
             self.messages_processed += 1
             return self._finish(response)
 
@@ -249,13 +273,21 @@ class QbdCompany:
             raise ResponseLost("QuickBooks processed the request; its response was lost")
         return response
 
-    def _run(self, msgs: etree._Element, new_id: str | None, recovery: bool) -> str:
+    def _run(
+        self,
+        msgs: etree._Element,
+        new_id: str | None,
+        status: int | None,
+        replay: list[etree._Element],
+    ) -> str:
         root = element("QBXML")
         out = etree.SubElement(root, "QBXMLMsgsRs")
         if new_id is not None:
             out.set("newMessageSetID", new_id)
-        if recovery:
-            out.set("messageSetStatusCode", "0")
+        if status is not None:
+            out.set("messageSetStatusCode", str(status))
+        for earlier in replay:
+            out.append(earlier)
         stop_on_error = msgs.get("onError") == "stopOnError"
         include_data = msgs.get("responseData") != "includeNone"
         for request in children(msgs):
@@ -777,6 +809,14 @@ def _injected_message(code: int, request: str) -> str:
         "is editing this record; it could not be saved.",
         3200: 'The provided edit sequence "0" is out-of-date. ',
     }[code]
+
+
+def _message_set_status(new_id: str, code: int) -> str:
+    root = element("QBXML")
+    out = etree.SubElement(root, "QBXMLMsgsRs")
+    out.set("newMessageSetID", new_id)
+    out.set("messageSetStatusCode", str(code))
+    return _document(root)
 
 
 def _int(text: str | None) -> int | None:

@@ -326,6 +326,44 @@ def test_error_recovery_returns_the_stored_response_instead_of_adding_twice(
     assert msgs.find("InvoiceAddRs/InvoiceRet/TxnID").text == company.transactions()[0].txn_id
 
 
+def test_the_same_message_set_id_with_other_requests_is_9001_and_runs_nothing(
+    company: QbdCompany,
+) -> None:
+    company.process(message(customer_add("A"), newMessageSetID="set-9"))
+    answer = company.process(message(customer_add("B"), newMessageSetID="set-9"))
+    msgs = etree.fromstring(answer.encode()).find("QBXMLMsgsRs")
+    assert msgs.get("messageSetStatusCode") == "9001"
+    assert list(msgs) == []
+    assert "B" not in [c.name for c in company.customers()]
+
+
+def test_old_message_set_id_answers_the_saved_responses_then_this_messages_own(
+    company: QbdCompany,
+) -> None:
+    # Given a message set whose answer never arrived
+    company.lose_next_response()
+    with pytest.raises(ResponseLost):
+        company.process(message(customer_add("Jane Doe", rid="add-1"), newMessageSetID="set-1"))
+    # When the next message asks about it and carries a query of its own
+    query = '<CustomerQueryRq requestID="q-1"><FullName>Jane Doe</FullName></CustomerQueryRq>'
+    answer = company.process(message(query, oldMessageSetID="set-1"))
+    # Then the saved answer comes first, then the query's
+    msgs = etree.fromstring(answer.encode()).find("QBXMLMsgsRs")
+    assert msgs.get("messageSetStatusCode") == "0"
+    assert [(r.tag, r.get("requestID"), r.get("statusCode")) for r in msgs] == [
+        ("CustomerAddRs", "add-1", "0"),
+        ("CustomerQueryRs", "q-1", "0"),
+    ]
+    assert [c.name for c in company.customers()].count("Jane Doe") == 1
+
+
+def test_an_empty_status_check_for_an_unknown_set_is_600(company: QbdCompany) -> None:
+    answer = company.process(message("", oldMessageSetID="never-sent"))
+    assert (
+        etree.fromstring(answer.encode()).find("QBXMLMsgsRs").get("messageSetStatusCode") == "600"
+    )
+
+
 def test_an_unknown_old_message_set_runs_the_requests(company: QbdCompany) -> None:
     company.process(message(customer_add("Jane Doe")))
     add = invoice_add("Jane Doe", "WC1", line("Sales", amount="10.00"))
