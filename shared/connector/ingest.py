@@ -94,15 +94,6 @@ class WebhookIngest:
             return IngestAnswer(200, f"topic {topic or '(none)'} is not synced; recorded")
 
         modified = _modified_at(payload) if action == "upsert" else None
-        message = SyncMessage(
-            connection_id=connection_id,
-            entity=entity,
-            record_id=record_id,
-            action=action,
-            topic=topic,
-            modified_at=modified,
-            received_at=datetime.now(UTC),
-        )
         if action == "delete":
             version = "deleted"
         elif modified is not None:
@@ -111,6 +102,16 @@ class WebhookIngest:
             version = f"{modified.isoformat()}:{hashlib.sha256(body).hexdigest()[:16]}"
         else:  # no modification time: the same body is the same event
             version = hashlib.sha256(body).hexdigest()
+        message = SyncMessage(
+            connection_id=connection_id,
+            entity=entity,
+            record_id=record_id,
+            action=action,
+            topic=topic,
+            modified_at=modified,
+            version=version,
+            received_at=datetime.now(UTC),
+        )
         try:
             self._queue.send(message, version=version)
         except QueueUnavailable as exc:

@@ -23,6 +23,9 @@ class SyncMessage(BaseModel):
     action: Action = "upsert"
     topic: str  # as the store named it, e.g. "order.updated"
     modified_at: datetime | None = None  # the store's modification time, when the event had one
+    # What tells this version of the record from others: the modification time (one-second
+    # resolution) plus a digest of the event's body. Ingest derives SQS deduplication from it.
+    version: str | None = None
     received_at: datetime
     source: Literal["webhook", "reconcile", "replay"] = "webhook"
 

@@ -409,9 +409,12 @@ class SyncWorker:
 
 
 def _version_key(message: SyncMessage) -> str:
-    """One version of one record; a replay is always new work."""
-    version = message.modified_at or message.received_at
-    key = f"{message.record_key}#{message.action}#{version.isoformat()}"
+    """One version of one record; a replay, and a deletion (which carries no version), are
+    always new work."""
+    version = message.version or (message.modified_at or message.received_at).isoformat()
+    key = f"{message.record_key}#{message.action}#{version}"
+    if message.action == "delete":
+        key += f"#{message.received_at.isoformat()}"
     if message.source == "replay":
         key += f"#replay#{message.received_at.isoformat()}"
     return key

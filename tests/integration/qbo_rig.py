@@ -272,6 +272,7 @@ def qbo_rig(
     connect: tuple[str, ...] | None = None,
     ledger_secrets: Mapping[str, Mapping[str, Any] | None] | None = None,
     country: str = "US",
+    store_clock: Callable[[], float] | None = None,
 ) -> Iterator[QboRig]:
     """Start the simulators and the runtime; connect every connection (or ``connect``) by OAuth.
 
@@ -281,7 +282,7 @@ def qbo_rig(
     woo = WooSimulator(
         consumer_key=STORE_KEYS["consumer_key"],
         consumer_secret=STORE_KEYS["consumer_secret"],
-        clock=TickingClock(),
+        clock=store_clock or TickingClock(),
         seed=3,
     )
     qbo = QboSimulator(
