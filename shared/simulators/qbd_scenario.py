@@ -55,7 +55,10 @@ class DeskOrderCheck:
         if self.status in POSTING:
             return self.transactions == 1 and self.ledger_total == self.store_total
         if self.status in ("cancelled", "trash"):
-            return self.transactions == 0 or self.ledger_total == Decimal("0")
+            # Queued then cancelled -> added and voided, or never added at all.
+            return self.transactions == 0 or (
+                self.transactions == 1 and self.ledger_total == Decimal("0")
+            )
         return self.transactions == 0
 
 
@@ -69,6 +72,8 @@ class DeskScenarioReport:
     transactions: int = 0
     customers: int = 0
     duplicate_customers: list[str] = field(default_factory=list)
+    refunds: dict[str, Decimal] = field(default_factory=dict)  # store refund id -> amount
+    credit_memos: dict[str, list[Decimal]] = field(default_factory=dict)  # refund id -> totals
     qbxml_messages: int = 0
     statuses: dict[int, int] = field(default_factory=dict)  # QuickBooks statusCode -> count
     elapsed_s: float = 0.0
@@ -84,8 +89,22 @@ class DeskScenarioReport:
         return [c for c in self.checks if not c.ok]
 
     @property
+    def refund_problems(self) -> list[str]:
+        """Refunds without exactly one credit memo of their amount."""
+        return [
+            f"refund {rid} of {amount}: credit memos {self.credit_memos.get(rid, [])}"
+            for rid, amount in self.refunds.items()
+            if self.credit_memos.get(rid, []) != [amount]
+        ]
+
+    @property
     def ok(self) -> bool:
-        return bool(self.checks) and not self.problems and not self.duplicate_customers
+        return (
+            bool(self.checks)
+            and not self.problems
+            and not self.duplicate_customers
+            and not self.refund_problems
+        )
 
     def summary(self) -> str:
         outcomes = Counter(s.outcome for s in self.sessions)
@@ -99,7 +118,8 @@ class DeskScenarioReport:
             f"faults injected                {', '.join(self.faults_injected) or 'none'}",
             "QuickBooks status codes        "
             + ", ".join(f"{code} x {n}" for code, n in sorted(self.statuses.items())),
-            f"transactions in QuickBooks     {self.transactions}",
+            f"transactions in QuickBooks     {self.transactions} "
+            f"({len(self.refunds)} refunds as credit memos)",
             f"customers in QuickBooks        {self.customers}",
             f"time                           {self.elapsed_s:.1f} s "
             f"(Web Connector {self.drain_s:.1f} s)",
@@ -115,6 +135,7 @@ class DeskScenarioReport:
                     f"transactions, QuickBooks total {check.ledger_total}, store {check.store_total}"
                 )
             lines += [f"PROBLEM customer created twice: {e}" for e in self.duplicate_customers]
+            lines += [f"PROBLEM {problem}" for problem in self.refund_problems]
         return "\n".join(lines)
 
 
@@ -220,8 +241,23 @@ class DeskScenario:
                     self._say(f"{n + 1} orders placed")
             self.report.orders = len(order_ids)
             cancelled = max(1, len(order_ids) // 20) if self.cancellations else 0
-            for order_id in self._rng.sample(order_ids, k=cancelled):
+            chosen = self._rng.sample(order_ids, k=cancelled)
+            for order_id in chosen:
                 self.woo.update_order(order_id, status="cancelled")
+                sender.deliver("order.updated", order_id)
+                self.report.webhooks_sent += 1
+            # Some customers get money back: WooCommerce says so with an order update.
+            refundable = [
+                i
+                for i in order_ids
+                if i not in chosen
+                and self.woo.get_order(i)["status"] in ("processing", "completed")
+            ]
+            for order_id in refundable[: max(1, len(order_ids) // 25)]:
+                refund = self.woo.add_refund(
+                    order_id, amount=Decimal("5.00"), reason="Late delivery"
+                )
+                self.report.refunds[str(refund["id"])] = Decimal(str(refund["amount"]))
                 sender.deliver("order.updated", order_id)
                 self.report.webhooks_sent += 1
         finally:
@@ -297,6 +333,12 @@ class DeskScenario:
         txns = self.company.transactions()
         for txn in txns:
             memo = txn.memo or ""
+            if txn.kind == "CreditMemo":
+                refund_id = (
+                    memo.split("refund ", 1)[1].split(" ", 1)[0] if "refund " in memo else ""
+                )
+                self.report.credit_memos.setdefault(refund_id, []).append(txn.total)
+                continue
             if "(id " in memo:
                 noted = memo.split("(id ", 1)[1].split(")", 1)[0]
                 by_order.setdefault(noted, []).append(txn)

@@ -41,6 +41,10 @@ QBWC_VERSION = "2.3.0.36"
 MAX_CONNECTION_RETRIES = 2  # the Guide: "don't retry more than a couple of times"
 
 
+# A session that needs more messages than this is stuck, not busy (1,000 orders take ~30).
+MAX_MESSAGES_PER_SESSION = 2_000
+
+
 class ConnectionDropped(Exception):
     """The HTTP connection to the web service failed (injected)."""
 
@@ -222,7 +226,7 @@ class WebConnector:
     def _exchange(self, report: SessionReport, ticket: str) -> None:
         first = True
         noops = 0
-        while True:
+        for _ in range(MAX_MESSAGES_PER_SESSION):
             hcp = self.company.host_company_preferences_response() if first else ""
             request = str(
                 self._call(
@@ -259,6 +263,12 @@ class WebConnector:
                 report.last_errors.append(str(self._call(report, "getLastError", ticket)))
                 report.outcome = "error"
                 break
+        else:
+            # The real Web Connector would go on for ever; a test must fail instead of hang.
+            raise RuntimeError(
+                f"the service asked for more than {MAX_MESSAGES_PER_SESSION} messages in one "
+                "session without finishing: it is not making progress"
+            )
         if report.outcome == "running":
             report.outcome = "done" if not report.errors else "error"
         report.close_message = str(self._call(report, "closeConnection", ticket))

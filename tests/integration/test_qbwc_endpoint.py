@@ -8,6 +8,7 @@ Connector does, or lets the simulated Web Connector run whole sessions.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -307,3 +308,42 @@ def test_a_missing_item_parks_the_order_and_requeue_sends_it_again(rig: QbwcRig)
         assert _drain_by_hand(other, ticket, company)[-1] == 100
         assert other.sync_state(1).status == "posted"
     assert [t.ref_number for t in company.transactions("Invoice")] == ["1"]
+
+
+def test_refunds_become_one_credit_memo_each_amount_only_ones_included(rig: QbwcRig) -> None:
+    from connector.model import Refund, RefundLine
+
+    # Given an order in QuickBooks and two refunds on it: one amount-only, one for its line
+    order = make_order(41)
+    rig.queue(order)
+    company = QbdCompany()
+    with WebConnector(rig.url, USER, PASSWORD, company, noop_pause_s=0) as connector:
+        assert connector.run_session().outcome == "done"
+        rig.let_sessions_lapse()
+        refunds = [
+            Refund(
+                connection_id=CONN, store_id="900", order_store_id="41", order_number="41",
+                currency="USD", created_at=order.modified_at, amount=Decimal("5.00"),
+                reason="Late delivery",
+            ),
+            Refund(
+                connection_id=CONN, store_id="901", order_store_id="41", order_number="41",
+                currency="USD", created_at=order.modified_at, amount=Decimal("21.60"),
+                lines=(
+                    RefundLine(
+                        line_id=order.lines[0].line_id, sku=order.lines[0].sku,
+                        name=order.lines[0].name, quantity=Decimal(1), total=Decimal("20.00"),
+                        taxes=order.lines[0].taxes,
+                    ),
+                ),
+            ),
+        ]  # fmt: skip
+        for refund in refunds:
+            rig.ledger().queue_refund(refund, order.customer)
+        # When the Web Connector runs again
+        session = connector.run_session()
+    # Then each refund is one credit memo of its amount, and nothing is left waiting
+    assert session.outcome == "done"
+    memos = sorted((t.ref_number, t.total) for t in company.transactions("CreditMemo"))
+    assert memos == [("R900", Decimal("5.00")), ("R901", Decimal("21.60"))]
+    assert rig.outbox.count_waiting(CONN) == 0

@@ -365,7 +365,7 @@ def test_the_web_connector_drains_the_connectors_outbox_into_quickbooks_once() -
 
     # Given orders queued for a Desktop connection, and sessions that drop, lose an answer,
     # meet a locked invoice, a vendor-held customer name and a company that will not open
-    scenario = DeskScenario(orders=12, cancellations=False)
+    scenario = DeskScenario(orders=12)
     # When the simulated Web Connector runs its sessions against POST /qbwc/{connection}
     report = scenario.run()
     # Then every order is one transaction with the store's total, every customer is there once

@@ -527,6 +527,27 @@ class _Planner:
         return writes
 
 
+def item_names_for(entry: OutboxEntry, connection: Connection) -> list[str]:
+    """Every item name an outbox entry's transaction uses, as the planner will look them up.
+
+    The service loads which of these are already known from the state table; it must
+    ask exactly what the planner asks, or a name known only to one of them is looked up
+    again and again.
+    """
+    planner = _Planner(connection, new_facts(), "")
+    try:
+        if entry.action == "upsert_order":
+            names = planner.item_names(Order.model_validate_json(entry.payload_json))[0]
+        elif entry.action == "credit_memo":
+            refund = RefundPayload.model_validate_json(entry.payload_json).refund
+            names = planner.refund_item_names(refund)[0]
+        else:
+            return []
+    except (_Park, PermanentError):
+        return []  # the planner parks the entry with the reason
+    return list(names)
+
+
 def plan(
     works: Sequence[Work],
     facts: dict[str, Any],

@@ -35,7 +35,6 @@ from connector.ledgers.qbd.qbwc_soap import (
     render_result,
     render_wsdl,
 )
-from connector.mapping import item_names_needed
 from connector.model import Customer, Order
 from connector.observability import logger, metrics
 from connector.secrets import SecretVault
@@ -307,29 +306,13 @@ class QbwcService:
         conn = connection.id
         state = self._state.get_sync_state(entry.record_key)
         customer: Customer | None = None
-        names: list[str] = []
         if entry.action == "upsert_order":
-            order = Order.model_validate_json(entry.payload_json)
-            customer = order.customer
-            try:
-                names = list(item_names_needed(order, connection.mapping).values())
-            except PermanentError:
-                names = []  # the planner parks it with the reason
-            names += [
-                connection.mapping.shipping_item,
-                connection.mapping.fee_item,
-                connection.qbd.discount_item,
-            ]
-            if connection.qbd.sales_tax_item:
-                names.append(connection.qbd.sales_tax_item)
+            customer = Order.model_validate_json(entry.payload_json).customer
         elif entry.action == "upsert_customer":
             customer = Customer.model_validate_json(entry.payload_json)
         elif entry.action == "credit_memo":
-            payload = drain.RefundPayload.model_validate_json(entry.payload_json)
-            customer = payload.customer
-            names = [
-                connection.mapping.item_for_sku(line.sku) or "" for line in payload.refund.lines
-            ]
+            customer = drain.RefundPayload.model_validate_json(entry.payload_json).customer
+        names = drain.item_names_for(entry, connection)
         known: set[str] = set()
         for name in {n.lower() for n in names if n}:
             if name not in item_cache:
