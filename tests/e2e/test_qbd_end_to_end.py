@@ -1,0 +1,44 @@
+"""QuickBooks Desktop end to end: 300 orders through the local runtime and the simulated Web Connector.
+
+Webhooks -> sync worker -> the connection's outbox -> Web Connector sessions into a
+simulated company file. The sessions include a dropped connection, a response lost
+after QuickBooks did the work, a locked invoice, a customer name held by a vendor and
+a company file that will not open. Orders are cancelled and refunded along the way.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from simulators.qbd_scenario import POSTING, DeskScenario, DeskScenarioReport
+
+
+@pytest.fixture(scope="module")
+def report() -> DeskScenarioReport:
+    return DeskScenario(orders=300, seed=3).run()
+
+
+def test_every_order_is_one_transaction_with_the_store_total(report: DeskScenarioReport) -> None:
+    assert report.orders == 300
+    assert [
+        (c.number, c.status, c.transactions, str(c.ledger_total), str(c.store_total))
+        for c in report.problems
+    ] == []
+    postable = [c for c in report.checks if c.status in POSTING]
+    assert len(postable) > 150
+    assert all(c.transactions == 1 and c.ledger_total == c.store_total for c in postable)
+
+
+def test_customers_are_created_once_and_refunds_are_credit_memos(
+    report: DeskScenarioReport,
+) -> None:
+    assert report.duplicate_customers == []
+    assert report.refunds and report.refund_problems == []
+
+
+def test_the_sessions_met_the_faults_and_ended_idle(report: DeskScenarioReport) -> None:
+    outcomes = [s.outcome for s in report.sessions]
+    assert {"dropped", "response_lost", "connection_error"} <= set(outcomes)
+    assert outcomes[-1] == "none", "the last session finds nothing waiting"
+    assert report.statuses.get(3175) == 1, "the locked invoice was retried"
+    assert report.statuses.get(3100, 0) >= 1, "the vendor-held name was met"
