@@ -185,15 +185,92 @@ def bench_throughput(orders: int) -> None:
     )
 
 
+def bench_desktop(orders: int) -> None:
+    """Drain ``orders`` queued Desktop orders with the simulated Web Connector."""
+    from connector.ledgers.qbd.ledger import QbdLedger
+    from connector.ledgers.qbd.outbox import OutboxStore
+    from connector.ledgers.qbd.password import hash_password
+    from connector.resources import QBWC
+    from connector.state import StateStore, SyncState
+    from connector.stores.woocommerce import normalise_order
+    from simulators import qbd_scenario
+    from simulators.qbd import QbdCompany
+    from simulators.qbwc import SessionReport, WebConnector
+
+    config = qbd_scenario.tenant_config("https://shop.example")
+    connection = config.connections[0]
+    woo = WooSimulator(consumer_key="ck", consumer_secret="cs", seed=9)
+    secrets = {
+        qbd_scenario.CONNECTION: {
+            "ledger": {"password_hash": hash_password(qbd_scenario.QBWC_PASSWORD)}
+        }
+    }
+    with LocalRuntime(
+        tenant="bench", tenant_config_json=config.model_dump_json(), functions=(QBWC,),
+        secrets=secrets,
+    ) as runtime:  # fmt: skip
+        dynamodb = runtime.boto3_resource("dynamodb")
+        state = StateStore(runtime.env["CONNECTOR_STATE_TABLE"], resource=dynamodb)
+        ledger = QbdLedger(
+            connection=connection,
+            outbox=OutboxStore(runtime.env["CONNECTOR_OUTBOX_TABLE"], resource=dynamodb),
+            state=state,
+        )
+        for _ in range(orders):  # what the sync worker does for each order
+            order = normalise_order(woo.create_order(), connection.id)
+            posted = ledger.post_order(order, None)
+            state.put_sync_state(
+                SyncState(
+                    record_key=f"{connection.id}#order#{order.store_id}",
+                    status="queued",
+                    ledger_type=posted.ledger_type,
+                    updated_at="",
+                )
+            )
+        calls: list[float] = []
+
+        def timed(response: httpx.Response) -> None:
+            response.read()
+            calls.append(response.elapsed.total_seconds())
+
+        client = httpx.Client(timeout=100, event_hooks={"response": [timed]})
+        company = QbdCompany(seed=9)
+        started = time.perf_counter()
+        sessions: list[SessionReport] = []
+        with WebConnector(
+            f"{runtime.base_url}/qbwc/{connection.id}", qbd_scenario.QBWC_USER,
+            qbd_scenario.QBWC_PASSWORD, company, noop_pause_s=0.05, client=client,
+        ) as connector:  # fmt: skip
+            while not sessions or sessions[-1].outcome != "none":
+                sessions.append(connector.run_session())
+        drained = time.perf_counter() - started
+    transactions = len(company.transactions())
+    per_message = connection.qbd.max_requests_per_message
+    print(f"QuickBooks Desktop: drain {orders} queued orders ({per_message} requests per message)")
+    print(
+        f"  SOAP round trips         {sum(s.round_trips for s in sessions):8d} "
+        f"in {len(sessions)} sessions ({transactions} transactions in the company)"
+    )
+    print(f"  qbXML messages           {sum(len(s.requests) for s in sessions):8d}")
+    print(f"  handler call p50         {_percentile(calls, 50) * 1000:8.1f} ms")
+    print(
+        f"  handler call p99 / max   {_percentile(calls, 99) * 1000:8.1f} ms / "
+        f"{max(calls) * 1000:.1f} ms (through the local gateway, against moto)"
+    )
+    print(f"  drain time               {drained:8.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=300, help="ingest requests to time")
     parser.add_argument("--orders", type=int, default=100, help="orders for the throughput run")
+    parser.add_argument("--desktop-orders", type=int, default=1000, help="queued Desktop orders")
     args = parser.parse_args()
     _quiet()
     bench_ingest(args.samples)
     bench_calls_per_order(20)
     bench_throughput(args.orders)
+    bench_desktop(args.desktop_orders)
 
 
 if __name__ == "__main__":

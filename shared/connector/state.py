@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -44,6 +44,9 @@ AuditEventType = Literal[
     "token_refreshed",
     "needs_reconnect",
 ]
+
+
+_BATCH_GET = 100  # BatchGetItem's limit
 
 
 def now_utc() -> datetime:
@@ -126,6 +129,35 @@ class StateStore:
                 raise ConcurrentUpdate(state.record_key) from None
             raise
         return new
+
+    def get_sync_states(self, record_keys: Iterable[str]) -> dict[str, SyncState]:
+        """Many records' states in a few round trips (BatchGetItem, 100 keys a call)."""
+        items = self._batch_get([(key, "STATE") for key in dict.fromkeys(record_keys)])
+        return {str(item["pk"]): SyncState.model_validate(_plain(item)) for item in items.values()}
+
+    def get_mappings(self, connection_id: str, kind: str, keys: Iterable[str]) -> dict[str, str]:
+        """Many mappings of one kind at once; keys without a mapping are left out."""
+        pk = f"{connection_id}#map#{kind}"
+        items = self._batch_get([(pk, key) for key in dict.fromkeys(keys)])
+        return {sk: str(item["ledger_id"]) for (_, sk), item in items.items()}
+
+    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        # The resource's client converts Python values to and from DynamoDB's wire types.
+        client = self._table.meta.client
+        name = self._table.name
+        for start in range(0, len(keys), _BATCH_GET):
+            chunk = keys[start : start + _BATCH_GET]
+            request: dict[str, Any] = {
+                name: {"Keys": [{"pk": pk, "sk": sk} for pk, sk in chunk], "ConsistentRead": True}
+            }
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(name, []):
+                    found[(str(item["pk"]), str(item["sk"]))] = item
+                # DynamoDB may hand back part of the batch under load; ask again for the rest.
+                request = {k: v for k, v in (answer.get("UnprocessedKeys") or {}).items() if v}
+        return found
 
     def sync_states(self, connection_id: str, entity: str) -> Iterator[SyncState]:
         """Every record's state for a connection and entity (a scan: reports and tests only)."""

@@ -139,7 +139,16 @@ class DeskScenarioReport:
         return "\n".join(lines)
 
 
-def tenant_config(woo_url: str, *, max_requests: int = 20) -> TenantConfig:
+def tenant_config(woo_url: str, *, max_requests: int | None = None) -> TenantConfig:
+    """A Desktop tenant; ``max_requests`` None keeps the setting's default."""
+    ledger: dict[str, object] = {
+        "kind": "qbd",
+        "user_name": QBWC_USER,
+        "sales_tax_item": "Sales Tax",
+        "discount_item": "Discount",
+    }
+    if max_requests is not None:
+        ledger["max_requests_per_message"] = max_requests
     return TenantConfig.model_validate(
         {
             "tenant": "desk",
@@ -148,13 +157,7 @@ def tenant_config(woo_url: str, *, max_requests: int = 20) -> TenantConfig:
                     "id": CONNECTION,
                     "document": "invoice",
                     "store": {"kind": "woocommerce", "url": woo_url},
-                    "ledger": {
-                        "kind": "qbd",
-                        "user_name": QBWC_USER,
-                        "sales_tax_item": "Sales Tax",
-                        "discount_item": "Discount",
-                        "max_requests_per_message": max_requests,
-                    },
+                    "ledger": ledger,
                     "mapping": {
                         "fallback_item": "Sales",
                         "auto_create_items": True,
@@ -177,7 +180,7 @@ class DeskScenario:
         faults: bool = True,
         progress: Progress | None = None,
         max_sessions: int = 200,
-        max_requests: int = 20,
+        max_requests: int | None = None,
         cancellations: bool = True,
     ) -> None:
         self.orders = orders

@@ -288,58 +288,46 @@ class QbwcService:
         limit = connection.qbd.max_requests_per_message * 3 + len(deferred)
         entries = self._outbox.pending(conn, limit)
         held = {e.record_key for e in entries if e.seq in deferred}
+        entries = [e for e in entries if e.seq not in deferred and e.record_key not in held]
+        customers = {e.seq: _customer_of(e) for e in entries}
+        names = {e.seq: drain.item_names_for(e, connection) for e in entries}
+        # Three batched reads for the whole window instead of several reads per entry.
+        states = self._state.get_sync_states(e.record_key for e in entries)
+        known_items = set(
+            self._state.get_mappings(
+                conn, "qbd-item", {n.lower() for found in names.values() for n in found if n}
+            )
+        )
+        mapped_customers = self._state.get_mappings(
+            conn, "qbd-customer", {c.match_key for c in customers.values() if c is not None}
+        )
         works: list[drain.Work] = []
-        item_cache: dict[str, bool] = {}
         for entry in entries:
-            if entry.seq in deferred or entry.record_key in held:
-                continue
-            works.append(self._work(entry, connection, session, item_cache))
+            customer = customers[entry.seq]
+            state = states.get(entry.record_key)
+            txn_id = edit_sequence = None
+            if state is not None and state.ledger_id:
+                txn_id, edit_sequence = state.ledger_id, state.sync_token
+                if entry.action == "upsert_customer" or state.ledger_type not in (
+                    "Invoice",
+                    "SalesReceipt",
+                    "CreditMemo",
+                ):
+                    txn_id = edit_sequence = None
+            works.append(
+                drain.Work(
+                    entry=entry,
+                    txn_id=txn_id,
+                    edit_sequence=edit_sequence,
+                    customer_name=mapped_customers.get(customer.match_key) if customer else None,
+                    known_items=frozenset(
+                        n.lower() for n in names[entry.seq] if n and n.lower() in known_items
+                    ),
+                    refresh_txn=session.retries.get(f"{entry.seq}:3200", 0) > 0,
+                    attempts_3140=session.retries.get(f"{entry.seq}:3140", 0),
+                )
+            )
         return works
-
-    def _work(
-        self,
-        entry: OutboxEntry,
-        connection: Connection,
-        session: Session,
-        item_cache: dict[str, bool],
-    ) -> drain.Work:
-        conn = connection.id
-        state = self._state.get_sync_state(entry.record_key)
-        customer: Customer | None = None
-        if entry.action == "upsert_order":
-            customer = Order.model_validate_json(entry.payload_json).customer
-        elif entry.action == "upsert_customer":
-            customer = Customer.model_validate_json(entry.payload_json)
-        elif entry.action == "credit_memo":
-            customer = drain.RefundPayload.model_validate_json(entry.payload_json).customer
-        names = drain.item_names_for(entry, connection)
-        known: set[str] = set()
-        for name in {n.lower() for n in names if n}:
-            if name not in item_cache:
-                item_cache[name] = self._state.get_mapping(conn, "qbd-item", name) is not None
-            if item_cache[name]:
-                known.add(name)
-        mapped = (
-            self._state.get_mapping(conn, "qbd-customer", customer.match_key) if customer else None
-        )
-        txn_id = edit_sequence = None
-        if state is not None and state.ledger_id:
-            txn_id, edit_sequence = state.ledger_id, state.sync_token
-            if entry.action == "upsert_customer" or state.ledger_type not in (
-                "Invoice",
-                "SalesReceipt",
-                "CreditMemo",
-            ):
-                txn_id = edit_sequence = None
-        return drain.Work(
-            entry=entry,
-            txn_id=txn_id,
-            edit_sequence=edit_sequence,
-            customer_name=mapped,
-            known_items=frozenset(known),
-            refresh_txn=session.retries.get(f"{entry.seq}:3200", 0) > 0,
-            attempts_3140=session.retries.get(f"{entry.seq}:3140", 0),
-        )
 
     def receive_response_xml(
         self, connection_id: str, ticket: str, response: str, hresult: str, message: str
@@ -606,3 +594,13 @@ def _store_total(entry: OutboxEntry) -> Any:
 
 def _iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _customer_of(entry: OutboxEntry) -> Customer | None:
+    if entry.action == "upsert_order":
+        return Order.model_validate_json(entry.payload_json).customer
+    if entry.action == "upsert_customer":
+        return Customer.model_validate_json(entry.payload_json)
+    if entry.action == "credit_memo":
+        return drain.RefundPayload.model_validate_json(entry.payload_json).customer
+    return None
