@@ -337,28 +337,8 @@ class _Planner:
         if resolved is None or creations is None or not needs.empty():
             return None
         name, add_customer = resolved
-        writes = _Writes()
         common = {"seq": seq, "customer_key": order.customer.match_key, "customer": name}
-        if add_customer:
-            self.added_customers.add(name.lower())
-            writes.requests.append(
-                (
-                    "customer_add",
-                    {**common, "name": name, "email": order.customer.email},
-                    qbxml.customer_add(order.customer, name, request_id=self.rid()),
-                )
-            )
-        for item in creations:
-            writes.requests.append(
-                (
-                    "item_add",
-                    {**common, "name": item},
-                    qbxml.item_non_inventory_add(
-                        item, self.rules.income_account or "", request_id=self.rid()
-                    ),
-                )
-            )
-            self.added_items.add(item.lower())
+        writes = self._prerequisites(order.customer, name, add_customer, creations, common)
         refs = qbxml.refs_for_order(order, self.connection, customer=name)
         purpose = {**common, "kind": kind, "ref": ref, "total": str(order.q(order.total))}
         if txn_id and edit_sequence:
@@ -374,6 +354,38 @@ class _Planner:
         else:
             writes.requests.append(
                 ("txn_add", purpose, qbxml.sales_txn_add(kind, order, refs, request_id=self.rid()))
+            )
+        return writes
+
+    def _prerequisites(
+        self,
+        customer: Customer,
+        name: str,
+        add_customer: bool,
+        creations: list[str],
+        common: dict[str, Any],
+    ) -> _Writes:
+        """The customer and items a transaction needs, added in the same message before it."""
+        writes = _Writes()
+        if add_customer:
+            self.added_customers.add(name.lower())
+            writes.requests.append(
+                (
+                    "customer_add",
+                    {**common, "name": name, "email": customer.email},
+                    qbxml.customer_add(customer, name, request_id=self.rid()),
+                )
+            )
+        for item in creations:
+            self.added_items.add(item.lower())
+            writes.requests.append(
+                (
+                    "item_add",
+                    {**common, "name": item},
+                    qbxml.item_non_inventory_add(
+                        item, self.rules.income_account or "", request_id=self.rid()
+                    ),
+                )
             )
         return writes
 
@@ -494,28 +506,8 @@ class _Planner:
         if resolved is None or creations is None or not needs.empty():
             return None
         name, add_customer = resolved
-        writes = _Writes()
         common = {"seq": seq, "customer_key": payload.customer.match_key, "customer": name}
-        if add_customer:
-            self.added_customers.add(name.lower())
-            writes.requests.append(
-                (
-                    "customer_add",
-                    {**common, "name": name, "email": payload.customer.email},
-                    qbxml.customer_add(payload.customer, name, request_id=self.rid()),
-                )
-            )
-        for item in creations:
-            self.added_items.add(item.lower())
-            writes.requests.append(
-                (
-                    "item_add",
-                    {**common, "name": item},
-                    qbxml.item_non_inventory_add(
-                        item, self.rules.income_account or "", request_id=self.rid()
-                    ),
-                )
-            )
+        writes = self._prerequisites(payload.customer, name, add_customer, creations, common)
         refs = qbxml.refs_for_refund(refund, self.connection, customer=name)
         writes.requests.append(
             (
