@@ -27,6 +27,7 @@ from connector.local import LocalRuntime
 from connector.resources import ENV_SESSION_TABLE, FUNCTIONS, QBWC
 from simulators.qbd import QbdCompany, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
+from simulators.scenario import order_landed_right
 from simulators.woocommerce import WooSimulator
 from simulators.woocommerce_webhooks import WebhookSender
 
@@ -35,7 +36,6 @@ WEBHOOK_SECRET = "DeskWebhookSecret42"
 STORE_KEYS: dict[str, str] = {"consumer_key": "ck_desk", "consumer_secret": "cs_desk"}
 QBWC_USER = "ml-connector"
 QBWC_PASSWORD = "desk-shop-web-connector-pass"
-POSTING = ("processing", "completed", "on-hold")
 ACTIVE_WAIT_S = 300  # when "busy" comes without a postpone hint
 
 Progress = Callable[[str], None]
@@ -52,14 +52,9 @@ class DeskOrderCheck:
 
     @property
     def ok(self) -> bool:
-        if self.status in POSTING:
-            return self.transactions == 1 and self.ledger_total == self.store_total
-        if self.status in ("cancelled", "trash"):
-            # Queued then cancelled -> added and voided, or never added at all.
-            return self.transactions == 0 or (
-                self.transactions == 1 and self.ledger_total == Decimal("0")
-            )
-        return self.transactions == 0
+        return order_landed_right(
+            self.status, self.transactions, self.ledger_total, self.store_total
+        )
 
 
 @dataclass

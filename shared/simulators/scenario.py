@@ -59,14 +59,19 @@ class OrderCheck:
     def ok(self) -> bool:
         if not self.audit_events:
             return False
-        if self.status in POSTING:
-            return self.documents == 1 and self.ledger_total == self.store_total
-        if self.status in ("cancelled", "trash"):
-            # Posted before the cancellation arrived -> voided; cancelled first -> never posted.
-            return self.documents == 0 or (
-                self.documents == 1 and self.ledger_total == Decimal("0")
-            )
-        return self.documents == 0
+        return order_landed_right(self.status, self.documents, self.ledger_total, self.store_total)
+
+
+def order_landed_right(
+    status: str, documents: int, ledger_total: Decimal | None, store_total: Decimal
+) -> bool:
+    """What the books must hold for a store order in its final status, Online or Desktop."""
+    if status in POSTING:
+        return documents == 1 and ledger_total == store_total
+    if status in ("cancelled", "trash"):
+        # Posted before the cancellation arrived -> voided; cancelled first -> never posted.
+        return documents == 0 or (documents == 1 and ledger_total == Decimal("0"))
+    return documents == 0
 
 
 @dataclass
