@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.qbd_scenario import POSTING, DeskScenario, DeskScenarioReport
+from simulators.qbd_scenario import DeskScenario, DeskScenarioReport
+from simulators.scenario import POSTING
 
 
 @pytest.fixture(scope="module")
