@@ -228,10 +228,13 @@ def bench_desktop(orders: int) -> None:
                 )
             )
         calls: list[float] = []
+        by_method: dict[str, list[float]] = {}
 
         def timed(response: httpx.Response) -> None:
             response.read()
             calls.append(response.elapsed.total_seconds())
+            method = response.request.headers.get("SOAPAction", "").strip('"').rsplit("/", 1)[-1]
+            by_method.setdefault(method, []).append(response.elapsed.total_seconds())
 
         client = httpx.Client(timeout=100, event_hooks={"response": [timed]})
         company = QbdCompany(seed=9)
@@ -257,6 +260,11 @@ def bench_desktop(orders: int) -> None:
         f"  handler call p99 / max   {_percentile(calls, 99) * 1000:8.1f} ms / "
         f"{max(calls) * 1000:.1f} ms (through the local gateway, against moto)"
     )
+    for method, samples in sorted(by_method.items()):
+        print(
+            f"    {method:22s} {len(samples):4d} calls, p50 {_percentile(samples, 50) * 1000:7.1f} ms, "
+            f"max {max(samples) * 1000:7.1f} ms"
+        )
     print(f"  drain time               {drained:8.1f} s")
 
 

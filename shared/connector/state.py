@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -22,6 +22,9 @@ import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
+
+from connector import dynamo_batch
+from connector.dynamo_batch import Write
 
 SyncStatus = Literal[
     "received", "queued", "posted", "skipped", "failed", "parked", "voided", "deleted"
@@ -44,9 +47,6 @@ AuditEventType = Literal[
     "token_refreshed",
     "needs_reconnect",
 ]
-
-
-_BATCH_GET = 100  # BatchGetItem's limit
 
 
 def now_utc() -> datetime:
@@ -130,6 +130,38 @@ class StateStore:
             raise
         return new
 
+    def sync_state_change(self, record_key: str, changes: Mapping[str, Any]) -> Write:
+        """A write that sets some fields of a record's state (None removes one), no read needed.
+
+        It bumps the version, so a worker that read the state before it must decide
+        again (its conditional put fails with ConcurrentUpdate).
+        """
+        names = {"#v": "version", "#u": "updated_at", "#k": "record_key"}
+        values: dict[str, Any] = {":zero": 0, ":one": 1, ":u": _iso(), ":k": record_key}
+        sets = ["#v = if_not_exists(#v, :zero) + :one", "#u = :u", "#k = if_not_exists(#k, :k)"]
+        removes: list[str] = []
+        for index, (field, value) in enumerate(changes.items()):
+            if field not in SyncState.model_fields or field in ("record_key", "version"):
+                raise ValueError(f"not a sync state field to change: {field}")
+            names[f"#f{index}"] = field
+            if value is None:
+                removes.append(f"#f{index}")
+            else:
+                sets.append(f"#f{index} = :f{index}")
+                values[f":f{index}"] = value
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return dynamo_batch.update(
+            self._table.name,
+            {"pk": record_key, "sk": "STATE"},
+            expression,
+            names=names,
+            values=values,
+        )
+
+    def write_all(self, writes: Sequence[Write]) -> None:
+        """Make writes built by any of the stores (they share one DynamoDB endpoint)."""
+        dynamo_batch.write_all(self._table.meta.client, writes)
+
     def get_sync_states(self, record_keys: Iterable[str]) -> dict[str, SyncState]:
         """Many records' states in a few round trips (BatchGetItem, 100 keys a call)."""
         items = self._batch_get([(key, "STATE") for key in dict.fromkeys(record_keys)])
@@ -142,22 +174,7 @@ class StateStore:
         return {sk: str(item["ledger_id"]) for (_, sk), item in items.items()}
 
     def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        # The resource's client converts Python values to and from DynamoDB's wire types.
-        client = self._table.meta.client
-        name = self._table.name
-        for start in range(0, len(keys), _BATCH_GET):
-            chunk = keys[start : start + _BATCH_GET]
-            request: dict[str, Any] = {
-                name: {"Keys": [{"pk": pk, "sk": sk} for pk, sk in chunk], "ConsistentRead": True}
-            }
-            while request:
-                answer = client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(name, []):
-                    found[(str(item["pk"]), str(item["sk"]))] = item
-                # DynamoDB may hand back part of the batch under load; ask again for the rest.
-                request = {k: v for k, v in (answer.get("UnprocessedKeys") or {}).items() if v}
-        return found
+        return dynamo_batch.get_many(self._table.meta.client, self._table.name, keys)
 
     def sync_states(self, connection_id: str, entity: str) -> Iterator[SyncState]:
         """Every record's state for a connection and entity (a scan: reports and tests only)."""
@@ -180,18 +197,29 @@ class StateStore:
         )
         return str(item["ledger_id"]) if item else None
 
+    def mapping_put(self, connection_id: str, kind: str, key: str, ledger_id: str) -> Write:
+        item = {
+            "pk": f"{connection_id}#map#{kind}",
+            "sk": key,
+            "ledger_id": ledger_id,
+            "updated_at": _iso(),
+        }
+        return dynamo_batch.put(self._table.name, item)
+
+    def mapping_delete(self, connection_id: str, kind: str, key: str) -> Write:
+        return dynamo_batch.delete(
+            self._table.name, {"pk": f"{connection_id}#map#{kind}", "sk": key}
+        )
+
     def put_mapping(self, connection_id: str, kind: str, key: str, ledger_id: str) -> None:
-        self._table.put_item(
-            Item={
-                "pk": f"{connection_id}#map#{kind}",
-                "sk": key,
-                "ledger_id": ledger_id,
-                "updated_at": _iso(),
-            }
+        dynamo_batch.write_one(
+            self._table.meta.client, self.mapping_put(connection_id, kind, key, ledger_id)
         )
 
     def delete_mapping(self, connection_id: str, kind: str, key: str) -> None:
-        self._table.delete_item(Key={"pk": f"{connection_id}#map#{kind}", "sk": key})
+        dynamo_batch.write_one(
+            self._table.meta.client, self.mapping_delete(connection_id, kind, key)
+        )
 
     # --- leases -----------------------------------------------------------------------
     def acquire_lock(self, name: str, owner: str, lease_s: int) -> bool:
@@ -288,7 +316,20 @@ class AuditTrail:
         *,
         ledger_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
-    ) -> AuditEvent:
+    ) -> None:
+        write = self.event_put(record_key, event, outcome, ledger_id=ledger_id, detail=detail)
+        dynamo_batch.write_one(self._table.meta.client, write)
+
+    def event_put(
+        self,
+        record_key: str,
+        event: AuditEventType,
+        outcome: str,
+        *,
+        ledger_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Write:
+        """The write that appends an event (batchable: it needs no condition)."""
         entry = AuditEvent(
             record_key=record_key,
             at=_iso(),
@@ -297,15 +338,13 @@ class AuditTrail:
             ledger_id=ledger_id,
             detail=dict(detail or {}),
         )
-        self._table.put_item(
-            Item={
-                "pk": record_key,
-                "sk": f"{entry.at}#{secrets.token_hex(4)}",
-                **entry.model_dump(exclude_none=True),
-            },
-            ConditionExpression=Attr("pk").not_exists(),
-        )
-        return entry
+        # Never over an earlier event: the sort key is the time plus 64 random bits.
+        item = {
+            "pk": record_key,
+            "sk": f"{entry.at}#{secrets.token_hex(8)}",
+            **entry.model_dump(exclude_none=True),
+        }
+        return dynamo_batch.put(self._table.name, item)
 
     def events(self, record_key: str) -> list[AuditEvent]:
         items: list[dict[str, Any]] = []

@@ -42,9 +42,22 @@ def test_the_same_content_waiting_is_queued_once(rig: QbwcRig) -> None:
     one = outbox.put(_entry("b1", "same"))
     again = outbox.put(_entry("b1", "same"))
     assert again.seq == one.seq
-    outbox.mark(CONN, one.seq, "done")
+    assert outbox.finish(CONN, one.seq)
     # Once carried, the same content may be queued again (it changed and changed back).
     assert outbox.put(_entry("b1", "same")).seq != one.seq
+
+
+def test_a_finished_entry_leaves_the_waiting_entries_for_the_done_ones(rig: QbwcRig) -> None:
+    outbox = rig.outbox
+    entry = outbox.put(_entry("b2", "h"))
+    outbox.mark(CONN, entry.seq, "sent", message_set_id="m1")
+    assert outbox.finish(CONN, entry.seq)
+    assert outbox.get(CONN, entry.seq) is None
+    assert entry.seq not in [e.seq for e in outbox.entries(CONN)]
+    done = {e.seq: e for e in outbox.finished(CONN)}
+    assert done[entry.seq].status == "done" and done[entry.seq].message_set_id is None
+    assert done[entry.seq].payload_json == entry.payload_json
+    assert not outbox.finish(CONN, entry.seq)  # once
 
 
 def test_mark_records_status_error_message_set_and_attempts(rig: QbwcRig) -> None:

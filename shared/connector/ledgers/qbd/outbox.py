@@ -4,14 +4,18 @@ OUTBOX_TABLE keys (pk / sk):
   <conn>          / <seq, 12 digits>       one entry, drained in seq order
   <conn>#seq      / COUNTER                the last seq handed out (atomic counter)
   <conn>#dedup    / <record>#<action>#<hash>  the entry already queued for that content
+  <conn>#done     / <seq, 12 digits>       an entry QuickBooks has (moved out of <conn>)
 
 Statuses: pending (waiting), sent (in a qbXML message whose answer has not been
 read: the outcome is unknown), done, parked (needs a person; replay re-queues it).
+Done entries leave the connection's partition, so reading what waits costs the
+same after a million orders as after ten (a filtered query still reads every
+item it skips).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -19,12 +23,15 @@ import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from pydantic import BaseModel, ConfigDict
 
+from connector import dynamo_batch
+from connector.dynamo_batch import Write
 from connector.state import AuditTrail, ConcurrentUpdate, StateStore
 
 OutboxAction = Literal[
     "upsert_order", "void_order", "delete_order", "upsert_customer", "credit_memo"
 ]
 OutboxStatus = Literal["pending", "sent", "done", "failed", "parked"]
+MarkStatus = Literal["pending", "sent", "failed", "parked"]  # done is finish()
 WAITING: tuple[OutboxStatus, ...] = ("pending", "sent")
 _SEQ_WIDTH = 12
 
@@ -101,21 +108,39 @@ class OutboxStore:
         return stored
 
     def get(self, connection_id: str, seq: int) -> OutboxEntry | None:
+        """An entry still in the connection's partition (waiting or parked), or None."""
         item = self._table.get_item(
             Key={"pk": connection_id, "sk": self._sk(seq)}, ConsistentRead=True
         ).get("Item")
         return _entry(item) if item else None
 
+    def get_many(self, connection_id: str, seqs: Iterable[int]) -> dict[int, OutboxEntry]:
+        """Several entries of the connection's partition in one call, by seq."""
+        keys = [(connection_id, self._sk(seq)) for seq in dict.fromkeys(seqs)]
+        items = dynamo_batch.get_many(self._table.meta.client, self._table.name, keys)
+        return {entry.seq: entry for entry in map(_entry, items.values())}
+
     def entries(
         self, connection_id: str, statuses: tuple[OutboxStatus, ...] | None = None
     ) -> Iterator[OutboxEntry]:
-        """Entries in seq order, optionally only those with one of ``statuses``."""
+        """Entries not done, in seq order, optionally only those with one of ``statuses``."""
+        return self._query(connection_id, statuses)
+
+    def finished(self, connection_id: str) -> Iterator[OutboxEntry]:
+        """Entries QuickBooks has, in seq order."""
+        return self._query(f"{connection_id}#done", None)
+
+    def _query(
+        self, pk: str, statuses: tuple[OutboxStatus, ...] | None, *, page_size: int | None = None
+    ) -> Iterator[OutboxEntry]:
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(connection_id),
+            "KeyConditionExpression": Key("pk").eq(pk),
             "ConsistentRead": True,
         }
         if statuses:
             kwargs["FilterExpression"] = Attr("status").is_in(list(statuses))
+        if page_size:
+            kwargs["Limit"] = page_size
         while True:
             page = self._table.query(**kwargs)
             for item in page.get("Items", []):
@@ -127,48 +152,118 @@ class OutboxStore:
     def pending(self, connection_id: str, limit: int) -> list[OutboxEntry]:
         """The first ``limit`` entries still waiting (pending or sent), in order."""
         found: list[OutboxEntry] = []
-        for entry in self.entries(connection_id, WAITING):
+        # Pages of about what is wanted: the partition holds waiting entries and a few
+        # parked ones, and a query without a Limit would read (and bill) all of them.
+        for entry in self._query(connection_id, WAITING, page_size=limit + 5):
             found.append(entry)
             if len(found) >= limit:
                 break
         return found
 
     def count_waiting(self, connection_id: str) -> int:
-        return sum(1 for _ in self.entries(connection_id, WAITING))
+        """How many entries wait; DynamoDB counts them, no entry is transferred."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(connection_id),
+            "FilterExpression": Attr("status").is_in(list(WAITING)),
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        count = 0
+        while True:
+            page = self._table.query(**kwargs)
+            count += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return count
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def last_unanswered_message_set(self, connection_id: str) -> str | None:
+        """The message set of the newest "sent" entry: the answer a new session asks for again."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(connection_id),
+            "FilterExpression": Attr("status").eq("sent") & Attr("message_set_id").exists(),
+            "ProjectionExpression": "message_set_id",
+            "ConsistentRead": True,
+        }
+        last: str | None = None
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                last = str(item["message_set_id"]) or last
+            if "LastEvaluatedKey" not in page:
+                return last
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def mark(
         self,
         connection_id: str,
         seq: int,
-        status: OutboxStatus,
+        status: MarkStatus,
         *,
         last_error: str | None = None,
         message_set_id: str | None = None,
         count_attempt: bool = False,
-    ) -> None:
-        names = {"#s": "status", "#u": "updated_at"}
-        values: dict[str, Any] = {":s": status, ":u": _now()}
-        sets = ["#s = :s", "#u = :u"]
-        removes: list[str] = []
-        if last_error is not None:
-            sets.append("last_error = :e")
-            values[":e"] = last_error
-        if message_set_id is not None:
-            sets.append("message_set_id = :m")
-            values[":m"] = message_set_id
-        elif status != "sent":
-            removes.append("message_set_id")
-        if count_attempt:
-            sets.append("attempts = if_not_exists(attempts, :zero) + :one")
-            values.update({":zero": 0, ":one": 1})
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        self._table.update_item(
-            Key={"pk": connection_id, "sk": self._sk(seq)},
-            UpdateExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ConditionExpression=Attr("pk").exists(),
+    ) -> OutboxEntry:
+        """Set one entry's status (see :func:`marked`); LookupError when it is not there."""
+        entry = self.get(connection_id, seq)
+        if entry is None:
+            raise LookupError(f"no outbox entry {seq} for {connection_id}")
+        changed = marked(
+            entry,
+            status,
+            last_error=last_error,
+            message_set_id=message_set_id,
+            count_attempt=count_attempt,
         )
+        dynamo_batch.write_one(self._table.meta.client, self.entry_put(changed))
+        return changed
+
+    def entry_put(self, entry: OutboxEntry) -> Write:
+        """The write that stores an entry as it is now: waiting or parked in the connection's
+        partition, done in the done partition (see :meth:`finish_writes`).
+
+        A whole-item put, so it batches; one Web Connector session at a time changes
+        a connection's entries, and replay only touches parked ones.
+        """
+        pk = entry.connection_id + ("#done" if entry.status == "done" else "")
+        item = {"pk": pk, "sk": self._sk(entry.seq), **entry.model_dump(exclude_none=True)}
+        return dynamo_batch.put(self._table.name, item)
+
+    def finish_writes(self, entry: OutboxEntry) -> list[Write]:
+        """The writes that move an entry QuickBooks has to the done partition."""
+        done = entry.model_copy(
+            update={"status": "done", "updated_at": _now(), "message_set_id": None}
+        )
+        key = {"pk": entry.connection_id, "sk": self._sk(entry.seq)}
+        return [dynamo_batch.delete(self._table.name, key), self.entry_put(done)]
+
+    def finish(self, connection_id: str, seq: int) -> bool:
+        """Move one waiting entry to done; False when it was not waiting."""
+        entry = self.get(connection_id, seq)
+        if entry is None or entry.status not in WAITING:
+            return False
+        dynamo_batch.write_all(self._table.meta.client, self.finish_writes(entry))
+        return True
+
+
+def marked(
+    entry: OutboxEntry,
+    status: MarkStatus,
+    *,
+    last_error: str | None = None,
+    message_set_id: str | None = None,
+    count_attempt: bool = False,
+) -> OutboxEntry:
+    """``entry`` with a new status; the message set is kept only while it is "sent"."""
+    changes: dict[str, Any] = {"status": status, "updated_at": _now()}
+    if last_error is not None:
+        changes["last_error"] = last_error
+    if message_set_id is not None:
+        changes["message_set_id"] = message_set_id
+    elif status != "sent":
+        changes["message_set_id"] = None
+    if count_attempt:
+        changes["attempts"] = entry.attempts + 1
+    return entry.model_copy(update=changes)
 
 
 def _entry(item: dict[str, Any]) -> OutboxEntry:

@@ -14,17 +14,20 @@ warn ("W:") and carry on.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from connector.config import Connection, QbdLedger, TenantConfig
+from connector.dynamo_batch import Write
 from connector.errors import PermanentError
 from connector.ledgers.qbd import drain, qbxml
-from connector.ledgers.qbd.outbox import OutboxEntry, OutboxStore
+from connector.ledgers.qbd.outbox import WAITING, OutboxEntry, OutboxStore, marked
 from connector.ledgers.qbd.password import same_user, verify_password
 from connector.ledgers.qbd.qbwc_sessions import Session, SessionStore
 from connector.ledgers.qbd.qbwc_soap import (
@@ -38,7 +41,7 @@ from connector.ledgers.qbd.qbwc_soap import (
 from connector.model import Customer, Order
 from connector.observability import logger, metrics
 from connector.secrets import SecretVault
-from connector.state import AuditTrail, ConcurrentUpdate, StateStore, SyncState
+from connector.state import AuditTrail, StateStore
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -49,6 +52,13 @@ WARN_CLIENT_VERSION = (2, 2, 0, 0)
 MAX_UNPROCESSED = 3  # messages QuickBooks failed to process (hresult) before an entry parks
 MAX_REPLANS = 3  # re-plans of one entry for one reason within a session
 NVU, NONE, BUSY = "nvu", "none", "busy"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    entry: OutboxEntry  # as the writes leave it
+    state: list[Write]  # sync state changes, made first
+    writes: list[Write]  # outbox and audit trail
 
 
 @dataclass(frozen=True)
@@ -216,6 +226,10 @@ class QbwcService:
         return session
 
     # --- the exchange ----------------------------------------------------------------------
+    # Each round plans once: receiveResponseXML records QuickBooks' answer and prepares
+    # the next message (its percentage says whether there is one), and the following
+    # sendRequestXML hands that message out. Only the first call of a session, or one
+    # after a lost answer, plans in sendRequestXML itself.
     def send_request_xml(
         self, connection_id: str, ticket: str, major: int | None, minor: int | None
     ) -> str:
@@ -235,32 +249,30 @@ class QbwcService:
             # The answer to the previous message never came: its entries stay "sent"
             # (outcome unknown) and are pre-checked by RefNumber before any new Add.
             session.in_flight = None
-        xml = self._next_message(session, connection)
+            session.prepared = None
+        message = session.prepared or self._plan_message(session, connection)
+        session.prepared = None
+        xml = self._hand_out(session, connection, message) if message else ""
         self._sessions.save(session)
         return xml
 
-    def _next_message(self, session: Session, connection: Connection) -> str:
+    def _plan_message(self, session: Session, connection: Connection) -> dict[str, Any] | None:
+        """The next qbXML message, or None when nothing more needs QuickBooks this session."""
         old_id: str | None = None
         if not session.recovered:
             session.recovered = True
-            unknown = [
-                e for e in self._outbox.entries(connection.id, ("sent",)) if e.message_set_id
-            ]
-            if unknown:
-                old_id = unknown[-1].message_set_id
+            old_id = self._outbox.last_unanswered_message_set(connection.id)
         for _ in range(50):
             works = self._works(session, connection)
             if not works:
-                return ""
+                return None
             message_id = f"{secrets.token_hex(4)}{session.messages + 1:04d}"
             plan = drain.plan(works, session.facts, connection, prefix=message_id)
-            for decision in plan.decisions:
-                self._apply(session, connection, decision)
+            self._settle(session, connection, plan.decisions)
             if not plan.requests:
                 if plan.decisions:
                     continue  # decided without QuickBooks: plan the rest
-                return ""
-            purposes = plan.purposes
+                return None
             xml = qbxml.render_message(
                 plan.requests,
                 version=connection.qbd.qbxml_version,
@@ -268,19 +280,36 @@ class QbwcService:
                 new_message_set_id=message_id if plan.has_writes else None,
                 old_message_set_id=old_id,
             )
-            if plan.has_writes:
-                self._sessions.remember_message_set(connection.id, message_id, purposes)
-            for seq in plan.written:
-                self._outbox.mark(connection.id, seq, "sent", message_set_id=message_id)
-            session.messages += 1
-            session.in_flight = {
+            return {
                 "id": message_id,
-                "purposes": purposes,
+                "xml": _pack_text(xml),
+                "purposes": plan.purposes,
                 "written": plan.written,
                 "old": old_id,
             }
-            return xml
-        return ""
+        return None
+
+    def _hand_out(self, session: Session, connection: Connection, message: dict[str, Any]) -> str:
+        """Send a planned message: its writes become "sent" (outcome unknown until answered)."""
+        message_id, written = str(message["id"]), [int(seq) for seq in message["written"]]
+        writes: list[Write] = []
+        if written:
+            writes.append(
+                self._sessions.message_set_put(connection.id, message_id, message["purposes"])
+            )
+        for entry in self._outbox.get_many(connection.id, written).values():
+            if entry.status in WAITING:
+                sent = marked(entry, "sent", message_set_id=message_id)
+                writes.append(self._outbox.entry_put(sent))
+        self._state.write_all(writes)
+        session.messages += 1
+        session.in_flight = {
+            "id": message_id,
+            "purposes": message["purposes"],
+            "written": written,
+            "old": message["old"],
+        }
+        return _unpack_text(str(message["xml"]))
 
     def _works(self, session: Session, connection: Connection) -> list[drain.Work]:
         conn = connection.id
@@ -352,28 +381,28 @@ class QbwcService:
                 session, connection, in_flight, "", f"unreadable answer: {exc}"
             )
         responses = answer.responses
+        decisions: list[drain.Decision] = []
         old_id = in_flight.get("old")
         if old_id:
             old_purposes = self._sessions.message_set(connection.id, str(old_id)) or {}
             recovered = [r for r in responses if r.request_id in old_purposes]
             if recovered:
                 logger.info("QuickBooks answered a lost message set again", message_set=old_id)
-                for decision in drain.read(old_purposes, recovered, session.facts):
-                    self._apply(session, connection, decision)
+                decisions.extend(drain.read(old_purposes, recovered, session.facts))
             self._sessions.forget_message_set(connection.id, str(old_id))
         tried = {
             int(key.split(":")[0]): count
             for key, count in session.retries.items()
             if key.endswith(":3140")
         }
-        for decision in drain.read(
-            in_flight["purposes"], responses, session.facts, attempts_3140=tried
-        ):
-            self._apply(session, connection, decision)
+        decisions.extend(
+            drain.read(in_flight["purposes"], responses, session.facts, attempts_3140=tried)
+        )
+        self._settle(session, connection, decisions)
         if in_flight.get("written"):
             self._sessions.forget_message_set(connection.id, str(in_flight["id"]))
-        self._remember_items(session, connection)
-        percent = self._percent(session, connection)
+        session.prepared = self._plan_message(session, connection)
+        percent = self._percent(session)
         self._sessions.save(session)
         return percent
 
@@ -388,162 +417,168 @@ class QbwcService:
         """QuickBooks did not process the message: send it again next session, up to a limit."""
         reason = f"QuickBooks could not process the request ({hresult or 'no answer'}): {message}"
         session.last_error = reason
-        for seq in in_flight.get("written", []):
-            entry = self._outbox.get(connection.id, int(seq))
-            if entry is None:
+        written = [int(seq) for seq in in_flight.get("written", [])]
+        parks: list[drain.Decision] = []
+        writes: list[Write] = []
+        for entry in self._outbox.get_many(connection.id, written).values():
+            if entry.status not in WAITING:
                 continue
             if entry.attempts + 1 >= MAX_UNPROCESSED:
-                self._apply(
-                    session,
-                    connection,
-                    drain.Decision(int(seq), "park", f"{reason} ({MAX_UNPROCESSED} times)"),
-                )
-            else:
-                # Still "sent": the next session pre-checks by RefNumber before adding again.
-                self._outbox.mark(
-                    connection.id,
-                    int(seq),
-                    "sent",
-                    last_error=reason,
-                    message_set_id=entry.message_set_id or "",
-                    count_attempt=True,
-                )
+                why = f"{reason} ({MAX_UNPROCESSED} times)"
+                parks.append(drain.Decision(entry.seq, "park", why))
+                continue
+            # Still "sent": the next session pre-checks by RefNumber before adding again.
+            again = marked(entry, "sent", last_error=reason, count_attempt=True)
+            writes.append(self._outbox.entry_put(again))
+        self._state.write_all(writes)
+        self._settle(session, connection, parks)
         logger.warning("QuickBooks did not process a message", hresult=hresult)
         self._sessions.save(session)
         return -1
 
-    def _remember_items(self, session: Session, connection: Connection) -> None:
-        """Items QuickBooks has are kept in the state table; later sessions need not ask."""
-        items = session.facts.get("items", {})
-        for name, list_id in list(items.items()):
-            if list_id:
-                self._state.put_mapping(connection.id, "qbd-item", name, list_id)
-                del items[name]
-
-    def _percent(self, session: Session, connection: Connection) -> int:
-        if not self._more_to_send(session, connection):
+    @staticmethod
+    def _percent(session: Session) -> int:
+        if session.prepared is None:
             return 100
         return min(99, max(1, session.finished * 100 // max(session.total, 1)))
 
-    def _more_to_send(self, session: Session, connection: Connection) -> bool:
-        """Whether another message would go out; entries decided without QuickBooks are settled."""
-        for _ in range(50):
-            works = self._works(session, connection)
-            if not works:
-                return False
-            plan = drain.plan(works, session.facts, connection, prefix="probe")
-            for decision in plan.decisions:
-                self._apply(session, connection, decision)
-            if plan.requests:
-                return True
-            if not plan.decisions:
-                return False
-        return True
-
     # --- outcomes ------------------------------------------------------------------------
-    def _apply(self, session: Session, connection: Connection, decision: drain.Decision) -> None:
-        conn, seq = connection.id, decision.seq
-        entry = self._outbox.get(conn, seq)
-        if entry is None or entry.status in ("done", "parked"):
-            return
-        key = entry.record_key
+    def _settle(
+        self, session: Session, connection: Connection, decisions: list[drain.Decision]
+    ) -> None:
+        """Record outcomes in the outbox, sync states and audit trail with a few calls.
+
+        Sync states are written first, so a function that dies half way leaves
+        entries still "sent" behind states that already say where they are; the next
+        session's RefNumber pre-check then finds them in QuickBooks, never twice.
+        Mappings (customer names, item list ids) cache what QuickBooks has.
+        """
+        conn = connection.id
+        entries = self._outbox.get_many(conn, [d.seq for d in decisions]) if decisions else {}
+        states: list[Write] = []
+        others: list[Write] = []
+        mappings: dict[tuple[str, str], Write] = {}
+        for decision in decisions:
+            entry = entries.get(decision.seq)
+            if entry is None or entry.status not in WAITING:
+                continue  # settled already, or parked meanwhile
+            outcome = self._outcome(session, connection, entry, decision, mappings)
+            entries[entry.seq] = outcome.entry
+            states.extend(outcome.state)
+            others.extend(outcome.writes)
+        # Items QuickBooks has are kept in the state table; later sessions need not ask.
+        items = session.facts.get("items", {})
+        for name, list_id in list(items.items()):
+            if list_id:
+                mappings[("qbd-item", name)] = self._state.mapping_put(
+                    conn, "qbd-item", name, list_id
+                )
+                del items[name]
+        self._state.write_all([*states, *others, *mappings.values()])
+
+    def _outcome(
+        self,
+        session: Session,
+        connection: Connection,
+        entry: OutboxEntry,
+        decision: drain.Decision,
+        mappings: dict[tuple[str, str], Write],
+    ) -> _Outcome:
+        """The writes for one entry's outcome, and the entry as they leave it."""
+        conn, seq, key = connection.id, entry.seq, entry.record_key
+        audit = self._audit.event_put
         if decision.outcome == "again":
             retry_key = f"{seq}:{decision.why}"
             session.retries[retry_key] = session.retries.get(retry_key, 0) + 1
             if session.retries[retry_key] > MAX_REPLANS:
-                self._apply(
-                    session,
-                    connection,
-                    drain.Decision(
-                        seq, "park", f"{decision.reason}; still failing after {MAX_REPLANS} tries"
-                    ),
-                )
-                return
+                reason = f"{decision.reason}; still failing after {MAX_REPLANS} tries"
+                park = drain.Decision(seq, "park", reason)
+                return self._outcome(session, connection, entry, park, mappings)
             if decision.why == "3140" and decision.customer_key:
-                self._state.delete_mapping(conn, "qbd-customer", decision.customer_key)
-            self._outbox.mark(conn, seq, "pending", last_error=decision.reason)
-            return
+                mappings[("qbd-customer", decision.customer_key)] = self._state.mapping_delete(
+                    conn, "qbd-customer", decision.customer_key
+                )
+            return self._entry_outcome(marked(entry, "pending", last_error=decision.reason))
         if decision.outcome == "retry":
             session.deferred.append(seq)
             session.finished += 1
-            self._outbox.mark(conn, seq, "pending", last_error=decision.reason, count_attempt=True)
-            self._audit.append(
+            later = marked(entry, "pending", last_error=decision.reason, count_attempt=True)
+            event = audit(
                 key, "failed", decision.reason, detail={"retry": "next Web Connector run"}
             )
-            return
+            return self._entry_outcome(later, event)
         if decision.outcome == "park":
             session.finished += 1
             session.parked += 1
-            self._outbox.mark(conn, seq, "parked", last_error=decision.reason)
-            self._update_state(key, {"status": "parked", "last_error": decision.reason})
-            self._audit.append(
-                key, "parked", decision.reason, detail={"replay": "connector replay"}
-            )
             metrics.add_metric(name="RecordsParked", unit="Count", value=1)
-            return
+            parked = marked(entry, "parked", last_error=decision.reason)
+            event = audit(key, "parked", decision.reason, detail={"replay": "connector replay"})
+            state = self._state.sync_state_change(
+                key, {"status": "parked", "last_error": decision.reason}
+            )
+            return self._entry_outcome(parked, event, state=state)
         session.finished += 1
         session.posted += 1
-        self._outbox.mark(conn, seq, "done")
+        writes = self._outbox.finish_writes(entry)
+        done = entry.model_copy(update={"status": "done"})
         if decision.customer_key and decision.customer_name:
-            self._state.put_mapping(
+            mappings[("qbd-customer", decision.customer_key)] = self._state.mapping_put(
                 conn, "qbd-customer", decision.customer_key, decision.customer_name
             )
         if decision.outcome == "withdrawn":
             status: Literal["voided", "deleted"] = (
                 "voided" if decision.operation == "voided" else "deleted"
             )
-            self._update_state(key, {"status": status, "attempts": 0, "last_error": None})
-            self._audit.append(
-                key, status, f"{decision.operation} {decision.reason}", ledger_id=decision.txn_id
+            changes: dict[str, Any] = {"status": status, "attempts": 0, "last_error": None}
+            writes.append(
+                audit(
+                    key,
+                    status,
+                    f"{decision.operation} {decision.reason}",
+                    ledger_id=decision.txn_id,
+                )
             )
-            return
-        self._update_state(
-            key,
-            {
-                "status": "posted",
-                "ledger_id": decision.txn_id,
-                "ledger_type": decision.ledger_type,
-                "sync_token": decision.edit_sequence,
-                "doc_number": decision.ref_number,
-                "ledger_total": str(decision.total) if decision.total is not None else None,
-                "attempts": 0,
-                "last_error": None,
-            },
-        )
-        event: Literal["updated", "posted"] = (
-            "updated" if decision.operation == "updated" else "posted"
-        )
-        self._audit.append(
-            key,
-            event,
-            f"{decision.operation} {decision.ledger_type} {decision.ref_number or decision.reason} "
-            f"in QuickBooks Desktop",
-            ledger_id=decision.txn_id,
-            detail={"operation": decision.operation, "doc_number": decision.ref_number or ""},
+            return _Outcome(done, [self._state.sync_state_change(key, changes)], writes)
+        changes = {
+            "status": "posted",
+            "ledger_id": decision.txn_id,
+            "ledger_type": decision.ledger_type,
+            "sync_token": decision.edit_sequence,
+            "doc_number": decision.ref_number,
+            "ledger_total": str(decision.total) if decision.total is not None else None,
+            "attempts": 0,
+            "last_error": None,
+        }
+        writes.append(
+            audit(
+                key,
+                "updated" if decision.operation == "updated" else "posted",
+                f"{decision.operation} {decision.ledger_type} "
+                f"{decision.ref_number or decision.reason} in QuickBooks Desktop",
+                ledger_id=decision.txn_id,
+                detail={"operation": decision.operation, "doc_number": decision.ref_number or ""},
+            )
         )
         metrics.add_metric(name="DocumentsPosted", unit="Count", value=1)
         store_total = _store_total(entry)
         if decision.total is not None and store_total is not None and decision.total != store_total:
-            self._audit.append(
-                key,
-                "total_mismatch",
-                f"QuickBooks total {decision.total} differs from the store total {store_total}",
-                ledger_id=decision.txn_id,
-                detail={"store_total": str(store_total), "ledger_total": str(decision.total)},
+            writes.append(
+                audit(
+                    key,
+                    "total_mismatch",
+                    f"QuickBooks total {decision.total} differs from the store total {store_total}",
+                    ledger_id=decision.txn_id,
+                    detail={"store_total": str(store_total), "ledger_total": str(decision.total)},
+                )
             )
             metrics.add_metric(name="TotalMismatch", unit="Count", value=1)
+        return _Outcome(done, [self._state.sync_state_change(key, changes)], writes)
 
-    def _update_state(self, key: str, changes: dict[str, Any]) -> None:
-        for _ in range(5):
-            current = self._state.get_sync_state(key) or SyncState(
-                record_key=key, status="received", updated_at=_iso()
-            )
-            try:
-                self._state.put_sync_state(current.model_copy(update=changes))
-                return
-            except ConcurrentUpdate:
-                continue
-        logger.error("sync state kept changing; the outbox holds the outcome", record_key=key)
+    def _entry_outcome(
+        self, entry: OutboxEntry, *events: Write, state: Write | None = None
+    ) -> _Outcome:
+        """An outcome that leaves the entry in the connection's partition, changed."""
+        return _Outcome(entry, [state] if state else [], [self._outbox.entry_put(entry), *events])
 
     # --- the end of a session ----------------------------------------------------------
     def get_last_error(self, connection_id: str, ticket: str) -> str:
@@ -590,6 +625,15 @@ def _store_total(entry: OutboxEntry) -> Any:
     if entry.action == "credit_memo":
         return drain.RefundPayload.model_validate_json(entry.payload_json).refund.amount
     return None
+
+
+def _pack_text(text: str) -> str:
+    """A prepared message waits in the session item: compressed, it stays far below 400 KB."""
+    return base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+
+
+def _unpack_text(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed)).decode("utf-8")
 
 
 def _iso() -> str:

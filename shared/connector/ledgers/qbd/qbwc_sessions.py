@@ -30,6 +30,9 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector import dynamo_batch
+from connector.dynamo_batch import Write
+
 SESSION_TTL_S = 4 * 3600
 ACTIVE_TIMEOUT_S = 300
 LOGIN_WINDOW_S = 15 * 60
@@ -46,6 +49,7 @@ class Session(BaseModel):
     last_seen: float
     # Drain progress, all JSON: see connector.ledgers.qbd.drain.
     in_flight: dict[str, Any] | None = None  # the message QuickBooks is working on
+    prepared: dict[str, Any] | None = None  # the next message, planned with the last answer
     facts: dict[str, Any] = Field(default_factory=dict)
     deferred: list[int] = Field(default_factory=list)  # outbox seqs left for the next session
     retries: dict[str, int] = Field(default_factory=dict)  # "<seq>:<why>" -> times re-planned
@@ -221,19 +225,17 @@ class SessionStore:
         return stored
 
     # --- message sets ---------------------------------------------------------------------
-    def remember_message_set(
+    def message_set_put(
         self, connection_id: str, message_set_id: str, purposes: dict[str, Any]
-    ) -> None:
+    ) -> Write:
         """What a message asked for, so a later session can read its recovered answer."""
-        now = self._clock()
-        self._table.put_item(
-            Item={
-                "pk": f"msgset#{connection_id}",
-                "sk": message_set_id,
-                "purposes": json.dumps(purposes),
-                "expires_at": int(now) + MESSAGE_SET_TTL_S,
-            }
-        )
+        item = {
+            "pk": f"msgset#{connection_id}",
+            "sk": message_set_id,
+            "purposes": json.dumps(purposes),
+            "expires_at": int(self._clock()) + MESSAGE_SET_TTL_S,
+        }
+        return dynamo_batch.put(self._table.name, item)
 
     def message_set(self, connection_id: str, message_set_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(

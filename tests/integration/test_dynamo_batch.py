@@ -1,0 +1,73 @@
+"""Batched DynamoDB writes and sync-state changes against moto's server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from connector import dynamo_batch
+from connector.state import ConcurrentUpdate
+from tests.integration.qbwc_rig import CONN, QbwcRig, qbwc_rig
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[QbwcRig]:
+    with qbwc_rig() as running:
+        yield running
+
+
+def _mapping(rig: QbwcRig, key: str, value: str) -> dynamo_batch.Write:
+    return rig.state.mapping_put(CONN, "batch-test", key, value)
+
+
+def test_more_writes_than_one_batch_holds_all_land(rig: QbwcRig) -> None:
+    # Given 120 puts (BatchWriteItem takes 25 a call) and deletes of some of them
+    writes = [_mapping(rig, f"a{i}", "1") for i in range(120)]
+    writes += [rig.state.mapping_delete(CONN, "batch-test", f"a{i}") for i in range(100, 120)]
+    # When they are written
+    rig.state.write_all(writes)
+    # Then every put landed and the later deletes won
+    found = rig.state.get_mappings(CONN, "batch-test", [f"a{i}" for i in range(120)])
+    assert sorted(found) == sorted(f"a{i}" for i in range(100)) and set(found.values()) == {"1"}
+
+
+def test_the_last_write_to_an_item_wins(rig: QbwcRig) -> None:
+    rig.state.write_all([_mapping(rig, "twice", "first"), _mapping(rig, "twice", "second")])
+    assert rig.state.get_mapping(CONN, "batch-test", "twice") == "second"
+    gone = rig.state.mapping_delete(CONN, "batch-test", "back")
+    rig.state.write_all([gone, _mapping(rig, "back", "again")])
+    assert rig.state.get_mapping(CONN, "batch-test", "back") == "again"
+
+
+def test_a_conditional_put_is_refused_rather_than_batched_without_its_condition(
+    rig: QbwcRig,
+) -> None:
+    guarded = _mapping(rig, "guarded", "1")
+    guarded["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+    with pytest.raises(ValueError, match="conditional"):
+        rig.state.write_all([guarded])
+    assert rig.state.get_mapping(CONN, "batch-test", "guarded") is None
+
+
+def test_a_state_change_sets_and_removes_fields_and_outdates_earlier_reads(rig: QbwcRig) -> None:
+    key = f"{CONN}#order#batch-1"
+    # A change to a record with no state yet creates it
+    rig.state.write_all([rig.state.sync_state_change(key, {"status": "queued"})])
+    created = rig.state.get_sync_state(key)
+    assert created is not None and created.status == "queued" and created.version == 1
+    stale = rig.state.put_sync_state(created.model_copy(update={"last_error": "boom"}))
+    change = {"status": "posted", "ledger_id": "TX-9", "last_error": None}
+    rig.state.write_all([rig.state.sync_state_change(key, change)])
+    after = rig.state.get_sync_state(key)
+    assert after is not None
+    assert (after.status, after.ledger_id, after.last_error) == ("posted", "TX-9", None)
+    assert after.version == stale.version + 1
+    # A worker still holding the state it read before the change must decide again
+    with pytest.raises(ConcurrentUpdate):
+        rig.state.put_sync_state(stale.model_copy(update={"status": "failed"}))
+
+
+def test_a_state_change_refuses_fields_a_sync_state_does_not_have(rig: QbwcRig) -> None:
+    with pytest.raises(ValueError, match="not a sync state field"):
+        rig.state.sync_state_change(f"{CONN}#order#x", {"colour": "red"})
