@@ -78,7 +78,7 @@ class QbdLedger(_Settings):
     sales_tax_item: str | None = None
     discount_item: str = "Discount"
     # qbXML requests per message the Web Connector carries to QuickBooks at once.
-    max_requests_per_message: Annotated[int, Field(ge=1, le=100)] = 20
+    max_requests_per_message: Annotated[int, Field(ge=1, le=100)] = 50
 
 
 class TaxRules(_Settings):

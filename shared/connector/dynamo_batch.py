@@ -1,16 +1,15 @@
 """DynamoDB in batches: many items read at once, writes described once and made alone or together.
 
 :func:`get_many` reads up to a hundred keys per BatchGetItem call. A
-:data:`Write` is ``{"Put": {...}}``, ``{"Delete": {...}}`` or ``{"Update": {...}}``
-with the parameters of PutItem, DeleteItem or UpdateItem; the stores build them
-(they own the key layouts). :func:`write_one` makes one; :func:`write_all` makes
-many: puts and deletes in BatchWriteItem calls of 25, updates (which BatchWriteItem
-cannot carry) one by one. The Web Connector service records QuickBooks' answer for
-fifty entries with a handful of calls that way instead of a few hundred.
+:data:`Write` is ``{"Put": {...}}`` or ``{"Delete": {...}}`` with the parameters
+of PutItem or DeleteItem; the stores build them (they own the key layouts).
+:func:`write_one` makes one (conditions included); :func:`write_all` makes many
+unconditional ones in BatchWriteItem calls of 25. The Web Connector service
+records QuickBooks' answer for fifty entries with a handful of calls that way
+instead of a few hundred.
 
 Not TransactWriteItems: moto copies every table a transaction touches once per
-action, which makes a transaction over a grown table take seconds locally; and a
-put that replaces a whole item needs no transaction to stay consistent.
+action, which makes a transaction over a grown table take seconds locally.
 
 Values are plain Python (str, int, Decimal, dict): the client must be a boto3
 DynamoDB *resource's* client (``resource.meta.client``), which converts them.
@@ -27,7 +26,7 @@ Write = dict[str, Any]
 BATCH_GET_MAX = 100  # BatchGetItem's limit on keys per call
 BATCH_WRITE_MAX = 25  # BatchWriteItem's limit on requests per call
 _RETRIES = 4
-_OPERATIONS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
+_OPERATIONS = {"Put": "put_item", "Delete": "delete_item"}
 
 
 def get_many(
@@ -53,23 +52,6 @@ def put(table: str, item: dict[str, Any], *, condition: str | None = None, **ext
     return {"Put": _with_condition({"TableName": table, "Item": item, **extra}, condition)}
 
 
-def update(
-    table: str,
-    key: dict[str, Any],
-    expression: str,
-    *,
-    names: dict[str, str] | None = None,
-    values: dict[str, Any] | None = None,
-    condition: str | None = None,
-) -> Write:
-    params: dict[str, Any] = {"TableName": table, "Key": key, "UpdateExpression": expression}
-    if names:
-        params["ExpressionAttributeNames"] = names
-    if values:
-        params["ExpressionAttributeValues"] = values
-    return {"Update": _with_condition(params, condition)}
-
-
 def delete(table: str, key: dict[str, Any], *, condition: str | None = None, **extra: Any) -> Write:
     return {"Delete": _with_condition({"TableName": table, "Key": key, **extra}, condition)}
 
@@ -87,40 +69,35 @@ def write_one(client: Any, write: Write) -> None:
 
 
 def write_all(client: Any, writes: Sequence[Write]) -> None:
-    """Make ``writes`` with as few calls as BatchWriteItem allows; the last write to an item wins.
-
-    Puts and deletes must be unconditional (BatchWriteItem has no conditions); each
-    update keeps its own condition and raises when it fails.
-    """
+    """Make unconditional puts and deletes in BatchWriteItem calls of 25; the last to an item wins."""
     batched: dict[tuple[str, str, str], Write] = {}
     for write in writes:
         ((kind, params),) = write.items()
-        if kind == "Update":
-            if _item(write) in batched:
-                raise ValueError("an update after a batched write to the same item")
-            write_one(client, write)
-            continue
-        if "ConditionExpression" in params:
-            raise ValueError("a conditional put or delete cannot go into BatchWriteItem")
+        if kind not in ("Put", "Delete") or "ConditionExpression" in params:
+            raise ValueError("only unconditional puts and deletes go into BatchWriteItem")
         item = _item(write)
         batched.pop(item, None)  # re-inserted last: order of effect is kept
         batched[item] = write
     requests = list(batched.values())
     for start in range(0, len(requests), BATCH_WRITE_MAX):
-        request: dict[str, list[dict[str, Any]]] = {}
-        for write in requests[start : start + BATCH_WRITE_MAX]:
-            ((kind, params),) = write.items()
-            body = {"Item": params["Item"]} if kind == "Put" else {"Key": params["Key"]}
-            request.setdefault(params["TableName"], []).append({f"{kind}Request": body})
-        for attempt in range(_RETRIES + 1):
-            answer = client.batch_write_item(RequestItems=request)
-            # Under load DynamoDB may leave part of the batch for a second call.
-            request = {k: v for k, v in (answer.get("UnprocessedItems") or {}).items() if v}
-            if not request:
-                break
-            if attempt == _RETRIES:
-                raise RuntimeError("DynamoDB kept leaving writes unprocessed")
-            time.sleep(0.05 * 2**attempt)
+        _batch_write(client, requests[start : start + BATCH_WRITE_MAX])
+
+
+def _batch_write(client: Any, writes: Sequence[Write]) -> None:
+    request: dict[str, list[dict[str, Any]]] = {}
+    for write in writes:
+        ((kind, params),) = write.items()
+        body = {"Item": params["Item"]} if kind == "Put" else {"Key": params["Key"]}
+        request.setdefault(params["TableName"], []).append({f"{kind}Request": body})
+    for attempt in range(_RETRIES + 1):
+        answer = client.batch_write_item(RequestItems=request)
+        # Under load DynamoDB may leave part of the batch for a second call.
+        request = {k: v for k, v in (answer.get("UnprocessedItems") or {}).items() if v}
+        if not request:
+            return
+        if attempt == _RETRIES:
+            raise RuntimeError("DynamoDB kept leaving writes unprocessed")
+        time.sleep(0.05 * 2**attempt)
 
 
 def _item(write: Write) -> tuple[str, str, str]:

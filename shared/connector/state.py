@@ -130,33 +130,24 @@ class StateStore:
             raise
         return new
 
-    def sync_state_change(self, record_key: str, changes: Mapping[str, Any]) -> Write:
-        """A write that sets some fields of a record's state (None removes one), no read needed.
-
-        It bumps the version, so a worker that read the state before it must decide
-        again (its conditional put fails with ConcurrentUpdate).
+    def change_sync_states(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set some fields of several records' states (by record key), a record missing one
+        getting a new state: one batched read, then one conditional put each, re-read and
+        tried again when a worker wrote in between.
         """
-        names = {"#v": "version", "#u": "updated_at", "#k": "record_key"}
-        values: dict[str, Any] = {":zero": 0, ":one": 1, ":u": _iso(), ":k": record_key}
-        sets = ["#v = if_not_exists(#v, :zero) + :one", "#u = :u", "#k = if_not_exists(#k, :k)"]
-        removes: list[str] = []
-        for index, (field, value) in enumerate(changes.items()):
-            if field not in SyncState.model_fields or field in ("record_key", "version"):
-                raise ValueError(f"not a sync state field to change: {field}")
-            names[f"#f{index}"] = field
-            if value is None:
-                removes.append(f"#f{index}")
+        current = self.get_sync_states(changes)
+        for key, fields in changes.items():
+            state = current.get(key) or SyncState(
+                record_key=key, status=fields.get("status", "received"), updated_at=_iso()
+            )
+            for _ in range(5):
+                try:
+                    self.put_sync_state(state.model_copy(update=dict(fields)))
+                    break
+                except ConcurrentUpdate:
+                    state = self.get_sync_state(key) or state.model_copy(update={"version": 0})
             else:
-                sets.append(f"#f{index} = :f{index}")
-                values[f":f{index}"] = value
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        return dynamo_batch.update(
-            self._table.name,
-            {"pk": record_key, "sk": "STATE"},
-            expression,
-            names=names,
-            values=values,
-        )
+                raise ConcurrentUpdate(key)
 
     def write_all(self, writes: Sequence[Write]) -> None:
         """Make writes built by any of the stores (they share one DynamoDB endpoint)."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from connector import dynamo_batch
-from connector.state import ConcurrentUpdate
+from connector.state import ConcurrentUpdate, SyncState
 from tests.integration.qbwc_rig import CONN, QbwcRig, qbwc_rig
 
 
@@ -40,7 +40,7 @@ def test_the_last_write_to_an_item_wins(rig: QbwcRig) -> None:
     assert rig.state.get_mapping(CONN, "batch-test", "back") == "again"
 
 
-def test_a_conditional_put_is_refused_rather_than_batched_without_its_condition(
+def test_a_conditional_write_is_refused_rather_than_batched_without_its_condition(
     rig: QbwcRig,
 ) -> None:
     guarded = _mapping(rig, "guarded", "1")
@@ -50,24 +50,29 @@ def test_a_conditional_put_is_refused_rather_than_batched_without_its_condition(
     assert rig.state.get_mapping(CONN, "batch-test", "guarded") is None
 
 
-def test_a_state_change_sets_and_removes_fields_and_outdates_earlier_reads(rig: QbwcRig) -> None:
-    key = f"{CONN}#order#batch-1"
-    # A change to a record with no state yet creates it
-    rig.state.write_all([rig.state.sync_state_change(key, {"status": "queued"})])
-    created = rig.state.get_sync_state(key)
-    assert created is not None and created.status == "queued" and created.version == 1
-    stale = rig.state.put_sync_state(created.model_copy(update={"last_error": "boom"}))
-    change = {"status": "posted", "ledger_id": "TX-9", "last_error": None}
-    rig.state.write_all([rig.state.sync_state_change(key, change)])
-    after = rig.state.get_sync_state(key)
+def test_state_changes_set_fields_keep_the_others_and_outdate_earlier_reads(
+    rig: QbwcRig,
+) -> None:
+    known, new = f"{CONN}#order#batch-1", f"{CONN}#order#batch-2"
+    queued = rig.state.put_sync_state(
+        SyncState(
+            record_key=known, status="queued", content_hash="h1", last_error="x", updated_at=""
+        )
+    )
+    # When outcomes for a known record and one without a state yet are recorded
+    rig.state.change_sync_states(
+        {
+            known: {"status": "posted", "ledger_id": "TX-9", "last_error": None},
+            new: {"status": "parked", "last_error": "no such item"},
+        }
+    )
+    # Then the changed fields are set, the others kept, and a new state made
+    after = rig.state.get_sync_state(known)
     assert after is not None
     assert (after.status, after.ledger_id, after.last_error) == ("posted", "TX-9", None)
-    assert after.version == stale.version + 1
-    # A worker still holding the state it read before the change must decide again
+    assert after.content_hash == "h1" and after.version == queued.version + 1
+    made = rig.state.get_sync_state(new)
+    assert made is not None and (made.status, made.last_error) == ("parked", "no such item")
+    # And a worker still holding the state it read before must decide again
     with pytest.raises(ConcurrentUpdate):
-        rig.state.put_sync_state(stale.model_copy(update={"status": "failed"}))
-
-
-def test_a_state_change_refuses_fields_a_sync_state_does_not_have(rig: QbwcRig) -> None:
-    with pytest.raises(ValueError, match="not a sync state field"):
-        rig.state.sync_state_change(f"{CONN}#order#x", {"colour": "red"})
+        rig.state.put_sync_state(queued.model_copy(update={"status": "failed"}))

@@ -224,6 +224,10 @@ def test_the_simulated_web_connector_survives_a_lost_response_and_a_dropped_conn
     refs = sorted(t.ref_number for t in company.transactions("Invoice"))
     assert refs == [str(i) for i in range(1, 8)]
     assert all(rig.sync_state(i).status == "posted" for i in range(1, 8))
+    # What QuickBooks has left the waiting entries, so later sessions do not read it again
+    assert list(rig.outbox.entries(CONN)) == []
+    done = [e for e in rig.outbox.finished(CONN) if e.record_id in {str(i) for i in range(1, 8)}]
+    assert len(done) == 7 and {e.status for e in done} == {"done"}
 
 
 def test_an_hresult_means_not_processed_and_is_sent_again_next_session(rig: QbwcRig) -> None:

@@ -57,7 +57,7 @@ NVU, NONE, BUSY = "nvu", "none", "busy"
 @dataclass(frozen=True)
 class _Outcome:
     entry: OutboxEntry  # as the writes leave it
-    state: list[Write]  # sync state changes, made first
+    state: dict[str, Any] | None  # the record's sync state fields to set, written first
     writes: list[Write]  # outbox and audit trail
 
 
@@ -314,10 +314,10 @@ class QbwcService:
     def _works(self, session: Session, connection: Connection) -> list[drain.Work]:
         conn = connection.id
         deferred = set(session.deferred)
-        limit = connection.qbd.max_requests_per_message * 3 + len(deferred)
-        entries = self._outbox.pending(conn, limit)
-        held = {e.record_key for e in entries if e.seq in deferred}
-        entries = [e for e in entries if e.seq not in deferred and e.record_key not in held]
+        # A message's worth of entries (each needs at least one request) and a few more:
+        # every entry read costs time in each round, so the window stays near the budget.
+        limit = connection.qbd.max_requests_per_message + len(deferred) + 10
+        entries = _sendable(self._outbox.pending(conn, limit), deferred)
         customers = {e.seq: _customer_of(e) for e in entries}
         names = {e.seq: drain.item_names_for(e, connection) for e in entries}
         # Three batched reads for the whole window instead of several reads per entry.
@@ -455,7 +455,7 @@ class QbwcService:
         """
         conn = connection.id
         entries = self._outbox.get_many(conn, [d.seq for d in decisions]) if decisions else {}
-        states: list[Write] = []
+        states: dict[str, dict[str, Any]] = {}
         others: list[Write] = []
         mappings: dict[tuple[str, str], Write] = {}
         for decision in decisions:
@@ -464,7 +464,8 @@ class QbwcService:
                 continue  # settled already, or parked meanwhile
             outcome = self._outcome(session, connection, entry, decision, mappings)
             entries[entry.seq] = outcome.entry
-            states.extend(outcome.state)
+            if outcome.state is not None:
+                states.setdefault(entry.record_key, {}).update(outcome.state)
             others.extend(outcome.writes)
         # Items QuickBooks has are kept in the state table; later sessions need not ask.
         items = session.facts.get("items", {})
@@ -474,7 +475,8 @@ class QbwcService:
                     conn, "qbd-item", name, list_id
                 )
                 del items[name]
-        self._state.write_all([*states, *others, *mappings.values()])
+        self._state.change_sync_states(states)
+        self._state.write_all([*others, *mappings.values()])
 
     def _outcome(
         self,
@@ -513,9 +515,7 @@ class QbwcService:
             metrics.add_metric(name="RecordsParked", unit="Count", value=1)
             parked = marked(entry, "parked", last_error=decision.reason)
             event = audit(key, "parked", decision.reason, detail={"replay": "connector replay"})
-            state = self._state.sync_state_change(
-                key, {"status": "parked", "last_error": decision.reason}
-            )
+            state = {"status": "parked", "last_error": decision.reason}
             return self._entry_outcome(parked, event, state=state)
         session.finished += 1
         session.posted += 1
@@ -538,7 +538,7 @@ class QbwcService:
                     ledger_id=decision.txn_id,
                 )
             )
-            return _Outcome(done, [self._state.sync_state_change(key, changes)], writes)
+            return _Outcome(done, changes, writes)
         changes = {
             "status": "posted",
             "ledger_id": decision.txn_id,
@@ -572,13 +572,13 @@ class QbwcService:
                 )
             )
             metrics.add_metric(name="TotalMismatch", unit="Count", value=1)
-        return _Outcome(done, [self._state.sync_state_change(key, changes)], writes)
+        return _Outcome(done, changes, writes)
 
     def _entry_outcome(
-        self, entry: OutboxEntry, *events: Write, state: Write | None = None
+        self, entry: OutboxEntry, *events: Write, state: dict[str, Any] | None = None
     ) -> _Outcome:
         """An outcome that leaves the entry in the connection's partition, changed."""
-        return _Outcome(entry, [state] if state else [], [self._outbox.entry_put(entry), *events])
+        return _Outcome(entry, state, [self._outbox.entry_put(entry), *events])
 
     # --- the end of a session ----------------------------------------------------------
     def get_last_error(self, connection_id: str, ticket: str) -> str:
@@ -625,6 +625,12 @@ def _store_total(entry: OutboxEntry) -> Any:
     if entry.action == "credit_memo":
         return drain.RefundPayload.model_validate_json(entry.payload_json).refund.amount
     return None
+
+
+def _sendable(entries: list[OutboxEntry], deferred: set[int]) -> list[OutboxEntry]:
+    """Entries this session may still send: not deferred, nor behind a deferred one of their record."""
+    held = {e.record_key for e in entries if e.seq in deferred}
+    return [e for e in entries if e.seq not in deferred and e.record_key not in held]
 
 
 def _pack_text(text: str) -> str:
