@@ -57,6 +57,14 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def _silenced() -> contextlib.AbstractContextManager[Any]:
+    """Drop what handlers print while a runtime works: with metrics disabled, Powertools
+    keeps a handler's metrics and prints them once 100 pile up (handlers served over HTTP
+    run in the gateway's threads, where bench_ingest's per-call clear_metrics() cannot reach).
+    """
+    return contextlib.redirect_stdout(io.StringIO())
+
+
 def _percentile(samples: list[float], pct: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
@@ -151,9 +159,12 @@ def bench_calls_per_order(orders: int) -> None:
                 "ledger": dict(QBO_APP),
             }
         }
-        with LocalRuntime(
-            tenant="bench", tenant_config_json=config.model_dump_json(), secrets=secrets
-        ) as runtime:
+        with (
+            _silenced(),
+            LocalRuntime(
+                tenant="bench", tenant_config_json=config.model_dump_json(), secrets=secrets
+            ) as runtime,
+        ):
             httpx.get(f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True)
             sender = WebhookSender(
                 woo,
@@ -183,7 +194,8 @@ def bench_calls_per_order(orders: int) -> None:
 
 
 def bench_throughput(orders: int) -> None:
-    report = Scenario(orders=orders, seed=5, faults=False).run()
+    with _silenced():
+        report = Scenario(orders=orders, seed=5, faults=False).run()
     per_minute = report.orders / report.elapsed_s * 60
     print("orders through the local runtime into simulated QuickBooks (500/min, 10/s limits)")
     print(
@@ -212,9 +224,7 @@ def bench_desktop(orders: int) -> None:
             "ledger": {"password_hash": hash_password(qbd_scenario.QBWC_PASSWORD)}
         }
     }
-    # Handlers served over HTTP run in the gateway's threads, where the per-call
-    # clear_metrics() of bench_ingest cannot reach: their metric lines are dropped here.
-    with contextlib.redirect_stdout(io.StringIO()), LocalRuntime(
+    with _silenced(), LocalRuntime(
         tenant="bench", tenant_config_json=config.model_dump_json(), functions=(QBWC,),
         secrets=secrets,
     ) as runtime:  # fmt: skip
