@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import hmac
-import io
 import json
 import logging
 import os
@@ -55,14 +53,6 @@ def _quiet() -> None:
     logger.setLevel(logging.CRITICAL)
     for name in ("werkzeug", "aws_lambda_powertools", "connector"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def _silenced() -> contextlib.AbstractContextManager[Any]:
-    """Drop what handlers print while a runtime works: with metrics disabled, Powertools
-    keeps a handler's metrics and prints them once 100 pile up (handlers served over HTTP
-    run in the gateway's threads, where bench_ingest's per-call clear_metrics() cannot reach).
-    """
-    return contextlib.redirect_stdout(io.StringIO())
 
 
 def _percentile(samples: list[float], pct: float) -> float:
@@ -159,12 +149,9 @@ def bench_calls_per_order(orders: int) -> None:
                 "ledger": dict(QBO_APP),
             }
         }
-        with (
-            _silenced(),
-            LocalRuntime(
-                tenant="bench", tenant_config_json=config.model_dump_json(), secrets=secrets
-            ) as runtime,
-        ):
+        with LocalRuntime(
+            tenant="bench", tenant_config_json=config.model_dump_json(), secrets=secrets
+        ) as runtime:
             httpx.get(f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True)
             sender = WebhookSender(
                 woo,
@@ -194,8 +181,7 @@ def bench_calls_per_order(orders: int) -> None:
 
 
 def bench_throughput(orders: int) -> None:
-    with _silenced():
-        report = Scenario(orders=orders, seed=5, faults=False).run()
+    report = Scenario(orders=orders, seed=5, faults=False).run()
     per_minute = report.orders / report.elapsed_s * 60
     print("orders through the local runtime into simulated QuickBooks (500/min, 10/s limits)")
     print(
@@ -224,7 +210,7 @@ def bench_desktop(orders: int) -> None:
             "ledger": {"password_hash": hash_password(qbd_scenario.QBWC_PASSWORD)}
         }
     }
-    with _silenced(), LocalRuntime(
+    with LocalRuntime(
         tenant="bench", tenant_config_json=config.model_dump_json(), functions=(QBWC,),
         secrets=secrets,
     ) as runtime:  # fmt: skip

@@ -89,7 +89,13 @@ SLOW = FunctionSpec(
     timeout_s=1,
     routes=(Route("POST", "/slow"),),
 )
-FUNCTIONS = (ECHO, CRASH, SLOW, ENQUEUE, READ_SECRET, WORKER, TICK)
+METERED = FunctionSpec(
+    name="metered",
+    handler=f"{HANDLERS}.echo.metered",
+    description="adds a metric per call",
+    routes=(Route("POST", "/metered"),),
+)
+FUNCTIONS = (ECHO, CRASH, SLOW, ENQUEUE, READ_SECRET, WORKER, TICK, METERED)
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +256,20 @@ def test_a_chunked_body_reaches_the_handler_whole(http: httpx.Client) -> None:
     # Then the handler sees the joined body
     assert response.status_code == 201
     assert response.json()["event"]["body"] == b"".join(parts).decode()
+
+
+def test_disabled_metrics_do_not_outlive_an_invocation(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Powertools keeps disabled metrics and prints them once 100 pile up; on Lambda an
+    # invocation's metrics end with it, so a demo with metrics off prints none.
+    from connector.observability import metrics
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for _ in range(101):
+        assert http.post("/metered").status_code == 204
+    assert "EchoMetered" not in capsys.readouterr().out
+    assert metrics.metric_set == {}
 
 
 def test_unknown_routes_get_api_gateways_missing_authentication_token(http: httpx.Client) -> None:

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from connector import resources
 from connector.local.aws import REGION, EmbeddedAws, LocalQueue
@@ -35,6 +36,7 @@ from connector.local.context import new_context
 from connector.local.gateway import Gateway
 from connector.local.queues import QueuePoller
 from connector.local.schedules import Schedule
+from connector.observability import metrics
 from connector.resources import FUNCTIONS, QUEUES, TABLES, FunctionSpec, QueueSpec, TableSpec
 
 log = logging.getLogger(__name__)
@@ -269,7 +271,13 @@ class LocalRuntime:
                 tenant=self.tenant, spec=spec, region=REGION, account_id=self.account_id
             )
             started = time.monotonic()
-            result = handler(event, context)
+            try:
+                result = handler(event, context)
+            finally:
+                if is_metrics_disabled():
+                    # Powertools keeps disabled metrics after a flush and prints them once
+                    # 100 pile up; an invocation's metrics must not outlive it, as on Lambda.
+                    metrics.clear_metrics()
             elapsed = time.monotonic() - started
         if elapsed > spec.timeout_s:
             # Lambda would have stopped the function and discarded its answer;

@@ -47,3 +47,11 @@ def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Outlives a one-second timeout."""
     time.sleep(1.3)
     return {"statusCode": 200, "body": "too late"}
+
+
+def metered(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Counts one metric per call, as the connector's handlers do."""
+    from connector.observability import metrics
+
+    metrics.add_metric(name="EchoMetered", unit="Count", value=1)
+    return {"statusCode": 204, "body": ""}
