@@ -3,8 +3,8 @@
 :func:`get_many` reads up to a hundred keys per BatchGetItem call. A
 :data:`Write` is ``{"Put": {...}}`` or ``{"Delete": {...}}`` with the parameters
 of PutItem or DeleteItem; the stores build them (they own the key layouts).
-:func:`write_one` makes one (conditions included); :func:`write_all` makes many
-unconditional ones in BatchWriteItem calls of 25. The Web Connector service
+:func:`write_one` makes one; :func:`write_all` makes many in BatchWriteItem
+calls of 25 (which has no conditions, so none is built). The Web Connector service
 records QuickBooks' answer for fifty entries with a handful of calls that way
 instead of a few hundred.
 
@@ -48,22 +48,16 @@ def get_many(
     return found
 
 
-def put(table: str, item: dict[str, Any], *, condition: str | None = None, **extra: Any) -> Write:
-    return {"Put": _with_condition({"TableName": table, "Item": item, **extra}, condition)}
+def put(table: str, item: dict[str, Any]) -> Write:
+    return {"Put": {"TableName": table, "Item": item}}
 
 
-def delete(table: str, key: dict[str, Any], *, condition: str | None = None, **extra: Any) -> Write:
-    return {"Delete": _with_condition({"TableName": table, "Key": key, **extra}, condition)}
-
-
-def _with_condition(params: dict[str, Any], condition: str | None) -> dict[str, Any]:
-    if condition:
-        params["ConditionExpression"] = condition
-    return params
+def delete(table: str, key: dict[str, Any]) -> Write:
+    return {"Delete": {"TableName": table, "Key": key}}
 
 
 def write_one(client: Any, write: Write) -> None:
-    """One write on its own; a failed condition raises ConditionalCheckFailedException."""
+    """One write on its own, as PutItem or DeleteItem."""
     ((kind, params),) = write.items()
     getattr(client, _OPERATIONS[kind])(**params)
 

@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from connector.config import Connection
 from connector.errors import PermanentError
 from connector.ledgers.qbd import qbxml
-from connector.ledgers.qbd.outbox import OutboxEntry
+from connector.ledgers.qbd.outbox import OutboxEntry, RefundPayload, WithdrawalPayload
 from connector.mapping import display_name, item_name_for_sku, item_names_needed
 from connector.model import ZERO, Customer, Order, Refund
 
@@ -45,17 +43,6 @@ DOCUMENT_KINDS: dict[str, Literal["Invoice", "SalesReceipt"]] = {
 }
 
 Outcome = Literal["posted", "withdrawn", "customer", "again", "retry", "park"]
-
-
-class WithdrawalPayload(BaseModel):
-    order_store_id: str
-    ref_number: str | None = None
-    kind: Literal["Invoice", "SalesReceipt"] = "Invoice"
-
-
-class RefundPayload(BaseModel):
-    refund: Refund
-    customer: Customer
 
 
 @dataclass(frozen=True)
@@ -286,16 +273,14 @@ class _Planner:
 
     # -- one entry
     def work(self, work: Work, needs: _Needs) -> _Writes | None:
-        entry = work.entry
-        if entry.action == "upsert_order":
-            return self._order(work, Order.model_validate_json(entry.payload_json), needs)
-        if entry.action in ("void_order", "delete_order"):
-            return self._withdraw(
-                work, WithdrawalPayload.model_validate_json(entry.payload_json), needs
-            )
-        if entry.action == "upsert_customer":
-            return self._customer(work, Customer.model_validate_json(entry.payload_json), needs)
-        return self._refund(work, RefundPayload.model_validate_json(entry.payload_json), needs)
+        payload = work.entry.payload()
+        if isinstance(payload, Order):
+            return self._order(work, payload, needs)
+        if isinstance(payload, WithdrawalPayload):
+            return self._withdraw(work, payload, needs)
+        if isinstance(payload, Customer):
+            return self._customer(work, payload, needs)
+        return self._refund(work, payload, needs)
 
     def _order(self, work: Work, order: Order, needs: _Needs) -> _Writes | None:
         seq = work.entry.seq
@@ -527,12 +512,12 @@ def item_names_for(entry: OutboxEntry, connection: Connection) -> list[str]:
     again and again.
     """
     planner = _Planner(connection, new_facts(), "")
+    payload = entry.payload()
     try:
-        if entry.action == "upsert_order":
-            names = planner.item_names(Order.model_validate_json(entry.payload_json))[0]
-        elif entry.action == "credit_memo":
-            refund = RefundPayload.model_validate_json(entry.payload_json).refund
-            names = planner.refund_item_names(refund)[0]
+        if isinstance(payload, Order):
+            names = planner.item_names(payload)[0]
+        elif isinstance(payload, RefundPayload):
+            names = planner.refund_item_names(payload.refund)[0]
         else:
             return []
     except (_Park, PermanentError):

@@ -14,8 +14,8 @@ from connector.config import Connection
 from connector.errors import PermanentError
 from connector.ledgers.posting import Posted
 from connector.ledgers.qbd import qbxml
-from connector.ledgers.qbd.drain import RefundPayload, WithdrawalPayload, document_kind
-from connector.ledgers.qbd.outbox import OutboxEntry, OutboxStore
+from connector.ledgers.qbd.drain import document_kind
+from connector.ledgers.qbd.outbox import OutboxEntry, OutboxStore, RefundPayload, WithdrawalPayload
 from connector.mapping import content_hash, item_names_needed
 from connector.model import Customer, Order, Refund
 from connector.state import StateStore, SyncState

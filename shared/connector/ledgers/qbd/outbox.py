@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from connector import dynamo_batch
 from connector.dynamo_batch import Write
+from connector.model import Customer, Order, Refund
 from connector.state import AuditTrail, ConcurrentUpdate, StateStore
 
 OutboxAction = Literal[
@@ -38,6 +39,24 @@ _SEQ_WIDTH = 12
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class WithdrawalPayload(BaseModel):
+    """What a void or delete of an order carries."""
+
+    order_store_id: str
+    ref_number: str | None = None
+    kind: Literal["Invoice", "SalesReceipt"] = "Invoice"
+
+
+class RefundPayload(BaseModel):
+    """What a credit memo for a store refund carries."""
+
+    refund: Refund
+    customer: Customer
+
+
+Payload = Order | Customer | RefundPayload | WithdrawalPayload
 
 
 class OutboxEntry(BaseModel):
@@ -57,9 +76,24 @@ class OutboxEntry(BaseModel):
     ledger_type: str = ""  # Invoice, SalesReceipt, Customer or CreditMemo
     message_set_id: str | None = None  # the qbXML message that carried it (status sent)
 
+    _payload: Payload | None = PrivateAttr(default=None)
+
     @property
     def record_id(self) -> str:
         return self.record_key.rsplit("#", 1)[-1]
+
+    def payload(self) -> Payload:
+        """The record the entry carries, parsed once: a round reads it several times."""
+        if self._payload is None:
+            if self.action == "upsert_order":
+                self._payload = Order.model_validate_json(self.payload_json)
+            elif self.action == "upsert_customer":
+                self._payload = Customer.model_validate_json(self.payload_json)
+            elif self.action == "credit_memo":
+                self._payload = RefundPayload.model_validate_json(self.payload_json)
+            else:
+                self._payload = WithdrawalPayload.model_validate_json(self.payload_json)
+        return self._payload
 
 
 class OutboxStore:
@@ -141,13 +175,17 @@ class OutboxStore:
             kwargs["FilterExpression"] = Attr("status").is_in(list(statuses))
         if page_size:
             kwargs["Limit"] = page_size
+        for page in self._pages(kwargs):
+            yield from map(_entry, page.get("Items", []))
+
+    def _pages(self, kwargs: dict[str, Any]) -> Iterator[Any]:
+        """The pages of one query, each asked for when the last is used up."""
         while True:
             page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                yield _entry(item)
+            yield page
             if "LastEvaluatedKey" not in page:
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     def pending(self, connection_id: str, limit: int) -> list[OutboxEntry]:
         """The first ``limit`` entries still waiting (pending or sent), in order."""
@@ -168,13 +206,7 @@ class OutboxStore:
             "Select": "COUNT",
             "ConsistentRead": True,
         }
-        count = 0
-        while True:
-            page = self._table.query(**kwargs)
-            count += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return count
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sum(int(page.get("Count", 0)) for page in self._pages(kwargs))
 
     def last_unanswered_message_set(self, connection_id: str) -> str | None:
         """The message set of the newest "sent" entry: the answer a new session asks for again."""
@@ -185,13 +217,10 @@ class OutboxStore:
             "ConsistentRead": True,
         }
         last: str | None = None
-        while True:
-            page = self._table.query(**kwargs)
+        for page in self._pages(kwargs):
             for item in page.get("Items", []):
                 last = str(item["message_set_id"]) or last
-            if "LastEvaluatedKey" not in page:
-                return last
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return last
 
     def mark(
         self,

@@ -27,7 +27,13 @@ from connector.config import Connection, QbdLedger, TenantConfig
 from connector.dynamo_batch import Write
 from connector.errors import PermanentError
 from connector.ledgers.qbd import drain, qbxml
-from connector.ledgers.qbd.outbox import WAITING, OutboxEntry, OutboxStore, marked
+from connector.ledgers.qbd.outbox import (
+    WAITING,
+    OutboxEntry,
+    OutboxStore,
+    RefundPayload,
+    marked,
+)
 from connector.ledgers.qbd.password import same_user, verify_password
 from connector.ledgers.qbd.qbwc_sessions import Session, SessionStore
 from connector.ledgers.qbd.qbwc_soap import (
@@ -619,11 +625,11 @@ def _qbxml_tuple(version: str) -> tuple[int, int]:
 
 
 def _store_total(entry: OutboxEntry) -> Any:
-    if entry.action == "upsert_order":
-        order = Order.model_validate_json(entry.payload_json)
-        return order.q(order.total)
-    if entry.action == "credit_memo":
-        return drain.RefundPayload.model_validate_json(entry.payload_json).refund.amount
+    payload = entry.payload()
+    if isinstance(payload, Order):
+        return payload.q(payload.total)
+    if isinstance(payload, RefundPayload):
+        return payload.refund.amount
     return None
 
 
@@ -647,10 +653,7 @@ def _iso() -> str:
 
 
 def _customer_of(entry: OutboxEntry) -> Customer | None:
-    if entry.action == "upsert_order":
-        return Order.model_validate_json(entry.payload_json).customer
-    if entry.action == "upsert_customer":
-        return Customer.model_validate_json(entry.payload_json)
-    if entry.action == "credit_memo":
-        return drain.RefundPayload.model_validate_json(entry.payload_json).customer
-    return None
+    payload = entry.payload()
+    if isinstance(payload, Order | RefundPayload):
+        return payload.customer
+    return payload if isinstance(payload, Customer) else None
