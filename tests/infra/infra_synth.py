@@ -59,6 +59,20 @@ class Synth:
     def logical_id(self, construct: Any) -> str:
         return self.stack.get_logical_id(construct.node.default_child)
 
+    def api_paths(self) -> dict[str, str]:
+        """API resource logical id -> full path, by following ParentId up to the API root."""
+        rest_api = self.logical_id(self.stack.api.rest_api)
+        api_resources = self.resources("AWS::ApiGateway::Resource")
+
+        def path(logical_id: str) -> str:
+            props = api_resources[logical_id]["Properties"]
+            parent = props["ParentId"]
+            if parent == {"Fn::GetAtt": [rest_api, "RootResourceId"]}:
+                return "/" + props["PathPart"]
+            return path(parent["Ref"]) + "/" + props["PathPart"]
+
+        return {logical_id: path(logical_id) for logical_id in api_resources}
+
 
 def cdk_json_context() -> dict[str, Any]:
     return dict(json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"])

@@ -9,27 +9,12 @@ from infra_synth import Synth
 from connector import resources
 
 
-def _paths(acme: Synth) -> dict[str, str]:
-    """Resource logical id -> full path, by following ParentId up to the API root."""
-    rest_api = acme.logical_id(acme.stack.api.rest_api)
-    api_resources = acme.resources("AWS::ApiGateway::Resource")
-
-    def path(logical_id: str) -> str:
-        props = api_resources[logical_id]["Properties"]
-        parent = props["ParentId"]
-        if parent == {"Fn::GetAtt": [rest_api, "RootResourceId"]}:
-            return "/" + props["PathPart"]
-        return path(parent["Ref"]) + "/" + props["PathPart"]
-
-    return {logical_id: path(logical_id) for logical_id in api_resources}
-
-
 def _joined(value: Any) -> list[Any]:
     return value["Fn::Join"][1]
 
 
 def test_every_declared_route_reaches_its_function_through_a_proxy_integration(acme: Synth):
-    paths = _paths(acme)
+    paths = acme.api_paths()
     served = {}
     for method in acme.resources("AWS::ApiGateway::Method").values():
         props = method["Properties"]
@@ -49,7 +34,7 @@ def test_every_declared_route_reaches_its_function_through_a_proxy_integration(a
 
 
 def test_path_parameters_are_required_by_a_request_validator(acme: Synth):
-    paths = _paths(acme)
+    paths = acme.api_paths()
     (validator_id,) = acme.resources("AWS::ApiGateway::RequestValidator")
     for method in acme.resources("AWS::ApiGateway::Method").values():
         props = method["Properties"]

@@ -90,20 +90,6 @@ def _function_props(desk: Synth, name: str) -> dict[str, Any]:
     return dict(desk.cfn["Resources"][logical_id]["Properties"])
 
 
-def _paths(desk: Synth) -> dict[str, str]:
-    rest_api = desk.logical_id(desk.stack.api.rest_api)
-    api_resources = desk.resources("AWS::ApiGateway::Resource")
-
-    def path(logical_id: str) -> str:
-        props = api_resources[logical_id]["Properties"]
-        parent = props["ParentId"]
-        if parent == {"Fn::GetAtt": [rest_api, "RootResourceId"]}:
-            return "/" + props["PathPart"]
-        return path(parent["Ref"]) + "/" + props["PathPart"]
-
-    return {logical_id: path(logical_id) for logical_id in api_resources}
-
-
 def test_the_qbwc_function_runs_its_handler_with_the_outbox_and_session_tables(desk: Synth):
     props = _function_props(desk, "qbwc")
     assert props["Handler"] == "functions.qbwc.handler.lambda_handler"
@@ -122,7 +108,7 @@ def test_the_qbwc_function_runs_its_handler_with_the_outbox_and_session_tables(d
 
 
 def test_post_and_get_on_qbwc_connection_reach_the_qbwc_function(desk: Synth):
-    paths = _paths(desk)
+    paths = desk.api_paths()
     qbwc_id = desk.logical_id(desk.stack.functions.by_name["qbwc"])
     served: dict[str, dict[str, Any]] = {}
     for method in desk.resources("AWS::ApiGateway::Method").values():
