@@ -9,10 +9,8 @@ anything changes.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from connector.local import LocalRuntime
 from connector.resources import QBWC, secret_name
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
+from tests.integration.connector_cli import connector
 from tests.integration.qbwc_rig import QbwcRig, make_order
 
 TENANT = "desk"
@@ -88,23 +87,6 @@ def runtime(tenant_file: Path) -> Iterator[LocalRuntime]:
         poll_interval_s=0.05,
     ) as running:
         yield running
-
-
-def connector(
-    runtime: LocalRuntime, *args: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The installed `connector` command, pointed at the runtime's embedded AWS only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
-    env.update(runtime.env)
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("connector")), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def secret(runtime: LocalRuntime, connection_id: str) -> str:

@@ -9,18 +9,14 @@ and the next Web Connector run posts it, once.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from connector.local import LocalRuntime
 from connector.resources import AUDIT_TABLE, OUTBOX_TABLE, STATE_TABLE
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
+from tests.integration.connector_cli import connector
 from tests.integration.qbwc_rig import CONN, PASSWORD, TENANT, USER, QbwcRig, make_order, qbwc_rig
 
 
@@ -28,19 +24,6 @@ from tests.integration.qbwc_rig import CONN, PASSWORD, TENANT, USER, QbwcRig, ma
 def rig() -> Iterator[QbwcRig]:
     with qbwc_rig(fallback_item="Mugs") as running:
         yield running
-
-
-def connector(runtime: LocalRuntime, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
-    env.update(runtime.env)
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("connector")), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def session(rig: QbwcRig, company: QbdCompany) -> str:

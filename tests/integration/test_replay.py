@@ -8,18 +8,15 @@ engineer's view: `connector replay` does the same from a shell.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connector.replay import replay_parked
 from simulators.woocommerce import LineSpec, OrderSpec
+from tests.integration.connector_cli import connector
 from tests.integration.qbo_rig import QboRig, connection_settings, qbo_rig
 
 A, B = "shop-a", "shop-b"
@@ -129,17 +126,7 @@ def test_replay_by_connection_leaves_other_connections_parked(
 def test_the_replay_command_works_against_the_local_runtime(
     rig: QboRig, parked: dict[str, int]
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
-    env.update(rig.runtime.env)
-    command = Path(sys.executable).with_name("connector")
-    done = subprocess.run(
-        [str(command), "replay", "--queue-url", rig.queue_url, "--dlq-url", rig.dlq_url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = connector(rig.runtime, "replay", "--queue-url", rig.queue_url, "--dlq-url", rig.dlq_url)
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
