@@ -236,12 +236,13 @@ class SyncWorker:
     def _sync_refunds(self, connection: Connection, raw: Mapping[str, Any], order: Order) -> None:
         """Refunds arrive as order updates; each new one becomes a credit memo where the ledger
         takes them (QuickBooks Desktop), and is recorded as not synced otherwise."""
-        refund_ids = [str(r["id"]) for r in raw.get("refunds") or [] if "id" in r]
-        new = [
-            rid
-            for rid in refund_ids
-            if self._state.get_sync_state(f"{connection.id}#refund#{rid}") is None
-        ]
+        keys = {
+            str(r["id"]): f"{connection.id}#refund#{r['id']}"
+            for r in raw.get("refunds") or []
+            if "id" in r
+        }
+        known = self._state.get_sync_states(keys.values())
+        new = [rid for rid, key in keys.items() if key not in known]
         if not new:
             return
         ledger = self._ledger_for(connection)
@@ -249,7 +250,7 @@ class SyncWorker:
             str(r["id"]): r for r in self._store_for(connection).list_refunds(order.store_id)
         }
         for rid in new:
-            key = f"{connection.id}#refund#{rid}"
+            key = keys[rid]
             if rid not in refunds:
                 continue  # deleted since; WooCommerce sends another order update
             if not isinstance(ledger, RefundLedger):
