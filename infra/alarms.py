@@ -13,7 +13,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.naming import METRICS_NAMESPACE, SERVICE_NAME, TOKEN_REFRESH_FAILED_METRIC, pascal
+from connector.resources import SERVICE_NAME
+from infra.naming import METRICS_NAMESPACE, TOKEN_REFRESH_FAILED_METRIC, pascal
 
 PERIOD = Duration.minutes(5)
 

@@ -13,8 +13,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from connector.resources import FUNCTIONS, FunctionSpec
-from infra.naming import METRICS_NAMESPACE, SERVICE_NAME, function_id
+from connector.resources import FUNCTIONS, SERVICE_NAME, FunctionSpec
+from infra.naming import METRICS_NAMESPACE, function_id
 from infra.secrets import ConnectionSecrets
 from infra.tables import ConnectorTables
 

@@ -1,4 +1,5 @@
-"""Names the stack derives from the tenant and the resource declarations, kept in one place."""
+"""Names the stack derives from the tenant and the resource declarations (the stack and secret
+names the CLI needs too live in connector.resources)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import re
 
 from connector.errors import ConfigError
 
-SERVICE_NAME = "ml-connector"
 METRICS_NAMESPACE = "MlConnector"
 # Emitted by the qbo_token function (Powertools Metrics) when a refresh fails.
 TOKEN_REFRESH_FAILED_METRIC = "TokenRefreshFailed"
@@ -23,15 +23,6 @@ OUTPUT_DLQ_URL = "SyncDeadLetterQueueUrl"
 OUTPUT_SYNC_QUEUE_URL = "SyncQueueUrl"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 API_STAGE = "prod"
-
-
-def stack_name(tenant: str) -> str:
-    return f"MlConnector-{tenant}"
-
-
-def secret_prefix(tenant: str) -> str:
-    """Secrets Manager prefix of one tenant; connector.resources.secret_name appends the rest."""
-    return f"{SERVICE_NAME}/{tenant}"
 
 
 def pascal(identifier: str) -> str:

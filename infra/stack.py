@@ -11,6 +11,7 @@ from constructs import Construct
 from connector import resources
 from connector.config import TenantConfig, load_tenant
 from connector.errors import ConfigError
+from connector.resources import secret_prefix, stack_name
 from infra.alarms import ConnectorAlarms
 from infra.api import ConnectorApi
 from infra.functions import ConnectorFunctions, LambdaAssets
@@ -25,8 +26,6 @@ from infra.naming import (
     OUTPUT_OAUTH_REDIRECT_URI,
     OUTPUT_SYNC_QUEUE_URL,
     logical_suffixes,
-    secret_prefix,
-    stack_name,
 )
 from infra.queues import ConnectorQueues
 from infra.schedules import ConnectorSchedules

@@ -75,7 +75,7 @@ def _replay(args: argparse.Namespace) -> int:
             "Desktop replay needs all of --outbox-table, --state-table and --audit-table"
         )
     if args.tenant:
-        outputs = _stack_outputs(boto3.client("cloudformation"), stack_name(args.tenant))
+        outputs = _stack_outputs(boto3.client("cloudformation"), resources.stack_name(args.tenant))
         queue_url = queue_url or outputs["SyncQueueUrl"]
         dlq_url = dlq_url or outputs["SyncDeadLetterQueueUrl"]
         if not any(tables):
@@ -175,7 +175,9 @@ def _qwc(args: argparse.Namespace) -> int:
     ledger = connection.qbd  # refuses a QuickBooks Online connection before any AWS call
     base_url = args.url
     if not base_url:
-        outputs = _stack_outputs(boto3.client("cloudformation"), stack_name(config.tenant))
+        outputs = _stack_outputs(
+            boto3.client("cloudformation"), resources.stack_name(config.tenant)
+        )
         base_url = outputs["ApiUrl"]
     # Everything that can refuse (https, ids) runs before the password is touched.
     qwc = render_qwc(
@@ -184,7 +186,9 @@ def _qwc(args: argparse.Namespace) -> int:
         base_url=base_url,
         generation=args.generation,
     )
-    vault = SecretVault(f"ml-connector/{config.tenant}", client=boto3.client("secretsmanager"))
+    vault = SecretVault(
+        resources.secret_prefix(config.tenant), client=boto3.client("secretsmanager")
+    )
     password = ensure_password(vault, connection.id, rotate=args.rotate)
     out = Path(args.out or f"{connection.id}.qwc")
     out.write_text(qwc.xml, encoding="utf-8")
@@ -201,11 +205,6 @@ def _qwc(args: argparse.Namespace) -> int:
             "application's Password column, press Enter and let it save the password."
         )
     return 0
-
-
-def stack_name(tenant: str) -> str:
-    """The tenant's CloudFormation stack (infra.naming.stack_name; infra is not deployed code)."""
-    return f"MlConnector-{tenant}"
 
 
 def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:

@@ -187,6 +187,19 @@ QBWC = FunctionSpec(
 FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC)
 
 
+SERVICE_NAME = "ml-connector"
+
+
+def stack_name(tenant: str) -> str:
+    """The tenant's CloudFormation stack: the CDK app names it, the CLI finds it."""
+    return f"MlConnector-{tenant}"
+
+
+def secret_prefix(tenant: str) -> str:
+    """Secrets Manager prefix of one tenant; :func:`secret_name` appends the rest."""
+    return f"{SERVICE_NAME}/{tenant}"
+
+
 def secret_name(prefix: str, connection_id: str, part: Literal["store", "ledger"]) -> str:
     """Secrets Manager name of one connection's store keys or ledger tokens."""
     return f"{prefix}/{connection_id}/{part}"

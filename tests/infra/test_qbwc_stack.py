@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 from infra_synth import Synth
 
-from connector import cli, resources
+from connector import resources
 from connector.config import load_tenant, parse_tenant_json
 from infra.nag import unacknowledged_findings
-from infra.naming import secret_prefix, stack_name
 
 DESKTOP_TENANT = """
 tenant = "desk"
@@ -201,8 +200,8 @@ def test_outputs_name_the_tables_replay_and_qwc_read(desk: Synth):
         assert outputs[f"{spec.logical_id}Name"]["Value"] == table_ref
     assert "ApiUrl" in outputs
     # `connector qwc` and `connector replay` find the stack and the secrets by the same names.
-    assert cli.stack_name("desk") == stack_name("desk") == desk.stack.stack_name
-    assert secret_prefix("desk") == "ml-connector/desk"
+    assert resources.stack_name("desk") == desk.stack.stack_name
+    assert resources.secret_prefix("desk") == "ml-connector/desk"
 
 
 def test_cdk_nag_finds_nothing_unacknowledged_with_a_desktop_connection(desk: Synth):

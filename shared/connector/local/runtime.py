@@ -50,7 +50,6 @@ _UNSET_WHILE_RUNNING = (
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
 )
-SERVICE_NAME = "ml-connector"
 DEFAULT_LOCAL_VISIBILITY_TIMEOUT_S = 2
 
 
@@ -129,7 +128,7 @@ class LocalRuntime:
 
     @property
     def secret_prefix(self) -> str:
-        return f"ml-connector/{self.tenant}"
+        return resources.secret_prefix(self.tenant)
 
     @property
     def account_id(self) -> str:
@@ -213,8 +212,8 @@ class LocalRuntime:
             "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": self._aws.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self._aws.secret_access_key,
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAME,
+            "POWERTOOLS_SERVICE_NAME": resources.SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": resources.SERVICE_NAME,
             "POWERTOOLS_TRACE_DISABLED": "true",
             resources.ENV_TENANT: self.tenant,
             resources.ENV_TENANT_CONFIG: self.tenant_config_json,
