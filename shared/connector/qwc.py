@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import ClientError
 from lxml import etree
 
 from connector.config import Connection
 from connector.errors import ConfigError, PermanentError
 from connector.ledgers.qbd.password import hash_password, new_password
-from connector.secrets import QbdSecrets, SecretVault
+from connector.secrets import QbdSecrets, SecretVault, secret_missing
 
 # Fixed namespace for the uuid5 ids: the same tenant and connection always get the same
 # OwnerID/FileID pair, so a regenerated .qwc matches what the company file already carries.
@@ -126,7 +125,7 @@ def stored_password_hash(vault: SecretVault, connection_id: str) -> str | None:
     except PermanentError:
         return None  # the secret holds the stack's placeholder, not a hash
     except GetParameterError as exc:
-        if _secret_missing(exc):
+        if secret_missing(exc):
             return None
         raise
 
@@ -141,12 +140,3 @@ def ensure_password(vault: SecretVault, connection_id: str, *, rotate: bool) -> 
     password = new_password()
     vault.save_qbd(connection_id, QbdSecrets(password_hash=hash_password(password)))
     return password
-
-
-def _secret_missing(exc: GetParameterError) -> bool:
-    # Powertools wraps every failure; only a missing secret means "no password yet".
-    cause = exc.__cause__ or exc.__context__
-    return (
-        isinstance(cause, ClientError)
-        and cause.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-    )

@@ -85,7 +85,7 @@ class SecretVault:
         try:
             raw = self._provider.get(name, transform="json", force_fetch=True)
         except GetParameterError as exc:
-            if not _secret_missing(exc):
+            if not secret_missing(exc):
                 raise
             raise PermanentError(
                 f"connection {connection_id} has no QuickBooks secret ({name}) in Secrets "
@@ -121,7 +121,7 @@ class SecretVault:
         self._provider.set(self._name(connection_id, "ledger"), secrets.model_dump_json())
 
 
-def _secret_missing(exc: GetParameterError) -> bool:
+def secret_missing(exc: GetParameterError) -> bool:
     """Powertools wraps every failure; only a missing secret is the operator's to fix."""
     cause = exc.__cause__ or exc.__context__
     return (
