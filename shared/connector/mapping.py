@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from connector.config import MappingRules
 from connector.errors import PermanentError
 from connector.model import Customer, Order, TaxAmount, TaxLine
 
-DOC_NUMBER_MAX = 21  # QuickBooks DocNumber limit for sales forms (Finance.xsd)
+DOC_NUMBER_MAX = 21  # QuickBooks Online DocNumber limit for sales forms (Finance.xsd)
 DISPLAY_NAME_MAX = 500
 ITEM_NAME_MAX = 100
 REQUEST_ID_MAX = 50  # QBO `requestid` limit; ours are 36-character UUIDs, which also fit batch (36)
@@ -39,25 +39,118 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
-def doc_number(order: Order, rules: MappingRules) -> str:
-    """The DocNumber for an order: the tenant's template expanded, at most 21 characters."""
-    value = (
-        rules.doc_number.replace("{prefix}", rules.doc_prefix)
-        .replace("{number}", order.number)
-        .replace("{id}", order.store_id)
-    )
+def doc_number(order: Order, rules: MappingRules, *, limit: int = DOC_NUMBER_MAX) -> str:
+    """The DocNumber for an order: the tenant's template expanded, fitted to ``limit``.
+
+    QuickBooks Online takes 21 characters (the default); QuickBooks Desktop's
+    RefNumber 11. See :func:`fitted_doc_number` for how a long number is fitted.
+    """
+    return fitted_doc_number(order.number, order.store_id, rules, limit=limit)
+
+
+def fitted_doc_number(
+    number: str,
+    store_id: str,
+    rules: MappingRules,
+    *,
+    limit: int,
+    text: Callable[[str], str] | None = None,
+) -> str:
+    """The tenant's doc_number template expanded for ``number``/``store_id``, at most ``limit`` long.
+
+    The one place a document number is made, for both ledgers: QuickBooks
+    Online's DocNumber (21) and QuickBooks Desktop's RefNumber (11), orders and
+    credit memos ("R<refund id>") alike. ``text`` puts the expanded number into
+    the ledger's alphabet before it is measured (Desktop: Latin-1, one line).
+
+    * ``{prefix}`` is not added in front of a ``{number}`` that already starts
+      with it (case-sensitive): prefix "WC-" and store number "WC-10045" give
+      "WC-10045", not "WC-WC-10045".
+    * A number that fits is used as it is. One that does not becomes
+      ``<head>~<hash><tail>``, exactly ``limit`` characters (see _fit_long);
+      the store's full number stays in the document's memo (PrivateNote/Memo).
+    * Refused (PermanentError naming what to change): an empty result, and a
+      too-long number whose head (the template's text before ``{number}`` or
+      ``{id}``, with ``{prefix}`` expanded) leaves no room for the hash.
+    """
+    lead = _DOC_NUMBER_FIELD.search(rules.doc_number)
+    head_template = rules.doc_number[: lead.start()] if lead else ""
+    template = rules.doc_number
+    if rules.doc_prefix and number.startswith(rules.doc_prefix):
+        template = template.replace("{prefix}{number}", "{number}")
+    fields = {"prefix": rules.doc_prefix, "number": number, "id": store_id}
+    value = _expand(template, fields)
+    head = _expand(head_template, fields)
+    if text is not None:
+        value, head = text(value), text(head)
     if not value.strip():
         raise PermanentError(
-            f"order {order.number} (id {order.store_id}) gives an empty DocNumber from the "
-            f"template {rules.doc_number!r}: check doc_number and doc_prefix in the tenant file"
+            f"store number {number!r} (id {store_id}) gives an empty document number from the "
+            f"template {rules.doc_number!r}: check doc_number and doc_prefix in the tenant file, "
+            "then replay"
         )
-    if len(value) > DOC_NUMBER_MAX:
+    if len(value) <= limit:
+        return value
+    if not value.startswith(head):
+        head = ""  # ``text`` changed the head's spelling inside the number; keep none of it
+    return _fit_long(value, head, limit, rules)
+
+
+# A number too long for its field becomes <head>~<hash><tail>, exactly ``limit`` long:
+#   head  the template's text before {number}/{id}, with the prefix: the tenant's prefix stays,
+#         so documents still sort and filter by store;
+#   ~     marks the number as shortened (a store's own numbers do not carry one);
+#   hash  base-36 (0-9A-Z, one spelling whatever the ledger's case rules) digits of
+#         sha256(full expanded number): no salt, counter or state, so the same order gets the
+#         same number in every process and on every machine, and a retry after an unknown
+#         outcome looks up the number the first attempt sent;
+#   tail  the last characters of the number, which is what a bookkeeper reads off an order.
+# Two long numbers clash only when both their tails and their hashes agree. The tail keeps at
+# most _FIT_TAIL characters (a sequential number's last six digits differ across a million
+# consecutive orders) and the hash takes the rest of the room, never fewer than _FIT_HASH_MIN.
+# QuickBooks Online (21): with a prefix of up to 3 characters the hash has 11 or more
+# (36**11 ~ 1.3e17), so even a million long numbers that share their tail collide with
+# probability ~4e-6. QuickBooks Desktop (11) leaves 10 characters at most: hash 6
+# (36**6 ~ 2.2e9) and a tail of 4 less the prefix; Desktop allows repeated RefNumbers, and
+# the full store number is in the Memo.
+_FIT_MARK = "~"
+_FIT_HASH_MIN = 6
+_FIT_TAIL = 6
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_DOC_NUMBER_FIELD = re.compile(r"\{(?:number|id)\}")
+_TEMPLATE_FIELD = re.compile(r"\{(prefix|number|id)\}")
+
+
+def _expand(template: str, fields: dict[str, str]) -> str:
+    """One pass, so a store number containing "{id}" is not expanded again."""
+    return _TEMPLATE_FIELD.sub(lambda m: fields[m.group(1)], template)
+
+
+def _base36(digest: bytes, digits: int) -> str:
+    value = int.from_bytes(digest, "big")
+    out = []
+    for _ in range(digits):
+        value, digit = divmod(value, 36)
+        out.append(_BASE36[digit])
+    return "".join(out)
+
+
+def _fit_long(value: str, head: str, limit: int, rules: MappingRules) -> str:
+    room = limit - len(head) - len(_FIT_MARK)
+    if room < _FIT_HASH_MIN:
+        most = max(limit - len(_FIT_MARK) - _FIT_HASH_MIN - (len(head) - len(rules.doc_prefix)), 0)
         raise PermanentError(
-            f"DocNumber {value!r} is {len(value)} characters; QuickBooks allows {DOC_NUMBER_MAX}: "
-            f"shorten doc_prefix ({rules.doc_prefix!r}) or the doc_number template "
-            f"({rules.doc_number!r}) in the tenant file, then replay order {order.number}"
+            f"document number {value!r} is {len(value)} characters, more than the {limit} "
+            f"QuickBooks keeps, and its start {head!r} leaves no room to shorten it: make "
+            f"doc_prefix ({rules.doc_prefix!r}) at most {most} characters (or shorten the text "
+            f"before {{number}} in the doc_number template {rules.doc_number!r}) in the tenant "
+            f"file, then replay"
         )
-    return value
+    hash_len = max(_FIT_HASH_MIN, room - _FIT_TAIL)
+    tail_len = room - hash_len
+    digest = hashlib.sha256(value.encode("utf-8")).digest()
+    tail = value[len(value) - tail_len :] if tail_len else ""
+    return f"{head}{_FIT_MARK}{_base36(digest, hash_len)}{tail}"
 
 
 def txn_date(order: Order, timezone: str | None = None) -> date:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import unicodedata
@@ -20,6 +21,7 @@ from connector.mapping import (
     content_hash,
     display_name,
     doc_number,
+    fitted_doc_number,
     item_names_needed,
     request_id,
     tax_code_names_needed,
@@ -84,19 +86,158 @@ def test_doc_number_of_exactly_21_characters_is_accepted() -> None:
     assert doc_number(make_order(), rules) == "X" * 17 + "1042"
 
 
-def test_doc_number_over_21_characters_is_parked_with_what_to_shorten() -> None:
-    # Given a prefix that makes the DocNumber 23 characters long
+def test_doc_number_that_fits_is_used_as_it_is() -> None:
+    # Given numbers of up to 21 characters once the prefix is added
     rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WOOCOMMERCE-SHOP-")
-    expected = "WOOCOMMERCE-SHOP-1042"  # 21: fine
-    assert doc_number(make_order(), rules) == expected
-    # When the order number grows by two digits
+    # When their DocNumbers are derived
+    # Then they are the template's expansion, unchanged
+    assert doc_number(make_order(), rules) == "WOOCOMMERCE-SHOP-1042"
+    assert doc_number(make_order(number="1"), rules, limit=18) == "WOOCOMMERCE-SHOP-1"
+
+
+LONG = "SHOP-EUROPE-2024-0000123456789"  # 30 characters, as a sequential-numbers plugin makes
+
+
+def test_a_long_number_is_fitted_to_exactly_the_limit_keeping_prefix_and_tail() -> None:
+    # Given an order whose number is 30 characters, and the prefix "WC-"
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WC-")
+    # When its DocNumber is derived for QuickBooks Online (21) and Desktop (11)
+    online = doc_number(make_order(number=LONG), rules)
+    desktop = doc_number(make_order(number=LONG), rules, limit=11)
+    # Then each is exactly the limit: the prefix, "~", a base-36 hash, the number's tail
+    assert len(online) == 21 and len(desktop) == 11
+    assert re.fullmatch(r"WC-~[0-9A-Z]{11}456789", online), online
+    assert re.fullmatch(r"WC-~[0-9A-Z]{6}9", desktop), desktop
+
+
+def test_a_fitted_number_is_the_same_in_every_process() -> None:
+    # Given the long number fitted here
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WC-")
+    here = doc_number(make_order(number=LONG), rules)
+    # When another interpreter, with another hash seed, fits it
+    script = (
+        "from connector.config import MappingRules; "
+        "from connector.mapping import fitted_doc_number; "
+        "rules = MappingRules(doc_number='{prefix}{number}', doc_prefix='WC-'); "
+        f"print(fitted_doc_number({LONG!r}, '727', rules, limit=21))"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO / "shared"), "PYTHONHASHSEED": "12345"},
+    ).stdout.strip()
+    # Then both give the same number, pinned here so a change of rule is a visible decision
+    assert there == here == "WC-~AUL26RPRR0D456789"
+
+
+def test_a_store_number_carrying_the_prefix_does_not_get_it_twice() -> None:
+    # Given the prefix "WC-" and a store that numbers its orders "WC-10045"
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WC-")
+    # When the DocNumber is derived
+    # Then the prefix appears once; a number without it still gets it
+    assert doc_number(make_order(number="WC-10045"), rules) == "WC-10045"
+    assert doc_number(make_order(number="10045"), rules) == "WC-10045"
+    # And the comparison is case-sensitive: "wc-10045" is a different number
+    assert doc_number(make_order(number="wc-10045"), rules) == "WC-wc-10045"
+    # And a long number carrying the prefix keeps it once when fitted
+    fitted = doc_number(make_order(number="WC-" + LONG), rules)
+    assert fitted.startswith("WC-~") and not fitted.startswith("WC-WC-")
+
+
+def test_a_template_without_the_prefix_first_keeps_its_leading_text() -> None:
+    # Given a template with text before the number, and a long number
+    rules = MappingRules(doc_number="INV{number}-{id}", doc_prefix="unused")
+    # When it is fitted
+    fitted = doc_number(make_order(number=LONG), rules)
+    # Then the leading text stays, and the tail is the expansion's (the store id's) end
+    assert len(fitted) == 21 and fitted.startswith("INV~") and fitted.endswith("89-727")
+
+
+def test_a_prefix_leaving_no_room_for_the_hash_parks_naming_doc_prefix() -> None:
+    # Given a 17-character prefix: short numbers fit, a long one cannot be shortened
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WOOCOMMERCE-SHOP-")
+    # When the order number grows past the limit
     with pytest.raises(PermanentError) as caught:
         doc_number(make_order(number="104211"), rules)
-    # Then the reason names the DocNumber, its length, the limit and the setting to change
+    # Then the reason names doc_prefix and how long it may be
     reason = caught.value.reason
-    assert "DocNumber 'WOOCOMMERCE-SHOP-104211' is 23 characters; QuickBooks allows 21" in reason
-    assert "shorten doc_prefix ('WOOCOMMERCE-SHOP-')" in reason
-    assert "replay order 104211" in reason
+    assert "doc_prefix ('WOOCOMMERCE-SHOP-') at most 14 characters" in reason
+    assert "'WOOCOMMERCE-SHOP-104211'" in reason
+    # And for QuickBooks Desktop's 11 characters the prefix may be 4 long
+    with pytest.raises(PermanentError, match=r"doc_prefix \('SHOP-'\) at most 4 characters"):
+        doc_number(
+            make_order(number=LONG), rules.model_copy(update={"doc_prefix": "SHOP-"}), limit=11
+        )
+    desktop = doc_number(
+        make_order(number=LONG), rules.model_copy(update={"doc_prefix": "SHOP"}), limit=11
+    )
+    assert re.fullmatch(r"SHOP~[0-9A-Z]{6}", desktop), desktop
+
+
+def test_an_empty_doc_number_is_still_refused() -> None:
+    # Given a template that expands to nothing for an order without a number
+    rules = MappingRules(doc_number="{number}")
+    # When the DocNumber is derived
+    # Then it is refused, naming the settings to check
+    with pytest.raises(PermanentError, match=r"empty document number.*doc_number and doc_prefix"):
+        doc_number(make_order(number=" "), rules)
+
+
+def test_a_placeholder_inside_a_store_number_is_not_expanded() -> None:
+    rules = MappingRules(doc_number="{number}-{id}")
+    assert doc_number(make_order(number="A{id}"), rules) == "A{id}-727"
+
+
+def test_100k_distinct_long_numbers_sharing_their_tail_get_distinct_doc_numbers() -> None:
+    # Given 100,000 long numbers that differ only in the middle (the worst case: the tail
+    # kept in the DocNumber is the same for all, so only the hash tells them apart)
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WC-")
+    numbers = [f"EU-{i:07d}-WAREHOUSE-WEST-00" for i in range(100_000)]
+    # When each is fitted to QuickBooks Online's 21 characters
+    fitted = {fitted_doc_number(n, "1", rules, limit=21) for n in numbers}
+    # Then no two share a DocNumber
+    assert len(fitted) == len(numbers)
+    assert {len(f) for f in fitted} == {21}
+
+
+def test_100k_sequential_long_numbers_get_distinct_desktop_ref_numbers() -> None:
+    # Given 100,000 consecutive long numbers, as a store's numbering plugin makes them
+    rules = MappingRules(doc_number="{number}")
+    numbers = [f"SHOP-EUROPE-2024-{i:09d}" for i in range(1_000_000, 1_100_000)]
+    # When each is fitted to QuickBooks Desktop's 11-character RefNumber
+    fitted = {fitted_doc_number(n, "1", rules, limit=11) for n in numbers}
+    # Then no two share a RefNumber
+    assert len(fitted) == len(numbers)
+
+
+NUMBERS = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="{}"),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(
+    numbers=st.lists(NUMBERS, min_size=2, max_size=40, unique=True),
+    prefix=st.sampled_from(["", "W", "WC-", "SHOP"]),
+    limit=st.sampled_from([11, 21]),
+)
+def test_fitted_numbers_fit_and_stay_distinct(numbers: list[str], prefix: str, limit: int) -> None:
+    # Given distinct store numbers, a prefix and a ledger's limit
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix=prefix)
+    # When each is fitted
+    fitted = [fitted_doc_number(n, "1", rules, limit=limit) for n in numbers]
+    # Then each fits, and distinct expansions stay distinct
+    assert all(0 < len(f) <= limit for f in fitted)
+    expansions = {n if n.startswith(prefix) else prefix + n for n in numbers}
+    assert len(set(fitted)) == len(expansions)
+    # And one that had to be shortened keeps the prefix
+    for number, result in zip(numbers, fitted, strict=True):
+        if len(prefix + number) > limit and not number.startswith(prefix):
+            assert result.startswith(prefix + "~")
 
 
 # --- content hash ------------------------------------------------------------------------------
