@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from lxml import etree
 from connector.config import Connection, MappingRules, QbdLedger, WooCommerceStore
 from connector.errors import PermanentError
 from connector.ledgers.qbd import qbxml
+from connector.mapping import doc_number
 from connector.model import (
     Address,
     Coupon,
@@ -521,10 +523,85 @@ def test_ref_number_from_the_template() -> None:
     assert qbxml.refund_ref_number(make_refund(), rules) == "WC-R55"
 
 
-def test_ref_number_longer_than_eleven_names_the_fix() -> None:
+LONG_NUMBER = "SHOP-EUROPE-2024-0000123456789"  # 30 characters
+
+
+def test_a_ref_number_longer_than_eleven_is_fitted_not_refused() -> None:
+    # Given a prefix that makes a short order's RefNumber 13 characters, and a 30-character number
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WOO-")
+    # When their RefNumbers are derived
+    short = qbxml.ref_number("123456789", rules)
+    long = qbxml.order_ref_number(make_order(number=LONG_NUMBER), rules)
+    # Then both are exactly 11 characters: the prefix, "~", a base-36 hash (the tail has no room)
+    assert re.fullmatch(r"WOO-~[0-9A-Z]{6}", short), short
+    assert re.fullmatch(r"WOO-~[0-9A-Z]{6}", long), long
+    assert short != long
+    # And the same order always gets the same one, which is QuickBooks Online's shortened
+    # DocNumber cut to Desktop's length (one rule for both ledgers)
+    assert qbxml.order_ref_number(make_order(number=LONG_NUMBER), rules) == long
+    assert doc_number(make_order(number=LONG_NUMBER), rules, limit=11) == long
+
+
+def test_a_ref_number_without_a_prefix_keeps_the_numbers_tail() -> None:
+    rules = MappingRules(doc_number="{number}")
+    ref = qbxml.order_ref_number(make_order(number=LONG_NUMBER), rules)
+    assert re.fullmatch(r"~[0-9A-Z]{6}6789", ref), ref
+
+
+def test_a_store_number_with_the_prefix_gets_it_once_on_desktop_too() -> None:
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WC-")
+    assert qbxml.order_ref_number(make_order(number="WC-10045"), rules) == "WC-10045"
+    assert qbxml.order_ref_number(make_order(number="10045"), rules) == "WC-10045"
+
+
+def test_a_credit_memo_ref_number_is_fitted_the_same_way() -> None:
+    # Given a refund whose id makes "R<refund id>" longer than 11 characters
+    rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WC-")
+    refund = make_refund(store_id="123456789012")
+    # When its credit memo's RefNumber is derived
+    ref = qbxml.refund_ref_number(refund, rules)
+    # Then it is fitted, keeping the prefix; a short one is unchanged
+    assert len(ref) == 11 and re.fullmatch(r"WC-~[0-9A-Z]{6}2", ref), ref
+    assert qbxml.refund_ref_number(refund, rules) == ref
+    assert qbxml.refund_ref_number(make_refund(), rules) == "WC-R55"
+    assert qbxml.refund_ref_number(refund, MappingRules(doc_number="S{id}")).startswith("S~")
+
+
+def test_a_prefix_too_long_to_shorten_a_ref_number_names_doc_prefix() -> None:
     rules = MappingRules(doc_number="{prefix}{number}", doc_prefix="WOOSTORE-")
-    with pytest.raises(PermanentError, match=r"'WOOSTORE-1001' is 13 characters.*doc_prefix"):
+    assert qbxml.ref_number("10", rules) == "WOOSTORE-10"
+    with pytest.raises(PermanentError, match=r"doc_prefix \('WOOSTORE-'\) at most 4 characters"):
         qbxml.ref_number("1001", rules)
+
+
+def test_invoice_add_for_a_long_number_fits_ref_number_and_keeps_the_number_in_memo() -> None:
+    # Given a Desktop connection and an order whose store number is 30 characters
+    connection = Connection(
+        id="shop",
+        store=WooCommerceStore(kind="woocommerce", url="https://shop.example"),
+        ledger=QbdLedger(kind="qbd", sales_tax_item="Sales Tax"),
+        mapping=MappingRules(fallback_item="Misc", doc_prefix="W", doc_number="{prefix}{number}"),
+    )
+    order = make_order(number=LONG_NUMBER)
+    # When its InvoiceAdd is built from the tenant's mapping
+    refs = qbxml.refs_for_order(order, connection, customer="Siobhán O'Brien")
+    body = body_of(qbxml.sales_txn_add("Invoice", order, refs, request_id="t1"))
+    # Then the RefNumber is the fitted one, 11 characters, and the Memo names the full number
+    ref = body.findtext("RefNumber") or ""
+    assert ref == refs.ref_number == qbxml.order_ref_number(order, connection.mapping)
+    assert len(ref) == 11 and ref.startswith("W~")
+    memo = (body.findtext("Memo") or "").split("\n")
+    assert memo[0] == f"WooCommerce order #{LONG_NUMBER} (id 101)"
+    # And the RefNumber pre-check asks for the fitted number
+    query = qbxml.txn_query_by_ref("Invoice", ref, request_id="q")
+    assert query.element.findtext("RefNumber") == ref
+
+
+def test_a_ref_number_not_fitted_by_its_maker_is_a_bug_not_a_parked_order() -> None:
+    with pytest.raises(ValueError, match="order_ref_number"):
+        qbxml.sales_txn_add("Invoice", make_order(), make_refs(ref_number="X" * 12), request_id="t")
+    with pytest.raises(PermanentError, match="RefNumber is empty"):
+        qbxml.sales_txn_add("Invoice", make_order(), make_refs(ref_number=" "), request_id="t")
 
 
 def test_ref_number_with_id_needs_the_store_id() -> None:

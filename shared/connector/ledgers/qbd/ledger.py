@@ -2,8 +2,10 @@
 
 Nothing reaches QuickBooks here; the Web Connector carries the outbox on its
 schedule (connector.ledgers.qbd.qbwc). Mapping problems that no Desktop answer
-could fix (an unmapped SKU, a RefNumber over 11 characters) are raised now, so
-the record parks at once with its reason instead of waiting for the PC.
+could fix (an unmapped SKU, a doc_prefix too long to leave room for a shortened
+RefNumber) are raised now, so the record parks at once with its reason instead
+of waiting for the PC. A long store number is not one of them: it gets a fitted
+11-character RefNumber (qbxml.order_ref_number), with the full number in the Memo.
 """
 
 from __future__ import annotations

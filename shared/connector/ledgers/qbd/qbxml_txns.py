@@ -29,6 +29,7 @@ a transaction we added in a session whose answer was lost.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -56,7 +57,7 @@ from connector.ledgers.qbd.qbxml_text import (
     fit_note,
     quantity,
 )
-from connector.mapping import item_name_for_sku, item_names_needed, txn_date
+from connector.mapping import fitted_doc_number, item_name_for_sku, item_names_needed, txn_date
 from connector.model import ZERO, Order, Refund, TotalsMismatch, check_totals, quantize
 
 SalesKind = Literal["Invoice", "SalesReceipt"]
@@ -117,30 +118,20 @@ def ref_number(
 ) -> str:
     """RefNumber from the tenant's doc_number template ({prefix}{number}; {id} needs store_id).
 
-    QuickBooks Desktop keeps 11 characters: a longer result is a PermanentError
-    telling the bookkeeper to shorten doc_prefix or the template.
+    QuickBooks Desktop keeps 11 characters: a longer number is shortened the way
+    every document number is (connector.mapping.fitted_doc_number), and the
+    store's full number is in the Memo (order_tag, refund_tag).
     """
-    template = rules.doc_number
-    if "{id}" in template and store_id is None:
-        raise ValueError(f"doc_number template {template!r} uses {{id}}: pass store_id")
-    raw = (
-        template.replace("{prefix}", rules.doc_prefix)
-        .replace("{number}", order_or_refund_number)
-        .replace("{id}", store_id or "")
+    if "{id}" in rules.doc_number and store_id is None:
+        raise ValueError(f"doc_number template {rules.doc_number!r} uses {{id}}: pass store_id")
+    return fitted_doc_number(
+        order_or_refund_number, store_id or "", rules, limit=REF_NUMBER_MAX, text=_ref_text
     )
-    value = fit(raw, len(raw) + 16)
-    if not value:
-        raise PermanentError(
-            f"{order_or_refund_number} gives an empty RefNumber from the template "
-            f"{template!r}: check doc_number and doc_prefix in the tenant file, then replay"
-        )
-    if len(value) > REF_NUMBER_MAX:
-        raise PermanentError(
-            f"RefNumber {value!r} is {len(value)} characters; QuickBooks Desktop allows "
-            f"{REF_NUMBER_MAX}: shorten doc_prefix ({rules.doc_prefix!r}) or the doc_number "
-            f"template ({template!r}) in the tenant file, then replay {order_or_refund_number}"
-        )
-    return value
+
+
+def _ref_text(text: str) -> str:
+    """A RefNumber in QuickBooks Desktop's alphabet (Latin-1, one line), before it is fitted."""
+    return fit(text, sys.maxsize)
 
 
 def order_ref_number(order: Order, rules: MappingRules) -> str:
@@ -306,12 +297,19 @@ def _checked_lines(order: Order, refs: QbdRefs) -> list[_Line]:
 
 
 def _check_ref_number(value: str) -> str:
-    if not value or len(value) > REF_NUMBER_MAX:
+    fitted = _ref_text(value)
+    if not fitted:
         raise PermanentError(
-            f"RefNumber {value!r} must be 1 to {REF_NUMBER_MAX} characters for QuickBooks "
-            f"Desktop: shorten doc_prefix or the doc_number template in the tenant file"
+            "the RefNumber is empty: check doc_number and doc_prefix in the tenant file, "
+            "then replay"
         )
-    return fit(value, REF_NUMBER_MAX)
+    if len(fitted) > REF_NUMBER_MAX:
+        # order_ref_number and refund_ref_number fit it; a longer one is a caller's bug.
+        raise ValueError(
+            f"RefNumber {value!r} is longer than QuickBooks Desktop's {REF_NUMBER_MAX} "
+            "characters: make it with order_ref_number or refund_ref_number"
+        )
+    return fitted
 
 
 def _sales_header(body: etree._Element, order: Order, refs: QbdRefs, timezone: str | None) -> None:
@@ -338,8 +336,8 @@ def sales_txn_add(
 
     ``timezone`` is the store's IANA zone: TxnDate is the day the order was
     created there (connector.mapping.txn_date). Raises PermanentError, saying
-    what to fix, for a missing item, an over-long RefNumber, or parts that do
-    not add up to the total.
+    what to fix, for a missing item, an empty RefNumber, or parts that do not
+    add up to the total.
     """
     _check_sales_kind(kind)
     lines = _checked_lines(order, refs)
@@ -491,7 +489,7 @@ def refs_for_order(
     """QbdRefs for an order from the tenant's mapping and the Desktop ledger settings.
 
     ``items`` maps item names to the FullNames QuickBooks answered (ItemQuery).
-    Raises PermanentError for an unmapped SKU or an over-long RefNumber.
+    Raises PermanentError for an unmapped SKU, or a RefNumber that cannot be made.
     """
     rules, ledger = connection.mapping, connection.qbd
     return QbdRefs(
