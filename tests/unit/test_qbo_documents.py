@@ -24,6 +24,7 @@ from connector.ledgers.qbo.documents import (
     sparse_update,
     to_json,
 )
+from connector.mapping import doc_number
 from connector.model import (
     Address,
     Coupon,
@@ -242,6 +243,21 @@ def test_invoice_header_fields() -> None:
     assert doc["BillAddr"] == expected_addr
     assert doc["ShipAddr"] == expected_addr
     assert document_entity(connection()) == "Invoice"
+
+
+def test_a_long_store_number_gets_a_fitted_docnumber_and_stays_whole_in_the_note() -> None:
+    # Given an order numbered by a store plugin with 30 characters, and the prefix "WC-"
+    number = "SHOP-EUROPE-2024-0000123456789"
+    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00"),), number=number)
+    conn = connection(doc_number="{prefix}{number}", doc_prefix="WC-")
+    # When its invoice body is built
+    doc = build_sales_document(order, conn, REFS)
+    # Then DocNumber is QuickBooks' 21 characters: the prefix, "~", a hash, the number's tail
+    assert len(doc["DocNumber"]) == 21
+    assert doc["DocNumber"].startswith("WC-~") and doc["DocNumber"].endswith("456789")
+    assert doc["DocNumber"] == doc_number(order, conn.mapping)  # what the lookup asks for
+    # And PrivateNote names the whole store number, as adoption by DocNumber expects
+    assert doc["PrivateNote"].split("\n")[0] == f"WooCommerce order #{number} (id 727)"
 
 
 def test_txn_date_uses_the_store_timezone() -> None:
