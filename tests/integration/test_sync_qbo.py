@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from connector.mapping import fitted_doc_number
 from connector.replay import replay_parked
 from simulators.httpserver import Request, Response
 from simulators.woocommerce import LineSpec, OrderSpec
@@ -323,6 +324,46 @@ def test_a_lost_create_answer_is_found_by_docnumber_and_adopted(rig: QboRig) -> 
     queries = [r.query.get("query", "") for r in rig.requests_since(mark) if "query" in r.path]
     assert any(f"DocNumber = 'INV-{order['number']}'" in q for q in queries), queries
     assert rig.sync_state(INV, order["id"]).ledger_id == invoice["Id"]
+
+
+def test_a_30_character_store_number_posts_under_a_fitted_docnumber_and_is_adopted_once(
+    rig: QboRig,
+) -> None:
+    # Given an order a numbering plugin gave a 30-character number (INV- makes it 34)
+    order = _order(rig, (PRINT, 1))
+    number = f"SHOP-EUROPE-2024-{order['id']:013d}"
+    assert len(number) == 30
+
+    def numbered_by_a_plugin(payload: dict[str, Any]) -> None:
+        payload["number"] = number
+
+    rig.store_rewrites[order["id"]] = numbered_by_a_plugin
+    fitted = fitted_doc_number(number, str(order["id"]), rig.connection(INV).mapping, limit=21)
+    # And QuickBooks creates the invoice but its answer is lost
+    rig.qbo.inject("lost", entity="Invoice", operation="create")
+    mark = len(rig.qbo.request_log)
+    # When the order is synced (and retried after the unknown outcome)
+    rig.sync(INV, "order.created", order["id"])
+
+    # Then one invoice, under the fitted 21-character DocNumber with the prefix, names the number
+    invoice = _only_document(rig, "Invoice", order["id"])
+    assert invoice["DocNumber"] == fitted and len(fitted) == 21 and fitted.startswith("INV-~")
+    assert f"WooCommerce order #{number} (id {order['id']})" in invoice["PrivateNote"]
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal(order["total"])
+    # And the retry found it by that DocNumber and adopted it: posted, never parked
+    state = rig.sync_state(INV, order["id"])
+    assert (state.status, state.ledger_id, state.doc_number) == ("posted", invoice["Id"], fitted)
+    events = rig.audit(INV, order["id"])
+    assert [e.event for e in events if e.event in ("failed", "posted", "parked")] == [
+        "failed",
+        "posted",
+    ]
+    assert events[-1].detail == {"operation": "adopted", "doc_number": fitted}
+    queries = [r.query.get("query", "") for r in rig.requests_since(mark) if "query" in r.path]
+    assert any(f"DocNumber = '{fitted}'" in q for q in queries), queries
+    assert [d["Id"] for d in rig.qbo.documents("Invoice") if d["DocNumber"] == fitted] == [
+        invoice["Id"]
+    ]
 
 
 def test_a_lost_update_answer_is_retried_onto_the_same_invoice(rig: QboRig) -> None:
