@@ -4,7 +4,8 @@
 QuickBooks and returns the response document. It follows Intuit's qbXML reference
 (../shared/reference/qbd): lists and sales transactions with ListID/TxnID, EditSequence,
 TxnNumber and computed totals; queries by ListID/FullName/TxnID/RefNumber with iterators;
-status codes 0, 1, 500, 3000, 3100, 3120, 3140, 3200 (and injected 3170/3175/3180);
+status codes 0, 1 (a filter or RefNumber matched nothing), 500 (a ListID, FullName or TxnID
+the query names is not there), 3000, 3100, 3120, 3140, 3200 (and injected 3170/3175/3180);
 ``onError``; error recovery through ``newMessageSetID``/``oldMessageSetID``. A document
 QuickBooks cannot parse raises ``QbXmlParseError`` (HRESULT 0x80040400).
 
@@ -61,6 +62,7 @@ __all__ = [
 
 COMPANY_FILE = r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Shop.qbw"
 INJECTABLE = {3170, 3175, 3176, 3180, 3200}
+STATUS_NOT_FOUND = 500  # a query named a ListID, FullName or TxnID the company file lacks
 _EST = timezone(timedelta(hours=-5))
 _QUERY_KINDS = {
     "CustomerQueryRq": ("Customer",),
@@ -388,10 +390,7 @@ class QbdCompany:
                     missing.append(key)
                 else:
                     found.append(record)
-            if not found:
-                raise QbStatus(1, "A query request did not find a matching object in QuickBooks")
-            if missing:
-                warning = _not_found_warning(missing[0])
+            warning = _not_found(missing, found)
             records = found
         else:
             records = self._filtered_lists(kinds, request)
@@ -441,10 +440,7 @@ class QbdCompany:
         if txn_ids:
             found = [t for t in (self.txns.find(kind, i) for i in txn_ids) if t is not None]
             missing = [i for i in txn_ids if self.txns.find(kind, i) is None]
-            if not found:
-                raise QbStatus(1, "A query request did not find a matching object in QuickBooks")
-            if missing:
-                warning = _not_found_warning(missing[0])
+            warning = _not_found(missing, found)
             records = found
         elif refs or refs_exact:
             wanted = {r.casefold() for r in refs}
@@ -788,12 +784,24 @@ def _status(rs: etree._Element, code: int, message: str) -> None:
     rs.set("statusMessage", message)
 
 
-def _not_found_warning(value: str) -> dict[str, str]:
-    return {
-        "statusCode": "500",
-        "statusMessage": "The query request has not been fully completed. There was a required "
-        f'element ("{value}") that could not be found in QuickBooks.',
-    }
+def _not_found(missing: Sequence[str], found: Sequence[object]) -> dict[str, str]:
+    """How QuickBooks answers a query that names (by ListID, FullName or TxnID) what it lacks.
+
+    500 Warn, not 1: status 1 is for a filter (NameFilter, RefNumber, a date range) that
+    matches nothing; a named object that is not there is 500. Intuit does not say what a
+    query naming several objects answers when only some exist; here it is 500 naming the
+    first missing one, with the records found, so a reader must take 500 as "not found"
+    for the names it asked and still read the records that came. Raises when none exist.
+    """
+    if not missing:
+        return {}
+    message = (
+        "The query request has not been fully completed. There was a required "
+        f'element ("{missing[0]}") that could not be found in QuickBooks.'
+    )
+    if not found:
+        raise QbStatus(STATUS_NOT_FOUND, message)
+    return {"statusCode": str(STATUS_NOT_FOUND), "statusMessage": message}
 
 
 def _injected_message(code: int, request: str) -> str:

@@ -252,6 +252,50 @@ def test_query_by_ref_number_finds_the_transaction_and_no_match_is_status_1(
     )
 
 
+NOT_FOUND_500 = (
+    "The query request has not been fully completed. There was a required element "
+    '("{}") that could not be found in QuickBooks.'
+)
+
+
+def test_a_query_naming_what_the_file_lacks_warns_500_not_1(company: QbdCompany) -> None:
+    # Given a company file without "Nobody", ListID "80000999-1" or TxnID "FFFF-1"
+    # When it is asked for them by name or id, as QuickBooks Desktop is
+    answers = responses(
+        company.process(
+            message(
+                '<CustomerQueryRq requestID="name"><FullName>Nobody</FullName></CustomerQueryRq>'
+                '<CustomerQueryRq requestID="id"><ListID>80000999-1</ListID></CustomerQueryRq>'
+                '<ItemQueryRq requestID="item"><FullName>No Such Item</FullName></ItemQueryRq>'
+                '<AccountQueryRq requestID="acct"><FullName>No Account</FullName></AccountQueryRq>'
+                '<InvoiceQueryRq requestID="txn"><TxnID>FFFF-1</TxnID></InvoiceQueryRq>'
+            )
+        )
+    )
+    # Then each answer is 500 Warn naming what was missing, with no records
+    named = ["Nobody", "80000999-1", "No Such Item", "No Account", "FFFF-1"]
+    assert [(a.get("statusCode"), a.get("statusSeverity")) for a in answers] == [
+        ("500", "Warn")
+    ] * 5
+    assert [a.get("statusMessage") for a in answers] == [NOT_FOUND_500.format(n) for n in named]
+    assert all(len(a) == 0 for a in answers)
+
+
+def test_a_filter_that_matches_nothing_is_status_1(company: QbdCompany) -> None:
+    # Given a company file with no customer whose name starts with "Zz"
+    # When a filter asks for them
+    (answer,) = responses(
+        company.process(
+            message(
+                "<CustomerQueryRq><NameFilter><MatchCriterion>StartsWith</MatchCriterion>"
+                "<Name>Zz</Name></NameFilter></CustomerQueryRq>"
+            )
+        )
+    )
+    # Then QuickBooks says it found no match (Info), not that something is missing
+    assert (answer.get("statusCode"), answer.get("statusSeverity")) == ("1", "Info")
+
+
 def test_item_query_by_names_with_one_missing_warns_500_and_returns_the_others(
     company: QbdCompany,
 ) -> None:
@@ -259,6 +303,7 @@ def test_item_query_by_names_with_one_missing_warns_500_and_returns_the_others(
     answer = responses(company.process(message(body)))[0]
     assert answer.get("statusCode") == "500"
     assert answer.get("statusSeverity") == "Warn"
+    assert answer.get("statusMessage") == NOT_FOUND_500.format("Nope")
     assert [r.tag for r in answer] == ["ItemOtherChargeRet", "ItemDiscountRet"]
 
 
