@@ -36,7 +36,7 @@ def _answer(*responses: str) -> list[Any]:
 
 
 def _rs(kind: str, rid: str, code: int = 0, body: str = "", message: str = "Status OK") -> str:
-    severity = "Error" if code >= 1000 else "Info"
+    severity = "Error" if code >= 1000 else "Warn" if code >= 500 else "Info"
     return (
         f'<{kind}Rs requestID="{rid}" statusCode="{code}" statusSeverity="{severity}" '
         f'statusMessage="{message}">{body}</{kind}Rs>'
@@ -103,6 +103,79 @@ def test_an_unknown_outcome_with_nothing_found_is_added() -> None:
     plan = drain.plan([work], facts, _connection(), prefix="m7")
     drain.read(plan.purposes, _answer(_rs("InvoiceQuery", _rid(plan, "txn_query"), 1)), facts)
     assert _kinds(drain.plan([work], facts, _connection(), prefix="m8")) == ["InvoiceAdd"]
+
+
+def _missing(value: str) -> str:
+    """QuickBooks Desktop's words for a FullName, ListID or TxnID it does not have (500)."""
+    return (
+        "The query request has not been fully completed. There was a required element "
+        f"(&quot;{value}&quot;) that could not be found in QuickBooks."
+    )
+
+
+def test_a_customer_name_quickbooks_lacks_500_is_added_before_the_invoice() -> None:
+    # Given a new buyer's order, looked up by name
+    facts = drain.new_facts()
+    work = _work(known_items=KNOWN)
+    plan = drain.plan([work], facts, _connection(), prefix="n1")
+    rid = _rid(plan, "customer_query")
+    # When QuickBooks answers as Desktop does for a FullName it lacks: 500 Warn
+    decisions = drain.read(
+        plan.purposes,
+        _answer(_rs("CustomerQuery", rid, 500, message=_missing("Ada Buyer1"))),
+        facts,
+    )
+    # Then nothing failed, the customer is known to be missing and is added first
+    assert decisions == []
+    assert facts["customers"]["ada buyer1"] == {"missing": True}
+    assert _kinds(drain.plan([work], facts, _connection(), prefix="n2")) == [
+        "CustomerAdd", "InvoiceAdd"
+    ]  # fmt: skip
+
+
+def test_a_customer_query_with_no_match_1_is_also_missing() -> None:
+    facts = drain.new_facts()
+    plan = drain.plan([_work(known_items=KNOWN)], facts, _connection(), prefix="n3")
+    drain.read(plan.purposes, _answer(_rs("CustomerQuery", _rid(plan, "customer_query"), 1)), facts)
+    assert facts["customers"]["ada buyer1"] == {"missing": True}
+
+
+def test_item_names_quickbooks_lacks_500_are_created_and_found_ones_kept() -> None:
+    # Given an order whose items are looked up, SKUs allowed to become items
+    auto = _connection(fallback_item=None, auto_create_items=True, income_account="Sales")
+    facts = drain.new_facts()
+    work = _work(customer_name="Ada Buyer1")
+    plan = drain.plan([work], facts, auto, prefix="n4")
+    asked = plan.purposes[_rid(plan, "item_query")]["names"]
+    assert {n.lower() for n in asked} == {"mug", "shipping", "sales tax"}
+    # When QuickBooks warns 500 for "MUG" and returns the two it has
+    found = "".join(
+        f"<ItemOtherChargeRet><ListID>L-{n}</ListID><FullName>{n}</FullName></ItemOtherChargeRet>"
+        for n in ("Shipping", "Sales Tax")
+    )
+    drain.read(
+        plan.purposes,
+        _answer(_rs("ItemQuery", _rid(plan, "item_query"), 500, found, _missing("MUG"))),
+        facts,
+    )
+    # Then the found ones are known, the missing one is created before the invoice
+    assert facts["items"] == {"mug": "", "shipping": "L-Shipping", "sales tax": "L-Sales Tax"}
+    assert _kinds(drain.plan([work], facts, auto, prefix="n5")) == [
+        "ItemNonInventoryAdd", "InvoiceAdd"
+    ]  # fmt: skip
+
+
+def test_a_txn_id_quickbooks_lacks_500_means_nothing_there() -> None:
+    # Given an order whose earlier add may or may not have reached QuickBooks
+    work = _work(status="sent", customer_name="Ada Buyer1", known_items=KNOWN)
+    facts = drain.new_facts()
+    plan = drain.plan([work], facts, _connection(), prefix="n6")
+    rid = _rid(plan, "txn_query")
+    # When the pre-check is answered 500 (not there) rather than 1
+    drain.read(plan.purposes, _answer(_rs("InvoiceQuery", rid, 500, message=_missing("1"))), facts)
+    # Then it is added, not taken for found
+    assert facts["txns"]["Invoice:1"] == {}
+    assert _kinds(drain.plan([work], facts, _connection(), prefix="n7")) == ["InvoiceAdd"]
 
 
 def test_answers_become_decisions() -> None:

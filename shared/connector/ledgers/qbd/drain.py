@@ -35,7 +35,6 @@ RETRY_LATER = range(3170, 3181)  # record in use, locked, modified by another us
 STALE = 3200
 INVALID_REFERENCE = 3140
 NAME_IN_USE = 3100
-NO_MATCH = 1
 TxnKind = Literal["Invoice", "SalesReceipt", "CreditMemo"]
 DOCUMENT_KINDS: dict[str, Literal["Invoice", "SalesReceipt"]] = {
     "invoice": "Invoice",
@@ -676,35 +675,37 @@ def read(
             continue
         op = purpose["op"]
         code = response.status_code
+        # A lookup's "not there" is 1 (a filter matched nothing) or 500 Warn (the FullName
+        # asked for is not in the file): both mean add it, neither is a failure.
         if op == "customer_query":
             name = str(purpose["name"])
-            if code == NO_MATCH or (code == 0 and not response.rets):
+            if _is_error(response):
+                for seq in purpose["seqs"]:
+                    decide(_failure(seq, response, f"looking up customer {name!r}"))
+                continue
+            ret = response.named(name)
+            if ret is None and code == qbxml.STATUS_OK:
+                ret = response.ret  # the one record asked for, however QuickBooks spells it
+            if ret is None:
                 facts["customers"][name.lower()] = {"missing": True}
-            elif code == 0 or not _is_error(response):
-                ret = next(
-                    (r for r in response.rets if _text(r, "FullName").lower() == name.lower()),
-                    response.ret,
-                )
+            else:
                 facts["customers"][name.lower()] = {
                     "name": _text(ret, "FullName") or name,
                     "list_id": _text(ret, "ListID"),
                     "edit_sequence": _text(ret, "EditSequence"),
                     "email": _text(ret, "Email"),
                 }
-            else:
-                for seq in purpose["seqs"]:
-                    decide(_failure(seq, response, f"looking up customer {name!r}"))
         elif op == "item_query":
-            if code in (0, NO_MATCH) or not _is_error(response):
-                found = {_text(r, "FullName").lower(): _text(r, "ListID") for r in response.rets}
-                for name in purpose["names"]:
-                    facts["items"][str(name).lower()] = found.get(str(name).lower(), "")
-            else:
+            if _is_error(response):
                 for seq in purpose["seqs"]:
                     decide(_failure(seq, response, "looking up items"))
+                continue
+            for name in purpose["names"]:
+                ret = response.named(str(name))
+                facts["items"][str(name).lower()] = _text(ret, "ListID") if ret else ""
         elif op == "txn_query":
             key = txn_key(str(purpose["kind"]), str(purpose["ref"]))
-            if code == NO_MATCH or (code == 0 and not response.rets):
+            if not _is_error(response) and not response.rets:
                 facts["txns"][key] = {}
             elif not _is_error(response):
                 ret = response.ret

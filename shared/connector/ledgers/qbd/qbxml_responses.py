@@ -17,8 +17,8 @@ from lxml import etree
 
 # Status codes QuickBooks Desktop answers (Intuit "status codes in response messages").
 STATUS_OK = 0
-STATUS_NO_MATCH = 1
-STATUS_NOT_FOUND = 500
+STATUS_NO_MATCH = 1  # a filter (NameFilter, RefNumber, dates) matched nothing: Info
+STATUS_NOT_FOUND = 500  # a ListID, FullName or TxnID the query names is not there: Warn
 STATUS_NAME_IN_USE = 3100
 STATUS_INVALID_REFERENCE = 3140
 STATUS_IN_USE_FIRST, STATUS_IN_USE_LAST = 3170, 3180
@@ -54,6 +54,21 @@ class QbResponse:
     @property
     def is_error(self) -> bool:
         return self.status_severity == "Error" or self.status_code >= 1000
+
+    def named(self, full_name: str) -> dict[str, Any] | None:
+        """The record a query by name found for ``full_name``, or None: it is not there.
+
+        QuickBooks says "not there" two ways: 1 when a filter matched nothing, and 500
+        Warn ("a required element ... could not be found") when the query named a
+        FullName it lacks; a 500 still carries the records found for the other names.
+        """
+        if self.is_error:
+            return None
+        wanted = full_name.strip().casefold()
+        for ret in self.rets:
+            if str(ret.get("FullName") or "").strip().casefold() == wanted:
+                return ret
+        return None
 
 
 @dataclass(frozen=True)
