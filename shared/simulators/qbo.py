@@ -19,15 +19,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from simulators import qbo_faults
 from simulators.httpserver import LoopbackServer, Request, Response
-from simulators.qbo_company import WRITABLE, Company, unsupported_operation
-from simulators.qbo_faults import ApiFault
-from simulators.qbo_wire import json_response, response_time
+from simulators.qbo_company import WRITABLE, Company
+from simulators.qbo_faults import ApiFault, unsupported_operation
+from simulators.qbo_wire import json_response, local_date, response_time
 
 SCOPE_ACCOUNTING = "com.intuit.quickbooks.accounting"
 ACCESS_TOKEN_TTL_S = 3600
@@ -103,7 +104,14 @@ class QboSimulator:
         latency_s: float = 0.0,
         allow_shipping: bool = False,
         custom_txn_numbers: bool = True,
+        home_currency: str | None = None,
+        multicurrency: bool = False,
+        class_tracking_per_txn: bool = False,
+        class_tracking_per_line: bool = False,
+        track_departments: bool = False,
+        department_terminology: str = "Location",
     ) -> None:
+        """The company's settings are ``Company``'s (see its docstring); the rest are limits."""
         self.client_id = client_id
         self._client_secret = client_secret
         self.realm_id = realm_id
@@ -119,6 +127,12 @@ class QboSimulator:
             clock=clock,
             allow_shipping=allow_shipping,
             custom_txn_numbers=custom_txn_numbers,
+            home_currency=home_currency,
+            multicurrency=multicurrency,
+            class_tracking_per_txn=class_tracking_per_txn,
+            class_tracking_per_line=class_tracking_per_line,
+            track_departments=track_departments,
+            department_terminology=department_terminology,
         )
         self._families: list[_Family] = []
         self._refresh: dict[str, _RefreshToken] = {}
@@ -189,6 +203,28 @@ class QboSimulator:
     def set_active(self, entity: str, entity_id: str, active: bool) -> dict[str, Any]:
         with self._lock:
             return self.company.set_active(entity, entity_id, active)
+
+    def set_exchange_rate(self, currency: str, rate: Decimal | str, as_of: date | str) -> None:
+        """The company's rate for ``currency`` (home units per unit) from ``as_of`` on."""
+        day = as_of if isinstance(as_of, date) else date.fromisoformat(as_of)
+        with self._lock:
+            self.company.currencies.set_rate(currency, Decimal(rate), day)
+
+    def customer_balance(self, customer_id: str) -> Decimal:
+        """Open invoices less unused credit memos and unapplied payments, as QBO shows it."""
+        with self._lock:
+            return self.company.customer_balance(customer_id)
+
+    def account_balance(self, account_id: str) -> Decimal:
+        """Money received into the account less money paid out of it, in its currency."""
+        with self._lock:
+            return sum((amount for *_, amount in self.company.deposits(account_id)), Decimal(0))
+
+    def deposits(self, account_id: str) -> list[tuple[str, str, Decimal]]:
+        """(entity, Id, signed amount in the account's currency) of each transaction through
+        the account: sales receipts and payments in, refund receipts out (voided ones left out)."""
+        with self._lock:
+            return self.company.deposits(account_id)
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -470,6 +506,12 @@ class QboSimulator:
         parts = rest.split("/")
         if request.method == "GET" and parts == ["preferences"]:
             return {"Preferences": copy.deepcopy(company.preferences)}
+        if request.method == "GET" and parts == ["exchangerate"]:
+            return company.currencies.resource(
+                request.arg("sourcecurrencycode"),
+                request.arg("asofdate"),
+                date.fromisoformat(local_date(self._clock())),
+            )
         entity = _ENTITY_NAMES.get((entity_path or "").lower())
         if entity is None or len(parts) > 2 or (request.method == "POST" and len(parts) != 1):
             raise unsupported_operation(

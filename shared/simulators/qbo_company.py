@@ -3,7 +3,10 @@
 Validation follows what QBO enforces and the connector must cope with: required references
 that exist and are active, unique names, DocNumber length and uniqueness, SyncToken
 concurrency, and totals computed by QBO (tax per code for non-US companies, the sent
-TotalTax for US automated sales tax). Not thread-safe by itself; the simulator holds a lock.
+TotalTax for US automated sales tax). Currencies (``qbo_currency``), payments and what they
+apply to (``qbo_payments``) and the name lists (``qbo_lists``) follow QBO's rules too; after
+every write the balances of the invoices, credit memos, customers and accounts it touched are
+brought up to date. Not thread-safe by itself; the simulator holds a lock.
 """
 
 from __future__ import annotations
@@ -12,18 +15,57 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from simulators import qbo_query
-from simulators.qbo_faults import ApiFault, SimError, stale_object
+from simulators.qbo_currency import Currencies, cents, currency_mismatch, money, ref_code
+from simulators.qbo_faults import (
+    ApiFault,
+    business,
+    duplicate_name,
+    inactive_reference,
+    invalid_enumeration,
+    invalid_reference,
+    object_not_found,
+    required,
+    stale_object,
+    too_long,
+    unsupported_operation,
+    unsupported_property,
+)
+from simulators.qbo_lists import (
+    DEPOSIT_TYPES,
+    NAME_LISTS,
+    SEED_ACCOUNTS,
+    SEED_PAYMENT_METHODS,
+    active_ref,
+    build_account,
+    build_name_entry,
+)
+from simulators.qbo_payments import (
+    LINKABLE,
+    PAYMENT_REF_MAX,
+    Applications,
+    Target,
+    applied_amounts,
+    build_payment,
+    unlink,
+)
 from simulators.qbo_wire import local_date, timestamp
 
-CENT = Decimal("0.01")
-TRANSACTIONS = ("Invoice", "SalesReceipt")
-WRITABLE = ("Customer", "Item", *TRANSACTIONS)
-QUERYABLE = ("Customer", "Item", "Invoice", "SalesReceipt", "Account", "TaxCode", "TaxRate")
-TXN_TYPE_LABEL = {"Invoice": "Invoice", "SalesReceipt": "Sales Receipt"}
+SALES_FORMS = ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt")
+TRANSACTIONS = (*SALES_FORMS, "Payment")
+WRITABLE = ("Customer", "Item", "Account", *NAME_LISTS, *TRANSACTIONS)
+QUERYABLE = (*WRITABLE, "TaxCode", "TaxRate")
+TXN_TYPE_LABEL = {
+    "Invoice": "Invoice",
+    "SalesReceipt": "Sales Receipt",
+    "CreditMemo": "Credit Memo",
+    "RefundReceipt": "Refund Receipt",
+}
+# Money that moves through a deposit account: + received, - paid out.
+DEPOSIT_SIGN = {"SalesReceipt": 1, "Payment": 1, "RefundReceipt": -1}
 DOC_NUMBER_MAX = 21
 PRIVATE_NOTE_MAX = 4000
 DISPLAY_NAME_MAX = 500
@@ -48,6 +90,29 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
         ).split()
     ),
     "SalesReceipt": frozenset(_TXN_FIELDS.split()),
+    "CreditMemo": frozenset(f"{_TXN_FIELDS} RemainingCredit InvoiceRef".split()),
+    "RefundReceipt": frozenset(f"{_TXN_FIELDS} RemainingCredit".split()),
+    "Payment": frozenset(
+        (
+            f"{_COMMON} DocNumber TxnDate DepartmentRef CurrencyRef ExchangeRate PrivateNote "
+            "TxnStatus LinkedTxn Line TxnSource TransactionLocationType ProjectRef CustomerRef "
+            "ARAccountRef DepositToAccountRef PaymentMethodRef PaymentRefNum PaymentType "
+            "CheckPayment CreditCardPayment TotalAmt UnappliedAmt ProcessPayment"
+        ).split()
+    ),
+    "Account": frozenset(
+        (
+            f"{_COMMON} Name SubAccount ParentRef Description FullyQualifiedName AccountAlias "
+            "TxnLocationType Active Classification AccountType AccountSubType AcctNum BankNum "
+            "OpeningBalance OpeningBalanceDate CurrentBalance CurrentBalanceWithSubAccounts "
+            "CurrencyRef TaxAccount TaxCodeRef OnlineBankingEnabled"
+        ).split()
+    ),
+    "Class": frozenset(f"{_COMMON} Name SubClass ParentRef FullyQualifiedName Active".split()),
+    "Department": frozenset(
+        f"{_COMMON} Name SubDepartment ParentRef FullyQualifiedName Active Address".split()
+    ),
+    "PaymentMethod": frozenset(f"{_COMMON} Name Active Type".split()),
     "Customer": frozenset(
         (
             f"{_COMMON} Title GivenName MiddleName FamilyName Suffix FullyQualifiedName "
@@ -84,7 +149,21 @@ LINE_FIELDS = frozenset(
     ]
 )
 # Output-only fields QBO computes; a full (non-sparse) update may echo them back.
-_DERIVED = {"Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "HomeBalance"}
+_DERIVED = {
+    "Id",
+    "SyncToken",
+    "MetaData",
+    "domain",
+    "sparse",
+    "TotalAmt",
+    "HomeTotalAmt",
+    "Balance",
+    "HomeBalance",
+    "RemainingCredit",
+    "UnappliedAmt",
+    "CurrentBalance",
+    "CurrentBalanceWithSubAccounts",
+}
 
 
 @dataclass(frozen=True)
@@ -129,15 +208,6 @@ COUNTRIES: dict[str, CountrySetup] = {
     ),
 }
 
-_ACCOUNTS = (
-    ("1", "Sales of Product Income", "Income", "SalesOfProductIncome"),
-    ("2", "Services", "Income", "ServiceFeeIncome"),
-    ("3", "Shipping Income", "Income", "OtherPrimaryIncome"),
-    ("4", "Discounts given", "Income", "DiscountsRefundsGiven"),
-    ("5", "Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
-    ("6", "Inventory Asset", "Other Current Asset", "Inventory"),
-    ("7", "Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
-)
 _ITEMS = (
     ("1", "Services", "Service", "2", True),
     ("2", "Sales", "NonInventory", "1", True),
@@ -146,116 +216,14 @@ _ITEMS = (
 )
 
 
-def _required(name: str, element: str = "") -> ApiFault:
-    return ApiFault.validation(
-        400,
-        "2020",
-        "Required param missing, need to supply the required value for the API",
-        f"Required parameter {name} is missing in the request",
-        element,
-    )
-
-
-def _business(detail: str, element: str = "") -> ApiFault:
-    return ApiFault.validation(
-        400,
-        "6000",
-        "A business validation error has occurred while processing your request",
-        f"Business Validation Error: {detail}",
-        element,
-    )
-
-
-def _too_long(element: str, limit: int, supplied: int) -> ApiFault:
-    return ApiFault.validation(
-        400,
-        "2050",
-        "String length is either shorter or longer than supported by specification",
-        f"String length specified does not match the supported length. "
-        f"Min:0 Max:{limit} supplied length:{supplied}",
-        element,
-    )
-
-
-def _unsupported_property(name: str, entity: str) -> ApiFault:
-    return ApiFault.validation(
-        400,
-        "2010",
-        "Request has invalid or unsupported property",
-        f'Property Name:Unrecognized field "{name}" (class com.intuit.schema.finance.v3.{entity}), '
-        "not marked as ignorable specified is unsupported or invalid",
-    )
-
-
-def _invalid_reference(element: str, ref_id: str) -> ApiFault:
-    return ApiFault.validation(
-        400,
-        "2500",
-        "Invalid Reference Id",
-        f"Invalid Reference Id : {element} id {ref_id} does not exist",
-        element,
-    )
-
-
-def _inactive_reference(element: str) -> ApiFault:
-    return ApiFault.validation(
-        400,
-        "610",
-        "Object Not Found",
-        "Object Not Found : Something you're trying to use has been made inactive. "
-        "Check the fields with accounts, customers, items, vendors or employees.",
-        element,
-    )
-
-
-def object_not_found(entity: str, entity_id: str) -> ApiFault:
-    return ApiFault.validation(
-        400,
-        "610",
-        "Object Not Found",
-        f"Object Not Found : Something you're trying to use has been made inactive. "
-        f"Check the fields with accounts, customers, items, vendors or employees. "
-        f"({entity} Id {entity_id})",
-    )
-
-
-def unsupported_operation(detail: str) -> ApiFault:
-    return ApiFault.validation(400, "500", "Unsupported Operation", detail)
-
-
-def money(value: Any, element: str) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise ApiFault.validation(
-            400, "2090", "Invalid Number", f"Invalid number: {value!r}", element
-        )
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ApiFault.validation(
-            400, "2090", "Invalid Number", f"Invalid number: {value!r}", element
-        ) from None
-    if not amount.is_finite():
-        raise ApiFault.validation(
-            400, "2090", "Invalid Number", f"Invalid number: {value}", element
-        )
-    return amount
-
-
-def cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _ref_id(ref: Any) -> str | None:
-    if isinstance(ref, dict):
-        value = ref.get("value")
-        return None if value in (None, "") else str(value)
-    if isinstance(ref, str | int) and not isinstance(ref, bool):
-        return str(ref)
-    return None
-
-
 class Company:
-    """Documents by entity and Id, plus the raw fields each was written with."""
+    """Documents by entity and Id, plus the raw fields each was written with.
+
+    ``home_currency`` defaults to the country's; ``multicurrency`` lets customers, accounts and
+    transactions use other currencies. Class tracking is per transaction or per line (QBO
+    offers one or the other); ``track_departments`` turns on DepartmentRef, whose list QBO
+    calls ``department_terminology`` ("Location" by default).
+    """
 
     def __init__(
         self,
@@ -265,12 +233,22 @@ class Company:
         clock: Callable[[], float],
         allow_shipping: bool = False,
         custom_txn_numbers: bool = True,
+        home_currency: str | None = None,
+        multicurrency: bool = False,
+        class_tracking_per_txn: bool = False,
+        class_tracking_per_line: bool = False,
+        track_departments: bool = False,
+        department_terminology: str = "Location",
     ) -> None:
         if country not in COUNTRIES:
             raise ValueError(f"no simulated setup for country {country!r}: {sorted(COUNTRIES)}")
+        if class_tracking_per_txn and class_tracking_per_line:
+            raise ValueError("QBO assigns classes per transaction or per line, not both")
         self.realm_id = realm_id
         self.country = country
         self.setup = COUNTRIES[country]
+        self.currencies = Currencies(home_currency or self.setup.currency, multicurrency)
+        self.applications = Applications()
         self._clock = clock
         self.docs: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in QUERYABLE}
         # What the caller sent (merged over sparse updates): documents are rebuilt from it.
@@ -279,8 +257,17 @@ class Company:
         self._next_id: dict[str, int] = {}
         self._next_doc_number = 1001
         self._next_address_id = 1
+        self.preferences = self._preferences(
+            allow_shipping,
+            custom_txn_numbers,
+            {
+                "TrackDepartments": track_departments,
+                "DepartmentTerminology": department_terminology,
+                "ClassTrackingPerTxn": class_tracking_per_txn,
+                "ClassTrackingPerTxnLine": class_tracking_per_line,
+            },
+        )
         self._seed()
-        self.preferences = self._preferences(allow_shipping, custom_txn_numbers)
 
     # -- seeding -------------------------------------------------------------------------
 
@@ -289,23 +276,14 @@ class Company:
         return {"CreateTime": now, "LastUpdatedTime": now}
 
     def _seed(self) -> None:
-        for acc_id, name, acc_type, sub_type in _ACCOUNTS:
-            self.docs["Account"][acc_id] = {
-                "Id": acc_id,
-                "SyncToken": "0",
-                "MetaData": self._meta(),
-                "Name": name,
-                "FullyQualifiedName": name,
-                "Active": True,
-                "Classification": "Revenue" if acc_type == "Income" else "Asset",
-                "AccountType": acc_type,
-                "AccountSubType": sub_type,
-                "CurrentBalance": Decimal("0"),
-                "CurrencyRef": self._currency_ref(),
-                "domain": "QBO",
-                "sparse": False,
-            }
-        self._next_id["Account"] = len(_ACCOUNTS) + 1
+        for acc_id, name, acc_type, sub_type in SEED_ACCOUNTS:
+            self._seed_record(
+                "Account",
+                acc_id,
+                {"Name": name, "AccountType": acc_type, "AccountSubType": sub_type},
+            )
+        for number, (name, kind) in enumerate(SEED_PAYMENT_METHODS, start=1):
+            self._seed_record("PaymentMethod", str(number), {"Name": name, "Type": kind})
         for rate_id, name, value in self.setup.rates:
             self.docs["TaxRate"][rate_id] = {
                 "Id": rate_id,
@@ -341,20 +319,26 @@ class Company:
                 "domain": "QBO",
                 "sparse": False,
             }
-        self._next_id["Item"] = 1
         for item_id, name, item_type, account_id, active in _ITEMS:
-            self._sources["Item"][item_id] = {
-                "Name": name,
-                "Type": item_type,
-                "IncomeAccountRef": {"value": account_id},
-                "Active": active,
-            }
-            self.docs["Item"][item_id] = self._build_item(
-                self._sources["Item"][item_id], item_id, "0", self._meta()
+            self._seed_record(
+                "Item",
+                item_id,
+                {
+                    "Name": name,
+                    "Type": item_type,
+                    "IncomeAccountRef": {"value": account_id},
+                    "Active": active,
+                },
             )
-        self._next_id["Item"] = len(_ITEMS) + 1
 
-    def _preferences(self, allow_shipping: bool, custom_txn_numbers: bool) -> dict[str, Any]:
+    def _seed_record(self, entity: str, entity_id: str, source: dict[str, Any]) -> None:
+        self._sources[entity][entity_id] = source
+        self.docs[entity][entity_id] = self._build(entity, source, entity_id, "0", self._meta())
+        self._next_id[entity] = max(self._next_id.get(entity, 1), int(entity_id) + 1)
+
+    def _preferences(
+        self, allow_shipping: bool, custom_txn_numbers: bool, tracking: dict[str, Any]
+    ) -> dict[str, Any]:
         tax_prefs: dict[str, Any] = {"UsingSalesTax": True}
         if self.setup.partner_tax:
             tax_prefs["PartnerTaxEnabled"] = True
@@ -364,12 +348,7 @@ class Company:
             "Id": "1",
             "SyncToken": "0",
             "MetaData": self._meta(),
-            "AccountingInfoPrefs": {
-                "TrackDepartments": False,
-                "ClassTrackingPerTxn": False,
-                "ClassTrackingPerTxnLine": False,
-                "CustomerTerminology": "Customers",
-            },
+            "AccountingInfoPrefs": {**tracking, "CustomerTerminology": "Customers"},
             "SalesFormsPrefs": {
                 "CustomTxnNumbers": custom_txn_numbers,
                 "AllowShipping": allow_shipping,
@@ -379,15 +358,12 @@ class Company:
             },
             "TaxPrefs": tax_prefs,
             "CurrencyPrefs": {
-                "MultiCurrencyEnabled": False,
-                "HomeCurrency": {"value": self.setup.currency},
+                "MultiCurrencyEnabled": self.currencies.multicurrency,
+                "HomeCurrency": {"value": self.currencies.home},
             },
             "domain": "QBO",
             "sparse": False,
         }
-
-    def _currency_ref(self) -> dict[str, str]:
-        return {"value": self.setup.currency, "name": self.setup.currency_name}
 
     def _new_id(self, entity: str) -> str:
         # Transactions share one sequence, as QBO's TxnIds do; each name list has its own.
@@ -435,9 +411,8 @@ class Company:
         except ApiFault:
             self._give_back_id(entity)
             raise
-        self._sources[entity][entity_id] = source
-        self.docs[entity][entity_id] = doc
-        return copy.deepcopy(doc)
+        self._store(entity, entity_id, doc, source, before=None)
+        return copy.deepcopy(self.docs[entity][entity_id])
 
     def _give_back_id(self, entity: str) -> None:
         key = "Txn" if entity in TRANSACTIONS else entity
@@ -446,20 +421,21 @@ class Company:
     def update(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
         entity_id, current = self._current(entity, body)
         if (entity, entity_id) in self._voided:
-            raise _business("You can't edit a voided transaction.")
+            raise business("You can't edit a voided transaction.")
         incoming = self._clean(entity, body)
         sparse = body.get("sparse") is True
         source = {**self._sources[entity][entity_id], **incoming} if sparse else incoming
         meta = {**current["MetaData"], "LastUpdatedTime": timestamp(self._clock())}
         doc = self._build(entity, source, entity_id, str(int(current["SyncToken"]) + 1), meta)
-        self._sources[entity][entity_id] = source
-        self.docs[entity][entity_id] = doc
-        return copy.deepcopy(doc)
+        self._store(entity, entity_id, doc, source, before=current)
+        return copy.deepcopy(self.docs[entity][entity_id])
 
     def void(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Amounts become zero, the document stays; what it linked or was linked to unlinks."""
         if entity not in TRANSACTIONS:
             raise unsupported_operation(f"Operation void is not supported for {entity}.")
         entity_id, current = self._current(entity, body)
+        self._unlink(entity, entity_id)
         doc = copy.deepcopy(current)
         for line in doc["Line"]:
             if "Amount" in line:
@@ -468,15 +444,19 @@ class Company:
             if isinstance(detail, dict) and "Qty" in detail:
                 detail["Qty"] = Decimal("0")
         doc["TotalAmt"] = Decimal("0.00")
-        doc["Balance"] = Decimal("0.00")
-        doc["TxnTaxDetail"] = {**doc.get("TxnTaxDetail", {}), "TotalTax": Decimal("0.00")}
-        doc["TxnTaxDetail"].pop("TaxLine", None)
+        for name in ("HomeTotalAmt", "HomeBalance", "RemainingCredit", "UnappliedAmt"):
+            if name in doc:
+                doc[name] = Decimal("0.00")
+        if entity != "Payment":
+            doc["Balance"] = Decimal("0.00")
+            doc["TxnTaxDetail"] = {**doc.get("TxnTaxDetail", {}), "TotalTax": Decimal("0.00")}
+            doc["TxnTaxDetail"].pop("TaxLine", None)
         note = current.get("PrivateNote")
         doc["PrivateNote"] = f"Voided - {note}" if note else "Voided"
         doc["SyncToken"] = str(int(current["SyncToken"]) + 1)
         doc["MetaData"] = {**current["MetaData"], "LastUpdatedTime": timestamp(self._clock())}
         self._voided.add((entity, entity_id))
-        self.docs[entity][entity_id] = doc
+        self._store(entity, entity_id, doc, None, before=current)
         return copy.deepcopy(doc)
 
     def delete(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -484,14 +464,16 @@ class Company:
             raise unsupported_operation(
                 f"Operation Delete is not supported for {entity}; make it inactive instead."
             )
-        entity_id, _ = self._current(entity, body)
+        entity_id, current = self._current(entity, body)
+        self._unlink(entity, entity_id)
         del self.docs[entity][entity_id]
         del self._sources[entity][entity_id]
         self._voided.discard((entity, entity_id))
+        self._after_write(entity, entity_id, current, None)
         return {"status": "Deleted", "domain": "QBO", "Id": entity_id}
 
     def set_active(self, entity: str, entity_id: str, active: bool) -> dict[str, Any]:
-        """A bookkeeper (de)activating a customer or item in the QBO screens."""
+        """A bookkeeper (de)activating a customer, item, account or list entry in QBO's screens."""
         current = self.read(entity, entity_id)
         return self.update(
             entity,
@@ -499,14 +481,14 @@ class Company:
         )
 
     def _current(self, entity: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        entity_id = _ref_id(body.get("Id"))
+        entity_id = ref_code(body.get("Id"))
         if entity_id is None:
-            raise _required("Id", "Id")
+            raise required("Id", "Id")
         current = self.docs[entity].get(entity_id)
         if current is None:
             raise object_not_found(entity, entity_id)
         if "SyncToken" not in body:
-            raise _required("SyncToken", "SyncToken")
+            raise required("SyncToken", "SyncToken")
         if str(body["SyncToken"]) != current["SyncToken"]:
             raise stale_object()
         return entity_id, current
@@ -515,8 +497,155 @@ class Company:
         allowed = ALLOWED_FIELDS[entity]
         for name in body:
             if name not in allowed:
-                raise _unsupported_property(name, entity)
-        return {k: copy.deepcopy(v) for k, v in body.items() if k not in _DERIVED}
+                raise unsupported_property(name, entity)
+        derived = _DERIVED - {"TotalAmt"} if entity == "Payment" else _DERIVED
+        return {k: copy.deepcopy(v) for k, v in body.items() if k not in derived}
+
+    # -- balances ------------------------------------------------------------------------
+
+    def _store(
+        self,
+        entity: str,
+        entity_id: str,
+        doc: dict[str, Any],
+        source: dict[str, Any] | None,
+        *,
+        before: dict[str, Any] | None,
+    ) -> None:
+        if source is not None:
+            self._sources[entity][entity_id] = source
+        self.docs[entity][entity_id] = doc
+        self._after_write(entity, entity_id, before, doc)
+
+    def _after_write(
+        self,
+        entity: str,
+        entity_id: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """Bring up to date the balances a transaction's write touched."""
+        if entity not in TRANSACTIONS:
+            return
+        if entity == "Payment":
+            amounts = applied_amounts(after) if after is not None else {}
+            for target in self.applications.record(entity_id, amounts):
+                self._settle(target)
+        versions = [d for d in (before, after) if d is not None]
+        for customer_id in {ref_code(d.get("CustomerRef")) for d in versions} - {None}:
+            self._refresh_customer(str(customer_id))
+        for account_id in {ref_code(d.get("DepositToAccountRef")) for d in versions} - {None}:
+            self._refresh_account(str(account_id))
+
+    def _unlink(self, entity: str, entity_id: str) -> None:
+        if entity in LINKABLE:
+            for target in unlink(self, (entity, entity_id)):
+                self._settle(target)
+
+    def relink_payment(self, payment_id: str, lines: list[dict[str, Any]]) -> None:
+        """What a payment applies shrank to ``lines`` (a document it paid went away)."""
+        current = self.docs["Payment"][payment_id]
+        doc = copy.deepcopy(current)
+        doc["Line"] = copy.deepcopy(lines)
+        applied = sum(
+            (a if kind == "Invoice" else -a for (kind, _), a in applied_amounts(doc).items()),
+            Decimal("0.00"),
+        )
+        doc["UnappliedAmt"] = doc["TotalAmt"] - applied
+        doc["SyncToken"] = str(int(current["SyncToken"]) + 1)
+        doc["MetaData"] = {**current["MetaData"], "LastUpdatedTime": timestamp(self._clock())}
+        self._sources["Payment"][payment_id]["Line"] = copy.deepcopy(lines)
+        self.docs["Payment"][payment_id] = doc
+        self._refresh_customer(doc["CustomerRef"]["value"])
+
+    def _settle(self, target: Target) -> None:
+        """An invoice or credit memo whose applied payments changed: new Balance, LinkedTxn."""
+        kind, txn_id = target
+        current = self.docs[kind].get(txn_id)
+        if current is None:
+            return
+        doc = copy.deepcopy(current)
+        self._balance_fields(kind, txn_id, doc)
+        if doc != current:
+            doc["SyncToken"] = str(int(current["SyncToken"]) + 1)
+            doc["MetaData"] = {**current["MetaData"], "LastUpdatedTime": timestamp(self._clock())}
+            self.docs[kind][txn_id] = doc
+
+    def _balance_fields(self, entity: str, entity_id: str, doc: dict[str, Any]) -> None:
+        if entity not in LINKABLE:
+            doc["Balance"] = Decimal("0.00")
+            return
+        target = (entity, entity_id)
+        payments = self.applications.payments(target)
+        applied = self.applications.applied(target)
+        for payment_id in payments:
+            payer = self.docs["Payment"][payment_id]["CustomerRef"]["value"]
+            if doc.get("CustomerRef", {}).get("value") != payer:
+                raise business(
+                    f"You can't change the customer of a {TXN_TYPE_LABEL[entity].lower()} "
+                    f"that payments or credits are applied to (Payment Id={payment_id}).",
+                    "CustomerRef",
+                )
+        if applied > doc["TotalAmt"]:
+            raise business(
+                f"The {TXN_TYPE_LABEL[entity].lower()} total ({doc['TotalAmt']}) can't be less "
+                f"than the payments and credits applied to it ({applied}).",
+                "TotalAmt",
+            )
+        doc["Balance"] = doc["TotalAmt"] - applied
+        if entity == "CreditMemo":
+            doc["RemainingCredit"] = doc["Balance"]
+        links = [link for link in doc.get("LinkedTxn") or [] if link.get("TxnType") != "Payment"]
+        links += [{"TxnId": p, "TxnType": "Payment"} for p in payments]
+        if links:
+            doc["LinkedTxn"] = links
+        else:
+            doc.pop("LinkedTxn", None)
+        if "ExchangeRate" in doc:
+            doc["HomeBalance"] = self.currencies.home_amount(doc["Balance"], doc["ExchangeRate"])
+
+    def _refresh_customer(self, customer_id: str) -> None:
+        doc = self.docs["Customer"].get(customer_id)
+        if doc is not None:
+            doc["Balance"] = doc["BalanceWithJobs"] = self.customer_balance(customer_id)
+
+    def customer_balance(self, customer_id: str) -> Decimal:
+        """What the customer owes: open invoices less unused credit memos and payments."""
+        total = Decimal("0.00")
+        for entity, field, sign in (
+            ("Invoice", "Balance", 1),
+            ("CreditMemo", "Balance", -1),
+            ("Payment", "UnappliedAmt", -1),
+        ):
+            for doc in self.docs[entity].values():
+                if doc.get("CustomerRef", {}).get("value") == customer_id:
+                    total += sign * doc[field]
+        return total
+
+    def _refresh_account(self, account_id: str) -> None:
+        doc = self.docs["Account"].get(account_id)
+        if doc is not None:
+            doc["CurrentBalance"] = sum(
+                (amount for _, _, amount in self.deposits(account_id)), Decimal("0.00")
+            )
+            doc["CurrentBalanceWithSubAccounts"] = doc["CurrentBalance"]
+
+    def deposits(self, account_id: str) -> list[tuple[str, str, Decimal]]:
+        """(entity, Id, amount in the account's currency) of the money through an account:
+        sales receipts and payments in, refund receipts out; voided ones left out."""
+        account = self.docs["Account"][account_id]
+        moves: list[tuple[str, str, Decimal]] = []
+        for entity, sign in DEPOSIT_SIGN.items():
+            for txn_id, doc in self.docs[entity].items():
+                if ref_code(doc.get("DepositToAccountRef")) != account_id:
+                    continue
+                if (entity, txn_id) in self._voided:
+                    continue
+                amount = doc["TotalAmt"]
+                if doc["CurrencyRef"]["value"] != account["CurrencyRef"]["value"]:
+                    amount = self.currencies.home_amount(amount, doc["ExchangeRate"])
+                moves.append((entity, txn_id, sign * amount))
+        return moves
 
     # -- building documents --------------------------------------------------------------
 
@@ -527,6 +656,14 @@ class Company:
             return self._build_customer(source, entity_id, sync, meta)
         if entity == "Item":
             return self._build_item(source, entity_id, sync, meta)
+        if entity == "Account":
+            return build_account(
+                source, entity_id, sync, meta, self.docs["Account"], self.currencies
+            )
+        if entity in NAME_LISTS:
+            return build_name_entry(entity, source, entity_id, sync, meta, self.docs[entity])
+        if entity == "Payment":
+            return build_payment(self, source, entity_id, sync, meta)
         return self._build_txn(entity, source, entity_id, sync, meta)
 
     def _address(self, address: Any, element: str) -> dict[str, Any]:
@@ -547,26 +684,23 @@ class Company:
         derived = " ".join(str(p).strip() for p in parts if p) or source.get("CompanyName")
         display = str(source.get("DisplayName") or derived or "").strip()
         if not display:
-            raise _required("DisplayName (or GivenName, FamilyName or CompanyName)")
+            raise required("DisplayName (or GivenName, FamilyName or CompanyName)")
         if len(display) > DISPLAY_NAME_MAX:
-            raise _too_long("DisplayName", DISPLAY_NAME_MAX, len(display))
+            raise too_long("DisplayName", DISPLAY_NAME_MAX, len(display))
         if ":" in display:
-            raise _business("Names can't contain a colon (:).", "DisplayName")
+            raise business("Names can't contain a colon (:).", "DisplayName")
         for other_id, other in self.docs["Customer"].items():
             if other_id != entity_id and other["DisplayName"].casefold() == display.casefold():
-                raise ApiFault(
-                    400,
-                    "ValidationFault",
-                    [
-                        SimError(
-                            "6240",
-                            "Duplicate Name Exists Error",
-                            "The name supplied already exists. : Another customer, vendor or "
-                            f"employee is already using this name (Id={other_id}). "
-                            "Please use a different name.",
-                        )
-                    ],
-                )
+                raise duplicate_name("customer, vendor or employee", other_id)
+        current = self.docs["Customer"].get(entity_id)
+        fixed = current["CurrencyRef"]["value"] if current else self.currencies.home
+        currency = self.currencies.usable(source.get("CurrencyRef"), fixed)
+        if current is not None and currency != fixed:
+            raise business(
+                f"You can't change the currency of a customer ({fixed}) once it is set; "
+                "create a new customer in the other currency.",
+                "CurrencyRef",
+            )
         doc: dict[str, Any] = {"Id": entity_id, "SyncToken": sync, "MetaData": meta}
         doc.update(source)
         for key in ("BillAddr", "ShipAddr"):
@@ -581,8 +715,9 @@ class Company:
                 "Taxable": source.get("Taxable", self.setup.partner_tax),
                 "Job": False,
                 "BillWithParent": False,
-                "Balance": Decimal("0.00") + self._customer_balance(entity_id),
-                "CurrencyRef": self._currency_ref(),
+                "Balance": current["Balance"] if current else Decimal("0.00"),
+                "BalanceWithJobs": current["Balance"] if current else Decimal("0.00"),
+                "CurrencyRef": self.currencies.ref(currency),
                 "PreferredDeliveryMethod": source.get("PreferredDeliveryMethod", "Print"),
                 "domain": "QBO",
                 "sparse": False,
@@ -590,69 +725,35 @@ class Company:
         )
         return doc
 
-    def _customer_balance(self, customer_id: str) -> Decimal:
-        return sum(
-            (
-                d["Balance"]
-                for d in self.docs["Invoice"].values()
-                if d.get("CustomerRef", {}).get("value") == customer_id
-            ),
-            Decimal("0.00"),
-        )
-
     def _account_ref(self, source: dict[str, Any], element: str) -> dict[str, str]:
-        ref = _ref_id(source.get(element))
-        if ref is None:
-            raise _required(element, element)
-        account = self.docs["Account"].get(ref)
-        if account is None:
-            raise _invalid_reference(element, ref)
-        if not account["Active"]:
-            raise _inactive_reference(element)
-        return {"value": ref, "name": account["Name"]}
+        account = active_ref(self.docs["Account"], source.get(element), element)
+        return {"value": account["Id"], "name": account["Name"]}
 
     def _build_item(
         self, source: dict[str, Any], entity_id: str, sync: str, meta: dict[str, str]
     ) -> dict[str, Any]:
         name = str(source.get("Name") or "").strip()
         if not name:
-            raise _required("Name", "Name")
+            raise required("Name", "Name")
         if len(name) > 100:
-            raise _too_long("Name", 100, len(name))
+            raise too_long("Name", 100, len(name))
         if ":" in name:
-            raise _business("Names can't contain a colon (:).", "Name")
+            raise business("Names can't contain a colon (:).", "Name")
         for other_id, other in self.docs["Item"].items():
             if other_id != entity_id and other["Name"].casefold() == name.casefold():
-                raise ApiFault(
-                    400,
-                    "ValidationFault",
-                    [
-                        SimError(
-                            "6240",
-                            "Duplicate Name Exists Error",
-                            "The name supplied already exists. : Another product or service is "
-                            f"already using this name (Id={other_id}). Please use a different name.",
-                        )
-                    ],
-                )
+                raise duplicate_name("product or service", other_id)
         item_type = source.get("Type", "NonInventory")
         if item_type not in ("Service", "NonInventory", "Inventory"):
-            raise ApiFault.validation(
-                400,
-                "2170",
-                "Invalid Enumeration",
-                f"Invalid Enumeration : {item_type}",
-                "Type",
-            )
+            raise invalid_enumeration(str(item_type), "Type")
         doc: dict[str, Any] = {"Id": entity_id, "SyncToken": sync, "MetaData": meta}
         doc.update(source)
         doc["IncomeAccountRef"] = self._account_ref(source, "IncomeAccountRef")
         if item_type == "Inventory":
             doc["ExpenseAccountRef"] = self._account_ref(source, "ExpenseAccountRef")
             doc["AssetAccountRef"] = self._account_ref(source, "AssetAccountRef")
-            for required in ("QtyOnHand", "InvStartDate"):
-                if required not in source:
-                    raise _required(required, required)
+            for needed in ("QtyOnHand", "InvStartDate"):
+                if needed not in source:
+                    raise required(needed, needed)
             doc["TrackQtyOnHand"] = True
         else:
             doc["TrackQtyOnHand"] = False
@@ -671,76 +772,166 @@ class Company:
         return doc
 
     def _item_ref(self, ref: Any) -> dict[str, str]:
-        ref_id = _ref_id(ref)
+        ref_id = ref_code(ref)
         if ref_id is None:
-            raise _required("Line.SalesItemLineDetail.ItemRef", "ItemRef")
+            raise required("Line.SalesItemLineDetail.ItemRef", "ItemRef")
         if ref_id == "SHIPPING_ITEM_ID" and self.preferences["SalesFormsPrefs"]["AllowShipping"]:
             return {"value": ref_id}
         item = self.docs["Item"].get(ref_id)
         if item is None:
-            raise _invalid_reference("ItemRef", ref_id)
+            raise invalid_reference("ItemRef", ref_id)
         if not item["Active"]:
-            raise _inactive_reference("ItemRef")
+            raise inactive_reference("ItemRef")
         return {"value": ref_id, "name": item["Name"]}
 
     def _tax_code(self, ref: Any) -> dict[str, Any] | None:
-        ref_id = _ref_id(ref)
+        ref_id = ref_code(ref)
         if ref_id is None:
             return None
         code = self.docs["TaxCode"].get(ref_id)
         if code is None:
-            raise _invalid_reference("TaxCodeRef", ref_id)
+            raise invalid_reference("TaxCodeRef", ref_id)
         if not code["Active"]:
-            raise _inactive_reference("TaxCodeRef")
+            raise inactive_reference("TaxCodeRef")
         return code
 
     def _build_txn(
         self, entity: str, source: dict[str, Any], entity_id: str, sync: str, meta: dict[str, str]
     ) -> dict[str, Any]:
+        """An Invoice, SalesReceipt, CreditMemo or RefundReceipt."""
         doc: dict[str, Any] = {"Id": entity_id, "SyncToken": sync, "MetaData": meta}
         doc.update(source)
         doc["domain"] = "QBO"
         doc["sparse"] = False
         customer_ref = source.get("CustomerRef")
-        if customer_ref is None and entity == "Invoice":
-            raise _required("CustomerRef", "CustomerRef")
+        if customer_ref is None and entity in ("Invoice", "CreditMemo"):
+            raise required("CustomerRef", "CustomerRef")
+        customer_id = None
         if customer_ref is not None:
-            doc["CustomerRef"] = self._customer_ref(customer_ref)
+            doc["CustomerRef"] = self.customer_ref(customer_ref)
+            customer_id = doc["CustomerRef"]["value"]
         self._check_doc_number(entity, source, entity_id, doc)
-        note = source.get("PrivateNote")
-        if isinstance(note, str) and len(note) > PRIVATE_NOTE_MAX:
-            raise _too_long("PrivateNote", PRIVATE_NOTE_MAX, len(note))
-        txn_date = str(source.get("TxnDate") or local_date(self._clock()))
-        try:
-            parsed_date = date.fromisoformat(txn_date)
-        except ValueError:
-            raise ApiFault.validation(
-                400, "2040", "Invalid Date", f"Invalid date : {txn_date}", "TxnDate"
-            ) from None
-        doc["TxnDate"] = txn_date
+        self.check_common_text(source)
+        parsed_date = self.txn_date(source, doc)
         if entity == "Invoice":
             doc.setdefault("DueDate", (parsed_date + timedelta(days=30)).isoformat())
             doc.setdefault("Deposit", Decimal("0"))
-        doc["CurrencyRef"] = self._currency_ref()
+        currency, rate = self.txn_currency(source, customer_id, parsed_date)
         for key in ("BillAddr", "ShipAddr"):
             if key in source:
                 doc[key] = self._address(source[key], key)
+        if source.get("ClassRef") is not None:
+            doc["ClassRef"] = self._class_ref(source["ClassRef"], per_line=False)
+        self.check_department(source, doc)
+        if source.get("PaymentMethodRef") is not None:
+            doc["PaymentMethodRef"] = self.payment_method_ref(source["PaymentMethodRef"])
+        ref_num = source.get("PaymentRefNum")
+        if ref_num is not None and len(str(ref_num)) > PAYMENT_REF_MAX:
+            raise too_long("PaymentRefNum", PAYMENT_REF_MAX, len(str(ref_num)))
+        if entity in ("SalesReceipt", "RefundReceipt") or "DepositToAccountRef" in source:
+            doc["DepositToAccountRef"] = self.deposit_account_ref(
+                source, currency, needed=entity == "RefundReceipt"
+            )
         self._lines_and_totals(entity, source, doc)
+        self.currencies.stamp(doc, currency, rate, ("TotalAmt",))
+        self._balance_fields(entity, entity_id, doc)
         doc.setdefault("PrintStatus", "NotSet")
         doc.setdefault("EmailStatus", "NotSet")
         doc.setdefault("ApplyTaxAfterDiscount", False)
         return doc
 
-    def _customer_ref(self, ref: Any) -> dict[str, str]:
-        ref_id = _ref_id(ref)
-        if ref_id is None:
-            raise _required("CustomerRef", "CustomerRef")
-        customer = self.docs["Customer"].get(ref_id)
-        if customer is None:
-            raise _invalid_reference("CustomerRef", ref_id)
-        if not customer["Active"]:
-            raise _inactive_reference("CustomerRef")
-        return {"value": ref_id, "name": customer["DisplayName"]}
+    def customer_ref(self, ref: Any) -> dict[str, str]:
+        customer = active_ref(self.docs["Customer"], ref, "CustomerRef")
+        return {"value": customer["Id"], "name": customer["DisplayName"]}
+
+    def payment_method_ref(self, ref: Any) -> dict[str, str]:
+        method = active_ref(self.docs["PaymentMethod"], ref, "PaymentMethodRef")
+        return {"value": method["Id"], "name": method["Name"]}
+
+    def check_common_text(self, source: dict[str, Any]) -> None:
+        note = source.get("PrivateNote")
+        if isinstance(note, str) and len(note) > PRIVATE_NOTE_MAX:
+            raise too_long("PrivateNote", PRIVATE_NOTE_MAX, len(note))
+
+    def txn_date(self, source: dict[str, Any], doc: dict[str, Any]) -> date:
+        """TxnDate as sent (else today in the company's time zone), written into ``doc``."""
+        text = str(source.get("TxnDate") or local_date(self._clock()))
+        try:
+            parsed = date.fromisoformat(text)
+        except ValueError:
+            raise ApiFault.validation(
+                400, "2040", "Invalid Date", f"Invalid date : {text}", "TxnDate"
+            ) from None
+        doc["TxnDate"] = text
+        return parsed
+
+    def txn_currency(
+        self, source: dict[str, Any], customer_id: str | None, day: date
+    ) -> tuple[str, Decimal]:
+        """A transaction's currency (its customer's unless sent) and its ExchangeRate."""
+        customer_currency = (
+            self.docs["Customer"][customer_id]["CurrencyRef"]["value"]
+            if customer_id is not None
+            else self.currencies.home
+        )
+        currency = self.currencies.usable(source.get("CurrencyRef"), customer_currency)
+        if customer_id is not None and currency != customer_currency:
+            raise currency_mismatch(currency, customer_currency)
+        return currency, self.currencies.txn_rate(currency, source.get("ExchangeRate"), day)
+
+    def deposit_account_ref(
+        self, source: dict[str, Any], currency: str, *, needed: bool
+    ) -> dict[str, str]:
+        """The Bank or Other Current Asset account money goes to (default Undeposited Funds)."""
+        ref = source.get("DepositToAccountRef")
+        if ref is None and needed:
+            raise required("DepositToAccountRef", "DepositToAccountRef")
+        if ref is None:
+            account = next(
+                a
+                for a in self.docs["Account"].values()
+                if a["AccountSubType"] == "UndepositedFunds"
+            )
+        else:
+            account = active_ref(self.docs["Account"], ref, "DepositToAccountRef")
+        if account["AccountType"] not in DEPOSIT_TYPES:
+            raise business(
+                f"Money can only be deposited to a Bank or Other Current Asset account, not to "
+                f"{account['Name']} ({account['AccountType']}).",
+                "DepositToAccountRef",
+            )
+        wrong_currency = self.currencies.deposit_allowed(account["CurrencyRef"]["value"], currency)
+        if wrong_currency is not None:
+            raise wrong_currency
+        return {"value": account["Id"], "name": account["Name"]}
+
+    def _tracking_on(self, preference: str, what: str, element: str) -> None:
+        if not self.preferences["AccountingInfoPrefs"][preference]:
+            raise business(
+                f"{what} isn't turned on in this company's settings "
+                f"(AccountingInfoPrefs.{preference} is false), so {element} can't be used.",
+                element,
+            )
+
+    def _class_ref(self, ref: Any, *, per_line: bool) -> dict[str, str]:
+        if per_line:
+            self._tracking_on(
+                "ClassTrackingPerTxnLine", "Assigning a class to each line", "ClassRef"
+            )
+        else:
+            self._tracking_on(
+                "ClassTrackingPerTxn", "Assigning a class to the transaction", "ClassRef"
+            )
+        entry = active_ref(self.docs["Class"], ref, "ClassRef")
+        return {"value": entry["Id"], "name": entry["FullyQualifiedName"]}
+
+    def check_department(self, source: dict[str, Any], doc: dict[str, Any]) -> None:
+        if source.get("DepartmentRef") is None:
+            return
+        terminology = self.preferences["AccountingInfoPrefs"]["DepartmentTerminology"]
+        self._tracking_on("TrackDepartments", f"{terminology} tracking", "DepartmentRef")
+        entry = active_ref(self.docs["Department"], source["DepartmentRef"], "DepartmentRef")
+        doc["DepartmentRef"] = {"value": entry["Id"], "name": entry["FullyQualifiedName"]}
 
     def _check_doc_number(
         self, entity: str, source: dict[str, Any], entity_id: str, doc: dict[str, Any]
@@ -752,7 +943,7 @@ class Company:
             return
         number = str(number)
         if len(number) > DOC_NUMBER_MAX:
-            raise _too_long("DocNumber", DOC_NUMBER_MAX, len(number))
+            raise too_long("DocNumber", DOC_NUMBER_MAX, len(number))
         for other_id, other in self.docs[entity].items():
             if other_id != entity_id and other.get("DocNumber") == number:
                 raise ApiFault.validation(
@@ -776,17 +967,17 @@ class Company:
     def _lines_and_totals(self, entity: str, source: dict[str, Any], doc: dict[str, Any]) -> None:
         raw_lines = source.get("Line")
         if not isinstance(raw_lines, list) or not raw_lines:
-            raise _required("Line", "Line")
+            raise required("Line", "Line")
         lines: list[dict[str, Any]] = []
         taxable: list[tuple[Decimal, dict[str, Any] | None]] = []
         discounts: list[dict[str, Any]] = []
         subtotal = Decimal("0")
         for raw in raw_lines:
             if not isinstance(raw, dict):
-                raise _required("Line.DetailType", "Line")
+                raise required("Line.DetailType", "Line")
             for name in raw:
                 if name not in LINE_FIELDS:
-                    raise _unsupported_property(name, "Line")
+                    raise unsupported_property(name, "Line")
             kind = raw.get("DetailType")
             line = copy.deepcopy(raw)
             if kind == "SalesItemLineDetail":
@@ -800,7 +991,7 @@ class Company:
             elif kind == "DescriptionOnly":
                 line.setdefault("DescriptionLineDetail", {})
             elif kind is None:
-                raise _required("Line.DetailType", "DetailType")
+                raise required("Line.DetailType", "DetailType")
             else:
                 raise ApiFault.validation(
                     400,
@@ -817,12 +1008,12 @@ class Company:
                 percent = money(detail.get("DiscountPercent"), "DiscountPercent")
                 line["Amount"] = cents(subtotal * percent / 100)
             elif "Amount" not in line:
-                raise _required("Line.Amount", "Amount")
+                raise required("Line.Amount", "Amount")
             else:
                 line["Amount"] = cents(money(line["Amount"], "Amount"))
             discount_total += line["Amount"]
         if discount_total > subtotal:
-            raise _business("The discount can't be more than the subtotal.", "DiscountLineDetail")
+            raise business("The discount can't be more than the subtotal.", "DiscountLineDetail")
         for index, line in enumerate(lines, start=1):
             line["Id"] = str(index)
             line["LineNum"] = index
@@ -843,14 +1034,13 @@ class Company:
             tax_detail["TaxLine"] = tax_lines
         doc["TxnTaxDetail"] = tax_detail
         doc["TotalAmt"] = cents(total)
-        doc["Balance"] = cents(total) if entity == "Invoice" else Decimal("0.00")
 
     def _sales_line(self, line: dict[str, Any]) -> tuple[Decimal, dict[str, Any] | None]:
         detail = line.get("SalesItemLineDetail")
         if not isinstance(detail, dict):
-            raise _required("Line.SalesItemLineDetail", "SalesItemLineDetail")
+            raise required("Line.SalesItemLineDetail", "SalesItemLineDetail")
         if "Amount" not in line:
-            raise _required("Line.Amount", "Amount")
+            raise required("Line.Amount", "Amount")
         amount = money(line["Amount"], "Amount")
         detail["ItemRef"] = self._item_ref(detail.get("ItemRef"))
         qty = money(detail["Qty"], "Qty") if "Qty" in detail else None
@@ -864,6 +1054,8 @@ class Company:
                 "Amount",
             )
         line["Amount"] = cents(amount)
+        if detail.get("ClassRef") is not None:
+            detail["ClassRef"] = self._class_ref(detail["ClassRef"], per_line=True)
         code = self._tax_code(detail.get("TaxCodeRef"))
         if code is not None:
             detail["TaxCodeRef"] = {"value": code["Id"]}
@@ -879,7 +1071,7 @@ class Company:
     ) -> tuple[Decimal, list[dict[str, Any]]]:
         detail = source.get("TxnTaxDetail") or {}
         if not isinstance(detail, dict):
-            raise _unsupported_property("TxnTaxDetail", "Transaction")
+            raise unsupported_property("TxnTaxDetail", "Transaction")
         if not self.setup.partner_tax:
             doc["GlobalTaxCalculation"] = source.get("GlobalTaxCalculation", "TaxExcluded")
             if doc["GlobalTaxCalculation"] not in ("TaxExcluded", "TaxInclusive", "NotApplicable"):
@@ -896,7 +1088,7 @@ class Company:
         if self.setup.partner_tax or doc["GlobalTaxCalculation"] == "NotApplicable":
             return Decimal("0"), []
         if any(code is None for _, code in taxable):
-            raise _business(
+            raise business(
                 "Make sure all your transactions have a GST/VAT rate before you save.",
                 "TaxCodeRef",
             )

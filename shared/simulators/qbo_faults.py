@@ -66,6 +66,109 @@ class ApiFault(Exception):
         return Response(self.status, text.encode("utf-8"), {"Content-Type": "application/xml"})
 
 
+BUSINESS_MESSAGE = "A business validation error has occurred while processing your request"
+
+
+def required(name: str, element: str = "") -> ApiFault:
+    return ApiFault.validation(
+        400,
+        "2020",
+        "Required param missing, need to supply the required value for the API",
+        f"Required parameter {name} is missing in the request",
+        element,
+    )
+
+
+def business(detail: str, element: str = "") -> ApiFault:
+    """Code 6000, the Detail prefixed the way QBO prefixes its business rules."""
+    return ApiFault.validation(
+        400, "6000", BUSINESS_MESSAGE, f"Business Validation Error: {detail}", element
+    )
+
+
+def too_long(element: str, limit: int, supplied: int) -> ApiFault:
+    return ApiFault.validation(
+        400,
+        "2050",
+        "String length is either shorter or longer than supported by specification",
+        f"String length specified does not match the supported length. "
+        f"Min:0 Max:{limit} supplied length:{supplied}",
+        element,
+    )
+
+
+def unsupported_property(name: str, entity: str) -> ApiFault:
+    return ApiFault.validation(
+        400,
+        "2010",
+        "Request has invalid or unsupported property",
+        f'Property Name:Unrecognized field "{name}" (class com.intuit.schema.finance.v3.{entity}), '
+        "not marked as ignorable specified is unsupported or invalid",
+    )
+
+
+def invalid_reference(element: str, ref_id: str) -> ApiFault:
+    return ApiFault.validation(
+        400,
+        "2500",
+        "Invalid Reference Id",
+        f"Invalid Reference Id : {element} id {ref_id} does not exist",
+        element,
+    )
+
+
+def inactive_reference(element: str) -> ApiFault:
+    return ApiFault.validation(
+        400,
+        "610",
+        "Object Not Found",
+        "Object Not Found : Something you're trying to use has been made inactive. "
+        "Check the fields with accounts, customers, items, vendors or employees.",
+        element,
+    )
+
+
+def object_not_found(entity: str, entity_id: str) -> ApiFault:
+    return ApiFault.validation(
+        400,
+        "610",
+        "Object Not Found",
+        f"Object Not Found : Something you're trying to use has been made inactive. "
+        f"Check the fields with accounts, customers, items, vendors or employees. "
+        f"({entity} Id {entity_id})",
+    )
+
+
+def unsupported_operation(detail: str) -> ApiFault:
+    return ApiFault.validation(400, "500", "Unsupported Operation", detail)
+
+
+def invalid_number(value: object, element: str) -> ApiFault:
+    return ApiFault.validation(400, "2090", "Invalid Number", f"Invalid number: {value!r}", element)
+
+
+def invalid_enumeration(detail: str, element: str) -> ApiFault:
+    return ApiFault.validation(
+        400, "2170", "Invalid Enumeration", f"Invalid Enumeration : {detail}", element
+    )
+
+
+def duplicate_name(noun: str, other_id: str) -> ApiFault:
+    """6240: ``noun`` as QBO words it ("customer, vendor or employee", "product or service")."""
+    return ApiFault(
+        400,
+        "ValidationFault",
+        [
+            SimError(
+                "6240",
+                "Duplicate Name Exists Error",
+                f"The name supplied already exists. : Another {noun} is already using this name "
+                f"(Id={other_id}). Please use a different name.",
+            )
+        ],
+    )
+
+
 def stale_object() -> ApiFault:
     return ApiFault.validation(
         400,

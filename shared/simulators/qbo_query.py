@@ -17,7 +17,16 @@ from typing import Any
 from simulators.qbo_faults import ApiFault
 
 MAX_RESULTS = 1000
-NAME_LISTS = {"Customer", "Item", "Account", "TaxCode", "TaxRate"}
+NAME_LISTS = {
+    "Customer",
+    "Item",
+    "Account",
+    "TaxCode",
+    "TaxRate",
+    "Class",
+    "Department",
+    "PaymentMethod",
+}
 
 _TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d")
 _TOKEN = re.compile(
