@@ -236,6 +236,54 @@ def test_a_name_held_by_someone_else_is_disambiguated() -> None:
     assert "<Name>Ada Buyer1 (buyer1@example.com)</Name>" in plan.requests[0].to_xml()
 
 
+def _buyer_work(order_id: int, first: str, last: str, email: str, **extra: Any) -> drain.Work:
+    order = make_order(order_id, first=first, last=last, email=email)
+    entry = OutboxEntry(
+        connection_id=CONN, seq=order_id, record_key=f"{CONN}#order#{order_id}",
+        action="upsert_order", payload_json=order.model_dump_json(), content_hash="h",
+        ledger_type="Invoice",
+    )  # fmt: skip
+    return drain.Work(entry=entry, known_items=KNOWN, **extra)
+
+
+def test_two_buyers_whose_names_lose_their_letters_become_two_customers() -> None:
+    # Given orders from 山田 太郎 and 佐藤 花子 (both "?? ??" in Latin-1) and nothing known
+    works = [
+        _buyer_work(1, "太郎", "山田", "taro@example.jp"),
+        _buyer_work(2, "花子", "佐藤", "hanako@example.jp"),
+    ]
+    facts = drain.new_facts()
+    # When the lookups are planned and QuickBooks has neither (500)
+    plan = drain.plan(works, facts, _connection(), prefix="j1")
+    asked = [p["name"] for p in plan.purposes.values() if p["op"] == "customer_query"]
+    drain.read(plan.purposes, _answer(*(
+        _rs("CustomerQuery", rid, 500, message=_missing(p["name"]))
+        for rid, p in plan.purposes.items() if p["op"] == "customer_query"
+    )), facts)  # fmt: skip
+    writes = drain.plan(works, facts, _connection(), prefix="j2")
+    # Then each buyer is looked up and added under a name of their own
+    assert asked == ["Customer (taro@example.jp)", "Customer (hanako@example.jp)"]
+    added = [p["name"] for p in writes.purposes.values() if p["op"] == "customer_add"]
+    assert added == asked
+    assert _kinds(writes) == ["CustomerAdd", "InvoiceAdd", "CustomerAdd", "InvoiceAdd"]
+
+
+def test_the_same_buyer_with_a_lost_name_stays_one_customer() -> None:
+    # Given 山田 太郎 is already a customer, added by an earlier order
+    facts = drain.new_facts()
+    facts["customers"]["customer (taro@example.jp)"] = {
+        "name": "Customer (taro@example.jp)", "list_id": "C-9", "edit_sequence": "1",
+        "email": "taro@example.jp",
+    }  # fmt: skip
+    # When the buyer orders again
+    plan = drain.plan(
+        [_buyer_work(3, "太郎", "山田", "taro@example.jp")], facts, _connection(), prefix="j3"
+    )
+    # Then the invoice goes to that customer, no second one is added
+    assert _kinds(plan) == ["InvoiceAdd"]
+    assert plan.purposes[_rid(plan, "txn_add")]["customer"] == "Customer (taro@example.jp)"
+
+
 def test_a_missing_item_parks_unless_it_may_be_created() -> None:
     facts = drain.new_facts()
     facts["items"].update({"mugs": "", "shipping": "S", "sales tax": "T"})

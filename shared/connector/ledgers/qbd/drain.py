@@ -26,11 +26,11 @@ from typing import Any, Literal
 from connector.config import Connection
 from connector.errors import PermanentError
 from connector.ledgers.qbd import qbxml
+from connector.ledgers.qbd.customer_names import customer_name, disambiguated_name
 from connector.ledgers.qbd.outbox import OutboxEntry, RefundPayload, WithdrawalPayload
-from connector.mapping import display_name, item_name_for_sku, item_names_needed
+from connector.mapping import item_name_for_sku, item_names_needed
 from connector.model import ZERO, Customer, Order, Refund
 
-CUSTOMER_NAME_MAX = 41
 RETRY_LATER = range(3170, 3181)  # record in use, locked, modified by another user
 STALE = 3200
 INVALID_REFERENCE = 3140
@@ -101,23 +101,6 @@ def _complete(facts: dict[str, Any]) -> None:
 
 
 # --- names -----------------------------------------------------------------------------------
-def customer_name(customer: Customer) -> str:
-    """A Desktop customer Name: Latin-1, no colon (it would make a job), at most 41 characters."""
-    name = qbxml.latin1_safe(display_name(customer)).replace(":", "-").strip()
-    return name[:CUSTOMER_NAME_MAX].rstrip() or "Customer"
-
-
-def disambiguated_name(customer: Customer) -> str:
-    """The name for a buyer whose plain name belongs to someone else in QuickBooks."""
-    base = customer_name(customer)
-    tag = customer.email.strip() or (f"#{customer.store_id}" if customer.store_id else "guest")
-    suffix = qbxml.latin1_safe(f" ({tag})")
-    room = CUSTOMER_NAME_MAX - 10  # keep at least ten characters of the name itself
-    if len(suffix) > room:
-        suffix = suffix[: room - 1] + ")"
-    return (base[: CUSTOMER_NAME_MAX - len(suffix)].rstrip() + suffix).replace(":", "-")
-
-
 def _same_person(fact: Mapping[str, Any], customer: Customer) -> bool:
     email = str(fact.get("email") or "").strip().lower()
     return not email or not customer.email or email == customer.email.strip().lower()

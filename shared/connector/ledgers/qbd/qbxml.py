@@ -17,11 +17,11 @@ valid against Intuit's qbxmlops130.xsd and qbxmlops160.xsd
 
 from __future__ import annotations
 
+from connector.ledgers.qbd.customer_names import customer_name
 from connector.ledgers.qbd.qbxml_lists import (
     customer_add,
     customer_full_name,
     customer_mod,
-    customer_name,
     item_full_name,
     item_non_inventory_add,
 )

@@ -25,16 +25,10 @@ from connector.ledgers.qbd.qbxml_text import (
     fit_path,
     latin1_safe,
 )
-from connector.mapping import display_name
 from connector.model import Customer
 
 ACCOUNT_FULL_NAME_MAX = 159
 ITEM_FULL_NAME_MAX = 159
-
-
-def customer_name(customer: Customer) -> str:
-    """The QuickBooks Desktop customer Name (41 Latin-1 characters, no colon)."""
-    return fit(display_name(customer).replace(":", "-"), NAME_MAX) or "Customer"
 
 
 def customer_full_name(name: str) -> str:
@@ -88,7 +82,7 @@ def _customer_fields(element: etree._Element, customer: Customer, name: str) -> 
 
 
 def customer_add(customer: Customer, name: str, *, request_id: str) -> QbRequest:
-    """CustomerAdd with ``name`` (see :func:`customer_name`), names, addresses, phone, email."""
+    """CustomerAdd with ``name`` (see :func:`connector.ledgers.qbd.customer_names.customer_name`), names, addresses, phone, email."""
     request = new_request("CustomerAdd", request_id)
     _customer_fields(sub(request, "CustomerAdd"), customer, name)
     return QbRequest(request_id, "CustomerAdd", request)

@@ -102,6 +102,26 @@ def latin1_safe(text: str) -> str:
     return out or "?"
 
 
+def latin1_readable(text: str) -> tuple[str, bool]:
+    """``text`` in Latin-1 without the "?" standing for what could not be written, and
+    whether letters or digits were among it.
+
+    A name that lost letters ("山田 太郎" -> "?? ??") no longer says who it is, and two of
+    them can become the same text; the caller then needs something else to name the
+    buyer by. Symbols that cannot be written (emoji) are dropped without counting as lost.
+    """
+    lost = False
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        written = _latin1_char(char)
+        if char != "?" and "?" in written:
+            lost = lost or unicodedata.category(char)[0] in "LN"
+            written = written.replace("?", "")
+        kept.append(written)
+    readable = " ".join(_CONTROLS.sub(" ", "".join(kept)).split())
+    return readable, lost
+
+
 def fit(text: str, limit: int) -> str:
     """One line of Latin-1 text of at most ``limit`` characters (may be empty)."""
     # Transliteration can lengthen text ("€" -> "EUR"), so cut after it.
