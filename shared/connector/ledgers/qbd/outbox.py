@@ -208,20 +208,6 @@ class OutboxStore:
         }
         return sum(int(page.get("Count", 0)) for page in self._pages(kwargs))
 
-    def last_unanswered_message_set(self, connection_id: str) -> str | None:
-        """The message set of the newest "sent" entry: the answer a new session asks for again."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(connection_id),
-            "FilterExpression": Attr("status").eq("sent") & Attr("message_set_id").exists(),
-            "ProjectionExpression": "message_set_id",
-            "ConsistentRead": True,
-        }
-        last: str | None = None
-        for page in self._pages(kwargs):
-            for item in page.get("Items", []):
-                last = str(item["message_set_id"]) or last
-        return last
-
     def mark(
         self,
         connection_id: str,

@@ -253,7 +253,9 @@ class QbwcService:
             return ""
         if session.in_flight is not None:
             # The answer to the previous message never came: its entries stay "sent"
-            # (outcome unknown) and are pre-checked by RefNumber before any new Add.
+            # (outcome unknown) and are pre-checked by RefNumber before any new Add; if it
+            # wrote, the next message asks QuickBooks for its answer.
+            session.recovered = session.recovered and not session.in_flight.get("written")
             session.in_flight = None
             session.prepared = None
         message = session.prepared or self._plan_message(session, connection)
@@ -267,7 +269,7 @@ class QbwcService:
         old_id: str | None = None
         if not session.recovered:
             session.recovered = True
-            old_id = self._outbox.last_unanswered_message_set(connection.id)
+            old_id = self._sessions.unanswered_message_set(connection.id)
         for _ in range(50):
             works = self._works(session, connection)
             if not works:
@@ -300,8 +302,8 @@ class QbwcService:
         message_id, written = str(message["id"]), [int(seq) for seq in message["written"]]
         writes: list[Write] = []
         if written:
-            writes.append(
-                self._sessions.message_set_put(connection.id, message_id, message["purposes"])
+            writes += self._sessions.message_set_writes(
+                connection.id, message_id, message["purposes"]
             )
         for entry in self._outbox.get_many(connection.id, written).values():
             if entry.status in WAITING:

@@ -6,6 +6,7 @@ here. Keys (pk / sk):
   active#<connection>    / LEASE     which ticket may drain the connection now
   logins#<connection>    / FAILURES  bad logins in the current window
   msgset#<connection>    / <set id>  what a qbXML message asked for, until its answer is read
+  msgset#<connection>    / LATEST    the last message set sent with a newMessageSetID
 Items carry ``expires_at`` (TTL); expiry is also checked on read because TTL
 deletion lags.
 
@@ -38,6 +39,7 @@ ACTIVE_TIMEOUT_S = 300
 LOGIN_WINDOW_S = 15 * 60
 MAX_LOGIN_FAILURES = 5
 MESSAGE_SET_TTL_S = 30 * 24 * 3600
+_LATEST = "LATEST"  # set ids are lower-case hex and digits, so this sort key is free
 
 
 class Session(BaseModel):
@@ -225,17 +227,49 @@ class SessionStore:
         return stored
 
     # --- message sets ---------------------------------------------------------------------
-    def message_set_put(
+    def message_set_writes(
         self, connection_id: str, message_set_id: str, purposes: dict[str, Any]
-    ) -> Write:
-        """What a message asked for, so a later session can read its recovered answer."""
-        item = {
-            "pk": f"msgset#{connection_id}",
-            "sk": message_set_id,
-            "purposes": json.dumps(purposes),
-            "expires_at": int(self._clock()) + MESSAGE_SET_TTL_S,
-        }
-        return dynamo_batch.put(self._table.name, item)
+    ) -> list[Write]:
+        """What a message asked for, so a later session can read its recovered answer, and
+        that it is now the latest: QuickBooks keeps the answer of that one only."""
+        expires_at = int(self._clock()) + MESSAGE_SET_TTL_S
+        pk = f"msgset#{connection_id}"
+        return [
+            dynamo_batch.put(
+                self._table.name,
+                {
+                    "pk": pk,
+                    "sk": message_set_id,
+                    "purposes": json.dumps(purposes),
+                    "expires_at": expires_at,
+                },
+            ),
+            dynamo_batch.put(
+                self._table.name,
+                {
+                    "pk": pk,
+                    "sk": _LATEST,
+                    "message_set_id": message_set_id,
+                    "expires_at": expires_at,
+                },
+            ),
+        ]
+
+    def unanswered_message_set(self, connection_id: str) -> str | None:
+        """The message set to ask QuickBooks about: the latest one, while its answer is unread.
+
+        Not the one of the newest waiting entry: after two lost answers that may be the
+        first set, which QuickBooks has forgotten (it answers 600 and recovers nothing).
+        When the latest answer was read, an older lost one cannot be recovered any more;
+        its entries are found by their RefNumber instead.
+        """
+        latest = self._table.get_item(
+            Key={"pk": f"msgset#{connection_id}", "sk": _LATEST}, ConsistentRead=True
+        ).get("Item")
+        if not latest:
+            return None
+        message_set_id = str(latest["message_set_id"])
+        return message_set_id if self.message_set(connection_id, message_set_id) else None
 
     def message_set(self, connection_id: str, message_set_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(
