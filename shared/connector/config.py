@@ -18,6 +18,11 @@ from connector.errors import ConfigError
 
 _ID = r"^[a-z0-9][a-z0-9-]{0,39}$"
 _DOC_FIELDS = {"number", "id", "prefix"}
+# QuickBooks Online's DocNumber and QuickBooks Desktop's RefNumber hold this many characters.
+DOC_NUMBER_LIMITS = {"qbo": 21, "qbd": 11}
+# A shortened number keeps the text before the store number and needs room for "~" and a
+# six-character hash after it (connector.mapping.fitted_doc_number).
+SHORTENED_NUMBER_ROOM = 7
 
 
 class _Settings(BaseModel):
@@ -102,6 +107,18 @@ class TaxRules(_Settings):
         return self
 
 
+UNDEPOSITED_FUNDS = "Undeposited Funds"
+
+
+class PaymentRoute(_Settings):
+    """Where one store payment method's money lands in QuickBooks."""
+
+    # QuickBooks payment method name (e.g. "Visa", "PayPal"); none when unset.
+    method: str | None = None
+    # QuickBooks account the payment is deposited to; Undeposited Funds when unset.
+    deposit_account: str = UNDEPOSITED_FUNDS
+
+
 class MappingRules(_Settings):
     # Store SKU -> QuickBooks item name.
     items: dict[str, str] = Field(default_factory=dict)
@@ -117,9 +134,16 @@ class MappingRules(_Settings):
     discount_account: str | None = None  # for the discount line; QuickBooks' default when unset
     fee_item: str = "Fees"
     tax: TaxRules = TaxRules()
-    # DocNumber from the store order: {number}, {id}, {prefix}; at most 21 characters after expansion.
+    # DocNumber from the store order: {number}, {id}, {prefix}; a number too long for QuickBooks
+    # is shortened the same way every time (connector.mapping.fitted_doc_number).
     doc_number: str = "{number}"
     doc_prefix: str = ""
+    # Store payment method id (WooCommerce `payment_method`, e.g. "stripe") -> where its money
+    # lands; the key "default" covers every other method.
+    payments: dict[str, PaymentRoute] = Field(default_factory=dict)
+    # Item for refunded money not tied to a refunded line (amount-only refunds); fallback_item
+    # when unset.
+    refund_item: str | None = None
 
     @field_validator("doc_number")
     @classmethod
@@ -138,6 +162,19 @@ class MappingRules(_Settings):
             raise ValueError("auto_create_items needs income_account")
         return self
 
+    @property
+    def doc_number_head(self) -> str:
+        """The template's text before the store number, with the prefix: kept when shortened."""
+        lead = re.search(r"\{(?:number|id)\}", self.doc_number)
+        head = self.doc_number[: lead.start()] if lead else ""
+        return head.replace("{prefix}", self.doc_prefix)
+
+    def payment_route(self, method: str) -> tuple[PaymentRoute, bool]:
+        """Where a store payment method's money goes, and whether it was mapped (not defaulted)."""
+        if method and method in self.payments:
+            return self.payments[method], True
+        return self.payments.get("default", PaymentRoute()), False
+
     def item_for_sku(self, sku: str | None) -> str | None:
         """The configured QuickBooks item name for a SKU, else the fallback (None: unmapped)."""
         if sku and sku in self.items:
@@ -154,8 +191,23 @@ class Connection(_Settings):
     post_statuses: tuple[str, ...] = ("processing", "completed", "on-hold")
     # What a cancelled, refunded-in-full-before-posting or trashed order does to its document.
     cancel_statuses: tuple[str, ...] = ("cancelled", "trash")
+    # Statuses of (fully) refunded orders: the order posts as it was sold, then each refund.
+    refund_statuses: tuple[str, ...] = ("refunded",)
     on_cancel: Literal["void", "delete"] = "void"
     mapping: MappingRules = MappingRules()
+
+    @model_validator(mode="after")
+    def _number_head_leaves_room(self) -> Connection:
+        limit = DOC_NUMBER_LIMITS[self.ledger.kind]
+        head = self.mapping.doc_number_head
+        if len(head) > limit - SHORTENED_NUMBER_ROOM:
+            raise ValueError(
+                f"mapping.doc_prefix / doc_number: the text before the order number ({head!r}, "
+                f"{len(head)} characters) leaves no room to shorten a long order number into "
+                f"the {limit} characters QuickBooks allows; use at most "
+                f"{limit - SHORTENED_NUMBER_ROOM}"
+            )
+        return self
 
     @property
     def qbo(self) -> QboLedger:

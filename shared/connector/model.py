@@ -155,6 +155,11 @@ class Payment(_Record):
     paid_at: datetime | None = None
     transaction_id: str = ""
 
+    @property
+    def is_paid(self) -> bool:
+        """The store took the money (WooCommerce sets date_paid when it did)."""
+        return self.paid_at is not None
+
 
 class Order(_Record):
     connection_id: str
@@ -205,9 +210,10 @@ class Order(_Record):
 
 
 class RefundLine(_Record):
-    """A refunded order line; amounts positive, excluding tax."""
+    """A refunded order line (an item, shipping or a fee); amounts positive, excluding tax."""
 
     line_id: str  # the refunded order line's id
+    kind: Literal["item", "shipping", "fee"] = "item"
     sku: str | None
     name: str
     quantity: Decimal

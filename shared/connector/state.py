@@ -188,6 +188,20 @@ class StateStore:
         )
         return str(item["ledger_id"]) if item else None
 
+    def mappings(self, connection_id: str, kind: str) -> dict[str, str]:
+        """Every mapping of one kind (one partition: a query, not a scan)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"{connection_id}#map#{kind}"),
+            "ConsistentRead": True,
+        }
+        found: dict[str, str] = {}
+        while True:
+            page = self._table.query(**kwargs)
+            found.update({str(i["sk"]): str(i["ledger_id"]) for i in page.get("Items", [])})
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def mapping_put(self, connection_id: str, kind: str, key: str, ledger_id: str) -> Write:
         item = {
             "pk": f"{connection_id}#map#{kind}",

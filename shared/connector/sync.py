@@ -27,10 +27,10 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
 
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
-from connector.ledgers.posting import Ledger, Posted, RefundLedger
+from connector.ledgers.posting import Ledger, PaymentLedger, Posted
 from connector.mapping import content_hash
 from connector.messages import SyncMessage
-from connector.model import Order, TotalsMismatch
+from connector.model import ZERO, Order, Refund, TotalsMismatch, to_decimal
 from connector.observability import logger, metrics
 from connector.state import (
     AuditEventType,
@@ -154,7 +154,8 @@ class SyncWorker:
         )
         if order.status in connection.cancel_statuses:
             return self._withdraw(message, connection, previous, f"status {order.status}")
-        if order.status not in connection.post_statuses:
+        # A refunded order was sold first: it posts as sold, then its refunds give money back.
+        if order.status not in (*connection.post_statuses, *connection.refund_statuses):
             return self._skip(
                 key,
                 previous,
@@ -164,7 +165,8 @@ class SyncWorker:
             )
 
         result = self._post_order(key, order, previous, connection)
-        self._sync_refunds(connection, raw, order)
+        self._sync_payment(connection, key, order)
+        self._sync_refunds(connection, key, raw, order)
         return result
 
     def _post_order(
@@ -223,7 +225,11 @@ class SyncWorker:
             f"{posted.operation} {posted.ledger_type} {posted.doc_number or ''} "
             f"total {posted.total}".replace("  ", " "),
             ledger_id=posted.ledger_id,
-            detail={"operation": posted.operation, "doc_number": posted.doc_number},
+            detail={
+                "operation": posted.operation,
+                "doc_number": posted.doc_number,
+                "store_number": order.number,
+            },
         )
         if queued:
             metrics.add_metric(name="DocumentsQueued", unit="Count", value=1)
@@ -233,52 +239,190 @@ class SyncWorker:
         outcome: Outcome = "posted" if posted.operation == "created" else posted.operation
         return SyncResult(outcome, f"{posted.ledger_type} {posted.ledger_id}", posted.ledger_id)
 
-    def _sync_refunds(self, connection: Connection, raw: Mapping[str, Any], order: Order) -> None:
-        """Refunds arrive as order updates; each new one becomes a credit memo where the ledger
-        takes them (QuickBooks Desktop), and is recorded as not synced otherwise."""
-        keys = {
-            str(r["id"]): f"{connection.id}#refund#{r['id']}"
-            for r in raw.get("refunds") or []
-            if "id" in r
-        }
-        known = self._state.get_sync_states(keys.values())
-        new = [rid for rid, key in keys.items() if key not in known]
+    def _sync_payment(self, connection: Connection, key: str, order: Order) -> None:
+        """A paid order's invoice gets its Payment, once; sales receipts carry theirs inside."""
+        ledger = self._ledger_for(connection)
+        if (
+            connection.document != "invoice"
+            or not order.payment.is_paid
+            or not isinstance(ledger, PaymentLedger)
+        ):
+            return
+        pay_key = f"{connection.id}#payment#{order.store_id}"
+        states = self._state.get_sync_states([key, pay_key])
+        document, previous = states.get(key), states.get(pay_key)
+        if document is None or document.status != "posted" or document.ledger_type != "Invoice":
+            return  # nothing open to pay (voided, deleted or not in QuickBooks)
+        if previous and previous.status == "posted":
+            return
+        attempt = self._state.put_sync_state(
+            (previous or _new_state(pay_key)).model_copy(
+                update={
+                    "status": "received",
+                    "attempts": (previous.attempts if previous else 0) + 1,
+                }
+            )
+        )
+        posted = ledger.post_payment(order, document, previous)
+        self._state.put_sync_state(
+            attempt.model_copy(
+                update={
+                    "status": "posted",
+                    "ledger_id": posted.ledger_id,
+                    "ledger_type": posted.ledger_type,
+                    "sync_token": posted.sync_token,
+                    "ledger_total": str(posted.total) if posted.total is not None else None,
+                    "store_modified_at": order.modified_at.isoformat(),
+                    "attempts": 0,
+                    "last_error": None,
+                }
+            )
+        )
+        # Linking a payment changes the invoice in QuickBooks (Balance, LinkedTxn, SyncToken):
+        # the next update of it reads the current SyncToken first.
+        self._state.put_sync_state(document.model_copy(update={"sync_token": None}))
+        route, mapped = connection.mapping.payment_route(order.payment.method)
+        method = order.payment.method or "(none)"
+        self._audit.append(
+            pay_key,
+            "posted",
+            f"{posted.operation} Payment {posted.total} {order.currency} of order {order.number} "
+            f"by {method}, deposited to {route.deposit_account}"
+            + ("" if mapped else f" (payment method {method} is not in mapping.payments: default)"),
+            ledger_id=posted.ledger_id,
+            detail={
+                "operation": posted.operation,
+                "invoice_id": document.ledger_id,
+                "payment_method": method,
+                "mapped": mapped,
+                "deposit_account": route.deposit_account,
+            },
+        )
+        self._check_total(pay_key, order.q(order.total), posted)
+        metrics.add_metric(name="PaymentsPosted", unit="Count", value=1)
+
+    def _sync_refunds(
+        self, connection: Connection, key: str, raw: Mapping[str, Any], order: Order
+    ) -> None:
+        """Refunds arrive as order updates: each new one becomes a refund receipt or credit memo,
+        and one deleted in the store withdraws its document."""
+        listed = {str(r["id"]) for r in raw.get("refunds") or [] if "id" in r}
+        prefix = f"{connection.id}#refund#"
+        # Refunds posted before: a deleted one is no longer listed on the order.
+        refund_keys = self._state.mappings(connection.id, _refunds_of(order.store_id))
+        keys = {rid: f"{prefix}{rid}" for rid in listed} | refund_keys
+        states = self._state.get_sync_states([key, *keys.values()])
+        done = ("posted", "queued", "skipped", "deleted", "voided")
+        new = [
+            rid
+            for rid in listed
+            if states.get(keys[rid]) is None or states[keys[rid]].status not in done
+        ]
+        gone = [
+            rid
+            for rid, refund_key in refund_keys.items()
+            if rid not in listed
+            and refund_key in states
+            and states[refund_key].status in ("posted", "queued")
+        ]
+        if not new and not gone:
+            return
+        refunded = sum((abs(to_decimal(r.get("total"))) for r in raw.get("refunds") or []), ZERO)
+        if order.q(refunded) > order.q(order.total):
+            raise PermanentError(
+                f"order {order.number}: its refunds add up to {order.q(refunded)} "
+                f"{order.currency}, more than the order's {order.q(order.total)}: check the "
+                "refunds in the store, then replay"
+            )
+        ledger = self._ledger_for(connection)
+        for rid in gone:
+            self._withdraw_refund(ledger, keys[rid], states[keys[rid]], rid, order)
         if not new:
             return
-        ledger = self._ledger_for(connection)
         refunds = {
             str(r["id"]): r for r in self._store_for(connection).list_refunds(order.store_id)
         }
         for rid in new:
-            key = keys[rid]
             if rid not in refunds:
-                continue  # deleted since; WooCommerce sends another order update
-            if not isinstance(ledger, RefundLedger):
-                self._skip(
-                    key,
-                    None,
-                    f"refund of order {order.number}: credit memos are posted to "
-                    "QuickBooks Desktop only; enter this one by hand",
-                    None,
-                )
-                continue
+                continue  # deleted since; the store sends another order update
             refund = normalise_refund(refunds[rid], order)
-            posted = ledger.queue_refund(refund, order.customer)
-            self._state.put_sync_state(
-                _new_state(key).model_copy(
-                    update={
-                        "status": "queued",
-                        "ledger_type": posted.ledger_type,
-                        "doc_number": posted.doc_number,
-                    }
-                )
+            self._post_refund(
+                ledger, keys[rid], refund, order, states.get(key), states.get(keys[rid])
             )
-            self._audit.append(
-                key,
-                "queued",
-                f"refund {refund.amount} of order {order.number}: credit memo "
-                "queued for the Web Connector",
+
+    def _post_refund(
+        self,
+        ledger: Ledger,
+        refund_key: str,
+        refund: Refund,
+        order: Order,
+        document: SyncState | None,
+        previous: SyncState | None,
+    ) -> None:
+        attempt = self._state.put_sync_state(
+            (previous or _new_state(refund_key)).model_copy(
+                update={
+                    "status": "received",
+                    "attempts": (previous.attempts if previous else 0) + 1,
+                }
             )
+        )
+        self._state.put_mapping(
+            order.connection_id, _refunds_of(order.store_id), refund.store_id, refund_key
+        )
+        posted = ledger.post_refund(refund, order, document, previous)
+        queued = posted.operation == "queued"
+        self._state.put_sync_state(
+            attempt.model_copy(
+                update={
+                    "status": "queued" if queued else "posted",
+                    "ledger_id": posted.ledger_id,
+                    "ledger_type": posted.ledger_type,
+                    "sync_token": posted.sync_token,
+                    "doc_number": posted.doc_number,
+                    "ledger_total": str(posted.total) if posted.total is not None else None,
+                    "attempts": 0,
+                    "last_error": None,
+                }
+            )
+        )
+        where = (
+            "queued for the Web Connector"
+            if queued
+            else f"{posted.operation} {posted.ledger_type} {posted.doc_number or ''}".rstrip()
+        )
+        self._audit.append(
+            refund_key,
+            "queued" if queued else "posted",
+            f"refund {refund.amount} {refund.currency} of order {order.number}: "
+            + (f"{posted.ledger_type} {where}" if queued else where),
+            ledger_id=posted.ledger_id,
+            detail={
+                "operation": posted.operation,
+                "doc_number": posted.doc_number,
+                "order": order.store_id,
+                "store_number": f"refund {refund.store_id} of order {order.number}",
+            },
+        )
+        if not queued:
+            self._check_total(refund_key, refund.amount, posted)
+        metrics.add_metric(name="RefundsPosted", unit="Count", value=1)
+
+    def _withdraw_refund(
+        self, ledger: Ledger, refund_key: str, previous: SyncState, rid: str, order: Order
+    ) -> None:
+        posted = ledger.withdraw_refund(previous, rid)
+        status: Literal["voided", "deleted"] = (
+            "voided" if posted.operation == "voided" else "deleted"
+        )
+        self._state.put_sync_state(previous.model_copy(update={"status": status, "attempts": 0}))
+        self._audit.append(
+            refund_key,
+            status,
+            f"refund {rid} of order {order.number} was deleted in the store: "
+            f"{posted.ledger_type} {previous.doc_number or posted.ledger_id} {status}",
+            ledger_id=posted.ledger_id,
+        )
 
     def _check_total(self, key: str, store_total: object, posted: Posted) -> None:
         if posted.total is not None and posted.total != store_total:
@@ -419,6 +563,11 @@ def _version_key(message: SyncMessage) -> str:
     if message.source == "replay":
         key += f"#replay#{message.received_at.isoformat()}"
     return key
+
+
+def _refunds_of(order_store_id: str) -> str:
+    """The mapping kind that lists an order's refunds (refund id -> its record key)."""
+    return f"refunds-of#{order_store_id}"
 
 
 def _new_state(key: str) -> SyncState:

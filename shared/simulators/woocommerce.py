@@ -469,9 +469,11 @@ class WooSimulator:
         *,
         amount: Decimal | None = None,
         items: Mapping[int, int] | None = None,
+        shipping: bool = False,
         reason: str = "",
     ) -> dict[str, Any]:
-        """Refund line quantities (``items``: order item id -> quantity) and/or an amount.
+        """Refund line quantities (``items``: order item id -> quantity), the whole shipping
+        (``shipping``) and/or an amount.
 
         Refund lines carry negative amounts and ``_refunded_item_id`` like WooCommerce's; an
         amount-only refund has no lines. The order becomes ``refunded`` when fully refunded.
@@ -520,6 +522,30 @@ class WooSimulator:
                         "price": float(-total / quantity),
                     }
                 )
+            shipping_lines: list[dict[str, Any]] = []
+            for ship in doc["shipping_lines"] if shipping else []:
+                ship_taxes = [
+                    {"id": t["id"], "total": money(-Decimal(t["total"])), "subtotal": ""}
+                    for t in ship["taxes"]
+                ]
+                computed += Decimal(ship["total"]) + Decimal(ship["total_tax"])
+                shipping_lines.append(
+                    {
+                        "id": next(self._item_ids),
+                        "method_title": ship["method_title"],
+                        "method_id": ship["method_id"],
+                        "total": money(-Decimal(ship["total"])),
+                        "total_tax": money(-Decimal(ship["total_tax"])),
+                        "taxes": ship_taxes,
+                        "meta_data": [
+                            {
+                                "id": next(self._item_ids),
+                                "key": "_refunded_item_id",
+                                "value": str(ship["id"]),
+                            }
+                        ],
+                    }
+                )
             refund_amount = r2(amount) if amount is not None else computed
             already = sum((Decimal(r["amount"]) for r in stored.refunds), ZERO)
             order_total = Decimal(doc["total"])
@@ -536,12 +562,25 @@ class WooSimulator:
                 "refunded_payment": False,
                 "meta_data": [],
                 "line_items": line_items,
+                "shipping_lines": shipping_lines,
+                "fee_lines": [],
             }
             stored.refunds.insert(0, refund)
             if already + refund_amount == order_total:
                 doc["status"] = "refunded"
             self._touch(doc)
             return self._render_refund(order_id, refund)
+
+    def delete_refund(self, order_id: int, refund_id: int) -> None:
+        """Delete a refund, as DELETE /orders/{id}/refunds/{refund_id}?force=true does: it is gone
+        from the order's refunds (WooCommerce then sends ``order.updated``)."""
+        with self._lock:
+            stored = self._stored(order_id)
+            kept = [r for r in stored.refunds if r["id"] != refund_id]
+            if len(kept) == len(stored.refunds):
+                raise ValueError(f"order {order_id} has no refund {refund_id}")
+            stored.refunds = kept
+            self._touch(stored.doc)
 
     # -- representations ---------------------------------------------------------------
 

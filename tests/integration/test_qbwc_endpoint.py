@@ -343,7 +343,7 @@ def test_refunds_become_one_credit_memo_each_amount_only_ones_included(rig: Qbwc
             ),
         ]  # fmt: skip
         for refund in refunds:
-            rig.ledger().queue_refund(refund, order.customer)
+            rig.ledger().post_refund(refund, order, None, None)
         # When the Web Connector runs again
         session = connector.run_session()
     # Then each refund is one credit memo of its amount, and nothing is left waiting

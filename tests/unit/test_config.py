@@ -113,3 +113,28 @@ def test_the_json_form_used_at_cold_start_round_trips(tmp_path: Path) -> None:
     assert parse_tenant_json(config.model_dump_json()) == config
     with pytest.raises(ConfigError, match="CONNECTOR"):
         parse_tenant_json('{"tenant": "x"}', "CONNECTOR_TENANT_CONFIG (x)")
+
+
+def test_a_prefix_that_leaves_no_room_to_shorten_a_number_is_refused(tmp_path: Path) -> None:
+    # Given a 15-character prefix: QuickBooks Online's 21 leave room for 14 and "~" + a hash
+    path = _write(tmp_path, GOOD.replace('doc_prefix = "EU-"', 'doc_prefix = "EUROPE-WEBSHOP-"'))
+    # Then the file is refused, naming the limit
+    with pytest.raises(ConfigError, match="use at most 14"):
+        load_tenant(path)
+    # And 14 characters are accepted
+    fits = GOOD.replace('doc_prefix = "EU-"', 'doc_prefix = "EUROPE-WEBSHOP"')
+    assert load_tenant(_write(tmp_path, fits)).connections[0].mapping.doc_prefix == "EUROPE-WEBSHOP"
+
+
+def test_payments_map_store_methods_to_accounts_with_a_default(tmp_path: Path) -> None:
+    text = GOOD + (
+        "[connections.mapping.payments]\n"
+        'stripe = { method = "Visa", deposit_account = "Stripe Clearing" }\n'
+        'default = { deposit_account = "Checking" }\n'
+    )
+    rules = load_tenant(_write(tmp_path, text)).connections[0].mapping
+    assert rules.payment_route("stripe")[0].deposit_account == "Stripe Clearing"
+    assert rules.payment_route("cod") == (rules.payments["default"], False)
+    unknown = text.replace('method = "Visa"', 'methd = "Visa"')
+    with pytest.raises(ConfigError, match="methd"):
+        load_tenant(_write(tmp_path, unknown))

@@ -40,9 +40,22 @@ class Ledger(Protocol):
 
     def upsert_customer(self, customer: Customer, previous: SyncState | None = None) -> Posted: ...
 
+    def post_refund(
+        self, refund: Refund, order: Order, document: SyncState | None, previous: SyncState | None
+    ) -> Posted:
+        """Give money back: a refund receipt for money taken, a credit memo against an unpaid
+        invoice. ``document`` is the order's sync state (None: never posted)."""
+        ...
+
+    def withdraw_refund(self, previous: SyncState, refund_store_id: str) -> Posted:
+        """A refund deleted in the store: withdraw its document."""
+        ...
+
 
 @runtime_checkable
-class RefundLedger(Protocol):
-    """A ledger that takes store refunds (as credit memos)."""
+class PaymentLedger(Protocol):
+    """A ledger that records the store's payment of an invoice against it."""
 
-    def queue_refund(self, refund: Refund, customer: Customer) -> Posted: ...
+    def post_payment(
+        self, order: Order, document: SyncState, previous: SyncState | None
+    ) -> Posted: ...

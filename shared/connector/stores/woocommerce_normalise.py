@@ -279,18 +279,46 @@ def modified_at(raw: Mapping[str, Any]) -> datetime:
 def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
     """A WooCommerce refund of ``order``; WooCommerce's negative line amounts become positive."""
     woo = WooRefund.model_validate(raw)
-    lines = tuple(
-        RefundLine(
-            line_id=line.refunded_item_id,
-            sku=line.sku or None,
-            name=_decode(line.name),
-            quantity=abs(line.quantity),
-            total=order.q(abs(line.total)),
-            taxes=tuple(
-                TaxAmount(rate_id=str(t.id), amount=order.q(abs(t.total))) for t in line.taxes
-            ),
-        )
-        for line in woo.line_items
+
+    def taxes(amounts: Iterable[WooRateAmount]) -> tuple[TaxAmount, ...]:
+        return tuple(TaxAmount(rate_id=str(t.id), amount=order.q(abs(t.total))) for t in amounts)
+
+    lines = (
+        *(
+            RefundLine(
+                line_id=line.refunded_item_id,
+                sku=line.sku or None,
+                name=_decode(line.name),
+                quantity=abs(line.quantity),
+                total=order.q(abs(line.total)),
+                taxes=taxes(line.taxes),
+            )
+            for line in woo.line_items
+        ),
+        *(
+            RefundLine(
+                line_id=ship.refunded_item_id,
+                kind="shipping",
+                sku=None,
+                name=_decode(ship.method_title) or "Shipping",
+                quantity=Decimal(1),
+                total=order.q(abs(ship.total)),
+                taxes=taxes(ship.taxes),
+            )
+            for ship in woo.shipping_lines
+        ),
+        *(
+            RefundLine(
+                line_id=fee.refunded_item_id,
+                kind="fee",
+                sku=None,
+                name=_decode(fee.name) or "Fee",
+                quantity=Decimal(1),
+                total=order.q(abs(fee.total)),
+                taxes=taxes(fee.taxes),
+            )
+            for fee in woo.fee_lines
+        ),
     )
     return Refund(
         connection_id=order.connection_id,

@@ -182,16 +182,36 @@ class WooMeta(_Raw):
     value: Any = None
 
 
+def _refunded_item_id(meta_data: tuple[WooMeta, ...], own_id: int) -> str:
+    for meta in meta_data:
+        if meta.key == "_refunded_item_id":
+            return str(meta.value)
+    return str(own_id)
+
+
 class WooRefundLine(WooLineItem):
     meta_data: tuple[WooMeta, ...] = ()
 
     @property
     def refunded_item_id(self) -> str:
         """The order line this refund line gives money back for."""
-        for meta in self.meta_data:
-            if meta.key == "_refunded_item_id":
-                return str(meta.value)
-        return str(self.id)
+        return _refunded_item_id(self.meta_data, self.id)
+
+
+class WooRefundShipping(WooShippingLine):
+    meta_data: tuple[WooMeta, ...] = ()
+
+    @property
+    def refunded_item_id(self) -> str:
+        return _refunded_item_id(self.meta_data, self.id)
+
+
+class WooRefundFee(WooFeeLine):
+    meta_data: tuple[WooMeta, ...] = ()
+
+    @property
+    def refunded_item_id(self) -> str:
+        return _refunded_item_id(self.meta_data, self.id)
 
 
 class WooRefund(_Raw):
@@ -202,3 +222,6 @@ class WooRefund(_Raw):
     amount: Money = Decimal(0)
     reason: Text = ""
     line_items: tuple[WooRefundLine, ...] = ()
+    # Newer WooCommerce lists refunded shipping and fees apart from the items.
+    shipping_lines: tuple[WooRefundShipping, ...] = ()
+    fee_lines: tuple[WooRefundFee, ...] = ()

@@ -109,10 +109,12 @@ class QbdLedger:
         )
         return Posted("queued", "Customer", previous.ledger_id if previous else None)
 
-    def queue_refund(self, refund: Refund, customer: Customer) -> Posted:
+    def post_refund(
+        self, refund: Refund, order: Order, document: SyncState | None, previous: SyncState | None
+    ) -> Posted:
         """A store refund becomes a CreditMemo for the order's customer."""
         ref = qbxml.refund_ref_number(refund, self._connection.mapping)
-        payload = RefundPayload(refund=refund, customer=customer)
+        payload = RefundPayload(refund=refund, customer=order.customer)
         self._outbox.put(
             OutboxEntry(
                 connection_id=self._connection.id,
@@ -124,6 +126,14 @@ class QbdLedger:
             )
         )
         return Posted("queued", "CreditMemo", None, doc_number=ref, total=refund.amount)
+
+    def withdraw_refund(self, previous: SyncState, refund_store_id: str) -> Posted:
+        # The outbox withdraws invoices and sales receipts only; a credit memo is voided by hand.
+        raise PermanentError(
+            f"refund {refund_store_id} was deleted in the store, but its QuickBooks Desktop "
+            f"credit memo {previous.doc_number or ''} cannot be withdrawn by the connector yet: "
+            "void it in QuickBooks by hand"
+        )
 
 
 def _order_key(connection_id: str, store_id: str) -> str:

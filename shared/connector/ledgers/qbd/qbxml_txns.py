@@ -383,7 +383,13 @@ def _refund_lines(refund: Refund, refs: QbdRefs) -> list[_Line]:
 
     lines: list[_Line] = []
     for line in refund.lines:
-        item = refs.item_for_sku(line.sku)
+        item = (
+            refs.shipping_item
+            if line.kind == "shipping"
+            else refs.fee_item
+            if line.kind == "fee"
+            else refs.item_for_sku(line.sku)
+        )
         if item is None:
             continue  # carried by the "Refund" line below, so no money is lost
         lines.append(_Line(item, line.name, q(line.total), line.quantity or None))

@@ -74,6 +74,9 @@ class ResolvedRefs(BaseModel):
     discount_account_id: str | None = None
     tax_codes: dict[str, str] = Field(default_factory=dict)  # TaxCode name -> Id (per_rate)
     tax_override_code_id: str | None = None  # US AST: TxnTaxDetail.TxnTaxCodeRef
+    # Sales receipts: where the store's payment method puts the money.
+    payment_method_id: str | None = None
+    deposit_account_id: str | None = None
 
 
 def document_entity(connection: Connection) -> Literal["Invoice", "SalesReceipt"]:
@@ -130,7 +133,7 @@ def _email(email: str) -> dict[str, str] | None:
     return {"Address": address}
 
 
-class _Lines:
+class LineBuilder:
     """Collects document lines for one order, resolving tax codes as it goes."""
 
     def __init__(self, order: Order, rules: MappingRules, refs: ResolvedRefs) -> None:
@@ -207,7 +210,7 @@ def _require(value: str | None, order: Order, what: str, setting: str) -> str:
     return value
 
 
-def _add_order_lines(lines: _Lines, use_discount_line: bool) -> None:
+def _add_order_lines(lines: LineBuilder, use_discount_line: bool) -> None:
     order, refs = lines.order, lines.refs
     names = item_names_needed(order, lines.rules)
     for line in order.lines:
@@ -231,7 +234,7 @@ def _add_order_lines(lines: _Lines, use_discount_line: bool) -> None:
         )
 
 
-def _add_shipping(lines: _Lines) -> None:
+def _add_shipping(lines: LineBuilder) -> None:
     order, rules = lines.order, lines.rules
     if not order.shipping_lines:
         return
@@ -261,7 +264,7 @@ def _add_shipping(lines: _Lines) -> None:
         )
 
 
-def _add_fees(lines: _Lines) -> None:
+def _add_fees(lines: LineBuilder) -> None:
     order, rules = lines.order, lines.rules
     if not order.fee_lines:
         return
@@ -317,7 +320,7 @@ def build_sales_document(
     discount = sum((order.q(line.subtotal) - order.q(line.total) for line in order.lines), ZERO)
     # A negative "discount" (a line sold above its list price) cannot be a discount line.
     use_discount_line = rules.discounts == "discount_line" and discount >= 0
-    lines = _Lines(order, rules, refs)
+    lines = LineBuilder(order, rules, refs)
     _add_order_lines(lines, use_discount_line)
     if use_discount_line and discount > 0:
         codes = ", ".join(c.code for c in order.coupons)
@@ -362,8 +365,13 @@ def build_sales_document(
     else:
         body["GlobalTaxCalculation"] = "NotApplicable"
 
-    if connection.document == "sales_receipt" and transaction_id:
-        body["PaymentRefNum"] = transaction_id[:PAYMENT_REF_MAX]
+    if connection.document == "sales_receipt":
+        if transaction_id:
+            body["PaymentRefNum"] = transaction_id[:PAYMENT_REF_MAX]
+        if refs.payment_method_id:
+            body["PaymentMethodRef"] = {"value": refs.payment_method_id}
+        if refs.deposit_account_id:
+            body["DepositToAccountRef"] = {"value": refs.deposit_account_id}
 
     asked = document_total(body)
     if asked != expected_total(order):

@@ -18,7 +18,7 @@ from typing import Any
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
 from connector.ledgers.posting import Operation, Posted
-from connector.ledgers.qbo import documents
+from connector.ledgers.qbo import documents, payments
 from connector.ledgers.qbo.client import QboClient, escape_query_value
 from connector.ledgers.qbo.faults import (
     QboDuplicateDocNumber,
@@ -27,14 +27,16 @@ from connector.ledgers.qbo.faults import (
     QboStaleObject,
 )
 from connector.mapping import (
+    DOC_NUMBER_MAX,
     content_hash,
     display_name,
     doc_number,
+    fitted_doc_number,
     item_names_needed,
     request_id,
     tax_code_names_needed,
 )
-from connector.model import Customer, Order
+from connector.model import Customer, Order, Refund
 from connector.observability import logger
 from connector.state import StateStore, SyncState
 
@@ -190,14 +192,145 @@ class QboLedger:
             else None
         )
         tax_codes = {name: self._tax_code_id(name) for name in tax_code_names_needed(order, rules)}
+        customer_id = self.customer_id(order.customer)
+        money = (
+            self.money_refs(order, customer_id)
+            if self._connection.document == "sales_receipt"
+            else None
+        )
         return documents.ResolvedRefs(
-            customer_id=self.customer_id(order.customer),
+            customer_id=customer_id,
             items=items,
             shipping_item_id=shipping,
             fee_item_id=fees,
             discount_account_id=discount_account,
             tax_codes=tax_codes,
+            payment_method_id=money.payment_method_id if money else None,
+            deposit_account_id=money.deposit_account_id if money else None,
         )
+
+    def money_refs(self, order: Order, customer_id: str) -> payments.MoneyRefs:
+        """The deposit account and payment method the order's store payment method maps to."""
+        route, _ = self._connection.mapping.payment_route(order.payment.method)
+        account = self._ref_id("account", "Account", route.deposit_account)
+        if account is None:
+            raise PermanentError(
+                f"QuickBooks has no account named {route.deposit_account!r} (deposit account for "
+                f"payments by {order.payment.method or 'an unnamed method'!r}): create it in "
+                "QuickBooks or fix mapping.payments in the tenant file, then replay"
+            )
+        method = None
+        if route.method:
+            method = self._ref_id("paymentmethod", "PaymentMethod", route.method)
+            if method is None:
+                raise PermanentError(
+                    f"QuickBooks has no payment method named {route.method!r} (for payments by "
+                    f"{order.payment.method!r}): create it in QuickBooks or fix mapping.payments "
+                    "in the tenant file, then replay"
+                )
+        return payments.MoneyRefs(
+            customer_id=customer_id, deposit_account_id=account, payment_method_id=method
+        )
+
+    # --- payments and refunds -------------------------------------------------------
+    def post_payment(self, order: Order, document: SyncState, previous: SyncState | None) -> Posted:
+        """Record the store's payment of the order's invoice: one Payment linked to it."""
+        assert document.ledger_id
+        invoice_id = document.ledger_id
+        if previous and previous.attempts > 0:
+            # An earlier attempt may have reached QuickBooks: the invoice links its payments.
+            invoice = self._client.read("Invoice", invoice_id)
+            for link in invoice.get("LinkedTxn") or []:
+                if link.get("TxnType") == "Payment":
+                    found = self._client.read("Payment", str(link["TxnId"]))
+                    return _posted("adopted", "Payment", found)
+        money = self.money_refs(order, self.customer_id(order.customer))
+        total = order.q(order.total)
+        invoice_total = Decimal(document.ledger_total) if document.ledger_total else total
+        body = payments.build_payment(
+            order, self._connection, money, invoice_id=invoice_id, applied=min(total, invoice_total)
+        )
+        rid = request_id(self._connection.id, "Payment", order.store_id, invoice_id, "create")
+        created = self._client.create("Payment", body, request_id=rid)
+        return _posted("created", "Payment", created)
+
+    def post_refund(
+        self, refund: Refund, order: Order, document: SyncState | None, previous: SyncState | None
+    ) -> Posted:
+        """A refund of money taken is a RefundReceipt; of an unpaid invoice, a CreditMemo that
+        is then applied to the invoice."""
+        paid = order.payment.is_paid or (
+            document is not None and document.ledger_type == "SalesReceipt"
+        )
+        entity: payments.RefundEntity = "RefundReceipt" if paid else "CreditMemo"
+        number = refund_doc_number(refund, self._connection)
+        if previous and previous.attempts > 0:
+            existing = self._find_one(entity, "DocNumber", number)
+            if existing is not None:
+                tag = payments.refund_tag(refund, self._connection)
+                if tag not in str(existing.get("PrivateNote", "")):
+                    raise PermanentError(
+                        f"QuickBooks {entity} {number} (Id {existing.get('Id')}) has this "
+                        f"refund's number but is not {tag}: renumber one of them, then replay"
+                    )
+                return _posted("adopted", entity, existing)
+        customer_id = self.customer_id(order.customer)
+        money = self.money_refs(order, customer_id)
+        rules = self._connection.mapping
+        items = {
+            name: self.item_id(name)
+            for name in payments.refund_item_names(refund, order, self._connection)
+        }
+        codes = set(tax_code_names_needed(order, rules))
+        if rules.tax.mode == "per_rate" and rules.tax.exempt_code:
+            codes.add(rules.tax.exempt_code)
+        refs = documents.ResolvedRefs(
+            customer_id=customer_id,
+            items=items,
+            tax_codes={name: self._tax_code_id(name) for name in codes},
+        )
+        body = payments.build_refund_document(
+            refund, order, self._connection, refs, money, entity=entity, doc_number=number
+        )
+        rid = request_id(self._connection.id, entity, refund.store_id, _hash(body), "create")
+        created = self._client.create(entity, body, request_id=rid)
+        posted = _posted("created", entity, created)
+        if (
+            entity == "CreditMemo"
+            and document
+            and document.ledger_id
+            and document.ledger_type == "Invoice"
+        ):
+            self._apply_credit(order, customer_id, document.ledger_id, posted)
+        return posted
+
+    def _apply_credit(self, order: Order, customer_id: str, invoice_id: str, memo: Posted) -> None:
+        """Apply a credit memo to its order's invoice, as far as the invoice is still open."""
+        invoice = self._client.read("Invoice", invoice_id)
+        balance = Decimal(str(invoice.get("Balance", "0")))
+        amount = min(balance, memo.total or Decimal(0))
+        if amount <= 0 or not memo.ledger_id:
+            return
+        body = payments.build_credit_application(
+            customer_id, order.currency, invoice_id, memo.ledger_id, order.q(amount)
+        )
+        rid = request_id(self._connection.id, "Payment", memo.ledger_id, invoice_id, "apply")
+        self._client.create("Payment", body, request_id=rid)
+
+    def withdraw_refund(self, previous: SyncState, refund_store_id: str) -> Posted:
+        """A refund deleted in the store: delete its document (QuickBooks cannot void these)."""
+        assert previous.ledger_id and previous.ledger_type
+        entity, ledger_id = previous.ledger_type, previous.ledger_id
+        token = previous.sync_token or str(self._client.read(entity, ledger_id)["SyncToken"])
+        rid = request_id(self._connection.id, entity, refund_store_id, token, "delete")
+        try:
+            self._client.delete(entity, ledger_id, token, request_id=rid)
+        except QboStaleObject:
+            token = str(self._client.read(entity, ledger_id)["SyncToken"])
+            self._client.delete(entity, ledger_id, token, request_id=f"{rid[:44]}-{token}"[:50])
+        except QboNotFound:
+            pass  # already gone from QuickBooks: nothing is left to withdraw
+        return Posted("deleted", entity, ledger_id, token)
 
     # --- sales documents -------------------------------------------------------------
     def post_order(self, order: Order, previous: SyncState | None) -> Posted:
@@ -317,6 +450,12 @@ class QboLedger:
             f"SELECT * FROM {entity} WHERE {field} = '{escape_query_value(value)}'{active}"
         )
         return rows[0] if rows else None
+
+
+def refund_doc_number(refund: Refund, connection: Connection) -> str:
+    """A refund document's DocNumber: the tenant's template with "R<refund id>" as the number."""
+    number = f"R{refund.store_id}"
+    return fitted_doc_number(number, number, connection.mapping, limit=DOC_NUMBER_MAX)
 
 
 def _posted(operation: Operation, entity: str, doc: dict[str, Any]) -> Posted:

@@ -1,0 +1,251 @@
+"""QuickBooks Online bodies for money that moves after a sale (pure: no I/O).
+
+- A paid invoice gets a Payment linked to it, deposited to the account the
+  store's payment method maps to (Undeposited Funds by default).
+- A refund of money the store took is a RefundReceipt paid out of that same
+  account; a refund of an invoice nobody paid is a CreditMemo, applied to the
+  invoice by a zero Payment that links both.
+
+Every refund document totals the refunded amount to the cent: refunded items,
+shipping and fees at their refunded amounts, their tax, and whatever the store
+refunded beyond them (an amount-only refund) on the refund item.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.config import Connection
+from connector.errors import PermanentError
+from connector.ledgers.qbo.documents import (
+    PAYMENT_REF_MAX,
+    PRIVATE_NOTE_MAX,
+    STORE_NAMES,
+    LineBuilder,
+    ResolvedRefs,
+    document_total,
+)
+from connector.mapping import note_text, txn_date
+from connector.model import ZERO, Order, Refund, quantize
+
+RefundEntity = Literal["RefundReceipt", "CreditMemo"]
+
+
+class MoneyRefs(BaseModel):
+    """Where a payment or refund's money is: the QuickBooks ids resolved for its method."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: str
+    deposit_account_id: str
+    payment_method_id: str | None = None
+
+
+def order_tag(order: Order, connection: Connection) -> str:
+    """The order as a bookkeeper finds it in the store; the same words as the document's note."""
+    store = STORE_NAMES.get(connection.store.kind, connection.store.kind)
+    return f"{store} order #{order.number} (id {order.store_id})"
+
+
+def refund_tag(refund: Refund, connection: Connection) -> str:
+    """Names the store refund in its document's PrivateNote (adoption checks for it)."""
+    store = STORE_NAMES.get(connection.store.kind, connection.store.kind)
+    return (
+        f"{store} refund {refund.store_id} of order #{refund.order_number} "
+        f"(id {refund.order_store_id})"
+    )
+
+
+def build_payment(
+    order: Order,
+    connection: Connection,
+    refs: MoneyRefs,
+    *,
+    invoice_id: str,
+    applied: Decimal,
+    timezone: str | None = None,
+) -> dict[str, Any]:
+    """The Payment of an order's invoice: the order total received, ``applied`` of it linked to
+    the invoice (QuickBooks keeps any rest as the customer's unapplied credit)."""
+    payment = order.payment
+    total = order.q(order.total)
+    paid_on = payment.paid_at.date() if payment.paid_at else txn_date(order, timezone)
+    notes = [f"Payment of {order_tag(order, connection)}"]
+    if payment.method_title or payment.method:
+        notes.append(f"Paid by {payment.method_title or payment.method}")
+    transaction_id = payment.transaction_id.strip()
+    if len(transaction_id) > PAYMENT_REF_MAX:
+        # PaymentRefNum holds 21 characters; the bookkeeper still needs the whole id.
+        notes.append(f"Payment transaction {transaction_id}")
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": refs.customer_id},
+        "TotalAmt": total,
+        "TxnDate": paid_on.isoformat(),
+        "CurrencyRef": {"value": order.currency},
+        "DepositToAccountRef": {"value": refs.deposit_account_id},
+        "PrivateNote": note_text("\n".join(notes), PRIVATE_NOTE_MAX),
+        "Line": [{"Amount": applied, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}],
+    }
+    if refs.payment_method_id:
+        body["PaymentMethodRef"] = {"value": refs.payment_method_id}
+    if transaction_id:
+        body["PaymentRefNum"] = transaction_id[:PAYMENT_REF_MAX]
+    return body
+
+
+def build_credit_application(
+    customer_id: str, currency: str, invoice_id: str, credit_memo_id: str, amount: Decimal
+) -> dict[str, Any]:
+    """A zero Payment that applies a credit memo to an invoice (QuickBooks' way of linking them)."""
+    return {
+        "CustomerRef": {"value": customer_id},
+        "TotalAmt": Decimal("0.00"),
+        "CurrencyRef": {"value": currency},
+        "Line": [
+            {"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]},
+            {"Amount": amount, "LinkedTxn": [{"TxnId": credit_memo_id, "TxnType": "CreditMemo"}]},
+        ],
+    }
+
+
+def refund_item_name(connection: Connection) -> str | None:
+    """The item for refunded money not tied to a line: refund_item, else the fallback item."""
+    rules = connection.mapping
+    return rules.refund_item or rules.fallback_item
+
+
+def refund_item_names(refund: Refund, order: Order, connection: Connection) -> set[str]:
+    """QuickBooks item names a refund's document needs (before ids are resolved)."""
+    rules = connection.mapping
+    names: set[str] = set()
+    order_items = {line.line_id: line.sku for line in order.lines}
+    for line in refund.lines:
+        if line.kind == "shipping":
+            names.add(rules.shipping_item)
+        elif line.kind == "fee":
+            names.add(rules.fee_item)
+        else:
+            name = rules.item_for_sku(line.sku or order_items.get(line.line_id))
+            if name is None and rules.auto_create_items and line.sku:
+                name = line.sku
+            if name is not None:
+                names.add(name)
+    rest = refund_rest(refund)
+    if rest != 0 or not refund.lines:
+        item = refund_item_name(connection)
+        if item is None:
+            raise PermanentError(
+                f"refund {refund.store_id} of order {refund.order_number} gives back "
+                f"{rest or refund.amount} {refund.currency} not tied to a refunded line, and "
+                "neither mapping.refund_item nor mapping.fallback_item is set: set one in the "
+                "tenant file, then replay"
+            )
+        names.add(item)
+    return names
+
+
+def refund_rest(refund: Refund) -> Decimal:
+    """What a refund gives back beyond its lines and their tax (all of it, amount-only)."""
+    lines = sum(
+        (line.total + sum((t.amount for t in line.taxes), ZERO) for line in refund.lines), ZERO
+    )
+    return quantize(refund.amount - lines, refund.currency)
+
+
+def build_refund_document(
+    refund: Refund,
+    order: Order,
+    connection: Connection,
+    refs: ResolvedRefs,
+    money: MoneyRefs,
+    *,
+    entity: RefundEntity,
+    doc_number: str,
+    timezone: str | None = None,
+) -> dict[str, Any]:
+    """The RefundReceipt or CreditMemo create body for a store refund, totalling its amount.
+
+    Raises PermanentError when the refund's lines give back more than its amount, or a
+    needed item or tax code is missing.
+    """
+    rules = connection.mapping
+    q = order.q
+    rest = refund_rest(refund)
+    if rest < 0:
+        raise PermanentError(
+            f"refund {refund.store_id} of order {refund.order_number}: its lines and their tax "
+            f"add up to {q(refund.amount - rest)}, more than the refunded {q(refund.amount)}: "
+            "check the refund in the store, then replay"
+        )
+    lines = LineBuilder(order, rules, refs)
+    order_items = {line.line_id: line.sku for line in order.lines}
+    for line in refund.lines:
+        if line.kind == "shipping":
+            name = rules.shipping_item
+        elif line.kind == "fee":
+            name = rules.fee_item
+        else:
+            sku = line.sku or order_items.get(line.line_id)
+            name = rules.item_for_sku(sku) or (sku if rules.auto_create_items and sku else "")
+        item_id = refs.items.get(name)
+        if item_id is None:
+            raise PermanentError(
+                f"refund {refund.store_id} of order {refund.order_number}: QuickBooks item "
+                f"{name or '(unmapped SKU ' + str(line.sku) + ')'!r} for {line.name!r} was not "
+                "found: map it in the tenant file or create it in QuickBooks, then replay"
+            )
+        lines.add_sales(
+            amount=q(line.total),
+            description=line.name,
+            item_id=item_id,
+            item_name=name,
+            quantity=line.quantity if line.kind == "item" else None,
+            taxes=line.taxes,
+            what=f"refunded {line.kind} {line.name!r}",
+        )
+    if rest != 0 or not refund.lines:
+        name = refund_item_name(connection) or ""
+        reason = refund.reason.strip()
+        lines.add_sales(
+            amount=rest,
+            description="Refund" + (f": {reason}" if reason else ""),
+            item_id=refs.items[name],
+            item_name=name,
+            quantity=None,
+            taxes=(),
+            what="the refunded amount not tied to a line",
+        )
+    notes = [refund_tag(refund, connection)]
+    if refund.reason.strip():
+        notes.append("Reason: " + refund.reason.strip())
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": money.customer_id},
+        "DocNumber": doc_number,
+        "TxnDate": refund.created_at.date().isoformat(),
+        "CurrencyRef": {"value": refund.currency},
+        "PrivateNote": note_text("\n".join(notes), PRIVATE_NOTE_MAX),
+        "Line": lines.numbered(),
+    }
+    tax = q(sum((t.amount for line in refund.lines for t in line.taxes), ZERO))
+    if rules.tax.mode == "us_automated":
+        body["TxnTaxDetail"] = {"TotalTax": tax}
+    elif rules.tax.mode == "per_rate":
+        body["GlobalTaxCalculation"] = "TaxExcluded"
+        body["TxnTaxDetail"] = {"TotalTax": tax}
+    else:
+        body["GlobalTaxCalculation"] = "NotApplicable"
+    if entity == "RefundReceipt":
+        body["DepositToAccountRef"] = {"value": money.deposit_account_id}
+        if money.payment_method_id:
+            body["PaymentMethodRef"] = {"value": money.payment_method_id}
+    asked = document_total(body)
+    if asked != q(refund.amount):
+        raise PermanentError(
+            f"refund {refund.store_id} of order {refund.order_number}: the QuickBooks "
+            f"{entity} would total {asked}, not the refunded {q(refund.amount)}: check the "
+            "refund in the store, then replay"
+        )
+    return body
