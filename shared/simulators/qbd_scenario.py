@@ -3,10 +3,12 @@ simulated Web Connector -> simulated QuickBooks Desktop company.
 
 Orders arrive as signed webhooks; the sync worker puts them in the connection's outbox; the
 Web Connector then runs its scheduled sessions against ``POST /qbwc/{connection}`` until the
-service says there is nothing left ("none"). Along the way QuickBooks loses one response
+service says there is nothing left ("none"). Along the way QuickBooks loses two responses
 after doing the work, the HTTP connection drops mid-session, a record is locked by another
-user (3175), and one customer's name is already taken by a vendor (3100). Then every order is
-checked: exactly one transaction, the store's total to the cent, each customer created once.
+user (3175), and one customer's name is already taken by a vendor (3100). The company file
+answers lookups as QuickBooks Desktop does (500 for a name it lacks), and some buyers have
+names Latin-1 cannot write (山田 太郎, 佐藤 花子). Then every order is checked: exactly one
+transaction, the store's total to the cent, and every buyer exactly one customer.
 
 The end-to-end test (300 orders) and ``make bench`` (SOAP round trips to drain 1,000 queued
 orders) run this.
@@ -14,6 +16,7 @@ orders) run this.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -29,6 +32,7 @@ from simulators.qbd import QbdCompany, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
 from simulators.scenario import order_landed_right
 from simulators.woocommerce import WooSimulator
+from simulators.woocommerce_catalogue import Person
 from simulators.woocommerce_webhooks import WebhookSender
 
 CONNECTION = "desk-shop"
@@ -37,6 +41,15 @@ STORE_KEYS: dict[str, str] = {"consumer_key": "ck_desk", "consumer_secret": "cs_
 QBWC_USER = "ml-connector"
 QBWC_PASSWORD = "desk-shop-web-connector-pass"
 ACTIVE_WAIT_S = 300  # when "busy" comes without a postpone hint
+# Buyers whose names Latin-1 cannot write: each would be "?? ??" in the company file.
+NON_LATIN_REGISTERED: tuple[Person, ...] = (
+    Person("太郎", "山田", "taro.yamada@example.jp", "1-1 Marunouchi", "Tokyo", "", "100-0005", "JP"),
+    Person("花子", "佐藤", "hanako.sato@example.jp", "2-2 Umeda", "Osaka", "", "530-0001", "JP"),
+)  # fmt: skip
+NON_LATIN_GUEST = Person(
+    "一郎", "鈴木", "ichiro.suzuki@example.jp", "3-3 Sakae", "Nagoya", "", "460-0008", "JP"
+)
+NON_LATIN_EVERY = 10  # every tenth order is one of theirs
 
 Progress = Callable[[str], None]
 
@@ -67,6 +80,8 @@ class DeskScenarioReport:
     transactions: int = 0
     customers: int = 0
     duplicate_customers: list[str] = field(default_factory=list)
+    # Buyer (billing e-mail) -> the QuickBooks customers their transactions name.
+    customers_by_buyer: dict[str, set[str]] = field(default_factory=dict)
     refunds: dict[str, Decimal] = field(default_factory=dict)  # store refund id -> amount
     credit_memos: dict[str, list[Decimal]] = field(default_factory=dict)  # refund id -> totals
     qbxml_messages: int = 0
@@ -93,11 +108,31 @@ class DeskScenarioReport:
         ]
 
     @property
+    def buyer_problems(self) -> list[str]:
+        """Buyers split over several customers, and customers shared by several buyers."""
+        split = [
+            f"buyer {buyer} is {len(names)} customers: {sorted(names)}"
+            for buyer, names in sorted(self.customers_by_buyer.items())
+            if len(names) != 1
+        ]
+        holders: dict[str, list[str]] = {}
+        for buyer, names in self.customers_by_buyer.items():
+            for name in names:
+                holders.setdefault(name, []).append(buyer)
+        merged = [
+            f"customer {name!r} holds {len(buyers)} buyers: {sorted(buyers)}"
+            for name, buyers in sorted(holders.items())
+            if len(buyers) > 1
+        ]
+        return split + merged
+
+    @property
     def ok(self) -> bool:
         return (
             bool(self.checks)
             and not self.problems
             and not self.duplicate_customers
+            and not self.buyer_problems
             and not self.refund_problems
         )
 
@@ -130,6 +165,7 @@ class DeskScenarioReport:
                     f"transactions, QuickBooks total {check.ledger_total}, store {check.store_total}"
                 )
             lines += [f"PROBLEM customer created twice: {e}" for e in self.duplicate_customers]
+            lines += [f"PROBLEM {problem}" for problem in self.buyer_problems]
             lines += [f"PROBLEM {problem}" for problem in self.refund_problems]
         return "\n".join(lines)
 
@@ -230,8 +266,13 @@ class DeskScenario:
             if sender.ping() != 200:
                 raise RuntimeError(f"the webhook ping failed: {sender.last_ping_error}")
             order_ids: list[int] = []
+            non_latin = self._non_latin_buyers()
             for n in range(self.orders):
-                order = self.woo.create_order(self.woo.random_spec(self._rng))
+                spec = self.woo.random_spec(self._rng)
+                if n % NON_LATIN_EVERY == NON_LATIN_EVERY - 1:
+                    customer_id, guest = non_latin[n // NON_LATIN_EVERY % len(non_latin)]
+                    spec = dataclasses.replace(spec, customer_id=customer_id, guest=guest)
+                order = self.woo.create_order(spec)
                 order_ids.append(order["id"])
                 sender.deliver("order.created", order["id"])
                 self.report.webhooks_sent += 1
@@ -264,6 +305,11 @@ class DeskScenario:
             raise RuntimeError("the sync queue did not drain")
         self._say("every order is in the outbox; the Web Connector's turn")
 
+    def _non_latin_buyers(self) -> list[tuple[int, Person | None]]:
+        """(customer id, guest) for OrderSpec: the registered ones, then a guest."""
+        registered = [self.woo.create_customer(p)["id"] for p in NON_LATIN_REGISTERED]
+        return [(int(i), None) for i in registered] + [(0, NON_LATIN_GUEST)]
+
     def _inject(self, session_number: int, wc: WebConnector) -> None:
         if not self.faults:
             return
@@ -285,6 +331,11 @@ class DeskScenario:
         elif session_number == 2:
             self.company.fail_open_company(times=1)
             self.report.faults_injected.append("company file could not be opened")
+        lost = [s for s in self.report.sessions if s.outcome == "response_lost"]
+        if len(lost) == 1 and self.report.sessions[-1] is lost[0]:
+            # The next run's first message (it asks about the lost one) is lost as well.
+            wc.lose_response_once()
+            self.report.faults_injected.append("a second response lost")
 
     def _web_connector(self, runtime: LocalRuntime) -> None:
         with WebConnector(
@@ -343,6 +394,11 @@ class DeskScenario:
         for order_id in self.woo.order_ids():
             order = self.woo.get_order(order_id)
             found = by_order.get(str(order_id), [])
+            buyer = str(order["billing"]["email"]).strip().lower()
+            names = self.report.customers_by_buyer.setdefault(buyer, set())
+            names.update(t.customer for t in found if t.customer)
+            if not names:
+                del self.report.customers_by_buyer[buyer]  # nothing of theirs posted (yet)
             self.report.checks.append(
                 DeskOrderCheck(
                     order_id=order_id,

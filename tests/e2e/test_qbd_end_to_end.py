@@ -1,16 +1,23 @@
 """QuickBooks Desktop end to end: 300 orders through the local runtime and the simulated Web Connector.
 
 Webhooks -> sync worker -> the connection's outbox -> Web Connector sessions into a
-simulated company file. The sessions include a dropped connection, a response lost
-after QuickBooks did the work, a locked invoice, a customer name held by a vendor and
-a company file that will not open. Orders are cancelled and refunded along the way.
+simulated company file that answers lookups as QuickBooks Desktop does (500 for a name
+it lacks). The sessions include a dropped connection, two responses lost after
+QuickBooks did the work, a locked invoice, a customer name held by a vendor and a
+company file that will not open. Some buyers' names are Japanese, which Latin-1 cannot
+write. Orders are cancelled and refunded along the way.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from simulators.qbd_scenario import DeskScenario, DeskScenarioReport
+from simulators.qbd_scenario import (
+    NON_LATIN_GUEST,
+    NON_LATIN_REGISTERED,
+    DeskScenario,
+    DeskScenarioReport,
+)
 from simulators.scenario import POSTING
 
 
@@ -40,6 +47,20 @@ def test_customers_are_created_once_and_refunds_are_credit_memos(
 def test_the_sessions_met_the_faults_and_ended_idle(report: DeskScenarioReport) -> None:
     outcomes = [s.outcome for s in report.sessions]
     assert {"dropped", "response_lost", "connection_error"} <= set(outcomes)
+    assert outcomes.count("response_lost") == 2, "a lost answer, then the next run's too"
     assert outcomes[-1] == "none", "the last session finds nothing waiting"
     assert report.statuses.get(3175) == 1, "the locked invoice was retried"
     assert report.statuses.get(3100, 0) >= 1, "the vendor-held name was met"
+
+
+def test_every_buyer_is_exactly_one_customer_japanese_names_included(
+    report: DeskScenarioReport,
+) -> None:
+    # The company answered the lookups of new buyers' names 500, as QuickBooks does
+    assert report.statuses.get(500, 0) > 0
+    # Every buyer whose orders reached QuickBooks is one customer, and no two share one
+    assert report.buyer_problems == []
+    assert len(report.customers_by_buyer) >= 8
+    # Buyers whose names Latin-1 cannot write are told apart by their e-mail
+    for person in (*NON_LATIN_REGISTERED, NON_LATIN_GUEST):
+        assert report.customers_by_buyer[person.email] == {f"Customer ({person.email})"}
