@@ -30,15 +30,13 @@ from simulators.qbo_faults import (
     too_long,
     unsupported_property,
 )
+from simulators.qbo_fields import PAYMENT_LINE_FIELDS
 
 if TYPE_CHECKING:
     from simulators.qbo_company import Company
 
 LINKABLE = ("Invoice", "CreditMemo")
 PAYMENT_REF_MAX = 21
-PAYMENT_LINE_FIELDS = frozenset(
-    ["Id", "LineNum", "Description", "Amount", "LinkedTxn", "LineEx", "CustomField"]
-)
 ZERO = Decimal("0.00")
 
 Target = tuple[str, str]  # (TxnType, TxnId)
