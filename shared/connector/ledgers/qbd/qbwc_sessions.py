@@ -55,7 +55,7 @@ class Session(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)
     deferred: list[int] = Field(default_factory=list)  # outbox seqs left for the next session
     retries: dict[str, int] = Field(default_factory=dict)  # "<seq>:<why>" -> times re-planned
-    recovered: bool = False  # the previous session's lost answer was asked for
+    recovered: bool = False  # a lost answer (last session's, or this one's) was asked for
     total: int = 0  # entries waiting when the session began
     finished: int = 0  # entries done, parked or deferred since
     posted: int = 0
