@@ -182,6 +182,8 @@ class Order(_Record):
     total: Decimal
     payment: Payment = Payment()
     note: str = ""
+    # Home-currency units per unit of ``currency``, when the store knows the rate it used.
+    exchange_rate: Decimal | None = None
 
     @field_validator("currency")
     @classmethod

@@ -204,6 +204,13 @@ class QboSimulator:
         with self._lock:
             return self.company.set_active(entity, entity_id, active)
 
+    def turn_on_multicurrency(self) -> None:
+        """What the merchant does in Settings → Advanced → Currency (QuickBooks never turns it
+        off again): foreign customers, accounts and transactions are allowed from now on."""
+        with self._lock:
+            self.company.currencies.multicurrency = True
+            self.company.preferences["CurrencyPrefs"]["MultiCurrencyEnabled"] = True
+
     def set_exchange_rate(self, currency: str, rate: Decimal | str, as_of: date | str) -> None:
         """The company's rate for ``currency`` (home units per unit) from ``as_of`` on."""
         day = as_of if isinstance(as_of, date) else date.fromisoformat(as_of)

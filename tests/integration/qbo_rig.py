@@ -273,11 +273,13 @@ def qbo_rig(
     ledger_secrets: Mapping[str, Mapping[str, Any] | None] | None = None,
     country: str = "US",
     store_clock: Callable[[], float] | None = None,
+    **company: Any,
 ) -> Iterator[QboRig]:
     """Start the simulators and the runtime; connect every connection (or ``connect``) by OAuth.
 
     ``connections(woo_url, qbo_url)`` gives the tenant's connections.
     ``ledger_secrets`` overrides a connection's ledger secret (None: no ledger secret at all).
+    ``company`` sets the simulated company's preferences (QboSimulator's keyword arguments).
     """
     woo = WooSimulator(
         consumer_key=STORE_KEYS["consumer_key"],
@@ -286,7 +288,10 @@ def qbo_rig(
         seed=3,
     )
     qbo = QboSimulator(
-        client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"], country=country
+        client_id=QBO_APP["client_id"],
+        client_secret=QBO_APP["client_secret"],
+        country=country,
+        **company,
     )
     with ExitStack() as stack:
         rig_box: list[QboRig] = []

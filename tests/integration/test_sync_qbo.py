@@ -620,9 +620,8 @@ def test_an_apostrophe_name_is_found_by_query_not_duplicated(rig: QboRig) -> Non
     obrien = rig.woo.rest_representation("customer", OBRIEN)
     name = f"{obrien['first_name']} {obrien['last_name']}"
     assert "'" in name
-    existing = rig.qbo.seed(
-        "Customer", {"DisplayName": name, "PrimaryEmailAddr": {"Address": obrien["email"]}}
-    )
+    # Entered by hand without an e-mail, so only the name can find it.
+    existing = rig.qbo.seed("Customer", {"DisplayName": name})
     mark = len(rig.qbo.request_log)
     order = _order(rig, (MUG, 1), customer_id=OBRIEN)
     rig.sync(DEL, "order.created", order["id"])

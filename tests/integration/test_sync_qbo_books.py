@@ -9,6 +9,7 @@ store's net, to the cent; nothing is posted twice.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -310,3 +311,87 @@ def test_a_refund_deleted_in_the_store_withdraws_its_document(rig: QboRig) -> No
     assert rig.documents_for("RefundReceipt", order["id"]) == []
     assert rig.sync_state(PAY, refund["id"], "refund").status == "deleted"
     assert _net_in_quickbooks(rig, order["id"]) == _store_net(rig, order["id"])
+
+
+# --- customers and currencies ----------------------------------------------------------------
+
+
+def _customers_with_email(rig: QboRig, email: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in rig.qbo.documents("Customer")
+        if (c.get("PrimaryEmailAddr") or {}).get("Address", "").lower() == email.lower()
+    ]
+
+
+def test_a_buyer_already_in_quickbooks_under_another_name_is_found_by_email(rig: QboRig) -> None:
+    buyer = rig.woo.create_customer(
+        first_name="Grace", last_name="Hopper", email="grace@navy.example"
+    )
+    existing = rig.qbo.seed(
+        "Customer",
+        {"DisplayName": "Rear Adm. G. Hopper", "PrimaryEmailAddr": {"Address": buyer["email"]}},
+    )
+    order = _order(rig, (MUG, 1), customer_id=buyer["id"], payment_method=STRIPE)
+    rig.sync(PAY, "order.created", order["id"])
+
+    assert _one(rig, "Invoice", order["id"])["CustomerRef"]["value"] == existing["Id"]
+    assert _customers_with_email(rig, buyer["email"]) == [existing]
+
+
+def _in_currency(
+    rig: QboRig, currency: str, *lines: tuple[int, int], **spec: Any
+) -> dict[str, Any]:
+    """An order placed in ``currency`` (a multi-currency plugin's checkout)."""
+    home = rig.woo.currency
+    rig.woo.currency = currency
+    try:
+        return _order(rig, *lines, **spec)
+    finally:
+        rig.woo.currency = home
+
+
+def test_a_foreign_order_parks_naming_the_setting_then_posts_in_its_currency(rig: QboRig) -> None:
+    # Given a company in USD with multicurrency off, and a CAD order of a buyer known in USD
+    buyer = rig.woo.create_customer(
+        first_name="Ada", last_name="Lovelace", email="ada@calc.example"
+    )
+    usd = _order(rig, (MUG, 1), customer_id=buyer["id"], payment_method=STRIPE)
+    rig.sync(PAY, "order.created", usd["id"])
+    cad = _in_currency(rig, "CAD", (MUG, 2), customer_id=buyer["id"], payment_method=STRIPE)
+    rig.sync(PAY, "order.created", cad["id"])
+
+    # Then it parks with a reason naming the setting, and nothing is posted for it
+    state = rig.sync_state(PAY, cad["id"])
+    assert state.status == "parked" and state.last_error
+    assert "CAD" in state.last_error and "turn on Multicurrency" in state.last_error
+    assert rig.documents_for("Invoice", cad["id"]) == []
+
+    # When the merchant turns multicurrency on (QuickBooks knows the day's rate) and replays
+    rig.qbo.turn_on_multicurrency()
+    paid_on = date.fromisoformat(cad["date_paid_gmt"][:10])
+    rig.qbo.set_exchange_rate("CAD", "0.7400", paid_on - timedelta(days=3))
+    replay_parked(rig.sqs, dlq_url=rig.dlq_url, queue=rig.sync_queue(), record_id=str(cad["id"]))
+    rig.drain()
+
+    # Then the invoice, its customer and its payment are in CAD at QuickBooks' rate
+    invoice = _one(rig, "Invoice", cad["id"])
+    assert invoice["CurrencyRef"]["value"] == "CAD"
+    assert _money(invoice["ExchangeRate"]) == Decimal("0.74")
+    assert _money(invoice["HomeTotalAmt"]) == (Decimal(cad["total"]) * Decimal("0.74")).quantize(
+        Decimal("0.01")
+    )
+    customers = {c["CurrencyRef"]["value"]: c for c in _customers_with_email(rig, buyer["email"])}
+    assert sorted(customers) == ["CAD", "USD"]
+    assert customers["CAD"]["DisplayName"] == "Ada Lovelace (CAD)"
+    assert invoice["CustomerRef"]["value"] == customers["CAD"]["Id"]
+    (payment,) = _payments_of(rig, invoice["Id"])
+    assert payment["CurrencyRef"]["value"] == "CAD" and _money(invoice["Balance"]) == 0
+    usd_invoice = _one(rig, "Invoice", usd["id"])
+    assert usd_invoice["CustomerRef"]["value"] == customers["USD"]["Id"]
+
+    # And a second CAD order of the buyer uses the same CAD customer
+    again = _in_currency(rig, "CAD", (PRINT, 1), customer_id=buyer["id"], payment_method=STRIPE)
+    rig.sync(PAY, "order.created", again["id"])
+    assert _one(rig, "Invoice", again["id"])["CustomerRef"]["value"] == customers["CAD"]["Id"]
+    assert len(_customers_with_email(rig, buyer["email"])) == 2

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import time
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -166,6 +167,16 @@ class QboClient:
                 return value, response
         return [], response
 
+    def find_one(
+        self, entity: str, field: str, value: str, *, include_inactive: bool = False
+    ) -> dict[str, Any] | None:
+        """The first record whose ``field`` equals ``value`` (inactive ones only when asked)."""
+        active = " AND Active IN (true, false)" if include_inactive else ""
+        rows = self.query(
+            f"SELECT * FROM {entity} WHERE {field} = '{escape_query_value(value)}'{active}"
+        )
+        return rows[0] if rows else None
+
     def read(self, entity: str, entity_id: str) -> dict[str, Any]:
         payload = self._send("GET", f"{entity.lower()}/{entity_id}")
         return self._entity(payload, entity)
@@ -216,6 +227,15 @@ class QboClient:
 
     def preferences(self) -> dict[str, Any]:
         return self._entity(self._send("GET", "preferences"), "Preferences")
+
+    def exchange_rate(self, currency: str, as_of: date) -> dict[str, Any]:
+        """QuickBooks' rate for ``currency`` into the home currency on a day (GET exchangerate)."""
+        payload = self._send(
+            "GET",
+            "exchangerate",
+            params={"sourcecurrencycode": currency.upper(), "asofdate": as_of.isoformat()},
+        )
+        return payload
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ TaxInclusiveAmt is given, which we never send.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -413,6 +414,11 @@ def build_customer(customer: Customer) -> dict[str, Any]:
 def sparse_update(document: dict[str, Any], qbo_id: str, sync_token: str) -> dict[str, Any]:
     """A sparse update body: only the fields given change (Line, when given, is replaced whole)."""
     return {"Id": qbo_id, "SyncToken": sync_token, "sparse": True, **document}
+
+
+def body_digest(body: dict[str, Any]) -> str:
+    """A short fingerprint of a request body (part of a requestid for one exact write)."""
+    return hashlib.sha256(to_json(body).encode("utf-8")).hexdigest()[:16]
 
 
 def to_json(document: dict[str, Any]) -> str:

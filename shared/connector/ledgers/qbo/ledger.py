@@ -10,8 +10,7 @@ posting an order costs one write and no reads.
 
 from __future__ import annotations
 
-import hashlib
-import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,17 +18,17 @@ from connector.config import Connection
 from connector.errors import PermanentError, TransientError
 from connector.ledgers.posting import Operation, Posted
 from connector.ledgers.qbo import documents, payments
-from connector.ledgers.qbo.client import QboClient, escape_query_value
+from connector.ledgers.qbo.client import QboClient
+from connector.ledgers.qbo.currency import rate_from_answer
+from connector.ledgers.qbo.customers import QboCustomers
 from connector.ledgers.qbo.faults import (
     QboDuplicateDocNumber,
-    QboDuplicateName,
     QboNotFound,
     QboStaleObject,
 )
 from connector.mapping import (
     DOC_NUMBER_MAX,
     content_hash,
-    display_name,
     doc_number,
     fitted_doc_number,
     item_names_needed,
@@ -49,6 +48,7 @@ class QboLedger:
         self._connection = connection
         self._client = client
         self._state = state
+        self.customers = QboCustomers(connection=connection, client=client, state=state)
 
     @property
     def calls(self) -> int:
@@ -61,72 +61,37 @@ class QboLedger:
     # --- customers --------------------------------------------------------------------
     def upsert_customer(self, customer: Customer, previous: SyncState | None = None) -> Posted:
         """Create or update the QuickBooks customer for a store customer record."""
-        body = documents.build_customer(customer)
-        known = self._state.get_mapping(self._connection.id, "customer", customer.match_key)
-        if known:
-            current = self._client.read("Customer", known)
-            token = str(current["SyncToken"])
-            if current.get("DisplayName") == _disambiguate(body["DisplayName"], customer):
-                # Created under a disambiguated name (another person has this one): keep it.
-                body["DisplayName"] = current["DisplayName"]
-            updated = self._client.update(
-                "Customer",
-                documents.sparse_update(body, known, token),
-                request_id=request_id(
-                    self._connection.id, "customer", customer.match_key, _hash(body), "update"
-                ),
-            )
-            return Posted("updated", "Customer", known, str(updated["SyncToken"]))
-        customer_id, created = self._customer(customer)
-        current = self._client.read("Customer", customer_id)
-        operation: Operation = "created" if created else "adopted"
-        return Posted(operation, "Customer", customer_id, str(current["SyncToken"]))
+        return self.customers.upsert(customer, previous)
 
-    def customer_id(self, customer: Customer) -> str:
-        """The QuickBooks customer for a buyer: cached, else found by DisplayName, else created."""
-        return self._customer(customer)[0]
+    def customer_id(self, customer: Customer, currency: str | None = None) -> str:
+        """The buyer's QuickBooks customer in a currency: cached, else found, else created."""
+        return self.customers.customer_id(customer, currency)
 
-    def _customer(self, customer: Customer) -> tuple[str, bool]:
-        """The buyer's QuickBooks customer id, and whether it was created just now."""
-        conn = self._connection.id
-        known = self._state.get_mapping(conn, "customer", customer.match_key)
-        if known:
-            return known, False
-        name = display_name(customer)
-        found = self._find_one("Customer", "DisplayName", name)
-        created = False
-        if found is not None and _same_person(found, customer):
-            customer_id = str(found["Id"])
-        else:
-            if found is not None:
-                # A different person already has this name: QuickBooks names are unique.
-                name = _disambiguate(name, customer)
-            customer_id = self._create_customer(customer, name)
-            created = True
-        self._state.put_mapping(conn, "customer", customer.match_key, customer_id)
-        return customer_id, created
-
-    def _create_customer(self, customer: Customer, name: str) -> str:
-        body = {**documents.build_customer(customer), "DisplayName": name}
-        rid = request_id(self._connection.id, "customer", customer.match_key, name, "create")
-        try:
-            return str(self._client.create("Customer", body, request_id=rid)["Id"])
-        except QboDuplicateName:
-            # The name belongs to a vendor or employee (or appeared since the lookup).
-            found = self._find_one("Customer", "DisplayName", name)
-            if found is not None and _same_person(found, customer):
-                return str(found["Id"])
-            alternative = _disambiguate(name, customer)
-            if alternative == name:
-                raise PermanentError(
-                    f"QuickBooks already has a customer, vendor or employee named {name!r}; "
-                    "rename one of them, then replay this order"
-                ) from None
-            body["DisplayName"] = alternative
-            rid = request_id(
-                self._connection.id, "customer", customer.match_key, alternative, "create"
-            )
-            return str(self._client.create("Customer", body, request_id=rid)["Id"])
+    # --- currencies -------------------------------------------------------------------
+    def _with_rate(
+        self, body: dict[str, Any], currency: str, day: date, store_rate: Decimal | None, what: str
+    ) -> dict[str, Any]:
+        """A foreign-currency body gets its ExchangeRate: the store's, else QuickBooks' own for
+        the day (cached: one read per currency and day)."""
+        company = self.customers.company_for(currency, what)
+        if not company.is_foreign(currency):
+            return body
+        rate = store_rate
+        if rate is None:
+            key = f"{currency.upper()}#{day.isoformat()}"
+            cached = self._state.get_mapping(self._connection.id, "fxrate", key)
+            if cached:
+                rate = Decimal(cached)
+            else:
+                rate = rate_from_answer(self._client.exchange_rate(currency, day))
+                if rate is None:
+                    raise PermanentError(
+                        f"{what} is in {currency.upper()}, and QuickBooks has no exchange rate "
+                        f"from {currency.upper()} to {company.home} for {day.isoformat()}: enter "
+                        "one in QuickBooks (Settings → Currencies), then replay"
+                    )
+                self._state.put_mapping(self._connection.id, "fxrate", key, str(rate))
+        return {**body, "ExchangeRate": rate}
 
     # --- references -------------------------------------------------------------------
     def _ref_id(self, kind: str, entity: str, name: str) -> str | None:
@@ -135,7 +100,7 @@ class QboLedger:
         if known:
             return known
         # QuickBooks hides inactive names unless asked; an inactive one must be reported, not recreated.
-        found = self._find_one(entity, "Name", name, include_inactive=True)
+        found = self._client.find_one(entity, "Name", name, include_inactive=True)
         if found is None:
             return None
         if found.get("Active") is False:
@@ -192,7 +157,7 @@ class QboLedger:
             else None
         )
         tax_codes = {name: self._tax_code_id(name) for name in tax_code_names_needed(order, rules)}
-        customer_id = self.customer_id(order.customer)
+        customer_id = self.customer_id(order.customer, order.currency)
         money = (
             self.money_refs(order, customer_id)
             if self._connection.document == "sales_receipt"
@@ -244,12 +209,16 @@ class QboLedger:
                 if link.get("TxnType") == "Payment":
                     found = self._client.read("Payment", str(link["TxnId"]))
                     return _posted("adopted", "Payment", found)
-        money = self.money_refs(order, self.customer_id(order.customer))
+        money = self.money_refs(order, self.customer_id(order.customer, order.currency))
         total = order.q(order.total)
         invoice_total = Decimal(document.ledger_total) if document.ledger_total else total
         body = payments.build_payment(
             order, self._connection, money, invoice_id=invoice_id, applied=min(total, invoice_total)
         )
+        body = self._with_rate(
+            body, order.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
+            f"the payment of order {order.number}",
+        )  # fmt: skip
         rid = request_id(self._connection.id, "Payment", order.store_id, invoice_id, "create")
         created = self._client.create("Payment", body, request_id=rid)
         return _posted("created", "Payment", created)
@@ -265,7 +234,7 @@ class QboLedger:
         entity: payments.RefundEntity = "RefundReceipt" if paid else "CreditMemo"
         number = refund_doc_number(refund, self._connection)
         if previous and previous.attempts > 0:
-            existing = self._find_one(entity, "DocNumber", number)
+            existing = self._client.find_one(entity, "DocNumber", number)
             if existing is not None:
                 tag = payments.refund_tag(refund, self._connection)
                 if tag not in str(existing.get("PrivateNote", "")):
@@ -274,7 +243,7 @@ class QboLedger:
                         f"refund's number but is not {tag}: renumber one of them, then replay"
                     )
                 return _posted("adopted", entity, existing)
-        customer_id = self.customer_id(order.customer)
+        customer_id = self.customer_id(order.customer, order.currency)
         money = self.money_refs(order, customer_id)
         rules = self._connection.mapping
         items = {
@@ -292,7 +261,13 @@ class QboLedger:
         body = payments.build_refund_document(
             refund, order, self._connection, refs, money, entity=entity, doc_number=number
         )
-        rid = request_id(self._connection.id, entity, refund.store_id, _hash(body), "create")
+        body = self._with_rate(
+            body, refund.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
+            f"refund {refund.store_id} of order {order.number}",
+        )  # fmt: skip
+        rid = request_id(
+            self._connection.id, entity, refund.store_id, documents.body_digest(body), "create"
+        )
         created = self._client.create(entity, body, request_id=rid)
         posted = _posted("created", entity, created)
         if (
@@ -301,10 +276,17 @@ class QboLedger:
             and document.ledger_id
             and document.ledger_type == "Invoice"
         ):
-            self._apply_credit(order, customer_id, document.ledger_id, posted)
+            self._apply_credit(order, customer_id, document.ledger_id, posted, body)
         return posted
 
-    def _apply_credit(self, order: Order, customer_id: str, invoice_id: str, memo: Posted) -> None:
+    def _apply_credit(
+        self,
+        order: Order,
+        customer_id: str,
+        invoice_id: str,
+        memo: Posted,
+        memo_body: dict[str, Any],
+    ) -> None:
         """Apply a credit memo to its order's invoice, as far as the invoice is still open."""
         invoice = self._client.read("Invoice", invoice_id)
         balance = Decimal(str(invoice.get("Balance", "0")))
@@ -314,6 +296,9 @@ class QboLedger:
         body = payments.build_credit_application(
             customer_id, order.currency, invoice_id, memo.ledger_id, order.q(amount)
         )
+        body["TxnDate"] = memo_body["TxnDate"]
+        if "ExchangeRate" in memo_body:
+            body["ExchangeRate"] = memo_body["ExchangeRate"]
         rid = request_id(self._connection.id, "Payment", memo.ledger_id, invoice_id, "apply")
         self._client.create("Payment", body, request_id=rid)
 
@@ -338,6 +323,10 @@ class QboLedger:
         entity = self.document_entity
         number = doc_number(order, self._connection.mapping)
         body = documents.build_sales_document(order, self._connection, self.resolve(order))
+        body = self._with_rate(
+            body, order.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
+            f"order {order.number}",
+        )  # fmt: skip
         digest = content_hash(order)
         operation = "create"
         if previous and previous.status == "deleted":
@@ -351,7 +340,7 @@ class QboLedger:
             )
         if previous and previous.attempts > 0:
             # An earlier attempt may have reached QuickBooks without us learning the outcome.
-            existing = self._find_one(entity, "DocNumber", number)
+            existing = self._client.find_one(entity, "DocNumber", number)
             if existing is not None:
                 return self._adopt(entity, existing, body, order, digest)
         rid = request_id(self._connection.id, entity, order.store_id, digest, operation)
@@ -362,7 +351,7 @@ class QboLedger:
                 self._client.read(entity, exc.existing_txn_id) if exc.existing_txn_id else None
             )
             if existing is None:
-                existing = self._find_one(entity, "DocNumber", number)
+                existing = self._client.find_one(entity, "DocNumber", number)
             if existing is None:
                 raise PermanentError(
                     f"QuickBooks says DocNumber {number} is taken by a "
@@ -441,16 +430,6 @@ class QboLedger:
             return Posted("deleted", entity, ledger_id, token)
         return _posted("voided", entity, result)
 
-    # --- queries ----------------------------------------------------------------------
-    def _find_one(
-        self, entity: str, field: str, value: str, *, include_inactive: bool = False
-    ) -> dict[str, Any] | None:
-        active = " AND Active IN (true, false)" if include_inactive else ""
-        rows = self._client.query(
-            f"SELECT * FROM {entity} WHERE {field} = '{escape_query_value(value)}'{active}"
-        )
-        return rows[0] if rows else None
-
 
 def refund_doc_number(refund: Refund, connection: Connection) -> str:
     """A refund document's DocNumber: the tenant's template with "R<refund id>" as the number."""
@@ -470,23 +449,6 @@ def _posted(operation: Operation, entity: str, doc: dict[str, Any]) -> Posted:
     )
 
 
-def _same_person(found: dict[str, Any], customer: Customer) -> bool:
-    """A QuickBooks customer with the buyer's name is the buyer when the emails do not disagree."""
-    email = (found.get("PrimaryEmailAddr") or {}).get("Address", "")
-    return (
-        not email or not customer.email or email.strip().lower() == customer.email.strip().lower()
-    )
-
-
-def _disambiguate(name: str, customer: Customer) -> str:
-    suffix = customer.email or customer.store_id or ""
-    return f"{name} ({suffix})"[:500] if suffix else name
-
-
 def _belongs_to(existing: dict[str, Any], order: Order) -> bool:
     """Our documents name their store order in PrivateNote (documents.build_sales_document)."""
     return f"order #{order.number} (id {order.store_id})" in str(existing.get("PrivateNote", ""))
-
-
-def _hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
