@@ -251,9 +251,13 @@ class SyncWorker:
         pay_key = f"{connection.id}#payment#{order.store_id}"
         states = self._state.get_sync_states([key, pay_key])
         document, previous = states.get(key), states.get(pay_key)
-        if document is None or document.status != "posted" or document.ledger_type != "Invoice":
+        if (
+            document is None
+            or document.status not in ("posted", "queued")
+            or document.ledger_type != "Invoice"
+        ):
             return  # nothing open to pay (voided, deleted or not in QuickBooks)
-        if previous and previous.status == "posted":
+        if previous and previous.status in ("posted", "queued"):
             return
         attempt = self._state.put_sync_state(
             (previous or _new_state(pay_key)).model_copy(
@@ -264,10 +268,11 @@ class SyncWorker:
             )
         )
         posted = ledger.post_payment(order, document, previous)
+        queued = posted.operation == "queued"
         self._state.put_sync_state(
             attempt.model_copy(
                 update={
-                    "status": "posted",
+                    "status": "queued" if queued else "posted",
                     "ledger_id": posted.ledger_id,
                     "ledger_type": posted.ledger_type,
                     "sync_token": posted.sync_token,
@@ -278,16 +283,17 @@ class SyncWorker:
                 }
             )
         )
-        # Linking a payment changes the invoice in QuickBooks (Balance, LinkedTxn, SyncToken):
-        # the next update of it reads the current SyncToken first.
-        self._state.put_sync_state(document.model_copy(update={"sync_token": None}))
+        if not queued:
+            # Linking a payment changes the invoice in QuickBooks (Balance, LinkedTxn,
+            # SyncToken): the next update of it reads the current SyncToken first.
+            self._state.put_sync_state(document.model_copy(update={"sync_token": None}))
         route, mapped = connection.mapping.payment_route(order.payment.method)
         method = order.payment.method or "(none)"
         self._audit.append(
             pay_key,
-            "posted",
-            f"{posted.operation} Payment {posted.total} {order.currency} of order {order.number} "
-            f"by {method}, deposited to {route.deposit_account}"
+            "queued" if queued else "posted",
+            f"{posted.operation} {posted.ledger_type} {order.q(order.total)} {order.currency} of "
+            f"order {order.number} by {method}, deposited to {route.deposit_account}"
             + ("" if mapped else f" (payment method {method} is not in mapping.payments: default)"),
             ledger_id=posted.ledger_id,
             detail={
@@ -298,7 +304,8 @@ class SyncWorker:
                 "deposit_account": route.deposit_account,
             },
         )
-        self._check_total(pay_key, order.q(order.total), posted)
+        if not queued:
+            self._check_total(pay_key, order.q(order.total), posted)
         metrics.add_metric(name="PaymentsPosted", unit="Count", value=1)
 
     def _sync_refunds(
