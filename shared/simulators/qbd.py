@@ -30,6 +30,7 @@ from pathlib import Path
 from lxml import etree
 
 from simulators.qbd_lists import Ids, Lists
+from simulators.qbd_money import MONEY_KINDS, MoneyRecord, MoneyTxns
 from simulators.qbd_records import (
     ITEM_KINDS,
     TXN_KINDS,
@@ -51,11 +52,13 @@ from simulators.qbd_schema import (
 from simulators.qbd_txns import Transactions
 
 __all__ = [
+    "CURRENCIES",
     "CompanyOpenError",
     "QbXmlParseError",
     "QbdCompany",
     "QbdCustomer",
     "QbdLine",
+    "QbdMoney",
     "QbdTxn",
     "ResponseLost",
 ]
@@ -63,6 +66,14 @@ __all__ = [
 COMPANY_FILE = r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Shop.qbw"
 INJECTABLE = {3170, 3175, 3176, 3180, 3200}
 STATUS_NOT_FOUND = 500  # a query named a ListID, FullName or TxnID the company file lacks
+STATUS_FEATURE_OFF = 3250
+FEATURE_OFF = "This feature is not enabled or not available in this version of QuickBooks."
+# The Currency list QuickBooks Desktop ships (a part of it): name -> ISO code.
+CURRENCIES = {
+    "US Dollar": "USD", "Canadian Dollar": "CAD", "Euro": "EUR",
+    "British Pound Sterling": "GBP", "Australian Dollar": "AUD", "Japanese Yen": "JPY",
+    "New Zealand Dollar": "NZD", "Swiss Franc": "CHF", "Mexican Peso": "MXN",
+}  # fmt: skip
 _EST = timezone(timedelta(hours=-5))
 _QUERY_KINDS = {
     "CustomerQueryRq": ("Customer",),
@@ -77,6 +88,7 @@ _SUPPORTED = frozenset(
     {*_QUERY_KINDS, *_LIST_ADDS, "CustomerModRq", "TxnVoidRq", "TxnDelRq", "HostQueryRq",
      "CompanyQueryRq", "PreferencesQueryRq"}
     | {f"{kind}{op}Rq" for kind in TXN_KINDS for op in ("Add", "Mod", "Query")}
+    | {f"{kind}{op}Rq" for kind in MONEY_KINDS for op in ("Add", "Query")}
 )  # fmt: skip
 _LIST_FILTERS = {"MaxReturned", "ActiveStatus", "FromModifiedDate", "ToModifiedDate", "NameFilter"}
 _TXN_FILTERS = {"MaxReturned", "EntityFilter", "RefNumberFilter", "ModifiedDateRangeFilter"}
@@ -131,6 +143,26 @@ class QbdTxn:
     voided: bool
     memo: str | None
     lines: tuple[QbdLine, ...]
+    balance: Decimal = Decimal("0")  # BalanceRemaining (invoice) / CreditRemaining (credit memo)
+    currency: str | None = None  # CurrencyRef FullName, with multicurrency on
+    exchange_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class QbdMoney:
+    """A ReceivePayment or ARRefundCreditCard as the bookkeeper sees it."""
+
+    kind: str
+    txn_id: str
+    ref_number: str
+    customer: str | None
+    total: Decimal
+    account: str | None  # DepositToAccountRef / RefundFromAccountRef
+    payment_method: str | None
+    memo: str | None
+    voided: bool
+    applied: tuple[tuple[str, Decimal], ...]  # (TxnID, amount) per application
+    credits: tuple[tuple[str, Decimal], ...]  # (credit memo TxnID, amount) per SetCredit
 
 
 @dataclass
@@ -170,6 +202,8 @@ class QbdCompany:
         company_file: str = COMPANY_FILE,
         xsd_dir: Path | str | None = "default",
         seed_data: bool = True,
+        multicurrency: bool = False,
+        home_currency: str = "US Dollar",
     ) -> None:
         self._lock = threading.RLock()
         self._clock = _SimClock(start or datetime(2026, 1, 5, 9, 0, 0, tzinfo=_EST))
@@ -177,6 +211,10 @@ class QbdCompany:
         self.ids = Ids(self._clock)
         self.lists = Lists(self.ids, self._clock)
         self.txns = Transactions(self.lists, self.ids, self._clock)
+        self.money = MoneyTxns(self.txns, self.lists, self.ids, self._clock)
+        # Edit > Preferences > Multiple Currencies; off in a new company file.
+        self.multicurrency = multicurrency
+        self.home_currency = home_currency
         self.company_name = company_name
         self.company_file = company_file
         if xsd_dir == "default":
@@ -348,6 +386,7 @@ class QbdCompany:
         if name in ("TxnVoidRq", "TxnDelRq"):
             return self._void_or_delete(name, request)  # no wrapper element around the fields
         body = children(request)[0] if children(request) else element("Empty")
+        self._check_currency(name, body)
         if name in _LIST_ADDS:
             record = self.lists.add_from_request(_LIST_ADDS[name], body)
             self._clock.tick()
@@ -359,9 +398,40 @@ class QbdCompany:
         kind, op = _txn_name(name)
         if op == "Query":
             return self._txn_query(kind, request)
-        txn = self.txns.add(kind, body) if op == "Add" else self.txns.modify(kind, body)
+        txn: TxnRecord
+        if kind in MONEY_KINDS:
+            txn = self.money.add(kind, body)
+        else:
+            txn = self.txns.add(kind, body) if op == "Add" else self.txns.modify(kind, body)
+        if self.multicurrency and txn.customer is not None:
+            # A transaction is in its customer's currency (qbXML has no CurrencyRef on Add).
+            currency = self._currency_of(txn.customer)
+            txn.header["CurrencyRef"] = currency.ref("CurrencyRef")
+            if currency.full_name == self.home_currency:
+                txn.header.pop("ExchangeRate", None)
+            else:
+                txn.header.setdefault("ExchangeRate", element("ExchangeRate", "1"))
         self._clock.tick()
         return [txn.ret(include_lines=True)], {}
+
+    # -- currencies -----------------------------------------------------------------------------
+
+    def _check_currency(self, name: str, body: etree._Element) -> None:
+        """Multicurrency off: a customer in another currency, or an exchange rate, is refused."""
+        if self.multicurrency:
+            return
+        if name in ("CustomerAddRq", "CustomerModRq") and body.find("CurrencyRef") is not None:
+            raise QbStatus(STATUS_FEATURE_OFF, FEATURE_OFF)
+        if name.endswith(("AddRq", "ModRq")) and body.find("ExchangeRate") is not None:
+            raise QbStatus(STATUS_FEATURE_OFF, FEATURE_OFF)
+
+    def _currency_of(self, customer: ListRecord) -> ListRecord:
+        ref = customer.nested("CurrencyRef")
+        name = ref.findtext("FullName") if ref is not None else None
+        found = self.lists.by_name(("Currency",), name or self.home_currency)
+        if found is None:
+            raise QbStatus(1000, f"The home currency {self.home_currency!r} is not in the list.")
+        return found
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -541,8 +611,11 @@ class QbdCompany:
         voiding = name == "TxnVoidRq"
         kind = body.findtext("TxnVoidType" if voiding else "TxnDelType") or ""
         txn_id = body.findtext("TxnID") or ""
-        if kind not in TXN_KINDS:
+        if kind not in TXN_KINDS + MONEY_KINDS:
             raise QbStatus(3120, f'Object "{txn_id}" specified in the request cannot be found.  ')
+        found = self.txns.find(kind, txn_id)
+        if found is not None:
+            self.money.release(found)  # a payment or refund gives its applications back
         if voiding:
             txn = self.txns.void(kind, txn_id)
             rets = [
@@ -607,6 +680,13 @@ class QbdCompany:
             etree.SubElement(accounting, tag).text = (
                 "true" if tag == "IsRequiringAccounts" else "false"
             )
+        currencies = etree.SubElement(prefs, "MultiCurrencyPreferences")
+        etree.SubElement(currencies, "IsMultiCurrencyOn").text = (
+            "true" if self.multicurrency else "false"
+        )
+        home = self.lists.by_name(("Currency",), self.home_currency)
+        if self.multicurrency and home is not None:
+            currencies.append(home.ref("HomeCurrencyRef"))
         tax = etree.SubElement(prefs, "SalesTaxPreferences")
         zero = self.lists.by_name(("ItemSalesTax",), "Out of State")
         taxable = self.lists.by_name(("SalesTaxCode",), "Tax")
@@ -665,9 +745,32 @@ class QbdCompany:
     # -- inspection -------------------------------------------------------------------------------
 
     def transactions(self, kind: str | None = None) -> list[QbdTxn]:
+        """Invoices, sales receipts and credit memos (money_txns has the payments)."""
         with self._lock:
             records = sorted(self.txns.records.values(), key=lambda t: t.txn_number)
-            return [_txn_view(t) for t in records if kind is None or t.kind == kind]
+            return [
+                _txn_view(t)
+                for t in records
+                if not isinstance(t, MoneyRecord) and (kind is None or t.kind == kind)
+            ]
+
+    def money_txns(self, kind: str | None = None) -> list[QbdMoney]:
+        """ReceivePayments and ARRefundCreditCards, in the order they were added."""
+        with self._lock:
+            records = sorted(self.txns.records.values(), key=lambda t: t.txn_number)
+            return [
+                _money_view(t)
+                for t in records
+                if isinstance(t, MoneyRecord) and (kind is None or t.kind == kind)
+            ]
+
+    def customer_currency(self, name: str) -> str | None:
+        """The customer's currency name (None with multicurrency off)."""
+        with self._lock:
+            record = self.lists.by_name(("Customer",), name)
+            if record is None or not self.multicurrency:
+                return None
+            return self._currency_of(record).full_name
 
     def customers(self) -> list[QbdCustomer]:
         with self._lock:
@@ -732,6 +835,7 @@ class QbdCompany:
         for name, account_type in (
             ("Accounts Receivable", "AccountsReceivable"),
             ("Undeposited Funds", "OtherCurrentAsset"),
+            ("Checking", "Bank"),
             ("Sales", "Income"),
             ("Merchandise Sales", "Income"),
             ("Shipping and Delivery Income", "Income"),
@@ -745,10 +849,25 @@ class QbdCompany:
         for kind, names in (
             ("Template", ("Intuit Product Invoice", "Custom Sales Receipt", "Custom Credit Memo")),
             ("StandardTerms", ("Net 30", "Due on receipt")),
-            ("PaymentMethod", ("Cash", "Check", "Credit Card", "PayPal")),
+            (
+                "PaymentMethod",
+                (
+                    "Cash",
+                    "Check",
+                    "Credit Card",
+                    "PayPal",
+                    "Visa",
+                    "MasterCard",
+                    "American Express",
+                    "E-Check",
+                    "Debit Card",
+                ),
+            ),
         ):
             for name in names:
                 add(kind, name)
+        for name, code in CURRENCIES.items():
+            add("Currency", name, CurrencyCode=code)
         add("Vendor", "State Board of Equalization")
         # Store tax arrives as an explicit amount on an Other Charge item posting to the
         # liability; a 0% sales tax item keeps QuickBooks from adding tax of its own.
@@ -836,9 +955,33 @@ def _document(root: etree._Element) -> str:
     return f'<?xml version="1.0" ?>\n{body}\n'
 
 
+def _ref_name(header: dict[str, etree._Element], tag: str) -> str | None:
+    ref = header.get(tag)
+    return ref.findtext("FullName") if ref is not None else None
+
+
+def _money_view(t: MoneyRecord) -> QbdMoney:
+    memo = t.header.get("Memo")
+    account = "DepositToAccountRef" if t.kind == "ReceivePayment" else "RefundFromAccountRef"
+    return QbdMoney(
+        kind=t.kind,
+        txn_id=t.txn_id,
+        ref_number=t.ref_number,
+        customer=t.customer.full_name if t.customer else None,
+        total=t.total,
+        account=_ref_name(t.header, account),
+        payment_method=_ref_name(t.header, "PaymentMethodRef"),
+        memo=memo.text if memo is not None else None,
+        voided=t.voided,
+        applied=tuple((a.target.txn_id, a.amount) for a in t.applications),
+        credits=tuple((c.txn_id, used) for a in t.applications for c, used in a.credits),
+    )
+
+
 def _txn_view(t: TxnRecord) -> QbdTxn:
     memo = t.header.get("Memo")
     date = t.header.get("TxnDate")
+    rate = t.header.get("ExchangeRate")
     return QbdTxn(
         kind=t.kind,
         txn_id=t.txn_id,
@@ -852,6 +995,9 @@ def _txn_view(t: TxnRecord) -> QbdTxn:
         total=t.total,
         voided=t.voided,
         memo=memo.text if memo is not None else None,
+        balance=t.total - t.applied,
+        currency=_ref_name(t.header, "CurrencyRef"),
+        exchange_rate=Decimal(rate.text) if rate is not None and rate.text else None,
         lines=tuple(
             QbdLine(
                 item=line.item.full_name if line.item else None,

@@ -22,7 +22,7 @@ NAME_KINDS = ("Customer", "Vendor", "Employee", "OtherName")  # one name space i
 ITEM_KINDS = ("ItemService", "ItemNonInventory", "ItemOtherCharge", "ItemDiscount", "ItemSalesTax")
 TXN_KINDS = ("Invoice", "SalesReceipt", "CreditMemo")
 
-# Which lists a reference element points into (others, e.g. CurrencyRef, are kept as sent).
+# Which lists a reference element points into (others are kept as sent).
 REF_KINDS: dict[str, tuple[str, ...]] = {
     "CustomerRef": ("Customer",),
     "ItemRef": ITEM_KINDS,
@@ -32,6 +32,8 @@ REF_KINDS: dict[str, tuple[str, ...]] = {
     "ExpenseAccountRef": ("Account",),
     "ARAccountRef": ("Account",),
     "DepositToAccountRef": ("Account",),
+    "RefundFromAccountRef": ("Account",),
+    "CurrencyRef": ("Currency",),
     "SalesTaxCodeRef": ("SalesTaxCode",),
     "CustomerSalesTaxCodeRef": ("SalesTaxCode",),
     "PurchaseTaxCodeRef": ("SalesTaxCode",),
@@ -58,6 +60,7 @@ KIND_LABELS = {
     "CustomerMsg": "Customer Message",
     "Vendor": "Vendor",
     "ItemSalesTax": "Item Sales Tax",
+    "Currency": "Currency",
     **{kind: "Item" for kind in ITEM_KINDS},
 }
 
@@ -339,6 +342,8 @@ class TxnRecord:
     sales_tax_percentage: Decimal = ZERO
     sales_tax_total: Decimal = ZERO
     voided: bool = False
+    # Paid on an invoice, or credit used of a credit memo (ReceivePayment, ARRefundCreditCard).
+    applied: Decimal = ZERO
 
     @property
     def total(self) -> Decimal:
@@ -347,6 +352,7 @@ class TxnRecord:
     def ret(self, *, include_lines: bool) -> etree._Element:
         node = etree.Element(f"{self.kind}Ret")
         total = money(self.total)
+        left = money(self.total - self.applied)
         computed = {
             "TxnID": self.txn_id,
             "TimeCreated": qb_time(self.created),
@@ -357,11 +363,11 @@ class TxnRecord:
             "Subtotal": money(self.subtotal),
             "SalesTaxPercentage": percent_text(self.sales_tax_percentage),
             "SalesTaxTotal": money(self.sales_tax_total),
-            "AppliedAmount": "0.00",
-            "BalanceRemaining": total,
-            "IsPaid": "true" if self.kind == "Invoice" and self.total == ZERO else "false",
+            "AppliedAmount": money(-self.applied),
+            "BalanceRemaining": left,
+            "IsPaid": "true" if self.total - self.applied == ZERO else "false",
             "TotalAmount": total,
-            "CreditRemaining": total,
+            "CreditRemaining": left,
         }
         for tag in TXN_HEAD_ORDER[self.kind]:
             if tag == "CustomerRef" and self.customer is not None:

@@ -57,6 +57,10 @@ class Transactions:
         self._ref_numbers: dict[str, int] = {}
         self._line_ids = 0
 
+    def next_txn_number(self) -> int:
+        self._txn_number += 1
+        return self._txn_number
+
     def of_kind(self, kind: str) -> list[TxnRecord]:
         return [t for t in self.records.values() if t.kind == kind]
 
@@ -84,11 +88,10 @@ class Transactions:
             header.setdefault(name, element(name, value))
         ref_number = header.pop("RefNumber", None)
         now = self.clock()
-        self._txn_number += 1
         record = TxnRecord(
             kind=kind,
             txn_id=self.ids.txn_id(),
-            txn_number=self._txn_number,
+            txn_number=self.next_txn_number(),
             created=now,
             modified=now,
             edit_sequence=self.ids.edit_sequence(),
