@@ -493,7 +493,10 @@ def test_amount_only_refund_is_one_refund_line() -> None:
     refund = make_refund(lines=(), reason="")
     request = qbxml.credit_memo_add(refund, make_refs(), request_id="r")
     assert line_summary(request) == [("Fees", "25.00", "Refund")]
-    with pytest.raises(PermanentError, match="fee_item"):
+    # Given mapping.refund_item, the amount goes on it instead of the fee item
+    refunded = qbxml.credit_memo_add(refund, make_refs(refund_item="Refunds"), request_id="r")
+    assert line_summary(refunded) == [("Refunds", "25.00", "Refund")]
+    with pytest.raises(PermanentError, match="refund_item"):
         qbxml.credit_memo_add(refund, make_refs(fee_item=None), request_id="r")
 
 

@@ -15,11 +15,23 @@ from typing import Literal
 from connector.ledgers.qbd.qbxml_elements import sub
 from connector.ledgers.qbd.qbxml_lists import customer_full_name, item_full_name
 from connector.ledgers.qbd.qbxml_messages import QbRequest, new_request
-from connector.ledgers.qbd.qbxml_text import REF_NUMBER_MAX, fit
+from connector.ledgers.qbd.qbxml_text import PAYMENT_REF_NUMBER_MAX, REF_NUMBER_MAX, fit
 
 TxnKind = Literal["Invoice", "SalesReceipt", "CreditMemo"]
+# Every transaction the connector adds, and may look up by RefNumber.
+AnyTxnKind = Literal[
+    "Invoice", "SalesReceipt", "CreditMemo", "ReceivePayment", "ARRefundCreditCard"
+]
 ListKind = Literal["Customer", "Item"]
 TXN_KINDS: tuple[TxnKind, ...] = ("Invoice", "SalesReceipt", "CreditMemo")
+ANY_TXN_KINDS: tuple[AnyTxnKind, ...] = (*TXN_KINDS, "ReceivePayment", "ARRefundCreditCard")
+
+
+def ref_number_limit(kind: str) -> int:
+    """RefNumber length QuickBooks Desktop keeps: 20 on a ReceivePayment, 11 elsewhere."""
+    return PAYMENT_REF_NUMBER_MAX if kind == "ReceivePayment" else REF_NUMBER_MAX
+
+
 LIST_KINDS: tuple[ListKind, ...] = ("Customer", "Item")
 
 
@@ -42,25 +54,27 @@ def item_query(names: Sequence[str], *, request_id: str) -> QbRequest:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in TXN_KINDS:
-        raise ValueError(f"transaction kind {kind!r} is not one of {TXN_KINDS}")
+    if kind not in ANY_TXN_KINDS:
+        raise ValueError(f"transaction kind {kind!r} is not one of {ANY_TXN_KINDS}")
 
 
 def txn_query_by_ref(
-    kind: TxnKind, ref_number: str, *, request_id: str, include_line_items: bool = False
+    kind: AnyTxnKind, ref_number: str, *, request_id: str, include_line_items: bool = False
 ) -> QbRequest:
-    """InvoiceQuery/SalesReceiptQuery/CreditMemoQuery by RefNumber.
+    """A transaction query (Invoice, SalesReceipt, CreditMemo, ReceivePayment,
+    ARRefundCreditCard) by RefNumber.
 
     RefNumber is not unique in QuickBooks: the answer may hold several
     transactions; our own one carries our Memo (see qbxml_txns.order_memo).
     """
     _check_kind(kind)
-    ref = fit(ref_number, REF_NUMBER_MAX + 1)
-    if not ref or len(ref) > REF_NUMBER_MAX:
-        raise ValueError(f"RefNumber {ref_number!r} must be 1 to {REF_NUMBER_MAX} characters")
+    limit = ref_number_limit(kind)
+    ref = fit(ref_number, limit + 1)
+    if not ref or len(ref) > limit:
+        raise ValueError(f"RefNumber {ref_number!r} must be 1 to {limit} characters")
     request = new_request(f"{kind}Query", request_id)
     sub(request, "RefNumber", ref)
-    if include_line_items:
+    if include_line_items and kind in TXN_KINDS:
         sub(request, "IncludeLineItems", "true")
     return QbRequest(request_id, f"{kind}Query", request)
 

@@ -43,13 +43,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.config import Connection, MappingRules
 from connector.errors import PermanentError
 from connector.ledgers.qbd.qbxml_elements import add_address, add_ref, sub
-from connector.ledgers.qbd.qbxml_lists import check_id, customer_full_name, item_full_name
+from connector.ledgers.qbd.qbxml_lists import (
+    account_full_name,
+    check_id,
+    customer_full_name,
+    item_full_name,
+)
 from connector.ledgers.qbd.qbxml_messages import QbRequest, new_request
-from connector.ledgers.qbd.qbxml_queries import TXN_KINDS, TxnKind
+from connector.ledgers.qbd.qbxml_queries import ANY_TXN_KINDS, TXN_KINDS, AnyTxnKind
 from connector.ledgers.qbd.qbxml_text import (
     DESC_MAX,
     EDIT_SEQUENCE_MAX,
     MEMO_MAX,
+    PAYMENT_METHOD_MAX,
     REF_NUMBER_MAX,
     SALES_TAX_CODE_MAX,
     amount,
@@ -60,6 +66,8 @@ from connector.ledgers.qbd.qbxml_text import (
 from connector.mapping import fitted_doc_number, item_name_for_sku, item_names_needed, txn_date
 from connector.model import ZERO, Order, Refund, TotalsMismatch, check_totals, quantize
 
+# TxnVoidType has no ReceivePayment (ops130): a payment is deleted instead.
+VOIDABLE_KINDS = (*TXN_KINDS, "ARRefundCreditCard")
 SalesKind = Literal["Invoice", "SalesReceipt"]
 SALES_KINDS: tuple[SalesKind, ...] = ("Invoice", "SalesReceipt")
 STORE_NAME = "WooCommerce"
@@ -87,6 +95,13 @@ class QbdRefs(BaseModel):
     ref_number: str
     non_taxable_code: str | None = "Non"  # SalesTaxCodeRef on every line; None leaves it out
     zero_tax_item: str | None = None  # ItemSalesTaxRef: a 0% sales tax item, when set
+    # Where a sales receipt's money went (mapping.payments): PaymentMethodRef, DepositToAccountRef.
+    payment_method: str | None = None
+    deposit_account: str | None = None
+    # A foreign-currency document's rate to the home currency; None lets QuickBooks use its own.
+    exchange_rate: Decimal | None = None
+    # A refund's money not tied to a line (amount-only): mapping.refund_item, else fallback.
+    refund_item: str | None = None
 
     def item_for_sku(self, sku: str | None) -> str | None:
         """The item FullName for a store line's SKU, None when nothing says which item.
@@ -312,16 +327,33 @@ def _check_ref_number(value: str) -> str:
     return fitted
 
 
-def _sales_header(body: etree._Element, order: Order, refs: QbdRefs, timezone: str | None) -> None:
-    # Schema order: CustomerRef, TxnDate, RefNumber, BillAddress, ShipAddress, ItemSalesTaxRef, Memo.
+def _sales_header(
+    body: etree._Element, kind: SalesKind, order: Order, refs: QbdRefs, timezone: str | None
+) -> None:
+    # Schema order: CustomerRef, TxnDate, RefNumber, BillAddress, ShipAddress, PaymentMethodRef
+    # (receipts), ItemSalesTaxRef, Memo, DepositToAccountRef (receipts), ExchangeRate.
     add_ref(body, "CustomerRef", customer_full_name(refs.customer))
     sub(body, "TxnDate", txn_date(order, timezone).isoformat())
     sub(body, "RefNumber", _check_ref_number(refs.ref_number))
     add_address(body, "BillAddress", order.customer.billing)
     add_address(body, "ShipAddress", order.customer.shipping)
+    receipt = kind == "SalesReceipt"
+    if receipt and refs.payment_method:
+        add_ref(body, "PaymentMethodRef", fit(refs.payment_method, PAYMENT_METHOD_MAX))
     if refs.zero_tax_item:
         add_ref(body, "ItemSalesTaxRef", item_full_name(refs.zero_tax_item))
     sub(body, "Memo", order_memo(order))
+    if receipt and refs.deposit_account:
+        add_ref(body, "DepositToAccountRef", account_full_name(refs.deposit_account))
+    add_exchange_rate(body, refs.exchange_rate)
+
+
+def add_exchange_rate(body: etree._Element, rate: Decimal | None) -> None:
+    """ExchangeRate (FLOATTYPE): home-currency units per unit of the document's currency."""
+    if rate is not None:
+        if rate <= 0:
+            raise PermanentError(f"exchange rate {rate} is not positive: check the store's rate")
+        sub(body, "ExchangeRate", f"{rate.normalize():f}")
 
 
 def _check_sales_kind(kind: str) -> None:
@@ -343,7 +375,7 @@ def sales_txn_add(
     lines = _checked_lines(order, refs)
     request = new_request(f"{kind}Add", request_id)
     body = sub(request, f"{kind}Add")
-    _sales_header(body, order, refs, timezone)
+    _sales_header(body, kind, order, refs, timezone)
     _add_lines(body, f"{kind}LineAdd", lines, refs, mod=False)
     return QbRequest(request_id, f"{kind}Add", request)
 
@@ -369,7 +401,7 @@ def sales_txn_mod(
     body = sub(request, f"{kind}Mod")
     sub(body, "TxnID", check_id(txn_id, "TxnID"))
     sub(body, "EditSequence", check_id(edit_sequence, "EditSequence", EDIT_SEQUENCE_MAX))
-    _sales_header(body, order, refs, timezone)
+    _sales_header(body, kind, order, refs, timezone)
     _add_lines(body, f"{kind}LineMod", lines, refs, mod=True)
     return QbRequest(request_id, f"{kind}Mod", request)
 
@@ -398,10 +430,11 @@ def _refund_lines(refund: Refund, refs: QbdRefs) -> list[_Line]:
         lines.append(_Line(refs.sales_tax_item, "Sales tax refunded", tax))
     rest = q(refund.amount) - sum((line.amount for line in lines), ZERO)
     if rest != 0 or not lines:
-        if refs.fee_item is None:
-            raise _missing_item(f"{rest} not tied to a refunded item", "fee_item", subject)
+        item = refs.refund_item or refs.fee_item
+        if item is None:
+            raise _missing_item(f"{rest} not tied to a refunded item", "refund_item", subject)
         desc = "Refund" + (f": {refund.reason.strip()}" if refund.reason.strip() else "")
-        lines.append(_Line(refs.fee_item, desc, rest))
+        lines.append(_Line(item, desc, rest))
     return lines
 
 
@@ -436,25 +469,26 @@ def credit_memo_add(
     if refs.zero_tax_item:
         add_ref(body, "ItemSalesTaxRef", item_full_name(refs.zero_tax_item))
     sub(body, "Memo", refund_memo(refund))
+    add_exchange_rate(body, refs.exchange_rate)
     _add_lines(body, "CreditMemoLineAdd", lines, refs, mod=False)
     return QbRequest(request_id, "CreditMemoAdd", request)
 
 
-def _check_txn_kind(kind: str) -> None:
-    if kind not in TXN_KINDS:
-        raise ValueError(f"transaction kind {kind!r} is not one of {TXN_KINDS}")
+def _check_txn_kind(kind: str, kinds: tuple[str, ...] = ANY_TXN_KINDS) -> None:
+    if kind not in kinds:
+        raise ValueError(f"transaction kind {kind!r} is not one of {kinds}")
 
 
-def txn_void(kind: TxnKind, txn_id: str, *, request_id: str) -> QbRequest:
-    """TxnVoid: the transaction stays, with zero amounts, marked VOID."""
-    _check_txn_kind(kind)
+def txn_void(kind: AnyTxnKind, txn_id: str, *, request_id: str) -> QbRequest:
+    """TxnVoid: the transaction stays, with zero amounts, marked VOID (not a ReceivePayment)."""
+    _check_txn_kind(kind, VOIDABLE_KINDS)
     request = new_request("TxnVoid", request_id)
     sub(request, "TxnVoidType", kind)
     sub(request, "TxnID", check_id(txn_id, "TxnID"))
     return QbRequest(request_id, "TxnVoid", request)
 
 
-def txn_del(kind: TxnKind, txn_id: str, *, request_id: str) -> QbRequest:
+def txn_del(kind: AnyTxnKind, txn_id: str, *, request_id: str) -> QbRequest:
     """TxnDel: the transaction is removed from the company file."""
     _check_txn_kind(kind)
     request = new_request("TxnDel", request_id)
@@ -485,12 +519,18 @@ def refund_sku_items(refund: Refund, rules: MappingRules) -> dict[str, str]:
     return names
 
 
+def refund_rest_item(rules: MappingRules) -> str | None:
+    """The item for refunded money no refunded line explains: refund_item, else fallback_item."""
+    return rules.refund_item or rules.fallback_item
+
+
 def refs_for_order(
     order: Order,
     connection: Connection,
     *,
     customer: str,
     items: dict[str, str] | None = None,
+    exchange_rate: Decimal | None = None,
 ) -> QbdRefs:
     """QbdRefs for an order from the tenant's mapping and the Desktop ledger settings.
 
@@ -498,7 +538,11 @@ def refs_for_order(
     Raises PermanentError for an unmapped SKU, or a RefNumber that cannot be made.
     """
     rules, ledger = connection.mapping, connection.qbd
+    route, _ = rules.payment_route(order.payment.method)
     return QbdRefs(
+        payment_method=route.method,
+        deposit_account=route.deposit_account,
+        exchange_rate=exchange_rate,
         customer=customer,
         items=dict(items or {}),
         skus=sku_items(order, rules),
@@ -516,14 +560,18 @@ def refs_for_refund(
     *,
     customer: str,
     items: dict[str, str] | None = None,
+    exchange_rate: Decimal | None = None,
 ) -> QbdRefs:
     """QbdRefs for a refund's credit memo (unmapped lines fold into the "Refund" line)."""
     rules, ledger = connection.mapping, connection.qbd
     return QbdRefs(
+        exchange_rate=exchange_rate,
         customer=customer,
         items=dict(items or {}),
         skus=refund_sku_items(refund, rules),
+        shipping_item=rules.shipping_item,
         fee_item=rules.fee_item,
+        refund_item=refund_rest_item(rules),
         sales_tax_item=ledger.sales_tax_item,
         ref_number=refund_ref_number(refund, rules),
     )
