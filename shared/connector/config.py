@@ -119,6 +119,111 @@ class PaymentRoute(_Settings):
     deposit_account: str = UNDEPOSITED_FUNDS
 
 
+# One condition of a revenue rule: a value, or a list of values any of which matches.
+_Values = Annotated[tuple[str, ...], Field(min_length=1)]
+_OUTCOMES = ("class_", "location", "item", "income_account")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _as_values(value: object) -> object:
+    if isinstance(value, str):
+        return (value,)
+    return value
+
+
+class Match(_Settings):
+    """`when` of a revenue rule: every condition given must hold; none given matches everything.
+
+    Line conditions (category, sku) are judged per order line; order conditions
+    (customer_group, country, payment) on the order. Each takes a value or a list of values
+    (any of them matches). See connector.revenue_rules for how rules are applied.
+    """
+
+    # Store product category name or slug (case-insensitive), e.g. "Gift cards" or "gift-cards".
+    category: _Values | None = None
+    # SKU glob, case-sensitive (fnmatch: * ? [..]), e.g. "GIFT-*".
+    sku: _Values | None = None
+    # WooCommerce: the customer's role ("customer", "wholesale_customer"); guests are "guest".
+    customer_group: _Values | None = None
+    # Billing country, ISO 3166-1 alpha-2 ("US", "CA").
+    country: _Values | None = None
+    # Store payment method id (WooCommerce `payment_method`, e.g. "stripe").
+    payment: _Values | None = None
+
+    @field_validator("category", "sku", "customer_group", "country", "payment", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return _as_values(value)
+
+    @field_validator("category", "sku", "customer_group", "payment")
+    @classmethod
+    def _not_blank(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and any(not v.strip() for v in value):
+            raise ValueError("values must not be empty")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        codes = tuple(v.strip().upper() for v in value)
+        wrong = [v for v, c in zip(value, codes, strict=True) if not _COUNTRY.match(c)]
+        if wrong:
+            raise ValueError(f"{wrong} are not two-letter ISO country codes (like 'US', 'GB')")
+        return codes
+
+    @property
+    def has_line_conditions(self) -> bool:
+        return self.category is not None or self.sku is not None
+
+
+class RevenueRule(_Settings):
+    """`[[connections.mapping.rules]]`: where matching sales post (first match wins, per outcome).
+
+    ``item`` posts the line on that QuickBooks item; ``income_account`` posts it on an item
+    whose income account is that account (connector.revenue_rules.account_item_name). One
+    rule names one or the other: an item already has an income account.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    when: Match = Match()
+    class_: Annotated[str | None, Field(alias="class")] = None  # QuickBooks class name
+    location: str | None = None  # QuickBooks location (Department) name
+    item: str | None = None  # QuickBooks item name
+    income_account: str | None = None  # QuickBooks account name
+
+    @field_validator("class_", "location", "item", "income_account")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty; leave it out instead")
+        return value.strip() if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_outcome_at_least(self) -> RevenueRule:
+        if all(getattr(self, name) is None for name in _OUTCOMES):
+            raise ValueError("a rule needs at least one of class, location, item or income_account")
+        if self.item is not None and self.income_account is not None:
+            raise ValueError(
+                f"a rule names either item ({self.item!r}, which posts to that item's own "
+                f"income account) or income_account ({self.income_account!r}), not both"
+            )
+        return self
+
+    @property
+    def posts_line_on(self) -> bool:
+        """Whether the rule decides the item a line posts on (item or income_account)."""
+        return self.item is not None or self.income_account is not None
+
+
 class MappingRules(_Settings):
     # Store SKU -> QuickBooks item name.
     items: dict[str, str] = Field(default_factory=dict)
@@ -144,6 +249,8 @@ class MappingRules(_Settings):
     # Item for refunded money not tied to a refunded line (amount-only refunds); fallback_item
     # when unset.
     refund_item: str | None = None
+    # Class, location and item/income account per sale (connector.revenue_rules).
+    rules: tuple[RevenueRule, ...] = ()
 
     @field_validator("doc_number")
     @classmethod
@@ -175,6 +282,16 @@ class MappingRules(_Settings):
             return self.payments[method], True
         return self.payments.get("default", PaymentRoute()), False
 
+    @property
+    def rules_use_categories(self) -> bool:
+        """Whether a rule matches on product categories (the store must look them up)."""
+        return any(rule.when.category is not None for rule in self.rules)
+
+    @property
+    def rules_use_customer_group(self) -> bool:
+        """Whether a rule matches on the customer's group (the store must look it up)."""
+        return any(rule.when.customer_group is not None for rule in self.rules)
+
     def item_for_sku(self, sku: str | None) -> str | None:
         """The configured QuickBooks item name for a SKU, else the fallback (None: unmapped)."""
         if sku and sku in self.items:
@@ -195,6 +312,15 @@ class Connection(_Settings):
     refund_statuses: tuple[str, ...] = ("refunded",)
     on_cancel: Literal["void", "delete"] = "void"
     mapping: MappingRules = MappingRules()
+
+    @model_validator(mode="after")
+    def _rules_need_online(self) -> Connection:
+        if self.mapping.rules and self.ledger.kind != "qbo":
+            raise ValueError(
+                "mapping.rules (class, location and income account per sale) are applied by "
+                "QuickBooks Online connections only; remove them from this Desktop connection"
+            )
+        return self
 
     @model_validator(mode="after")
     def _number_head_leaves_room(self) -> Connection:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,9 @@ REQUEST_ID_MAX = 50  # QBO `requestid` limit; ours are 36-character UUIDs, which
 _HASH_VERSION = "order-content-v1"
 # Order fields that change without changing what QuickBooks receives.
 _HASH_EXCLUDE: dict[str, Any] = {"modified_at": True, "status": True, "customer": {"modified_at"}}
+# Fields added after v1: in the hash only when set, so an order that does not carry them keeps
+# the hash it was posted under (and is not sent to QuickBooks again for nothing).
+_HASH_WHEN_SET = ("categories", "group")  # OrderLine.categories, Customer.group
 _REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ml-connector:qbo-requestid")
 
 _WHITESPACE = re.compile(r"\s+")
@@ -194,6 +197,10 @@ def content_hash(order: Order) -> str:
     processes: no object ids, sorted keys, Decimals in one spelling.
     """
     data = _canonical(order.model_dump(mode="python", exclude=_HASH_EXCLUDE))
+    for part in (*data["lines"], data["customer"]):
+        for name in _HASH_WHEN_SET:
+            if part.get(name) in (None, []):
+                part.pop(name, None)
     text = json.dumps(
         [_HASH_VERSION, data], sort_keys=True, ensure_ascii=True, separators=(",", ":")
     )
@@ -205,17 +212,33 @@ def item_name_for_sku(sku: str) -> str:
     return _clean(sku).replace(":", "-")[:ITEM_NAME_MAX].rstrip()
 
 
-def item_names_needed(order: Order, rules: MappingRules) -> dict[str | None, str]:
-    """SKU -> QuickBooks item name for every order line.
+def item_name_for_line(sku: str | None, rules: MappingRules) -> str | None:
+    """The QuickBooks item a line with this SKU posts on (None: unmapped), as
+    item_names_needed decides it: the SKU's mapping, else the SKU itself when
+    auto_create_items is on, else fallback_item."""
+    if sku and sku in rules.items:
+        return rules.items[sku]
+    if sku and rules.auto_create_items:
+        return item_name_for_sku(sku)
+    return rules.fallback_item
+
+
+def item_names_needed(
+    order: Order, rules: MappingRules, *, skip: Container[str] = ()
+) -> dict[str | None, str]:
+    """SKU -> QuickBooks item name for every order line (but those whose id is in ``skip``).
 
     A mapped SKU uses its mapping; an unmapped one the SKU itself when
     auto_create_items is on, else fallback_item. A line without a SKU (deleted
-    product, or a product never given one) can only use fallback_item.
+    product, or a product never given one) can only use fallback_item. ``skip``
+    holds lines whose item something else decides (a revenue rule's item).
     """
     names: dict[str | None, str] = {}
     unmapped: list[str] = []
     without_sku: list[str] = []
     for line in order.lines:
+        if line.line_id in skip:
+            continue
         sku = line.sku
         if sku and sku in rules.items:
             names[sku] = rules.items[sku]

@@ -76,6 +76,9 @@ class Customer(_Record):
     billing: Address = Address()
     shipping: Address = Address()
     modified_at: datetime | None = None
+    # The store's customer group (WooCommerce: the user's role; "guest" for guest checkouts).
+    # None when the store adapter was not asked for it (no revenue rule matches on it).
+    group: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -105,6 +108,8 @@ class OrderLine(_Record):
     subtotal: Decimal
     total: Decimal
     taxes: tuple[TaxAmount, ...] = ()
+    # The product's store categories, names and slugs; empty unless a revenue rule needs them.
+    categories: tuple[str, ...] = ()
 
     @property
     def discount(self) -> Decimal:

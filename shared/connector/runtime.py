@@ -22,7 +22,7 @@ from connector.ledgers.qbo.tokens import QboTokens
 from connector.secrets import SecretVault
 from connector.settings import Settings, load_settings
 from connector.state import AuditTrail, StateStore
-from connector.stores.woocommerce import WooClient, WooCredentials
+from connector.stores.woocommerce import StoreLookups, WooClient, WooCredentials
 from connector.sync_queue import SyncQueue
 
 
@@ -40,6 +40,8 @@ class Runtime:
     outbox: OutboxStore | None = None
     # One pooled HTTP client per cold start, shared by the store and QuickBooks adapters.
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+    # Per connection: product categories and customer roles the store adapter looked up.
+    store_lookups: dict[str, StoreLookups] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -82,6 +84,9 @@ class Runtime:
             ),
             http=self.http,
             connection_id=connection.id,
+            categories=connection.mapping.rules_use_categories,
+            customer_group=connection.mapping.rules_use_customer_group,
+            lookups=self.store_lookups.setdefault(connection.id, StoreLookups()),
         )
 
     def qbo_tokens(self, connection: Connection) -> QboTokens:

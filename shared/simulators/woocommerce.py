@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.woocommerce_auth import AuthError, StoreAuth
 from simulators.woocommerce_catalogue import (
+    CATEGORIES,
     COUPONS,
     CUSTOMERS,
     GUESTS,
@@ -69,6 +70,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("refund", r"/orders/(\d+)/refunds/(\d+)"),
         ("customers", "/customers"),
         ("customer", r"/customers/(\d+)"),
+        ("product", r"/products/(\d+)"),
     )
 )
 
@@ -199,9 +201,15 @@ class WooSimulator:
         return product.sku
 
     def create_customer(
-        self, person: Person | None = None, *, username: str | None = None, **fields: str
+        self,
+        person: Person | None = None,
+        *,
+        username: str | None = None,
+        role: str = "customer",
+        **fields: str,
     ) -> dict[str, Any]:
-        """Register a customer from a Person, or from first_name/last_name/email/... fields."""
+        """Register a customer from a Person, or from first_name/last_name/email/... fields;
+        ``role`` is the WordPress role ("customer", or a plugin's "wholesale_customer")."""
         if person is None:
             person = Person(
                 first_name=fields.get("first_name", ""),
@@ -227,7 +235,7 @@ class WooSimulator:
                 "email": person.email,
                 "first_name": person.first_name,
                 "last_name": person.last_name,
-                "role": "customer",
+                "role": role,
                 "username": username or person.email.split("@")[0],
                 "billing": person.billing(),
                 "shipping": person.shipping(),
@@ -246,7 +254,7 @@ class WooSimulator:
             for key, value in changes.items():
                 if key in ("billing", "shipping"):
                     customer[key].update(value)
-                elif key in ("email", "first_name", "last_name", "username"):
+                elif key in ("email", "first_name", "last_name", "username", "role"):
                     customer[key] = value
                 else:
                     raise ValueError(f"customers have no editable field {key!r}")
@@ -632,6 +640,34 @@ class WooSimulator:
         out["_links"] = self._links(f"customers/{customer_id}", "customers")
         return out
 
+    def _render_product(self, product_id: int) -> dict[str, Any]:
+        product = self.products.get(product_id)
+        if product is None or product.deleted:
+            raise _ApiError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        kind = "variation" if product.parent_id else "simple"
+        if any(p.parent_id == product_id for p in self.products.values()):
+            kind = "variable"
+        price = money(product.price)
+        return {
+            "id": product.id,
+            "name": product.name,
+            "slug": re.sub(r"[^a-z0-9]+", "-", product.name.lower()).strip("-"),
+            "type": kind,
+            "status": "publish",
+            "sku": product.sku,
+            "price": price,
+            "regular_price": price,
+            "sale_price": "",
+            "tax_status": product.tax_status,
+            "tax_class": product.tax_class,
+            "parent_id": product.parent_id,
+            "categories": [
+                {"id": CATEGORIES[slug][0], "name": CATEGORIES[slug][1], "slug": slug}
+                for slug in product.categories
+            ],
+            "_links": self._links(f"products/{product_id}", "products"),
+        }
+
     def get_order(self, order_id: int) -> dict[str, Any]:
         with self._lock:
             self._stored(order_id)
@@ -715,6 +751,8 @@ class WooSimulator:
                 return _json(self._single("order", ids[0]))
             if name == "customer":
                 return _json(self._single("customer", ids[0]))
+            if name == "product":
+                return _json(self._render_product(ids[0]))
             if name == "orders":
                 return self._list_orders(request)
             if name == "customers":

@@ -45,6 +45,8 @@ class Product:
     parent_id: int = 0
     attributes: tuple[tuple[str, str], ...] = ()
     deleted: bool = False
+    # Category slugs (CATEGORIES); variations have none of their own, like WooCommerce's.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,23 +108,36 @@ TAX_RATES: tuple[TaxRate, ...] = (
 )
 
 
+# Product categories: slug -> (term id, name as WooCommerce stores it).
+CATEGORIES: dict[str, tuple[int, str]] = {
+    "uncategorized": (15, "Uncategorized"),
+    "kitchen": (16, "Kitchen"),
+    "art": (17, "Art &amp; Prints"),
+    "books": (18, "Books"),
+    "gift-cards": (19, "Gift cards"),
+    "clothing": (20, "Clothing"),
+}
+
+
 def catalogue_products() -> dict[int, Product]:
     """A fresh copy: products are mutable (a scenario may delete one)."""
     products = [
-        Product(10, "Ceramic Mug", "MUG-01", Decimal("12.50")),
-        Product(11, "Art Print &ndash; A2", "PRINT-A2", Decimal("24.99")),
+        Product(10, "Ceramic Mug", "MUG-01", Decimal("12.50"), categories=("kitchen",)),
+        Product(11, "Art Print &ndash; A2", "PRINT-A2", Decimal("24.99"), categories=("art",)),
         Product(12, "Children&#8217;s Picture Book", "BOOK-KIDS", Decimal("7.99"),
-                tax_class="reduced-rate"),
-        Product(13, "Gift Card", "GIFT-25", Decimal("25.00"), tax_status="none"),
-        Product(14, "Sticker Pack", "", Decimal("3.33")),
-        Product(20, "Hoodie", "HOODIE", Decimal("45.00")),
+                tax_class="reduced-rate", categories=("books", "art")),
+        Product(13, "Gift Card", "GIFT-25", Decimal("25.00"), tax_status="none",
+                categories=("gift-cards",)),
+        Product(14, "Sticker Pack", "", Decimal("3.33"), categories=("uncategorized",)),
+        Product(20, "Hoodie", "HOODIE", Decimal("45.00"), categories=("clothing",)),
         Product(21, "Hoodie", "", Decimal("45.00"), parent_id=20,
                 attributes=(("pa_colour", "Blue"), ("size", "M"))),
         Product(22, "Hoodie", "", Decimal("45.00"), parent_id=20,
                 attributes=(("pa_colour", "Red"), ("size", "L"))),
         Product(23, "Hoodie", "HOODIE-GRN-S", Decimal("42.50"), parent_id=20,
                 attributes=(("pa_colour", "Green"), ("size", "S"))),
-        Product(30, "Limited Edition Poster", "POSTER-LTD", Decimal("19.00")),
+        Product(30, "Limited Edition Poster", "POSTER-LTD", Decimal("19.00"),
+                categories=("art",)),
     ]  # fmt: skip
     return {p.id: p for p in products}
 

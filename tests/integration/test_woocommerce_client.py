@@ -14,6 +14,7 @@ import pytest
 from connector.errors import PermanentError, TransientError
 from connector.stores.woocommerce import (
     StoreAuthFailed,
+    StoreLookups,
     StoreRecordNotFound,
     StoreRequestRejected,
     StoreUnavailable,
@@ -115,6 +116,78 @@ def test_reads_customer_and_refunds(sim: WooSimulator, server: LoopbackServer) -
     assert customer["last_name"] == "O'Brien"
     assert [r["amount"] for r in refunds] == ["5.00", "15.00"]
     assert refunds[1]["line_items"][0]["quantity"] == -1
+
+
+def test_revenue_rule_facts_cost_one_call_per_product_and_buyer_and_are_reused(
+    sim: WooSimulator, server: LoopbackServer
+) -> None:
+    # Given a wholesale buyer's order of two mugs lines, a gift card and a hoodie variation,
+    # and a second order of a mug by a guest
+    wholesale = sim.create_customer(email="buyer@trade.example", role="wholesale_customer")
+    first = sim.create_order(
+        OrderSpec(
+            lines=[LineSpec(10, 1), LineSpec(13, 1), LineSpec(21, 1), LineSpec(10, 2)],
+            customer_id=wholesale["id"],
+        )
+    )
+    second = sim.create_order(OrderSpec(lines=[LineSpec(10, 1)]))
+    lookups = StoreLookups()
+
+    # When both are fetched with categories and the customer group asked for
+    def client() -> WooClient:
+        return WooClient(
+            base_url=server.base_url,
+            credentials=WooCredentials(consumer_key=KEY, consumer_secret=SECRET),
+            categories=True,
+            customer_group=True,
+            lookups=lookups,
+        )
+
+    with client() as one:
+        order = normalise_order(one.get_order(str(first["id"])), "shop-eu")
+    with client() as two:
+        guest_order = normalise_order(two.get_order(str(second["id"])), "shop-eu")
+
+    # Then lines carry their product's category names and slugs (a variation its parent's),
+    # the buyer's role is the group, and a guest is "guest"
+    assert [line.categories for line in order.lines] == [
+        ("Kitchen", "kitchen"),
+        ("Gift cards", "gift-cards"),
+        ("Clothing", "clothing"),
+        ("Kitchen", "kitchen"),
+    ]
+    assert order.customer.group == "wholesale_customer"
+    assert guest_order.customer.group == "guest"
+    assert guest_order.lines[0].categories == ("Kitchen", "kitchen")
+    # And the first fetch cost the order, three products and the customer; the second only
+    # its order, the mug's categories being known
+    assert one.calls == 5
+    assert two.calls == 1
+
+
+def test_without_rules_needing_them_no_facts_are_fetched(
+    sim: WooSimulator, server: LoopbackServer
+) -> None:
+    placed = sim.create_order(OrderSpec(lines=[LineSpec(10, 1)], customer_id=3))
+    with _client(server) as client:
+        fetched = client.get_order(str(placed["id"]))
+    assert fetched == placed
+    assert client.calls == 1
+    order = normalise_order(fetched, "shop-eu")
+    assert order.lines[0].categories == () and order.customer.group is None
+
+
+def test_a_deleted_product_has_no_categories(sim: WooSimulator, server: LoopbackServer) -> None:
+    placed = sim.create_order(OrderSpec(lines=[LineSpec(30, 1)]))
+    sim.delete_product(30)
+    with WooClient(
+        base_url=server.base_url,
+        credentials=WooCredentials(consumer_key=KEY, consumer_secret=SECRET),
+        categories=True,
+    ) as client:
+        order = normalise_order(client.get_order(str(placed["id"])), "shop-eu")
+    assert order.lines[0].categories == ()
+    assert order.customer.group is None  # not asked for
 
 
 def test_retries_injected_503_then_succeeds(sim: WooSimulator, server: LoopbackServer) -> None:

@@ -138,3 +138,75 @@ def test_payments_map_store_methods_to_accounts_with_a_default(tmp_path: Path) -
     unknown = text.replace('method = "Visa"', 'methd = "Visa"')
     with pytest.raises(ConfigError, match="methd"):
         load_tenant(_write(tmp_path, unknown))
+
+
+RULES = """
+[[connections.mapping.rules]]
+when = { sku = "GIFT-*" }
+class = "Gift cards"
+income_account = "Gift card liability"
+
+[[connections.mapping.rules]]
+when = { customer_group = "wholesale_customer", country = ["us", "CA"] }
+class = "Wholesale"
+
+[[connections.mapping.rules]]
+location = "Main store"
+"""
+
+
+def _with_rules(text: str) -> str:
+    return GOOD.replace("[connections.mapping.tax]", text + "\n[connections.mapping.tax]")
+
+
+def test_revenue_rules_load_in_order_with_one_or_many_values(tmp_path: Path) -> None:
+    # Given three rules: a gift-card rule, a wholesale rule with two countries, and a default
+    rules = load_tenant(_write(tmp_path, _with_rules(RULES))).connections[0].mapping.rules
+    # Then they keep their order; a single value becomes a one-value list, countries upper case
+    assert [r.class_ for r in rules] == ["Gift cards", "Wholesale", None]
+    assert rules[0].when.sku == ("GIFT-*",) and rules[0].income_account == "Gift card liability"
+    assert rules[1].when.country == ("US", "CA")
+    assert rules[2].when.has_line_conditions is False and rules[2].location == "Main store"
+    # And they survive the JSON form the functions read at cold start ("class" by its name)
+    config = load_tenant(_write(tmp_path, _with_rules(RULES)))
+    assert parse_tenant_json(config.model_dump_json()) == config
+    assert '"class":"Gift cards"' in config.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ('when = { sku = "GIFT-*" }', "needs at least one of class, location, item or income"),
+        (
+            'item = "Gift Card"\nincome_account = "Gift card liability"',
+            "either item .* or income_account .*, not both",
+        ),
+        ('when = { country = "USA" }\nclass = "X"', r"\['USA'\] are not two-letter ISO"),
+        ('when = { colour = "red" }\nclass = "X"', r"rules\.0\.when\.colour: Extra inputs"),
+        ('when = { sku = [] }\nclass = "X"', r"rules\.0\.when\.sku: .*at least 1 item"),
+        ('class = " "', "must not be empty; leave it out instead"),
+        ('classs = "Retail"', r"rules\.0\.classs: Extra inputs"),
+    ],
+)
+def test_a_wrong_rule_is_refused_naming_it(tmp_path: Path, rule: str, message: str) -> None:
+    text = _with_rules(f"[[connections.mapping.rules]]\n{rule}\n")
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_tenant(_write(tmp_path, text))
+    assert "connections.0.mapping.rules.0" in str(raised.value)
+
+
+def test_revenue_rules_on_a_desktop_connection_are_refused(tmp_path: Path) -> None:
+    text = (
+        _with_rules(RULES)
+        .replace('kind = "qbo"\nenvironment = "production"', 'kind = "qbd"')
+        .replace('mode = "per_rate"\ncodes = { "1" = "Standard" }', 'mode = "none"')
+    )
+    with pytest.raises(ConfigError, match="QuickBooks Online connections only"):
+        load_tenant(_write(tmp_path, text))
+
+
+def test_the_store_looks_up_only_what_the_rules_match_on(tmp_path: Path) -> None:
+    mapping = load_tenant(_write(tmp_path, _with_rules(RULES))).connections[0].mapping
+    assert mapping.rules_use_customer_group and not mapping.rules_use_categories
+    plain = load_tenant(_write(tmp_path, GOOD)).connections[0].mapping
+    assert not plain.rules_use_customer_group and not plain.rules_use_categories

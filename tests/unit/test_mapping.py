@@ -269,6 +269,18 @@ def test_content_hash_changes_with_the_customer_note_and_address() -> None:
     assert content_hash(make_order(customer=moved)) != content_hash(base)
 
 
+def test_content_hash_of_an_order_without_rule_facts_is_the_one_it_was_posted_under() -> None:
+    # Given an order as the store adapter gives it when no revenue rule needs categories or
+    # the customer's group (the hash v1 gave this order before those fields existed)
+    base = make_order()
+    assert content_hash(base) == "ef0d505f3a53e411069e57ae50fddba24c79fa735d770c347b0d92e49b634791"
+    # Then once looked up, they are part of what reaches QuickBooks (a class may follow them)
+    categorised = base.lines[0].model_copy(update={"categories": ("Kitchen", "kitchen")})
+    assert content_hash(make_order(lines=(categorised,))) != content_hash(base)
+    grouped = base.customer.model_copy(update={"group": "wholesale_customer"})
+    assert content_hash(make_order(customer=grouped)) != content_hash(base)
+
+
 def test_content_hash_treats_equal_decimals_alike() -> None:
     # Given the same amounts spelled 20.0 and 20.00 by two fetches
     one = make_order(total=Decimal("20.0"))

@@ -663,3 +663,75 @@ def test_discount_line_arithmetic_matches_a_real_quickbooks_invoice() -> None:
     }
     # QuickBooks' own TotalAmt is sales lines minus the discount line (subtotal lines do not count)
     assert adds_up(document) == D(invoice.findtext("q:TotalAmt", namespaces=ns))
+
+
+# --- revenue rules: classes, locations, account items ------------------------------------------
+
+RULES = (
+    {"when": {"sku": "GIFT-*"}, "class": "Gift cards", "income_account": "Gift card liability"},
+    {"when": {"country": "US"}, "location": "US web"},
+    {"class": "Retail"},
+)
+RULE_REFS = REFS.model_copy(
+    update={
+        "items": {**REFS.items, "Sales (Gift card liability)": "40"},
+        "classes": {"Gift cards": "200", "Retail": "201"},
+        "department_id": "300",
+    }
+)
+
+
+def _gift_order() -> Order:
+    return build_order(
+        (
+            item("1", "GIFT-25", 1, "25.00", "25.00"),
+            item("2", "MUG-01", 2, "20.00", "18.00", tax("1", "1.44")),
+        ),
+        shipping=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
+        coupons=(Coupon(code="save10", discount=D("2.00")),),
+    )
+
+
+def test_classes_per_line_where_quickbooks_tracks_them_per_line() -> None:
+    # Given a gift card and a mug, classes tracked per line
+    refs = RULE_REFS.model_copy(update={"class_placement": "line"})
+    body = build_sales_document(_gift_order(), connection(rules=RULES), refs)
+    sales = lines_of(body, "SalesItemLineDetail")
+    # Then the gift card line has its class and posts on the gift card account item; the mug,
+    # shipping and the discount line carry the order's class; the location is the document's
+    gift, mug, shipping = (line["SalesItemLineDetail"] for line in sales)
+    assert gift["ClassRef"] == {"value": "200"}
+    assert gift["ItemRef"] == {"value": "40", "name": "Sales (Gift card liability)"}
+    assert mug["ClassRef"] == {"value": "201"} and mug["ItemRef"]["name"] == "Mug"
+    assert shipping["ClassRef"] == {"value": "201"}
+    (discount,) = lines_of(body, "DiscountLineDetail")
+    assert discount["DiscountLineDetail"]["ClassRef"] == {"value": "201"}
+    assert "ClassRef" not in body
+    assert body["DepartmentRef"] == {"value": "300"}
+    assert adds_up(body) == expected_total(_gift_order())
+
+
+def test_one_class_per_transaction_where_quickbooks_tracks_them_so() -> None:
+    refs = RULE_REFS.model_copy(update={"class_placement": "transaction"})
+    body = build_sales_document(_gift_order(), connection(rules=RULES), refs)
+    # The order as a whole is not all gift cards: the default class, on the document only
+    assert body["ClassRef"] == {"value": "201"}
+    assert not any("ClassRef" in line.get(line["DetailType"], {}) for line in body["Line"])
+
+
+def test_no_class_where_quickbooks_tracks_none_and_no_rules_no_refs() -> None:
+    # The ledger parks an order needing classes a company does not track; unplaced, none is sent
+    body = build_sales_document(_gift_order(), connection(rules=RULES), RULE_REFS)
+    assert "ClassRef" not in body and body["DepartmentRef"] == {"value": "300"}
+    plain = build_sales_document(_gift_order(), connection(), REFS)
+    assert "ClassRef" not in plain and "DepartmentRef" not in plain
+    assert not any("ClassRef" in line.get(line["DetailType"], {}) for line in plain["Line"])
+
+
+def test_a_class_or_location_without_an_id_is_parked_naming_it() -> None:
+    refs = RULE_REFS.model_copy(update={"class_placement": "line", "classes": {"Retail": "201"}})
+    with pytest.raises(PermanentError, match=r"class 'Gift cards' \(from mapping\.rules\)"):
+        build_sales_document(_gift_order(), connection(rules=RULES), refs)
+    no_location = RULE_REFS.model_copy(update={"department_id": None})
+    with pytest.raises(PermanentError, match=r"location 'US web' \(from mapping\.rules\)"):
+        build_sales_document(_gift_order(), connection(rules=RULES), no_location)

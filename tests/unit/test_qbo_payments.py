@@ -190,3 +190,44 @@ def test_an_amount_only_refund_without_a_refund_or_fallback_item_names_the_setti
     conn = connection(fallback_item=None)
     with pytest.raises(PermanentError, match=r"mapping\.refund_item nor mapping\.fallback_item"):
         refund_item_names(refund("7.25"), order, conn)
+
+
+def test_a_refund_goes_back_through_the_class_item_and_location_its_line_was_sold_on() -> None:
+    # Given a gift card sold on its account item with a class, and a US location
+    rules = (
+        {"when": {"sku": "GIFT-*"}, "class": "Gift cards", "income_account": "Gift card liability"},
+        {"when": {"country": "US"}, "location": "US web"},
+        {"class": "Retail"},
+    )
+    conn = connection(rules=rules)
+    order = build_order(
+        (item("1", "GIFT-25", 1, "25.00", "25.00"), item("2", "MUG-01", 1, "10.00", "10.00")),
+        shipping=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
+    )
+    store_refund = refund(
+        "30.00",
+        RefundLine(line_id="1", sku="GIFT-25", name="Gift Card", quantity=D(1), total=D("25.00")),
+        RefundLine(
+            line_id="9", kind="shipping", sku=None, name="Flat rate", quantity=D(1), total=D("5.00")
+        ),
+    )
+    # When the refund's items are named and its document built, classes per line
+    names = refund_item_names(store_refund, order, conn)
+    assert names == {"Sales (Gift card liability)", "Shipping"}
+    refs = refund_refs(**{"Sales (Gift card liability)": "40", "Shipping": "30"}).model_copy(
+        update={
+            "classes": {"Gift cards": "200", "Retail": "201"},
+            "class_placement": "line",
+            "department_id": "300",
+        }
+    )
+    body = build_refund_document(
+        store_refund, order, conn, refs, MONEY, entity="RefundReceipt", doc_number="R801"
+    )
+    # Then the gift card comes back off the gift card account item in its class, shipping in
+    # the order's class, and the document is in the order's location
+    gift, shipping = (line["SalesItemLineDetail"] for line in body["Line"])
+    assert gift["ItemRef"]["value"] == "40" and gift["ClassRef"] == {"value": "200"}
+    assert shipping["ItemRef"]["value"] == "30" and shipping["ClassRef"] == {"value": "201"}
+    assert body["DepartmentRef"] == {"value": "300"}
+    assert document_total(body) == D("30.00")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from connector.stores.woocommerce_client import (
     StoreAuthFailed,
+    StoreLookups,
     StoreRecordNotFound,
     StoreRequestRejected,
     StoreUnavailable,
@@ -33,6 +34,7 @@ from connector.stores.woocommerce_normalise import (
 
 __all__ = [
     "StoreAuthFailed",
+    "StoreLookups",
     "StoreRecordNotFound",
     "StoreRequestRejected",
     "StoreUnavailable",

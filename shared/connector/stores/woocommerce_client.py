@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -100,6 +100,34 @@ def oauth1_signed_query(
     return normalised + "&oauth_signature=" + _rfc3986(signature)
 
 
+# Facts a REST order lacks, looked up for revenue rules, ride in the order payload under this
+# key (WooCommerce's own keys never start with "_" but "_links"); woocommerce_normalise reads them.
+FACTS_KEY = "_connector"
+GUEST_GROUP = "guest"
+
+
+class StoreLookups:
+    """Product categories and customer roles already fetched, kept for ``ttl_s`` seconds.
+
+    The runtime keeps one per connection, so the orders a warm function syncs in a row
+    share what they looked up; ``ttl_s`` bounds how stale a category or role can be.
+    """
+
+    def __init__(self, ttl_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._found: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> tuple[bool, Any]:
+        hit = self._found.get(key)
+        if hit is None or self._clock() - hit[0] > self._ttl_s:
+            return False, None
+        return True, hit[1]
+
+    def put(self, key: str, value: Any) -> None:
+        self._found[key] = (self._clock(), value)
+
+
 def _gmt_param(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("modified_after must be timezone-aware")
@@ -119,6 +147,9 @@ class WooClient:
         max_retries: int = 3,
         backoff_s: float = 0.5,
         connection_id: str = "",
+        categories: bool = False,
+        customer_group: bool = False,
+        lookups: StoreLookups | None = None,
     ) -> None:
         self._site = base_url.rstrip("/")
         self._api = self._site + REST_PREFIX
@@ -130,6 +161,10 @@ class WooClient:
         self._max_retries = max(0, max_retries)
         self._backoff_s = backoff_s
         self._label = connection_id or (urlsplit(self._site).hostname or self._site)
+        # What get_order adds for revenue rules (each costs store calls, so only when asked).
+        self._categories = categories
+        self._customer_group = customer_group
+        self._lookups = lookups if lookups is not None else StoreLookups()
         self.calls = 0
 
     def close(self) -> None:
@@ -145,7 +180,55 @@ class WooClient:
     # -- records --------------------------------------------------------------------------
 
     def get_order(self, order_id: str) -> dict[str, Any]:
-        return self._object(f"orders/{_segment(order_id)}", f"order {order_id}")
+        """The REST order; with ``categories``/``customer_group`` asked for, also its
+        products' categories and the buyer's role, under FACTS_KEY."""
+        raw = self._object(f"orders/{_segment(order_id)}", f"order {order_id}")
+        facts: dict[str, Any] = {}
+        if self._categories:
+            facts["product_categories"] = {
+                str(product_id): self.product_categories(product_id)
+                for product_id in sorted(
+                    {int(item.get("product_id") or 0) for item in raw.get("line_items") or []}
+                )
+                if product_id
+            }
+        if self._customer_group:
+            facts["customer_group"] = self.customer_group(int(raw.get("customer_id") or 0))
+        if facts:
+            raw[FACTS_KEY] = facts
+        return raw
+
+    def product_categories(self, product_id: int) -> list[dict[str, str]]:
+        """A product's categories ({name, slug}); none for a product deleted since the sale."""
+        key = f"product:{product_id}"
+        known, found = self._lookups.get(key)
+        if not known:
+            try:
+                product = self._object(f"products/{product_id}", f"product {product_id}")
+            except StoreRecordNotFound:
+                product = {}
+            found = [
+                {"name": str(c.get("name") or ""), "slug": str(c.get("slug") or "")}
+                for c in product.get("categories") or []
+                if isinstance(c, dict)
+            ]
+            self._lookups.put(key, found)
+        return list(found)
+
+    def customer_group(self, customer_id: int) -> str | None:
+        """The buyer's role ("customer", "wholesale_customer"); "guest" for a guest checkout,
+        None for an account deleted since."""
+        if not customer_id:
+            return GUEST_GROUP
+        key = f"customer:{customer_id}"
+        known, found = self._lookups.get(key)
+        if not known:
+            try:
+                found = str(self.get_customer(str(customer_id)).get("role") or "") or None
+            except StoreRecordNotFound:
+                found = None
+            self._lookups.put(key, found)
+        return found if isinstance(found, str) else None
 
     def get_customer(self, customer_id: str) -> dict[str, Any]:
         return self._object(f"customers/{_segment(customer_id)}", f"customer {customer_id}")

@@ -161,6 +161,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
             subtotal=q(item.subtotal),
             total=q(item.total),
             taxes=taxes_of("line", item.id, item.taxes),
+            categories=_categories(woo, item.product_id),
         )
         for item in woo.line_items
     )
@@ -232,6 +233,13 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
     return order
 
 
+def _categories(woo: WooOrder, product_id: int) -> tuple[str, ...]:
+    """The product's category names and slugs, when the adapter looked them up."""
+    found = (woo.facts.product_categories or {}).get(str(product_id), ())
+    names = (text for c in found for text in (_decode(c.name), c.slug.strip()))
+    return tuple(dict.fromkeys(text for text in names if text))
+
+
 def _order_customer(woo: WooOrder, connection_id: str) -> Customer:
     billing = _address(woo.billing)
     shipping = _address(woo.shipping)
@@ -246,6 +254,7 @@ def _order_customer(woo: WooOrder, connection_id: str) -> Customer:
         phone=billing.phone,
         billing=billing,
         shipping=shipping,
+        group=woo.facts.customer_group,
     )
 
 

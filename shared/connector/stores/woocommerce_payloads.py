@@ -118,6 +118,21 @@ class WooRefundSummary(_Raw):
     total: Money = Decimal(0)
 
 
+class WooCategory(_Raw):
+    name: Text = ""
+    slug: Text = ""
+
+
+class WooOrderFacts(_Raw):
+    """What the store adapter looked up beside a REST order, for revenue rules
+    (woocommerce_client.FACTS_KEY): absent parts were not asked for."""
+
+    # Product id -> the product's categories.
+    product_categories: dict[str, tuple[WooCategory, ...]] | None = None
+    # The buyer's role; "guest" for a guest checkout; None for a deleted account.
+    customer_group: str | None = None
+
+
 class WooOrder(_Raw):
     id: int
     number: Text = ""
@@ -147,6 +162,7 @@ class WooOrder(_Raw):
     fee_lines: tuple[WooFeeLine, ...] = ()
     coupon_lines: tuple[WooCouponLine, ...] = ()
     refunds: tuple[WooRefundSummary, ...] = ()
+    facts: Annotated[WooOrderFacts, Field(alias="_connector")] = WooOrderFacts()
 
 
 class WooCustomer(_Raw):

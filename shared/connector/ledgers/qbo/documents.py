@@ -28,13 +28,13 @@ from connector.errors import PermanentError
 from connector.mapping import (
     display_name,
     doc_number,
-    item_names_needed,
     note_text,
     single_line,
     tax_code_for,
     txn_date,
 )
 from connector.model import ZERO, Address, Customer, Order, TaxAmount, TotalsMismatch, check_totals
+from connector.revenue_rules import OrderRules, decide, line_items
 
 # QuickBooks' built-in shipping line, when SalesFormsPrefs.AllowShipping is on.
 SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
@@ -78,6 +78,11 @@ class ResolvedRefs(BaseModel):
     # Sales receipts: where the store's payment method puts the money.
     payment_method_id: str | None = None
     deposit_account_id: str | None = None
+    # Revenue rules (connector.revenue_rules): class name -> Class Id, where classes go (the
+    # company's class tracking: per line or per transaction), and the location's Department Id.
+    classes: dict[str, str] = Field(default_factory=dict)
+    class_placement: Literal["line", "transaction"] | None = None
+    department_id: str | None = None
 
 
 def document_entity(connection: Connection) -> Literal["Invoice", "SalesReceipt"]:
@@ -141,7 +146,43 @@ class LineBuilder:
         self.order = order
         self.rules = rules
         self.refs = refs
+        self.decided: OrderRules = decide(order, rules)
         self.lines: list[dict[str, Any]] = []
+
+    def class_ref(self, name: str | None) -> dict[str, str] | None:
+        """A ClassRef for a class the rules named (None: no class)."""
+        if name is None:
+            return None
+        class_id = self.refs.classes.get(name)
+        if class_id is None:
+            raise PermanentError(
+                f"order {self.order.number}: QuickBooks class {name!r} (from mapping.rules) was "
+                f"not found: create or reactivate it in QuickBooks, or correct the rule in the "
+                f"tenant file, then replay"
+            )
+        return {"value": class_id}
+
+    def line_class(self, name: str | None) -> dict[str, str] | None:
+        """The ClassRef a line carries: only where QuickBooks tracks classes per line."""
+        return self.class_ref(name) if self.refs.class_placement == "line" else None
+
+    def transaction_refs(self) -> dict[str, Any]:
+        """ClassRef (classes per transaction) and DepartmentRef (the location) of the document."""
+        out: dict[str, Any] = {}
+        if self.refs.class_placement == "transaction":
+            ref = self.class_ref(self.decided.class_name)
+            if ref is not None:
+                out["ClassRef"] = ref
+        if self.decided.location is not None:
+            if self.refs.department_id is None:
+                raise PermanentError(
+                    f"order {self.order.number}: QuickBooks location "
+                    f"{self.decided.location!r} (from mapping.rules) was not found: create or "
+                    "reactivate it in QuickBooks, or correct the rule in the tenant file, "
+                    "then replay"
+                )
+            out["DepartmentRef"] = {"value": self.refs.department_id}
+        return out
 
     def tax_code_ref(self, taxes: tuple[TaxAmount, ...], what: str) -> dict[str, str] | None:
         mode = self.rules.tax.mode
@@ -170,8 +211,12 @@ class LineBuilder:
         quantity: Decimal | None,
         taxes: tuple[TaxAmount, ...],
         what: str,
+        class_name: str | None = None,
     ) -> None:
         detail: dict[str, Any] = {"ItemRef": {"value": item_id, "name": item_name}}
+        class_ref = self.line_class(class_name)
+        if class_ref is not None:
+            detail["ClassRef"] = class_ref
         if quantity is not None and quantity != 0:
             detail["Qty"] = quantity
             detail["UnitPrice"] = unit_price(amount, quantity)
@@ -189,6 +234,9 @@ class LineBuilder:
         detail: dict[str, Any] = {"PercentBased": False}
         if self.refs.discount_account_id:
             detail["DiscountAccountRef"] = {"value": self.refs.discount_account_id}
+        class_ref = self.line_class(self.decided.class_name)
+        if class_ref is not None:
+            detail["ClassRef"] = class_ref
         self.lines.append(
             {
                 "DetailType": "DiscountLineDetail",
@@ -213,9 +261,9 @@ def _require(value: str | None, order: Order, what: str, setting: str) -> str:
 
 def _add_order_lines(lines: LineBuilder, use_discount_line: bool) -> None:
     order, refs = lines.order, lines.refs
-    names = item_names_needed(order, lines.rules)
+    items = line_items(order, lines.rules, lines.decided)
     for line in order.lines:
-        name = names[line.sku]
+        name = items[line.line_id].name
         item_id = refs.items.get(name)
         if item_id is None:
             raise PermanentError(
@@ -232,6 +280,7 @@ def _add_order_lines(lines: LineBuilder, use_discount_line: bool) -> None:
             quantity=line.quantity,
             taxes=line.taxes,
             what=f"line {line.name!r} (line {line.line_id})",
+            class_name=lines.decided.line(line.line_id).class_name,
         )
 
 
@@ -249,6 +298,7 @@ def _add_shipping(lines: LineBuilder) -> None:
             quantity=None,
             taxes=tuple(t for s in order.shipping_lines for t in s.taxes),
             what="shipping",
+            class_name=lines.decided.class_name,
         )
         return
     item_id = _require(lines.refs.shipping_item_id, order, "shipping", rules.shipping_item)
@@ -262,6 +312,7 @@ def _add_shipping(lines: LineBuilder) -> None:
             quantity=Decimal(1),
             taxes=ship.taxes,
             what=f"shipping {ship.method!r}",
+            class_name=lines.decided.class_name,
         )
 
 
@@ -279,6 +330,7 @@ def _add_fees(lines: LineBuilder) -> None:
             quantity=Decimal(1),
             taxes=fee.taxes,
             what=f"fee {fee.name!r}",
+            class_name=lines.decided.class_name,
         )
 
 
@@ -340,6 +392,7 @@ def build_sales_document(
         "CurrencyRef": {"value": order.currency},
         "PrivateNote": _private_note(order, connection, payment_ref_cut),
         "Line": lines.numbered(),
+        **lines.transaction_refs(),
     }
     bill_email = _email(order.customer.email)
     if bill_email:

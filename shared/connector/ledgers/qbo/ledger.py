@@ -26,17 +26,18 @@ from connector.ledgers.qbo.faults import (
     QboNotFound,
     QboStaleObject,
 )
+from connector.ledgers.qbo.tracking import CompanyTracking
 from connector.mapping import (
     DOC_NUMBER_MAX,
     content_hash,
     doc_number,
     fitted_doc_number,
-    item_names_needed,
     request_id,
     tax_code_names_needed,
 )
 from connector.model import Customer, Order, Refund
 from connector.observability import logger
+from connector.revenue_rules import decide, line_items
 from connector.state import StateStore, SyncState
 
 SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
@@ -49,6 +50,7 @@ class QboLedger:
         self._client = client
         self._state = state
         self.customers = QboCustomers(connection=connection, client=client, state=state)
+        self._tracking: CompanyTracking | None = None
 
     @property
     def calls(self) -> int:
@@ -137,6 +139,108 @@ class QboLedger:
         self._state.put_mapping(self._connection.id, "item", name, str(created["Id"]))
         return str(created["Id"])
 
+    def account_item_id(self, name: str, account: str) -> str:
+        """The item a revenue rule's income_account posts through: found by name (and checked
+        to post to ``account``), else created as a NonInventory item with that account."""
+        conn = self._connection.id
+        known = self._state.get_mapping(conn, "item", name)
+        if known:
+            return known
+        account_id = self._ref_id("account", "Account", account)
+        if account_id is None:
+            raise PermanentError(
+                f"QuickBooks has no account named {account!r} (income_account in "
+                "mapping.rules): create it in QuickBooks or correct the rule in the tenant "
+                "file, then replay"
+            )
+        found = self._client.find_one("Item", "Name", name, include_inactive=True)
+        if found is not None:
+            if found.get("Active") is False:
+                raise PermanentError(
+                    f"QuickBooks item {name!r} is inactive: make it active in QuickBooks, "
+                    "then replay"
+                )
+            posts_to = str((found.get("IncomeAccountRef") or {}).get("value") or "")
+            if posts_to != account_id:
+                raise PermanentError(
+                    f"QuickBooks item {name!r} posts to another income account than "
+                    f"{account!r}, which mapping.rules send these sales to: set its income "
+                    "account to that one in QuickBooks (or rename the item so the connector "
+                    "creates its own), then replay"
+                )
+            item_id = str(found["Id"])
+        else:
+            created = self._client.create(
+                "Item",
+                {"Name": name, "Type": "NonInventory", "IncomeAccountRef": {"value": account_id}},
+                request_id=request_id(conn, "item", name, account_id, "create"),
+            )
+            item_id = str(created["Id"])
+        self._state.put_mapping(conn, "item", name, item_id)
+        return item_id
+
+    def _items(self, wanted: dict[str, str | None]) -> dict[str, str]:
+        """Item name -> Id; a name with an income account is a revenue rule's account item."""
+        return {
+            name: self.account_item_id(name, account) if account else self.item_id(name)
+            for name, account in wanted.items()
+        }
+
+    def tracking(self, *, fresh: bool = False) -> CompanyTracking:
+        """Whether and where the company tracks classes and locations: read once and cached."""
+        conn = self._connection.id
+        if not fresh:
+            if self._tracking is not None:
+                return self._tracking
+            cached = self._state.get_mapping(conn, "company", "tracking")
+            if cached:
+                self._tracking = CompanyTracking.from_text(cached)
+                return self._tracking
+        self._tracking = CompanyTracking.from_preferences(self._client.preferences())
+        self._state.put_mapping(conn, "company", "tracking", self._tracking.to_text())
+        return self._tracking
+
+    def rule_refs(self, order: Order, what: str) -> dict[str, Any]:
+        """Classes, class placement and location for an order's documents (ResolvedRefs fields).
+
+        A class or location the rules name but the company does not track parks the order
+        naming the setting (asked again once, in case it was turned on since it was cached);
+        an unknown one parks naming it.
+        """
+        decided = decide(order, self._connection.mapping)
+        classes = decided.class_names
+        if not classes and decided.location is None:
+            return {}
+        needs = {"classes": bool(classes), "location": decided.location is not None}
+        tracking = self.tracking()
+        if tracking.lacks(**needs):
+            tracking = self.tracking(fresh=True)
+            if tracking.lacks(**needs):
+                raise tracking.refuse(
+                    what,
+                    classes=", ".join(repr(c) for c in sorted(classes)) or None,
+                    location=decided.location,
+                )
+        if tracking.classes == "transaction":
+            classes = {decided.class_name} if decided.class_name else set()
+        return {
+            "classes": {name: self._list_id("Class", name) for name in sorted(classes)},
+            "class_placement": tracking.classes if classes else None,
+            "department_id": (
+                self._list_id("Department", decided.location) if decided.location else None
+            ),
+        }
+
+    def _list_id(self, entity: str, name: str) -> str:
+        noun = {"Class": "class", "Department": "location"}[entity]
+        found = self._ref_id(entity.lower(), entity, name)
+        if found is None:
+            raise PermanentError(
+                f"QuickBooks has no {noun} named {name!r} (from mapping.rules): create it in "
+                "QuickBooks or correct the rule in the tenant file, then replay"
+            )
+        return found
+
     def _tax_code_id(self, name: str) -> str:
         found = self._ref_id("taxcode", "TaxCode", name)
         if found is None:
@@ -148,7 +252,11 @@ class QboLedger:
 
     def resolve(self, order: Order) -> documents.ResolvedRefs:
         rules = self._connection.mapping
-        items = {name: self.item_id(name) for name in set(item_names_needed(order, rules).values())}
+        wanted = {
+            item.name: item.income_account
+            for item in line_items(order, rules, decide(order, rules)).values()
+        }
+        items = self._items(wanted)
         shipping = self.item_id(rules.shipping_item) if order.shipping_lines else None
         fees = self.item_id(rules.fee_item) if order.fee_lines else None
         discount_account = (
@@ -172,6 +280,7 @@ class QboLedger:
             tax_codes=tax_codes,
             payment_method_id=money.payment_method_id if money else None,
             deposit_account_id=money.deposit_account_id if money else None,
+            **self.rule_refs(order, f"order {order.number}"),
         )
 
     def money_refs(self, order: Order, customer_id: str) -> payments.MoneyRefs:
@@ -211,9 +320,16 @@ class QboLedger:
                     return _posted("adopted", "Payment", found)
         money = self.money_refs(order, self.customer_id(order.customer, order.currency))
         total = order.q(order.total)
-        invoice_total = Decimal(document.ledger_total) if document.ledger_total else total
+        open_amount = Decimal(document.ledger_total) if document.ledger_total else total
+        if order.refunded_total > 0:
+            # Refunds of an unpaid invoice were credited to it: the buyer pays what is left.
+            open_amount = Decimal(str(self._client.read("Invoice", invoice_id).get("Balance", 0)))
         body = payments.build_payment(
-            order, self._connection, money, invoice_id=invoice_id, applied=min(total, invoice_total)
+            order,
+            self._connection,
+            money,
+            invoice_id=invoice_id,
+            applied=min(total, open_amount),
         )
         body = self._with_rate(
             body, order.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
@@ -246,10 +362,7 @@ class QboLedger:
         customer_id = self.customer_id(order.customer, order.currency)
         money = self.money_refs(order, customer_id)
         rules = self._connection.mapping
-        items = {
-            name: self.item_id(name)
-            for name in payments.refund_item_names(refund, order, self._connection)
-        }
+        items = self._items(payments.refund_items(refund, order, self._connection))
         codes = set(tax_code_names_needed(order, rules))
         if rules.tax.mode == "per_rate" and rules.tax.exempt_code:
             codes.add(rules.tax.exempt_code)
@@ -257,6 +370,7 @@ class QboLedger:
             customer_id=customer_id,
             items=items,
             tax_codes={name: self._tax_code_id(name) for name in codes},
+            **self.rule_refs(order, f"refund {refund.store_id} of order {order.number}"),
         )
         body = payments.build_refund_document(
             refund, order, self._connection, refs, money, entity=entity, doc_number=number

@@ -28,8 +28,9 @@ from connector.ledgers.qbo.documents import (
     ResolvedRefs,
     document_total,
 )
-from connector.mapping import note_text, txn_date
-from connector.model import ZERO, Order, Refund, quantize
+from connector.mapping import item_name_for_line, note_text, txn_date
+from connector.model import ZERO, Order, Refund, RefundLine, quantize
+from connector.revenue_rules import LineItem, LineRule, OrderRules, account_item_name, decide
 
 RefundEntity = Literal["RefundReceipt", "CreditMemo"]
 
@@ -68,10 +69,10 @@ def build_payment(
     applied: Decimal,
     timezone: str | None = None,
 ) -> dict[str, Any]:
-    """The Payment of an order's invoice: the order total received, ``applied`` of it linked to
-    the invoice (QuickBooks keeps any rest as the customer's unapplied credit)."""
+    """The Payment of an order's invoice, ``applied`` to it: the order total, or what refunds
+    credited to the invoice left open."""
     payment = order.payment
-    total = order.q(order.total)
+    total = order.q(applied)
     paid_on = payment.paid_at.date() if payment.paid_at else txn_date(order, timezone)
     notes = [f"Payment of {order_tag(order, connection)}"]
     if payment.method_title or payment.method:
@@ -117,34 +118,51 @@ def refund_item_name(connection: Connection) -> str | None:
     return rules.refund_item or rules.fallback_item
 
 
-def refund_item_names(refund: Refund, order: Order, connection: Connection) -> set[str]:
-    """QuickBooks item names a refund's document needs (before ids are resolved)."""
+def _refunded_line_item(
+    line: RefundLine, order: Order, connection: Connection, decided: OrderRules
+) -> LineItem | None:
+    """The item a refunded line goes back through: the one its order line was sold on."""
     rules = connection.mapping
-    names: set[str] = set()
-    order_items = {line.line_id: line.sku for line in order.lines}
+    if line.kind == "shipping":
+        return LineItem(rules.shipping_item)
+    if line.kind == "fee":
+        return LineItem(rules.fee_item)
+    sold = next((o for o in order.lines if o.line_id == line.line_id), None)
+    rule = decided.line(line.line_id) if sold is not None else LineRule()
+    base = rule.item or item_name_for_line(line.sku or (sold.sku if sold else None), rules)
+    if base is None:
+        return None
+    if rule.income_account:
+        return LineItem(account_item_name(base, rule.income_account), rule.income_account)
+    return LineItem(base)
+
+
+def refund_items(refund: Refund, order: Order, connection: Connection) -> dict[str, str | None]:
+    """QuickBooks item names a refund's document needs (before ids are resolved), each with
+    the income account of a revenue rule's account item (None: an ordinary item)."""
+    decided = decide(order, connection.mapping)
+    items: dict[str, str | None] = {}
     for line in refund.lines:
-        if line.kind == "shipping":
-            names.add(rules.shipping_item)
-        elif line.kind == "fee":
-            names.add(rules.fee_item)
-        else:
-            name = rules.item_for_sku(line.sku or order_items.get(line.line_id))
-            if name is None and rules.auto_create_items and line.sku:
-                name = line.sku
-            if name is not None:
-                names.add(name)
+        item = _refunded_line_item(line, order, connection, decided)
+        if item is not None:
+            items[item.name] = item.income_account
     rest = refund_rest(refund)
     if rest != 0 or not refund.lines:
-        item = refund_item_name(connection)
-        if item is None:
+        name = refund_item_name(connection)
+        if name is None:
             raise PermanentError(
                 f"refund {refund.store_id} of order {refund.order_number} gives back "
                 f"{rest or refund.amount} {refund.currency} not tied to a refunded line, and "
                 "neither mapping.refund_item nor mapping.fallback_item is set: set one in the "
                 "tenant file, then replay"
             )
-        names.add(item)
-    return names
+        items.setdefault(name, None)
+    return items
+
+
+def refund_item_names(refund: Refund, order: Order, connection: Connection) -> set[str]:
+    """QuickBooks item names a refund's document needs (before ids are resolved)."""
+    return set(refund_items(refund, order, connection))
 
 
 def refund_rest(refund: Refund) -> Decimal:
@@ -181,15 +199,9 @@ def build_refund_document(
             "check the refund in the store, then replay"
         )
     lines = LineBuilder(order, rules, refs)
-    order_items = {line.line_id: line.sku for line in order.lines}
     for line in refund.lines:
-        if line.kind == "shipping":
-            name = rules.shipping_item
-        elif line.kind == "fee":
-            name = rules.fee_item
-        else:
-            sku = line.sku or order_items.get(line.line_id)
-            name = rules.item_for_sku(sku) or (sku if rules.auto_create_items and sku else "")
+        item = _refunded_line_item(line, order, connection, lines.decided)
+        name = item.name if item is not None else ""
         item_id = refs.items.get(name)
         if item_id is None:
             raise PermanentError(
@@ -205,6 +217,11 @@ def build_refund_document(
             quantity=line.quantity if line.kind == "item" else None,
             taxes=line.taxes,
             what=f"refunded {line.kind} {line.name!r}",
+            class_name=(
+                lines.decided.line(line.line_id).class_name
+                if line.kind == "item"
+                else lines.decided.class_name
+            ),
         )
     if rest != 0 or not refund.lines:
         name = refund_item_name(connection) or ""
@@ -217,6 +234,7 @@ def build_refund_document(
             quantity=None,
             taxes=(),
             what="the refunded amount not tied to a line",
+            class_name=lines.decided.class_name,
         )
     notes = [refund_tag(refund, connection)]
     if refund.reason.strip():
@@ -228,6 +246,7 @@ def build_refund_document(
         "CurrencyRef": {"value": refund.currency},
         "PrivateNote": note_text("\n".join(notes), PRIVATE_NOTE_MAX),
         "Line": lines.numbered(),
+        **lines.transaction_refs(),
     }
     tax = q(sum((t.amount for line in refund.lines for t in line.taxes), ZERO))
     if rules.tax.mode == "us_automated":
