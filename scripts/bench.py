@@ -2,7 +2,8 @@
 printed, never asserted.
 
 - ingest handler: cold-start import time (fresh interpreter) and warm latency p50/p99
-- QuickBooks calls per order once the customer and items are known (target: one write, no reads)
+- QuickBooks calls per paid order once the customer and items are known (targets: an invoice and
+  its payment, two writes and no reads; a sales receipt, one write)
 - orders per minute through the local runtime against the simulated QuickBooks at its real limits
 - QuickBooks Desktop: SOAP round trips, qbXML messages and handler time per call (by method)
   to drain 1,000 queued orders (targets: at most 50 round trips, each call well under 1 s)
@@ -134,7 +135,8 @@ def bench_ingest(samples: int) -> None:
     print(f"  warm latency p99         {_percentile(timings, 99) * 1000:8.1f} ms")
 
 
-def bench_calls_per_order(orders: int) -> None:
+def _calls_per_order(document: str, orders: int) -> list[Any]:
+    """QuickBooks' request log for ``orders`` paid orders of a known customer and known items."""
     woo = WooSimulator(
         consumer_key=STORE_KEYS["consumer_key"],
         consumer_secret=STORE_KEYS["consumer_secret"],
@@ -142,7 +144,7 @@ def bench_calls_per_order(orders: int) -> None:
     )
     qbo = QboSimulator(client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"])
     with woo.serve() as woo_server, qbo.serve() as qbo_server:
-        config = tenant_config(woo_server.base_url, qbo_server.base_url)
+        config = tenant_config(woo_server.base_url, qbo_server.base_url, document=document)
         secrets = {
             CONNECTION: {
                 "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
@@ -160,7 +162,13 @@ def bench_calls_per_order(orders: int) -> None:
                 webhook_id=1,
             )
             customer = woo.customer_ids()[0]
-            spec = OrderSpec(lines=[LineSpec(10, 2)], customer_id=customer, shipping="flat_rate")
+            # Paid by card (status processing): an invoice and its payment, or a sales receipt.
+            spec = OrderSpec(
+                lines=[LineSpec(10, 2)],
+                customer_id=customer,
+                shipping="flat_rate",
+                payment_method=("stripe", "Credit Card (Stripe)"),
+            )
             sender.deliver("order.created", woo.create_order(spec)["id"])  # learns customer, items
             runtime.drain(timeout_s=60)
             before = len(qbo.request_log)
@@ -169,15 +177,26 @@ def bench_calls_per_order(orders: int) -> None:
             runtime.drain(timeout_s=120)
             log = qbo.request_log[before:]
             sender.close()
-    accepted = [entry for entry in log if entry.status < 400]
-    writes = sum(1 for entry in accepted if entry.method == "POST")
-    refused = len(log) - len(accepted)
-    print("QuickBooks calls per order, customer and items already known")
-    print(
-        f"  requests per order       {len(accepted) / orders:8.2f} ({writes / orders:.2f} writes, "
-        f"{(len(accepted) - writes) / orders:.2f} reads; {orders} orders)"
-    )
-    print(f"  throttled and resent     {refused / orders:8.2f} per order (QuickBooks' 10/s limit)")
+    return log
+
+
+def bench_calls_per_order(orders: int) -> None:
+    print("QuickBooks calls per paid order, customer and items already known")
+    targets = {"invoice": "two writes, no reads", "sales_receipt": "one write, no reads"}
+    for document, target in targets.items():
+        log = _calls_per_order(document, orders)
+        accepted = [entry for entry in log if entry.status < 400]
+        writes = sum(1 for entry in accepted if entry.method == "POST")
+        refused = len(log) - len(accepted)
+        print(
+            f"  {document:<14} requests per order {len(accepted) / orders:6.2f} "
+            f"({writes / orders:.2f} writes, {(len(accepted) - writes) / orders:.2f} reads; "
+            f"{orders} orders; target {target})"
+        )
+        print(
+            f"  {'':<14} throttled and resent {refused / orders:4.2f} per order "
+            "(QuickBooks' 10/s limit)"
+        )
 
 
 def bench_throughput(orders: int) -> None:

@@ -29,10 +29,16 @@ REQUEST_ID_MAX = 50  # QBO `requestid` limit; ours are 36-character UUIDs, which
 # Bump when the meaning of a content hash changes, so every order is compared afresh.
 _HASH_VERSION = "order-content-v1"
 # Order fields that change without changing what QuickBooks receives.
-_HASH_EXCLUDE: dict[str, Any] = {"modified_at": True, "status": True, "customer": {"modified_at"}}
+_HASH_EXCLUDE: dict[str, Any] = {
+    "modified_at": True,
+    "status": True,
+    "refunded_total": True,  # refunds post as documents of their own
+    "customer": {"modified_at"},
+}
 # Fields added after v1: in the hash only when set, so an order that does not carry them keeps
 # the hash it was posted under (and is not sent to QuickBooks again for nothing).
-_HASH_WHEN_SET = ("categories", "group")  # OrderLine.categories, Customer.group
+# OrderLine.categories, Customer.group, Order.exchange_rate
+_HASH_WHEN_SET = ("categories", "group", "exchange_rate")
 _REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ml-connector:qbo-requestid")
 
 _WHITESPACE = re.compile(r"\s+")
@@ -197,7 +203,7 @@ def content_hash(order: Order) -> str:
     processes: no object ids, sorted keys, Decimals in one spelling.
     """
     data = _canonical(order.model_dump(mode="python", exclude=_HASH_EXCLUDE))
-    for part in (*data["lines"], data["customer"]):
+    for part in (data, *data["lines"], data["customer"]):
         for name in _HASH_WHEN_SET:
             if part.get(name) in (None, []):
                 part.pop(name, None)

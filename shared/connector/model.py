@@ -189,6 +189,8 @@ class Order(_Record):
     note: str = ""
     # Home-currency units per unit of ``currency``, when the store knows the rate it used.
     exchange_rate: Decimal | None = None
+    # Money given back so far (the store's refunds, positive); the refunds post on their own.
+    refunded_total: Decimal = ZERO
 
     @field_validator("currency")
     @classmethod

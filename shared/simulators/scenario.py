@@ -6,7 +6,11 @@ deleted product, guests, O'Brien) while QuickBooks throttles, loses a response,
 expires tokens and reports a stale SyncToken. An order whose item is inactive
 in QuickBooks is parked; the bookkeeper reactivates the item and replays it.
 Then every order is checked: one document, the store's total to the cent, an
-audit trail.
+audit trail. The books must tie out: paid invoices are paid into the account
+their gateway maps to, unpaid ones stay open, refunds (lines, shipping, amounts,
+whole orders; of paid and unpaid orders) net every order to the store's net,
+and orders in five foreign currencies post in their currency for customers in
+that currency. Long store numbers get DocNumbers that fit, never repeated.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +41,16 @@ STORE_KEYS: dict[str, str] = {"consumer_key": "ck_demo", "consumer_secret": "cs_
 QBO_APP: dict[str, str] = {"client_id": "demo-app", "client_secret": "demo-app-secret"}
 GIFT_CARD_PRODUCT = 13  # mapped to an item the bookkeeper has made inactive
 POSTER_PRODUCT = 11  # deleted from the catalogue after it sold
-POSTING = ("processing", "completed", "on-hold")
+ZERO = Decimal("0")
+POSTING = ("processing", "completed", "on-hold", "refunded")
+FOREIGN_RATES = {  # the company's rates (USD per unit) for the currencies the store sells in
+    "CAD": Decimal("0.7300"),
+    "EUR": Decimal("1.0850"),
+    "GBP": Decimal("1.2700"),
+    "AUD": Decimal("0.6600"),
+    "NZD": Decimal("0.6000"),
+}
+DEPOSIT_ACCOUNTS = {"stripe": "Checking", "paypal": "PayPal Bank"}  # the rest: Undeposited Funds
 
 Progress = Callable[[str], None]
 
@@ -50,6 +64,8 @@ class OrderCheck:
     documents: int
     ledger_total: Decimal | None
     audit_events: list[str]
+    # What is wrong with the order's money in the books beyond its document (Online).
+    books: list[str] = field(default_factory=list)
 
     @property
     def expected_documents(self) -> int:
@@ -57,7 +73,7 @@ class OrderCheck:
 
     @property
     def ok(self) -> bool:
-        if not self.audit_events:
+        if not self.audit_events or self.books:
             return False
         return order_landed_right(self.status, self.documents, self.ledger_total, self.store_total)
 
@@ -86,6 +102,15 @@ class ScenarioReport:
     replayed: int = 0
     checks: list[OrderCheck] = field(default_factory=list)
     documents_posted: int = 0
+    payments: int = 0
+    paid_invoices: int = 0
+    open_invoices: int = 0
+    refunds: int = 0
+    refund_receipts: int = 0
+    credit_memos: int = 0
+    foreign_orders: dict[str, int] = field(default_factory=dict)  # currency -> orders
+    long_numbers: int = 0
+    doc_number_problems: list[str] = field(default_factory=list)
     customers: int = 0
     duplicate_customers: list[str] = field(default_factory=list)
     qbo_requests: int = 0
@@ -98,7 +123,12 @@ class ScenarioReport:
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and not self.problems and not self.duplicate_customers
+        return (
+            bool(self.checks)
+            and not self.problems
+            and not self.duplicate_customers
+            and not self.doc_number_problems
+        )
 
     def summary(self) -> str:
         lines = [
@@ -109,6 +139,13 @@ class ScenarioReport:
             f"QuickBooks faults injected   {', '.join(self.faults_injected) or 'none'}",
             f"documents in QuickBooks      {self.documents_posted} for "
             f"{sum(c.expected_documents for c in self.checks)} postable orders",
+            f"payments                     {self.payments} ({self.paid_invoices} invoices paid, "
+            f"{self.open_invoices} left open)",
+            f"refunds                      {self.refunds} in the store: "
+            f"{self.refund_receipts} refund receipts, {self.credit_memos} credit memos",
+            "foreign-currency orders      "
+            + (", ".join(f"{n} {cur}" for cur, n in sorted(self.foreign_orders.items())) or "none"),
+            f"long order numbers fitted    {self.long_numbers}",
             f"customers in QuickBooks      {self.customers}",
             f"records parked, then replayed {len(self.parked)} / {self.replayed}",
         ]
@@ -125,19 +162,21 @@ class ScenarioReport:
                 lines.append(
                     f"PROBLEM order {check.number} ({check.status}): {check.documents} documents, "
                     f"QuickBooks total {check.ledger_total}, store total {check.store_total}"
+                    + "".join(f"; {problem}" for problem in check.books)
                 )
             lines += [f"PROBLEM duplicate customer {name}" for name in self.duplicate_customers]
+            lines += [f"PROBLEM {problem}" for problem in self.doc_number_problems]
         return "\n".join(lines)
 
 
-def tenant_config(woo_url: str, qbo_url: str) -> TenantConfig:
+def tenant_config(woo_url: str, qbo_url: str, *, document: str = "invoice") -> TenantConfig:
     return TenantConfig.model_validate(
         {
             "tenant": "demo",
             "connections": [
                 {
                     "id": CONNECTION,
-                    "document": "invoice",
+                    "document": document,
                     "store": {"kind": "woocommerce", "url": woo_url},
                     "ledger": {
                         "kind": "qbo",
@@ -155,7 +194,13 @@ def tenant_config(woo_url: str, qbo_url: str) -> TenantConfig:
                         "fee_item": "Fees",
                         "doc_number": "{prefix}{number}",
                         "doc_prefix": "WC-",
+                        "refund_item": "Refunds",
                         "tax": {"mode": "us_automated"},
+                        "payments": {
+                            "stripe": {"method": "Visa", "deposit_account": "Checking"},
+                            "paypal": {"method": "PayPal", "deposit_account": "PayPal Bank"},
+                            "default": {"deposit_account": "Undeposited Funds"},
+                        },
                     },
                 }
             ],
@@ -186,6 +231,7 @@ class Scenario:
             client_id=QBO_APP["client_id"],
             client_secret=QBO_APP["client_secret"],
             latency_s=qbo_latency_s,
+            multicurrency=True,
         )
         self.report = ScenarioReport()
 
@@ -235,6 +281,14 @@ class Scenario:
                 "Active": False,
             },
         )
+        # PayPal money lands in its own bank account; QuickBooks knows last month's rates.
+        self.qbo.seed("PaymentMethod", {"Name": "PayPal", "Type": "NON_CREDIT_CARD"})
+        self.qbo.seed(
+            "Account", {"Name": "PayPal Bank", "AccountType": "Bank", "AccountSubType": "Checking"}
+        )
+        rates_from = date.today() - timedelta(days=30)
+        for currency, rate in FOREIGN_RATES.items():
+            self.qbo.set_exchange_rate(currency, rate, rates_from)
         page = httpx.get(
             f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True, timeout=30
         )
@@ -271,6 +325,12 @@ class Scenario:
                     if "O'Brien" in self.woo.rest_representation("customer", i)["last_name"]
                 )
                 spec = OrderSpec(lines=[LineSpec(10, 1)], customer_id=customer, status="completed")
+            if n % 7 == 5:  # a multi-currency plugin's checkout
+                spec = replace(spec, currency=self._rng.choice(sorted(FOREIGN_RATES)))
+            if n % 20 == 6:  # a numbering plugin's long numbers
+                spec = replace(spec, number=f"EU-WEBSHOP-2026-{n:010d}")
+            if n % 20 == 7:  # numbers that already carry the DocNumber prefix
+                spec = replace(spec, number=f"WC-{90000 + n}")
             order = self.woo.create_order(spec)
             order_ids.append(order["id"])
             if n == 2:
@@ -287,13 +347,15 @@ class Scenario:
                 self.qbo.expire_access_tokens()  # an hour passes: the next call gets a 401
                 self.report.faults_injected.append("401 expired token")
         self.report.orders = len(order_ids)
-        # Later in the day: updates, cancellations, a trash, and stale deliveries arriving late.
+        # Later in the day: updates, payments, refunds, cancellations, and stale deliveries.
+        cancelled = self._rng.sample(order_ids, k=max(1, len(order_ids) // 20))
         for order_id in self._rng.sample(order_ids, k=max(1, len(order_ids) // 10)):
             current = self.woo.get_order(order_id)["status"]
             if current in ("pending", "processing"):
                 self.woo.update_order(order_id, status="completed")
                 self._deliver(sender, "order.updated", order_id)
-        for order_id in self._rng.sample(order_ids, k=max(1, len(order_ids) // 20)):
+        self._pay_and_refund(sender, [i for i in order_ids if i not in cancelled])
+        for order_id in cancelled:
             self.woo.update_order(order_id, status="cancelled")
             self._deliver(sender, "order.updated", order_id)
         for body, headers in stale_bodies:  # out of order: an old version arrives last
@@ -306,6 +368,51 @@ class Scenario:
             self._deliver(sender, "customer.updated", customer_id)
         self._say(f"{self.report.webhooks_sent} webhooks sent; waiting for the queue to drain")
         self._drain(runtime)
+
+    def _pay_and_refund(self, sender: WebhookSender, order_ids: list[int]) -> None:
+        """Bank transfers arrive for some orders on hold; customers get money back on others:
+        a line, the shipping, an amount, the whole order; paid and unpaid. WooCommerce tells
+        the connector with an order update each time."""
+        rng = self._rng
+
+        def status(order_id: int) -> str:
+            return str(self.woo.get_order(order_id)["status"])
+
+        on_hold = [i for i in order_ids if status(i) == "on-hold"]
+        rng.shuffle(on_hold)
+        for order_id in on_hold[: len(on_hold) // 2]:
+            self.woo.update_order(order_id, status="processing")  # the transfer arrived
+            self._deliver(sender, "order.updated", order_id)
+        unpaid = on_hold[len(on_hold) // 2 :]
+        paid = [i for i in order_ids if status(i) in ("processing", "completed")]
+        rng.shuffle(paid)
+        k = max(1, len(paid) // 12)
+        groups = [paid[n * k : (n + 1) * k] for n in range(4)]
+        refunds: list[tuple[int, dict[str, Any]]] = []
+        for order_id in groups[0]:  # one unit of the first line
+            line = self.woo.get_order(order_id)["line_items"][0]
+            refunds.append((order_id, self.woo.add_refund(order_id, items={line["id"]: 1})))
+        for order_id in groups[1]:  # the shipping
+            if Decimal(self.woo.get_order(order_id)["shipping_total"]) > 0:
+                refunds.append((order_id, self.woo.add_refund(order_id, shipping=True)))
+        for order_id in groups[2] + unpaid[: max(1, len(unpaid) // 2)]:  # an amount
+            if Decimal(self.woo.get_order(order_id)["total"]) > 3:
+                refund = self.woo.add_refund(order_id, amount=Decimal("3.00"), reason="goodwill")
+                refunds.append((order_id, refund))
+        for order_id in groups[3]:  # the whole order
+            order = self.woo.get_order(order_id)
+            rest = Decimal(order["total"]) + sum(Decimal(r["total"]) for r in order["refunds"])
+            if rest > 0:
+                refunds.append((order_id, self.woo.add_refund(order_id, amount=rest)))
+        for order_id, _ in refunds:
+            self._deliver(sender, "order.updated", order_id)
+        self.report.refunds = len(refunds)
+        amounts = [(o, r) for o, r in refunds if not r["line_items"] and not r["shipping_lines"]]
+        if amounts:  # given by mistake, and deleted again
+            order_id, refund = amounts[0]
+            self.woo.delete_refund(order_id, refund["id"])
+            self._deliver(sender, "order.updated", order_id)
+            self.report.refunds -= 1
 
     def _snapshot(self, order_id: int) -> tuple[bytes, dict[str, str]]:
         from simulators.woocommerce_webhooks import php_json, webhook_signature
@@ -369,37 +476,127 @@ class Scenario:
         audit = AuditTrail(
             runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
         )
-        invoices = self.qbo.documents("Invoice")
-        by_order: dict[str, list[dict[str, Any]]] = {}
-        for doc in invoices:
-            note = str(doc.get("PrivateNote", ""))
-            if "(id " in note:
-                noted_id = note.split("(id ", 1)[1].split(")", 1)[0]
-                by_order.setdefault(noted_id, []).append(doc)
+        books = _Books(self.qbo)
         for order_id in self.woo.order_ids():
             order = self.woo.get_order(order_id)
-            docs = by_order.get(str(order_id), [])
-            events: list[str] = [e.event for e in audit.events(f"{CONNECTION}#order#{order_id}")]
+            docs = books.of(order_id, "Invoice")
+            events = audit.events(f"{CONNECTION}#order#{order_id}")
             self.report.skipped_unchanged += sum(
-                1
-                for e in audit.events(f"{CONNECTION}#order#{order_id}")
-                if e.event == "skipped" and "unchanged" in e.outcome
+                1 for e in events if e.event == "skipped" and "unchanged" in e.outcome
             )
-            self.report.checks.append(
-                OrderCheck(
-                    order_id=order_id,
-                    number=str(order["number"]),
-                    status=str(order["status"]),
-                    store_total=Decimal(str(order["total"])),
-                    documents=len(docs),
-                    ledger_total=Decimal(str(docs[0]["TotalAmt"])) if docs else None,
-                    audit_events=events,
+            check = OrderCheck(
+                order_id=order_id,
+                number=str(order["number"]),
+                status=str(order["status"]),
+                store_total=Decimal(str(order["total"])),
+                documents=len(docs),
+                ledger_total=Decimal(str(docs[0]["TotalAmt"])) if docs else None,
+                audit_events=[e.event for e in events],
+            )
+            if check.status in POSTING and len(docs) == 1:
+                check.books = books.problems(order, docs[0])
+                if order["date_paid_gmt"]:
+                    self.report.paid_invoices += 1
+                else:
+                    self.report.open_invoices += 1
+            self.report.checks.append(check)
+            if order["currency"] != "USD":
+                currency = str(order["currency"])
+                self.report.foreign_orders[currency] = (
+                    self.report.foreign_orders.get(currency, 0) + 1
                 )
-            )
+            if len(f"WC-{order['number']}") > 21:
+                self.report.long_numbers += 1
+        invoices = self.qbo.documents("Invoice")
         self.report.documents_posted = len(invoices)
+        self.report.payments = len(books.of_kind("Payment"))
+        self.report.refund_receipts = len(books.of_kind("RefundReceipt"))
+        self.report.credit_memos = len(books.of_kind("CreditMemo"))
+        numbers = Counter(str(d.get("DocNumber", "")) for d in invoices)
+        self.report.doc_number_problems = [
+            f"DocNumber {n!r} " + ("is over 21 characters" if len(n) > 21 else f"used {c} times")
+            for n, c in numbers.items()
+            if len(n) > 21 or c > 1
+        ]
         customers = self.qbo.documents("Customer")
         self.report.customers = len(customers)
         names = Counter(c["DisplayName"] for c in customers)
-        self.report.duplicate_customers = [n for n, count in names.items() if count > 1]
+        per_email = Counter(
+            (str((c.get("PrimaryEmailAddr") or {}).get("Address", "")).lower(), _currency(c))
+            for c in customers
+            if c.get("PrimaryEmailAddr")
+        )
+        self.report.duplicate_customers = [n for n, count in names.items() if count > 1] + [
+            f"{email} in {currency}" for (email, currency), n in per_email.items() if n > 1
+        ]
         self.report.qbo_requests = len(self.qbo.request_log)
         self.report.qbo_writes = self.qbo.writes
+
+
+def _currency(record: dict[str, Any], home: str = "USD") -> str:
+    return str((record.get("CurrencyRef") or {}).get("value") or home)
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+class _Books:
+    """What the simulated company holds for each store order, as a bookkeeper reconciles it."""
+
+    def __init__(self, qbo: QboSimulator) -> None:
+        self._qbo = qbo
+        self._by_order: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._kinds: dict[str, list[dict[str, Any]]] = {}
+        for kind in ("Invoice", "Payment", "RefundReceipt", "CreditMemo"):
+            documents = qbo.documents(kind)
+            self._kinds[kind] = [d for d in documents if "(id " in str(d.get("PrivateNote", ""))]
+            for doc in self._kinds[kind]:
+                noted = str(doc["PrivateNote"]).split("(id ", 1)[1].split(")", 1)[0]
+                self._by_order.setdefault((kind, noted), []).append(doc)
+        self._customers = {str(c["Id"]): c for c in qbo.documents("Customer")}
+        self._accounts = {str(a["Name"]): str(a["Id"]) for a in qbo.documents("Account")}
+
+    def of(self, order_id: int, kind: str) -> list[dict[str, Any]]:
+        return self._by_order.get((kind, str(order_id)), [])
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return self._kinds[kind]
+
+    def problems(self, order: dict[str, Any], invoice: dict[str, Any]) -> list[str]:
+        """Everything about a posted order's money that does not tie out with the store."""
+        order_id = int(order["id"])
+        found: list[str] = []
+        refunds = self.of(order_id, "RefundReceipt") + self.of(order_id, "CreditMemo")
+        store_net = Decimal(order["total"]) + sum(Decimal(r["total"]) for r in order["refunds"])
+        net = _money(invoice["TotalAmt"]) - sum((_money(d["TotalAmt"]) for d in refunds), ZERO)
+        if net != store_net:
+            found.append(f"QuickBooks nets {net}, the store {store_net}")
+        payments = [p for p in self.of(order_id, "Payment") if _money(p["TotalAmt"]) > 0]
+        balance = _money(invoice["Balance"])
+        if order["date_paid_gmt"]:
+            account = DEPOSIT_ACCOUNTS.get(order["payment_method"], "Undeposited Funds")
+            if len(payments) != 1:
+                found.append(f"{len(payments)} payments for a paid order")
+            elif payments[0]["DepositToAccountRef"]["value"] != self._accounts[account]:
+                found.append(
+                    f"paid into account {payments[0]['DepositToAccountRef']}, not {account}"
+                )
+            if balance != 0:
+                found.append(f"a paid invoice has balance {balance}")
+        else:
+            credited = sum((_money(d["TotalAmt"]) for d in self.of(order_id, "CreditMemo")), ZERO)
+            if payments:
+                found.append("an unpaid order has a payment")
+            if balance != _money(invoice["TotalAmt"]) - credited:
+                found.append(f"an unpaid invoice has balance {balance}, not its total less credits")
+        customer = self._customers.get(str(invoice["CustomerRef"]["value"]), {})
+        currencies = {
+            "invoice": _currency(invoice),
+            "customer": _currency(customer),
+            **{f"{d['Id']}": _currency(d) for d in payments + refunds},
+        }
+        wrong = {what: cur for what, cur in currencies.items() if cur != order["currency"]}
+        if wrong:
+            found.append(f"order in {order['currency']} but {wrong}")
+        return found

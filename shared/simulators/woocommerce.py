@@ -99,6 +99,10 @@ class OrderSpec:
     status: str = "processing"
     payment_method: tuple[str, str] = ("bacs", "Direct bank transfer")
     customer_note: str = ""
+    # A sequential-numbers plugin's order number (WooCommerce's own is the post id).
+    number: str | None = None
+    # A multi-currency plugin's checkout currency (the store's own when None).
+    currency: str | None = None
 
 
 @dataclass
@@ -307,12 +311,12 @@ class WooSimulator:
             doc: dict[str, Any] = {
                 "id": order_id,
                 "parent_id": 0,
-                "number": str(order_id),
+                "number": spec.number or str(order_id),
                 "order_key": "wc_order_" + self._token(13),
                 "created_via": "checkout",
                 "version": "9.8.5",
                 "status": spec.status,
-                "currency": self.currency,
+                "currency": spec.currency or self.currency,
                 "date_created": local,
                 "date_created_gmt": gmt,
                 "date_modified": local,
@@ -612,7 +616,9 @@ class WooSimulator:
             for r in stored.refunds
         ]
         status = doc["status"]
-        doc["currency_symbol"] = "$" if self.currency in ("USD", "CAD") else self.currency
+        doc["currency_symbol"] = (
+            "$" if doc["currency"] in ("USD", "CAD", "AUD", "NZD") else doc["currency"]
+        )
         doc["payment_url"] = (
             f"{self.home_url}/checkout/order-pay/{order_id}/?pay_for_order=true"
             f"&key={doc['order_key']}"

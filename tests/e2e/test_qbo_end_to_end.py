@@ -4,7 +4,9 @@ Signed webhooks with repeats and stale, reordered deliveries; QuickBooks throttl
 loses a response, answers 503, reports a stale SyncToken and expires the access
 token; an inactive item parks orders until the bookkeeper reactivates it and
 replays them. Every order must end with exactly one document whose total equals
-the store's to the cent, and an audit trail.
+the store's to the cent, and an audit trail; and the books must tie out: payments
+in the accounts their gateways map to, refunds netting each order to the store's
+net, foreign orders in their own currency, DocNumbers that fit and never repeat.
 """
 
 from __future__ import annotations
@@ -57,3 +59,18 @@ def test_parked_orders_were_replayed_and_posted_once(report: ScenarioReport) -> 
     for check in report.checks:
         if str(check.order_id) in parked_numbers:
             assert "replayed" in check.audit_events
+
+
+def test_the_books_tie_out_for_payments_refunds_and_currencies(report: ScenarioReport) -> None:
+    # Every row of "What your books look like" happened
+    assert report.paid_invoices >= 60 and report.open_invoices >= 5
+    assert report.payments >= report.paid_invoices
+    assert report.refund_receipts >= 10 and report.credit_memos >= 1
+    assert report.refunds == report.refund_receipts + report.credit_memos
+    assert len(report.foreign_orders) == 5 and sum(report.foreign_orders.values()) >= 20
+    assert report.long_numbers >= 5
+    assert any(c.status == "refunded" for c in report.checks)
+    # And for each of them the books say what the store says (OrderCheck.books lists problems)
+    assert [(c.number, c.books) for c in report.checks if c.books] == []
+    assert report.doc_number_problems == []
+    assert not report.duplicate_customers

@@ -343,12 +343,7 @@ def _in_currency(
     rig: QboRig, currency: str, *lines: tuple[int, int], **spec: Any
 ) -> dict[str, Any]:
     """An order placed in ``currency`` (a multi-currency plugin's checkout)."""
-    home = rig.woo.currency
-    rig.woo.currency = currency
-    try:
-        return _order(rig, *lines, **spec)
-    finally:
-        rig.woo.currency = home
+    return _order(rig, *lines, currency=currency, **spec)
 
 
 def test_a_foreign_order_parks_naming_the_setting_then_posts_in_its_currency(rig: QboRig) -> None:
@@ -395,3 +390,22 @@ def test_a_foreign_order_parks_naming_the_setting_then_posts_in_its_currency(rig
     rig.sync(PAY, "order.created", again["id"])
     assert _one(rig, "Invoice", again["id"])["CustomerRef"]["value"] == customers["CAD"]["Id"]
     assert len(_customers_with_email(rig, buyer["email"])) == 2
+
+
+def test_an_invoice_credited_before_it_is_paid_is_paid_for_what_is_left(rig: QboRig) -> None:
+    # Given an unpaid order refunded 4.00 (a credit memo applied to its invoice)
+    order = _order(rig, (MUG, 2), status="on-hold", payment_method=BACS)
+    rig.sync(PAY, "order.created", order["id"])
+    rig.woo.add_refund(order["id"], amount=Decimal("4.00"), reason="price match")
+    rig.sync(PAY, "order.updated", order["id"])
+    # When the buyer pays what is left and the merchant marks it processing
+    rig.woo.update_order(order["id"], status="processing")
+    rig.sync(PAY, "order.updated", order["id"])
+
+    # Then one payment of the rest closes the invoice; nothing is parked
+    invoice = _one(rig, "Invoice", order["id"])
+    (payment,) = _payments_of(rig, invoice["Id"])
+    assert _money(payment["TotalAmt"]) == Decimal(order["total"]) - Decimal("4.00")
+    assert _money(invoice["Balance"]) == 0
+    assert rig.sync_state(PAY, order["id"]).status == "posted"
+    assert _net_in_quickbooks(rig, order["id"]) == _store_net(rig, order["id"])

@@ -228,6 +228,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
             transaction_id=woo.transaction_id,
         ),
         note=woo.customer_note,
+        refunded_total=q(sum((abs(r.total) for r in woo.refunds), ZERO)),
     )
     check_totals(order)
     return order
