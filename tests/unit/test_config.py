@@ -210,3 +210,18 @@ def test_the_store_looks_up_only_what_the_rules_match_on(tmp_path: Path) -> None
     assert mapping.rules_use_customer_group and not mapping.rules_use_categories
     plain = load_tenant(_write(tmp_path, GOOD)).connections[0].mapping
     assert not plain.rules_use_customer_group and not plain.rules_use_categories
+
+
+def test_the_example_tenants_commented_rules_load_when_uncommented(tmp_path: Path) -> None:
+    # Given the example tenant with its commented revenue rules switched on
+    text = (REPO / "tenants" / "example.toml").read_text(encoding="utf-8")
+    head, _, rules = text.partition("# [[connections.mapping.rules]]")
+    live = "[[connections.mapping.rules]]" + "\n".join(
+        line.removeprefix("# ").removeprefix("#") for line in rules.splitlines()
+    )
+    # Then they load as four rules, the first sending gift cards to a liability account
+    config = load_tenant(_write(tmp_path, head + live))
+    (rules_of_first, *_) = [c.mapping.rules for c in config.connections if c.mapping.rules]
+    assert len(rules_of_first) == 4
+    assert rules_of_first[0].income_account == "Gift card liability"
+    assert rules_of_first[2].when.country == ("US", "CA")
