@@ -409,3 +409,45 @@ def test_an_invoice_credited_before_it_is_paid_is_paid_for_what_is_left(rig: Qbo
     assert _money(invoice["Balance"]) == 0
     assert rig.sync_state(PAY, order["id"]).status == "posted"
     assert _net_in_quickbooks(rig, order["id"]) == _store_net(rig, order["id"])
+
+
+# --- bad input: a clear answer, nothing lost or doubled ---------------------------------------
+
+
+def test_refunds_adding_up_to_more_than_the_order_park_it_naming_both(rig: QboRig) -> None:
+    order = _order(rig, (MUG, 1), payment_method=STRIPE)
+    rig.sync(PAY, "order.created", order["id"])
+
+    def a_plugin_lists_a_bogus_refund(payload: dict[str, Any]) -> None:
+        payload["refunds"] = [{"id": 99999, "reason": "", "total": "-1000.00"}]
+
+    rig.store_rewrites[order["id"]] = a_plugin_lists_a_bogus_refund
+    rig.woo.update_order(order["id"], customer_note="refund requested")
+    try:
+        rig.sync(PAY, "order.updated", order["id"])
+    finally:
+        rig.store_rewrites.clear()
+
+    state = rig.sync_state(PAY, order["id"])
+    assert state.status == "parked" and state.last_error
+    assert "refunds add up to 1000.00" in state.last_error and order["total"] in state.last_error
+    assert rig.documents_for("RefundReceipt", order["id"]) == []
+    assert len(_payments_of(rig, _one(rig, "Invoice", order["id"])["Id"])) == 1
+
+
+def test_a_voided_invoice_is_never_paid(rig: QboRig) -> None:
+    # Given an unpaid order whose invoice was voided when it was cancelled
+    order = _order(rig, (PRINT, 1), status="on-hold", payment_method=BACS)
+    rig.sync(PAY, "order.created", order["id"])
+    rig.woo.update_order(order["id"], status="cancelled")
+    rig.sync(PAY, "order.updated", order["id"])
+    # When the store later marks it paid
+    rig.woo.update_order(order["id"], status="processing")
+    rig.sync(PAY, "order.updated", order["id"])
+
+    # Then it parks with the way out, and QuickBooks gets no payment for the voided invoice
+    invoice = _one(rig, "Invoice", order["id"])
+    assert _money(invoice["TotalAmt"]) == 0
+    assert _payments_of(rig, invoice["Id"]) == []
+    state = rig.sync_state(PAY, order["id"])
+    assert state.status == "parked" and state.last_error and "cannot un-void" in state.last_error
