@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from connector.ledgers.qbd import qbxml, qbxml_queries
-from connector.model import Order
+from connector.ledgers.qbd import qbxml, qbxml_money, qbxml_queries
+from connector.model import Order, Payment
 from tests.unit.test_qbxml import CUSTOMER, make_order, make_refs, make_refund, orders
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "qbd"
@@ -139,6 +139,66 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         make_refund(lines=()), make_refs(ref_number="R55"), request_id="1"
     ),
     "CustomerQuery stop": lambda: qbxml.query_stop("Customer", ITERATOR, request_id="1"),
+    "SalesReceiptAdd paid, foreign": lambda: qbxml.sales_txn_add(
+        "SalesReceipt",
+        make_order(),
+        make_refs(
+            zero_tax_item="Out of State",
+            payment_method="Visa",
+            deposit_account="Checking",
+            exchange_rate=Decimal("0.7312"),
+        ),
+        request_id="1",
+    ),
+    "InvoiceAdd foreign": lambda: qbxml.sales_txn_add(
+        "Invoice", make_order(), make_refs(exchange_rate=Decimal("1.08")), request_id="1"
+    ),
+    "CreditMemoAdd foreign": lambda: qbxml.credit_memo_add(
+        make_refund(), make_refs(ref_number="R55", exchange_rate=Decimal("1.08")), request_id="1"
+    ),
+    "ReceivePaymentAdd": lambda: qbxml_money.receive_payment_add(
+        make_order(
+            payment=Payment(
+                method="stripe", method_title="Card", paid_at=SINCE, transaction_id="ch_" + "x" * 30
+            )
+        ),
+        customer="Siobhán O'Brien",
+        invoice_txn_id="1A-1",
+        applied=Decimal("30.00"),
+        ref_number="ch_xxxxxxxxxxxxxxxxx",
+        payment_method="Visa",
+        deposit_account="Undeposited Funds",
+        exchange_rate=Decimal("1.08"),
+        request_id="1",
+    ),
+    "ReceivePaymentAdd credit applied": lambda: qbxml_money.credit_application_add(
+        make_refund(),
+        customer="Siobhán O'Brien",
+        invoice_txn_id="1A-1",
+        credit_txn_id="1B-1",
+        ref_number="R55",
+        request_id="1",
+    ),
+    "ARRefundCreditCardAdd": lambda: qbxml_money.refund_payout_add(
+        make_refund(),
+        customer="Siobhán O'Brien",
+        credit_txn_id="1B-1",
+        ref_number="R55",
+        refund_from_account="Undeposited Funds",
+        payment_method="Visa",
+        exchange_rate=Decimal("1.08"),
+        request_id="1",
+    ),
+    "ReceivePaymentQuery": lambda: qbxml.txn_query_by_ref(
+        "ReceivePayment", "ch_xxxxxxxxxxxxxxxxx", request_id="1"
+    ),
+    "ARRefundCreditCardQuery": lambda: qbxml.txn_query_by_ref(
+        "ARRefundCreditCard", "R55", request_id="1"
+    ),
+    "TxnVoid ARRefundCreditCard": lambda: qbxml.txn_void(
+        "ARRefundCreditCard", "1A-1", request_id="1"
+    ),
+    "TxnDel ReceivePayment": lambda: qbxml.txn_del("ReceivePayment", "1A-1", request_id="1"),
 }
 
 

@@ -82,19 +82,45 @@ def test_a_known_transaction_is_modified_with_its_edit_sequence() -> None:
     assert "<TxnID>T-1</TxnID>" in xml and "<EditSequence>9</EditSequence>" in xml
 
 
+def _invoice_ret(txn_id: str, memo: str) -> str:
+    return (
+        f"<InvoiceRet><TxnID>{txn_id}</TxnID><EditSequence>3</EditSequence>"
+        f"<RefNumber>1</RefNumber><Subtotal>26.60</Subtotal><Memo>{memo}</Memo></InvoiceRet>"
+    )
+
+
 def test_an_unknown_outcome_is_pre_checked_by_ref_number_and_adopted() -> None:
+    # Given an order whose InvoiceAdd was sent and never answered
     work = _work(status="sent", customer_name="Ada Buyer1", known_items=KNOWN)
     facts = drain.new_facts()
     plan = drain.plan([work], facts, _connection(), prefix="m5")
     assert _kinds(plan) == ["InvoiceQuery"]
+    # When QuickBooks has two invoices with its RefNumber, one of them tagged with this order
     rid = _rid(plan, "txn_query")
     drain.read(plan.purposes, _answer(_rs("InvoiceQuery", rid, body=(
-        "<InvoiceRet><TxnID>T-7</TxnID><EditSequence>3</EditSequence><RefNumber>1</RefNumber>"
-        "<Subtotal>26.60</Subtotal></InvoiceRet>"))), facts)  # fmt: skip
+        _invoice_ret("T-6", "Entered by hand") + _invoice_ret(
+            "T-7", "WooCommerce order #1 (id 1)&#10;Customer note: fragile")))), facts)  # fmt: skip
     again = drain.plan([work], facts, _connection(), prefix="m6")
+    # Then the tagged one is adopted, nothing is added
     assert again.requests == []
     (decision,) = again.decisions
     assert (decision.outcome, decision.operation, decision.txn_id) == ("posted", "adopted", "T-7")
+
+
+def test_a_ref_number_held_by_another_records_transaction_is_not_adopted() -> None:
+    # Given an order whose InvoiceAdd was sent and never answered
+    work = _work(status="sent", customer_name="Ada Buyer1", known_items=KNOWN)
+    facts = drain.new_facts()
+    plan = drain.plan([work], facts, _connection(), prefix="m5")
+    # When the only invoice with its RefNumber is another order's (fitted RefNumbers can meet)
+    drain.read(plan.purposes, _answer(_rs("InvoiceQuery", _rid(plan, "txn_query"), body=(
+        _invoice_ret("T-9", "WooCommerce order #1-long-number (id 901)")))), facts)  # fmt: skip
+    again = drain.plan([work], facts, _connection(), prefix="m6")
+    # Then the order parks with a reason instead of adopting (or duplicating) it
+    assert again.requests == []
+    (decision,) = again.decisions
+    assert decision.outcome == "park"
+    assert "T-9" in decision.reason and "WooCommerce order #1 (id 1)" in decision.reason
 
 
 def test_an_unknown_outcome_with_nothing_found_is_added() -> None:

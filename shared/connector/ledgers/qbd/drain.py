@@ -25,9 +25,26 @@ from typing import Any, Literal
 
 from connector.config import Connection
 from connector.errors import PermanentError
-from connector.ledgers.qbd import qbxml
+from connector.ledgers.qbd import drain_money, qbxml, qbxml_txns
+from connector.ledgers.qbd.currencies import (
+    MULTICURRENCY_SETTING,
+    CompanyCurrency,
+    company_currency,
+    currency_name,
+    in_currency,
+)
 from connector.ledgers.qbd.customer_names import customer_name, disambiguated_name
-from connector.ledgers.qbd.outbox import OutboxEntry, RefundPayload, WithdrawalPayload
+from connector.ledgers.qbd.drain_parts import Decision, Needs, Park, Work, Writes
+from connector.ledgers.qbd.outbox import (
+    OutboxEntry,
+    PaymentPayload,
+    RefundPayload,
+    RefundWithdrawalPayload,
+    WithdrawalPayload,
+    order_of,
+    order_record_key,
+)
+from connector.ledgers.qbd.qbxml_queries import AnyTxnKind
 from connector.mapping import item_name_for_sku, item_names_needed
 from connector.model import ZERO, Customer, Order, Refund
 
@@ -35,47 +52,10 @@ RETRY_LATER = range(3170, 3181)  # record in use, locked, modified by another us
 STALE = 3200
 INVALID_REFERENCE = 3140
 NAME_IN_USE = 3100
-TxnKind = Literal["Invoice", "SalesReceipt", "CreditMemo"]
 DOCUMENT_KINDS: dict[str, Literal["Invoice", "SalesReceipt"]] = {
     "invoice": "Invoice",
     "sales_receipt": "SalesReceipt",
 }
-
-Outcome = Literal["posted", "withdrawn", "customer", "again", "retry", "park"]
-
-
-@dataclass(frozen=True)
-class Work:
-    """One waiting outbox entry with what DynamoDB already knows about its record."""
-
-    entry: OutboxEntry
-    txn_id: str | None = None  # the Desktop transaction already holding this record
-    edit_sequence: str | None = None
-    customer_name: str | None = None  # the mapped customer FullName for the buyer
-    known_items: frozenset[str] = frozenset()  # lower-cased item names known to exist
-    refresh_txn: bool = False  # QuickBooks said our EditSequence is stale (3200)
-    attempts_3140: int = 0
-
-    @property
-    def uncertain(self) -> bool:
-        """A write for it was sent and its answer never read: it may already be in QuickBooks."""
-        return self.entry.status == "sent"
-
-
-@dataclass(frozen=True)
-class Decision:
-    seq: int
-    outcome: Outcome
-    reason: str = ""
-    why: str = ""  # for "again": "3140" (re-resolve references) or "3200" (re-query, then modify)
-    operation: str = ""  # created, updated, adopted, voided, deleted
-    ledger_type: str = ""
-    txn_id: str | None = None
-    edit_sequence: str | None = None
-    total: Decimal | None = None
-    ref_number: str | None = None
-    customer_key: str | None = None  # the buyer's match key, mapped to customer_name once posted
-    customer_name: str | None = None
 
 
 @dataclass
@@ -93,6 +73,27 @@ class Plan:
 
 def new_facts() -> dict[str, Any]:
     return {"customers": {}, "items": {}, "txns": {}, "taken": []}
+
+
+def company_of(facts: Mapping[str, Any]) -> CompanyCurrency | None:
+    """The company's currency facts, once known this session."""
+    known = facts.get("company")
+    return CompanyCurrency.from_json(known) if known else None
+
+
+def country_home(facts: Mapping[str, Any]) -> str:
+    """The home currency of the QuickBooks edition (qbXMLCountry), known before preferences."""
+    return company_currency(None, str(facts.get("country") or "US")).home
+
+
+def customer_key(customer: Customer, currency: str, facts: Mapping[str, Any]) -> str | None:
+    """The customer mapping key: one QuickBooks customer per buyer and currency (None while the
+    company's preferences are not known and the buyer pays in another currency than the
+    edition's)."""
+    company = company_of(facts)
+    if company is None:
+        return customer.match_key if currency.upper() == country_home(facts) else None
+    return customer.match_key + (f"#{currency.upper()}" if company.is_foreign(currency) else "")
 
 
 def _complete(facts: dict[str, Any]) -> None:
@@ -115,28 +116,6 @@ def document_kind(connection: Connection) -> Literal["Invoice", "SalesReceipt"]:
 
 
 # --- planning ---------------------------------------------------------------------------------
-@dataclass
-class _Needs:
-    customer_queries: list[str] = field(default_factory=list)
-    item_names: list[str] = field(default_factory=list)
-    txn_queries: list[tuple[TxnKind, str]] = field(default_factory=list)
-
-    def empty(self) -> bool:
-        return not (self.customer_queries or self.item_names or self.txn_queries)
-
-
-class _Park(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class _Writes:
-    requests: list[tuple[str, dict[str, Any], qbxml.QbRequest]] = field(default_factory=list)
-    decision: Decision | None = None  # decided without a write (adopted, nothing to withdraw)
-
-
 class _Planner:
     def __init__(self, connection: Connection, facts: dict[str, Any], prefix: str) -> None:
         self.connection = connection
@@ -154,13 +133,19 @@ class _Planner:
 
     # -- customers
     def resolve_customer(
-        self, customer: Customer, mapped: str | None, needs: _Needs
+        self, customer: Customer, mapped: str | None, needs: Needs, currency: str | None = None
     ) -> tuple[str, bool] | None:
-        """(FullName, needs a CustomerAdd) or None while a lookup is outstanding."""
+        """(FullName, needs a CustomerAdd) or None while a lookup is outstanding.
+
+        ``currency`` (a foreign one) names the buyer's customer in it: ``<name> (<CUR>)``.
+        """
         taken = set(self.facts["taken"])
         if mapped and mapped.lower() not in taken:
             return mapped, False
-        for name in (customer_name(customer), disambiguated_name(customer)):
+        names = (customer_name(customer), disambiguated_name(customer))
+        if currency:
+            names = (in_currency(names[0], currency), in_currency(names[1], currency))
+        for name in names:
             lower = name.lower()
             if lower in taken:
                 continue
@@ -172,11 +157,36 @@ class _Planner:
                 return name, lower not in self.added_customers
             if _same_person(fact, customer):
                 return str(fact.get("name") or name), False
-        raise _Park(
+        raise Park(
             f"QuickBooks already has a customer, vendor or employee named "
-            f"{customer_name(customer)!r} and {disambiguated_name(customer)!r} for someone else: "
+            f"{names[0]!r} and {names[1]!r} for someone else: "
             "rename one of them in QuickBooks, then replay"
         )
+
+    # -- currencies
+    def foreign_currency(self, currency: str, what: str, needs: Needs) -> str | None:
+        """The ISO code of a foreign currency the company can hold, None for the home one
+        (or while the company's preferences are being asked for); Park when it cannot."""
+        company = company_of(self.facts)
+        if company is None:
+            if currency.upper() == country_home(self.facts):
+                return None  # the edition's own currency: home, whatever the preference says
+            needs.preferences = True
+            return None
+        if not company.is_foreign(currency):
+            return None
+        if not company.multicurrency:
+            raise Park(
+                f"{what} is in {currency.upper()}, but this QuickBooks Desktop company file keeps "
+                f"its books in {company.home} with Multiple Currencies off: "
+                f"{MULTICURRENCY_SETTING}, then replay"
+            )
+        if currency_name(currency) is None:
+            raise Park(
+                f"{what} is in {currency.upper()}, a currency the connector cannot name in "
+                "QuickBooks Desktop's Currency list: post it by hand"
+            )
+        return currency.upper()
 
     # -- items
     def item_names(self, order: Order) -> tuple[dict[str, str], set[str]]:
@@ -200,29 +210,26 @@ class _Planner:
         return names, creatable
 
     def refund_item_names(self, refund: Refund) -> tuple[dict[str, str], set[str]]:
-        names: dict[str, str] = {}
-        creatable: set[str] = set()
-        for line in refund.lines:
-            sku = line.sku
-            if sku and sku in self.rules.items:
-                names[self.rules.items[sku]] = self.rules.items[sku]
-            elif sku and self.rules.auto_create_items:
-                name = item_name_for_sku(sku)
-                names[name] = name
-                creatable.add(name)
-            elif self.rules.fallback_item:
-                names[self.rules.fallback_item] = self.rules.fallback_item
-            else:
-                raise _Park(
-                    f"refund {refund.store_id} line {line.name!r} has no QuickBooks item: map "
-                    "its SKU or set fallback_item in the tenant file, then replay"
-                )
-        if not refund.lines and self.rules.fallback_item:
-            names[self.rules.fallback_item] = self.rules.fallback_item
+        """The item names the refund's credit memo uses (exactly its lines) and those we may
+        create; Park when a line has no item."""
+        refs = qbxml.refs_for_refund(refund, self.connection, customer="-")
+        try:
+            lines = qbxml_txns.refund_lines(refund, refs)
+        except PermanentError as exc:
+            raise Park(exc.reason) from None
+        names = {line.item: line.item for line in lines}
+        creatable = {
+            item_name_for_sku(line.sku)
+            for line in refund.lines
+            if line.kind == "item"
+            and line.sku
+            and self.rules.auto_create_items
+            and line.sku not in self.rules.items
+        }
         return names, creatable
 
     def check_items(
-        self, names: Mapping[str, str], creatable: set[str], known: frozenset[str], needs: _Needs
+        self, names: Mapping[str, str], creatable: set[str], known: frozenset[str], needs: Needs
     ) -> list[str] | None:
         """Item names to create now, or None while a lookup is outstanding."""
         to_create: list[str] = []
@@ -240,13 +247,13 @@ class _Planner:
                     if lower not in self.added_items:
                         to_create.append(name)
                 else:
-                    raise _Park(
+                    raise Park(
                         f"QuickBooks has no item named {name!r}: create it in QuickBooks "
                         "(or map the SKU to an existing item in the tenant file), then replay"
                     )
         return None if pending else to_create
 
-    def txn_fact(self, kind: TxnKind, ref: str, needs: _Needs) -> dict[str, Any] | None:
+    def txn_fact(self, kind: AnyTxnKind, ref: str, needs: Needs) -> dict[str, Any] | None:
         """What the RefNumber pre-check found ({} for nothing), or None while it is outstanding."""
         fact = self.facts["txns"].get(txn_key(kind, ref))
         if fact is None:
@@ -254,7 +261,7 @@ class _Planner:
         return fact
 
     # -- one entry
-    def work(self, work: Work, needs: _Needs) -> _Writes | None:
+    def work(self, work: Work, needs: Needs) -> Writes | None:
         payload = work.entry.payload()
         if isinstance(payload, Order):
             return self._order(work, payload, needs)
@@ -262,9 +269,13 @@ class _Planner:
             return self._withdraw(work, payload, needs)
         if isinstance(payload, Customer):
             return self._customer(work, payload, needs)
-        return self._refund(work, payload, needs)
+        if isinstance(payload, PaymentPayload):
+            return drain_money.plan_payment(self, work, payload, needs)
+        if isinstance(payload, RefundWithdrawalPayload):
+            return drain_money.plan_refund_withdrawal(self, work, payload, needs)
+        return drain_money.plan_refund(self, work, payload, needs)
 
-    def _order(self, work: Work, order: Order, needs: _Needs) -> _Writes | None:
+    def _order(self, work: Work, order: Order, needs: Needs) -> Writes | None:
         seq = work.entry.seq
         kind: Literal["Invoice", "SalesReceipt"] = (
             work.entry.ledger_type  # type: ignore[assignment]
@@ -272,17 +283,20 @@ class _Planner:
             else document_kind(self.connection)
         )
         ref = qbxml.order_ref_number(order, self.rules)
+        currency = self.foreign_currency(order.currency, f"order {order.number}", needs)
+        key = order.customer.match_key + (f"#{currency}" if currency else "")
         names, creatable = self.item_names(order)
-        resolved = self.resolve_customer(order.customer, work.customer_name, needs)
+        resolved = self.resolve_customer(order.customer, work.customer_name, needs, currency)
         creations = self.check_items(names, creatable, work.known_items, needs)
         txn_id, edit_sequence = work.txn_id, work.edit_sequence
         if work.refresh_txn or (txn_id is None and work.uncertain):
             fact = self.txn_fact(kind, ref, needs)
-            if fact is not None and fact.get("txn_id"):
-                txn_id, edit_sequence = str(fact["txn_id"]), str(fact["edit_sequence"])
+            found = drain_money.ours(fact, qbxml.order_tag(order), kind, ref) if fact else None
+            if found is not None:
+                txn_id, edit_sequence = str(found["txn_id"]), str(found["edit_sequence"])
                 if txn_id and work.txn_id is None and work.uncertain:
                     # Our earlier Add reached QuickBooks; its answer did not reach us.
-                    return _Writes(
+                    return Writes(
                         decision=Decision(
                             seq,
                             "posted",
@@ -291,22 +305,23 @@ class _Planner:
                             ledger_type=kind,
                             txn_id=txn_id,
                             edit_sequence=edit_sequence,
-                            total=_decimal(fact.get("total")),
+                            total=_decimal(found.get("total")),
                             ref_number=ref,
-                            customer_key=order.customer.match_key,
+                            customer_key=key,
                             customer_name=resolved[0] if resolved else None,
                         )
                     )
             elif fact is not None and work.refresh_txn:
-                raise _Park(
+                raise Park(
                     f"{kind} {ref} is no longer in QuickBooks (deleted there?): replay to add it again"
                 )
         if resolved is None or creations is None or not needs.empty():
             return None
         name, add_customer = resolved
-        common = {"seq": seq, "customer_key": order.customer.match_key, "customer": name}
-        writes = self._prerequisites(order.customer, name, add_customer, creations, common)
-        refs = qbxml.refs_for_order(order, self.connection, customer=name)
+        common = {"seq": seq, "customer_key": key, "customer": name}
+        writes = self.prerequisites(order.customer, name, add_customer, creations, common, currency)
+        rate = order.exchange_rate if currency else None
+        refs = qbxml.refs_for_order(order, self.connection, customer=name, exchange_rate=rate)
         purpose = {**common, "kind": kind, "ref": ref, "total": str(order.q(order.total))}
         if txn_id and edit_sequence:
             writes.requests.append(
@@ -324,23 +339,30 @@ class _Planner:
             )
         return writes
 
-    def _prerequisites(
+    def prerequisites(
         self,
         customer: Customer,
         name: str,
         add_customer: bool,
         creations: list[str],
         common: dict[str, Any],
-    ) -> _Writes:
-        """The customer and items a transaction needs, added in the same message before it."""
-        writes = _Writes()
+        currency: str | None = None,
+    ) -> Writes:
+        """The customer (in ``currency``, a foreign one) and items a transaction needs,
+        added in the same message before it."""
+        writes = Writes()
         if add_customer:
             self.added_customers.add(name.lower())
             writes.requests.append(
                 (
                     "customer_add",
                     {**common, "name": name, "email": customer.email},
-                    qbxml.customer_add(customer, name, request_id=self.rid()),
+                    qbxml.customer_add(
+                        customer,
+                        name,
+                        request_id=self.rid(),
+                        currency=currency_name(currency) if currency else None,
+                    ),
                 )
             )
         for item in creations:
@@ -356,13 +378,13 @@ class _Planner:
             )
         return writes
 
-    def _withdraw(self, work: Work, payload: WithdrawalPayload, needs: _Needs) -> _Writes | None:
+    def _withdraw(self, work: Work, payload: WithdrawalPayload, needs: Needs) -> Writes | None:
         seq = work.entry.seq
         operation = "voided" if work.entry.action == "void_order" else "deleted"
         txn_id = work.txn_id
         if txn_id is None or work.refresh_txn:
             if not payload.ref_number:
-                return _Writes(
+                return Writes(
                     decision=Decision(
                         seq,
                         "withdrawn",
@@ -375,7 +397,7 @@ class _Planner:
             if fact is None:
                 return None
             if not fact.get("txn_id"):
-                return _Writes(
+                return Writes(
                     decision=Decision(
                         seq,
                         "withdrawn",
@@ -394,14 +416,14 @@ class _Planner:
         }
         found = txn_id
         if operation == "voided":
-            return _Writes(
+            return Writes(
                 [("txn_void", purpose, qbxml.txn_void(payload.kind, found, request_id=self.rid()))]
             )
-        return _Writes(
+        return Writes(
             [("txn_del", purpose, qbxml.txn_del(payload.kind, found, request_id=self.rid()))]
         )
 
-    def _customer(self, work: Work, customer: Customer, needs: _Needs) -> _Writes | None:
+    def _customer(self, work: Work, customer: Customer, needs: Needs) -> Writes | None:
         seq = work.entry.seq
         if work.customer_name:
             # Ours already: its current EditSequence is needed for CustomerMod.
@@ -426,7 +448,7 @@ class _Planner:
         }
         if add or not fact.get("list_id"):
             self.added_customers.add(name.lower())
-            return _Writes(
+            return Writes(
                 [
                     (
                         "customer_add",
@@ -436,7 +458,7 @@ class _Planner:
                 ]
             )
         list_id, edit_sequence = str(fact["list_id"]), str(fact["edit_sequence"])
-        return _Writes(
+        return Writes(
             [
                 (
                     "customer_mod",
@@ -447,43 +469,6 @@ class _Planner:
                 )
             ]
         )
-
-    def _refund(self, work: Work, payload: RefundPayload, needs: _Needs) -> _Writes | None:
-        seq, refund = work.entry.seq, payload.refund
-        ref = qbxml.refund_ref_number(refund, self.rules)
-        names, creatable = self.refund_item_names(refund)
-        resolved = self.resolve_customer(payload.customer, work.customer_name, needs)
-        creations = self.check_items(names, creatable, work.known_items, needs)
-        if work.uncertain:
-            fact = self.txn_fact("CreditMemo", ref, needs)
-            if fact is not None and fact.get("txn_id"):
-                return _Writes(
-                    decision=Decision(
-                        seq,
-                        "posted",
-                        "found by RefNumber after an unknown outcome",
-                        operation="adopted",
-                        ledger_type="CreditMemo",
-                        txn_id=str(fact["txn_id"]),
-                        edit_sequence=str(fact["edit_sequence"]),
-                        total=_decimal(fact.get("total")),
-                        ref_number=ref,
-                    )
-                )
-        if resolved is None or creations is None or not needs.empty():
-            return None
-        name, add_customer = resolved
-        common = {"seq": seq, "customer_key": payload.customer.match_key, "customer": name}
-        writes = self._prerequisites(payload.customer, name, add_customer, creations, common)
-        refs = qbxml.refs_for_refund(refund, self.connection, customer=name)
-        writes.requests.append(
-            (
-                "credit_memo_add",
-                {**common, "kind": "CreditMemo", "ref": ref, "total": str(refund.amount)},
-                qbxml.credit_memo_add(refund, refs, request_id=self.rid()),
-            )
-        )
-        return writes
 
 
 def item_names_for(entry: OutboxEntry, connection: Connection) -> list[str]:
@@ -502,7 +487,7 @@ def item_names_for(entry: OutboxEntry, connection: Connection) -> list[str]:
             names = planner.refund_item_names(payload.refund)[0]
         else:
             return []
-    except (_Park, PermanentError):
+    except (Park, PermanentError):
         return []  # the planner parks the entry with the reason
     return list(names)
 
@@ -527,9 +512,10 @@ def plan(
     result = Plan()
     customer_queries: dict[str, list[int]] = {}
     item_names: dict[str, list[int]] = {}
-    txn_queries: dict[tuple[TxnKind, str], list[int]] = {}
+    txn_queries: dict[tuple[AnyTxnKind, str], list[int]] = {}
     write_requests: list[tuple[str, dict[str, Any], qbxml.QbRequest]] = []
     records: set[str] = set()
+    preferences: list[int] = []
 
     def used() -> int:
         return (
@@ -537,17 +523,21 @@ def plan(
             + (1 if item_names else 0)
             + len(txn_queries)
             + len(write_requests)
+            + (1 if preferences else 0)
         )
 
     for work in works:
         if work.entry.record_key in records:
             continue
         records.add(work.entry.record_key)
-        needs = _Needs()
+        order_id = order_of(work.entry.payload())
+        if order_id is not None and order_record_key(connection.id, order_id) in records:
+            continue  # its order goes first: the invoice's TxnID is not known yet
+        needs = Needs()
         try:
             writes = planner.work(work, needs)
-        except (_Park, PermanentError) as exc:
-            reason = exc.reason if isinstance(exc, _Park | PermanentError) else str(exc)
+        except (Park, PermanentError) as exc:
+            reason = exc.reason if isinstance(exc, Park | PermanentError) else str(exc)
             result.decisions.append(Decision(work.entry.seq, "park", reason))
             continue
         if writes is not None and writes.decision is not None:
@@ -558,9 +548,12 @@ def plan(
                 len([n for n in dict.fromkeys(needs.customer_queries) if n not in customer_queries])
                 + (1 if needs.item_names and not item_names else 0)
                 + len([k for k in needs.txn_queries if k not in txn_queries])
+                + (1 if needs.preferences and not preferences else 0)
             )
             if used() + extra > budget:
                 break
+            if needs.preferences:
+                preferences.append(work.entry.seq)
             for name in needs.customer_queries:
                 customer_queries.setdefault(name, []).append(work.entry.seq)
             for item in needs.item_names:
@@ -574,6 +567,10 @@ def plan(
         write_requests.extend(writes.requests)
         result.written.append(work.entry.seq)
 
+    if preferences:
+        rid = planner.rid()
+        result.requests.append(qbxml.preferences_query(request_id=rid))
+        result.purposes[rid] = {"op": "preferences_query", "seqs": preferences}
     for name, seqs in customer_queries.items():
         rid = planner.rid()
         result.requests.append(qbxml.customer_query(name, request_id=rid))
@@ -691,17 +688,29 @@ def read(
             if not _is_error(response) and not response.rets:
                 facts["txns"][key] = {}
             elif not _is_error(response):
-                ret = response.ret
-                facts["txns"][key] = {
-                    "txn_id": _text(ret, "TxnID"),
-                    "edit_sequence": _text(ret, "EditSequence"),
-                    "total": str(txn_total(ret) or ""),
-                }
+                candidates = [
+                    {
+                        "txn_id": _text(ret, "TxnID"),
+                        "edit_sequence": _text(ret, "EditSequence"),
+                        "total": str(txn_total(ret) or ""),
+                        "memo": _text(ret, "Memo"),
+                    }
+                    for ret in response.rets
+                ]
+                # RefNumber is no key: every transaction holding it, ours told by its Memo.
+                facts["txns"][key] = {**candidates[0], "candidates": candidates}
             else:
                 for seq in purpose["seqs"]:
                     decide(
                         _failure(seq, response, f"looking up {purpose['kind']} {purpose['ref']}")
                     )
+        elif op == "preferences_query":
+            if _is_error(response):
+                for seq in purpose["seqs"]:
+                    decide(_failure(seq, response, "asking for the company's preferences"))
+                continue
+            country = str(facts.get("country") or "US")
+            facts["company"] = company_currency(response.ret, country).to_json()
         elif op in ("customer_add", "customer_mod"):
             _read_customer_write(purpose, response, facts, decide)
         elif op == "item_add":
@@ -781,6 +790,29 @@ def _read_txn_write(
     code = response.status_code
     if not _is_error(response):
         ret = response.ret
+        if op in ("txn_void", "txn_del") and purpose.get("final") is False:
+            return  # the refund or application before its credit memo's void: that one decides
+        if op == "refund_second":
+            decide(drain_money.second_write_decision(purpose))
+            return
+        if op == "credit_memo_add" and purpose.get("then"):
+            # The credit memo is in; its refund (or application) is the entry's next write.
+            decide(
+                Decision(
+                    seq,
+                    "step",
+                    f"CreditMemo {ref}; its {purpose['then']} follows",
+                    operation="created",
+                    ledger_type="CreditMemo",
+                    txn_id=_text(ret, "TxnID"),
+                    edit_sequence=_text(ret, "EditSequence"),
+                    total=txn_total(ret),
+                    ref_number=str(ref),
+                    customer_key=purpose.get("customer_key"),
+                    customer_name=purpose.get("customer"),
+                )
+            )
+            return
         if op in ("txn_void", "txn_del"):
             decide(
                 Decision(
@@ -837,6 +869,7 @@ def _read_txn_write(
             "txn_void": "voiding",
             "txn_del": "deleting",
             "credit_memo_add": "adding",
+            "refund_second": "adding",
         }.get(op, "saving")
         decide(
             Decision(

@@ -15,9 +15,16 @@ import hashlib
 from connector.config import Connection
 from connector.errors import PermanentError
 from connector.ledgers.posting import Posted
-from connector.ledgers.qbd import qbxml
+from connector.ledgers.qbd import qbxml, qbxml_money
 from connector.ledgers.qbd.drain import document_kind
-from connector.ledgers.qbd.outbox import OutboxEntry, OutboxStore, RefundPayload, WithdrawalPayload
+from connector.ledgers.qbd.outbox import (
+    OutboxEntry,
+    OutboxStore,
+    PaymentPayload,
+    RefundPayload,
+    RefundWithdrawalPayload,
+    WithdrawalPayload,
+)
 from connector.mapping import content_hash, item_names_needed
 from connector.model import Customer, Order, Refund
 from connector.state import StateStore, SyncState
@@ -109,12 +116,39 @@ class QbdLedger:
         )
         return Posted("queued", "Customer", previous.ledger_id if previous else None)
 
+    def post_payment(self, order: Order, document: SyncState, previous: SyncState | None) -> Posted:
+        """The store's payment of the order's invoice: a ReceivePayment, queued behind the
+        invoice (whose TxnID the drain reads from the order's sync state when it is its turn)."""
+        ref = qbxml_money.payment_ref_number(order, self._connection.mapping)
+        self._outbox.put(
+            OutboxEntry(
+                connection_id=self._connection.id,
+                record_key=f"{self._connection.id}#payment#{order.store_id}",
+                action="receive_payment",
+                payload_json=PaymentPayload(order=order).model_dump_json(),
+                content_hash=_digest(f"{order.store_id}|{ref}|{order.q(order.total)}"),
+                ledger_type="ReceivePayment",
+            )
+        )
+        return Posted("queued", "ReceivePayment", None, doc_number=ref, total=order.q(order.total))
+
     def post_refund(
         self, refund: Refund, order: Order, document: SyncState | None, previous: SyncState | None
     ) -> Posted:
-        """A store refund becomes a CreditMemo for the order's customer."""
+        """A store refund becomes a CreditMemo for the order's customer, then either its refund
+        out of the account the payment went to (money taken) or its credit applied to the
+        unpaid invoice."""
         ref = qbxml.refund_ref_number(refund, self._connection.mapping)
-        payload = RefundPayload(refund=refund, customer=order.customer)
+        paid = order.payment.is_paid or (
+            document is not None and document.ledger_type == "SalesReceipt"
+        )
+        payload = RefundPayload(
+            refund=refund,
+            customer=order.customer,
+            paid=paid,
+            payment_method=order.payment.method,
+            exchange_rate=order.exchange_rate,
+        )
         self._outbox.put(
             OutboxEntry(
                 connection_id=self._connection.id,
@@ -128,11 +162,31 @@ class QbdLedger:
         return Posted("queued", "CreditMemo", None, doc_number=ref, total=refund.amount)
 
     def withdraw_refund(self, previous: SyncState, refund_store_id: str) -> Posted:
-        # The outbox withdraws invoices and sales receipts only; a credit memo is voided by hand.
-        raise PermanentError(
-            f"refund {refund_store_id} was deleted in the store, but its QuickBooks Desktop "
-            f"credit memo {previous.doc_number or ''} cannot be withdrawn by the connector yet: "
-            "void it in QuickBooks by hand"
+        """A refund deleted in the store: its refund (or application) and credit memo are voided
+        through the outbox, after whatever of the refund is still waiting there."""
+        payload = RefundWithdrawalPayload(
+            refund_store_id=refund_store_id,
+            ref_number=previous.doc_number,
+            credit_memo_txn_id=previous.ledger_id,
+        )
+        self._outbox.put(
+            OutboxEntry(
+                connection_id=self._connection.id,
+                record_key=previous.record_key,
+                action="void_refund",
+                payload_json=payload.model_dump_json(),
+                content_hash=f"void_refund:{previous.doc_number or refund_store_id}",
+                ledger_type="CreditMemo",
+            )
+        )
+        # The worker records "voided" (it knows no "queued" withdrawal of a refund); the
+        # Web Connector's session records the outcome again, or parks it with a reason.
+        return Posted(
+            "voided",
+            "CreditMemo",
+            previous.ledger_id,
+            sync_token=previous.sync_token,
+            doc_number=previous.doc_number,
         )
 
 

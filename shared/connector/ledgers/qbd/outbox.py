@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import boto3
@@ -29,7 +30,13 @@ from connector.model import Customer, Order, Refund
 from connector.state import AuditTrail, ConcurrentUpdate, StateStore
 
 OutboxAction = Literal[
-    "upsert_order", "void_order", "delete_order", "upsert_customer", "credit_memo"
+    "upsert_order",
+    "void_order",
+    "delete_order",
+    "upsert_customer",
+    "credit_memo",
+    "receive_payment",
+    "void_refund",
 ]
 OutboxStatus = Literal["pending", "sent", "done", "failed", "parked"]
 MarkStatus = Literal["pending", "sent", "failed", "parked"]  # done is finish()
@@ -50,13 +57,47 @@ class WithdrawalPayload(BaseModel):
 
 
 class RefundPayload(BaseModel):
-    """What a credit memo for a store refund carries."""
+    """What a store refund carries: a credit memo, then (``paid``) its refund out of the
+    account the order's money went to, or (unpaid) its credit applied to the invoice."""
 
     refund: Refund
     customer: Customer
+    paid: bool = True
+    payment_method: str = ""  # the store's: mapping.payments says where its money went
+    exchange_rate: Decimal | None = None  # the order's rate, for a foreign currency
 
 
-Payload = Order | Customer | RefundPayload | WithdrawalPayload
+class PaymentPayload(BaseModel):
+    """What a ReceivePayment of a paid invoice carries: the order as it was paid."""
+
+    order: Order
+
+
+class RefundWithdrawalPayload(BaseModel):
+    """A refund deleted in the store: void its credit memo and what paid or applied it."""
+
+    refund_store_id: str
+    ref_number: str | None = None
+    credit_memo_txn_id: str | None = None
+
+
+Payload = (
+    Order | Customer | RefundPayload | WithdrawalPayload | PaymentPayload | RefundWithdrawalPayload
+)
+
+
+def order_record_key(connection_id: str, order_store_id: str) -> str:
+    """The sync state key of a store order (the sync worker's)."""
+    return f"{connection_id}#order#{order_store_id}"
+
+
+def order_of(payload: Payload) -> str | None:
+    """The store order a payment or refund entry belongs to (its invoice must go first)."""
+    if isinstance(payload, PaymentPayload):
+        return payload.order.store_id
+    if isinstance(payload, RefundPayload):
+        return payload.refund.order_store_id
+    return None
 
 
 class OutboxEntry(BaseModel):
@@ -73,7 +114,7 @@ class OutboxEntry(BaseModel):
     last_error: str | None = None
     created_at: str = ""
     updated_at: str = ""
-    ledger_type: str = ""  # Invoice, SalesReceipt, Customer or CreditMemo
+    ledger_type: str = ""  # Invoice, SalesReceipt, Customer, CreditMemo or ReceivePayment
     message_set_id: str | None = None  # the qbXML message that carried it (status sent)
 
     _payload: Payload | None = PrivateAttr(default=None)
@@ -91,6 +132,10 @@ class OutboxEntry(BaseModel):
                 self._payload = Customer.model_validate_json(self.payload_json)
             elif self.action == "credit_memo":
                 self._payload = RefundPayload.model_validate_json(self.payload_json)
+            elif self.action == "receive_payment":
+                self._payload = PaymentPayload.model_validate_json(self.payload_json)
+            elif self.action == "void_refund":
+                self._payload = RefundWithdrawalPayload.model_validate_json(self.payload_json)
             else:
                 self._payload = WithdrawalPayload.model_validate_json(self.payload_json)
         return self._payload

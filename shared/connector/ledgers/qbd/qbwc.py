@@ -15,24 +15,30 @@ warn ("W:") and carry on.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
 from connector.config import Connection, QbdLedger, TenantConfig
 from connector.dynamo_batch import Write
 from connector.errors import PermanentError
 from connector.ledgers.qbd import drain, qbxml
+from connector.ledgers.qbd.currencies import company_currency
 from connector.ledgers.qbd.outbox import (
     WAITING,
     OutboxEntry,
     OutboxStore,
+    PaymentPayload,
     RefundPayload,
     marked,
+    order_of,
+    order_record_key,
 )
 from connector.ledgers.qbd.password import same_user, verify_password
 from connector.ledgers.qbd.qbwc_sessions import Session, SessionStore
@@ -58,6 +64,7 @@ WARN_CLIENT_VERSION = (2, 2, 0, 0)
 MAX_UNPROCESSED = 3  # messages QuickBooks failed to process (hresult) before an entry parks
 MAX_REPLANS = 3  # re-plans of one entry for one reason within a session
 NVU, NONE, BUSY = "nvu", "none", "busy"
+COMPANY_MAPPING = ("qbd-company", "currency")  # the company's currency facts, cached
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,8 @@ class QbwcService:
                 call.text("ticket"),
                 call.number("qbXMLMajorVers"),
                 call.number("qbXMLMinorVers"),
+                hcp=call.text("strHCPResponse"),
+                country=call.text("qbXMLCountry"),
             )
         if method == "receiveResponseXML":
             return self.receive_response_xml(
@@ -237,12 +246,23 @@ class QbwcService:
     # sendRequestXML hands that message out. Only the first call of a session, or one
     # after a lost answer, plans in sendRequestXML itself.
     def send_request_xml(
-        self, connection_id: str, ticket: str, major: int | None, minor: int | None
+        self,
+        connection_id: str,
+        ticket: str,
+        major: int | None,
+        minor: int | None,
+        *,
+        hcp: str = "",
+        country: str = "",
     ) -> str:
         session = self._session(connection_id, ticket)
         connection = self._qbd(connection_id)
         if session is None or connection is None:
             return ""
+        if country:
+            session.facts["country"] = country
+        if "company" not in session.facts:
+            self._learn_company(session, connection, hcp)
         wanted = connection.qbd.qbxml_version
         if major is not None and major > 0 and (major, minor or 0) < _qbxml_tuple(wanted):
             session.last_error = (
@@ -263,6 +283,27 @@ class QbwcService:
         xml = self._hand_out(session, connection, message) if message else ""
         self._sessions.save(session)
         return xml
+
+    def _learn_company(self, session: Session, connection: Connection, hcp: str) -> None:
+        """The company's currency facts: from the first call's strHCPResponse (its
+        PreferencesQueryRs), else as cached for the connection; else the planner asks."""
+        country = str(session.facts.get("country") or "US")
+        if hcp.strip():
+            try:
+                answer = qbxml.parse_response(hcp)
+            except Exception as exc:  # an unreadable HCP answer only costs a PreferencesQuery
+                logger.info("strHCPResponse not readable", error=str(exc))
+            else:
+                for response in answer.responses:
+                    if response.kind == "PreferencesQueryRs" and response.ret:
+                        company = company_currency(response.ret, country)
+                        session.facts["company"] = company.to_json()
+                        return
+        kind, key = COMPANY_MAPPING
+        cached = self._state.get_mappings(connection.id, kind, [key]).get(key)
+        if cached:
+            session.facts["company"] = json.loads(cached)
+            session.facts["company_cached"] = cached
 
     def _plan_message(self, session: Session, connection: Connection) -> dict[str, Any] | None:
         """The next qbXML message, or None when nothing more needs QuickBooks this session."""
@@ -325,18 +366,25 @@ class QbwcService:
         # A message's worth of entries (each needs at least one request) and a few more:
         # every entry read costs time in each round, so the window stays near the budget.
         limit = connection.qbd.max_requests_per_message + len(deferred) + 10
-        entries = _sendable(self._outbox.pending(conn, limit), deferred)
+        entries = _sendable(self._outbox.pending(conn, limit), deferred, conn)
         customers = {e.seq: _customer_of(e) for e in entries}
         names = {e.seq: drain.item_names_for(e, connection) for e in entries}
+        orders = {e.seq: order_of(e.payload()) for e in entries}
         # Three batched reads for the whole window instead of several reads per entry.
-        states = self._state.get_sync_states(e.record_key for e in entries)
+        states = self._state.get_sync_states(
+            [
+                *(e.record_key for e in entries),
+                *(order_record_key(conn, o) for o in orders.values() if o),
+            ]
+        )
         known_items = set(
             self._state.get_mappings(
                 conn, "qbd-item", {n.lower() for found in names.values() for n in found if n}
             )
         )
+        keys = {e.seq: _customer_key(e, customers[e.seq], session.facts) for e in entries}
         mapped_customers = self._state.get_mappings(
-            conn, "qbd-customer", {c.match_key for c in customers.values() if c is not None}
+            conn, "qbd-customer", {k for k in keys.values() if k is not None}
         )
         works: list[drain.Work] = []
         for entry in entries:
@@ -351,12 +399,23 @@ class QbwcService:
                     "CreditMemo",
                 ):
                     txn_id = edit_sequence = None
+            order_id = orders[entry.seq]
+            document = states.get(order_record_key(conn, order_id)) if order_id else None
+            if document is not None and (
+                not document.ledger_id
+                or document.status in ("voided", "deleted")
+                or document.ledger_type not in ("Invoice", "SalesReceipt")
+            ):
+                document = None
+            key = keys[entry.seq]
             works.append(
                 drain.Work(
                     entry=entry,
                     txn_id=txn_id,
                     edit_sequence=edit_sequence,
-                    customer_name=mapped_customers.get(customer.match_key) if customer else None,
+                    customer_name=mapped_customers.get(key) if key and customer else None,
+                    order_txn_id=document.ledger_id if document else None,
+                    order_total=_money(document.ledger_total) if document else None,
                     known_items=frozenset(
                         n.lower() for n in names[entry.seq] if n and n.lower() in known_items
                     ),
@@ -483,6 +542,12 @@ class QbwcService:
                     conn, "qbd-item", name, list_id
                 )
                 del items[name]
+        company = session.facts.get("company")
+        if company and session.facts.get("company_cached") != json.dumps(company, sort_keys=True):
+            text = json.dumps(company, sort_keys=True)
+            session.facts["company_cached"] = text
+            kind, key = COMPANY_MAPPING
+            mappings[COMPANY_MAPPING] = self._state.mapping_put(conn, kind, key, text)
         self._state.change_sync_states(states)
         self._state.write_all([*others, *mappings.values()])
 
@@ -509,6 +574,26 @@ class QbwcService:
                     conn, "qbd-customer", decision.customer_key
                 )
             return self._entry_outcome(marked(entry, "pending", last_error=decision.reason))
+        if decision.outcome == "step":
+            # The first of two writes is in QuickBooks: its id is kept, the entry waits.
+            if decision.customer_key and decision.customer_name:
+                mappings[("qbd-customer", decision.customer_key)] = self._state.mapping_put(
+                    conn, "qbd-customer", decision.customer_key, decision.customer_name
+                )
+            step = {
+                "ledger_id": decision.txn_id,
+                "ledger_type": decision.ledger_type,
+                "sync_token": decision.edit_sequence,
+                "doc_number": decision.ref_number,
+                "ledger_total": str(decision.total) if decision.total is not None else None,
+            }
+            event = audit(
+                key,
+                "queued",
+                f"{decision.operation} {decision.reason} in QuickBooks Desktop",
+                ledger_id=decision.txn_id,
+            )
+            return self._entry_outcome(marked(entry, "pending"), event, state=step)
         if decision.outcome == "retry":
             session.deferred.append(seq)
             session.finished += 1
@@ -628,6 +713,8 @@ def _qbxml_tuple(version: str) -> tuple[int, int]:
 
 def _store_total(entry: OutboxEntry) -> Any:
     payload = entry.payload()
+    if isinstance(payload, PaymentPayload):
+        payload = payload.order
     if isinstance(payload, Order):
         return payload.q(payload.total)
     if isinstance(payload, RefundPayload):
@@ -635,10 +722,46 @@ def _store_total(entry: OutboxEntry) -> Any:
     return None
 
 
-def _sendable(entries: list[OutboxEntry], deferred: set[int]) -> list[OutboxEntry]:
-    """Entries this session may still send: not deferred, nor behind a deferred one of their record."""
+def _sendable(
+    entries: list[OutboxEntry], deferred: set[int], connection_id: str
+) -> list[OutboxEntry]:
+    """Entries this session may still send: not deferred, nor behind a deferred one of their
+    record or (a payment or refund) of their order."""
     held = {e.record_key for e in entries if e.seq in deferred}
-    return [e for e in entries if e.seq not in deferred and e.record_key not in held]
+
+    def waits(entry: OutboxEntry) -> bool:
+        order_id = order_of(entry.payload())
+        return order_id is not None and order_record_key(connection_id, order_id) in held
+
+    return [
+        e for e in entries if e.seq not in deferred and e.record_key not in held and not waits(e)
+    ]
+
+
+def _money(text: str | None) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        return None
+
+
+def _customer_key(
+    entry: OutboxEntry, customer: Customer | None, facts: dict[str, Any]
+) -> str | None:
+    """The buyer's customer mapping key for this entry's currency (see drain.customer_key)."""
+    payload = entry.payload()
+    if customer is None or isinstance(payload, Customer):
+        return customer.match_key if customer else None  # a store customer: home currency
+    currency = (
+        payload.currency
+        if isinstance(payload, Order)
+        else payload.order.currency
+        if isinstance(payload, PaymentPayload)
+        else payload.refund.currency
+        if isinstance(payload, RefundPayload)
+        else "USD"
+    )
+    return drain.customer_key(customer, currency, facts)
 
 
 def _pack_text(text: str) -> str:
@@ -656,6 +779,8 @@ def _iso() -> str:
 
 def _customer_of(entry: OutboxEntry) -> Customer | None:
     payload = entry.payload()
+    if isinstance(payload, PaymentPayload):
+        return payload.order.customer
     if isinstance(payload, Order | RefundPayload):
         return payload.customer
     return payload if isinstance(payload, Customer) else None

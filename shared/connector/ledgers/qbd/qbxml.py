@@ -38,6 +38,7 @@ from connector.ledgers.qbd.qbxml_messages import (
 from connector.ledgers.qbd.qbxml_queries import (
     customer_query,
     item_query,
+    preferences_query,
     query_page,
     query_stop,
     txn_query_by_ref,
@@ -118,6 +119,7 @@ __all__ = [
     "order_ref_number",
     "order_tag",
     "parse_response",
+    "preferences_query",
     "quantity",
     "query_page",
     "query_stop",

@@ -28,6 +28,7 @@ from connector.ledgers.qbd.qbxml_text import (
 from connector.model import Customer
 
 ACCOUNT_FULL_NAME_MAX = 159
+CURRENCY_NAME_MAX = 64
 ITEM_FULL_NAME_MAX = 159
 
 
@@ -81,10 +82,16 @@ def _customer_fields(element: etree._Element, customer: Customer, name: str) -> 
         sub(element, "Email", email)
 
 
-def customer_add(customer: Customer, name: str, *, request_id: str) -> QbRequest:
-    """CustomerAdd with ``name`` (see :func:`connector.ledgers.qbd.customer_names.customer_name`), names, addresses, phone, email."""
+def customer_add(
+    customer: Customer, name: str, *, request_id: str, currency: str | None = None
+) -> QbRequest:
+    """CustomerAdd with ``name`` (see :func:`connector.ledgers.qbd.customer_names.customer_name`),
+    names, addresses, phone, email; ``currency`` (a Currency list name) fixes a foreign one."""
     request = new_request("CustomerAdd", request_id)
-    _customer_fields(sub(request, "CustomerAdd"), customer, name)
+    add = sub(request, "CustomerAdd")
+    _customer_fields(add, customer, name)
+    if currency:
+        add_ref(add, "CurrencyRef", fit(currency, CURRENCY_NAME_MAX))
     return QbRequest(request_id, "CustomerAdd", request)
 
 

@@ -42,6 +42,11 @@ def customer_query(name: str, *, request_id: str) -> QbRequest:
     return QbRequest(request_id, "CustomerQuery", request)
 
 
+def preferences_query(*, request_id: str) -> QbRequest:
+    """PreferencesQuery: the company file's preferences (Multiple Currencies among them)."""
+    return QbRequest(request_id, "PreferencesQuery", new_request("PreferencesQuery", request_id))
+
+
 def item_query(names: Sequence[str], *, request_id: str) -> QbRequest:
     """ItemQuery for several items by FullName (any item type answers: *Ret per item found)."""
     fitted = list(dict.fromkeys(item_full_name(n) for n in names))

@@ -406,7 +406,7 @@ def sales_txn_mod(
     return QbRequest(request_id, f"{kind}Mod", request)
 
 
-def _refund_lines(refund: Refund, refs: QbdRefs) -> list[_Line]:
+def refund_lines(refund: Refund, refs: QbdRefs) -> list[_Line]:
     """Refunded items at their refunded amounts, their tax, and the rest as one "Refund" line."""
     subject = f"refund {refund.store_id} of order {refund.order_number}"
 
@@ -460,7 +460,7 @@ def credit_memo_add(
     the lines do not explain (an amount-only refund, refunded shipping) is one
     "Refund" line on the fee item.
     """
-    lines = _refund_lines(refund, refs)
+    lines = refund_lines(refund, refs)
     request = new_request("CreditMemoAdd", request_id)
     body = sub(request, "CreditMemoAdd")
     add_ref(body, "CustomerRef", customer_full_name(refs.customer))
