@@ -24,7 +24,18 @@ from connector.ledgers.qbd.outbox import OutboxEntry, OutboxStore
 from connector.ledgers.qbd.password import hash_password
 from connector.ledgers.qbd.qbwc_soap import NS, SOAP_ENV
 from connector.local import LocalRuntime
-from connector.model import Address, Customer, Order, OrderLine, ShippingLine, TaxAmount, TaxLine
+from connector.model import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    Payment,
+    Refund,
+    RefundLine,
+    ShippingLine,
+    TaxAmount,
+    TaxLine,
+)
 from connector.resources import QBWC, FunctionSpec
 from connector.state import AuditTrail, StateStore, SyncState
 
@@ -34,9 +45,10 @@ USER = "shop-sync"
 PASSWORD = "correct horse battery"
 
 
-def connection_settings(**mapping: Any) -> dict[str, Any]:
+def connection_settings(document: str = "invoice", **mapping: Any) -> dict[str, Any]:
     return {
         "id": CONN,
+        "document": document,
         "store": {"kind": "woocommerce", "url": "https://shop.example"},
         "ledger": {
             "kind": "qbd",
@@ -107,6 +119,41 @@ def make_order(
         shipping_total=Decimal(shipping),
         total_tax=Decimal(tax),
         total=total,
+    )
+
+
+def paid(order: Order, method: str = "stripe", transaction_id: str = "") -> Order:
+    """The order as WooCommerce has it once the gateway took the money."""
+    payment = Payment(
+        method=method,
+        method_title=method.title(),
+        paid_at=order.created_at,
+        transaction_id=transaction_id or f"ch_{order.store_id:0>24}",
+    )
+    return order.model_copy(update={"payment": payment})
+
+
+def make_refund(order: Order, refund_id: int, amount: str, *, shipping: bool = False) -> Refund:
+    """A refund of ``amount`` (amount-only, or the shipping line with ``shipping``)."""
+    shipping_line = RefundLine(
+        line_id="s",
+        kind="shipping",
+        sku=None,
+        name="Flat rate",
+        quantity=Decimal(0),
+        total=Decimal(amount),
+    )
+    lines = (shipping_line,) if shipping else ()
+    return Refund(
+        connection_id=CONN,
+        store_id=str(refund_id),
+        order_store_id=order.store_id,
+        order_number=order.number,
+        currency=order.currency,
+        created_at=order.created_at,
+        amount=Decimal(amount),
+        reason="Late",
+        lines=lines,
     )
 
 
@@ -196,6 +243,40 @@ class QbwcRig:
         )
         return self.outbox.pending(CONN, 10_000)[-1]
 
+    def _mark_queued(self, key: str, posted: Any) -> None:
+        previous = self.state.get_sync_state(key)
+        self.state.put_sync_state(
+            (previous or SyncState(record_key=key, status="received", updated_at="")).model_copy(
+                update={
+                    "status": "queued" if posted.operation == "queued" else posted.operation,
+                    "ledger_type": posted.ledger_type,
+                    "doc_number": posted.doc_number,
+                }
+            )
+        )
+
+    def queue_payment(self, order: Order) -> None:
+        """What the sync worker does for a paid invoice on a Desktop connection."""
+        document = self.sync_state(order.store_id)
+        key = f"{CONN}#payment#{order.store_id}"
+        self._mark_queued(key, self.ledger().post_payment(order, document, None))
+
+    def queue_refund(self, refund: Refund, order: Order) -> None:
+        key = f"{CONN}#refund#{refund.store_id}"
+        document = self.state.get_sync_state(f"{CONN}#order#{order.store_id}")
+        self._mark_queued(key, self.ledger().post_refund(refund, order, document, None))
+
+    def withdraw_refund(self, refund_id: int | str) -> None:
+        key = f"{CONN}#refund#{refund_id}"
+        previous = self.state.get_sync_state(key)
+        assert previous is not None
+        self._mark_queued(key, self.ledger().withdraw_refund(previous, str(refund_id)))
+
+    def record(self, key: str) -> SyncState:
+        found = self.state.get_sync_state(f"{CONN}#{key}")
+        assert found is not None
+        return found
+
     def call(self, method: str, **params: str | int) -> Answer:
         raw = httpx.post(
             self.url,
@@ -261,9 +342,11 @@ class QbwcRig:
 
 
 @contextmanager
-def qbwc_rig(*, functions: Sequence[FunctionSpec] = (QBWC,), **mapping: Any) -> Iterator[QbwcRig]:
+def qbwc_rig(
+    *, functions: Sequence[FunctionSpec] = (QBWC,), document: str = "invoice", **mapping: Any
+) -> Iterator[QbwcRig]:
     config = TenantConfig.model_validate(
-        {"tenant": TENANT, "connections": [connection_settings(**mapping)]}
+        {"tenant": TENANT, "connections": [connection_settings(document, **mapping)]}
     )
     secrets = {CONN: {"ledger": {"password_hash": hash_password(PASSWORD)}}}
     with LocalRuntime(
