@@ -24,7 +24,7 @@ from tests.integration.qbwc_rig import (
 from tests.integration.test_qbd_simulator import reference
 
 pytestmark = reference
-ROUTES = {"payments": {"stripe": {"method": "Visa", "deposit_account": "Checking"}}}
+ROUTES: dict[str, Any] = {"payments": {"stripe": {"method": "Visa", "deposit_account": "Checking"}}}
 
 
 @contextmanager
@@ -174,7 +174,7 @@ def test_a_foreign_order_is_a_document_for_the_buyers_customer_in_that_currency(
 
 @pytest.mark.parametrize("method", ["stripe", "cheque"])
 def test_a_sales_receipt_carries_its_payment_method_and_deposit_account(method: str) -> None:
-    routes = {
+    routes: dict[str, Any] = {
         "payments": {**ROUTES["payments"], "default": {"deposit_account": "Undeposited Funds"}}
     }
     with books(document="sales_receipt", **routes) as (rig, company, wc):
