@@ -25,15 +25,16 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
     DataclassSerializer,
 )
 
+from connector import outcomes
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
-from connector.ledgers.posting import Ledger, PaymentLedger, Posted
+from connector.ledgers.posting import Ledger, PaymentLedger
 from connector.mapping import content_hash
 from connector.messages import SyncMessage
 from connector.model import ZERO, Order, Refund, TotalsMismatch, to_decimal
 from connector.observability import logger, metrics
+from connector.outcomes import OutcomeRecorder
 from connector.state import (
-    AuditEventType,
     AuditTrail,
     ConcurrentUpdate,
     StateStore,
@@ -78,6 +79,7 @@ class SyncWorker:
         self._ledger_for = ledger_for
         self._state = state
         self._audit = audit
+        self._outcomes = OutcomeRecorder(state, audit)
         self._park = park
         self._sync_once: Callable[..., SyncResult] = self._sync_version
         if remember is not None:
@@ -183,61 +185,32 @@ class SyncWorker:
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
             return self._skip(key, previous, f"unchanged since it was {previous.status}", None)
 
-        # Counted before the write, so a later attempt knows the outcome may be unknown.
-        attempt = self._state.put_sync_state(
-            (previous or _new_state(key)).model_copy(
-                update={
-                    "status": "received",
-                    "attempts": (previous.attempts if previous else 0) + 1,
-                }
-            )
-        )
+        attempt = self._attempt(key, previous)
         ledger = self._ledger_for(connection)
         posted = ledger.post_order(order, previous)
-        queued = posted.operation == "queued"
-        self._state.put_sync_state(
-            attempt.model_copy(
-                update={
-                    "status": "queued" if queued else "posted",
-                    "content_hash": digest,
-                    "store_modified_at": order.modified_at.isoformat(),
-                    # A queued change keeps the Desktop ids it will modify.
-                    "ledger_id": posted.ledger_id or attempt.ledger_id,
-                    "ledger_type": posted.ledger_type,
-                    "sync_token": posted.sync_token or attempt.sync_token,
-                    "doc_number": posted.doc_number,
-                    "ledger_total": str(posted.total) if posted.total is not None else None,
-                    "attempts": 0,
-                    "last_error": None,
-                }
-            )
-        )
-        event: AuditEventType = (
-            "queued"
-            if queued
-            else "posted"
-            if posted.operation in ("created", "adopted")
-            else "updated"
-        )
-        self._audit.append(
-            key,
-            event,
-            f"{posted.operation} {posted.ledger_type} {posted.doc_number or ''} "
+        outcome = outcomes.carried(
+            posted,
+            summary=f"{posted.operation} {posted.ledger_type} {posted.doc_number or ''} "
             f"total {posted.total}".replace("  ", " "),
-            ledger_id=posted.ledger_id,
+            store_total=order.q(order.total),
             detail={
                 "operation": posted.operation,
                 "doc_number": posted.doc_number,
                 "store_number": order.number,
             },
+            previous=attempt,
         )
-        if queued:
-            metrics.add_metric(name="DocumentsQueued", unit="Count", value=1)
+        self._outcomes.record(
+            key,
+            outcome,
+            attempt.model_copy(
+                update={"content_hash": digest, "store_modified_at": order.modified_at.isoformat()}
+            ),
+        )
+        if posted.operation == "queued":
             return SyncResult("queued", f"{posted.ledger_type} for the Web Connector")
-        self._check_total(key, order.q(order.total), posted)
-        metrics.add_metric(name="DocumentsPosted", unit="Count", value=1)
-        outcome: Outcome = "posted" if posted.operation == "created" else posted.operation
-        return SyncResult(outcome, f"{posted.ledger_type} {posted.ledger_id}", posted.ledger_id)
+        result: Outcome = "posted" if posted.operation == "created" else posted.operation
+        return SyncResult(result, f"{posted.ledger_type} {posted.ledger_id}", posted.ledger_id)
 
     def _sync_payment(self, connection: Connection, key: str, order: Order) -> None:
         """A paid order's invoice gets its Payment, once; sales receipts carry theirs inside."""
@@ -259,43 +232,17 @@ class SyncWorker:
             return  # nothing open to pay (voided, deleted or not in QuickBooks)
         if previous and previous.status in ("posted", "queued"):
             return
-        attempt = self._state.put_sync_state(
-            (previous or _new_state(pay_key)).model_copy(
-                update={
-                    "status": "received",
-                    "attempts": (previous.attempts if previous else 0) + 1,
-                }
-            )
-        )
+        attempt = self._attempt(pay_key, previous)
         posted = ledger.post_payment(order, document, previous)
-        queued = posted.operation == "queued"
-        self._state.put_sync_state(
-            attempt.model_copy(
-                update={
-                    "status": "queued" if queued else "posted",
-                    "ledger_id": posted.ledger_id,
-                    "ledger_type": posted.ledger_type,
-                    "sync_token": posted.sync_token,
-                    "ledger_total": str(posted.total) if posted.total is not None else None,
-                    "store_modified_at": order.modified_at.isoformat(),
-                    "attempts": 0,
-                    "last_error": None,
-                }
-            )
-        )
-        if not queued:
-            # Linking a payment changes the invoice in QuickBooks (Balance, LinkedTxn,
-            # SyncToken): the next update of it reads the current SyncToken first.
-            self._state.put_sync_state(document.model_copy(update={"sync_token": None}))
         route, mapped = connection.mapping.payment_route(order.payment.method)
         method = order.payment.method or "(none)"
-        self._audit.append(
-            pay_key,
-            "queued" if queued else "posted",
-            f"{posted.operation} {posted.ledger_type} {order.q(order.total)} {order.currency} of "
-            f"order {order.number} by {method}, deposited to {route.deposit_account}"
+        outcome = outcomes.carried(
+            posted,
+            summary=f"{posted.operation} {posted.ledger_type} {order.q(order.total)} "
+            f"{order.currency} of order {order.number} by {method}, deposited to "
+            f"{route.deposit_account}"
             + ("" if mapped else f" (payment method {method} is not in mapping.payments: default)"),
-            ledger_id=posted.ledger_id,
+            store_total=order.q(order.total),
             detail={
                 "operation": posted.operation,
                 "invoice_id": document.ledger_id,
@@ -303,10 +250,17 @@ class SyncWorker:
                 "mapped": mapped,
                 "deposit_account": route.deposit_account,
             },
+            metric="PaymentsPosted",
         )
-        if not queued:
-            self._check_total(pay_key, order.q(order.total), posted)
-        metrics.add_metric(name="PaymentsPosted", unit="Count", value=1)
+        self._outcomes.record(
+            pay_key,
+            outcome,
+            attempt.model_copy(update={"store_modified_at": order.modified_at.isoformat()}),
+        )
+        if posted.operation != "queued":
+            # Linking a payment changes the invoice in QuickBooks (Balance, LinkedTxn,
+            # SyncToken): the next update of it reads the current SyncToken first.
+            self._state.put_sync_state(document.model_copy(update={"sync_token": None}))
 
     def _sync_refunds(
         self, connection: Connection, key: str, raw: Mapping[str, Any], order: Order
@@ -366,81 +320,42 @@ class SyncWorker:
         document: SyncState | None,
         previous: SyncState | None,
     ) -> None:
-        attempt = self._state.put_sync_state(
-            (previous or _new_state(refund_key)).model_copy(
-                update={
-                    "status": "received",
-                    "attempts": (previous.attempts if previous else 0) + 1,
-                }
-            )
-        )
+        attempt = self._attempt(refund_key, previous)
         self._state.put_mapping(
             order.connection_id, _refunds_of(order.store_id), refund.store_id, refund_key
         )
         posted = ledger.post_refund(refund, order, document, previous)
-        queued = posted.operation == "queued"
-        self._state.put_sync_state(
-            attempt.model_copy(
-                update={
-                    "status": "queued" if queued else "posted",
-                    "ledger_id": posted.ledger_id,
-                    "ledger_type": posted.ledger_type,
-                    "sync_token": posted.sync_token,
-                    "doc_number": posted.doc_number,
-                    "ledger_total": str(posted.total) if posted.total is not None else None,
-                    "attempts": 0,
-                    "last_error": None,
-                }
-            )
-        )
         where = (
-            "queued for the Web Connector"
-            if queued
+            f"{posted.ledger_type} queued for the Web Connector"
+            if posted.operation == "queued"
             else f"{posted.operation} {posted.ledger_type} {posted.doc_number or ''}".rstrip()
         )
-        self._audit.append(
-            refund_key,
-            "queued" if queued else "posted",
-            f"refund {refund.amount} {refund.currency} of order {order.number}: "
-            + (f"{posted.ledger_type} {where}" if queued else where),
-            ledger_id=posted.ledger_id,
+        outcome = outcomes.carried(
+            posted,
+            summary=f"refund {refund.amount} {refund.currency} of order {order.number}: {where}",
+            store_total=refund.amount,
             detail={
                 "operation": posted.operation,
                 "doc_number": posted.doc_number,
                 "order": order.store_id,
                 "store_number": f"refund {refund.store_id} of order {order.number}",
             },
+            metric="RefundsPosted",
         )
-        if not queued:
-            self._check_total(refund_key, refund.amount, posted)
-        metrics.add_metric(name="RefundsPosted", unit="Count", value=1)
+        self._outcomes.record(refund_key, outcome, attempt)
 
     def _withdraw_refund(
         self, ledger: Ledger, refund_key: str, previous: SyncState, rid: str, order: Order
     ) -> None:
         posted = ledger.withdraw_refund(previous, rid)
-        status: Literal["voided", "deleted"] = (
-            "voided" if posted.operation == "voided" else "deleted"
-        )
-        self._state.put_sync_state(previous.model_copy(update={"status": status, "attempts": 0}))
-        self._audit.append(
-            refund_key,
+        status = outcomes.withdrawal_status(posted)
+        outcome = outcomes.withdrawn(
             status,
             f"refund {rid} of order {order.number} was deleted in the store: "
             f"{posted.ledger_type} {previous.doc_number or posted.ledger_id} {status}",
-            ledger_id=posted.ledger_id,
+            posted.ledger_id,
         )
-
-    def _check_total(self, key: str, store_total: object, posted: Posted) -> None:
-        if posted.total is not None and posted.total != store_total:
-            self._audit.append(
-                key,
-                "total_mismatch",
-                f"QuickBooks total {posted.total} differs from the store total {store_total}",
-                ledger_id=posted.ledger_id,
-                detail={"store_total": str(store_total), "ledger_total": str(posted.total)},
-            )
-            metrics.add_metric(name="TotalMismatch", unit="Count", value=1)
+        self._outcomes.record(refund_key, outcome, previous)
 
     def _withdraw(
         self,
@@ -454,30 +369,17 @@ class SyncWorker:
         if nothing_posted or previous is None or previous.status in ("voided", "deleted"):
             return self._skip(key, previous, f"{why}; nothing was posted to withdraw", None)
         posted = self._ledger_for(connection).withdraw(previous, message.record_id)
-        status: Literal["voided", "queued", "deleted"] = (
-            "voided"
-            if posted.operation == "voided"
-            else "queued"
-            if posted.operation == "queued"
-            else "deleted"
-        )
-        self._state.put_sync_state(
-            previous.model_copy(
-                update={
-                    "status": status,
-                    "sync_token": posted.sync_token or previous.sync_token,
-                    "attempts": 0,
-                }
-            )
-        )
-        self._audit.append(
-            key,
+        status = outcomes.withdrawal_status(posted)
+        ledger_id = posted.ledger_id or previous.ledger_id
+        outcome = outcomes.withdrawn(
             status,
             f"{why}: {connection.on_cancel} "
             + ("queued for the Web Connector" if status == "queued" else posted.ledger_type),
-            ledger_id=posted.ledger_id or previous.ledger_id,
+            ledger_id,
+            posted.sync_token,
         )
-        return SyncResult(status, why, posted.ledger_id or previous.ledger_id)
+        self._outcomes.record(key, outcome, previous)
+        return SyncResult(status, why, ledger_id)
 
     # --- customers -----------------------------------------------------------------------
     def _sync_customer(self, message: SyncMessage, connection: Connection) -> SyncResult:
@@ -495,34 +397,17 @@ class SyncWorker:
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
             return self._skip(key, previous, f"unchanged since it was {previous.status}", None)
         posted = self._ledger_for(connection).upsert_customer(customer, previous)
-        self._state.put_sync_state(
-            (previous or _new_state(key)).model_copy(
-                update={
-                    "status": "queued" if posted.operation == "queued" else "posted",
-                    "content_hash": digest,
-                    "ledger_id": posted.ledger_id or (previous.ledger_id if previous else None),
-                    "ledger_type": "Customer",
-                    "sync_token": posted.sync_token,
-                    "attempts": 0,
-                    "last_error": None,
-                }
-            )
+        outcome = outcomes.carried(
+            posted,
+            summary=f"{posted.operation} Customer {customer.display_name}",
+            metric=None,
+            previous=previous,
         )
-        event: AuditEventType = (
-            "queued"
-            if posted.operation == "queued"
-            else "updated"
-            if posted.operation == "updated"
-            else "posted"
+        self._outcomes.record(
+            key, outcome, (previous or _new_state(key)).model_copy(update={"content_hash": digest})
         )
-        self._audit.append(
-            key,
-            event,
-            f"{posted.operation} Customer {customer.display_name}",
-            ledger_id=posted.ledger_id,
-        )
-        outcome: Outcome = "queued" if posted.operation == "queued" else "posted"
-        return SyncResult(outcome, f"Customer {posted.ledger_id}", posted.ledger_id)
+        result: Outcome = "queued" if posted.operation == "queued" else "posted"
+        return SyncResult(result, f"Customer {posted.ledger_id}", posted.ledger_id)
 
     # --- outcomes ----------------------------------------------------------------------
     def _skip(
@@ -542,20 +427,29 @@ class SyncWorker:
         metrics.add_metric(name="SyncRetried", unit="Count", value=1)
         logger.warning("sync failed; SQS will retry", error=error)
 
+    def _attempt(self, key: str, previous: SyncState | None) -> SyncState:
+        """Count an attempt before the write, so a later one knows the outcome may be unknown."""
+        return self._state.put_sync_state(
+            (previous or _new_state(key)).model_copy(
+                update={
+                    "status": "received",
+                    "attempts": (previous.attempts if previous else 0) + 1,
+                }
+            )
+        )
+
     def _give_up(self, message: SyncMessage, reason: str) -> SyncResult:
         key = message.record_key
         previous = self._state.get_sync_state(key)
+        outcome = outcomes.parked(reason)
         try:
             self._state.put_sync_state(
-                (previous or _new_state(key)).model_copy(
-                    update={"status": "parked", "last_error": reason}
-                )
+                (previous or _new_state(key)).model_copy(update=dict(outcome.state))
             )
         except ConcurrentUpdate:
             logger.warning("sync state moved on while parking", record_key=key)
         self._park(message, reason)
-        self._audit.append(key, "parked", reason, detail={"replay": "connector replay"})
-        metrics.add_metric(name="RecordsParked", unit="Count", value=1)
+        self._outcomes.append_events(key, outcome)
         logger.error("record parked", reason=reason)
         return SyncResult("parked", reason)
 
