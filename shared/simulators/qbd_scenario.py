@@ -7,8 +7,14 @@ service says there is nothing left ("none"). Along the way QuickBooks loses two 
 after doing the work, the HTTP connection drops mid-session, a record is locked by another
 user (3175), and one customer's name is already taken by a vendor (3100). The company file
 answers lookups as QuickBooks Desktop does (500 for a name it lacks), and some buyers have
-names Latin-1 cannot write (山田 太郎, 佐藤 花子). Then every order is checked: exactly one
-transaction, the store's total to the cent, and every buyer exactly one customer.
+names Latin-1 cannot write (山田 太郎, 佐藤 花子). Buyers pay by card (stripe, paid at once),
+bank transfer or cheque (on hold, some paid later); some orders are refunded by line, by
+shipping, by an amount or in full, paid ones and unpaid ones. Then every order is checked:
+exactly one transaction with the store's total, the documents netting to the store's net to
+the cent (invoice less credit memos), a paid invoice paid off by its ReceivePayment in the
+account its gateway maps to, an unpaid one open for what is still owed, every refund of
+money taken paid out, no RefNumber longer than QuickBooks keeps, and every buyer exactly one
+customer.
 
 The end-to-end test (300 orders) and ``make bench`` (SOAP round trips to drain 1,000 queued
 orders) run this.
@@ -28,10 +34,10 @@ from connector.config import TenantConfig
 from connector.ledgers.qbd.password import hash_password
 from connector.local import LocalRuntime
 from connector.resources import ENV_SESSION_TABLE, FUNCTIONS, QBWC
-from simulators.qbd import QbdCompany, QbdTxn
+from simulators.qbd import QbdCompany, QbdMoney, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
-from simulators.scenario import order_landed_right
-from simulators.woocommerce import WooSimulator
+from simulators.scenario import POSTING, order_landed_right
+from simulators.woocommerce import OrderSpec, WooSimulator
 from simulators.woocommerce_catalogue import Person
 from simulators.woocommerce_webhooks import WebhookSender
 
@@ -50,6 +56,18 @@ NON_LATIN_GUEST = Person(
     "一郎", "鈴木", "ichiro.suzuki@example.jp", "3-3 Sakae", "Nagoya", "", "460-0008", "JP"
 )
 NON_LATIN_EVERY = 10  # every tenth order is one of theirs
+METHODS = (
+    ("stripe", "Credit Card (Stripe)"),
+    ("bacs", "Direct bank transfer"),
+    ("cheque", "Check payments"),
+)
+# mapping.payments: where each gateway's money lands (the rest: Undeposited Funds).
+PAYMENTS = {
+    "stripe": {"method": "Visa", "deposit_account": "Checking"},
+    "bacs": {"method": "E-Check", "deposit_account": "Checking"},
+    "cheque": {"method": "Check"},
+}
+REFUND_KINDS = ("line", "shipping", "amount", "full")
 
 Progress = Callable[[str], None]
 
@@ -84,6 +102,11 @@ class DeskScenarioReport:
     customers_by_buyer: dict[str, set[str]] = field(default_factory=dict)
     refunds: dict[str, Decimal] = field(default_factory=dict)  # store refund id -> amount
     credit_memos: dict[str, list[Decimal]] = field(default_factory=dict)  # refund id -> totals
+    refund_kinds: Counter[str] = field(default_factory=Counter)  # "line paid", "full unpaid"...
+    paid_later: list[int] = field(default_factory=list)
+    books_problems: list[str] = field(default_factory=list)  # per order: net, balance, account
+    payments: int = 0  # ReceivePayments of orders' money
+    refunds_paid_out: int = 0  # ARRefundCreditCards
     qbxml_messages: int = 0
     statuses: dict[int, int] = field(default_factory=dict)  # QuickBooks statusCode -> count
     elapsed_s: float = 0.0
@@ -134,6 +157,7 @@ class DeskScenarioReport:
             and not self.duplicate_customers
             and not self.buyer_problems
             and not self.refund_problems
+            and not self.books_problems
         )
 
     def summary(self) -> str:
@@ -149,7 +173,8 @@ class DeskScenarioReport:
             "QuickBooks status codes        "
             + ", ".join(f"{code} x {n}" for code, n in sorted(self.statuses.items())),
             f"transactions in QuickBooks     {self.transactions} "
-            f"({len(self.refunds)} refunds as credit memos)",
+            f"({len(self.refunds)} refunds as credit memos, {self.payments} payments, "
+            f"{self.refunds_paid_out} refunds paid out)",
             f"customers in QuickBooks        {self.customers}",
             f"time                           {self.elapsed_s:.1f} s "
             f"(Web Connector {self.drain_s:.1f} s)",
@@ -167,6 +192,7 @@ class DeskScenarioReport:
             lines += [f"PROBLEM customer created twice: {e}" for e in self.duplicate_customers]
             lines += [f"PROBLEM {problem}" for problem in self.buyer_problems]
             lines += [f"PROBLEM {problem}" for problem in self.refund_problems]
+            lines += [f"PROBLEM {problem}" for problem in self.books_problems]
         return "\n".join(lines)
 
 
@@ -195,6 +221,7 @@ def tenant_config(woo_url: str, *, max_requests: int | None = None) -> TenantCon
                         "income_account": "Merchandise Sales",
                         "shipping_item": "Shipping",
                         "fee_item": "Fees",
+                        "payments": PAYMENTS,
                     },
                 }
             ],
@@ -268,7 +295,7 @@ class DeskScenario:
             order_ids: list[int] = []
             non_latin = self._non_latin_buyers()
             for n in range(self.orders):
-                spec = self.woo.random_spec(self._rng)
+                spec = self._with_payment(self.woo.random_spec(self._rng))
                 if n % NON_LATIN_EVERY == NON_LATIN_EVERY - 1:
                     customer_id, guest = non_latin[n // NON_LATIN_EVERY % len(non_latin)]
                     spec = dataclasses.replace(spec, customer_id=customer_id, guest=guest)
@@ -285,30 +312,130 @@ class DeskScenario:
                 self.woo.update_order(order_id, status="cancelled")
                 sender.deliver("order.updated", order_id)
                 self.report.webhooks_sent += 1
-            # Some customers get money back: WooCommerce says so with an order update.
-            refundable = [
-                i
-                for i in order_ids
-                if i not in chosen
-                and self.woo.get_order(i)["status"] in ("processing", "completed")
-            ]
-            for order_id in refundable[: max(1, len(order_ids) // 25)]:
-                refund = self.woo.add_refund(
-                    order_id, amount=Decimal("5.00"), reason="Late delivery"
-                )
-                self.report.refunds[str(refund["id"])] = Decimal(str(refund["amount"]))
-                sender.deliver("order.updated", order_id)
-                self.report.webhooks_sent += 1
+            self._pay_later(sender, [i for i in order_ids if i not in chosen])
+            self._refund(sender, [i for i in order_ids if i not in chosen])
         finally:
             sender.close()
         if not runtime.drain(timeout_s=120 + self.orders):
             raise RuntimeError("the sync queue did not drain")
         self._say("every order is in the outbox; the Web Connector's turn")
 
+    def _with_payment(self, spec: OrderSpec) -> OrderSpec:
+        """Card orders are paid at checkout; bank transfers and cheques wait on hold."""
+        method = self._rng.choice(METHODS)
+        if method[0] == "stripe":
+            status = self._rng.choice(("processing", "completed"))
+        else:
+            status = self._rng.choice(("on-hold", "on-hold", "on-hold", "pending"))
+        return dataclasses.replace(spec, payment_method=method, status=status)
+
+    def _pay_later(self, sender: WebhookSender, order_ids: list[int]) -> None:
+        """A third of the orders on hold are paid: the shop marks them processing."""
+        on_hold = [i for i in order_ids if self.woo.get_order(i)["status"] == "on-hold"]
+        for order_id in on_hold[::3]:
+            self.woo.update_order(order_id, status="processing")
+            sender.deliver("order.updated", order_id)
+            self.report.webhooks_sent += 1
+            self.report.paid_later.append(order_id)
+
+    def _refund(self, sender: WebhookSender, order_ids: list[int]) -> None:
+        """Refunds by line, shipping, amount and in full, of paid and of unpaid orders."""
+        paid = [i for i in order_ids
+                if self.woo.get_order(i)["status"] in ("processing", "completed")]  # fmt: skip
+        unpaid = [i for i in order_ids if self.woo.get_order(i)["status"] == "on-hold"]
+        count = max(len(REFUND_KINDS), len(order_ids) // 12)
+        for n, order_id in enumerate(paid[:count] + unpaid[: count // 2]):
+            kind = REFUND_KINDS[n % len(REFUND_KINDS)]
+            order = self.woo.get_order(order_id)
+            state = "paid" if order["date_paid"] else "unpaid"
+            if kind == "line":
+                item = order["line_items"][0]
+                refund = self.woo.add_refund(order_id, items={item["id"]: 1}, reason="Damaged")
+            elif kind == "shipping" and any(Decimal(s["total"]) > 0
+                                            for s in order["shipping_lines"]):  # fmt: skip
+                refund = self.woo.add_refund(order_id, shipping=True, reason="Late delivery")
+            elif kind == "full":
+                refund = self.woo.add_refund(order_id, amount=Decimal(order["total"]))
+            else:
+                kind = "amount"
+                amount = min(Decimal("5.00"), Decimal(order["total"]))
+                refund = self.woo.add_refund(order_id, amount=amount, reason="Goodwill")
+            self.report.refunds[str(refund["id"])] = Decimal(str(refund["amount"]))
+            self.report.refund_kinds[f"{kind} {state}"] += 1
+            sender.deliver("order.updated", order_id)
+            self.report.webhooks_sent += 1
+
     def _non_latin_buyers(self) -> list[tuple[int, Person | None]]:
         """(customer id, guest) for OrderSpec: the registered ones, then a guest."""
         registered = [self.woo.create_customer(p)["id"] for p in NON_LATIN_REGISTERED]
         return [(int(i), None) for i in registered] + [(0, NON_LATIN_GUEST)]
+
+    def _check_ref_numbers(self, txns: list[QbdTxn], money: list[QbdMoney]) -> None:
+        """QuickBooks keeps 11 characters of a RefNumber, 20 of a ReceivePayment's."""
+        numbers = [(t.kind, t.ref_number) for t in txns] + [(m.kind, m.ref_number) for m in money]
+        for kind, number in numbers:
+            if len(number) > (20 if kind == "ReceivePayment" else 11):
+                self.report.books_problems.append(f"{kind} RefNumber {number!r} is too long")
+
+    def _check_books(
+        self, by_order: dict[str, list[QbdTxn]], txns: list[QbdTxn], money: list[QbdMoney]
+    ) -> None:
+        """Per order: documents net to the store's net, balances and accounts are right."""
+        memos = {t.txn_id: t for t in txns if t.kind == "CreditMemo"}
+        live = [m for m in money if not m.voided]
+        self.report.payments = sum(1 for m in live if m.kind == "ReceivePayment" and m.total)
+        self.report.refunds_paid_out = sum(1 for m in live if m.kind == "ARRefundCreditCard")
+        payments: dict[str, list[QbdMoney]] = {}
+        for m in live:
+            if m.kind == "ReceivePayment" and m.total and "(id " in (m.memo or ""):
+                noted = (m.memo or "").split("(id ", 1)[1].split(")", 1)[0]
+                payments.setdefault(noted, []).append(m)
+        paid_out = {memo for m in live if m.kind == "ARRefundCreditCard" for memo, _ in m.applied}
+        problems = self.report.books_problems
+        for order_id in self.woo.order_ids():
+            order = self.woo.get_order(order_id)
+            found = by_order.get(str(order_id), [])
+            if order["status"] not in POSTING or len(found) != 1:
+                continue  # the landing check above speaks for these
+            document = found[0]
+            refunds = [r for r in order.get("refunds") or []]
+            store_net = Decimal(str(order["total"])) - sum(
+                (abs(Decimal(str(r.get("total") or r.get("amount") or 0))) for r in refunds),
+                Decimal(0),
+            )
+            credits = [
+                memos[t.txn_id]
+                for t in txns
+                if t.kind == "CreditMemo" and f"of order #{order['number']} (id {order_id})"
+                in (t.memo or "")
+            ]  # fmt: skip
+            books_net = document.total - sum((c.total for c in credits), Decimal(0))
+            label = f"order {order['number']} ({order['status']})"
+            if books_net != store_net:
+                problems.append(f"{label}: QuickBooks nets {books_net}, the store {store_net}")
+            is_paid = order.get("date_paid") is not None
+            mine = payments.get(str(order_id), [])
+            if is_paid:
+                account = PAYMENTS.get(order["payment_method"], {}).get(
+                    "deposit_account", "Undeposited Funds"
+                )
+                if document.kind == "Invoice" and document.balance != 0:
+                    problems.append(f"{label}: paid, but {document.balance} is still open")
+                if document.kind == "Invoice" and [m.account for m in mine] != [account]:
+                    problems.append(
+                        f"{label}: paid by {order['payment_method']}, payments "
+                        f"{[(m.total, m.account) for m in mine]} (want one in {account})"
+                    )
+                unpaid_out = [c.ref_number for c in credits if c.txn_id not in paid_out]
+                if unpaid_out:
+                    problems.append(f"{label}: credit memos {unpaid_out} were not paid out")
+            else:
+                if mine:
+                    problems.append(f"{label}: unpaid, yet payments {[m.total for m in mine]}")
+                if document.balance != store_net:
+                    problems.append(
+                        f"{label}: unpaid, {document.balance} open, the store is owed {store_net}"
+                    )
 
     def _inject(self, session_number: int, wc: WebConnector) -> None:
         if not self.faults:
@@ -380,6 +507,8 @@ class DeskScenario:
     def _check(self) -> None:
         by_order: dict[str, list[QbdTxn]] = {}
         txns = self.company.transactions()
+        money = self.company.money_txns()
+        self._check_ref_numbers(txns, money)
         for txn in txns:
             memo = txn.memo or ""
             if txn.kind == "CreditMemo":
@@ -409,7 +538,8 @@ class DeskScenario:
                     ledger_total=found[0].total if found else None,
                 )
             )
-        self.report.transactions = len(txns)
+        self._check_books(by_order, txns, money)
+        self.report.transactions = len(txns) + len(money)
         customers = [c for c in self.company.customers() if c.name != "Cash Customer"]
         self.report.customers = len(customers)
         emails = Counter((c.email or c.name).casefold() for c in customers)

@@ -5,7 +5,8 @@ simulated company file that answers lookups as QuickBooks Desktop does (500 for 
 it lacks). The sessions include a dropped connection, two responses lost after
 QuickBooks did the work, a locked invoice, a customer name held by a vendor and a
 company file that will not open. Some buyers' names are Japanese, which Latin-1 cannot
-write. Orders are cancelled and refunded along the way.
+write. Buyers pay by card, bank transfer or cheque (some of them later); orders are
+cancelled, and refunded by line, shipping, amount or in full, paid and unpaid.
 """
 
 from __future__ import annotations
@@ -64,3 +65,15 @@ def test_every_buyer_is_exactly_one_customer_japanese_names_included(
     # Buyers whose names Latin-1 cannot write are told apart by their e-mail
     for person in (*NON_LATIN_REGISTERED, NON_LATIN_GUEST):
         assert report.customers_by_buyer[person.email] == {f"Customer ({person.email})"}
+
+
+def test_the_books_tie_out_per_order(report: DeskScenarioReport) -> None:
+    # Every order's documents net to the store's net to the cent; paid invoices are paid off
+    # into the account their gateway maps to; unpaid ones stay open for what is owed; every
+    # refund of money taken is paid out; no RefNumber is longer than QuickBooks keeps.
+    assert report.books_problems == []
+    assert report.payments > 100 and report.paid_later, "card orders and some paid later"
+    assert report.refunds_paid_out > 0
+    kinds = set(report.refund_kinds)
+    assert {"line paid", "amount paid", "full paid"} <= kinds
+    assert any(kind.endswith(" unpaid") for kind in kinds), "refunds of unpaid invoices too"
