@@ -218,6 +218,7 @@ class SyncWorker:
         if (
             connection.document != "invoice"
             or not order.payment.is_paid
+            or order.q(order.total) <= 0  # a free order: nothing was received
             or not isinstance(ledger, PaymentLedger)
         ):
             return

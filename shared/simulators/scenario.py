@@ -574,7 +574,7 @@ class _Books:
             found.append(f"QuickBooks nets {net}, the store {store_net}")
         payments = [p for p in self.of(order_id, "Payment") if _money(p["TotalAmt"]) > 0]
         balance = _money(invoice["Balance"])
-        if order["date_paid_gmt"]:
+        if order["date_paid_gmt"] and Decimal(order["total"]) > 0:
             account = DEPOSIT_ACCOUNTS.get(order["payment_method"], "Undeposited Funds")
             if len(payments) != 1:
                 found.append(f"{len(payments)} payments for a paid order")

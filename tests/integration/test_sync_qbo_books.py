@@ -451,3 +451,30 @@ def test_a_voided_invoice_is_never_paid(rig: QboRig) -> None:
     assert _payments_of(rig, invoice["Id"]) == []
     state = rig.sync_state(PAY, order["id"])
     assert state.status == "parked" and state.last_error and "cannot un-void" in state.last_error
+
+
+def test_a_free_order_gets_no_payment(rig: QboRig) -> None:
+    # Given a paid order whose coupon and loyalty discount bring it to zero
+    order = _order(rig, (MUG, 1), payment_method=STRIPE)
+
+    def free(payload: dict[str, Any]) -> None:
+        for key in ("total", "total_tax", "cart_tax", "discount_total", "shipping_total"):
+            payload[key] = "0.00"
+        for line in payload["line_items"]:
+            line.update(total="0.00", subtotal="0.00", total_tax="0.00", subtotal_tax="0.00")
+            line["taxes"] = []
+        payload["tax_lines"], payload["shipping_lines"], payload["fee_lines"] = [], [], []
+
+    rig.store_rewrites[order["id"]] = free
+    try:
+        rig.sync(PAY, "order.created", order["id"])
+    finally:
+        rig.store_rewrites.clear()
+
+    invoice = _one(rig, "Invoice", order["id"])
+    assert _money(invoice["TotalAmt"]) == 0 == _money(invoice["Balance"])
+    assert [
+        p
+        for p in rig.qbo.documents("Payment")
+        if f"(id {order['id']})" in str(p.get("PrivateNote"))
+    ] == []
