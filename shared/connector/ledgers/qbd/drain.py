@@ -8,8 +8,19 @@ A session drains the outbox in rounds. Each round is one qbXML message built by
   whose last write may or may not have reached QuickBooks;
 * writes for entries whose references are all known: CustomerAdd/CustomerMod,
   ItemNonInventoryAdd (where auto_create_items allows), then the transaction
-  (InvoiceAdd/SalesReceiptAdd, *Mod with TxnID + EditSequence, TxnVoid/TxnDel,
-  CreditMemoAdd).
+  (InvoiceAdd/SalesReceiptAdd, *Mod with TxnID + EditSequence, TxnVoid/TxnDel);
+* money after the sale (drain_money.py): a paid invoice's ReceivePaymentAdd; a
+  refund's CreditMemoAdd, then (a second round, same entry) its ARRefundCreditCardAdd
+  or the ReceivePaymentAdd that applies its credit to the unpaid invoice; a deleted
+  refund's TxnVoid/TxnDel. A payment or refund waits while an earlier entry of its
+  order is in the window (the invoice's TxnID comes from the order's sync state);
+* a PreferencesQuery when an order is in another currency than the edition's and the
+  company's Multiple Currencies preference is not known yet (the Web Connector's
+  first call usually tells it).
+
+A transaction found by the RefNumber pre-check is adopted only when its Memo's first
+line is this record's tag (qbxml.order_tag, qbxml.refund_tag, qbxml_money.payment_tag);
+RefNumbers are fitted to 11 characters, so another record may hold the same one.
 
 :func:`read` turns QuickBooks' answer into facts (kept in the session) and one
 :class:`Decision` per entry that reached an outcome. Facts are JSON so the
