@@ -6,9 +6,9 @@ from typing import Any
 
 from connector.config import Connection
 from connector.ledgers.qbd import drain
-from connector.ledgers.qbd.outbox import OutboxEntry
+from connector.ledgers.qbd.outbox import OutboxEntry, PaymentPayload, RefundPayload
 from connector.ledgers.qbd.qbxml import parse_response
-from tests.integration.qbwc_rig import CONN, connection_settings, make_order
+from tests.integration.qbwc_rig import CONN, connection_settings, make_order, make_refund, paid
 
 
 def _connection(**mapping: Any) -> Connection:
@@ -331,3 +331,81 @@ def test_messages_stay_within_the_request_budget_and_one_entry_per_record() -> N
     assert len(plan.requests) == 7 and plan.written == list(range(1, 8))
     twice = [works[0], drain.Work(entry=works[0].entry.model_copy(update={"seq": 99}))]
     assert drain.plan(twice, drain.new_facts(), _connection(), prefix="c").written == [1]
+
+
+# --- money after the sale ---------------------------------------------------------------------
+def _money_work(action: str, payload: Any, seq: int, key: str, **extra: Any) -> drain.Work:
+    entry = OutboxEntry(
+        connection_id=CONN, seq=seq, record_key=f"{CONN}#{key}", action=action,
+        payload_json=payload.model_dump_json(), content_hash="h", ledger_type="",
+    )  # fmt: skip
+    return drain.Work(entry=entry, **extra)
+
+
+ROUTED = {"payments": {"stripe": {"method": "Visa", "deposit_account": "Checking"}}}
+
+
+def test_a_payment_waits_for_its_invoice_then_is_applied_to_it() -> None:
+    # Given a paid order's invoice and its payment waiting in one window
+    order = paid(make_order(1))
+    payment = PaymentPayload(order=order)
+    invoice = _work(customer_name="Ada Buyer1", known_items=KNOWN)
+    pay = _money_work("receive_payment", payment, 2, "payment#1", customer_name="Ada Buyer1")
+    # When the message is planned, only the invoice goes
+    first = drain.plan([invoice, pay], drain.new_facts(), _connection(**ROUTED), prefix="p1")
+    assert _kinds(first) == ["InvoiceAdd"] and first.written == [1]
+    # Then, with the invoice in QuickBooks, the payment is applied to it from the mapped route
+    known = _money_work("receive_payment", payment, 2, "payment#1", customer_name="Ada Buyer1",
+                        order_txn_id="T-1", order_total=order.total)  # fmt: skip
+    second = drain.plan([known], drain.new_facts(), _connection(**ROUTED), prefix="p2")
+    assert _kinds(second) == ["ReceivePaymentAdd"]
+    xml = second.requests[0].to_xml()
+    assert "<TxnID>T-1</TxnID><PaymentAmount>26.60</PaymentAmount>" in xml
+    assert "<PaymentMethodRef><FullName>Visa</FullName>" in xml
+    assert "<DepositToAccountRef><FullName>Checking</FullName>" in xml
+
+
+def test_a_refund_is_a_credit_memo_then_its_refund_from_the_deposit_account() -> None:
+    # Given a refund of a paid order, nothing of it in QuickBooks yet
+    order = paid(make_order(1))
+    payload = RefundPayload(refund=make_refund(order, 7, "5.00"), customer=order.customer,
+                            paid=True, payment_method="stripe")  # fmt: skip
+    work = _money_work("credit_memo", payload, 3, "refund#7", customer_name="Ada Buyer1",
+                       known_items=frozenset({"sales"}))  # fmt: skip
+    facts = drain.new_facts()
+    plan = drain.plan([work], facts, _connection(**ROUTED), prefix="r1")
+    assert _kinds(plan) == ["CreditMemoAdd"]
+    # When QuickBooks adds the credit memo
+    rid = _rid(plan, "credit_memo_add")
+    (step,) = drain.read(plan.purposes, _answer(_rs("CreditMemoAdd", rid, body=(
+        "<CreditMemoRet><TxnID>CM-1</TxnID><EditSequence>4</EditSequence>"
+        "<TotalAmount>5.00</TotalAmount></CreditMemoRet>"))), facts)  # fmt: skip
+    # Then the entry is not done: its credit is refunded next, out of the order's account
+    assert (step.outcome, step.txn_id) == ("step", "CM-1")
+    after = _money_work("credit_memo", payload, 3, "refund#7", customer_name="Ada Buyer1",
+                        known_items=frozenset({"sales"}), txn_id="CM-1")  # fmt: skip
+    second = drain.plan([after], facts, _connection(**ROUTED), prefix="r2")
+    assert _kinds(second) == ["ARRefundCreditCardAdd"]
+    assert "<RefundFromAccountRef><FullName>Checking</FullName>" in second.requests[0].to_xml()
+    rid = _rid(second, "refund_second")
+    (done,) = drain.read(second.purposes, _answer(_rs("ARRefundCreditCardAdd", rid, body=(
+        "<ARRefundCreditCardRet><TxnID>RF-1</TxnID></ARRefundCreditCardRet>"))), facts)  # fmt: skip
+    assert (done.outcome, done.ledger_type, done.txn_id) == ("posted", "CreditMemo", "CM-1")
+
+
+def test_a_foreign_order_parks_naming_the_setting_while_multiple_currencies_is_off() -> None:
+    # Given a company file in USD with Multiple Currencies off
+    facts = drain.new_facts()
+    facts["company"] = {"home": "USD", "multicurrency": False}
+    cad = make_order(1).model_copy(update={"currency": "CAD"})
+    entry = OutboxEntry(connection_id=CONN, seq=1, record_key=f"{CONN}#order#1",
+                        action="upsert_order", payload_json=cad.model_dump_json(),
+                        content_hash="h", ledger_type="Invoice")  # fmt: skip
+    # When the order is planned
+    plan = drain.plan([drain.Work(entry=entry)], facts, _connection(), prefix="c1")
+    # Then nothing is sent and it parks naming the preference to turn on
+    assert plan.requests == []
+    (decision,) = plan.decisions
+    assert (
+        decision.outcome == "park" and "Edit → Preferences → Multiple Currencies" in decision.reason
+    )
