@@ -2,10 +2,11 @@
 
 Validation follows what QBO enforces and the connector must cope with: required references
 that exist and are active, unique names, DocNumber length and uniqueness, SyncToken
-concurrency, and totals computed by QBO (tax per code for non-US companies, the sent
-TotalTax for US automated sales tax). Currencies (``qbo_currency``), payments and what they
-apply to (``qbo_payments``) and the name lists (``qbo_lists``) follow QBO's rules too; after
-every write the balances of the invoices, credit memos, customers and accounts it touched are
+concurrency, and totals computed by QBO (tax per rate for non-US companies, where only a
+TxnTaxDetail.TaxLine overrides a rate's amount (``qbo_tax``); the sent TotalTax for US
+automated sales tax). Currencies (``qbo_currency``), payments and what they apply to
+(``qbo_payments``) and the name lists (``qbo_lists``) follow QBO's rules too; after every
+write the balances of the invoices, credit memos, customers and accounts it touched are
 brought up to date. Not thread-safe by itself; the simulator holds a lock.
 """
 
@@ -18,7 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from simulators import qbo_query
+from simulators import qbo_query, qbo_tax
 from simulators.qbo_currency import Currencies, cents, currency_mismatch, money, ref_code
 from simulators.qbo_faults import (
     ApiFault,
@@ -102,8 +103,13 @@ COUNTRIES: dict[str, CountrySetup] = {
         "CAD",
         "Canadian Dollar",
         False,
-        (("1", "GST", "5"), ("2", "HST ON", "13"), ("3", "Exempt", "0")),
-        (("2", "GST", ("1",)), ("3", "HST ON", ("2",)), ("4", "Exempt", ("3",))),
+        (("1", "GST", "5"), ("2", "HST ON", "13"), ("3", "Exempt", "0"), ("4", "QST", "9.975")),
+        (
+            ("2", "GST", ("1",)),
+            ("3", "HST ON", ("2",)),
+            ("4", "Exempt", ("3",)),
+            ("5", "GST/QST QC", ("1", "4")),  # two rates, each on the net amount
+        ),
     ),
     "AU": CountrySetup(
         "AUD",
@@ -932,8 +938,8 @@ class Company:
         )
         doc["Line"] = lines
         total_tax, tax_lines = self._tax(source, taxable, subtotal, discount_total, doc)
-        inclusive = doc.get("GlobalTaxCalculation") == "TaxInclusive"
-        total = subtotal - discount_total + (Decimal("0") if inclusive else total_tax)
+        # Line Amounts are net of tax under TaxInclusive too: tax is always added.
+        total = subtotal - discount_total + total_tax
         tax_detail = {k: v for k, v in (source.get("TxnTaxDetail") or {}).items() if k != "TaxLine"}
         tax_detail["TotalTax"] = cents(total_tax)
         if tax_lines:
@@ -988,46 +994,24 @@ class Company:
                     f"Invalid Enumeration : {doc['GlobalTaxCalculation']}",
                     "GlobalTaxCalculation",
                 )
-        if "TotalTax" in detail:
-            # US automated sales tax (and overrides elsewhere): QBO keeps the amount sent.
-            return money(detail["TotalTax"], "TotalTax"), list(detail.get("TaxLine") or [])
-        if self.setup.partner_tax or doc["GlobalTaxCalculation"] == "NotApplicable":
+        if self.setup.partner_tax:
+            # US automated sales tax: QBO keeps the TotalTax sent (the connector's override).
+            if "TotalTax" in detail:
+                return money(detail["TotalTax"], "TotalTax"), list(detail.get("TaxLine") or [])
+            return Decimal("0"), []
+        if doc["GlobalTaxCalculation"] == "NotApplicable":
             return Decimal("0"), []
         if any(code is None for _, code in taxable):
             raise business(
                 "Make sure all your transactions have a GST/VAT rate before you save.",
                 "TaxCodeRef",
             )
-        # A discount lowers every line's taxable amount in proportion.
-        ratio = (subtotal - discount) / subtotal if subtotal else Decimal("0")
-        bases: dict[str, Decimal] = {}
-        for amount, code in taxable:
-            assert code is not None
-            for rate_detail in code["SalesTaxRateList"]["TaxRateDetail"]:
-                rate_id = rate_detail["TaxRateRef"]["value"]
-                bases[rate_id] = bases.get(rate_id, Decimal("0")) + amount * ratio
-        inclusive = doc["GlobalTaxCalculation"] == "TaxInclusive"
-        total = Decimal("0")
-        tax_lines: list[dict[str, Any]] = []
-        for rate_id, base in bases.items():
-            percent = self.docs["TaxRate"][rate_id]["RateValue"]
-            if inclusive:
-                tax = cents(base - base / (1 + percent / 100))
-                net = cents(base) - tax
-            else:
-                tax = cents(base * percent / 100)
-                net = cents(base)
-            total += tax
-            tax_lines.append(
-                {
-                    "Amount": tax,
-                    "DetailType": "TaxLineDetail",
-                    "TaxLineDetail": {
-                        "TaxRateRef": {"value": rate_id},
-                        "PercentBased": True,
-                        "TaxPercent": percent,
-                        "NetAmountTaxable": net,
-                    },
-                }
-            )
-        return total, tax_lines
+        # QBO computes the tax itself (a bare TotalTax is not kept); TaxLine sets it per rate.
+        return qbo_tax.tax_lines(
+            self.docs["TaxRate"],
+            taxable,
+            subtotal,
+            discount,
+            inclusive=doc["GlobalTaxCalculation"] == "TaxInclusive",
+            sent=detail.get("TaxLine"),
+        )
