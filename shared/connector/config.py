@@ -251,6 +251,9 @@ class MappingRules(_Settings):
     refund_item: str | None = None
     # Class, location and item/income account per sale (connector.revenue_rules).
     rules: tuple[RevenueRule, ...] = ()
+    # Customer group (WooCommerce role; guests "guest") -> QuickBooks payment terms name for
+    # invoices ("Net 30"); the key "default" covers every other group.
+    terms: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("doc_number")
     @classmethod
@@ -289,8 +292,13 @@ class MappingRules(_Settings):
 
     @property
     def rules_use_customer_group(self) -> bool:
-        """Whether a rule matches on the customer's group (the store must look it up)."""
-        return any(rule.when.customer_group is not None for rule in self.rules)
+        """Whether a rule or the terms depend on the customer's group (the store must look it
+        up)."""
+        return bool(self.terms) or any(rule.when.customer_group is not None for rule in self.rules)
+
+    def terms_for(self, group: str | None) -> str | None:
+        """The payment terms name for a customer group, else the default (None: QuickBooks')."""
+        return self.terms.get(group or "guest", self.terms.get("default"))
 
     def item_for_sku(self, sku: str | None) -> str | None:
         """The configured QuickBooks item name for a SKU, else the fallback (None: unmapped)."""

@@ -41,6 +41,7 @@ from simulators.qbo_lists import (
     NAME_LISTS,
     SEED_ACCOUNTS,
     SEED_PAYMENT_METHODS,
+    SEED_TERMS,
     active_ref,
     build_account,
     build_name_entry,
@@ -196,6 +197,8 @@ class Company:
             )
         for number, (name, kind) in enumerate(SEED_PAYMENT_METHODS, start=1):
             self._seed_record("PaymentMethod", str(number), {"Name": name, "Type": kind})
+        for term_id, name, days in SEED_TERMS:
+            self._seed_record("Term", term_id, {"Name": name, "Type": "STANDARD", "DueDays": days})
         for rate_id, name, value in self.setup.rates:
             self.docs["TaxRate"][rate_id] = {
                 "Id": rate_id,
@@ -726,7 +729,11 @@ class Company:
         self.check_common_text(source)
         parsed_date = self.txn_date(source, doc)
         if entity == "Invoice":
-            doc.setdefault("DueDate", (parsed_date + timedelta(days=30)).isoformat())
+            # Due by the invoice's terms, else the company's default terms (Net 30).
+            term = self.term(source.get("SalesTermRef") or {"value": "3"})
+            doc["SalesTermRef"] = {"value": term["Id"], "name": term["Name"]}
+            due = parsed_date + timedelta(days=int(term["DueDays"]))
+            doc.setdefault("DueDate", due.isoformat())
             doc.setdefault("Deposit", Decimal("0"))
         currency, rate = self.txn_currency(source, customer_id, parsed_date)
         for key in ("BillAddr", "ShipAddr"):
@@ -755,6 +762,9 @@ class Company:
     def customer_ref(self, ref: Any) -> dict[str, str]:
         customer = active_ref(self.docs["Customer"], ref, "CustomerRef")
         return {"value": customer["Id"], "name": customer["DisplayName"]}
+
+    def term(self, ref: Any) -> dict[str, Any]:
+        return active_ref(self.docs["Term"], ref, "SalesTermRef")
 
     def payment_method_ref(self, ref: Any) -> dict[str, str]:
         method = active_ref(self.docs["PaymentMethod"], ref, "PaymentMethodRef")

@@ -49,6 +49,10 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
         f"{_COMMON} Name SubDepartment ParentRef FullyQualifiedName Active Address".split()
     ),
     "PaymentMethod": frozenset(f"{_COMMON} Name Active Type".split()),
+    "Term": frozenset(
+        f"{_COMMON} Name Active Type DueDays DiscountPercent DiscountDays DayOfMonthDue "
+        "DueNextMonthDays DiscountDayOfMonth".split()
+    ),
     "Customer": frozenset(
         (
             f"{_COMMON} Title GivenName MiddleName FamilyName Suffix FullyQualifiedName "

@@ -1,4 +1,5 @@
-"""Name lists of a simulated QuickBooks Online company: Account, Class, Department, PaymentMethod.
+"""Name lists of a simulated QuickBooks Online company: Account, Class, Department, PaymentMethod,
+Term.
 
 Each needs a Name, unique within its list (case-insensitive, 6240), without a colon (QBO uses
 the colon to join a sub-record to its parent); a sub-record's parent must exist and be active.
@@ -22,7 +23,7 @@ from simulators.qbo_faults import (
     too_long,
 )
 
-NAME_LISTS = ("Class", "Department", "PaymentMethod")
+NAME_LISTS = ("Class", "Department", "PaymentMethod", "Term")
 # AccountTypeEnum -> AccountClassificationEnum.
 ACCOUNT_TYPES = {
     "Bank": "Asset",
@@ -44,13 +45,21 @@ ACCOUNT_TYPES = {
 DEPOSIT_TYPES = ("Bank", "Other Current Asset")
 PAYMENT_METHOD_TYPES = ("CREDIT_CARD", "NON_CREDIT_CARD")
 # Name lengths QBO accepts: accounts and classes 100, payment methods 31.
-NAME_MAX = {"Account": 100, "Class": 100, "Department": 100, "PaymentMethod": 31}
+NAME_MAX = {"Account": 100, "Class": 100, "Department": 100, "PaymentMethod": 31, "Term": 31}
 NOUNS = {
     "Account": "account",
     "Class": "class",
     "Department": "location",
     "PaymentMethod": "payment method",
+    "Term": "term",
 }
+# A new company's payment terms: (Id, Name, DueDays). Preferences' DefaultTerms is Net 30.
+SEED_TERMS = (
+    ("1", "Due on receipt", 0),
+    ("2", "Net 15", 15),
+    ("3", "Net 30", 30),
+    ("4", "Net 60", 60),
+)
 
 # A new QBO company's chart of accounts, as far as the connector posts to it:
 # (Id, Name, AccountType, AccountSubType).
@@ -132,7 +141,7 @@ def build_name_entry(
     meta: dict[str, str],
     entries: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """A Class, Department or PaymentMethod record."""
+    """A Class, Department, PaymentMethod or Term record."""
     name = checked_name(entity, source, entity_id, entries)
     doc: dict[str, Any] = {"Id": entity_id, "SyncToken": sync, "MetaData": meta}
     doc.update(source)
@@ -143,6 +152,16 @@ def build_name_entry(
         if kind not in PAYMENT_METHOD_TYPES:
             raise invalid_enumeration(str(kind), "Type")
         doc["Type"] = kind
+    elif entity == "Term":
+        # A STANDARD term is due a number of days after the transaction (DATE_DRIVEN terms,
+        # due on a day of the month, are not simulated).
+        kind = source.get("Type", "STANDARD")
+        if kind != "STANDARD":
+            raise invalid_enumeration(str(kind), "Type")
+        days = source.get("DueDays")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise required("DueDays", "DueDays")
+        doc["Type"], doc["DueDays"] = kind, days
     else:
         parent, qualified = _parent(entity, source, entity_id, name, entries)
         sub_flag = "SubClass" if entity == "Class" else "SubDepartment"

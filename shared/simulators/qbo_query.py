@@ -26,6 +26,7 @@ NAME_LISTS = {
     "Class",
     "Department",
     "PaymentMethod",
+    "Term",
 }
 
 _TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d")

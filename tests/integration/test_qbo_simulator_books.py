@@ -668,6 +668,27 @@ def test_payment_methods_are_seeded_and_validated(api: Api) -> None:
     assert made["Type"] == "NON_CREDIT_CARD"
 
 
+def test_terms_are_seeded_and_set_an_invoices_due_date(api: Api) -> None:
+    rows = api.query("SELECT * FROM Term").json()["QueryResponse"]["Term"]
+    days = {r["Name"]: r["DueDays"] for r in rows}
+    assert days == {"Due on receipt": 0, "Net 15": 15, "Net 30": 30, "Net 60": 60}
+    net60 = next(r["Id"] for r in rows if r["Name"] == "Net 60")
+    customer = new_customer(api)["Id"]
+    # The company's default terms (Net 30), or the invoice's own
+    plain = invoice(api, customer, "T-1", TxnDate="2026-05-01")
+    assert plain["SalesTermRef"]["name"] == "Net 30" and plain["DueDate"] == "2026-05-31"
+    termed = invoice(api, customer, "T-2", TxnDate="2026-05-01", SalesTermRef={"value": net60})
+    assert termed["DueDate"] == "2026-06-30"
+    # Unknown terms and malformed ones are refused
+    refused(
+        api.post("invoice", invoice_body(customer, "T-3", SalesTermRef={"value": "99"})), "2500"
+    )
+    refused(api.post("term", {"Name": "Net 45"}), "2020", "DueDays")
+    refused(api.post("term", {"Name": "net 15", "DueDays": 15}), "6240")
+    made = doc_of(api.post("term", {"Name": "Net 45", "DueDays": 45}), "Term")
+    assert (made["Type"], made["DueDays"]) == ("STANDARD", 45)
+
+
 def test_accounts_are_validated_like_qbo(api: Api) -> None:
     refused(api.post("account", {"Name": "Stripe"}), "2020", "AccountType")
     refused(api.post("account", {"Name": "Stripe", "AccountType": "Wallet"}), "2170")

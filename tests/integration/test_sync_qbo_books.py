@@ -42,6 +42,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
             "ppcp-gateway": {"deposit_account": "PayPal Balance"},  # not in the company yet
             "default": {"deposit_account": "Undeposited Funds"},
         },
+        "terms": {"wholesale_customer": "Net 60", "default": "Due on receipt"},
     }
     return [
         connection_settings(
@@ -478,3 +479,25 @@ def test_a_free_order_gets_no_payment(rig: QboRig) -> None:
         for p in rig.qbo.documents("Payment")
         if f"(id {order['id']})" in str(p.get("PrivateNote"))
     ] == []
+
+
+def test_invoices_carry_the_payment_terms_of_the_buyers_group(rig: QboRig) -> None:
+    trader = rig.woo.create_customer(
+        first_name="Tess", last_name="Trader", email="tess@wholesale.example",
+        role="wholesale_customer",
+    )  # fmt: skip
+    wholesale = _order(
+        rig, (MUG, 10), customer_id=trader["id"], status="on-hold", payment_method=BACS
+    )
+    retail = _order(rig, (MUG, 1), status="on-hold", payment_method=BACS)
+    rig.sync(PAY, "order.created", wholesale["id"])
+    rig.sync(PAY, "order.created", retail["id"])
+
+    net60 = _one(rig, "Invoice", wholesale["id"])
+    assert net60["SalesTermRef"]["name"] == "Net 60"
+    assert date.fromisoformat(net60["DueDate"]) - date.fromisoformat(net60["TxnDate"]) == timedelta(
+        days=60
+    )
+    on_receipt = _one(rig, "Invoice", retail["id"])
+    assert on_receipt["SalesTermRef"]["name"] == "Due on receipt"
+    assert on_receipt["DueDate"] == on_receipt["TxnDate"]

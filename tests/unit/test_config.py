@@ -225,3 +225,17 @@ def test_the_example_tenants_commented_rules_load_when_uncommented(tmp_path: Pat
     assert len(rules_of_first) == 4
     assert rules_of_first[0].income_account == "Gift card liability"
     assert rules_of_first[2].when.country == ("US", "CA")
+
+
+def test_payment_terms_follow_the_customer_group_with_a_default(tmp_path: Path) -> None:
+    text = GOOD + (
+        "[connections.mapping.terms]\n"
+        'wholesale_customer = "Net 60"\n'
+        'default = "Due on receipt"\n'
+    )
+    rules = load_tenant(_write(tmp_path, text)).connections[0].mapping
+    assert rules.terms_for("wholesale_customer") == "Net 60"
+    assert rules.terms_for("customer") == rules.terms_for(None) == "Due on receipt"
+    # The store then looks the buyer's group up, as it does for rules on it
+    assert rules.rules_use_customer_group
+    assert load_tenant(_write(tmp_path, GOOD)).connections[0].mapping.terms_for("x") is None

@@ -12,6 +12,11 @@ Line Amounts are always net of tax (the store's figures). With prices that
 include tax, GlobalTaxCalculation "TaxInclusive" only changes how QuickBooks
 shows them; QuickBooks reads line amounts as tax-exclusive unless
 TaxInclusiveAmt is given, which we never send.
+
+Non-US companies (tax mode "per_rate") compute the tax themselves, per rate at
+subtotal level; the store rounds per line. TotalTax alone would not change
+QuickBooks' figure, so the document carries the store's tax per QuickBooks rate
+as TxnTaxDetail.TaxLine overrides (connector.ledgers.qbo.tax_lines).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.config import Connection, MappingRules
 from connector.errors import PermanentError
+from connector.ledgers.qbo import tax_lines
+from connector.ledgers.qbo.tax_lines import QboTaxRate
 from connector.mapping import (
     display_name,
     doc_number,
@@ -33,7 +40,16 @@ from connector.mapping import (
     tax_code_for,
     txn_date,
 )
-from connector.model import ZERO, Address, Customer, Order, TaxAmount, TotalsMismatch, check_totals
+from connector.model import (
+    ZERO,
+    Address,
+    Customer,
+    Order,
+    TaxAmount,
+    TotalsMismatch,
+    check_totals,
+    quantize,
+)
 from connector.revenue_rules import OrderRules, decide, line_items
 
 # QuickBooks' built-in shipping line, when SalesFormsPrefs.AllowShipping is on.
@@ -74,10 +90,13 @@ class ResolvedRefs(BaseModel):
     fee_item_id: str | None = None
     discount_account_id: str | None = None
     tax_codes: dict[str, str] = Field(default_factory=dict)  # TaxCode name -> Id (per_rate)
+    # TaxCode Id -> its sales rates with their percentages (per_rate).
+    tax_rates: dict[str, tuple[QboTaxRate, ...]] = Field(default_factory=dict)
     tax_override_code_id: str | None = None  # US AST: TxnTaxDetail.TxnTaxCodeRef
     # Sales receipts: where the store's payment method puts the money.
     payment_method_id: str | None = None
     deposit_account_id: str | None = None
+    term_id: str | None = None  # invoices: the buyer's group's payment terms
     # Revenue rules (connector.revenue_rules): class name -> Class Id, where classes go (the
     # company's class tracking: per line or per transaction), and the location's Department Id.
     classes: dict[str, str] = Field(default_factory=dict)
@@ -148,6 +167,8 @@ class LineBuilder:
         self.refs = refs
         self.decided: OrderRules = decide(order, rules)
         self.lines: list[dict[str, Any]] = []
+        # per_rate: each sales line's TaxCode Id and the store's taxes on it, in line order.
+        self.taxed: list[tuple[str, tuple[TaxAmount, ...]]] = []
 
     def class_ref(self, name: str | None) -> dict[str, str] | None:
         """A ClassRef for a class the rules named (None: no class)."""
@@ -223,6 +244,8 @@ class LineBuilder:
         tax_code = self.tax_code_ref(taxes, what)
         if tax_code is not None:
             detail["TaxCodeRef"] = tax_code
+            if self.rules.tax.mode == "per_rate":
+                self.taxed.append((tax_code["value"], taxes))
         line: dict[str, Any] = {"DetailType": "SalesItemLineDetail", "Amount": amount}
         description = single_line(description, DESCRIPTION_MAX)
         if description:
@@ -248,6 +271,14 @@ class LineBuilder:
 
     def numbered(self) -> list[dict[str, Any]]:
         return [{"LineNum": n, **line} for n, line in enumerate(self.lines, start=1)]
+
+    def per_rate_tax(self, total_tax: Decimal, *, inclusive: bool, what: str) -> dict[str, Any]:
+        """TxnTaxDetail for a non-US company: the store's ``total_tax`` as one TaxLine per
+        QuickBooks rate on the lines (see connector.ledgers.qbo.tax_lines)."""
+        rates = tax_lines.rate_taxes(
+            self.lines, self.taxed, self.refs.tax_rates, total_tax, self.order.q, what
+        )
+        return tax_lines.tax_detail(rates, total_tax, inclusive)
 
 
 def _require(value: str | None, order: Order, what: str, setting: str) -> str:
@@ -413,12 +444,16 @@ def build_sales_document(
         body["TxnTaxDetail"] = tax_detail
     elif rules.tax.mode == "per_rate":
         body["GlobalTaxCalculation"] = "TaxInclusive" if order.prices_include_tax else "TaxExcluded"
-        # QuickBooks computes per-rate tax from the codes; the store's figure rides along so the
-        # posted TotalAmt can be compared with expected_total (stores round per line, QBO per rate).
-        body["TxnTaxDetail"] = {"TotalTax": total_tax}
+        # QuickBooks would compute per rate at subtotal level; the store's per-line rounded tax
+        # wins, as a TaxLine override per rate (tax_adjustments says where they differ).
+        body["TxnTaxDetail"] = lines.per_rate_tax(
+            total_tax, inclusive=order.prices_include_tax, what=f"order {order.number}"
+        )
     else:
         body["GlobalTaxCalculation"] = "NotApplicable"
 
+    if refs.term_id and connection.document == "invoice":
+        body["SalesTermRef"] = {"value": refs.term_id}
     if connection.document == "sales_receipt":
         if transaction_id:
             body["PaymentRefNum"] = transaction_id[:PAYMENT_REF_MAX]
@@ -435,6 +470,14 @@ def build_sales_document(
             f"order's line totals in the store, then replay"
         )
     return body
+
+
+def tax_adjustments(document: dict[str, Any], refs: ResolvedRefs, currency: str) -> tuple[str, ...]:
+    """Where a document's TaxLine overrides differ from QuickBooks' own tax, per rate, in words
+    for the audit trail (empty: no overrides, or QuickBooks agrees to the cent)."""
+    return tax_lines.tax_adjustments(
+        document, refs.tax_rates, lambda amount: quantize(amount, currency)
+    )
 
 
 def build_customer(customer: Customer) -> dict[str, Any]:

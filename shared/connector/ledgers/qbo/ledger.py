@@ -4,12 +4,13 @@ No path creates a second document for one store order: the id of a posted
 document is kept in the sync state; every write carries a deterministic
 requestid; after an unknown outcome the document is looked up by DocNumber
 before a create; and a 6140 duplicate DocNumber adopts the existing document.
-Customer, item and tax-code ids are cached in DynamoDB so that, once known,
-posting an order costs one write and no reads.
+Customer, item and tax-code ids (and a tax code's rates) are cached in DynamoDB so
+that, once known, posting an order costs one write and no reads.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from connector.ledgers.qbo.faults import (
     QboNotFound,
     QboStaleObject,
 )
+from connector.ledgers.qbo.tax_codes import QboTaxCodes
 from connector.ledgers.qbo.tracking import CompanyTracking
 from connector.mapping import (
     DOC_NUMBER_MAX,
@@ -50,6 +52,7 @@ class QboLedger:
         self._client = client
         self._state = state
         self.customers = QboCustomers(connection=connection, client=client, state=state)
+        self.tax_codes = QboTaxCodes(connection_id=connection.id, client=client, state=state)
         self._tracking: CompanyTracking | None = None
 
     @property
@@ -241,15 +244,6 @@ class QboLedger:
             )
         return found
 
-    def _tax_code_id(self, name: str) -> str:
-        found = self._ref_id("taxcode", "TaxCode", name)
-        if found is None:
-            raise PermanentError(
-                f"QuickBooks has no tax code named {name!r}: fix the tenant file's tax codes, "
-                "then replay"
-            )
-        return found
-
     def resolve(self, order: Order) -> documents.ResolvedRefs:
         rules = self._connection.mapping
         wanted = {
@@ -264,13 +258,21 @@ class QboLedger:
             if rules.discount_account
             else None
         )
-        tax_codes = {name: self._tax_code_id(name) for name in tax_code_names_needed(order, rules)}
+        tax_codes, tax_rates = self.tax_codes.resolve(tax_code_names_needed(order, rules))
         customer_id = self.customer_id(order.customer, order.currency)
         money = (
             self.money_refs(order, customer_id)
             if self._connection.document == "sales_receipt"
             else None
         )
+        terms = rules.terms_for(order.customer.group) if self.document_entity == "Invoice" else None
+        term_id = self._ref_id("term", "Term", terms) if terms else None
+        if terms and term_id is None:
+            raise PermanentError(
+                f"QuickBooks has no payment terms named {terms!r} (mapping.terms for customer "
+                f"group {order.customer.group or 'guest'!r}): create them in QuickBooks or fix "
+                "the tenant file, then replay"
+            )
         return documents.ResolvedRefs(
             customer_id=customer_id,
             items=items,
@@ -278,8 +280,10 @@ class QboLedger:
             fee_item_id=fees,
             discount_account_id=discount_account,
             tax_codes=tax_codes,
+            tax_rates=tax_rates,
             payment_method_id=money.payment_method_id if money else None,
             deposit_account_id=money.deposit_account_id if money else None,
+            term_id=term_id,
             **self.rule_refs(order, f"order {order.number}"),
         )
 
@@ -366,10 +370,12 @@ class QboLedger:
         codes = set(tax_code_names_needed(order, rules))
         if rules.tax.mode == "per_rate" and rules.tax.exempt_code:
             codes.add(rules.tax.exempt_code)
+        tax_codes, tax_rates = self.tax_codes.resolve(codes)
         refs = documents.ResolvedRefs(
             customer_id=customer_id,
             items=items,
-            tax_codes={name: self._tax_code_id(name) for name in codes},
+            tax_codes=tax_codes,
+            tax_rates=tax_rates,
             **self.rule_refs(order, f"refund {refund.store_id} of order {order.number}"),
         )
         body = payments.build_refund_document(
@@ -383,7 +389,10 @@ class QboLedger:
             self._connection.id, entity, refund.store_id, documents.body_digest(body), "create"
         )
         created = self._client.create(entity, body, request_id=rid)
-        posted = _posted("created", entity, created)
+        posted = replace(
+            _posted("created", entity, created),
+            adjustments=documents.tax_adjustments(body, refs, refund.currency),
+        )
         if (
             entity == "CreditMemo"
             and document
@@ -433,14 +442,22 @@ class QboLedger:
 
     # --- sales documents -------------------------------------------------------------
     def post_order(self, order: Order, previous: SyncState | None) -> Posted:
-        """Create the order's document, or bring the existing one up to date."""
-        entity = self.document_entity
-        number = doc_number(order, self._connection.mapping)
-        body = documents.build_sales_document(order, self._connection, self.resolve(order))
+        """Create the order's document, or bring the existing one up to date; the result
+        names every tax rate where the store's amount was kept over QuickBooks' own."""
+        refs = self.resolve(order)
+        body = documents.build_sales_document(order, self._connection, refs)
         body = self._with_rate(
             body, order.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
             f"order {order.number}",
         )  # fmt: skip
+        posted = self._write_order(order, previous, body)
+        return replace(posted, adjustments=documents.tax_adjustments(body, refs, order.currency))
+
+    def _write_order(
+        self, order: Order, previous: SyncState | None, body: dict[str, Any]
+    ) -> Posted:
+        entity = self.document_entity
+        number = doc_number(order, self._connection.mapping)
         digest = content_hash(order)
         operation = "create"
         if previous and previous.status == "deleted":
