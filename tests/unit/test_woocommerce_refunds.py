@@ -89,3 +89,36 @@ def test_the_reference_refunds_normalise() -> None:
     assert second.amount == Decimal("9.00")
     assert second.lines[0].line_id == "311"
     assert second.lines[0].total == Decimal("9.00")
+
+
+def test_refunded_shipping_and_fees_are_lines_of_their_kind() -> None:
+    # Given a refund of the shipping (with its tax) and a gift-wrap fee, as newer WooCommerce
+    # lists them apart from the items
+    raw: dict[str, Any] = {
+        "id": 731,
+        "amount": "8.40",
+        "shipping_lines": [
+            {
+                "id": 901,
+                "method_title": "Flat rate",
+                "total": "-5.00",
+                "total_tax": "-0.40",
+                "taxes": [{"id": 75, "total": "-0.40"}],
+                "meta_data": [{"id": 2, "key": "_refunded_item_id", "value": "320"}],
+            }
+        ],
+        "fee_lines": [{"id": 902, "name": "Gift wrap", "total": "-3.00", "taxes": []}],
+    }
+    # When it is normalised
+    refund = normalise_refund(raw, ORDER)
+    # Then each is a positive line of its kind, tied to the order line it gives back
+    shipping, fee = refund.lines
+    assert (shipping.kind, shipping.line_id, shipping.total, shipping.name) == (
+        "shipping",
+        "320",
+        Decimal("5.00"),
+        "Flat rate",
+    )
+    assert [(t.rate_id, t.amount) for t in shipping.taxes] == [("75", Decimal("0.40"))]
+    assert (fee.kind, fee.line_id, fee.total, fee.sku) == ("fee", "902", Decimal("3.00"), None)
+    assert refund.amount == Decimal("8.40")

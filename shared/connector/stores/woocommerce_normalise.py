@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from connector.model import (
     ZERO,
@@ -41,6 +41,9 @@ from connector.stores.woocommerce_payloads import (
     WooOrder,
     WooRateAmount,
     WooRefund,
+    WooRefundFee,
+    WooRefundLine,
+    WooRefundShipping,
     WooTimestamps,
 )
 
@@ -290,45 +293,35 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
     """A WooCommerce refund of ``order``; WooCommerce's negative line amounts become positive."""
     woo = WooRefund.model_validate(raw)
 
-    def taxes(amounts: Iterable[WooRateAmount]) -> tuple[TaxAmount, ...]:
-        return tuple(TaxAmount(rate_id=str(t.id), amount=order.q(abs(t.total))) for t in amounts)
+    def line(
+        kind: Literal["item", "shipping", "fee"],
+        refunded: WooRefundLine | WooRefundShipping | WooRefundFee,
+        name: str,
+        quantity: Decimal,
+        sku: str | None = None,
+    ) -> RefundLine:
+        return RefundLine(
+            line_id=refunded.refunded_item_id,
+            kind=kind,
+            sku=sku,
+            name=name,
+            quantity=quantity,
+            total=order.q(abs(refunded.total)),
+            taxes=tuple(
+                TaxAmount(rate_id=str(t.id), amount=order.q(abs(t.total))) for t in refunded.taxes
+            ),
+        )
 
     lines = (
         *(
-            RefundLine(
-                line_id=line.refunded_item_id,
-                sku=line.sku or None,
-                name=_decode(line.name),
-                quantity=abs(line.quantity),
-                total=order.q(abs(line.total)),
-                taxes=taxes(line.taxes),
-            )
-            for line in woo.line_items
+            line("item", item, _decode(item.name), abs(item.quantity), item.sku or None)
+            for item in woo.line_items
         ),
         *(
-            RefundLine(
-                line_id=ship.refunded_item_id,
-                kind="shipping",
-                sku=None,
-                name=_decode(ship.method_title) or "Shipping",
-                quantity=Decimal(1),
-                total=order.q(abs(ship.total)),
-                taxes=taxes(ship.taxes),
-            )
+            line("shipping", ship, _decode(ship.method_title) or "Shipping", Decimal(1))
             for ship in woo.shipping_lines
         ),
-        *(
-            RefundLine(
-                line_id=fee.refunded_item_id,
-                kind="fee",
-                sku=None,
-                name=_decode(fee.name) or "Fee",
-                quantity=Decimal(1),
-                total=order.q(abs(fee.total)),
-                taxes=taxes(fee.taxes),
-            )
-            for fee in woo.fee_lines
-        ),
+        *(line("fee", fee, _decode(fee.name) or "Fee", Decimal(1)) for fee in woo.fee_lines),
     )
     return Refund(
         connection_id=order.connection_id,
