@@ -179,10 +179,9 @@ class QbdLedger:
                 ledger_type="CreditMemo",
             )
         )
-        # The worker records "voided" (it knows no "queued" withdrawal of a refund); the
-        # Web Connector's session records the outcome again, or parks it with a reason.
+        # Queued: the Web Connector's session records the void, or parks it with a reason.
         return Posted(
-            "voided",
+            "queued",
             "CreditMemo",
             previous.ledger_id,
             sync_token=previous.sync_token,
