@@ -50,7 +50,8 @@ def carried(
     """A document, payment or refund QuickBooks now holds, or that waits for the Web Connector.
 
     A queued change keeps the ids of what it will modify (``previous``); QuickBooks'
-    total is compared with the store's once QuickBooks has answered.
+    total is compared with the store's once QuickBooks has answered, and the store's tax
+    kept over QuickBooks' own (``posted.adjustments``) is one "tax_adjusted" event.
     """
     queued = posted.operation == "queued"
     event: AuditEventType = (
@@ -72,6 +73,16 @@ def carried(
         "last_error": None,
     }
     events = [Event(event, summary, posted.ledger_id, dict(detail or {}))]
+    if posted.adjustments and not queued:
+        # The store's figures kept over QuickBooks' own (tax rates that round differently).
+        events.append(
+            Event(
+                "tax_adjusted",
+                "; ".join(posted.adjustments),
+                posted.ledger_id,
+                {"adjustments": list(posted.adjustments)},
+            )
+        )
     mismatch = None if queued else total_mismatch(store_total, posted.total, posted.ledger_id)
     if mismatch is not None:
         events.append(mismatch)

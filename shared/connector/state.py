@@ -43,6 +43,7 @@ AuditEventType = Literal[
     "parked",
     "replayed",
     "total_mismatch",
+    "tax_adjusted",
     "connected",
     "token_refreshed",
     "needs_reconnect",

@@ -24,6 +24,7 @@ from connector.ledgers.qbo.documents import (
     sparse_update,
     to_json,
 )
+from connector.ledgers.qbo.tax_lines import QboTaxRate
 from connector.mapping import doc_number
 from connector.model import (
     Address,
@@ -59,6 +60,15 @@ REFS = ResolvedRefs(
     fee_item_id="31",
     discount_account_id="86",
     tax_codes={"VAT 20%": "5", "VAT 5%": "6", "Exempt": "7", "GST/QST QC": "8"},
+    tax_rates={
+        "5": (QboTaxRate(id="1", name="20.0% S", percent=D(20)),),
+        "6": (QboTaxRate(id="2", name="5.0% R", percent=D(5)),),
+        "7": (QboTaxRate(id="4", name="Exempt", percent=D(0)),),
+        "8": (
+            QboTaxRate(id="11", name="GST", percent=D(5)),
+            QboTaxRate(id="14", name="QST", percent=D("9.975")),
+        ),
+    },
     tax_override_code_id="3",
 )
 
@@ -163,10 +173,23 @@ def lines_of(document: dict[str, Any], detail: str) -> list[dict[str, Any]]:
 
 
 def adds_up(document: dict[str, Any]) -> Decimal:
-    """What QuickBooks would total: sales lines - discount + the forced tax."""
+    """What QuickBooks would total: sales lines - discount + the forced tax (outside the US,
+    the sum of the TaxLine overrides, which must be the TotalTax sent)."""
     sales = sum((line["Amount"] for line in lines_of(document, "SalesItemLineDetail")), D(0))
     discount = sum((line["Amount"] for line in lines_of(document, "DiscountLineDetail")), D(0))
-    return sales - discount + document.get("TxnTaxDetail", {}).get("TotalTax", D(0))
+    detail = document.get("TxnTaxDetail", {})
+    tax = detail.get("TotalTax", D(0))
+    if "TaxLine" in detail:
+        assert sum((t["Amount"] for t in detail["TaxLine"]), D(0)) == tax
+    return sales - discount + tax
+
+
+def tax_lines_of(document: dict[str, Any]) -> dict[str, tuple[Decimal, dict[str, Any]]]:
+    """TaxRate Id -> (the Amount sent, its TaxLineDetail)."""
+    return {
+        t["TaxLineDetail"]["TaxRateRef"]["value"]: (t["Amount"], t["TaxLineDetail"])
+        for t in document["TxnTaxDetail"]["TaxLine"]
+    }
 
 
 def assert_prices_consistent(document: dict[str, Any]) -> None:
@@ -322,7 +345,21 @@ def test_per_rate_tax_codes_for_several_rates() -> None:
     codes = [s["SalesItemLineDetail"]["TaxCodeRef"] for s in lines_of(doc, "SalesItemLineDetail")]
     assert codes == [{"value": "5"}, {"value": "6"}, {"value": "7"}]
     assert doc["GlobalTaxCalculation"] == "TaxExcluded"
-    assert doc["TxnTaxDetail"] == {"TotalTax": D("4.00")}
+    # and the store's VAT goes per QuickBooks rate, on the amounts QuickBooks taxes: the 2.00
+    # discount line spread over all 55.95 of lines (QuickBooks would charge 2.31 and 1.93)
+    assert doc["TxnTaxDetail"]["TotalTax"] == D("4.00")
+    rates = tax_lines_of(doc)
+    assert {rate: amount for rate, (amount, _) in rates.items()} == {
+        "1": D("2.00"),
+        "2": D("2.00"),
+        "4": D("0.00"),
+    }
+    assert [d["NetAmountTaxable"] for _, d in rates.values()] == [
+        D("11.57"),
+        D("38.57"),
+        D("3.81"),
+    ]
+    assert rates["1"][1]["TaxPercent"] == D(20) and rates["1"][1]["PercentBased"] is True
     assert doc["CurrencyRef"] == {"value": "GBP"}
     assert adds_up(doc) == order.total == D("57.95")
 
@@ -344,6 +381,13 @@ def test_prices_including_tax_send_net_amounts_marked_inclusive() -> None:
     assert line["Amount"] == D("10.00")
     assert line["SalesItemLineDetail"]["UnitPrice"] == D("3.3333333")
     assert "TaxInclusiveAmt" not in line["SalesItemLineDetail"]
+    # and the rate's TaxLine has the net taxed and the gross it makes
+    [(amount, detail)] = tax_lines_of(doc).values()
+    assert (amount, detail["NetAmountTaxable"], detail["TaxInclusiveAmount"]) == (
+        D("2.00"),
+        D("10.00"),
+        D("12.00"),
+    )
     assert_prices_consistent(doc)
     assert adds_up(doc) == order.total == D("12.00")
 
@@ -362,6 +406,10 @@ def test_compound_rates_on_one_line_use_the_combined_code() -> None:
     doc = build_sales_document(order, connection(**rules), REFS)
     [line] = lines_of(doc, "SalesItemLineDetail")
     assert line["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "8"}
+    # and QuickBooks' GST and QST (9.975% of the net: 9.98) share the store's 15.47
+    # in proportion to what QuickBooks computes: 5.00 / 14.98 and 9.98 / 14.98 of it
+    rates = tax_lines_of(doc)
+    assert (rates["11"][0], rates["14"][0]) == (D("5.17"), D("10.30"))
     assert adds_up(doc) == order.total == D("115.47")
 
 

@@ -26,6 +26,9 @@ class Posted:
     sync_token: str | None = None
     doc_number: str | None = None
     total: Decimal | None = None
+    # Where the store's figures were kept over the ledger's own, in words for the audit trail
+    # (QuickBooks Online: a tax rate whose amount differs from what QuickBooks would compute).
+    adjustments: tuple[str, ...] = ()
 
 
 class Ledger(Protocol):

@@ -275,8 +275,9 @@ class LineBuilder:
     def per_rate_tax(self, total_tax: Decimal, *, inclusive: bool, what: str) -> dict[str, Any]:
         """TxnTaxDetail for a non-US company: the store's ``total_tax`` as one TaxLine per
         QuickBooks rate on the lines (see connector.ledgers.qbo.tax_lines)."""
+        percents = {t.rate_id: t.percent for t in self.order.tax_lines if t.percent is not None}
         rates = tax_lines.rate_taxes(
-            self.lines, self.taxed, self.refs.tax_rates, total_tax, self.order.q, what
+            self.lines, self.taxed, self.refs.tax_rates, total_tax, self.order.q, what, percents
         )
         return tax_lines.tax_detail(rates, total_tax, inclusive)
 

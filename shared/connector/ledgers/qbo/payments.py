@@ -8,7 +8,8 @@
 
 Every refund document totals the refunded amount to the cent: refunded items,
 shipping and fees at their refunded amounts, their tax, and whatever the store
-refunded beyond them (an amount-only refund) on the refund item.
+refunded beyond them (an amount-only refund) on the refund item. Outside the US
+the refunded tax goes per QuickBooks rate as TaxLine overrides, as for sales.
 """
 
 from __future__ import annotations
@@ -252,8 +253,12 @@ def build_refund_document(
     if rules.tax.mode == "us_automated":
         body["TxnTaxDetail"] = {"TotalTax": tax}
     elif rules.tax.mode == "per_rate":
-        body["GlobalTaxCalculation"] = "TaxExcluded"
-        body["TxnTaxDetail"] = {"TotalTax": tax}
+        body["GlobalTaxCalculation"] = "TaxInclusive" if order.prices_include_tax else "TaxExcluded"
+        body["TxnTaxDetail"] = lines.per_rate_tax(
+            tax,
+            inclusive=order.prices_include_tax,
+            what=f"refund {refund.store_id} of order {refund.order_number}",
+        )
     else:
         body["GlobalTaxCalculation"] = "NotApplicable"
     if entity == "RefundReceipt":
