@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from connector import outcomes
 from connector.config import Connection, QbdLedger, TenantConfig
 from connector.dynamo_batch import Write
 from connector.errors import PermanentError
+from connector.ledgers.posting import Posted
 from connector.ledgers.qbd import drain, qbxml
 from connector.ledgers.qbd.currencies import company_currency
 from connector.ledgers.qbd.outbox import (
@@ -52,6 +54,7 @@ from connector.ledgers.qbd.qbwc_soap import (
 )
 from connector.model import Customer, Order
 from connector.observability import logger, metrics
+from connector.outcomes import OutcomeRecorder
 from connector.secrets import SecretVault
 from connector.state import AuditTrail, StateStore
 
@@ -105,6 +108,7 @@ class QbwcService:
         self._outbox = outbox
         self._state = state
         self._audit = audit
+        self._recorder = OutcomeRecorder(state, audit)
         self._clock = clock
 
     @classmethod
@@ -605,11 +609,11 @@ class QbwcService:
         if decision.outcome == "park":
             session.finished += 1
             session.parked += 1
-            metrics.add_metric(name="RecordsParked", unit="Count", value=1)
+            outcome = outcomes.parked(decision.reason)
+            outcomes.count(outcome)
             parked = marked(entry, "parked", last_error=decision.reason)
-            event = audit(key, "parked", decision.reason, detail={"replay": "connector replay"})
-            state = {"status": "parked", "last_error": decision.reason}
-            return self._entry_outcome(parked, event, state=state)
+            events = self._recorder.event_writes(key, outcome)
+            return self._entry_outcome(parked, *events, state=dict(outcome.state))
         session.finished += 1
         session.posted += 1
         writes = self._outbox.finish_writes(entry)
@@ -619,53 +623,34 @@ class QbwcService:
                 conn, "qbd-customer", decision.customer_key, decision.customer_name
             )
         if decision.outcome == "withdrawn":
-            status: Literal["voided", "deleted"] = (
-                "voided" if decision.operation == "voided" else "deleted"
+            outcome = outcomes.withdrawn(
+                "voided" if decision.operation == "voided" else "deleted",
+                f"{decision.operation} {decision.reason}",
+                decision.txn_id,
             )
-            changes: dict[str, Any] = {"status": status, "attempts": 0, "last_error": None}
-            writes.append(
-                audit(
-                    key,
-                    status,
-                    f"{decision.operation} {decision.reason}",
-                    ledger_id=decision.txn_id,
-                )
-            )
-            return _Outcome(done, changes, writes)
-        changes = {
-            "status": "posted",
-            "ledger_id": decision.txn_id,
-            "ledger_type": decision.ledger_type,
-            "sync_token": decision.edit_sequence,
-            "doc_number": decision.ref_number,
-            "ledger_total": str(decision.total) if decision.total is not None else None,
-            "attempts": 0,
-            "last_error": None,
-        }
-        writes.append(
-            audit(
-                key,
-                "updated" if decision.operation == "updated" else "posted",
-                f"{decision.operation} {decision.ledger_type} "
-                f"{decision.ref_number or decision.reason} in QuickBooks Desktop",
+        else:
+            posted = Posted(
+                operation="updated"
+                if decision.operation == "updated"
+                else "adopted"
+                if decision.operation == "adopted"
+                else "created",
+                ledger_type=decision.ledger_type or entry.ledger_type,
                 ledger_id=decision.txn_id,
+                sync_token=decision.edit_sequence,
+                doc_number=decision.ref_number,
+                total=decision.total,
+            )
+            outcome = outcomes.carried(
+                posted,
+                summary=f"{decision.operation} {decision.ledger_type} "
+                f"{decision.ref_number or decision.reason} in QuickBooks Desktop",
+                store_total=_store_total(entry),
                 detail={"operation": decision.operation, "doc_number": decision.ref_number or ""},
             )
-        )
-        metrics.add_metric(name="DocumentsPosted", unit="Count", value=1)
-        store_total = _store_total(entry)
-        if decision.total is not None and store_total is not None and decision.total != store_total:
-            writes.append(
-                audit(
-                    key,
-                    "total_mismatch",
-                    f"QuickBooks total {decision.total} differs from the store total {store_total}",
-                    ledger_id=decision.txn_id,
-                    detail={"store_total": str(store_total), "ledger_total": str(decision.total)},
-                )
-            )
-            metrics.add_metric(name="TotalMismatch", unit="Count", value=1)
-        return _Outcome(done, changes, writes)
+        outcomes.count(outcome)
+        writes.extend(self._recorder.event_writes(key, outcome))
+        return _Outcome(done, dict(outcome.state), writes)
 
     def _entry_outcome(
         self, entry: OutboxEntry, *events: Write, state: dict[str, Any] | None = None
