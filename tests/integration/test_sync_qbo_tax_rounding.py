@@ -134,3 +134,25 @@ def test_a_refund_gives_back_the_store_tax_per_rate(rig: QboRig) -> None:
     # and the refund's audit trail has the adjustment, not a mismatch
     events = rig.events(SHOP, refund["id"], "refund")
     assert "tax_adjusted" in events and "total_mismatch" not in events
+
+
+def test_codes_known_by_id_alone_have_their_rates_read_once(rig: QboRig) -> None:
+    # Given a connection that cached its tax code ids before rates were cached too
+    first = _order(rig, (PRINT, 1), shipping=None)
+    rig.sync(SHOP, "order.created", first["id"])
+    for code_id in rig.state.mappings(SHOP, "taxcode-rates"):
+        rig.state.delete_mapping(SHOP, "taxcode-rates", code_id)
+    # When the next order posts
+    mark = len(rig.qbo.request_log)
+    second = _order(rig, (PRINT, 1), (BOOK, 1), shipping=None)
+    rig.sync(SHOP, "order.created", second["id"])
+    # Then the codes are read by Id and their rates in one query each, and cached again
+    queries = [r.query.get("query", "") for r in rig.requests_since(mark) if r.method == "GET"]
+    assert [q.split(" WHERE ")[0] for q in queries] == [
+        "SELECT * FROM TaxCode",
+        "SELECT * FROM TaxRate",
+    ], queries
+    assert "Id IN ('2', '3')" in queries[0]
+    (invoice,) = rig.documents_for("Invoice", second["id"])
+    assert _money(invoice["TotalAmt"]) == Decimal(second["total"])
+    assert set(rig.state.mappings(SHOP, "taxcode-rates")) == {"2", "3"}
