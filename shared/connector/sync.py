@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -234,7 +235,7 @@ class SyncWorker:
         if previous and previous.status in ("posted", "queued"):
             return
         attempt = self._attempt(pay_key, previous)
-        posted = ledger.post_payment(order, document, previous)
+        posted = ledger.post_payment(order, document, previous, self._credited(connection, order))
         route, mapped = connection.mapping.payment_route(order.payment.method)
         method = order.payment.method or "(none)"
         outcome = outcomes.carried(
@@ -262,6 +263,21 @@ class SyncWorker:
             # Linking a payment changes the invoice in QuickBooks (Balance, LinkedTxn,
             # SyncToken): the next update of it reads the current SyncToken first.
             self._state.put_sync_state(document.model_copy(update={"sync_token": None}))
+
+    def _credited(self, connection: Connection, order: Order) -> Decimal:
+        """What refunds posted before the order was paid credited to its invoice (credit memos:
+        refunds of money not yet taken)."""
+        if order.refunded_total <= 0:
+            return ZERO
+        keys = self._state.mappings(connection.id, _refunds_of(order.store_id)).values()
+        return sum(
+            (
+                Decimal(state.ledger_total or "0")
+                for state in self._state.get_sync_states(keys).values()
+                if state.status in ("posted", "queued") and state.ledger_type == "CreditMemo"
+            ),
+            ZERO,
+        )
 
     def _sync_refunds(
         self, connection: Connection, key: str, raw: Mapping[str, Any], order: Order

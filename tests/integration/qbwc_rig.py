@@ -255,11 +255,12 @@ class QbwcRig:
             )
         )
 
-    def queue_payment(self, order: Order) -> None:
-        """What the sync worker does for a paid invoice on a Desktop connection."""
+    def queue_payment(self, order: Order, credited: Decimal = Decimal("0")) -> None:
+        """What the sync worker does for a paid invoice on a Desktop connection (``credited``:
+        what refunds credited to the invoice before it was paid)."""
         document = self.sync_state(order.store_id)
         key = f"{CONN}#payment#{order.store_id}"
-        self._mark_queued(key, self.ledger().post_payment(order, document, None))
+        self._mark_queued(key, self.ledger().post_payment(order, document, None, credited))
 
     def queue_refund(self, refund: Refund, order: Order) -> None:
         key = f"{CONN}#refund#{refund.store_id}"

@@ -67,6 +67,26 @@ def test_a_paid_invoice_gets_one_payment_in_the_account_its_gateway_maps_to() ->
         assert (state.status, state.ledger_id) == ("posted", payment.txn_id)
 
 
+def test_an_invoice_credited_before_it_was_paid_is_paid_for_the_rest() -> None:
+    with books(**ROUTES) as (rig, company, wc):
+        # Given an unpaid invoice of 26.60 credited 6.60 by a refund
+        order = make_order(8)
+        rig.queue(order)
+        rig.queue_refund(make_refund(order, 81, "6.60"), order)
+        drain(rig, wc)
+        # When the buyer pays the rest
+        rig.queue_payment(paid(order), credited=Decimal("6.60"))
+        drain(rig, wc)
+        # Then one ReceivePayment of 20.00 closes the invoice; nothing parks
+        [invoice] = company.transactions("Invoice")
+        payments = [p for p in company.money_txns("ReceivePayment") if p.total > 0]
+        assert [(p.total, p.applied) for p in payments] == [
+            (Decimal("20.00"), ((invoice.txn_id, Decimal("20.00")),))
+        ]
+        assert invoice.balance == Decimal("0.00")
+        assert rig.record("payment#8").status == "posted"
+
+
 def test_a_payment_whose_answer_was_lost_is_found_by_ref_number_not_made_twice() -> None:
     with books() as (rig, company, wc):
         order = paid(make_order(2))

@@ -164,6 +164,7 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         ),
         customer="Siobhán O'Brien",
         invoice_txn_id="1A-1",
+        total=Decimal("30.00"),
         applied=Decimal("30.00"),
         ref_number="ch_xxxxxxxxxxxxxxxxx",
         payment_method="Visa",

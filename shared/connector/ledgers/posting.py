@@ -60,5 +60,7 @@ class PaymentLedger(Protocol):
     """A ledger that records the store's payment of an invoice against it."""
 
     def post_payment(
-        self, order: Order, document: SyncState, previous: SyncState | None
-    ) -> Posted: ...
+        self, order: Order, document: SyncState, previous: SyncState | None, credited: Decimal
+    ) -> Posted:
+        """``credited``: refunds already credited to the unpaid invoice; the buyer pays the rest."""
+        ...

@@ -144,12 +144,15 @@ def plan_payment(p: Planner, work: Work, payload: PaymentPayload, needs: Needs) 
     common = {"seq": work.entry.seq, "customer_key": key, "customer": name}
     writes = p.prerequisites(order.customer, name, add_customer, [], common, currency)
     route, _ = p.rules.payment_route(order.payment.method)
-    total = order.q(order.total)
-    applied = min(total, work.order_total) if work.order_total is not None else total
+    # Refunds credited to the unpaid invoice before it was paid: the buyer paid the rest.
+    total = order.q(order.total - payload.credited)
+    open_amount = work.order_total - payload.credited if work.order_total is not None else total
+    applied = min(total, open_amount)
     request = qbxml_money.receive_payment_add(
         order,
         customer=name,
         invoice_txn_id=work.order_txn_id,
+        total=total,
         applied=applied,
         ref_number=ref,
         payment_method=route.method,

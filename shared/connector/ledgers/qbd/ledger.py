@@ -11,6 +11,7 @@ of waiting for the PC. A long store number is not one of them: it gets a fitted
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 from connector.config import Connection
 from connector.errors import PermanentError
@@ -26,7 +27,7 @@ from connector.ledgers.qbd.outbox import (
     WithdrawalPayload,
 )
 from connector.mapping import content_hash, item_names_needed
-from connector.model import Customer, Order, Refund
+from connector.model import ZERO, Customer, Order, Refund
 from connector.state import StateStore, SyncState
 
 
@@ -116,7 +117,13 @@ class QbdLedger:
         )
         return Posted("queued", "Customer", previous.ledger_id if previous else None)
 
-    def post_payment(self, order: Order, document: SyncState, previous: SyncState | None) -> Posted:
+    def post_payment(
+        self,
+        order: Order,
+        document: SyncState,
+        previous: SyncState | None,
+        credited: Decimal = ZERO,
+    ) -> Posted:
         """The store's payment of the order's invoice: a ReceivePayment, queued behind the
         invoice (whose TxnID the drain reads from the order's sync state when it is its turn)."""
         ref = qbxml_money.payment_ref_number(order, self._connection.mapping)
@@ -125,12 +132,13 @@ class QbdLedger:
                 connection_id=self._connection.id,
                 record_key=f"{self._connection.id}#payment#{order.store_id}",
                 action="receive_payment",
-                payload_json=PaymentPayload(order=order).model_dump_json(),
-                content_hash=_digest(f"{order.store_id}|{ref}|{order.q(order.total)}"),
+                payload_json=PaymentPayload(order=order, credited=credited).model_dump_json(),
+                content_hash=_digest(f"{order.store_id}|{ref}|{order.q(order.total)}|{credited}"),
                 ledger_type="ReceivePayment",
             )
         )
-        return Posted("queued", "ReceivePayment", None, doc_number=ref, total=order.q(order.total))
+        paid = order.q(order.total - credited)
+        return Posted("queued", "ReceivePayment", None, doc_number=ref, total=paid)
 
     def post_refund(
         self, refund: Refund, order: Order, document: SyncState | None, previous: SyncState | None

@@ -68,9 +68,11 @@ class RefundPayload(BaseModel):
 
 
 class PaymentPayload(BaseModel):
-    """What a ReceivePayment of a paid invoice carries: the order as it was paid."""
+    """What a ReceivePayment of a paid invoice carries: the order as it was paid, and what
+    refunds had already credited to the invoice (the buyer paid the rest)."""
 
     order: Order
+    credited: Decimal = Decimal("0")
 
 
 class RefundWithdrawalPayload(BaseModel):

@@ -71,6 +71,7 @@ def receive_payment_add(
     *,
     customer: str,
     invoice_txn_id: str,
+    total: Decimal,
     applied: Decimal,
     ref_number: str,
     payment_method: str | None,
@@ -79,8 +80,8 @@ def receive_payment_add(
     exchange_rate: Decimal | None = None,
     timezone: str | None = None,
 ) -> QbRequest:
-    """ReceivePaymentAdd of the order total, ``applied`` of it to the invoice (the rest, if
-    any, stays the customer's unused payment)."""
+    """ReceivePaymentAdd of ``total`` (the order total less what refunds credited first),
+    ``applied`` of it to the invoice (the rest, if any, stays the customer's unused payment)."""
     payment = order.payment
     paid_on = payment.paid_at.date() if payment.paid_at else txn_date(order, timezone)
     request = new_request("ReceivePaymentAdd", request_id)
@@ -90,7 +91,7 @@ def receive_payment_add(
     add_ref(body, "CustomerRef", customer_full_name(customer))
     sub(body, "TxnDate", paid_on.isoformat())
     sub(body, "RefNumber", _ref(ref_number, PAYMENT_REF_NUMBER_MAX))
-    sub(body, "TotalAmount", amount(order.q(order.total), f"payment of order {order.number}"))
+    sub(body, "TotalAmount", amount(total, f"payment of order {order.number}"))
     add_exchange_rate(body, exchange_rate)
     if payment_method:
         add_ref(body, "PaymentMethodRef", fit(payment_method, PAYMENT_METHOD_MAX))

@@ -37,7 +37,7 @@ from connector.mapping import (
     request_id,
     tax_code_names_needed,
 )
-from connector.model import Customer, Order, Refund
+from connector.model import ZERO, Customer, Order, Refund
 from connector.observability import logger
 from connector.revenue_rules import decide, line_items
 from connector.state import StateStore, SyncState
@@ -311,7 +311,13 @@ class QboLedger:
         )
 
     # --- payments and refunds -------------------------------------------------------
-    def post_payment(self, order: Order, document: SyncState, previous: SyncState | None) -> Posted:
+    def post_payment(
+        self,
+        order: Order,
+        document: SyncState,
+        previous: SyncState | None,
+        credited: Decimal = ZERO,
+    ) -> Posted:
         """Record the store's payment of the order's invoice: one Payment linked to it."""
         assert document.ledger_id
         invoice_id = document.ledger_id
@@ -324,16 +330,14 @@ class QboLedger:
                     return _posted("adopted", "Payment", found)
         money = self.money_refs(order, self.customer_id(order.customer, order.currency))
         total = order.q(order.total)
-        open_amount = Decimal(document.ledger_total) if document.ledger_total else total
-        if order.refunded_total > 0:
-            # Refunds of an unpaid invoice were credited to it: the buyer pays what is left.
-            open_amount = Decimal(str(self._client.read("Invoice", invoice_id).get("Balance", 0)))
+        invoice_total = Decimal(document.ledger_total) if document.ledger_total else total
+        # Refunds of the unpaid invoice were credited to it: the buyer pays what is left.
         body = payments.build_payment(
             order,
             self._connection,
             money,
             invoice_id=invoice_id,
-            applied=min(total, open_amount),
+            applied=order.q(min(total, invoice_total) - credited),
         )
         body = self._with_rate(
             body, order.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
