@@ -229,9 +229,7 @@ def test_the_example_tenants_commented_rules_load_when_uncommented(tmp_path: Pat
 
 def test_payment_terms_follow_the_customer_group_with_a_default(tmp_path: Path) -> None:
     text = GOOD + (
-        "[connections.mapping.terms]\n"
-        'wholesale_customer = "Net 60"\n'
-        'default = "Due on receipt"\n'
+        '[connections.mapping.terms]\nwholesale_customer = "Net 60"\ndefault = "Due on receipt"\n'
     )
     rules = load_tenant(_write(tmp_path, text)).connections[0].mapping
     assert rules.terms_for("wholesale_customer") == "Net 60"
