@@ -1,4 +1,4 @@
-"""The local runtime end to end: 200 WooCommerce orders into a simulated QuickBooks Online.
+"""The local runtime end to end: 120 WooCommerce orders into a simulated QuickBooks Online.
 
 Signed webhooks with repeats and stale, reordered deliveries; QuickBooks throttles,
 loses a response, answers 503, reports a stale SyncToken and expires the access
@@ -18,18 +18,18 @@ from simulators.scenario import POSTING, Scenario, ScenarioReport
 
 @pytest.fixture(scope="module")
 def report() -> ScenarioReport:
-    return Scenario(orders=200, seed=11).run()
+    return Scenario(orders=120, seed=11).run()
 
 
 def test_every_order_has_exactly_one_document_with_the_store_total(report: ScenarioReport) -> None:
-    assert report.orders == 200
+    assert report.orders == 120
     problems = [
         (c.number, c.status, c.documents, str(c.ledger_total), str(c.store_total))
         for c in report.problems
     ]
     assert problems == []
     postable = [c for c in report.checks if c.status in POSTING]
-    assert len(postable) > 100, "the scenario must post most orders"
+    assert len(postable) > 80, "the scenario must post most orders"
     assert all(c.documents == 1 and c.ledger_total == c.store_total for c in postable)
 
 
@@ -41,7 +41,7 @@ def test_each_order_has_an_audit_trail_from_receipt_to_its_outcome(report: Scena
 
 
 def test_repeats_were_sent_and_absorbed_and_faults_were_injected(report: ScenarioReport) -> None:
-    assert report.duplicate_deliveries >= 20
+    assert report.duplicate_deliveries >= 12
     assert report.webhooks_accepted == report.webhooks_sent
     assert {"lost response", "401 expired token", "5010 stale"} <= set(report.faults_injected) | {
         f.split(" x")[0] for f in report.faults_injected
@@ -63,12 +63,12 @@ def test_parked_orders_were_replayed_and_posted_once(report: ScenarioReport) -> 
 
 def test_the_books_tie_out_for_payments_refunds_and_currencies(report: ScenarioReport) -> None:
     # Every row of "What your books look like" happened
-    assert report.paid_invoices >= 60 and report.open_invoices >= 5
+    assert report.paid_invoices >= 50 and report.open_invoices >= 5
     assert report.payments >= report.paid_invoices
-    assert report.refund_receipts >= 10 and report.credit_memos >= 1
+    assert report.refund_receipts >= 8 and report.credit_memos >= 1
     assert report.refunds == report.refund_receipts + report.credit_memos
-    assert len(report.foreign_orders) == 5 and sum(report.foreign_orders.values()) >= 20
-    assert report.long_numbers >= 5
+    assert len(report.foreign_orders) == 5 and sum(report.foreign_orders.values()) >= 12
+    assert report.long_numbers >= 4
     assert any(c.status == "refunded" for c in report.checks)
     # And for each of them the books say what the store says (OrderCheck.books lists problems)
     assert [(c.number, c.books) for c in report.checks if c.books] == []
