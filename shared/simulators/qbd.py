@@ -5,7 +5,9 @@ QuickBooks and returns the response document. It follows Intuit's qbXML referenc
 (../shared/reference/qbd): lists and sales transactions with ListID/TxnID, EditSequence,
 TxnNumber and computed totals; queries by ListID/FullName/TxnID/RefNumber with iterators;
 status codes 0, 1 (a filter or RefNumber matched nothing), 500 (a ListID, FullName or TxnID
-the query names is not there), 3000, 3100, 3120, 3140, 3200 (and injected 3170/3175/3180);
+the query names is not there), 3000, 3100, 3120, 3140 (any *Ref naming what the file lacks:
+customer, item, class, terms, account...), 3200, 3250 (a feature the company file has turned
+off: Multiple Currencies, class tracking) (and injected 3170/3175/3180);
 ``onError``; error recovery through ``newMessageSetID``/``oldMessageSetID``. A document
 QuickBooks cannot parse raises ``QbXmlParseError`` (HRESULT 0x80040400).
 
@@ -126,6 +128,7 @@ class QbdLine:
     quantity: Decimal | None
     rate: Decimal | None
     amount: Decimal
+    class_name: str | None = None  # ClassRef FullName
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class QbdTxn:
     balance: Decimal = Decimal("0")  # BalanceRemaining (invoice) / CreditRemaining (credit memo)
     currency: str | None = None  # CurrencyRef FullName, with multicurrency on
     exchange_rate: Decimal | None = None
+    class_name: str | None = None  # the header's ClassRef FullName
+    terms: str | None = None  # TermsRef FullName
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,7 @@ class QbdCompany:
         seed_data: bool = True,
         multicurrency: bool = False,
         home_currency: str = "US Dollar",
+        class_tracking: bool = False,
     ) -> None:
         self._lock = threading.RLock()
         self._clock = _SimClock(start or datetime(2026, 1, 5, 9, 0, 0, tzinfo=_EST))
@@ -215,6 +221,8 @@ class QbdCompany:
         # Edit > Preferences > Multiple Currencies; off in a new company file.
         self.multicurrency = multicurrency
         self.home_currency = home_currency
+        # Edit > Preferences > Accounting > "Use class tracking"; off in a new company file.
+        self.class_tracking = class_tracking
         self.company_name = company_name
         self.company_file = company_file
         if xsd_dir == "default":
@@ -387,6 +395,7 @@ class QbdCompany:
             return self._void_or_delete(name, request)  # no wrapper element around the fields
         body = children(request)[0] if children(request) else element("Empty")
         self._check_currency(name, body)
+        self._check_classes(body)
         if name in _LIST_ADDS:
             record = self.lists.add_from_request(_LIST_ADDS[name], body)
             self._clock.tick()
@@ -423,6 +432,18 @@ class QbdCompany:
         if name in ("CustomerAddRq", "CustomerModRq") and body.find("CurrencyRef") is not None:
             raise QbStatus(STATUS_FEATURE_OFF, FEATURE_OFF)
         if name.endswith(("AddRq", "ModRq")) and body.find("ExchangeRate") is not None:
+            raise QbStatus(STATUS_FEATURE_OFF, FEATURE_OFF)
+
+    def _check_classes(self, body: etree._Element) -> None:
+        """Class tracking off: a ClassRef anywhere in an Add or Mod is refused.
+
+        Intuit does not document this answer. 3250 ("feature not enabled") is the code
+        QuickBooks gives for other preferences that are off (Multiple Currencies), so the
+        simulated file answers the same here rather than ignoring the class silently.
+        """
+        if self.class_tracking:
+            return
+        if next(body.iter("ClassRef"), None) is not None:
             raise QbStatus(STATUS_FEATURE_OFF, FEATURE_OFF)
 
     def _currency_of(self, customer: ListRecord) -> ListRecord:
@@ -677,9 +698,10 @@ class QbdCompany:
         accounting = etree.SubElement(prefs, "AccountingPreferences")
         for tag in ("IsUsingAccountNumbers", "IsRequiringAccounts", "IsUsingClassTracking",
                     "IsUsingAuditTrail", "IsAssigningJournalEntryNumbers"):  # fmt: skip
-            etree.SubElement(accounting, tag).text = (
-                "true" if tag == "IsRequiringAccounts" else "false"
+            on = tag == "IsRequiringAccounts" or (
+                tag == "IsUsingClassTracking" and self.class_tracking
             )
+            etree.SubElement(accounting, tag).text = "true" if on else "false"
         currencies = etree.SubElement(prefs, "MultiCurrencyPreferences")
         etree.SubElement(currencies, "IsMultiCurrencyOn").text = (
             "true" if self.multicurrency else "false"
@@ -848,7 +870,8 @@ class QbdCompany:
         add("SalesTaxCode", "Non", IsTaxable="false", Desc="Non-Taxable Sales")
         for kind, names in (
             ("Template", ("Intuit Product Invoice", "Custom Sales Receipt", "Custom Credit Memo")),
-            ("StandardTerms", ("Net 30", "Due on receipt")),
+            ("StandardTerms", ("Due on receipt", "Net 15", "Net 30", "Net 60")),
+            ("Class", ("Retail", "Wholesale", "Gift Cards", "Online")),
             (
                 "PaymentMethod",
                 (
@@ -998,6 +1021,8 @@ def _txn_view(t: TxnRecord) -> QbdTxn:
         balance=t.total - t.applied,
         currency=_ref_name(t.header, "CurrencyRef"),
         exchange_rate=Decimal(rate.text) if rate is not None and rate.text else None,
+        class_name=_ref_name(t.header, "ClassRef"),
+        terms=_ref_name(t.header, "TermsRef"),
         lines=tuple(
             QbdLine(
                 item=line.item.full_name if line.item else None,
@@ -1005,6 +1030,7 @@ def _txn_view(t: TxnRecord) -> QbdTxn:
                 quantity=line.quantity,
                 rate=line.rate,
                 amount=line.amount,
+                class_name=_ref_name(line.fields, "ClassRef"),
             )
             for line in t.lines
         ),

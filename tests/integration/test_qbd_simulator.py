@@ -189,6 +189,77 @@ def test_an_unknown_customer_or_item_is_an_invalid_reference_3140(company: QbdCo
     assert company.transactions() == []
 
 
+def _classed_invoice(ref: str, *, header: str | None, line_class: str | None, terms: str | None,
+                     rid: str = "1") -> str:  # fmt: skip
+    """An InvoiceAdd for Jane Doe with a header ClassRef, a line ClassRef and TermsRef as given."""
+    head = f"<ClassRef><FullName>{header}</FullName></ClassRef>" if header else ""
+    term = f"<TermsRef><FullName>{terms}</FullName></TermsRef>" if terms else ""
+    cls = f"<ClassRef><FullName>{line_class}</FullName></ClassRef>" if line_class else ""
+    return (
+        f'<InvoiceAddRq requestID="{rid}"><InvoiceAdd><CustomerRef><FullName>Jane Doe</FullName>'
+        f"</CustomerRef>{head}<RefNumber>{ref}</RefNumber>{term}<InvoiceLineAdd><ItemRef>"
+        f"<FullName>Sales</FullName></ItemRef>{cls}<Amount>10.00</Amount></InvoiceLineAdd>"
+        "</InvoiceAdd></InvoiceAddRq>"
+    )
+
+
+def test_class_tracking_is_off_by_default_and_a_class_is_then_refused_with_3250(
+    company: QbdCompany,
+) -> None:
+    # Given a company file as QuickBooks creates it (class tracking off)
+    company.process(message(customer_add("Jane Doe")))
+    prefs = responses(company.process(message("<PreferencesQueryRq/>")))[0]
+    assert prefs.findtext("PreferencesRet/AccountingPreferences/IsUsingClassTracking") == "false"
+    # When an invoice names a class on a line, or on the header
+    on_line = _classed_invoice("C1", header=None, line_class="Retail", terms=None)
+    on_header = _classed_invoice("C2", header="Retail", line_class=None, terms=None, rid="2")
+    first, second = responses(company.process(message(on_line + on_header)))
+    # Then both are refused as a feature that is not enabled, and nothing is added
+    for answer in (first, second):
+        assert answer.get("statusCode") == "3250"
+        assert "not enabled" in answer.get("statusMessage")
+    assert company.transactions() == []
+
+
+def test_with_class_tracking_classes_and_terms_land_and_unknown_ones_are_3140() -> None:
+    # Given a company file that tracks classes (seeded classes and standard terms)
+    company = QbdCompany(class_tracking=True)
+    company.process(message(customer_add("Jane Doe")))
+    prefs = responses(company.process(message("<PreferencesQueryRq/>")))[0]
+    assert prefs.findtext("PreferencesRet/AccountingPreferences/IsUsingClassTracking") == "true"
+    # When invoices name a known class and terms, an unknown class, and unknown terms
+    good = _classed_invoice("C1", header="Online", line_class="Retail", terms="Net 15")
+    no_class = _classed_invoice("C2", header=None, line_class="Nope", terms=None, rid="2")
+    no_terms = _classed_invoice("C3", header=None, line_class=None, terms="Net 45", rid="3")
+    first, second, third = responses(company.process(message(good + no_class + no_terms)))
+    # Then the known ones land where they were put
+    assert first.get("statusCode") == "0"
+    (txn,) = company.transactions("Invoice")
+    assert (txn.class_name, txn.terms) == ("Online", "Net 15")
+    assert [line.class_name for line in txn.lines] == ["Retail"]
+    # And the unknown ones are invalid references, in QuickBooks' words
+    assert second.get("statusCode") == "3140"
+    assert second.get("statusMessage").startswith(
+        'There is an invalid reference to QuickBooks Class "Nope" in the Invoice line.'
+    )
+    assert third.get("statusCode") == "3140"
+    assert third.get("statusMessage").startswith(
+        'There is an invalid reference to QuickBooks Terms "Net 45" in the Invoice.'
+    )
+
+
+def test_an_item_posting_to_an_unknown_account_is_3140(company: QbdCompany) -> None:
+    body = (
+        "<ItemNonInventoryAddRq><ItemNonInventoryAdd><Name>Mug (Gift income)</Name>"
+        "<SalesOrPurchase><AccountRef><FullName>Gift income</FullName></AccountRef>"
+        "</SalesOrPurchase></ItemNonInventoryAdd></ItemNonInventoryAddRq>"
+    )
+    (answer,) = responses(company.process(message(body)))
+    assert answer.get("statusCode") == "3140"
+    assert 'QuickBooks Account "Gift income"' in answer.get("statusMessage")
+    assert "Mug (Gift income)" not in company.items()
+
+
 def test_stop_on_error_leaves_the_rest_unprocessed_and_continue_on_error_runs_it(
     company: QbdCompany,
 ) -> None:
