@@ -15,6 +15,7 @@ from connector.errors import PermanentError
 from connector.ledgers.posting import Operation, Posted
 from connector.ledgers.qbo import documents
 from connector.ledgers.qbo.client import QboClient, escape_query_value
+from connector.ledgers.qbo.company import CompanyFacts
 from connector.ledgers.qbo.currency import (
     CompanyCurrency,
     customer_currency,
@@ -30,33 +31,30 @@ DISPLAY_NAME_MAX = 500
 
 
 class QboCustomers:
-    def __init__(self, *, connection: Connection, client: QboClient, state: StateStore) -> None:
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        client: QboClient,
+        state: StateStore,
+        facts: CompanyFacts,
+    ) -> None:
         self._connection = connection
         self._client = client
         self._state = state
-        self._company: CompanyCurrency | None = None
+        self._facts = facts
 
     # --- the company's currencies -------------------------------------------------------
-    def company(self, *, fresh: bool = False) -> CompanyCurrency:
-        """Home currency and multicurrency, read from QuickBooks once and cached."""
-        conn = self._connection.id
-        if not fresh:
-            if self._company is not None:
-                return self._company
-            cached = self._state.get_mapping(conn, "company", "currency")
-            if cached:
-                self._company = CompanyCurrency.from_text(cached)
-                return self._company
-        self._company = CompanyCurrency.from_preferences(self._client.preferences())
-        self._state.put_mapping(conn, "company", "currency", self._company.to_text())
-        return self._company
+    def company(self) -> CompanyCurrency:
+        """Home currency and multicurrency (cached company preferences)."""
+        return self._facts.currency()
 
     def company_for(self, currency: str, what: str) -> CompanyCurrency:
         """The company's currencies, refusing a record it cannot hold (naming the setting)."""
         company = self.company()
         if company.is_foreign(currency) and not company.multicurrency:
             # The merchant may have turned multicurrency on since it was cached: ask once more.
-            company = self.company(fresh=True)
+            company = self._facts.currency(fresh=True)
             if not company.multicurrency:
                 raise company.refuse(currency, what)
         return company

@@ -20,6 +20,7 @@ from connector.errors import PermanentError, TransientError
 from connector.ledgers.posting import Operation, Posted
 from connector.ledgers.qbo import documents, payments
 from connector.ledgers.qbo.client import QboClient
+from connector.ledgers.qbo.company import CompanyFacts
 from connector.ledgers.qbo.currency import rate_from_answer
 from connector.ledgers.qbo.customers import QboCustomers
 from connector.ledgers.qbo.faults import (
@@ -28,7 +29,6 @@ from connector.ledgers.qbo.faults import (
     QboStaleObject,
 )
 from connector.ledgers.qbo.tax_codes import QboTaxCodes
-from connector.ledgers.qbo.tracking import CompanyTracking
 from connector.mapping import (
     DOC_NUMBER_MAX,
     content_hash,
@@ -51,9 +51,11 @@ class QboLedger:
         self._connection = connection
         self._client = client
         self._state = state
-        self.customers = QboCustomers(connection=connection, client=client, state=state)
+        self._facts = CompanyFacts(connection_id=connection.id, client=client, state=state)
+        self.customers = QboCustomers(
+            connection=connection, client=client, state=state, facts=self._facts
+        )
         self.tax_codes = QboTaxCodes(connection_id=connection.id, client=client, state=state)
-        self._tracking: CompanyTracking | None = None
 
     @property
     def calls(self) -> int:
@@ -189,20 +191,6 @@ class QboLedger:
             for name, account in wanted.items()
         }
 
-    def tracking(self, *, fresh: bool = False) -> CompanyTracking:
-        """Whether and where the company tracks classes and locations: read once and cached."""
-        conn = self._connection.id
-        if not fresh:
-            if self._tracking is not None:
-                return self._tracking
-            cached = self._state.get_mapping(conn, "company", "tracking")
-            if cached:
-                self._tracking = CompanyTracking.from_text(cached)
-                return self._tracking
-        self._tracking = CompanyTracking.from_preferences(self._client.preferences())
-        self._state.put_mapping(conn, "company", "tracking", self._tracking.to_text())
-        return self._tracking
-
     def rule_refs(self, order: Order, what: str) -> dict[str, Any]:
         """Classes, class placement and location for an order's documents (ResolvedRefs fields).
 
@@ -215,9 +203,9 @@ class QboLedger:
         if not classes and decided.location is None:
             return {}
         needs = {"classes": bool(classes), "location": decided.location is not None}
-        tracking = self.tracking()
+        tracking = self._facts.tracking()
         if tracking.lacks(**needs):
-            tracking = self.tracking(fresh=True)
+            tracking = self._facts.tracking(fresh=True)
             if tracking.lacks(**needs):
                 raise tracking.refuse(
                     what,
