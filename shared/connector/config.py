@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -32,6 +32,8 @@ class _Settings(BaseModel):
 class WooCommerceStore(_Settings):
     kind: Literal["woocommerce"]
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+    # How bookkeepers name the store in document notes and memos.
+    display_name: ClassVar[str] = "WooCommerce"
 
     @field_validator("url")
     @classmethod
@@ -322,11 +324,13 @@ class Connection(_Settings):
     mapping: MappingRules = MappingRules()
 
     @model_validator(mode="after")
-    def _rules_need_online(self) -> Connection:
-        if self.mapping.rules and self.ledger.kind != "qbo":
+    def _no_locations_on_desktop(self) -> Connection:
+        located = [n for n, rule in enumerate(self.mapping.rules) if rule.location is not None]
+        if located and self.ledger.kind == "qbd":
             raise ValueError(
-                "mapping.rules (class, location and income account per sale) are applied by "
-                "QuickBooks Online connections only; remove them from this Desktop connection"
+                f"mapping.rules {located}: QuickBooks Desktop has no locations on sales forms "
+                "(Enterprise sites are for inventory only), so a rule's location cannot be "
+                "applied on this Desktop connection; remove it (use a class instead)"
             )
         return self
 

@@ -31,7 +31,7 @@ Where each outcome applies:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -164,13 +164,20 @@ class LineItem:
     income_account: str | None = None
 
 
-def line_items(order: Order, rules: MappingRules, decided: OrderRules) -> dict[str, LineItem]:
+def line_items(
+    order: Order,
+    rules: MappingRules,
+    decided: OrderRules,
+    *,
+    name_for: Callable[[str, str], str] = account_item_name,
+) -> dict[str, LineItem]:
     """Line id -> the item each item line posts on.
 
     A rule's item replaces the SKU mapping; a rule's income_account keeps the line's item
     (SKU mapping, auto-created or fallback) and posts it through that item's account
-    item. Lines no rule decides need a mapping (connector.mapping.item_names_needed
-    refuses them otherwise, naming what to set).
+    item, named by ``name_for(item, account)`` (QuickBooks Desktop's names are shorter:
+    connector.ledgers.qbd.qbxml_lists.account_item_name). Lines no rule decides need a
+    mapping (connector.mapping.item_names_needed refuses them otherwise, naming what to set).
     """
     ruled = {line_id for line_id, rule in decided.lines.items() if rule.item}
     by_sku = item_names_needed(order, rules, skip=ruled)
@@ -179,7 +186,7 @@ def line_items(order: Order, rules: MappingRules, decided: OrderRules) -> dict[s
         rule = decided.line(line.line_id)
         base = rule.item or by_sku[line.sku]
         if rule.income_account:
-            name = account_item_name(base, rule.income_account)
+            name = name_for(base, rule.income_account)
             out[line.line_id] = LineItem(name, rule.income_account)
         else:
             out[line.line_id] = LineItem(base)

@@ -56,6 +56,22 @@ def _assert_valid(schema: etree.XMLSchema, text: str, what: str) -> None:
         pytest.fail(f"{what} is not valid qbXML:\n{errors}\n{text}")
 
 
+# Revenue rules and terms: a header class, per-line classes, a rule's item, invoice terms.
+CLASSES: dict[str, Any] = {
+    "txn_class": "Online",
+    "line_classes": {"1": "Retail", "2": "Gift Cards:Seasonal"},
+    "line_items": {"2": "Tee (Gift income)"},
+    "terms": "Net 30",
+}
+
+
+def _classed(kind: str, op: str) -> qbxml.QbRequest:
+    refs = make_refs(zero_tax_item="Out of State", payment_method="Visa", **CLASSES)
+    if op == "Add":
+        return qbxml.sales_txn_add(kind, make_order(), refs, request_id="1")  # type: ignore[arg-type]
+    return qbxml.sales_txn_mod(kind, make_order(), refs, "1A-1", "2", request_id="1")  # type: ignore[arg-type]
+
+
 def _order_of_items_only() -> Order:
     return make_order(
         shipping_lines=(),
@@ -139,6 +155,16 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         make_refund(lines=()), make_refs(ref_number="R55"), request_id="1"
     ),
     "CustomerQuery stop": lambda: qbxml.query_stop("Customer", ITERATOR, request_id="1"),
+    **{
+        f"{kind}{op} classes and terms": partial(_classed, kind, op)
+        for kind in ("Invoice", "SalesReceipt")
+        for op in ("Add", "Mod")
+    },
+    "CreditMemoAdd classes": lambda: qbxml.credit_memo_add(
+        make_refund(),
+        make_refs(ref_number="R55", zero_tax_item="Out of State", **CLASSES),
+        request_id="1",
+    ),
     "SalesReceiptAdd paid, foreign": lambda: qbxml.sales_txn_add(
         "SalesReceipt",
         make_order(),

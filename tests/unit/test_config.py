@@ -195,13 +195,45 @@ def test_a_wrong_rule_is_refused_naming_it(tmp_path: Path, rule: str, message: s
     assert "connections.0.mapping.rules.0" in str(raised.value)
 
 
-def test_revenue_rules_on_a_desktop_connection_are_refused(tmp_path: Path) -> None:
-    text = (
-        _with_rules(RULES)
-        .replace('kind = "qbo"\nenvironment = "production"', 'kind = "qbd"')
-        .replace('mode = "per_rate"\ncodes = { "1" = "Standard" }', 'mode = "none"')
+def _on_desktop(text: str) -> str:
+    return text.replace('kind = "qbo"\nenvironment = "production"', 'kind = "qbd"').replace(
+        'mode = "per_rate"\ncodes = { "1" = "Standard" }', 'mode = "none"'
     )
-    with pytest.raises(ConfigError, match="QuickBooks Online connections only"):
+
+
+DESKTOP_RULES = """
+[[connections.mapping.rules]]
+when = { sku = "GIFT-*" }
+class = "Gift cards"
+income_account = "Gift card liability"
+
+[[connections.mapping.rules]]
+when = { customer_group = "wholesale_customer" }
+class = "Wholesale"
+"""
+
+
+def test_class_item_and_account_rules_load_on_a_desktop_connection(tmp_path: Path) -> None:
+    # Given a Desktop connection with class and income-account rules, and terms per group
+    text = _on_desktop(_with_rules(DESKTOP_RULES)).replace(
+        "[connections.mapping.tax]",
+        '[connections.mapping.terms]\nwholesale_customer = "Net 30"\n\n[connections.mapping.tax]',
+    )
+    # When the tenant file is read
+    mapping = load_tenant(_write(tmp_path, text)).connections[0].mapping
+    # Then the rules and terms are kept, and the store is asked for the buyer's group
+    assert [r.class_ for r in mapping.rules] == ["Gift cards", "Wholesale"]
+    assert mapping.terms_for("wholesale_customer") == "Net 30"
+    assert mapping.rules_use_customer_group
+
+
+def test_a_location_rule_on_a_desktop_connection_is_refused_saying_why(tmp_path: Path) -> None:
+    # Given a Desktop connection whose third rule names a location
+    text = _on_desktop(_with_rules(RULES))
+    # When the tenant file is read, then it is refused naming the rule and the reason
+    with pytest.raises(
+        ConfigError, match=r"mapping.rules \[2\]: QuickBooks Desktop has no locations"
+    ):
         load_tenant(_write(tmp_path, text))
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from connector.config import Connection
 from connector.ledgers.qbd import drain
 from connector.ledgers.qbd.outbox import OutboxEntry, PaymentPayload, RefundPayload
 from connector.ledgers.qbd.qbxml import parse_response
+from connector.model import RefundLine, TaxAmount
 from tests.integration.qbwc_rig import CONN, connection_settings, make_order, make_refund, paid
 
 
@@ -409,3 +413,155 @@ def test_a_foreign_order_parks_naming_the_setting_while_multiple_currencies_is_o
     assert (
         decision.outcome == "park" and "Edit → Preferences → Multiple Currencies" in decision.reason
     )
+
+
+# -- revenue rules and payment terms
+
+CLASS_RULES: dict[str, Any] = {
+    "rules": [
+        {"when": {"sku": "MUG"}, "class": "Retail", "income_account": "Gift income"},
+        {"class": "Online"},
+    ],
+    "terms": {"default": "Net 15"},
+}
+MUG_ITEM = "sales (gift income)"  # account_item_name("Sales", "Gift income"), lowered
+
+
+def _preferences(rid: str, *, classes: bool) -> str:
+    return _rs("PreferencesQuery", rid, body=(
+        "<PreferencesRet><AccountingPreferences><IsUsingClassTracking>"
+        f"{'true' if classes else 'false'}</IsUsingClassTracking></AccountingPreferences>"
+        "</PreferencesRet>"))  # fmt: skip
+
+
+def _ruled_work(**extra: Any) -> drain.Work:
+    known = frozenset({MUG_ITEM, "shipping", "sales tax"})
+    return _work(customer_name="Ada Buyer1", known_items=known, **extra)
+
+
+def test_classes_wait_for_the_preferences_and_park_naming_the_setting_when_off() -> None:
+    # Given an order the rules put under classes, and the company's preferences not known
+    facts = drain.new_facts()
+    connection = _connection(**CLASS_RULES)
+    plan = drain.plan([_ruled_work()], facts, connection, prefix="k1")
+    # Then QuickBooks is asked for its preferences first
+    assert _kinds(plan) == ["PreferencesQuery"]
+    # When it says class tracking is off
+    rid = _rid(plan, "preferences_query")
+    assert drain.read(plan.purposes, _answer(_preferences(rid, classes=False)), facts) == []
+    again = drain.plan([_ruled_work()], facts, connection, prefix="k2")
+    # Then nothing is sent and the order parks naming the preference and the classes
+    assert again.requests == []
+    (decision,) = again.decisions
+    assert decision.outcome == "park"
+    assert '"Use class tracking"' in decision.reason and "class 'Retail'" in decision.reason
+
+
+def test_class_tracking_remembered_as_off_is_asked_again_before_parking() -> None:
+    # Given preferences cached from an earlier session that said class tracking was off
+    facts = drain.new_facts()
+    facts["company"] = {"home": "USD", "multicurrency": False, "class_tracking": False}
+    # When an order with classes is planned, then QuickBooks is asked again (it may be on now)
+    plan = drain.plan([_ruled_work()], facts, _connection(**CLASS_RULES), prefix="k3")
+    assert _kinds(plan) == ["PreferencesQuery"]
+    drain.read(plan.purposes, _answer(_preferences(_rid(plan, "preferences_query"), classes=True)),
+               facts)  # fmt: skip
+    # And once it is on, the invoice goes with its classes and terms
+    again = drain.plan([_ruled_work()], facts, _connection(**CLASS_RULES), prefix="k4")
+    assert _kinds(again) == ["InvoiceAdd"]
+    xml = again.requests[0].to_xml()
+    # (an order of mugs only is a Retail order as a whole: first match wins)
+    assert "<ClassRef><FullName>Retail</FullName></ClassRef><TxnDate>" in xml
+    assert "<ItemRef><FullName>Sales (Gift income)</FullName></ItemRef>" in xml
+    assert "<ClassRef><FullName>Retail</FullName></ClassRef><Amount>20.00</Amount>" in xml
+    assert "<TermsRef><FullName>Net 15</FullName></TermsRef>" in xml
+
+
+def _tracking_on() -> dict[str, Any]:
+    facts = drain.new_facts()
+    facts["company"] = {"home": "USD", "multicurrency": False, "class_tracking": True}
+    facts["company_read"] = True
+    return facts
+
+
+def test_an_income_account_item_quickbooks_lacks_is_added_posting_to_the_account() -> None:
+    # Given class tracking on, and the account item not known yet
+    facts = _tracking_on()
+    work = _work(customer_name="Ada Buyer1", known_items=frozenset({"shipping", "sales tax"}))
+    plan = drain.plan([work], facts, _connection(**CLASS_RULES), prefix="a1")
+    assert _kinds(plan) == ["ItemQuery"]
+    # When QuickBooks does not have it
+    rid = _rid(plan, "item_query")
+    drain.read(plan.purposes, _answer(_rs("ItemQuery", rid, 500, message=_missing("x"))), facts)
+    again = drain.plan([work], facts, _connection(**CLASS_RULES), prefix="a2")
+    # Then it is added as a non-inventory item posting to the rule's account, before the invoice
+    assert _kinds(again) == ["ItemNonInventoryAdd", "InvoiceAdd"]
+    add = again.requests[0].to_xml()
+    assert "<Name>Sales (Gift income)</Name>" in add
+    assert "<AccountRef><FullName>Gift income</FullName></AccountRef>" in add
+    # And an account QuickBooks lacks parks the order naming the account
+    message = (
+        "There is an invalid reference to QuickBooks Account &quot;Gift income&quot; in the "
+        "Item.  QuickBooks error message: Invalid argument."
+    )
+    answer = _answer(_rs("ItemNonInventoryAdd", _rid(again, "item_add"), 3140, message=message))
+    (parked,) = drain.read(again.purposes, answer, facts)
+    assert parked.outcome == "park"
+    assert "no account named 'Gift income'" in parked.reason
+
+
+@pytest.mark.parametrize(
+    ("label", "name", "expected"),
+    [
+        ("Class", "Retail", "no class named 'Retail'"),
+        ("Terms", "Net 15", "no payment terms named 'Net 15'"),
+    ],
+)
+def test_a_class_or_terms_quickbooks_lacks_parks_at_once_naming_it(
+    label: str, name: str, expected: str
+) -> None:
+    # Given the invoice was sent with its classes and terms
+    facts = _tracking_on()
+    plan = drain.plan([_ruled_work()], facts, _connection(**CLASS_RULES), prefix="x1")
+    assert plan.purposes[_rid(plan, "txn_add")]["classes"] == ["Retail"]
+    # When QuickBooks answers 3140 for one of them
+    message = (
+        f"There is an invalid reference to QuickBooks {label} &quot;{name}&quot; in the Invoice."
+        "  QuickBooks error message: Invalid argument."
+    )
+    answer = _answer(_rs("InvoiceAdd", _rid(plan, "txn_add"), 3140, message=message))
+    (decision,) = drain.read(plan.purposes, answer, facts)
+    # Then it parks at once (looking the references up again would not help), naming it
+    assert decision.outcome == "park" and expected in decision.reason
+
+
+def test_classes_refused_as_a_feature_that_is_off_park_naming_the_setting() -> None:
+    facts = _tracking_on()
+    plan = drain.plan([_ruled_work()], facts, _connection(**CLASS_RULES), prefix="x2")
+    message = "This feature is not enabled or not available in this version of QuickBooks."
+    answer = _answer(_rs("InvoiceAdd", _rid(plan, "txn_add"), 3250, message=message))
+    (decision,) = drain.read(plan.purposes, answer, facts)
+    assert decision.outcome == "park" and '"Use class tracking"' in decision.reason
+
+
+def test_a_refunds_credit_memo_goes_back_under_the_classes_its_lines_were_sold_under() -> None:
+    # Given a refund of the mug line of an order the rules classed
+    order = paid(make_order(1))
+    refund = make_refund(order, 7, "21.60").model_copy(update={"lines": (RefundLine(
+        line_id="1", sku="MUG", name="Mug", quantity=Decimal(2), total=Decimal("20.00"),
+        taxes=(TaxAmount(rate_id="1", amount=Decimal("1.60")),)),)})  # fmt: skip
+    payload = RefundPayload(refund=refund, customer=order.customer, paid=True, order=order)
+    work = _money_work("credit_memo", payload, 3, "refund#7", customer_name="Ada Buyer1",
+                       known_items=frozenset({MUG_ITEM, "sales tax"}))  # fmt: skip
+    # When it is planned with class tracking on
+    plan = drain.plan([work], _tracking_on(), _connection(**CLASS_RULES), prefix="r9")
+    # Then the credit memo carries the order's class and the mug's, on the mug's account item
+    # (an order of mugs only is a Retail order as a whole)
+    assert _kinds(plan) == ["CreditMemoAdd"]
+    xml = plan.requests[0].to_xml()
+    assert (
+        "<CustomerRef><FullName>Ada Buyer1</FullName></CustomerRef><ClassRef><FullName>Retail"
+        in xml
+    )
+    assert "<ItemRef><FullName>Sales (Gift income)</FullName></ItemRef>" in xml
+    assert "<ClassRef><FullName>Retail</FullName></ClassRef><Amount>20.00</Amount>" in xml

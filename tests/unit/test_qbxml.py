@@ -15,6 +15,7 @@ from lxml import etree
 from connector.config import Connection, MappingRules, QbdLedger, WooCommerceStore
 from connector.errors import PermanentError
 from connector.ledgers.qbd import qbxml
+from connector.ledgers.qbd.qbxml_lists import account_item_name
 from connector.mapping import doc_number
 from connector.model import (
     Address,
@@ -630,6 +631,129 @@ def test_refs_for_order_follow_the_tenant_mapping() -> None:
     refund_refs = qbxml.refs_for_refund(make_refund(), connection, customer="Siobhán O'Brien")
     assert refund_refs.ref_number == "R55"
     assert refund_refs.skus == {"MUG": "Mug"}
+
+
+# -- revenue rules and payment terms
+
+RULED = {
+    "txn_class": "Online",
+    "line_classes": {"1": "Retail", "2": "Gift Cards"},
+    "line_items": {"2": "Tee (Gift income)"},
+    "terms": "Net 30",
+}
+
+
+def _classes(request: qbxml.QbRequest) -> list[tuple[str, str | None]]:
+    return [
+        (line.findtext("ItemRef/FullName") or "", line.findtext("ClassRef/FullName"))
+        for line in line_elements(request)
+    ]
+
+
+def test_invoice_carries_classes_per_line_the_transactions_class_and_terms_in_schema_order() -> (
+    None
+):
+    # Given refs where rules gave each product line a class, the order a class and line 2 an item
+    request = qbxml.sales_txn_add("Invoice", make_order(), make_refs(**RULED), request_id="t")
+    body = body_of(request)
+    # Then the header has ClassRef after CustomerRef and TermsRef after the addresses
+    assert tags(body)[:7] == [
+        "CustomerRef", "ClassRef", "TxnDate", "RefNumber", "BillAddress", "ShipAddress", "TermsRef",
+    ]  # fmt: skip
+    assert body.findtext("ClassRef/FullName") == "Online"
+    assert body.findtext("TermsRef/FullName") == "Net 30"
+    # And product lines carry their own class (before Amount), the rest the transaction's
+    assert _classes(request) == [
+        ("Mug", "Retail"),
+        ("Tee (Gift income)", "Gift Cards"),
+        ("Discount", "Online"),
+        ("Fees", "Online"),
+        ("Shipping", "Online"),
+        ("Sales Tax", "Online"),
+    ]
+    assert tags(line_elements(request)[0]) == [
+        "ItemRef", "Desc", "Quantity", "ClassRef", "Amount", "SalesTaxCodeRef",
+    ]  # fmt: skip
+
+
+def test_a_sales_receipt_has_no_terms_and_no_rules_means_no_classes() -> None:
+    receipt = qbxml.sales_txn_add("SalesReceipt", make_order(), make_refs(**RULED), request_id="t")
+    assert body_of(receipt).find("TermsRef") is None
+    assert body_of(receipt).findtext("ClassRef/FullName") == "Online"
+    plain = qbxml.sales_txn_add("Invoice", make_order(), make_refs(), request_id="t")
+    assert not any(el.tag in ("ClassRef", "TermsRef") for el in body_of(plain).iter())
+
+
+def test_a_credit_memo_follows_the_classes_its_lines_were_sold_under() -> None:
+    # Given a refund of the mug (sold under Retail) with tax and money beyond the line
+    request = qbxml.credit_memo_add(
+        make_refund(), make_refs(ref_number="R55", **RULED), request_id="r"
+    )
+    # Then the mug goes back under Retail; tax, the rest and the header under the order's class
+    assert body_of(request).findtext("ClassRef/FullName") == "Online"
+    assert body_of(request).find("TermsRef") is None
+    assert _classes(request) == [("Mug", "Retail"), ("Sales Tax", "Online"), ("Fees", "Online")]
+
+
+def test_an_account_item_name_fits_31_characters_the_same_way_every_time() -> None:
+    # A pair that fits is kept whole; colons (sub-items, sub-accounts) become dashes
+    assert account_item_name("Mug", "Income:Gifts") == "Mug (Income-Gifts)"
+    # A long pair is cut: the account to 12, the item to the rest, with a hash of the whole
+    long = account_item_name("Gift Card Deluxe Edition", "Gift card liability")
+    assert len(long) == 31 and re.fullmatch(r"Gift Card D~[0-9a-f]{4} \(Gift card li\)", long)
+    assert account_item_name("Gift Card Deluxe Edition", "Gift card liability") == long
+    # Two pairs that cut alike still name two items
+    other = account_item_name("Gift Card Deluxe Edition", "Gift card liability 2")
+    assert other != long and len(other) == 31
+    # And the name is what ItemQuery and ItemNonInventoryAdd use, unchanged
+    add = qbxml.item_non_inventory_add(long, "Gift card liability", request_id="n")
+    assert body_of(add).findtext("Name") == long
+    assert qbxml.item_query([long], request_id="q").element.findtext("FullName") == long
+
+
+def test_refs_for_order_apply_revenue_rules_and_terms_for_the_buyers_group() -> None:
+    # Given rules: gift SKUs post through "Gift income", tees under "Gift Cards" as item
+    # "Tee", everything under "Online"; wholesale buyers on Net 30
+    mapping = MappingRules.model_validate(
+        {
+            "items": {"MUG": "Mug"},
+            "rules": [
+                {"when": {"sku": "MUG"}, "class": "Retail", "income_account": "Gift income"},
+                {"when": {"sku": "TEE"}, "class": "Gift Cards", "item": "Tee"},
+                {"class": "Online"},
+            ],
+            "terms": {"wholesale_customer": "Net 30"},
+        }
+    )
+    connection = Connection(
+        id="shop",
+        store=WooCommerceStore(kind="woocommerce", url="https://shop.example"),
+        ledger=QbdLedger(kind="qbd", sales_tax_item="Sales Tax"),
+        mapping=mapping,
+    )
+    wholesale = CUSTOMER.model_copy(update={"group": "wholesale_customer"})
+    order = make_order(customer=wholesale)
+    # When the refs are made (TEE has no SKU mapping and no fallback: the rule's item decides)
+    refs = qbxml.refs_for_order(order, connection, customer="Siobhán O'Brien")
+    # Then each line has its rule's item and class, the order its own class, the buyer terms
+    assert refs.skus == {}  # the rules decide both lines' items
+    assert refs.line_items == {"1": "Mug (Gift income)", "2": "Tee"}
+    assert refs.item_accounts == {"Mug (Gift income)": "Gift income"}
+    assert refs.line_classes == {"1": "Retail", "2": "Gift Cards"}
+    assert (refs.txn_class, refs.terms) == ("Online", "Net 30")
+    assert _classes(qbxml.sales_txn_add("Invoice", order, refs, request_id="t"))[:2] == [
+        ("Mug (Gift income)", "Retail"),
+        ("Tee", "Gift Cards"),
+    ]
+    # And a refund of the mug goes back on its account item under Retail
+    refund_refs = qbxml.refs_for_refund(make_refund(), connection, customer="S", order=order)
+    assert refund_refs.line_items == {"1": "Mug (Gift income)"}
+    assert _classes(qbxml.credit_memo_add(make_refund(), refund_refs, request_id="r"))[0] == (
+        "Mug (Gift income)",
+        "Retail",
+    )
+    # And a guest (no group, no default terms) gets none
+    assert qbxml.refs_for_order(make_order(), connection, customer="S").terms is None
 
 
 # -- totals to the cent

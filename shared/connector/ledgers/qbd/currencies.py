@@ -7,14 +7,11 @@ the home one needs Edit → Preferences → Multiple Currencies, which cannot be
 again. So a buyer who pays in two currencies is two customers: ``Ada Lovelace`` and
 ``Ada Lovelace (CAD)``, as on QuickBooks Online.
 
-The company's facts come from the PreferencesQueryRs the Web Connector hands over on the
-first sendRequestXML of a session (or a PreferencesQuery), cached per connection.
+The company's home currency and whether Multiple Currencies is on are read with its other
+preferences (connector.ledgers.qbd.preferences).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 from connector.ledgers.qbd.qbxml_text import NAME_MAX
 
@@ -41,34 +38,9 @@ CURRENCY_NAMES: dict[str, str] = {
     "SGD": "Singapore Dollar",
     "HKD": "Hong Kong Dollar",
 }
-_CODES = {name.casefold(): code for code, name in CURRENCY_NAMES.items()}
+CURRENCY_CODES = {name.casefold(): code for code, name in CURRENCY_NAMES.items()}
 # The home currency of an edition without Multiple Currencies (qbXMLCountry).
-_COUNTRY_HOME = {"US": "USD", "CA": "CAD", "UK": "GBP", "GB": "GBP", "AU": "AUD"}
-
-
-@dataclass(frozen=True)
-class CompanyCurrency:
-    home: str  # ISO code
-    multicurrency: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {"home": self.home, "multicurrency": self.multicurrency}
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any]) -> CompanyCurrency:
-        return cls(home=str(value["home"]), multicurrency=bool(value["multicurrency"]))
-
-    def is_foreign(self, currency: str) -> bool:
-        return currency.upper() != self.home
-
-
-def company_currency(preferences: dict[str, Any] | None, country: str) -> CompanyCurrency:
-    """The facts from a PreferencesRet (as qbxml.parse_response reads it)."""
-    prefs = (preferences or {}).get("MultiCurrencyPreferences") or {}
-    on = str(prefs.get("IsMultiCurrencyOn", "false")).lower() == "true"
-    home_name = str((prefs.get("HomeCurrencyRef") or {}).get("FullName") or "")
-    home = _CODES.get(home_name.casefold()) or _COUNTRY_HOME.get(country.upper(), "USD")
-    return CompanyCurrency(home=home, multicurrency=on)
+COUNTRY_HOME = {"US": "USD", "CA": "CAD", "UK": "GBP", "GB": "GBP", "AU": "AUD"}
 
 
 def currency_name(code: str) -> str | None:

@@ -29,6 +29,7 @@ session item in DynamoDB can carry them between Lambda invocations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -37,13 +38,7 @@ from typing import Any, Literal
 from connector.config import Connection
 from connector.errors import PermanentError
 from connector.ledgers.qbd import drain_money, qbxml, qbxml_txns
-from connector.ledgers.qbd.currencies import (
-    MULTICURRENCY_SETTING,
-    CompanyCurrency,
-    company_currency,
-    currency_name,
-    in_currency,
-)
+from connector.ledgers.qbd.currencies import MULTICURRENCY_SETTING, currency_name, in_currency
 from connector.ledgers.qbd.customer_names import customer_name, disambiguated_name
 from connector.ledgers.qbd.drain_parts import Decision, Needs, Park, Work, Writes
 from connector.ledgers.qbd.outbox import (
@@ -55,13 +50,22 @@ from connector.ledgers.qbd.outbox import (
     order_of,
     order_record_key,
 )
+from connector.ledgers.qbd.preferences import (
+    CLASS_TRACKING_SETTING,
+    CompanyPreferences,
+    company_preferences,
+)
 from connector.ledgers.qbd.qbxml_queries import AnyTxnKind
-from connector.mapping import item_name_for_sku, item_names_needed
-from connector.model import ZERO, Customer, Order, Refund
+from connector.mapping import item_name_for_sku
+from connector.model import ZERO, Customer, Order
+from connector.revenue_rules import decide
 
 RETRY_LATER = range(3170, 3181)  # record in use, locked, modified by another user
 STALE = 3200
 INVALID_REFERENCE = 3140
+FEATURE_OFF = 3250  # a preference the request needs is off (class tracking, currencies)
+# 'There is an invalid reference to QuickBooks Class "Retail" in the Invoice line.'
+_REFERENCE = re.compile(r'QuickBooks (?P<label>[A-Za-z ]+?) "(?P<name>[^"]*)"')
 NAME_IN_USE = 3100
 DOCUMENT_KINDS: dict[str, Literal["Invoice", "SalesReceipt"]] = {
     "invoice": "Invoice",
@@ -86,15 +90,15 @@ def new_facts() -> dict[str, Any]:
     return {"customers": {}, "items": {}, "txns": {}, "taken": []}
 
 
-def company_of(facts: Mapping[str, Any]) -> CompanyCurrency | None:
-    """The company's currency facts, once known this session."""
+def company_of(facts: Mapping[str, Any]) -> CompanyPreferences | None:
+    """The company's preferences (currency, class tracking), once known this session."""
     known = facts.get("company")
-    return CompanyCurrency.from_json(known) if known else None
+    return CompanyPreferences.from_json(known) if known else None
 
 
 def country_home(facts: Mapping[str, Any]) -> str:
     """The home currency of the QuickBooks edition (qbXMLCountry), known before preferences."""
-    return company_currency(None, str(facts.get("country") or "US")).home
+    return company_preferences(None, str(facts.get("country") or "US")).home
 
 
 def customer_key(customer: Customer, currency: str, facts: Mapping[str, Any]) -> str | None:
@@ -200,15 +204,23 @@ class _Planner:
         return currency.upper()
 
     # -- items
-    def item_names(self, order: Order) -> tuple[dict[str, str], set[str]]:
-        """Every item name the document uses (name -> FullName) and the ones we may create."""
-        needed = item_names_needed(order, self.rules)
-        names = {name: name for name in needed.values()}
-        creatable = {
-            item_name_for_sku(sku)
-            for sku in needed
-            if sku and self.rules.auto_create_items and sku not in self.rules.items
+    def _auto_created(self, skus: Mapping[str, str]) -> dict[str, str]:
+        """Items auto_create_items may add for these SKUs: name -> income account."""
+        if not self.rules.auto_create_items:
+            return {}
+        account = self.rules.income_account or ""
+        return {
+            item_name_for_sku(sku): account for sku in skus if sku and sku not in self.rules.items
         }
+
+    def item_names(self, order: Order) -> tuple[dict[str, str], dict[str, str]]:
+        """Every item name the document uses (name -> FullName) and the ones we may create
+        (name -> the income account it posts to): auto-created SKU items and the items a
+        revenue rule's income_account posts through (qbxml_lists.account_item_name)."""
+        refs = qbxml.refs_for_order(order, self.connection, customer="-")
+        names = {name: name for name in refs.skus.values()}
+        names.update({name: name for name in refs.line_items.values()})
+        creatable = {**self._auto_created(refs.skus), **refs.item_accounts}
         if order.shipping_lines:
             names[self.rules.shipping_item] = self.rules.shipping_item
         if order.fee_lines:
@@ -220,30 +232,47 @@ class _Planner:
             names[self.settings.sales_tax_item] = self.settings.sales_tax_item
         return names, creatable
 
-    def refund_item_names(self, refund: Refund) -> tuple[dict[str, str], set[str]]:
+    def refund_item_names(self, payload: RefundPayload) -> tuple[dict[str, str], dict[str, str]]:
         """The item names the refund's credit memo uses (exactly its lines) and those we may
-        create; Park when a line has no item."""
-        refs = qbxml.refs_for_refund(refund, self.connection, customer="-")
+        create (name -> income account); Park when a line has no item."""
+        refund = payload.refund
+        refs = qbxml.refs_for_refund(refund, self.connection, customer="-", order=payload.order)
         try:
             lines = qbxml_txns.refund_lines(refund, refs)
         except PermanentError as exc:
             raise Park(exc.reason) from None
         names = {line.item: line.item for line in lines}
-        creatable = {
-            item_name_for_sku(line.sku)
-            for line in refund.lines
-            if line.kind == "item"
-            and line.sku
-            and self.rules.auto_create_items
-            and line.sku not in self.rules.items
-        }
-        return names, creatable
+        skus = {line.sku: line.sku for line in refund.lines if line.kind == "item" and line.sku}
+        return names, {**self._auto_created(skus), **refs.item_accounts}
+
+    # -- classes
+    def check_classes(self, classes: set[str], what: str, needs: Needs) -> None:
+        """Classes need the company file's class tracking: asked for when not read this session
+        (facts remembered from an earlier one may be out of date); Park when it is off."""
+        if not classes:
+            return
+        company = company_of(self.facts)
+        if company is not None and company.class_tracking:
+            return
+        if company is None or not self.facts.get("company_read"):
+            needs.preferences = True
+            return
+        named = ", ".join(repr(c) for c in sorted(classes))
+        raise Park(
+            f"{what} posts under class {named} (mapping.rules), but this QuickBooks Desktop "
+            f"company file does not track classes: {CLASS_TRACKING_SETTING}, or remove the "
+            "class from the rules in the tenant file, then replay"
+        )
 
     def check_items(
-        self, names: Mapping[str, str], creatable: set[str], known: frozenset[str], needs: Needs
-    ) -> list[str] | None:
-        """Item names to create now, or None while a lookup is outstanding."""
-        to_create: list[str] = []
+        self,
+        names: Mapping[str, str],
+        creatable: Mapping[str, str],
+        known: frozenset[str],
+        needs: Needs,
+    ) -> dict[str, str] | None:
+        """Items to create now (name -> income account), or None while a lookup is outstanding."""
+        to_create: dict[str, str] = {}
         pending = False
         for name in names:
             lower = name.lower()
@@ -256,7 +285,7 @@ class _Planner:
             elif fact == "":
                 if name in creatable:
                     if lower not in self.added_items:
-                        to_create.append(name)
+                        to_create[name] = creatable[name]
                 else:
                     raise Park(
                         f"QuickBooks has no item named {name!r}: create it in QuickBooks "
@@ -297,6 +326,7 @@ class _Planner:
         currency = self.foreign_currency(order.currency, f"order {order.number}", needs)
         key = order.customer.match_key + (f"#{currency}" if currency else "")
         names, creatable = self.item_names(order)
+        self.check_classes(decide(order, self.rules).class_names, f"order {order.number}", needs)
         resolved = self.resolve_customer(order.customer, work.customer_name, needs, currency)
         creations = self.check_items(names, creatable, work.known_items, needs)
         txn_id, edit_sequence = work.txn_id, work.edit_sequence
@@ -333,7 +363,13 @@ class _Planner:
         writes = self.prerequisites(order.customer, name, add_customer, creations, common, currency)
         rate = order.exchange_rate if currency else None
         refs = qbxml.refs_for_order(order, self.connection, customer=name, exchange_rate=rate)
-        purpose = {**common, "kind": kind, "ref": ref, "total": str(order.q(order.total))}
+        purpose = {
+            **common,
+            "kind": kind,
+            "ref": ref,
+            "total": str(order.q(order.total)),
+            **list_names(refs, kind),
+        }
         if txn_id and edit_sequence:
             writes.requests.append(
                 (
@@ -355,7 +391,7 @@ class _Planner:
         customer: Customer,
         name: str,
         add_customer: bool,
-        creations: list[str],
+        creations: Mapping[str, str],
         common: dict[str, Any],
         currency: str | None = None,
     ) -> Writes:
@@ -376,15 +412,13 @@ class _Planner:
                     ),
                 )
             )
-        for item in creations:
+        for item, account in creations.items():
             self.added_items.add(item.lower())
             writes.requests.append(
                 (
                     "item_add",
-                    {**common, "name": item},
-                    qbxml.item_non_inventory_add(
-                        item, self.rules.income_account or "", request_id=self.rid()
-                    ),
+                    {**common, "name": item, "account": account},
+                    qbxml.item_non_inventory_add(item, account, request_id=self.rid()),
                 )
             )
         return writes
@@ -482,6 +516,17 @@ class _Planner:
         )
 
 
+def list_names(refs: qbxml_txns.QbdRefs, kind: str) -> dict[str, Any]:
+    """The classes and terms a transaction names, kept with its purpose so that QuickBooks'
+    3140 for one of them parks the entry saying which (read_txn_write)."""
+    out: dict[str, Any] = {}
+    if refs.class_names:
+        out["classes"] = sorted(refs.class_names)
+    if refs.terms and kind == "Invoice":
+        out["terms"] = refs.terms
+    return out
+
+
 def item_names_for(entry: OutboxEntry, connection: Connection) -> list[str]:
     """Every item name an outbox entry's transaction uses, as the planner will look them up.
 
@@ -495,7 +540,7 @@ def item_names_for(entry: OutboxEntry, connection: Connection) -> list[str]:
         if isinstance(payload, Order):
             names = planner.item_names(payload)[0]
         elif isinstance(payload, RefundPayload):
-            names = planner.refund_item_names(payload.refund)[0]
+            names = planner.refund_item_names(payload)[0]
         else:
             return []
     except (Park, PermanentError):
@@ -721,7 +766,8 @@ def read(
                     decide(_failure(seq, response, "asking for the company's preferences"))
                 continue
             country = str(facts.get("country") or "US")
-            facts["company"] = company_currency(response.ret, country).to_json()
+            facts["company"] = company_preferences(response.ret, country).to_json()
+            facts["company_read"] = True
         elif op in ("customer_add", "customer_mod"):
             _read_customer_write(purpose, response, facts, decide)
         elif op == "item_add":
@@ -730,6 +776,16 @@ def read(
                 facts["items"][name.lower()] = _text(response.ret, "ListID") or "?"
             elif code == NAME_IN_USE:
                 facts["items"][name.lower()] = "?"  # it appeared since the lookup: use it
+            elif code == INVALID_REFERENCE and _names(response, "account", purpose.get("account")):
+                decide(
+                    Decision(
+                        int(purpose["seq"]),
+                        "park",
+                        f"QuickBooks has no account named {purpose['account']!r} (the income "
+                        f"account item {name!r} would post to, from the tenant file's mapping): "
+                        "create it in QuickBooks or correct the tenant file, then replay",
+                    )
+                )
             else:
                 decide(
                     Decision(
@@ -741,6 +797,37 @@ def read(
         else:
             _read_txn_write(purpose, response, facts, decide, tried)
     return list(decided.values())
+
+
+def _names(response: qbxml.QbResponse, label: str, name: object) -> bool:
+    """Whether QuickBooks' 3140 message says the ``label`` list element ``name`` is missing."""
+    if not name:
+        return False
+    wanted = str(name).casefold()
+    return any(
+        label in found["label"].casefold() and found["name"].casefold() == wanted
+        for found in _REFERENCE.finditer(response.status_message)
+    )
+
+
+def _missing_list_element(response: qbxml.QbResponse, purpose: Mapping[str, Any]) -> str | None:
+    """What to fix when QuickBooks' 3140 names a class or terms the tenant file gave (looking
+    the references up again cannot help), None for any other reference."""
+    for name in purpose.get("classes") or ():
+        if _names(response, "class", name):
+            return (
+                f"QuickBooks has no class named {name!r} (from mapping.rules): create it in "
+                "QuickBooks (Lists → Class List) or correct the rule in the tenant file, "
+                "then replay"
+            )
+    terms = purpose.get("terms")
+    if _names(response, "terms", terms):
+        return (
+            f"QuickBooks has no payment terms named {terms!r} (mapping.terms): create them in "
+            "QuickBooks (Lists → Customer & Vendor Profile Lists → Terms List) or fix the "
+            "tenant file, then replay"
+        )
+    return None
 
 
 def _failure(seq: int, response: qbxml.QbResponse, what: str) -> Decision:
@@ -855,7 +942,19 @@ def _read_txn_write(
         return
     if ref is not None:
         facts["txns"].pop(txn_key(kind, str(ref)), None)
-    if code == INVALID_REFERENCE and tried.get(seq, 0) < 1:
+    missing = _missing_list_element(response, purpose) if code == INVALID_REFERENCE else None
+    if missing is not None:
+        decide(Decision(seq, "park", f"{kind} {ref}: {missing}"))
+    elif code == FEATURE_OFF and purpose.get("classes"):
+        decide(
+            Decision(
+                seq,
+                "park",
+                f"{kind} {ref} names classes and QuickBooks said {response.status_message.strip()}"
+                f" (status {code}): {CLASS_TRACKING_SETTING}, then replay",
+            )
+        )
+    elif code == INVALID_REFERENCE and tried.get(seq, 0) < 1:
         # Something it names is gone or renamed: look the references up again, once.
         customer = purpose.get("customer")
         if customer:

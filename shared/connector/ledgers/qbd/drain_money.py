@@ -35,7 +35,7 @@ from connector.ledgers.qbd.outbox import PaymentPayload, RefundPayload, RefundWi
 from connector.ledgers.qbd.qbxml_queries import AnyTxnKind
 from connector.ledgers.qbd.qbxml_text import MEMO_MAX, fit
 from connector.ledgers.qbd.qbxml_txns import STORE_NAME
-from connector.model import Customer, Refund
+from connector.model import Customer
 
 VOID_PREFIX = "VOID:"  # QuickBooks puts it before a voided transaction's Memo
 
@@ -54,10 +54,18 @@ class Planner(Protocol):
     ) -> tuple[str, bool] | None: ...
 
     def check_items(
-        self, names: Mapping[str, str], creatable: set[str], known: frozenset[str], needs: Needs
-    ) -> list[str] | None: ...
+        self,
+        names: Mapping[str, str],
+        creatable: Mapping[str, str],
+        known: frozenset[str],
+        needs: Needs,
+    ) -> dict[str, str] | None: ...
 
-    def refund_item_names(self, refund: Refund) -> tuple[dict[str, str], set[str]]: ...
+    def refund_item_names(
+        self, payload: RefundPayload
+    ) -> tuple[dict[str, str], dict[str, str]]: ...
+
+    def check_classes(self, classes: set[str], what: str, needs: Needs) -> None: ...
 
     def txn_fact(self, kind: AnyTxnKind, ref: str, needs: Needs) -> dict[str, Any] | None: ...
 
@@ -68,7 +76,7 @@ class Planner(Protocol):
         customer: Customer,
         name: str,
         add_customer: bool,
-        creations: list[str],
+        creations: Mapping[str, str],
         common: dict[str, Any],
         currency: str | None,
     ) -> Writes: ...
@@ -142,7 +150,7 @@ def plan_payment(p: Planner, work: Work, payload: PaymentPayload, needs: Needs) 
     name, add_customer = resolved
     key = order.customer.match_key + (f"#{currency}" if currency else "")
     common = {"seq": work.entry.seq, "customer_key": key, "customer": name}
-    writes = p.prerequisites(order.customer, name, add_customer, [], common, currency)
+    writes = p.prerequisites(order.customer, name, add_customer, {}, common, currency)
     route, _ = p.rules.payment_route(order.payment.method)
     # Refunds credited to the unpaid invoice before it was paid: the buyer paid the rest.
     total = order.q(order.total - payload.credited)
@@ -171,7 +179,12 @@ def plan_refund(p: Planner, work: Work, payload: RefundPayload, needs: Needs) ->
     tag = qbxml.refund_tag(refund)
     what = f"refund {refund.store_id} of order {refund.order_number}"
     currency = p.foreign_currency(refund.currency, what, needs)
-    names, creatable = p.refund_item_names(refund)
+    names, creatable = p.refund_item_names(payload)
+    if payload.order is not None:
+        classes = qbxml.refs_for_refund(
+            refund, p.connection, customer="-", order=payload.order
+        ).class_names
+        p.check_classes(classes, what, needs)
     resolved = p.resolve_customer(payload.customer, work.customer_name, needs, currency)
     creations = p.check_items(names, creatable, work.known_items, needs)
     second: AnyTxnKind = "ARRefundCreditCard" if payload.paid else "ReceivePayment"
@@ -196,8 +209,16 @@ def plan_refund(p: Planner, work: Work, payload: RefundPayload, needs: Needs) ->
     rate = payload.exchange_rate if currency else None
     if memo_id is None:
         writes = p.prerequisites(payload.customer, name, add_customer, creations, common, currency)
-        refs = qbxml.refs_for_refund(refund, p.connection, customer=name, exchange_rate=rate)
-        purpose = {**common, "kind": "CreditMemo", "ref": ref, "total": str(refund.amount)}
+        refs = qbxml.refs_for_refund(
+            refund, p.connection, customer=name, exchange_rate=rate, order=payload.order
+        )
+        purpose = {
+            **common,
+            "kind": "CreditMemo",
+            "ref": ref,
+            "total": str(refund.amount),
+            **({"classes": sorted(refs.class_names)} if refs.class_names else {}),
+        }
         writes.requests.append(
             (
                 "credit_memo_add",

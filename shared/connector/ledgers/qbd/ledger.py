@@ -26,7 +26,7 @@ from connector.ledgers.qbd.outbox import (
     RefundWithdrawalPayload,
     WithdrawalPayload,
 )
-from connector.mapping import content_hash, item_names_needed
+from connector.mapping import content_hash
 from connector.model import ZERO, Customer, Order, Refund
 from connector.state import StateStore, SyncState
 
@@ -51,7 +51,7 @@ class QbdLedger:
             else document_kind(self._connection)
         )
         ref = qbxml.order_ref_number(order, self._connection.mapping)
-        item_names_needed(order, self._connection.mapping)  # raises for an unmapped SKU
+        qbxml.order_line_items(order, self._connection.mapping)  # raises for a line without item
         entry = self._outbox.put(
             OutboxEntry(
                 connection_id=self._connection.id,
@@ -156,6 +156,7 @@ class QbdLedger:
             paid=paid,
             payment_method=order.payment.method,
             exchange_rate=order.exchange_rate,
+            order=order if self._connection.mapping.rules else None,
         )
         self._outbox.put(
             OutboxEntry(

@@ -29,7 +29,6 @@ from connector.config import Connection, QbdLedger, TenantConfig
 from connector.dynamo_batch import Write
 from connector.errors import PermanentError
 from connector.ledgers.qbd import drain, qbxml
-from connector.ledgers.qbd.currencies import company_currency
 from connector.ledgers.qbd.outbox import (
     WAITING,
     OutboxEntry,
@@ -41,6 +40,7 @@ from connector.ledgers.qbd.outbox import (
     order_record_key,
 )
 from connector.ledgers.qbd.password import same_user, verify_password
+from connector.ledgers.qbd.preferences import company_preferences
 from connector.ledgers.qbd.qbwc_sessions import Session, SessionStore
 from connector.ledgers.qbd.qbwc_soap import (
     SoapCall,
@@ -278,8 +278,9 @@ class QbwcService:
         return xml
 
     def _learn_company(self, session: Session, connection: Connection, hcp: str) -> None:
-        """The company's currency facts: from the first call's strHCPResponse (its
-        PreferencesQueryRs), else as cached for the connection; else the planner asks."""
+        """The company's preferences (currency, class tracking): from the first call's
+        strHCPResponse (its PreferencesQueryRs), else as cached for the connection; else the
+        planner asks."""
         country = str(session.facts.get("country") or "US")
         if hcp.strip():
             try:
@@ -289,8 +290,9 @@ class QbwcService:
             else:
                 for response in answer.responses:
                     if response.kind == "PreferencesQueryRs" and response.ret:
-                        company = company_currency(response.ret, country)
+                        company = company_preferences(response.ret, country)
                         session.facts["company"] = company.to_json()
+                        session.facts["company_read"] = True
                         return
         kind, key = COMPANY_MAPPING
         cached = self._state.get_mappings(connection.id, kind, [key]).get(key)

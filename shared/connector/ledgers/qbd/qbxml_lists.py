@@ -6,11 +6,14 @@ transactions), so a name QuickBooks stored is the name we look up next time.
 
 from __future__ import annotations
 
+import hashlib
+
 from lxml import etree
 
 from connector.ledgers.qbd.qbxml_elements import add_address, add_ref, sub
 from connector.ledgers.qbd.qbxml_messages import QbRequest, new_request
 from connector.ledgers.qbd.qbxml_text import (
+    CLASS_NAME_MAX,
     CUSTOMER_FULL_NAME_MAX,
     DESC_MAX,
     EDIT_SEQUENCE_MAX,
@@ -28,6 +31,7 @@ from connector.ledgers.qbd.qbxml_text import (
 from connector.model import Customer
 
 ACCOUNT_FULL_NAME_MAX = 159
+CLASS_FULL_NAME_MAX = 159
 CURRENCY_NAME_MAX = 64
 ITEM_FULL_NAME_MAX = 159
 
@@ -44,6 +48,38 @@ def item_full_name(name: str) -> str:
 
 def account_full_name(name: str) -> str:
     return fit_path(name, ITEM_NAME_MAX, ACCOUNT_FULL_NAME_MAX)
+
+
+def class_full_name(name: str) -> str:
+    """A class FullName as used in ClassRef ("Parent:Child" segments of 31)."""
+    return fit_path(name, CLASS_NAME_MAX, CLASS_FULL_NAME_MAX)
+
+
+ACCOUNT_IN_ITEM_MAX = 12  # characters of the account a shortened account item's name keeps
+_ACCOUNT_ITEM_HASH = 4
+
+
+def account_item_name(item: str, account: str) -> str:
+    """The Desktop item a revenue rule's income_account posts through: ``<item> (<account>)``.
+
+    As on QuickBooks Online (connector.revenue_rules.account_item_name), a sales line posts to
+    its item's income account, so each item and account pair gets an item of its own; its
+    AccountRef carries the account's whole FullName. Desktop item names hold 31 characters and
+    no colons (sub-item separator; an account's "Parent:Child" becomes "Parent-Child"). A pair
+    that does not fit is shortened the same way every time: the account keeps its first 12
+    characters, the item what room is left before ``~`` and four hex digits of a hash of the
+    whole name, so two long pairs cut alike still name two items:
+    ``Gift Card D~05b4 (Gift card li)`` for "Gift Card Deluxe Edition" and
+    "Gift card liability".
+    """
+    head = fit(item, 10 * ITEM_NAME_MAX).replace(":", "-").strip()
+    tail = fit(account, 10 * ITEM_NAME_MAX).replace(":", "-").strip()
+    whole = f"{head} ({tail})"
+    if len(whole) <= ITEM_NAME_MAX:
+        return whole
+    digest = hashlib.sha256(whole.encode("utf-8")).hexdigest()[:_ACCOUNT_ITEM_HASH]
+    suffix = f"~{digest} ({tail[:ACCOUNT_IN_ITEM_MAX].rstrip()})"
+    return head[: ITEM_NAME_MAX - len(suffix)].rstrip() + suffix
 
 
 def check_id(value: str, what: str, limit: int = ID_MAX) -> str:

@@ -19,6 +19,15 @@ an Other Charge item named e.g. "Sales Tax" that posts to Sales Tax Payable.
 Optionally ``zero_tax_item`` names a 0% sales tax item for ItemSalesTaxRef so
 the customer's default tax item never applies.
 
+Revenue rules (connector.revenue_rules) and payment terms: a line a rule posts on an item
+(or through an income account's item, qbxml_lists.account_item_name) uses that item; each
+line carries its class as ClassRef, and the transaction's class (the one the order as a
+whole matches) is the header's ClassRef and the class of the shipping, fee, discount, tax
+and refund lines. QuickBooks Desktop's one class preference ("Use class tracking") turns
+classes on for both the header and the lines, so classes always go per line where they
+differ, with the header's for the receivable (docs/decisions.md). An invoice carries the
+buyer's group's payment terms as TermsRef.
+
 Amounts are always sent (Rate never is): QuickBooks derives the rate from
 Amount / Quantity, and the transaction total is the sum of line Amounts, which
 :func:`sales_txn_add` checks equals ``expected_total(order)`` before anything
@@ -31,7 +40,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -45,7 +54,9 @@ from connector.errors import PermanentError
 from connector.ledgers.qbd.qbxml_elements import add_address, add_ref, sub
 from connector.ledgers.qbd.qbxml_lists import (
     account_full_name,
+    account_item_name,
     check_id,
+    class_full_name,
     customer_full_name,
     item_full_name,
 )
@@ -58,13 +69,21 @@ from connector.ledgers.qbd.qbxml_text import (
     PAYMENT_METHOD_MAX,
     REF_NUMBER_MAX,
     SALES_TAX_CODE_MAX,
+    TERMS_MAX,
     amount,
     fit,
     fit_note,
     quantity,
 )
-from connector.mapping import fitted_doc_number, item_name_for_sku, item_names_needed, txn_date
+from connector.mapping import (
+    fitted_doc_number,
+    item_name_for_line,
+    item_name_for_sku,
+    item_names_needed,
+    txn_date,
+)
 from connector.model import ZERO, Order, Refund, TotalsMismatch, check_totals, quantize
+from connector.revenue_rules import LineItem, decide, line_items
 
 # TxnVoidType has no ReceivePayment (ops130): a payment is deleted instead.
 VOIDABLE_KINDS = (*TXN_KINDS, "ARRefundCreditCard")
@@ -102,6 +121,15 @@ class QbdRefs(BaseModel):
     exchange_rate: Decimal | None = None
     # A refund's money not tied to a line (amount-only): mapping.refund_item, else fallback.
     refund_item: str | None = None
+    # Revenue rules: store line id -> the item a rule posts it on (its own item, or an income
+    # account's item), line id -> its class, and the transaction's class (header ClassRef;
+    # shipping, fee, discount, tax and refund-rest lines).
+    line_items: dict[str, str] = Field(default_factory=dict)
+    line_classes: dict[str, str] = Field(default_factory=dict)
+    txn_class: str | None = None
+    # An income account's item (in line_items) -> that account, for ItemNonInventoryAdd.
+    item_accounts: dict[str, str] = Field(default_factory=dict)
+    terms: str | None = None  # an invoice's TermsRef: mapping.terms for the buyer's group
 
     def item_for_sku(self, sku: str | None) -> str | None:
         """The item FullName for a store line's SKU, None when nothing says which item.
@@ -117,9 +145,23 @@ class QbdRefs(BaseModel):
             return None
         return self.items.get(name, name)
 
+    def line_item(self, line_id: str, sku: str | None) -> str | None:
+        """The item FullName for a store line: a rule's, else by its SKU (item_for_sku)."""
+        ruled = self.line_items.get(line_id)
+        if ruled is not None:
+            return self.items.get(ruled, ruled)
+        return self.item_for_sku(sku)
+
+    @property
+    def class_names(self) -> set[str]:
+        """Every class the transaction names (header and lines)."""
+        names = set(self.line_classes.values())
+        return names | {self.txn_class} if self.txn_class else names
+
     def item_names(self) -> list[str]:
         """Every item name this transaction may reference (for one ItemQuery)."""
         names = [self.items.get(n, n) for n in self.skus.values()]
+        names += [self.items.get(n, n) for n in self.line_items.values()]
         names += [
             n
             for n in (self.shipping_item, self.fee_item, self.discount_item, self.sales_tax_item)
@@ -218,6 +260,7 @@ class _Line:
     desc: str
     amount: Decimal
     quantity: Decimal | None = None
+    class_name: str | None = None
 
 
 def _missing_item(what: str, setting: str, subject: str) -> PermanentError:
@@ -235,7 +278,7 @@ def _order_lines(order: Order, refs: QbdRefs) -> list[_Line]:
     discount_line = refs.discount_item is not None and discount > 0
     lines: list[_Line] = []
     for line in order.lines:
-        item = refs.item_for_sku(line.sku)
+        item = refs.line_item(line.line_id, line.sku)
         if item is None:
             raise PermanentError(
                 f"{subject}: line {line.name!r} (SKU {line.sku or 'none'}) has no QuickBooks "
@@ -243,28 +286,30 @@ def _order_lines(order: Order, refs: QbdRefs) -> list[_Line]:
                 f"fallback_item), then replay"
             )
         value = q(line.subtotal) if discount_line else q(line.total)
-        lines.append(_Line(item, line.name, value, line.quantity or None))
+        cls = refs.line_classes.get(line.line_id)
+        lines.append(_Line(item, line.name, value, line.quantity or None, cls))
+    txn_class = refs.txn_class
     if discount_line and refs.discount_item:
         codes = ", ".join(c.code for c in order.coupons)
         desc = f"Coupons: {codes}" if codes else "Discount"
-        lines.append(_Line(refs.discount_item, desc, -discount))
+        lines.append(_Line(refs.discount_item, desc, -discount, class_name=txn_class))
     for fee in order.fee_lines:
         if refs.fee_item is None:
             raise _missing_item(f"fee {fee.name!r}", "fee_item", subject)
-        lines.append(_Line(refs.fee_item, fee.name, q(fee.total)))
+        lines.append(_Line(refs.fee_item, fee.name, q(fee.total), class_name=txn_class))
     for ship in order.shipping_lines:
         if refs.shipping_item is None:
             if q(ship.total) == 0:
                 continue  # free shipping without an item loses nothing
             raise _missing_item(f"shipping {ship.method!r}", "shipping_item", subject)
-        lines.append(_Line(refs.shipping_item, ship.method, q(ship.total)))
+        lines.append(_Line(refs.shipping_item, ship.method, q(ship.total), class_name=txn_class))
     tax = q(order.total_tax)
     if tax != 0:
         if refs.sales_tax_item is None:
             raise _missing_item(
                 f"{tax} sales tax", "sales_tax_item under the connection's ledger", subject
             )
-        lines.append(_Line(refs.sales_tax_item, _tax_desc(order), tax))
+        lines.append(_Line(refs.sales_tax_item, _tax_desc(order), tax, class_name=txn_class))
     return lines
 
 
@@ -290,6 +335,8 @@ def _add_lines(
             sub(element, "Desc", desc)
         if line.quantity is not None:
             sub(element, "Quantity", quantity(line.quantity))
+        if line.class_name:
+            add_ref(element, "ClassRef", class_full_name(line.class_name))
         sub(element, "Amount", amount(line.amount, f"line {line.desc!r}"))
         if tax_code:
             add_ref(element, "SalesTaxCodeRef", tax_code)
@@ -330,13 +377,18 @@ def _check_ref_number(value: str) -> str:
 def _sales_header(
     body: etree._Element, kind: SalesKind, order: Order, refs: QbdRefs, timezone: str | None
 ) -> None:
-    # Schema order: CustomerRef, TxnDate, RefNumber, BillAddress, ShipAddress, PaymentMethodRef
-    # (receipts), ItemSalesTaxRef, Memo, DepositToAccountRef (receipts), ExchangeRate.
+    # Schema order: CustomerRef, ClassRef, TxnDate, RefNumber, BillAddress, ShipAddress,
+    # TermsRef (invoices), PaymentMethodRef (receipts), ItemSalesTaxRef, Memo,
+    # DepositToAccountRef (receipts), ExchangeRate.
     add_ref(body, "CustomerRef", customer_full_name(refs.customer))
+    if refs.txn_class:
+        add_ref(body, "ClassRef", class_full_name(refs.txn_class))
     sub(body, "TxnDate", txn_date(order, timezone).isoformat())
     sub(body, "RefNumber", _check_ref_number(refs.ref_number))
     add_address(body, "BillAddress", order.customer.billing)
     add_address(body, "ShipAddress", order.customer.shipping)
+    if kind == "Invoice" and refs.terms:
+        add_ref(body, "TermsRef", fit(refs.terms, TERMS_MAX))
     receipt = kind == "SalesReceipt"
     if receipt and refs.payment_method:
         add_ref(body, "PaymentMethodRef", fit(refs.payment_method, PAYMENT_METHOD_MAX))
@@ -414,27 +466,30 @@ def refund_lines(refund: Refund, refs: QbdRefs) -> list[_Line]:
         return quantize(value, refund.currency)
 
     lines: list[_Line] = []
+    txn_class = refs.txn_class
     for line in refund.lines:
         item = (
             refs.shipping_item
             if line.kind == "shipping"
             else refs.fee_item
             if line.kind == "fee"
-            else refs.item_for_sku(line.sku)
+            else refs.line_item(line.line_id, line.sku)
         )
         if item is None:
             continue  # carried by the "Refund" line below, so no money is lost
-        lines.append(_Line(item, line.name, q(line.total), line.quantity or None))
+        # A refunded item line goes back under the class it was sold under.
+        cls = refs.line_classes.get(line.line_id) if line.kind == "item" else txn_class
+        lines.append(_Line(item, line.name, q(line.total), line.quantity or None, cls))
     tax = q(sum((t.amount for line in refund.lines for t in line.taxes), ZERO))
     if tax != 0 and refs.sales_tax_item:
-        lines.append(_Line(refs.sales_tax_item, "Sales tax refunded", tax))
+        lines.append(_Line(refs.sales_tax_item, "Sales tax refunded", tax, class_name=txn_class))
     rest = q(refund.amount) - sum((line.amount for line in lines), ZERO)
     if rest != 0 or not lines:
         item = refs.refund_item or refs.fee_item
         if item is None:
             raise _missing_item(f"{rest} not tied to a refunded item", "refund_item", subject)
         desc = "Refund" + (f": {refund.reason.strip()}" if refund.reason.strip() else "")
-        lines.append(_Line(item, desc, rest))
+        lines.append(_Line(item, desc, rest, class_name=txn_class))
     return lines
 
 
@@ -464,6 +519,8 @@ def credit_memo_add(
     request = new_request("CreditMemoAdd", request_id)
     body = sub(request, "CreditMemoAdd")
     add_ref(body, "CustomerRef", customer_full_name(refs.customer))
+    if refs.txn_class:
+        add_ref(body, "ClassRef", class_full_name(refs.txn_class))
     sub(body, "TxnDate", _refund_date(refund, timezone).isoformat())
     sub(body, "RefNumber", _check_ref_number(refs.ref_number))
     if refs.zero_tax_item:
@@ -497,12 +554,60 @@ def txn_del(kind: AnyTxnKind, txn_id: str, *, request_id: str) -> QbRequest:
     return QbRequest(request_id, "TxnDel", request)
 
 
-def sku_items(order: Order, rules: MappingRules) -> dict[str, str]:
+def sku_items(
+    order: Order, rules: MappingRules, *, skip: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """QbdRefs.skus for an order: SKU ("" for none) -> item name, by the tenant's mapping.
 
-    Raises PermanentError for a SKU with no item and no fallback.
+    ``skip`` holds line ids whose item a revenue rule decides. Raises PermanentError for a
+    SKU with no item and no fallback.
     """
-    return {sku or "": name for sku, name in item_names_needed(order, rules).items()}
+    return {sku or "": name for sku, name in item_names_needed(order, rules, skip=skip).items()}
+
+
+def order_line_items(order: Order, rules: MappingRules) -> dict[str, LineItem]:
+    """Line id -> the Desktop item each item line posts on (revenue rules, then the mapping);
+    an income account's item is named by qbxml_lists.account_item_name. Raises
+    PermanentError for a line nothing gives an item."""
+    return line_items(order, rules, decide(order, rules), name_for=account_item_name)
+
+
+@dataclass(frozen=True)
+class _RuleRefs:
+    """QbdRefs' revenue-rule fields."""
+
+    line_items: dict[str, str] = field(default_factory=dict)
+    item_accounts: dict[str, str] = field(default_factory=dict)
+    line_classes: dict[str, str] = field(default_factory=dict)
+    txn_class: str | None = None
+
+
+def _rule_refs(order: Order, rules: MappingRules, line_ids: set[str] | None = None) -> _RuleRefs:
+    """What the revenue rules give the order's lines (or those of ``line_ids``)."""
+    if not rules.rules:
+        return _RuleRefs()
+    decided = decide(order, rules)
+    items: dict[str, str] = {}
+    accounts: dict[str, str] = {}
+    for line in order.lines:
+        rule = decided.line(line.line_id)
+        if line_ids is not None and line.line_id not in line_ids:
+            continue
+        if rule.item is None and rule.income_account is None:
+            continue
+        base = rule.item or item_name_for_line(line.sku, rules)
+        if base is None:
+            continue  # refunds: the "Refund" line carries it; orders: refused before
+        if rule.income_account:
+            name = account_item_name(base, rule.income_account)
+            accounts[name] = rule.income_account
+        else:
+            name = base
+        items[line.line_id] = name
+    classes = {
+        line_id: rule.class_name for line_id, rule in decided.lines.items() if rule.class_name
+    }
+    return _RuleRefs(items, accounts, classes, decided.class_name)
 
 
 def refund_sku_items(refund: Refund, rules: MappingRules) -> dict[str, str]:
@@ -539,18 +644,21 @@ def refs_for_order(
     """
     rules, ledger = connection.mapping, connection.qbd
     route, _ = rules.payment_route(order.payment.method)
+    ruled = _rule_refs(order, rules)
     return QbdRefs(
         payment_method=route.method,
         deposit_account=route.deposit_account,
         exchange_rate=exchange_rate,
         customer=customer,
         items=dict(items or {}),
-        skus=sku_items(order, rules),
+        skus=sku_items(order, rules, skip=frozenset(ruled.line_items)),
         shipping_item=rules.shipping_item,
         fee_item=rules.fee_item,
         discount_item=ledger.discount_item if rules.discounts == "discount_line" else None,
         sales_tax_item=ledger.sales_tax_item,
         ref_number=order_ref_number(order, rules),
+        terms=rules.terms_for(order.customer.group),
+        **asdict(ruled),
     )
 
 
@@ -561,9 +669,16 @@ def refs_for_refund(
     customer: str,
     items: dict[str, str] | None = None,
     exchange_rate: Decimal | None = None,
+    order: Order | None = None,
 ) -> QbdRefs:
-    """QbdRefs for a refund's credit memo (unmapped lines fold into the "Refund" line)."""
+    """QbdRefs for a refund's credit memo (unmapped lines fold into the "Refund" line).
+
+    With the refunded ``order``, refunded lines go back on the items and under the classes
+    the revenue rules gave them when they were sold.
+    """
     rules, ledger = connection.mapping, connection.qbd
+    refunded = {line.line_id for line in refund.lines if line.kind == "item"}
+    ruled = _rule_refs(order, rules, refunded) if order is not None else _RuleRefs()
     return QbdRefs(
         exchange_rate=exchange_rate,
         customer=customer,
@@ -574,4 +689,5 @@ def refs_for_refund(
         refund_item=refund_rest_item(rules),
         sales_tax_item=ledger.sales_tax_item,
         ref_number=refund_ref_number(refund, rules),
+        **asdict(ruled),
     )
