@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from connector.ledgers.qbd import qbxml, qbxml_money, qbxml_queries
+from connector.ledgers.qbd.qbxml_txns import SALES_KINDS, SalesKind
 from connector.model import Order, Payment
 from tests.unit.test_qbxml import CUSTOMER, make_order, make_refs, make_refund, orders
 
@@ -65,11 +66,11 @@ CLASSES: dict[str, Any] = {
 }
 
 
-def _classed(kind: str, op: str) -> qbxml.QbRequest:
+def _classed(kind: SalesKind, op: str) -> qbxml.QbRequest:
     refs = make_refs(zero_tax_item="Out of State", payment_method="Visa", **CLASSES)
     if op == "Add":
-        return qbxml.sales_txn_add(kind, make_order(), refs, request_id="1")  # type: ignore[arg-type]
-    return qbxml.sales_txn_mod(kind, make_order(), refs, "1A-1", "2", request_id="1")  # type: ignore[arg-type]
+        return qbxml.sales_txn_add(kind, make_order(), refs, request_id="1")
+    return qbxml.sales_txn_mod(kind, make_order(), refs, "1A-1", "2", request_id="1")
 
 
 def _order_of_items_only() -> Order:
@@ -157,7 +158,7 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
     "CustomerQuery stop": lambda: qbxml.query_stop("Customer", ITERATOR, request_id="1"),
     **{
         f"{kind}{op} classes and terms": partial(_classed, kind, op)
-        for kind in ("Invoice", "SalesReceipt")
+        for kind in SALES_KINDS
         for op in ("Add", "Mod")
     },
     "CreditMemoAdd classes": lambda: qbxml.credit_memo_add(
