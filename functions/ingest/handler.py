@@ -15,7 +15,11 @@ from connector.runtime import Runtime
 
 runtime = Runtime.from_environment()
 ingest = WebhookIngest(
-    config=runtime.config, vault=runtime.vault, queue=runtime.sync_queue, audit=runtime.audit
+    config=runtime.config,
+    vault=runtime.vault,
+    queue=runtime.sync_queue,
+    audit=runtime.audit,
+    reader_for=runtime.webhook_reader,
 )
 app = APIGatewayRestResolver()
 

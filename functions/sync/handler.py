@@ -48,7 +48,7 @@ remember = DynamoDBPersistenceLayer(
 remember_config = IdempotencyConfig(expires_after_seconds=3600)
 worker = SyncWorker(
     connection_for=runtime.connection,
-    store_for=runtime.store_client,
+    store_for=runtime.store,
     ledger_for=runtime.ledger,
     state=runtime.state,
     audit=runtime.audit,

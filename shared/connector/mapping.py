@@ -33,6 +33,7 @@ _HASH_EXCLUDE: dict[str, Any] = {
     "modified_at": True,
     "status": True,
     "refunded_total": True,  # refunds post as documents of their own
+    "refund_ids": True,
     "customer": {"modified_at"},
 }
 # Fields added after v1: in the hash only when set, so an order that does not carry them keeps

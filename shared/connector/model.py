@@ -191,6 +191,8 @@ class Order(_Record):
     exchange_rate: Decimal | None = None
     # Money given back so far (the store's refunds, positive); the refunds post on their own.
     refunded_total: Decimal = ZERO
+    # The store's ids of the order's refunds as listed now (a deleted one is gone).
+    refund_ids: tuple[str, ...] = ()
 
     @field_validator("currency")
     @classmethod

@@ -22,7 +22,8 @@ from connector.ledgers.qbo.tokens import QboTokens
 from connector.secrets import SecretVault
 from connector.settings import Settings, load_settings
 from connector.state import AuditTrail, StateStore
-from connector.stores.woocommerce import StoreLookups, WooClient, WooCredentials
+from connector.stores.port import Store, WebhookReader
+from connector.stores.registry import StoreLookups, open_store, webhook_reader
 from connector.sync_queue import SyncQueue
 
 
@@ -75,19 +76,17 @@ class Runtime:
             )
         return found
 
-    def store_client(self, connection: Connection) -> WooClient:
-        secrets = self.vault.store(connection.id)
-        return WooClient(
-            base_url=connection.store.url,
-            credentials=WooCredentials(
-                consumer_key=secrets.consumer_key, consumer_secret=secrets.consumer_secret
-            ),
+    def store(self, connection: Connection) -> Store:
+        """The connection's store, behind the port (the adapter its ``store.kind`` names)."""
+        return open_store(
+            connection,
+            secrets=self.vault.store(connection.id),
             http=self.http,
-            connection_id=connection.id,
-            categories=connection.mapping.rules_use_categories,
-            customer_group=connection.mapping.rules_use_customer_group,
             lookups=self.store_lookups.setdefault(connection.id, StoreLookups()),
         )
+
+    def webhook_reader(self, connection: Connection) -> WebhookReader:
+        return webhook_reader(connection)
 
     def qbo_tokens(self, connection: Connection) -> QboTokens:
         return QboTokens(

@@ -9,10 +9,10 @@ reason a bookkeeper can act on, never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
@@ -32,7 +32,7 @@ from connector.errors import PermanentError, TransientError
 from connector.ledgers.posting import Ledger, PaymentLedger
 from connector.mapping import content_hash
 from connector.messages import SyncMessage
-from connector.model import ZERO, Order, Refund, TotalsMismatch, to_decimal
+from connector.model import ZERO, Order, Refund, TotalsMismatch
 from connector.observability import logger, metrics
 from connector.outcomes import OutcomeRecorder
 from connector.state import (
@@ -42,13 +42,7 @@ from connector.state import (
     SyncState,
     now_utc,
 )
-from connector.stores.woocommerce import (
-    StoreRecordNotFound,
-    WooClient,
-    normalise_customer,
-    normalise_order,
-    normalise_refund,
-)
+from connector.stores.port import Store, StoreRecordNotFound
 
 Outcome = Literal[
     "posted", "updated", "adopted", "skipped", "voided", "deleted", "parked", "queued"
@@ -67,7 +61,7 @@ class SyncWorker:
         self,
         *,
         connection_for: Callable[[str], Connection],
-        store_for: Callable[[Connection], WooClient],
+        store_for: Callable[[Connection], Store],
         ledger_for: Callable[[Connection], Ledger],
         state: StateStore,
         audit: AuditTrail,
@@ -133,22 +127,21 @@ class SyncWorker:
     def _sync_order(self, message: SyncMessage, connection: Connection) -> SyncResult:
         key = message.record_key
         previous = self._state.get_sync_state(key)
-        raw = None
+        order: Order | None = None
+        store = self._store_for(connection)
         if message.action == "upsert":
             try:
-                raw = self._store_for(connection).get_order(message.record_id)
+                order = store.get_order(message.record_id)
             except StoreRecordNotFound:
-                raw = None  # deleted for good since the event: withdraw like a trash event
-        if raw is None:
+                order = None  # deleted for good since the event: withdraw like a trash event
+            except TotalsMismatch as exc:
+                raise PermanentError(
+                    f"{exc}. The store's figures do not add up, so nothing was posted: check the "
+                    f"order in {store.display_name}, then replay"
+                ) from None
+        if order is None:
             return self._withdraw(message, connection, previous, "deleted in the store")
 
-        try:
-            order = normalise_order(raw, connection.id)
-        except TotalsMismatch as exc:
-            raise PermanentError(
-                f"{exc}. The store's figures do not add up, so nothing was posted: check the "
-                "order in WooCommerce, then replay"
-            ) from None
         self._audit.append(
             key,
             "fetched",
@@ -169,7 +162,7 @@ class SyncWorker:
 
         result = self._post_order(key, order, previous, connection)
         self._sync_payment(connection, key, order)
-        self._sync_refunds(connection, key, raw, order)
+        self._sync_refunds(connection, key, order)
         return result
 
     def _post_order(
@@ -279,12 +272,10 @@ class SyncWorker:
             ZERO,
         )
 
-    def _sync_refunds(
-        self, connection: Connection, key: str, raw: Mapping[str, Any], order: Order
-    ) -> None:
+    def _sync_refunds(self, connection: Connection, key: str, order: Order) -> None:
         """Refunds arrive as order updates: each new one becomes a refund receipt or credit memo,
         and one deleted in the store withdraws its document."""
-        listed = {str(r["id"]) for r in raw.get("refunds") or [] if "id" in r}
+        listed = set(order.refund_ids)
         prefix = f"{connection.id}#refund#"
         # Refunds posted before: a deleted one is no longer listed on the order.
         refund_keys = self._state.mappings(connection.id, _refunds_of(order.store_id))
@@ -305,7 +296,7 @@ class SyncWorker:
         ]
         if not new and not gone:
             return
-        refunded = sum((abs(to_decimal(r.get("total"))) for r in raw.get("refunds") or []), ZERO)
+        refunded = order.refunded_total
         if order.q(refunded) > order.q(order.total):
             raise PermanentError(
                 f"order {order.number}: its refunds add up to {order.q(refunded)} "
@@ -317,13 +308,11 @@ class SyncWorker:
             self._withdraw_refund(ledger, keys[rid], states[keys[rid]], rid, order)
         if not new:
             return
-        refunds = {
-            str(r["id"]): r for r in self._store_for(connection).list_refunds(order.store_id)
-        }
+        refunds = {r.store_id: r for r in self._store_for(connection).get_refunds(order)}
         for rid in new:
             if rid not in refunds:
                 continue  # deleted since; the store sends another order update
-            refund = normalise_refund(refunds[rid], order)
+            refund = refunds[rid]
             self._post_refund(
                 ledger, keys[rid], refund, order, states.get(key), states.get(keys[rid])
             )
@@ -406,10 +395,9 @@ class SyncWorker:
             # QuickBooks keeps customers that have transactions; a store deletion is recorded only.
             return self._skip(key, previous, "deleted in the store; QuickBooks customer kept", None)
         try:
-            raw = self._store_for(connection).get_customer(message.record_id)
+            customer = self._store_for(connection).get_customer(message.record_id)
         except StoreRecordNotFound:
             return self._skip(key, previous, "no longer in the store", None)
-        customer = normalise_customer(raw, connection.id)
         digest = customer.model_dump_json(exclude={"modified_at"})
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
             return self._skip(key, previous, f"unchanged since it was {previous.status}", None)

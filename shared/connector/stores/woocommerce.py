@@ -1,6 +1,8 @@
 """The WooCommerce store adapter: verify webhooks, fetch records, normalise them.
 
-- ``verify_webhook`` / ``is_ping``: what the ingest function needs to accept a delivery.
+- ``read_webhook`` / ``WooStore``: WooCommerce behind the store port
+  (connector.stores.port), which is all the ingest and the sync worker see.
+- ``verify_webhook`` / ``is_ping``: the delivery checks ``read_webhook`` makes.
 - ``WooClient``: REST v3 reads with retries and classified failures.
 - ``normalise_order`` / ``normalise_customer`` / ``modified_at``: REST payloads to the
   canonical model.
@@ -8,19 +10,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import re
-from collections.abc import Mapping
-
-from connector.stores.woocommerce_client import (
+from connector.stores.port import (
     StoreAuthFailed,
-    StoreLookups,
     StoreRecordNotFound,
     StoreRequestRejected,
     StoreUnavailable,
+)
+from connector.stores.woocommerce_client import (
+    StoreLookups,
     WooClient,
     WooCredentials,
     oauth1_signed_query,
@@ -31,8 +28,11 @@ from connector.stores.woocommerce_normalise import (
     normalise_order,
     normalise_refund,
 )
+from connector.stores.woocommerce_store import DISPLAY_NAME, WooStore, read_webhook
+from connector.stores.woocommerce_webhook import is_ping, verify_webhook
 
 __all__ = [
+    "DISPLAY_NAME",
     "StoreAuthFailed",
     "StoreLookups",
     "StoreRecordNotFound",
@@ -40,43 +40,13 @@ __all__ = [
     "StoreUnavailable",
     "WooClient",
     "WooCredentials",
+    "WooStore",
     "is_ping",
     "modified_at",
     "normalise_customer",
     "normalise_order",
     "normalise_refund",
     "oauth1_signed_query",
+    "read_webhook",
     "verify_webhook",
 ]
-
-_PING_BODY = re.compile(rb"webhook_id=[0-9]+")
-_FORM = "application/x-www-form-urlencoded"
-
-
-def verify_webhook(body: bytes, signature: str | None, secret: str) -> bool:
-    """True when ``signature`` is base64(HMAC-SHA256(secret, body)) over the exact raw body.
-
-    WooCommerce signs the bytes it sends, so the body must not be re-serialised first.
-    """
-    if not signature or not secret:
-        return False
-    try:
-        given = base64.b64decode(signature.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-    return hmac.compare_digest(given, expected)
-
-
-def is_ping(content_type: str | None, body: bytes, headers: Mapping[str, str]) -> bool:
-    """True for WooCommerce's unsigned test delivery: form body ``webhook_id=N``, no topic.
-
-    WooCommerce sends it when a webhook is saved and requires HTTP 200 back; it carries no
-    signature, so it must be answered without being trusted for anything else.
-    """
-    if any(name.lower() == "x-wc-webhook-topic" for name in headers):
-        return False
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type not in ("", _FORM):
-        return False
-    return _PING_BODY.fullmatch(body.strip()) is not None

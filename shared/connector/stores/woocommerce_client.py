@@ -26,29 +26,18 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from connector.errors import PermanentError, TransientError
+from connector.stores.port import (
+    StoreAuthFailed,
+    StoreRecordNotFound,
+    StoreRequestRejected,
+    StoreUnavailable,
+)
 from connector.stores.woocommerce_normalise import modified_at
 from connector.stores.woocommerce_payloads import WooError
 
 REST_PREFIX = "/wp-json/wc/v3/"
 PAGE_SIZE = 100  # WordPress caps per_page at 100
 _MAX_RETRY_AFTER_S = 30.0
-
-
-class StoreUnavailable(TransientError):
-    """The store did not answer usefully (timeouts, 5xx, 429) after our retries."""
-
-
-class StoreRecordNotFound(PermanentError):
-    """The store says the record does not exist (deleted permanently, or never existed)."""
-
-
-class StoreAuthFailed(PermanentError):
-    """The store refused our API keys: the merchant must issue new ones."""
-
-
-class StoreRequestRejected(PermanentError):
-    """The store refused the request itself (4xx other than auth/404) or answered non-JSON."""
 
 
 class WooCredentials(BaseModel):

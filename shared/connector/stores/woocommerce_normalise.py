@@ -232,6 +232,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         ),
         note=woo.customer_note,
         refunded_total=q(sum((abs(r.total) for r in woo.refunds), ZERO)),
+        refund_ids=tuple(str(r.id) for r in woo.refunds),
     )
     check_totals(order)
     return order

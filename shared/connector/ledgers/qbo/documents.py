@@ -58,7 +58,6 @@ DOCUMENT_ENTITIES: dict[str, Literal["Invoice", "SalesReceipt"]] = {
     "invoice": "Invoice",
     "sales_receipt": "SalesReceipt",
 }
-STORE_NAMES = {"woocommerce": "WooCommerce"}
 
 UNIT_PRICE_STEP = Decimal("1E-7")  # QuickBooks keeps up to 7 decimal places of UnitPrice
 PRIVATE_NOTE_MAX = 4000
@@ -367,7 +366,7 @@ def _add_fees(lines: LineBuilder) -> None:
 
 
 def _private_note(order: Order, connection: Connection, payment_ref_cut: bool) -> str:
-    store = STORE_NAMES.get(connection.store.kind, connection.store.kind)
+    store = connection.store.display_name
     parts = [f"{store} order #{order.number} (id {order.store_id})"]
     if order.coupons:
         parts.append("Coupons: " + ", ".join(c.code for c in order.coupons))

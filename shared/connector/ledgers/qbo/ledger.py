@@ -490,7 +490,7 @@ class QboLedger:
         if not _belongs_to(existing, order):
             raise PermanentError(
                 f"QuickBooks {entity} {existing.get('DocNumber')} (Id {existing.get('Id')}) has this "
-                f"order's DocNumber but is not WooCommerce order {order.number}: renumber one of "
+                f"order's DocNumber but is not {self._connection.store.display_name} order {order.number}: renumber one of "
                 "them, then replay"
             )
         logger.info("adopting existing document", ledger_id=existing["Id"], entity=entity)

@@ -24,7 +24,6 @@ from connector.errors import PermanentError
 from connector.ledgers.qbo.documents import (
     PAYMENT_REF_MAX,
     PRIVATE_NOTE_MAX,
-    STORE_NAMES,
     LineBuilder,
     ResolvedRefs,
     document_total,
@@ -48,13 +47,13 @@ class MoneyRefs(BaseModel):
 
 def order_tag(order: Order, connection: Connection) -> str:
     """The order as a bookkeeper finds it in the store; the same words as the document's note."""
-    store = STORE_NAMES.get(connection.store.kind, connection.store.kind)
+    store = connection.store.display_name
     return f"{store} order #{order.number} (id {order.store_id})"
 
 
 def refund_tag(refund: Refund, connection: Connection) -> str:
     """Names the store refund in its document's PrivateNote (adoption checks for it)."""
-    store = STORE_NAMES.get(connection.store.kind, connection.store.kind)
+    store = connection.store.display_name
     return (
         f"{store} refund {refund.store_id} of order #{refund.order_number} "
         f"(id {refund.order_store_id})"

@@ -3,7 +3,7 @@
 A non-US QuickBooks Online company computes a document's tax itself, per rate at subtotal
 level: for each TaxRate, the net Amounts of the sales lines whose TaxCode holds it, each less
 its proportional share of the discount line, times the rate's percent, rounded half up once.
-WooCommerce rounds tax per line, so the two can differ by cents (three 0.99 mugs at 20%: the
+Stores round tax per line, so the two can differ by cents (three 0.99 mugs at 20%: the
 store charges 3 x 0.20 = 0.60, QuickBooks would compute 20% of 2.97 = 0.59), and by more
 where the store discounted lines unevenly. A bare TxnTaxDetail.TotalTax does not change
 QuickBooks' figure; a TxnTaxDetail.TaxLine per rate does. So the document carries, for every

@@ -1,0 +1,110 @@
+"""What every store adapter offers the ingest and the sync worker, and what it reports back.
+
+A store reads its own webhooks (verify, answer a ping, name the records a
+delivery is about, or refuse it with an HTTP status), fetches records as the
+canonical model, and lists what changed since a watermark. Nothing above an
+adapter knows which store it talks to: the runtime picks the adapter by
+``store.kind``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from connector.errors import PermanentError, TransientError
+from connector.model import Customer, Entity, Order, Refund
+
+Action = Literal["upsert", "delete"]
+
+
+class StoreUnavailable(TransientError):
+    """The store did not answer usefully (timeouts, 5xx, 429) after our retries."""
+
+
+class StoreRecordNotFound(PermanentError):
+    """The store says the record does not exist (deleted permanently, or never existed)."""
+
+
+class StoreAuthFailed(PermanentError):
+    """The store refused our credentials: the merchant must issue new ones."""
+
+
+class StoreRequestRejected(PermanentError):
+    """The store refused the request itself (4xx other than auth/404) or answered non-JSON."""
+
+
+@dataclass(frozen=True)
+class WebhookRecord:
+    """One store record a verified delivery is about."""
+
+    entity: Entity
+    record_id: str
+    action: Action
+    topic: str
+    # The record's modification time, and a version that tells two deliveries apart.
+    modified_at: datetime | None
+    version: str
+
+
+@dataclass(frozen=True)
+class WebhookReading:
+    """What a delivery says. ``status`` is the HTTP answer the store gets."""
+
+    status: int
+    message: str
+    records: tuple[WebhookRecord, ...] = ()
+    # A verified delivery about something the connector does not sync (recorded, not queued).
+    ignored_topic: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_ping(self) -> bool:
+        return self.status == 200 and not self.records and self.ignored_topic is None
+
+
+@dataclass(frozen=True)
+class ChangedRecord:
+    """A record the store changed since a watermark (polling's unit of work)."""
+
+    entity: Entity
+    record_id: str
+    modified_at: datetime
+
+
+class Store(Protocol):
+    @property
+    def display_name(self) -> str:
+        """How bookkeepers name the store ("WooCommerce"): used in notes and memos."""
+        ...
+
+    @property
+    def calls(self) -> int:
+        """Requests made to the store (benchmarks count them)."""
+        ...
+
+    def get_order(self, store_id: str) -> Order:
+        """The order as it is now. Raises StoreRecordNotFound, or TotalsMismatch when the
+        store's figures do not add up."""
+        ...
+
+    def get_refunds(self, order: Order) -> list[Refund]:
+        """The order's refunds as they are now (a deleted one is not listed)."""
+        ...
+
+    def get_customer(self, store_id: str) -> Customer: ...
+
+    def list_changed(self, entity: Entity, since: datetime) -> Iterator[ChangedRecord]:
+        """Records changed after ``since``, paged by the adapter."""
+        ...
+
+
+class WebhookReader(Protocol):
+    def __call__(
+        self, headers: Mapping[str, str], body: bytes, secret: Callable[[], str]
+    ) -> WebhookReading:
+        """Read one delivery. ``secret`` gives the connection's webhook secret, asked for only
+        once the delivery needs verifying (a ping does not)."""
+        ...

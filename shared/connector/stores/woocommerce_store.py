@@ -1,0 +1,103 @@
+"""WooCommerce behind the store port: its webhooks read, its records fetched as the canonical model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, get_args
+
+from connector.model import Customer, Entity, Order, Refund
+from connector.stores.port import Action, ChangedRecord, WebhookReading, WebhookRecord
+from connector.stores.woocommerce_client import WooClient
+from connector.stores.woocommerce_normalise import (
+    modified_at,
+    normalise_customer,
+    normalise_order,
+    normalise_refund,
+)
+from connector.stores.woocommerce_webhook import is_ping, verify_webhook
+
+DISPLAY_NAME = "WooCommerce"
+_ENTITIES: dict[str, Entity] = {"order": "order", "customer": "customer"}
+_ACTIONS: dict[str, Action] = {
+    "created": "upsert",
+    "updated": "upsert",
+    "restored": "upsert",
+    "deleted": "delete",
+}
+
+
+def read_webhook(
+    headers: Mapping[str, str], body: bytes, secret: Callable[[], str]
+) -> WebhookReading:
+    """A WooCommerce delivery: the unsigned ping answered, the HMAC checked over the raw body,
+    the topic (``order.updated``) and the resource's id and modification time read."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    if is_ping(headers.get("content-type"), body, headers):
+        return WebhookReading(200, "pong")
+    if not verify_webhook(body, headers.get("x-wc-webhook-signature"), secret()):
+        return WebhookReading(401, "signature missing or invalid")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return WebhookReading(400, f"body is not JSON: {exc}")
+    if not isinstance(payload, dict) or "id" not in payload:
+        return WebhookReading(400, "body is not a WooCommerce resource (no 'id')")
+
+    topic = headers.get("x-wc-webhook-topic", "")
+    resource, _, event = topic.partition(".")
+    record_id = str(payload["id"])
+    delivery = {"record_id": record_id, "delivery_id": headers.get("x-wc-webhook-delivery-id")}
+    entity = _ENTITIES.get(resource)
+    action = _ACTIONS.get(event)
+    if entity is None or action is None:
+        return WebhookReading(200, "not synced", ignored_topic=topic or "(none)", detail=delivery)
+    modified = _modified_at(payload) if action == "upsert" else None
+    if action == "delete":
+        version = "deleted"
+    elif modified is not None:
+        # WooCommerce's modified time has one-second resolution: two edits within a second
+        # differ only in content, so the body's digest is part of the version.
+        version = f"{modified.isoformat()}:{hashlib.sha256(body).hexdigest()[:16]}"
+    else:  # no modification time: the same body is the same event
+        version = hashlib.sha256(body).hexdigest()
+    record = WebhookRecord(entity, record_id, action, topic, modified, version)
+    return WebhookReading(200, "queued", records=(record,), detail=delivery)
+
+
+def _modified_at(payload: Mapping[str, Any]) -> datetime | None:
+    try:
+        return modified_at(payload)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class WooStore:
+    """A WooCommerce store's records as the canonical model (the REST client does the I/O)."""
+
+    display_name = DISPLAY_NAME
+
+    def __init__(self, *, client: WooClient, connection_id: str) -> None:
+        self._client = client
+        self._connection_id = connection_id
+
+    @property
+    def calls(self) -> int:
+        return self._client.calls
+
+    def get_order(self, store_id: str) -> Order:
+        return normalise_order(self._client.get_order(store_id), self._connection_id)
+
+    def get_refunds(self, order: Order) -> list[Refund]:
+        return [normalise_refund(raw, order) for raw in self._client.list_refunds(order.store_id)]
+
+    def get_customer(self, store_id: str) -> Customer:
+        return normalise_customer(self._client.get_customer(store_id), self._connection_id)
+
+    def list_changed(self, entity: Entity, since: datetime) -> Iterator[ChangedRecord]:
+        if entity not in get_args(Entity):
+            raise ValueError(f"unknown entity {entity!r}")
+        for raw in self._client.list_modified(entity, since):
+            yield ChangedRecord(entity, str(raw["id"]), modified_at(raw))
