@@ -35,10 +35,50 @@ class WooCommerceStore(_Settings):
     # How bookkeepers name the store in document notes and memos.
     display_name: ClassVar[str] = "WooCommerce"
 
+    @property
+    def address(self) -> str:
+        """Where a person finds the store."""
+        return self.url
+
     @field_validator("url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+class BigCommerceStore(_Settings):
+    kind: Literal["bigcommerce"]
+    # The store hash from the API path (https://api.bigcommerce.com/stores/<store_hash>/v3/).
+    store_hash: Annotated[str, Field(pattern=r"^[a-z0-9]{1,40}$")]
+    # The API host only (tests point it at a simulator); the connector appends /stores/<hash>/v2|v3.
+    api_base: Annotated[str, Field(pattern=r"^https?://[^\s/]+$")] = "https://api.bigcommerce.com"
+    display_name: ClassVar[str] = "BigCommerce"
+
+    @property
+    def address(self) -> str:
+        return f"BigCommerce store {self.store_hash}"
+
+
+class MagentoStore(_Settings):
+    kind: Literal["magento"]
+    # The store's base URL; REST is at <url>/rest/<store_code>/V1/.
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+    store_code: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")] = "default"
+    display_name: ClassVar[str] = "Magento"
+
+    @property
+    def address(self) -> str:
+        return f"{self.url} ({self.store_code})"
+
+    @field_validator("url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+StoreSettings = Annotated[
+    WooCommerceStore | BigCommerceStore | MagentoStore, Field(discriminator="kind")
+]
 
 
 QBO_ENDPOINTS = {
@@ -311,7 +351,7 @@ class MappingRules(_Settings):
 
 class Connection(_Settings):
     id: Annotated[str, Field(pattern=_ID)]
-    store: WooCommerceStore
+    store: StoreSettings
     ledger: Annotated[QboLedger | QbdLedger, Field(discriminator="kind")]
     document: Literal["invoice", "sales_receipt"] = "invoice"
     # Order statuses that post to QuickBooks; others are recorded and skipped.
@@ -322,6 +362,16 @@ class Connection(_Settings):
     refund_statuses: tuple[str, ...] = ("refunded",)
     on_cancel: Literal["void", "delete"] = "void"
     mapping: MappingRules = MappingRules()
+
+    @field_validator("post_statuses", "cancel_statuses", "refund_statuses", mode="before")
+    @classmethod
+    def _statuses_as_text(cls, value: object) -> object:
+        # BigCommerce names statuses by number (status_id); TOML gives them as integers.
+        if isinstance(value, list | tuple):
+            return tuple(
+                str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value
+            )
+        return value
 
     @model_validator(mode="after")
     def _no_locations_on_desktop(self) -> Connection:
@@ -378,10 +428,24 @@ class TenantConfig(_Settings):
         return next((c for c in self.connections if c.id == connection_id), None)
 
 
+_KINDS = {"store": {"woocommerce", "bigcommerce", "magento"}, "ledger": {"qbo", "qbd"}}
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """A field's path as the tenant file spells it: pydantic puts the chosen kind of a store or
+    ledger into the location (store.woocommerce.url); the file has no such level."""
+    parts = [
+        str(part)
+        for n, part in enumerate(loc)
+        if not (n and str(loc[n - 1]) in _KINDS and part in _KINDS[str(loc[n - 1])])
+    ]
+    return ".".join(parts)
+
+
 def _describe(source: str, error: ValidationError) -> str:
     lines = [f"{source}: {error.error_count()} problem(s)"]
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        where = _field_path(item["loc"]) or "(top level)"
         lines.append(f"  {where}: {item['msg']}")
     return "\n".join(lines)
 

@@ -58,7 +58,7 @@ class WebhookIngest:
             return IngestAnswer(413, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
 
         def secret() -> str:
-            return self._vault.store(connection_id).webhook_secret.get_secret_value()
+            return self._vault.webhook_secret(connection_id)
 
         reading = self._reader_for(connection)(headers, body, secret)
         if reading.status == 401:

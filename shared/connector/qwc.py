@@ -92,7 +92,7 @@ def render_qwc(
         ("AppURL", url),
         (
             "AppDescription",
-            f"ml-connector: orders and customers of {connection.store.url} into QuickBooks "
+            f"ml-connector: orders and customers of {connection.store.address} into QuickBooks "
             f"Desktop (tenant {tenant}, connection {connection.id})",
         ),
         ("AppSupport", support),

@@ -80,7 +80,7 @@ class Runtime:
         """The connection's store, behind the port (the adapter its ``store.kind`` names)."""
         return open_store(
             connection,
-            secrets=self.vault.store(connection.id),
+            vault=self.vault,
             http=self.http,
             lookups=self.store_lookups.setdefault(connection.id, StoreLookups()),
         )

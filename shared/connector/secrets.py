@@ -8,7 +8,7 @@ rotated them a moment ago.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -19,6 +19,17 @@ from connector.errors import PermanentError
 from connector.resources import secret_name
 
 STORE_CACHE_S = 300
+
+
+class WebhookSecret(BaseModel):
+    """What every store's secret holds: the webhook secret (the rest is the adapter's)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    webhook_secret: SecretStr
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class StoreSecrets(BaseModel):
@@ -66,6 +77,26 @@ class SecretVault:
 
     def _name(self, connection_id: str, part: str) -> str:
         return secret_name(self._prefix, connection_id, part)  # type: ignore[arg-type]
+
+    def store_as(self, connection_id: str, model: type[_Model], store_name: str) -> _Model:
+        """The connection's store secret as the store adapter's own model."""
+        raw = self._provider.get(
+            self._name(connection_id, "store"), transform="json", max_age=STORE_CACHE_S
+        )
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+            raise PermanentError(
+                f"the store secret of connection {connection_id} lacks {fields}: put the "
+                f"{store_name} credentials and webhook secret into Secrets Manager"
+            ) from None
+
+    def webhook_secret(self, connection_id: str) -> str:
+        """The secret the connection's store signs (or authenticates) its webhooks with."""
+        return self.store_as(
+            connection_id, WebhookSecret, "store"
+        ).webhook_secret.get_secret_value()
 
     def store(self, connection_id: str) -> StoreSecrets:
         raw = self._provider.get(

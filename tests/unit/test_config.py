@@ -269,3 +269,29 @@ def test_payment_terms_follow_the_customer_group_with_a_default(tmp_path: Path) 
     # The store then looks the buyer's group up, as it does for rules on it
     assert rules.rules_use_customer_group
     assert load_tenant(_write(tmp_path, GOOD)).connections[0].mapping.terms_for("x") is None
+
+
+def test_bigcommerce_and_magento_stores_are_configured_by_kind(tmp_path: Path) -> None:
+    bigcommerce = GOOD.replace(
+        'kind = "woocommerce"\nurl = "https://shop.example.eu/"',
+        'kind = "bigcommerce"\nstore_hash = "abc123"',
+    ).replace('document = "sales_receipt"', 'document = "sales_receipt"\npost_statuses = [11, 2]')
+    connection = load_tenant(_write(tmp_path, bigcommerce)).connections[0]
+    assert connection.store.kind == "bigcommerce" and connection.store.display_name == "BigCommerce"
+    assert connection.store.api_base == "https://api.bigcommerce.com"  # type: ignore[union-attr]
+    # BigCommerce statuses are numbers (status_id); they are compared as text
+    assert connection.post_statuses == ("11", "2")
+    magento = GOOD.replace(
+        'kind = "woocommerce"\nurl = "https://shop.example.eu/"',
+        'kind = "magento"\nurl = "https://m2.example.eu/"\nstore_code = "eu"',
+    )
+    store = load_tenant(_write(tmp_path, magento)).connections[0].store
+    assert (store.kind, store.display_name, store.address) == (
+        "magento",
+        "Magento",
+        "https://m2.example.eu (eu)",
+    )
+    # A field of another kind is named where the file has it
+    wrong = bigcommerce.replace('store_hash = "abc123"', 'store_hash = "abc123"\nurl = "https://x"')
+    with pytest.raises(ConfigError, match=r"connections\.0\.store\.url: Extra inputs"):
+        load_tenant(_write(tmp_path, wrong))

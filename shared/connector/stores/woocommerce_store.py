@@ -8,9 +8,13 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, get_args
 
+import httpx
+
+from connector.config import Connection, WooCommerceStore
 from connector.model import Customer, Entity, Order, Refund
+from connector.secrets import SecretVault
 from connector.stores.port import Action, ChangedRecord, WebhookReading, WebhookRecord
-from connector.stores.woocommerce_client import WooClient
+from connector.stores.woocommerce_client import StoreLookups, WooClient, WooCredentials
 from connector.stores.woocommerce_normalise import (
     modified_at,
     normalise_customer,
@@ -101,3 +105,24 @@ class WooStore:
             raise ValueError(f"unknown entity {entity!r}")
         for raw in self._client.list_modified(entity, since):
             yield ChangedRecord(entity, str(raw["id"]), modified_at(raw))
+
+
+def open_store(
+    connection: Connection, vault: SecretVault, http: httpx.Client, lookups: StoreLookups
+) -> WooStore:
+    """The registry's opener: the REST client with the connection's API keys."""
+    if not isinstance(connection.store, WooCommerceStore):
+        raise ValueError(f"connection {connection.id} is not a WooCommerce store")
+    secrets = vault.store(connection.id)
+    client = WooClient(
+        base_url=connection.store.url,
+        credentials=WooCredentials(
+            consumer_key=secrets.consumer_key, consumer_secret=secrets.consumer_secret
+        ),
+        http=http,
+        connection_id=connection.id,
+        categories=connection.mapping.rules_use_categories,
+        customer_group=connection.mapping.rules_use_customer_group,
+        lookups=lookups,
+    )
+    return WooStore(client=client, connection_id=connection.id)
