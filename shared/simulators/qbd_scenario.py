@@ -7,14 +7,19 @@ service says there is nothing left ("none"). Along the way QuickBooks loses two 
 after doing the work, the HTTP connection drops mid-session, a record is locked by another
 user (3175), and one customer's name is already taken by a vendor (3100). The company file
 answers lookups as QuickBooks Desktop does (500 for a name it lacks), and some buyers have
-names Latin-1 cannot write (山田 太郎, 佐藤 花子). Buyers pay by card (stripe, paid at once),
+names Latin-1 cannot write (山田 太郎, 佐藤 花子). The company file has Multiple Currencies and
+class tracking on: some orders are placed in CAD or EUR (the store gives no rate, so
+QuickBooks uses its own), gift cards post under the "Gift Cards" class and a wholesale
+buyer's orders under "Wholesale", on Net 30 terms (everyone else's: Due on receipt).
+Buyers pay by card (stripe, paid at once),
 bank transfer or cheque (on hold, some paid later); some orders are refunded by line, by
 shipping, by an amount or in full, paid ones and unpaid ones. Then every order is checked:
 exactly one transaction with the store's total, the documents netting to the store's net to
 the cent (invoice less credit memos), a paid invoice paid off by its ReceivePayment in the
 account its gateway maps to, an unpaid one open for what is still owed, every refund of
-money taken paid out, no RefNumber longer than QuickBooks keeps, and every buyer exactly one
-customer.
+money taken paid out, no RefNumber longer than QuickBooks keeps, every buyer exactly one
+customer per currency, each transaction in its order's currency and its customer's, and the
+classes and terms the rules give on every invoice.
 
 The end-to-end test (300 orders) and ``make bench`` (SOAP round trips to drain 1,000 queued
 orders) run this.
@@ -29,8 +34,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fnmatch import fnmatchcase
+from typing import Any
 
 from connector.config import TenantConfig
+from connector.ledgers.qbd.currencies import CURRENCY_NAMES
 from connector.ledgers.qbd.password import hash_password
 from connector.local import LocalRuntime
 from connector.resources import ENV_SESSION_TABLE, FUNCTIONS, QBWC
@@ -68,6 +76,19 @@ PAYMENTS = {
     "cheque": {"method": "Check"},
 }
 REFUND_KINDS = ("line", "shipping", "amount", "full")
+FOREIGN_EVERY = 7  # every seventh order is paid in a foreign currency...
+FOREIGN = ("CAD", "EUR")  # ...one of these, with no rate from the store
+WHOLESALE_EVERY = 9  # every ninth order is the wholesale buyer's
+WHOLESALE_BUYER = Person(
+    "Wanda", "Wholesale", "orders@wholesale.example", "9 Depot Rd", "Reno", "NV", "89501", "US",
+    company="Wholesale Goods Inc",
+)  # fmt: skip
+# mapping.rules and mapping.terms (the company file has these classes and terms).
+RULES = (
+    {"when": {"sku": "GIFT-*"}, "class": "Gift Cards"},
+    {"when": {"customer_group": "wholesale_customer"}, "class": "Wholesale"},
+)
+TERMS = {"wholesale_customer": "Net 30", "default": "Due on receipt"}
 
 Progress = Callable[[str], None]
 
@@ -98,8 +119,13 @@ class DeskScenarioReport:
     transactions: int = 0
     customers: int = 0
     duplicate_customers: list[str] = field(default_factory=list)
-    # Buyer (billing e-mail) -> the QuickBooks customers their transactions name.
-    customers_by_buyer: dict[str, set[str]] = field(default_factory=dict)
+    # (buyer's billing e-mail, order currency) -> the QuickBooks customers their transactions name.
+    customers_by_buyer: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    foreign_orders: Counter[str] = field(default_factory=Counter)  # currency -> orders posted
+    currency_problems: list[str] = field(default_factory=list)
+    rules_problems: list[str] = field(default_factory=list)  # classes and terms
+    classed: Counter[str] = field(default_factory=Counter)  # class -> invoices carrying it
+    terms: Counter[str] = field(default_factory=Counter)  # terms -> invoices carrying them
     refunds: dict[str, Decimal] = field(default_factory=dict)  # store refund id -> amount
     credit_memos: dict[str, list[Decimal]] = field(default_factory=dict)  # refund id -> totals
     refund_kinds: Counter[str] = field(default_factory=Counter)  # "line paid", "full unpaid"...
@@ -132,13 +158,14 @@ class DeskScenarioReport:
 
     @property
     def buyer_problems(self) -> list[str]:
-        """Buyers split over several customers, and customers shared by several buyers."""
+        """Buyers split over several customers in one currency, and customers shared by several
+        buyers (or currencies)."""
         split = [
-            f"buyer {buyer} is {len(names)} customers: {sorted(names)}"
-            for buyer, names in sorted(self.customers_by_buyer.items())
+            f"buyer {buyer} in {currency} is {len(names)} customers: {sorted(names)}"
+            for (buyer, currency), names in sorted(self.customers_by_buyer.items())
             if len(names) != 1
         ]
-        holders: dict[str, list[str]] = {}
+        holders: dict[str, list[tuple[str, str]]] = {}
         for buyer, names in self.customers_by_buyer.items():
             for name in names:
                 holders.setdefault(name, []).append(buyer)
@@ -158,6 +185,8 @@ class DeskScenarioReport:
             and not self.buyer_problems
             and not self.refund_problems
             and not self.books_problems
+            and not self.currency_problems
+            and not self.rules_problems
         )
 
     def summary(self) -> str:
@@ -193,6 +222,8 @@ class DeskScenarioReport:
             lines += [f"PROBLEM {problem}" for problem in self.buyer_problems]
             lines += [f"PROBLEM {problem}" for problem in self.refund_problems]
             lines += [f"PROBLEM {problem}" for problem in self.books_problems]
+            lines += [f"PROBLEM {problem}" for problem in self.currency_problems]
+            lines += [f"PROBLEM {problem}" for problem in self.rules_problems]
         return "\n".join(lines)
 
 
@@ -222,6 +253,8 @@ def tenant_config(woo_url: str, *, max_requests: int | None = None) -> TenantCon
                         "shipping_item": "Shipping",
                         "fee_item": "Fees",
                         "payments": PAYMENTS,
+                        "rules": RULES,
+                        "terms": TERMS,
                     },
                 }
             ],
@@ -253,7 +286,8 @@ class DeskScenario:
             consumer_secret=STORE_KEYS["consumer_secret"],
             seed=seed,
         )
-        self.company = QbdCompany(seed=seed)
+        self.company = QbdCompany(seed=seed, multicurrency=True, class_tracking=True)
+        self.wholesale: set[int] = set()  # store customer ids with the wholesale role
         self.report = DeskScenarioReport()
 
     def run(self) -> DeskScenarioReport:
@@ -294,11 +328,18 @@ class DeskScenario:
                 raise RuntimeError(f"the webhook ping failed: {sender.last_ping_error}")
             order_ids: list[int] = []
             non_latin = self._non_latin_buyers()
+            wholesale = self.woo.create_customer(WHOLESALE_BUYER, role="wholesale_customer")
+            self.wholesale.add(int(wholesale["id"]))
             for n in range(self.orders):
                 spec = self._with_payment(self.woo.random_spec(self._rng))
                 if n % NON_LATIN_EVERY == NON_LATIN_EVERY - 1:
                     customer_id, guest = non_latin[n // NON_LATIN_EVERY % len(non_latin)]
                     spec = dataclasses.replace(spec, customer_id=customer_id, guest=guest)
+                elif n % WHOLESALE_EVERY == 4:
+                    spec = dataclasses.replace(spec, customer_id=int(wholesale["id"]), guest=None)
+                if n % FOREIGN_EVERY == 3 and n % NON_LATIN_EVERY != NON_LATIN_EVERY - 1:
+                    # A multi-currency plugin's checkout; it passes on no exchange rate.
+                    spec = dataclasses.replace(spec, currency=self._rng.choice(FOREIGN))
                 order = self.woo.create_order(spec)
                 order_ids.append(order["id"])
                 sender.deliver("order.created", order["id"])
@@ -437,6 +478,43 @@ class DeskScenario:
                         f"{label}: unpaid, {document.balance} open, the store is owed {store_net}"
                     )
 
+    def _check_currency(self, order: dict[str, Any], txn: QbdTxn) -> None:
+        """The transaction and its customer are in the order's currency."""
+        code = str(order["currency"])
+        wanted = CURRENCY_NAMES[code]
+        customer = self.company.customer_currency(txn.customer) if txn.customer else None
+        if (txn.currency, customer) != (wanted, wanted):
+            self.report.currency_problems.append(
+                f"order {order['number']} in {code}: {txn.kind} {txn.ref_number} is in "
+                f"{txn.currency}, its customer {txn.customer!r} in {customer}"
+            )
+        elif code != "USD":
+            self.report.foreign_orders[code] += 1
+
+    def _check_rules(self, order: dict[str, Any], txn: QbdTxn) -> None:
+        """Classes (RULES) per line and for the transaction, and terms (TERMS) on invoices."""
+        wholesale = int(order.get("customer_id") or 0) in self.wholesale
+        gift = [fnmatchcase(str(item.get("sku") or ""), "GIFT-*") for item in order["line_items"]]
+        line_classes = [
+            "Gift Cards" if is_gift else "Wholesale" if wholesale else None for is_gift in gift
+        ]
+        whole = "Gift Cards" if gift and all(gift) else "Wholesale" if wholesale else None
+        items = len(order["line_items"])
+        wanted = line_classes + [whole] * (len(txn.lines) - items)
+        found = [line.class_name for line in txn.lines]
+        label = f"order {order['number']} ({txn.kind} {txn.ref_number})"
+        if (txn.class_name, found) != (whole, wanted):
+            self.report.rules_problems.append(
+                f"{label}: classes {txn.class_name} / {found}, want {whole} / {wanted}"
+            )
+        for name in {*found, txn.class_name} - {None}:
+            self.report.classed[str(name)] += 1
+        if txn.kind == "Invoice":
+            terms = TERMS["wholesale_customer"] if wholesale else TERMS["default"]
+            if txn.terms != terms:
+                self.report.rules_problems.append(f"{label}: terms {txn.terms}, want {terms}")
+            self.report.terms[str(txn.terms)] += 1
+
     def _inject(self, session_number: int, wc: WebConnector) -> None:
         if not self.faults:
             return
@@ -523,11 +601,14 @@ class DeskScenario:
         for order_id in self.woo.order_ids():
             order = self.woo.get_order(order_id)
             found = by_order.get(str(order_id), [])
-            buyer = str(order["billing"]["email"]).strip().lower()
+            buyer = (str(order["billing"]["email"]).strip().lower(), str(order["currency"]))
             names = self.report.customers_by_buyer.setdefault(buyer, set())
             names.update(t.customer for t in found if t.customer)
             if not names:
                 del self.report.customers_by_buyer[buyer]  # nothing of theirs posted (yet)
+            if order["status"] in POSTING and len(found) == 1:
+                self._check_currency(order, found[0])
+                self._check_rules(order, found[0])
             self.report.checks.append(
                 DeskOrderCheck(
                     order_id=order_id,
@@ -542,7 +623,13 @@ class DeskScenario:
         self.report.transactions = len(txns) + len(money)
         customers = [c for c in self.company.customers() if c.name != "Cash Customer"]
         self.report.customers = len(customers)
-        emails = Counter((c.email or c.name).casefold() for c in customers)
-        self.report.duplicate_customers = [e for e, n in emails.items() if n > 1]
+        # One customer per buyer and currency ("Ada Lovelace" and "Ada Lovelace (CAD)").
+        emails = Counter(
+            ((c.email or c.name).casefold(), self.company.customer_currency(c.name))
+            for c in customers
+        )
+        self.report.duplicate_customers = [
+            f"{email} ({currency})" for (email, currency), n in emails.items() if n > 1
+        ]
         self.report.qbxml_messages = self.company.messages_processed
         self.report.statuses = dict(self.company.statuses)
