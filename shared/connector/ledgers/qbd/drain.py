@@ -7,8 +7,11 @@ A session drains the outbox in rounds. Each round is one qbXML message built by
   every unknown item name, and a RefNumber query (the pre-check) for an entry
   whose last write may or may not have reached QuickBooks;
 * writes for entries whose references are all known: CustomerAdd/CustomerMod,
-  ItemNonInventoryAdd (where auto_create_items allows), then the transaction
-  (InvoiceAdd/SalesReceiptAdd, *Mod with TxnID + EditSequence, TxnVoid/TxnDel);
+  ItemNonInventoryAdd (where auto_create_items allows, and for the item a revenue rule's
+  income_account posts through, qbxml_lists.account_item_name), then the transaction
+  (InvoiceAdd/SalesReceiptAdd, *Mod with TxnID + EditSequence, TxnVoid/TxnDel) with the
+  rules' classes (ClassRef per line and on the header) and the buyer's group's terms
+  (TermsRef, invoices);
 * money after the sale (drain_money.py): a paid invoice's ReceivePaymentAdd; a
   refund's CreditMemoAdd, then (a second round, same entry) its ARRefundCreditCardAdd
   or the ReceivePaymentAdd that applies its credit to the unpaid invoice; a deleted
@@ -16,7 +19,13 @@ A session drains the outbox in rounds. Each round is one qbXML message built by
   order is in the window (the invoice's TxnID comes from the order's sync state);
 * a PreferencesQuery when an order is in another currency than the edition's and the
   company's Multiple Currencies preference is not known yet (the Web Connector's
-  first call usually tells it).
+  first call usually tells it), or when the rules give an order a class and class
+  tracking was not read this session (a cached "off" is asked again before parking:
+  with it off the order parks naming the setting, and no ClassRef is ever sent).
+
+Classes, terms and income accounts are not looked up: QuickBooks' 3140 for one the entry
+named ("invalid reference to QuickBooks Class ...") parks it at once naming it, where any
+other 3140 has its references looked up again once.
 
 A transaction found by the RefNumber pre-check is adopted only when its Memo's first
 line is this record's tag (qbxml.order_tag, qbxml.refund_tag, qbxml_money.payment_tag);
