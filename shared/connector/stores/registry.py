@@ -15,6 +15,8 @@ import httpx
 from connector.config import Connection
 from connector.secrets import SecretVault
 from connector.stores import woocommerce_store
+from connector.stores.magento import store as magento_store
+from connector.stores.magento import webhook as magento_webhook
 from connector.stores.port import Store, WebhookReader
 from connector.stores.woocommerce_client import StoreLookups
 
@@ -32,6 +34,7 @@ class StoreAdapter:
 
 ADAPTERS: dict[str, StoreAdapter] = {
     "woocommerce": StoreAdapter(woocommerce_store.read_webhook, woocommerce_store.open_store),
+    "magento": StoreAdapter(magento_webhook.read_webhook, magento_store.open_store),
 }
 
 

@@ -1,0 +1,362 @@
+"""Reads orders, credit memos, invoices and customers from Magento 2's REST API (V1).
+
+Every request is signed with the integration's OAuth 1.0a credentials (connector.stores.
+magento.oauth). Failures are classified as the store port says: 5xx, 429 and network
+trouble retry with backoff then raise StoreUnavailable; 401 raises StoreAuthFailed with
+Magento's own message (an invalid signature, a revoked integration, a missing API
+resource); 404 is StoreRecordNotFound; other refusals StoreRequestRejected.
+
+Polling (``list_changed``) pages by keyset, not by ``currentPage``: records are sorted by
+``updated_at`` then ``entity_id`` and each request asks for what comes after the last one
+seen, so a record edited while we page (it moves to the end) shifts nothing under us.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import ValidationError
+
+from connector.stores.magento.normalise import FACTS_KEY, modified_at
+from connector.stores.magento.oauth import OAuthCredentials, authorization_header
+from connector.stores.magento.payloads import MageError, MageInvoice, format_time
+from connector.stores.port import (
+    StoreAuthFailed,
+    StoreRecordNotFound,
+    StoreRequestRejected,
+    StoreUnavailable,
+)
+
+PAGE_SIZE = 100
+# The poll asks again for this much before its watermark: a transaction that commits late
+# in a second already polled is still found (the ingest deduplicates what repeats).
+POLL_OVERLAP = timedelta(minutes=2)
+_MAX_RETRY_AFTER_S = 30.0
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    value: str
+    condition: str = "eq"
+
+
+def search_params(
+    filters: Sequence[Filter],
+    sort: Sequence[tuple[str, str]] = (),
+    *,
+    page_size: int = PAGE_SIZE,
+    page: int = 1,
+) -> list[tuple[str, str]]:
+    """searchCriteria query parameters: each filter its own group (groups are ANDed)."""
+    params: list[tuple[str, str]] = []
+    for g, f in enumerate(filters):
+        head = f"searchCriteria[filter_groups][{g}][filters][0]"
+        params += [
+            (f"{head}[field]", f.field),
+            (f"{head}[value]", f.value),
+            (f"{head}[condition_type]", f.condition),
+        ]
+    for n, (field, direction) in enumerate(sort):
+        params += [
+            (f"searchCriteria[sortOrders][{n}][field]", field),
+            (f"searchCriteria[sortOrders][{n}][direction]", direction),
+        ]
+    params += [
+        ("searchCriteria[pageSize]", str(page_size)),
+        ("searchCriteria[currentPage]", str(page)),
+    ]
+    return params
+
+
+@dataclass(frozen=True)
+class _Listing:
+    path: str
+    id_field: str  # what searchCriteria filters and sorts on
+    id_key: str  # what each item calls its id
+
+
+_LISTINGS: dict[str, _Listing] = {
+    "order": _Listing("orders", "entity_id", "entity_id"),
+    "customer": _Listing("customers/search", "entity_id", "id"),
+}
+
+
+class MagentoClient:
+    """A Magento 2 REST reader with bounded retries and classified failures."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: OAuthCredentials,
+        store_code: str = "default",
+        http: httpx.Client | None = None,
+        timeout_s: float = 20.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        connection_id: str = "",
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self._site = base_url.rstrip("/")
+        self._api = f"{self._site}/rest/{store_code}/V1/"
+        self._credentials = credentials
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._max_retries = max(0, max_retries)
+        self._backoff_s = backoff_s
+        self._label = connection_id or (urlsplit(self._site).hostname or self._site)
+        self._page_size = page_size
+        self.calls = 0
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> MagentoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- records --------------------------------------------------------------------------
+
+    def get_order(self, entity_id: str) -> dict[str, Any]:
+        """The order; when it is paid in full, also when Magento invoiced it (under FACTS_KEY)."""
+        raw = self._object(f"orders/{_segment(entity_id)}", f"order {entity_id}")
+        try:
+            grand_total = float(raw.get("grand_total") or 0)
+            paid = float(raw.get("total_paid") or 0)
+        except (TypeError, ValueError):
+            return raw
+        if grand_total > 0 and paid >= grand_total:
+            invoices = [
+                MageInvoice.model_validate(i)
+                for i in self._search(
+                    "invoices", [Filter("order_id", str(raw.get("entity_id")))], "invoices"
+                )
+            ]
+            stamps = [i.created_at for i in invoices if i.created_at is not None]
+            if stamps:
+                raw[FACTS_KEY] = {"invoiced_at": max(stamps).isoformat()}
+        return raw
+
+    def list_credit_memos(self, order_id: str) -> list[dict[str, Any]]:
+        return list(
+            self._search(
+                "creditmemos",
+                [Filter("order_id", _segment(order_id))],
+                f"credit memos of order {order_id}",
+            )
+        )
+
+    def get_customer(self, customer_id: str) -> dict[str, Any]:
+        return self._object(f"customers/{_segment(customer_id)}", f"customer {customer_id}")
+
+    def list_changed(
+        self, entity: Literal["order", "customer"], since: datetime
+    ) -> Iterator[dict[str, Any]]:
+        """Records with ``updated_at`` at or after ``since`` minus POLL_OVERLAP, oldest change
+        first, each once.
+
+        Keyset paging: ask for ``updated_at >= t`` sorted by (updated_at, id); when a page is
+        full, finish the last second on the page by id (``updated_at = t`` and ``id > last``),
+        then go on with ``updated_at > t``. A record edited while we page moves to the end
+        and is met there; nothing shifts into a page already read.
+        """
+        listing = _LISTINGS.get(entity)
+        if listing is None:
+            raise ValueError(f"unknown entity {entity!r}")
+        what = f"changed {entity}s"
+        sort = [("updated_at", "ASC"), (listing.id_field, "ASC")]
+        seen: set[str] = set()
+
+        def fresh(items: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            for item in items:
+                key = str(item.get(listing.id_key))
+                if key not in seen:
+                    seen.add(key)
+                    yield item
+
+        bound = Filter("updated_at", format_time(since - POLL_OVERLAP), "gteq")
+        while True:
+            page = self._page(listing.path, [bound], sort, what)
+            yield from fresh(page)
+            if len(page) < self._page_size:
+                return
+            last = format_time(modified_at(page[-1]))
+            last_id = max(
+                int(i[listing.id_key]) for i in page if format_time(modified_at(i)) == last
+            )
+            while True:  # the rest of the last second on the page, by id
+                tie = self._page(
+                    listing.path,
+                    [
+                        Filter("updated_at", last, "eq"),
+                        Filter(listing.id_field, str(last_id), "gt"),
+                    ],
+                    [(listing.id_field, "ASC")],
+                    what,
+                )
+                yield from fresh(tie)
+                if len(tie) < self._page_size:
+                    break
+                last_id = int(tie[-1][listing.id_key])
+            bound = Filter("updated_at", last, "gt")
+
+    # -- transport ------------------------------------------------------------------------
+
+    def _object(self, path: str, what: str) -> dict[str, Any]:
+        body = self._get(path, [], what)
+        if not isinstance(body, dict):
+            raise StoreRequestRejected(
+                f"Magento answered {what} on connection {self._label} with a "
+                f"{type(body).__name__}, not a record"
+            )
+        return body
+
+    def _page(
+        self, path: str, filters: Sequence[Filter], sort: Sequence[tuple[str, str]], what: str
+    ) -> list[dict[str, Any]]:
+        body = self._get(path, search_params(filters, sort, page_size=self._page_size), what)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise StoreRequestRejected(
+                f"Magento answered the search for {what} on connection {self._label} with "
+                "something that is not a search result"
+            )
+        return [item for item in items if isinstance(item, dict)]
+
+    def _search(self, path: str, filters: Sequence[Filter], what: str) -> Iterator[dict[str, Any]]:
+        """Every match, paged by ``currentPage`` (for small sets that do not move: an order's
+        credit memos or invoices). Magento answers a page past the end with the last page
+        again, so the total count says when to stop."""
+        page = 1
+        while True:
+            params = search_params(
+                filters, [("entity_id", "ASC")], page_size=self._page_size, page=page
+            )
+            body = self._get(path, params, what)
+            items = body.get("items") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise StoreRequestRejected(
+                    f"Magento answered the search for {what} on connection {self._label} with "
+                    "something that is not a search result"
+                )
+            yield from (item for item in items if isinstance(item, dict))
+            total = body.get("total_count")
+            if not items or not isinstance(total, int) or page * self._page_size >= total:
+                return
+            page += 1
+
+    def _get(self, path: str, params: list[tuple[str, str]], what: str) -> Any:
+        url = self._api + path
+        last_problem = "no attempt made"
+        retry_after: float | None = None
+        for attempt in range(self._max_retries + 1):
+            if attempt:
+                pause = self._backoff_s * (2 ** (attempt - 1))
+                if retry_after is not None:
+                    pause = max(pause, min(retry_after, _MAX_RETRY_AFTER_S))
+                time.sleep(pause)
+            retry_after = None
+            try:
+                response = self._send(url, params)
+            except httpx.TimeoutException:
+                last_problem = f"no answer within {self._timeout_s:g} s"
+                continue
+            except httpx.TransportError as exc:
+                last_problem = f"could not connect ({type(exc).__name__})"
+                continue
+            status = response.status_code
+            if status == 429 or status >= 500:
+                retry_after = _retry_after(response)
+                last_problem = f"HTTP {status}{_mage_message(response)}"
+                continue
+            return self._interpret(response, what)
+        raise StoreUnavailable(
+            f"Magento store for connection {self._label} is unavailable fetching {what}: "
+            f"{last_problem} after {self._max_retries + 1} attempts",
+            retry_after_s=int(retry_after) if retry_after is not None else None,
+        )
+
+    def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
+        self.calls += 1
+        header = authorization_header(
+            "GET",
+            url,
+            params,
+            self._credentials,
+            timestamp=int(time.time()),
+            nonce=secrets.token_hex(16),
+        )
+        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
+        return self._http.get(
+            f"{url}?{query}" if query else url,
+            headers={"Authorization": header, "Accept": "application/json"},
+            timeout=self._timeout_s,
+        )
+
+    def _interpret(self, response: httpx.Response, what: str) -> Any:
+        status = response.status_code
+        if status in (401, 403):
+            raise StoreAuthFailed(
+                f"Magento refused the integration's credentials for connection {self._label}: "
+                f"{_mage_message(response, lead='') or f'HTTP {status}'}. Check the integration "
+                "under System → Extensions → Integrations (active, with the Sales and Customers "
+                "API resources), put its four OAuth values into the connection's store secret, "
+                "then replay"
+            )
+        if status == 404:
+            detail = _mage_message(response, lead="")
+            raise StoreRecordNotFound(
+                f"Magento has no {what} on connection {self._label}"
+                + (f" ({detail})" if detail else "")
+            )
+        if status >= 300:
+            raise StoreRequestRejected(
+                f"Magento rejected the request for {what} on connection {self._label}: "
+                f"HTTP {status}{_mage_message(response)}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise StoreRequestRejected(
+                f"Magento answered {what} on connection {self._label} with a page that is not "
+                "JSON; check the store URL and store code"
+            ) from exc
+
+
+def _segment(record_id: str) -> str:
+    text = str(record_id).strip()
+    if not text.isdigit():
+        raise StoreRecordNotFound(f"{text!r} is not a Magento entity id")
+    return text
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _mage_message(response: httpx.Response, lead: str = ": ") -> str:
+    """Magento's own explanation ("The signature is invalid. Verify and try again.")."""
+    try:
+        error = MageError.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return ""
+    text = error.text().strip()
+    return f"{lead}{text}" if text else ""

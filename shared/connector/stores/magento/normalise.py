@@ -1,0 +1,440 @@
+"""Magento 2 orders, credit memos and customers -> the canonical model.
+
+Rows: a configurable or bundle product arrives as a parent row and child rows. The sold
+unit is the parent (it carries the price, and for a configurable the child's SKU); children
+may repeat the price (bundles) or carry 0 (configurables), so only rows without
+``parent_item_id`` become order lines. A bundle priced by its children (parent 0) takes its
+children's figures. Each line's amount after discount is ``row_total - discount_amount +
+discount_tax_compensation_amount`` (the hidden tax of a tax-inclusive discount), so lines,
+shipping and tax add up to ``grand_total`` to the cent.
+
+Currency: the document is in the order currency (``x`` fields, not ``base_x``).
+``base_to_order_rate`` is order-currency units per base unit; QuickBooks wants home units
+per order unit, so the exchange rate is its inverse (the base currency is taken to be the
+books' home currency).
+
+Tax: one canonical tax line per applied rate (``extension_attributes.applied_taxes``), or
+a single "Tax" line when Magento lists none. Shipping tax and each line's tax are shared
+among the rates in proportion and reconciled so each rate adds up exactly (largest
+remainder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from connector.model import (
+    ZERO,
+    Address,
+    Coupon,
+    Customer,
+    Order,
+    OrderLine,
+    Payment,
+    Refund,
+    RefundLine,
+    ShippingLine,
+    TaxAmount,
+    TaxLine,
+    TotalsMismatch,
+    check_totals,
+    minor_unit,
+    quantize,
+)
+from connector.stores.magento.payloads import (
+    MageAddress,
+    MageCreditMemo,
+    MageCustomer,
+    MageItem,
+    MageOrder,
+    parse_time,
+)
+
+# Facts a REST order lacks ride in the payload under this key (Magento's keys never start
+# with "_"): the client puts the first invoice's time there when the order is paid.
+FACTS_KEY = "_connector"
+SHIPPING_LINE_ID = "shipping"
+GUEST_GROUP = "guest"
+SYNTHETIC_RATE = "tax"
+_RATE_PLACES = Decimal("1e-10")
+
+
+def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Split ``total`` in proportion to ``weights``, rounded to the currency's minor unit so
+    the parts add up to ``total`` exactly; the cents left over go to the parts whose rounding
+    lost the most (largest remainder), ties to the earlier part."""
+    if not weights:
+        return []
+    whole = sum(weights, ZERO)
+    if whole == 0:
+        exact = [total if n == 0 else ZERO for n in range(len(weights))]
+    else:
+        exact = [total * w / whole for w in weights]
+    rounded = [quantize(e, currency) for e in exact]
+    cent = Decimal(1).scaleb(-minor_unit(currency))
+    gap = quantize(total, currency) - sum(rounded, ZERO)
+    if gap == 0:
+        return rounded
+    step = cent if gap > 0 else -cent
+    direction = Decimal(1).copy_sign(step)
+    order = sorted(
+        range(len(exact)), key=lambda i: (-(exact[i] - rounded[i]) * direction, -abs(exact[i]), i)
+    )
+    for n in range(abs(int((gap / cent).to_integral_value()))):
+        rounded[order[n % len(order)]] += step
+    return rounded
+
+
+def _address(raw: MageAddress | None) -> Address:
+    if raw is None:
+        return Address()
+    street = [s.strip() for s in raw.street if s.strip()]
+    return Address(
+        first_name=raw.firstname.strip(),
+        last_name=raw.lastname.strip(),
+        company=raw.company.strip(),
+        line1=street[0] if street else "",
+        line2=", ".join(street[1:]),
+        city=raw.city.strip(),
+        region=(raw.region_code or raw.region).strip(),
+        postcode=raw.postcode.strip(),
+        country=raw.country_id.strip(),
+        phone=raw.telephone.strip(),
+    )
+
+
+def sold_rows(items: Sequence[MageItem]) -> list[tuple[MageItem, list[MageItem]]]:
+    """Each row a customer bought (no parent), with its child rows."""
+    children: dict[int, list[MageItem]] = {}
+    for item in items:
+        if item.parent_item_id is not None:
+            children.setdefault(item.parent_item_id, []).append(item)
+    return [(item, children.get(item.item_id, [])) for item in items if item.parent_item_id is None]
+
+
+def _figure(parent: MageItem, children: Sequence[MageItem], field: str) -> Decimal:
+    """The parent's amount, or its children's when the parent carries none (dynamic bundles)."""
+    own: Decimal = getattr(parent, field)
+    if own != 0 or not children:
+        return own
+    return sum((getattr(child, field) for child in children), ZERO)
+
+
+def _rates(mage: MageOrder) -> list[tuple[str, str, Decimal | None, Decimal]]:
+    """(rate id, label, percent, amount) per applied rate."""
+    applied = [t for t in mage.extension_attributes.applied_taxes if t.amount != 0 or t.code]
+    if applied:
+        return [(t.code or t.title, t.title or t.code, t.percent, t.amount) for t in applied]
+    if mage.tax_amount == 0:
+        return []
+    percents = {i.tax_percent for i in mage.items if i.tax_amount != 0 and i.tax_percent}
+    percent = percents.pop() if len(percents) == 1 else None
+    return [(SYNTHETIC_RATE, "Tax", percent, mage.tax_amount)]
+
+
+def _shares(
+    amount: Decimal, rate_ids: Sequence[str], weights: Sequence[Decimal], currency: str
+) -> tuple[TaxAmount, ...]:
+    if amount == 0 or not rate_ids:
+        return ()
+    parts = allocate(amount, weights, currency)
+    return tuple(TaxAmount(rate_id=r, amount=a) for r, a in zip(rate_ids, parts, strict=True))
+
+
+def _reconciled(
+    per_line: list[tuple[TaxAmount, ...]], targets: Mapping[str, Decimal], currency: str
+) -> list[tuple[TaxAmount, ...]]:
+    """Move cents between lines so each rate's line taxes add up to its target."""
+    result = [dict((t.rate_id, t.amount) for t in taxes) for taxes in per_line]
+    for rate_id, target in targets.items():
+        holders = [n for n, taxes in enumerate(result) if rate_id in taxes]
+        if not holders:
+            continue
+        fixed = allocate(target, [result[n][rate_id] for n in holders], currency)
+        for n, amount in zip(holders, fixed, strict=True):
+            result[n][rate_id] = amount
+    return [tuple(TaxAmount(rate_id=r, amount=a) for r, a in taxes.items()) for taxes in result]
+
+
+def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
+    """Map a REST order (``GET /V1/orders/{entity_id}``) to the canonical Order and check that
+    its parts add up to ``grand_total`` to the cent."""
+    mage = MageOrder.model_validate(raw)
+    currency = mage.order_currency_code.upper()
+
+    def q(amount: Decimal) -> Decimal:
+        return quantize(amount, currency)
+
+    rates = _rates(mage)
+    rate_ids = [r[0] for r in rates]
+    rate_amounts = [q(r[3]) for r in rates]
+    shipping_tax_parts = allocate(q(mage.shipping_tax_amount), rate_amounts, currency)
+    item_targets = {
+        r: amount - ship
+        for r, amount, ship in zip(rate_ids, rate_amounts, shipping_tax_parts, strict=True)
+    }
+
+    rows = sold_rows(mage.items)
+    line_taxes = [
+        _shares(
+            q(_figure(p, c, "tax_amount")),
+            rate_ids,
+            [item_targets[r] for r in rate_ids],
+            currency,
+        )
+        for p, c in rows
+    ]
+    line_taxes = _reconciled(line_taxes, item_targets, currency)
+    lines = tuple(
+        OrderLine(
+            line_id=str(parent.item_id),
+            # A configurable parent carries its child's SKU, which is the product sold.
+            sku=parent.sku.strip() or None,
+            name=parent.name.strip(),
+            quantity=parent.qty_ordered,
+            subtotal=q(_figure(parent, children, "row_total")),
+            total=q(
+                _figure(parent, children, "row_total")
+                - _figure(parent, children, "discount_amount")
+                + _figure(parent, children, "discount_tax_compensation_amount")
+            ),
+            taxes=taxes,
+        )
+        for (parent, children), taxes in zip(rows, line_taxes, strict=True)
+    )
+
+    shipping_total = q(
+        mage.shipping_amount
+        - mage.shipping_discount_amount
+        + mage.shipping_discount_tax_compensation_amount
+    )
+    shipping_lines: tuple[ShippingLine, ...] = ()
+    if shipping_total != 0 or mage.shipping_tax_amount != 0 or mage.shipping_description:
+        shipping_lines = (
+            ShippingLine(
+                line_id=SHIPPING_LINE_ID,
+                method=mage.shipping_description.strip() or _shipping_method(mage) or "Shipping",
+                total=shipping_total,
+                taxes=tuple(
+                    TaxAmount(rate_id=r, amount=a)
+                    for r, a in zip(rate_ids, shipping_tax_parts, strict=True)
+                    if a != 0
+                ),
+            ),
+        )
+    items_discount = (
+        abs(mage.discount_amount)
+        - mage.shipping_discount_amount
+        - (mage.discount_tax_compensation_amount - mage.shipping_discount_tax_compensation_amount)
+    )
+    coupons: tuple[Coupon, ...] = ()
+    if mage.coupon_code.strip():
+        coupons = (Coupon(code=mage.coupon_code.strip(), discount=q(abs(mage.discount_amount))),)
+    tax_lines = tuple(
+        TaxLine(
+            rate_id=rate_id,
+            code=rate_id,
+            label=label,
+            percent=percent,
+            tax_total=item_targets[rate_id],
+            shipping_tax_total=ship,
+        )
+        for (rate_id, label, percent, _), ship in zip(rates, shipping_tax_parts, strict=True)
+    )
+    created = mage.created_at
+    if created is None:
+        raise ValueError(f"Magento order {mage.entity_id} has no created_at")
+    order = Order(
+        connection_id=connection_id,
+        store_id=str(mage.entity_id),
+        number=mage.increment_id.strip() or str(mage.entity_id),
+        status=mage.status,
+        currency=currency,
+        created_at=created,
+        modified_at=mage.updated_at or created,
+        customer=_order_customer(mage, connection_id),
+        lines=lines,
+        shipping_lines=shipping_lines,
+        coupons=coupons,
+        tax_lines=tax_lines,
+        discount_total=q(items_discount),
+        shipping_total=shipping_total,
+        total_tax=q(mage.tax_amount),
+        total=q(mage.grand_total),
+        payment=_payment(mage, raw),
+        note=mage.customer_note,
+        exchange_rate=_exchange_rate(mage),
+        refunded_total=q(mage.total_refunded),
+    )
+    check_totals(order)
+    return order
+
+
+def _shipping_method(mage: MageOrder) -> str:
+    for assignment in mage.extension_attributes.shipping_assignments:
+        if assignment.shipping.method:
+            return assignment.shipping.method
+    return ""
+
+
+def _exchange_rate(mage: MageOrder) -> Decimal | None:
+    """Base (home) units per order-currency unit: the inverse of ``base_to_order_rate``."""
+    base = mage.base_currency_code.upper()
+    if not base or base == mage.order_currency_code.upper():
+        return None
+    rate = mage.base_to_order_rate
+    if rate is None or rate <= 0:
+        return None
+    return (Decimal(1) / rate).quantize(_RATE_PLACES).normalize()
+
+
+def _payment(mage: MageOrder, raw: Mapping[str, Any]) -> Payment:
+    """Paid means Magento invoiced the whole order (``total_paid`` covers ``grand_total``)."""
+    facts = raw.get(FACTS_KEY) or {}
+    paid_at: datetime | None = None
+    if mage.grand_total > 0 and mage.total_paid >= mage.grand_total:
+        paid_at = parse_time(facts.get("invoiced_at")) or mage.updated_at or mage.created_at
+    title = mage.payment.additional_information[0] if mage.payment.additional_information else ""
+    return Payment(
+        method=mage.payment.method,
+        method_title=title.strip(),
+        paid_at=paid_at,
+        transaction_id=mage.payment.last_trans_id,
+    )
+
+
+def _order_customer(mage: MageOrder, connection_id: str) -> Customer:
+    billing = _address(mage.billing_address)
+    shipping = billing
+    for assignment in mage.extension_attributes.shipping_assignments:
+        if assignment.shipping.address is not None:
+            shipping = _address(assignment.shipping.address)
+            break
+    guest = mage.customer_is_guest or not mage.customer_id
+    return Customer(
+        connection_id=connection_id,
+        # A guest has no account: matched on the email instead.
+        store_id=None if guest else str(mage.customer_id),
+        email=(mage.customer_email or mage.billing_address.email).strip(),
+        first_name=mage.customer_firstname.strip() or billing.first_name,
+        last_name=mage.customer_lastname.strip() or billing.last_name,
+        company=billing.company,
+        phone=billing.phone,
+        billing=billing,
+        shipping=shipping,
+        group=GUEST_GROUP if guest else _group(mage.customer_group_id),
+    )
+
+
+def _group(group_id: int | None) -> str | None:
+    return None if group_id is None else str(group_id)
+
+
+def normalise_customer(raw: Mapping[str, Any], connection_id: str) -> Customer:
+    """Map a REST customer (``GET /V1/customers/{id}``) to the canonical Customer."""
+    mage = MageCustomer.model_validate(raw)
+    addresses = {str(a.get("id")): MageAddress.model_validate(a) for a in mage.addresses}
+    billing = _address(addresses.get(mage.default_billing))
+    shipping = _address(addresses.get(mage.default_shipping)) if mage.default_shipping else billing
+    return Customer(
+        connection_id=connection_id,
+        store_id=str(mage.id),
+        email=mage.email.strip(),
+        first_name=mage.firstname.strip() or billing.first_name,
+        last_name=mage.lastname.strip() or billing.last_name,
+        company=billing.company,
+        phone=billing.phone,
+        billing=billing,
+        shipping=shipping,
+        modified_at=mage.updated_at or mage.created_at,
+        group=_group(mage.group_id),
+    )
+
+
+def modified_at(raw: Mapping[str, Any]) -> datetime:
+    """When the record last changed (``updated_at``, else ``created_at``), as aware UTC."""
+    moment = parse_time(raw.get("updated_at")) or parse_time(raw.get("created_at"))
+    if moment is None:
+        raise ValueError("Magento record has neither updated_at nor created_at")
+    return moment
+
+
+def normalise_refund(raw: Mapping[str, Any], order: Order, parents: Mapping[int, int]) -> Refund:
+    """A credit memo of ``order``. ``parents`` maps a child order row to its parent row, so a
+    refunded configurable or bundle counts once, on the line it was sold on. Adjustments
+    (``adjustment_positive`` given back, ``adjustment_negative`` withheld) are not tied to a
+    line: they are what the refund gives beyond its lines, which the ledgers post on the
+    connection's refund item."""
+    memo = MageCreditMemo.model_validate(raw)
+    q = order.q
+    sold = {line.line_id: line for line in order.lines}
+    sums: dict[str, dict[str, Decimal]] = {}
+    for item in memo.items:
+        line_id = str(parents.get(item.order_item_id, item.order_item_id))
+        if line_id not in sold:
+            continue
+        part = sums.setdefault(line_id, {"qty": ZERO, "net": ZERO, "tax": ZERO})
+        if str(item.order_item_id) == line_id:
+            part["qty"] = item.qty
+        part["net"] += item.row_total - item.discount_amount + item.discount_tax_compensation_amount
+        part["tax"] += item.tax_amount
+
+    item_rates = [t.rate_id for t in order.tax_lines]
+    item_weights = [t.tax_total for t in order.tax_lines]
+    lines: list[RefundLine] = []
+    for line_id, part in sums.items():
+        if part["qty"] == 0 and part["net"] == 0 and part["tax"] == 0:
+            continue
+        line = sold[line_id]
+        lines.append(
+            RefundLine(
+                line_id=line_id,
+                kind="item",
+                sku=line.sku,
+                name=line.name,
+                quantity=part["qty"],
+                total=q(part["net"]),
+                taxes=_shares(q(part["tax"]), item_rates, item_weights, order.currency),
+            )
+        )
+    if memo.shipping_amount != 0 or memo.shipping_tax_amount != 0:
+        shipping = order.shipping_lines[0] if order.shipping_lines else None
+        lines.append(
+            RefundLine(
+                line_id=SHIPPING_LINE_ID,
+                kind="shipping",
+                sku=None,
+                name=shipping.method if shipping else "Shipping",
+                quantity=Decimal(1),
+                total=q(memo.shipping_amount),
+                taxes=_shares(
+                    q(memo.shipping_tax_amount),
+                    item_rates,
+                    [t.shipping_tax_total for t in order.tax_lines],
+                    order.currency,
+                ),
+            )
+        )
+    in_lines = sum((line.total + sum((t.amount for t in line.taxes), ZERO) for line in lines), ZERO)
+    expected = q(in_lines + memo.adjustment_positive - memo.adjustment_negative)
+    if expected != q(memo.grand_total):
+        raise TotalsMismatch(
+            f"credit memo {memo.increment_id or memo.entity_id} of order {order.number}: lines and "
+            f"their tax {q(in_lines)} + adjustment refund {q(memo.adjustment_positive)} - "
+            f"adjustment fee {q(memo.adjustment_negative)} = {expected}, not its grand total "
+            f"{q(memo.grand_total)}"
+        )
+    return Refund(
+        connection_id=order.connection_id,
+        store_id=str(memo.entity_id),
+        order_store_id=order.store_id,
+        order_number=order.number,
+        currency=order.currency,
+        created_at=memo.created_at or order.modified_at,
+        amount=q(memo.grand_total),
+        reason=memo.customer_note.strip(),
+        lines=tuple(lines),
+    )

@@ -1,0 +1,232 @@
+"""Magento 2 REST payloads as they arrive, validated at the boundary.
+
+Only the fields the connector reads are declared. Money arrives as JSON numbers (``165``,
+``27.5``) and becomes exact Decimal; every money field exists twice, ``x`` in the order
+currency and ``base_x`` in the store's base currency, and the connector reads ``x``.
+Dates are ``YYYY-MM-DD HH:MM:SS`` in UTC without an offset, so they are made aware here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from connector.model import to_decimal
+
+MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        parsed = datetime.fromisoformat(str(value).replace(" ", "T"))
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """A searchCriteria value: UTC, to the second, as Magento stores it."""
+    if moment.tzinfo is None:
+        raise ValueError("Magento filter times must be timezone-aware")
+    return moment.astimezone(UTC).strftime(MAGENTO_TIME)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true")
+
+
+Money = Annotated[Decimal, BeforeValidator(to_decimal)]
+OptionalMoney = Annotated[
+    Decimal | None, BeforeValidator(lambda v: None if v is None else to_decimal(v))
+]
+Time = Annotated[datetime | None, BeforeValidator(parse_time)]
+Text = Annotated[str, BeforeValidator(_text)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class MageAddress(_Raw):
+    firstname: Text = ""
+    lastname: Text = ""
+    company: Text = ""
+    street: tuple[str, ...] = ()
+    city: Text = ""
+    region: Text = ""
+    region_code: Text = ""
+    postcode: Text = ""
+    country_id: Text = ""
+    telephone: Text = ""
+    email: Text = ""
+
+
+class MageItem(_Raw):
+    """An order row: a simple product, or a configurable/bundle parent, or a parent's child."""
+
+    item_id: int
+    parent_item_id: int | None = None
+    product_type: Text = "simple"
+    sku: Text = ""
+    name: Text = ""
+    qty_ordered: Money = Decimal(0)
+    price: Money = Decimal(0)
+    row_total: Money = Decimal(0)
+    discount_amount: Money = Decimal(0)
+    tax_amount: Money = Decimal(0)
+    tax_percent: OptionalMoney = None
+    discount_tax_compensation_amount: Money = Decimal(0)
+
+
+class MagePayment(_Raw):
+    method: Text = ""
+    last_trans_id: Text = ""
+    additional_information: tuple[str, ...] = ()
+
+
+class MageShippingTotal(_Raw):
+    shipping_amount: Money = Decimal(0)
+
+
+class MageShipping(_Raw):
+    method: Text = ""
+    address: MageAddress | None = None
+
+
+class MageShippingAssignment(_Raw):
+    shipping: MageShipping = MageShipping()
+
+
+class MageAppliedTax(_Raw):
+    code: Text = ""
+    title: Text = ""
+    percent: OptionalMoney = None
+    amount: Money = Decimal(0)
+
+
+class MageOrderExtension(_Raw):
+    shipping_assignments: tuple[MageShippingAssignment, ...] = ()
+    applied_taxes: tuple[MageAppliedTax, ...] = ()
+
+
+class MageOrder(_Raw):
+    entity_id: int
+    increment_id: Text = ""
+    state: Text = ""
+    status: Text
+    created_at: Time
+    updated_at: Time = None
+    order_currency_code: Text
+    base_currency_code: Text = ""
+    base_to_order_rate: OptionalMoney = None
+    customer_id: int | None = None
+    customer_is_guest: Flag = False
+    customer_group_id: int | None = None
+    customer_email: Text = ""
+    customer_firstname: Text = ""
+    customer_lastname: Text = ""
+    customer_note: Text = ""
+    coupon_code: Text = ""
+    discount_description: Text = ""
+    grand_total: Money
+    subtotal: Money = Decimal(0)
+    discount_amount: Money = Decimal(0)
+    discount_tax_compensation_amount: Money = Decimal(0)
+    shipping_amount: Money = Decimal(0)
+    shipping_discount_amount: Money = Decimal(0)
+    shipping_discount_tax_compensation_amount: Money = Decimal(0)
+    shipping_tax_amount: Money = Decimal(0)
+    shipping_description: Text = ""
+    tax_amount: Money = Decimal(0)
+    total_paid: Money = Decimal(0)
+    total_refunded: Money = Decimal(0)
+    is_virtual: Flag = False
+    items: tuple[MageItem, ...] = ()
+    billing_address: MageAddress = MageAddress()
+    payment: MagePayment = MagePayment()
+    extension_attributes: MageOrderExtension = MageOrderExtension()
+
+
+class MageCreditMemoItem(_Raw):
+    entity_id: int
+    order_item_id: int
+    sku: Text = ""
+    name: Text = ""
+    qty: Money = Decimal(0)
+    row_total: Money = Decimal(0)
+    discount_amount: Money = Decimal(0)
+    tax_amount: Money = Decimal(0)
+    discount_tax_compensation_amount: Money = Decimal(0)
+
+
+class MageCreditMemo(_Raw):
+    """GET /V1/creditmemos: a refund, amounts positive, with its adjustments."""
+
+    entity_id: int
+    order_id: int
+    increment_id: Text = ""
+    created_at: Time = None
+    grand_total: Money
+    subtotal: Money = Decimal(0)
+    shipping_amount: Money = Decimal(0)
+    shipping_tax_amount: Money = Decimal(0)
+    tax_amount: Money = Decimal(0)
+    adjustment_positive: Money = Decimal(0)
+    adjustment_negative: Money = Decimal(0)
+    customer_note: Text = ""
+    items: tuple[MageCreditMemoItem, ...] = ()
+
+
+class MageInvoice(_Raw):
+    entity_id: int
+    order_id: int
+    created_at: Time = None
+    grand_total: Money = Decimal(0)
+
+
+class MageCustomer(_Raw):
+    id: int
+    email: Text = ""
+    firstname: Text = ""
+    lastname: Text = ""
+    group_id: int | None = None
+    created_at: Time = None
+    updated_at: Time = None
+    default_billing: Text = ""
+    default_shipping: Text = ""
+    addresses: tuple[dict[str, Any], ...] = ()
+
+
+class MageSearchResult(_Raw):
+    items: tuple[dict[str, Any], ...] = ()
+    total_count: int = 0
+
+
+class MageError(_Raw):
+    """Magento's error body: ``{"message": "... %1 ...", "parameters": [...]}``."""
+
+    message: Text = ""
+    parameters: Any = Field(default=None)
+
+    def text(self) -> str:
+        """The message with its %1/%fieldName placeholders filled in."""
+        result = self.message
+        if isinstance(self.parameters, list):
+            for n, value in enumerate(self.parameters, start=1):
+                result = result.replace(f"%{n}", str(value))
+        elif isinstance(self.parameters, dict):
+            for name, value in self.parameters.items():
+                result = result.replace(f"%{name}", str(value))
+        return result
