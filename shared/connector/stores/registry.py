@@ -15,6 +15,8 @@ import httpx
 from connector.config import Connection
 from connector.secrets import SecretVault
 from connector.stores import woocommerce_store
+from connector.stores.bigcommerce import store as bigcommerce_store
+from connector.stores.bigcommerce import webhook as bigcommerce_webhook
 from connector.stores.magento import store as magento_store
 from connector.stores.magento import webhook as magento_webhook
 from connector.stores.port import Store, WebhookReader
@@ -35,6 +37,7 @@ class StoreAdapter:
 ADAPTERS: dict[str, StoreAdapter] = {
     "woocommerce": StoreAdapter(woocommerce_store.read_webhook, woocommerce_store.open_store),
     "magento": StoreAdapter(magento_webhook.read_webhook, magento_store.open_store),
+    "bigcommerce": StoreAdapter(bigcommerce_webhook.read_webhook, bigcommerce_store.open_store),
 }
 
 
