@@ -213,6 +213,7 @@ class BigCommerceClient:
                 last_problem = "HTTP 429 (rate limited)"
                 # Without the rate-limit headers a 429 is platform load: back off instead.
                 self._wait(wait_s if wait_s is not None else self._backoff(throttled))
+                self._not_before = 0.0  # the wait just made was the reset
                 continue
             if status >= 500:
                 failures += 1

@@ -1,0 +1,428 @@
+"""A simulated BigCommerce store: Orders V2 and its sub-resources, V3 refunds, customers and
+hooks, built from the public API references.
+
+``BigCommerceSimulator.handle(request)`` answers under ``/stores/{hash}/``: money as 4-decimal
+strings, RFC 2822 dates, 204 for an empty V2 list, ``X-Auth-Token`` checked (401) and the API
+account's scopes enforced (403), the rate-limit headers on every answer and 429 once the
+window's quota is spent, and injected faults (``fail_next``). ``place_order`` prices an order
+the way BigCommerce does (tax per line at 4 decimals, totals rounded); ``archive``,
+``set_status`` and ``refund`` change it. ``deliver`` sends a callback stub to every active hook
+registered for its scope, with the hook's headers (X-Connector-Token) and Standard Webhooks
+signing, and deactivates a hook after ``deactivate_after`` failed deliveries in a row, as
+BigCommerce does after 48 hours of failures.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+
+from simulators.httpserver import Request, Response
+
+__all__ = ["BigCommerceSimulator", "Line"]
+
+ALL_SCOPES = frozenset({"orders", "transactions", "customers", "hooks"})
+_FOUR = Decimal("0.0001")
+_CENT = Decimal("0.01")
+
+
+def _m(amount: Decimal) -> str:
+    return str(amount.quantize(_FOUR, rounding=ROUND_HALF_UP))
+
+
+def _c(amount: Decimal) -> Decimal:
+    return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    sku: str
+    quantity: int
+    price_ex_tax: Decimal  # unit price, 4 decimals
+    discount: Decimal = Decimal(0)  # applied to the line, without tax
+
+
+@dataclass
+class _Hook:
+    id: int
+    scope: str
+    destination: str
+    headers: dict[str, str]
+    is_active: bool = True
+    failures: int = 0
+
+
+@dataclass
+class BigCommerceSimulator:
+    store_hash: str = "abc123"
+    access_token: str = "sim-access-token"
+    client_secret: str = "sim-client-secret"
+    scopes: frozenset[str] = ALL_SCOPES
+    quota: int = 150
+    window_ms: int = 30_000
+    tax_rate: Decimal = Decimal("8.0000")  # percent
+    deactivate_after: int = 3
+    clock: Callable[[], float] = time.time
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    hooks: dict[int, _Hook] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._ids = itertools.count(100)
+        self._window_start = self.clock()
+        self._used = 0
+        self._faults: list[tuple[int, dict[str, str]]] = []
+
+    # -- the merchant and the shoppers ----------------------------------------------------
+    def add_customer(self, email: str, first_name: str, last_name: str) -> int:
+        with self._lock:
+            cid = next(self._ids)
+            stamp = datetime.fromtimestamp(self.clock(), UTC).isoformat()
+            self.customers[cid] = {
+                "id": cid, "email": email, "first_name": first_name, "last_name": last_name,
+                "company": "", "phone": "", "customer_group_id": 0,
+                "date_created": stamp, "date_modified": stamp,
+                "addresses": [{"first_name": first_name, "last_name": last_name,
+                               "address1": "1 Main St", "city": "Austin",
+                               "state_or_province": "Texas", "postal_code": "78751",
+                               "country_code": "US"}],
+            }  # fmt: skip
+            return cid
+
+    def place_order(
+        self,
+        lines: list[Line],
+        *,
+        shipping: Decimal = Decimal(0),
+        handling: Decimal = Decimal(0),
+        status_id: int = 11,
+        customer_id: int = 0,
+        store_credit: Decimal = Decimal(0),
+        gift_certificate: Decimal = Decimal(0),
+        currency: str = "USD",
+        display_currency: str | None = None,
+    ) -> int:
+        """An order priced like BigCommerce: taxes per line at 4 decimals, totals rounded."""
+        with self._lock:
+            oid = next(self._ids)
+            rate = self.tax_rate / 100
+            products: list[dict[str, Any]] = []
+            taxes: list[dict[str, Any]] = []
+            for n, line in enumerate(lines, start=1):
+                pid = oid * 100 + n
+                gross = line.price_ex_tax * line.quantity
+                net = gross - line.discount
+                tax = net * rate
+                products.append({
+                    "id": pid, "order_id": oid, "product_id": n, "variant_id": n,
+                    "name": line.name, "sku": line.sku, "quantity": line.quantity,
+                    "price_ex_tax": _m(line.price_ex_tax),
+                    "price_inc_tax": _m(line.price_ex_tax * (1 + rate)),
+                    "total_ex_tax": _m(gross), "total_inc_tax": _m(gross * (1 + rate)),
+                    "total_tax": _m(tax), "parent_order_product_id": None,
+                    "is_bundled_product": False,
+                    "applied_discounts": (
+                        [{"id": "coupon", "amount": _m(line.discount), "name": "Coupon",
+                          "code": "SAVE", "target": "product"}] if line.discount else []
+                    ),
+                })  # fmt: skip
+                taxes.append(self._tax_row(oid, "item", str(pid), tax))
+            for kind, cost in (("shipping", shipping), ("handling", handling)):
+                if cost:
+                    taxes.append(self._tax_row(oid, kind, None, cost * rate))
+            goods = sum((Decimal(p["total_ex_tax"]) for p in products), Decimal(0))
+            discount = sum((ln.discount for ln in lines), Decimal(0))
+            tax_total = sum((Decimal(t["line_amount"]) for t in taxes), Decimal(0))
+            ex_total = goods - discount + shipping + handling
+            now = format_datetime(datetime.fromtimestamp(self.clock(), UTC))
+            buyer = self.customers.get(customer_id, {})
+            self.orders[oid] = {
+                "id": oid, "customer_id": customer_id, "date_created": now, "date_modified": now,
+                "status_id": status_id, "status": _STATUS_NAMES.get(status_id, "Custom"),
+                "subtotal_ex_tax": _m(goods), "subtotal_inc_tax": _m(goods * (1 + rate)),
+                "shipping_cost_ex_tax": _m(shipping), "shipping_cost_inc_tax": _m(shipping * (1 + rate)),
+                "handling_cost_ex_tax": _m(handling), "handling_cost_inc_tax": _m(handling * (1 + rate)),
+                "wrapping_cost_ex_tax": _m(Decimal(0)), "wrapping_cost_inc_tax": _m(Decimal(0)),
+                "total_ex_tax": _m(ex_total), "total_tax": _m(_c(tax_total)),
+                "total_inc_tax": _m(_c(ex_total) + _c(tax_total)),
+                "is_tax_inclusive_pricing": False, "payment_method": "Credit Card",
+                "payment_provider_id": "", "payment_status": "captured",
+                "refunded_amount": _m(Decimal(0)), "store_credit_amount": _m(store_credit),
+                "gift_certificate_amount": _m(gift_certificate),
+                "discount_amount": _m(Decimal(0)), "coupon_discount": _m(discount),
+                "currency_code": display_currency or currency, "currency_exchange_rate": "1.0000000000",
+                "default_currency_code": currency, "store_default_currency_code": currency,
+                "store_default_to_transactional_exchange_rate": "1.0000000000",
+                "customer_message": "", "is_deleted": False,
+                "billing_address": {"first_name": buyer.get("first_name", "Guest"),
+                                    "last_name": buyer.get("last_name", "Shopper"),
+                                    "street_1": "1 Main St", "city": "Austin", "state": "Texas",
+                                    "zip": "78751", "country": "United States",
+                                    "country_iso2": "US",
+                                    "email": buyer.get("email", "guest@example.com")},
+                "_products": products, "_taxes": taxes,
+                "_shipping_addresses": [{"id": oid * 10 + 1, "order_id": oid, "first_name": "Jane",
+                                         "street_1": "1 Main St", "city": "Austin", "country_iso2": "US",
+                                         "shipping_method": "Flat Rate", "cost_ex_tax": _m(shipping),
+                                         "cost_inc_tax": _m(shipping * (1 + rate)),
+                                         "cost_tax": _m(shipping * rate)}] if shipping else [],
+                "_coupons": [{"id": 1, "code": "SAVE", "discount": _m(discount)}] if discount else [],
+                "_fees": [],
+            }  # fmt: skip
+            return oid
+
+    def _tax_row(self, oid: int, kind: str, product: str | None, amount: Decimal) -> dict[str, Any]:
+        return {"id": next(self._ids), "order_id": oid, "tax_rate_id": 1, "tax_class_id": 0,
+                "name": "Sales Tax", "class": "Default Tax Class", "rate": _m(self.tax_rate),
+                "priority_amount": _m(amount), "line_amount": _m(amount),
+                "order_product_id": product, "line_item_type": kind}  # fmt: skip
+
+    def _touch(self, oid: int) -> None:
+        self.orders[oid]["date_modified"] = format_datetime(
+            datetime.fromtimestamp(self.clock(), UTC)
+        )
+
+    def set_status(self, oid: int, status_id: int) -> None:
+        with self._lock:
+            self.orders[oid]["status_id"] = status_id
+            self.orders[oid]["status"] = _STATUS_NAMES.get(status_id, "Custom")
+            self._touch(oid)
+
+    def archive(self, oid: int) -> None:
+        with self._lock:
+            self.orders[oid]["is_deleted"] = True
+            self._touch(oid)
+
+    def purge(self, oid: int) -> None:
+        """Gone for good (what BigCommerce support can do): the order answers 404."""
+        with self._lock:
+            del self.orders[oid]
+
+    def refund(self, oid: int, amount: Decimal, tax: Decimal, reason: str = "") -> int:
+        """An order-level (``ORDER``) refund of ``amount`` including ``tax``."""
+        with self._lock:
+            rid = next(self._ids)
+            self.refunds.setdefault(oid, []).append({
+                "id": rid, "order_id": oid, "user_id": 0,
+                "created": datetime.fromtimestamp(self.clock(), UTC).isoformat(),
+                "reason": reason, "total_amount": float(amount), "total_tax": float(tax),
+                "uses_merchant_override_values": False,
+                "items": [{"item_type": "ORDER", "item_id": oid, "quantity": 0,
+                           "requested_amount": float(amount)}],
+                "payments": [{"id": rid, "provider_id": "storecredit", "amount": float(amount),
+                              "offline": True, "is_declined": False}],
+            })  # fmt: skip
+            order = self.orders[oid]
+            order["refunded_amount"] = _m(Decimal(order["refunded_amount"]) + amount)
+            self._touch(oid)
+            return rid
+
+    def fail_next(self, status: int, times: int = 1, **headers: str) -> None:
+        """The next ``times`` API requests answer ``status`` (429 with ``headers``, 500...)."""
+        with self._lock:
+            self._faults.extend([(status, dict(headers))] * times)
+
+    # -- webhooks -------------------------------------------------------------------------
+    def callback(self, scope: str, record_id: int, **extras: Any) -> bytes:
+        """The stub BigCommerce sends: the same event keeps the same ``hash``."""
+        data: dict[str, Any] = {"type": scope.split("/")[1], "id": record_id, **extras}
+        digest = hashlib.sha1(f"{scope}:{record_id}:{extras}".encode()).hexdigest()
+        body = {"scope": scope, "store_id": "1025646", "data": data, "hash": digest,
+                "created_at": int(self.clock()), "producer": f"stores/{self.store_hash}"}  # fmt: skip
+        return json.dumps(body).encode()
+
+    def sign(self, body: bytes, webhook_id: str, timestamp: int) -> dict[str, str]:
+        """Standard Webhooks headers keyed with the app's client secret."""
+        signed = f"{webhook_id}.{timestamp}.".encode() + body
+        mac = hmac.new(self.client_secret.encode(), signed, hashlib.sha256).digest()
+        return {"webhook-id": webhook_id, "webhook-timestamp": str(timestamp),
+                "webhook-signature": "v1," + base64.b64encode(mac).decode()}  # fmt: skip
+
+    def deliver(
+        self, scope: str, record_id: int, *, http: httpx.Client | None = None, **extras: Any
+    ) -> list[int]:
+        """POST the callback to every active hook for ``scope``; the answers' statuses."""
+        body = self.callback(scope, record_id, **extras)
+        statuses = []
+        client = http or httpx.Client(timeout=30)
+        try:
+            for hook in [h for h in self.hooks.values() if h.scope == scope and h.is_active]:
+                headers = {"Content-Type": "application/json", **hook.headers,
+                           **self.sign(body, f"msg_{next(self._ids)}", int(self.clock()))}  # fmt: skip
+                try:
+                    status = client.post(
+                        hook.destination, content=body, headers=headers
+                    ).status_code
+                except httpx.HTTPError:
+                    status = 0
+                statuses.append(status)
+                hook.failures = 0 if 200 <= status < 300 else hook.failures + 1
+                if hook.failures >= self.deactivate_after:
+                    hook.is_active = False
+        finally:
+            if http is None:
+                client.close()
+        return statuses
+
+    # -- the API --------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            self.requests.append(request)
+            prefix = f"/stores/{self.store_hash}"
+            if not request.path.startswith(prefix + "/"):
+                return _v3_error(404, "Store not found")
+            if not hmac.compare_digest(
+                request.headers.get("x-auth-token", "").encode(), self.access_token.encode()
+            ):
+                return _v3_error(401, "Unauthorized: the access token is invalid or revoked")
+            limited = self._meter()
+            if limited is not None:
+                return limited
+            if self._faults:
+                status, headers = self._faults.pop(0)
+                return self._with_quota(_v3_error(status, "Injected fault"), **headers)
+            return self._with_quota(self._route(request, request.path[len(prefix) :]))
+
+    def _meter(self) -> Response | None:
+        now = self.clock()
+        if (now - self._window_start) * 1000 >= self.window_ms:
+            self._window_start, self._used = now, 0
+        if self._used >= self.quota:
+            return self._with_quota(_v3_error(429, "Too many requests"))
+        self._used += 1
+        return None
+
+    def _with_quota(self, response: Response, **override: str) -> Response:
+        reset = max(0, int(self.window_ms - (self.clock() - self._window_start) * 1000))
+        response.headers.update({
+            "X-Rate-Limit-Time-Window-Ms": str(self.window_ms),
+            "X-Rate-Limit-Time-Reset-Ms": str(reset),
+            "X-Rate-Limit-Requests-Quota": str(self.quota),
+            "X-Rate-Limit-Requests-Left": str(max(0, self.quota - self._used)),
+        })  # fmt: skip
+        for name, value in override.items():
+            response.headers[name.replace("_", "-")] = value
+        return response
+
+    def _route(self, request: Request, path: str) -> Response:
+        for pattern, scope, answer in self._routes():
+            match = pattern.fullmatch(path)
+            if match and request.method in answer:
+                if scope not in self.scopes:
+                    return _v3_error(403, f"You don't have a required scope ({scope})")
+                return answer[request.method](request, *match.groups())
+        return _v3_error(404, "The requested resource was not found.")
+
+    def _routes(self) -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
+        return [
+            (re.compile(r"/v2/orders/(\d+)"), "orders", {"GET": self._order}),
+            (
+                re.compile(r"/v2/orders/(\d+)/(products|shipping_addresses|coupons|taxes|fees)"),
+                "orders",
+                {"GET": self._order_part},
+            ),
+            (
+                re.compile(r"/v3/orders/(\d+)/payment_actions/refunds"),
+                "transactions",
+                {"GET": self._refunds},
+            ),
+            (re.compile(r"/v3/customers"), "customers", {"GET": self._customers}),
+            (re.compile(r"/v3/hooks"), "hooks", {"GET": self._list_hooks, "POST": self._add_hook}),
+        ]
+
+    def _order(self, request: Request, oid: str) -> Response:
+        order = self.orders.get(int(oid))
+        if order is None:
+            return _v2_error(404, "The requested resource was not found.")
+        public = {k: v for k, v in order.items() if not k.startswith("_")}
+        base = f"/orders/{oid}"
+        for part in ("products", "shipping_addresses", "coupons"):
+            public[part] = {"url": f"https://api.bigcommerce.com/stores/{self.store_hash}/v2"
+                            f"{base}/{part}", "resource": f"{base}/{part}"}  # fmt: skip
+        return Response.of_json(public)
+
+    def _order_part(self, request: Request, oid: str, part: str) -> Response:
+        order = self.orders.get(int(oid))
+        if order is None:
+            return _v2_error(404, "The requested resource was not found.")
+        rows = [dict(r) for r in order[f"_{part}"]]
+        if part == "taxes" and request.arg("details") != "true":
+            for row in rows:
+                row.pop("order_product_id", None)
+                row.pop("line_item_type", None)
+        page, limit = int(request.arg("page", "1") or 1), int(request.arg("limit", "50") or 50)
+        rows = rows[(page - 1) * limit : page * limit]
+        return Response.of_json(rows) if rows else Response(204)
+
+    def _refunds(self, request: Request, oid: str) -> Response:
+        if int(oid) not in self.orders:
+            return _v3_error(404, "Order not found")
+        rows = self.refunds.get(int(oid), [])
+        return Response.of_json({"data": rows, "meta": _pagination(len(rows))})
+
+    def _customers(self, request: Request) -> Response:
+        wanted = {int(i) for i in (request.arg("id:in") or "").split(",") if i.strip()}
+        rows = [c for cid, c in self.customers.items() if not wanted or cid in wanted]
+        return Response.of_json({"data": rows, "meta": _pagination(len(rows))})
+
+    def _list_hooks(self, request: Request) -> Response:
+        rows = [_hook_json(h) for h in self.hooks.values()]
+        return Response.of_json({"data": rows, "meta": _pagination(len(rows))})
+
+    def _add_hook(self, request: Request) -> Response:
+        spec = request.json()
+        destination = str(spec.get("destination", ""))
+        if not spec.get("scope") or not destination.startswith(("https://", "http://127.0.0.1")):
+            return _v3_error(422, "scope and an https destination are required")
+        if any(
+            h.scope == spec["scope"] and h.destination == destination for h in self.hooks.values()
+        ):
+            return _v3_error(422, "a hook for this scope and destination exists")  # fmt: skip
+        hook = _Hook(next(self._ids), spec["scope"], destination, dict(spec.get("headers") or {}),
+                     bool(spec.get("is_active", True)))  # fmt: skip
+        self.hooks[hook.id] = hook
+        return Response.of_json({"data": _hook_json(hook), "meta": {}})
+
+
+_STATUS_NAMES = {
+    0: "Incomplete", 1: "Pending", 2: "Shipped", 3: "Partially Shipped", 4: "Refunded",
+    5: "Cancelled", 6: "Declined", 7: "Awaiting Payment", 8: "Awaiting Pickup",
+    9: "Awaiting Shipment", 10: "Completed", 11: "Awaiting Fulfillment",
+    12: "Manual Verification Required", 13: "Disputed", 14: "Partially Refunded",
+}  # fmt: skip
+
+
+def _hook_json(hook: _Hook) -> dict[str, Any]:
+    return {"id": hook.id, "scope": hook.scope, "destination": hook.destination,
+            "is_active": hook.is_active, "headers": hook.headers}  # fmt: skip
+
+
+def _pagination(total: int) -> dict[str, Any]:
+    return {"pagination": {"total": total, "count": total, "per_page": 250, "current_page": 1,
+                           "total_pages": 1}}  # fmt: skip
+
+
+def _v3_error(status: int, title: str) -> Response:
+    return Response.of_json({"status": status, "title": title, "type": "about:blank"}, status)
+
+
+def _v2_error(status: int, message: str) -> Response:
+    return Response.of_json([{"status": status, "message": message}], status)

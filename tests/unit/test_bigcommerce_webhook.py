@@ -1,0 +1,72 @@
+"""BigCommerce callbacks: who is trusted, what is refused, and which record is queued."""
+
+from __future__ import annotations
+
+import json
+
+from connector.stores.bigcommerce.webhook import read_callback, standard_signature
+from connector.stores.port import WebhookReading
+
+SECRET = "conn-webhook-secret"
+CLIENT_SECRET = "app-client-secret"
+NOW = 1_700_000_000.0
+
+
+def _body(scope: str = "store/order/updated", record_id: int = 250, digest: str = "dd70") -> bytes:
+    return json.dumps(
+        {"scope": scope, "store_id": "1", "data": {"type": "order", "id": record_id},
+         "hash": digest, "created_at": 1561479335, "producer": "stores/abc"}
+    ).encode()  # fmt: skip
+
+
+def _read(headers: dict[str, str], body: bytes, now: float = NOW) -> WebhookReading:
+    return read_callback(
+        headers, body, lambda: SECRET, {"client_secret": CLIENT_SECRET}.__getitem__, now
+    )
+
+
+def _signed(body: bytes, stamp: int) -> dict[str, str]:
+    return {"webhook-id": "msg_1", "webhook-timestamp": str(stamp),
+            "webhook-signature": standard_signature(CLIENT_SECRET, "msg_1", str(stamp), body)}  # fmt: skip
+
+
+def test_the_registered_token_queues_the_order_versioned_by_hash_and_window() -> None:
+    reading = _read({"X-Connector-Token": SECRET}, _body())
+    assert reading.status == 200
+    (record,) = reading.records
+    assert (record.entity, record.record_id, record.action) == ("order", "250", "upsert")
+    later = _read({"X-Connector-Token": SECRET}, _body(), now=NOW + 600)
+    assert record.version.startswith("dd70@") and later.records[0].version != record.version
+
+
+def test_forged_or_missing_token_is_401() -> None:
+    assert _read({"X-Connector-Token": "guess"}, _body()).status == 401
+    assert _read({}, _body()).status == 401
+
+
+def test_standard_webhooks_verify_with_the_client_secret_within_five_minutes() -> None:
+    body = _body()
+    assert _read(_signed(body, int(NOW) - 60), body).status == 200
+    assert _read(_signed(body, int(NOW) - 301), body).status == 401  # stale
+    forged = _signed(body, int(NOW)) | {"webhook-signature": "v1,AAAA"}
+    assert _read(forged, body).status == 401
+
+
+def test_standard_webhooks_without_a_client_secret_accessor_are_refused() -> None:
+    body = _body()
+    assert read_callback(_signed(body, int(NOW)), body, lambda: SECRET, None, NOW).status == 401
+
+
+def test_malformed_body_is_400_and_unknown_scope_is_200_ignored() -> None:
+    assert _read({"X-Connector-Token": SECRET}, b"{not json").status == 400
+    assert _read({"X-Connector-Token": SECRET}, b'{"scope": "x"}').status == 400
+    ignored = _read({"X-Connector-Token": SECRET}, _body("store/order/message/created"))
+    assert ignored.status == 200 and ignored.ignored_topic == "store/order/message/created"
+    assert not ignored.records
+
+
+def test_archived_is_a_deletion_and_a_refund_names_its_order() -> None:
+    archived = _read({"X-Connector-Token": SECRET}, _body("store/order/archived"))
+    assert archived.records[0].action == "delete"
+    refund = _read({"X-Connector-Token": SECRET}, _body("store/order/refund/created", 251))
+    assert (refund.records[0].entity, refund.records[0].record_id) == ("order", "251")
