@@ -364,6 +364,7 @@ class MagentoSimulator:
             mid = next(self._ids["memo"])
             pct = stored.spec.tax_percent / 100
             items: list[dict[str, Any]] = []
+            taken: list[tuple[dict[str, Any], int]] = []
             subtotal, tax = ZERO, ZERO
             for row in doc["items"]:
                 head = row.get("parent_item_id")
@@ -376,7 +377,7 @@ class MagentoSimulator:
                 if head is None:
                     subtotal += row_total
                     tax += row_tax
-                row["qty_refunded"] = row.get("qty_refunded", 0) + wanted
+                taken.append((row, wanted))
                 items.append({
                     "entity_id": mid * 100 + len(items), "parent_id": mid,
                     "order_item_id": row["item_id"], "sku": row["sku"], "name": row["name"],
@@ -386,6 +387,11 @@ class MagentoSimulator:
             ship = Decimal(str(doc["shipping_amount"])) if shipping else ZERO
             ship_tax = Decimal(str(doc["shipping_tax_amount"])) if shipping else ZERO
             grand = subtotal + ship + tax + ship_tax + adjustment_positive - adjustment_negative
+            available = Decimal(str(doc["total_paid"])) - Decimal(str(doc["total_refunded"]))
+            if grand > available:
+                raise ValueError(f"The most money available to refund is {available}.")
+            for row, wanted in taken:
+                row["qty_refunded"] = row.get("qty_refunded", 0) + wanted
             now = self.stamp()
             self._memos[mid] = {
                 "entity_id": mid, "order_id": order_id, "increment_id": f"{mid:09d}",

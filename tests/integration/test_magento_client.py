@@ -86,7 +86,7 @@ def test_a_credit_memo_refunds_its_lines_and_leaves_the_adjustments_to_the_refun
         OrderSpec([LineSpec("MH01-S-Gray", 2, parent="MH01")], tax_percent=Decimal("10"))
     )
     store.invoice(oid)
-    store.refund(
+    memo = store.refund(
         oid,
         {"MH01-S-Gray": 1},
         shipping=False,
@@ -95,6 +95,7 @@ def test_a_credit_memo_refunds_its_lines_and_leaves_the_adjustments_to_the_refun
     )
     shop = _shop(url)
     order = shop.get_order(str(oid))
+    assert order.refund_ids == (str(memo),)
     [refund] = shop.get_refunds(order)
     # The configurable's child row is refunded with its parent: one line, once
     [line] = refund.lines

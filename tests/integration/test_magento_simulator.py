@@ -144,12 +144,14 @@ def test_a_credit_memo_with_adjustments_closes_a_fully_refunded_order(
 ) -> None:
     oid = store.create_order(OrderSpec([LineSpec("WS12-M-Orange")], tax_percent=Decimal("8.25")))
     store.invoice(oid)
-    memo_id = store.refund(oid, adjustment_positive=Decimal("2.00"))
+    with pytest.raises(ValueError, match=r"most money available to refund is 29\.23"):
+        store.refund(oid, adjustment_positive=Decimal("0.01"))
+    memo_id = store.refund(oid, shipping=False, adjustment_positive=Decimal("5.41"))
     memos = _get(url, "creditmemos", search_params([Filter("order_id", str(oid))])).json()
     assert [m["entity_id"] for m in memos["items"]] == [memo_id]
     memo = memos["items"][0]
-    # 22 + 5 shipping + 8.25 % tax on both (1.82 + 0.41) + 2.00 adjustment
-    assert memo["grand_total"] == 31.23 and memo["adjustment_positive"] == 2
+    # 22 + 8.25 % tax (1.82), no shipping, + 5.41 adjustment: all of the 29.23 paid
+    assert memo["grand_total"] == 29.23 and memo["adjustment_positive"] == 5.41
     assert _get(url, f"orders/{oid}").json()["status"] == "closed"
 
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from connector.stores.magento.normalise import FACTS_KEY, modified_at
 from connector.stores.magento.oauth import OAuthCredentials, authorization_header
-from connector.stores.magento.payloads import MageError, MageInvoice, format_time
+from connector.stores.magento.payloads import MageError, MageInvoice, MageTotals, format_time
 from connector.stores.port import (
     StoreAuthFailed,
     StoreRecordNotFound,
@@ -132,21 +132,23 @@ class MagentoClient:
     def get_order(self, entity_id: str) -> dict[str, Any]:
         """The order; when it is paid in full, also when Magento invoiced it (under FACTS_KEY)."""
         raw = self._object(f"orders/{_segment(entity_id)}", f"order {entity_id}")
-        try:
-            grand_total = float(raw.get("grand_total") or 0)
-            paid = float(raw.get("total_paid") or 0)
-        except (TypeError, ValueError):
-            return raw
-        if grand_total > 0 and paid >= grand_total:
+        order = MageTotals.model_validate(raw)
+        facts: dict[str, Any] = {}
+        if order.grand_total > 0 and order.total_paid >= order.grand_total:
             invoices = [
                 MageInvoice.model_validate(i)
                 for i in self._search(
-                    "invoices", [Filter("order_id", str(raw.get("entity_id")))], "invoices"
+                    "invoices", [Filter("order_id", str(order.entity_id))], "invoices"
                 )
             ]
             stamps = [i.created_at for i in invoices if i.created_at is not None]
             if stamps:
-                raw[FACTS_KEY] = {"invoiced_at": max(stamps).isoformat()}
+                facts["invoiced_at"] = max(stamps).isoformat()
+        if order.total_refunded > 0:
+            # The order does not list its credit memos: they are the refunds the port lists.
+            facts["credit_memos"] = self.list_credit_memos(str(order.entity_id))
+        if facts:
+            raw[FACTS_KEY] = facts
         return raw
 
     def list_credit_memos(self, order_id: str) -> list[dict[str, Any]]:

@@ -268,9 +268,20 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         note=mage.customer_note,
         exchange_rate=_exchange_rate(mage),
         refunded_total=q(mage.total_refunded),
+        refund_ids=credit_memo_ids(raw),
     )
     check_totals(order)
     return order
+
+
+def credit_memos(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The order's credit memos, as the client listed them beside the order."""
+    found = (raw.get(FACTS_KEY) or {}).get("credit_memos") or []
+    return [memo for memo in found if isinstance(memo, dict)]
+
+
+def credit_memo_ids(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(memo.get("entity_id")) for memo in credit_memos(raw))
 
 
 def _shipping_method(mage: MageOrder) -> str:

@@ -159,6 +159,15 @@ class MageOrder(_Raw):
     extension_attributes: MageOrderExtension = MageOrderExtension()
 
 
+class MageTotals(_Raw):
+    """What the client reads of an order to know which facts to look up beside it."""
+
+    entity_id: int
+    grand_total: Money = Decimal(0)
+    total_paid: Money = Decimal(0)
+    total_refunded: Money = Decimal(0)
+
+
 class MageCreditMemoItem(_Raw):
     entity_id: int
     order_item_id: int

@@ -15,6 +15,7 @@ from connector.model import Customer, Entity, Order, Refund
 from connector.secrets import SecretVault
 from connector.stores.magento.client import MagentoClient
 from connector.stores.magento.normalise import (
+    credit_memos,
     modified_at,
     normalise_customer,
     normalise_order,
@@ -57,8 +58,9 @@ class MagentoShop:
     def __init__(self, *, client: MagentoClient, connection_id: str) -> None:
         self._client = client
         self._connection_id = connection_id
-        # Order entity id -> child row -> parent row, from the last fetch of that order.
+        # Order entity id -> child row -> parent row, and its credit memos, from the last fetch.
         self._parents: dict[str, dict[int, int]] = {}
+        self._memos: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def calls(self) -> int:
@@ -66,18 +68,18 @@ class MagentoShop:
 
     def get_order(self, store_id: str) -> Order:
         raw = self._client.get_order(store_id)
-        self._parents[str(raw.get("entity_id", store_id))] = _parents(raw)
-        return normalise_order(raw, self._connection_id)
+        order = normalise_order(raw, self._connection_id)
+        self._parents[order.store_id] = _parents(raw)
+        self._memos[order.store_id] = credit_memos(raw)
+        return order
 
     def get_refunds(self, order: Order) -> list[Refund]:
         parents = self._parents.get(order.store_id)
-        if parents is None:
-            parents = _parents(self._client.get_order(order.store_id))
-            self._parents[order.store_id] = parents
-        return [
-            normalise_refund(raw, order, parents)
-            for raw in self._client.list_credit_memos(order.store_id)
-        ]
+        memos = self._memos.get(order.store_id)
+        if parents is None or memos is None:
+            raw = self._client.get_order(order.store_id)
+            parents, memos = _parents(raw), credit_memos(raw)
+        return [normalise_refund(memo, order, parents) for memo in memos]
 
     def get_customer(self, store_id: str) -> Customer:
         return normalise_customer(self._client.get_customer(store_id), self._connection_id)
