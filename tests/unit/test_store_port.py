@@ -39,8 +39,7 @@ def test_ingest_sync_mapping_and_ledgers_import_no_store_adapter() -> None:
         path.relative_to(LIBRARY).as_posix(): sorted(
             name
             for name in _imports(path)
-            if name.startswith("connector.stores")
-            and not name.startswith("connector.stores.port")
+            if name.startswith("connector.stores") and not name.startswith("connector.stores.port")
         )
         for path in STORE_BLIND
     }
