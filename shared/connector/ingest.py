@@ -60,7 +60,10 @@ class WebhookIngest:
         def secret() -> str:
             return self._vault.webhook_secret(connection_id)
 
-        reading = self._reader_for(connection)(headers, body, secret)
+        def store_secret(field: str) -> str:
+            return self._vault.store_field(connection_id, field)
+
+        reading = self._reader_for(connection)(headers, body, secret, store_secret)
         if reading.status == 401:
             metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
             logger.warning("webhook signature rejected", connection_id=connection_id)

@@ -92,6 +92,14 @@ class SecretVault:
                 f"{store_name} credentials and webhook secret into Secrets Manager"
             ) from None
 
+    def store_field(self, connection_id: str, field: str) -> str:
+        """One field of the connection's store secret ("" when it has none)."""
+        raw = self._provider.get(
+            self._name(connection_id, "store"), transform="json", max_age=STORE_CACHE_S
+        )
+        value = raw.get(field, "") if isinstance(raw, dict) else ""
+        return str(value or "")
+
     def webhook_secret(self, connection_id: str) -> str:
         """The secret the connection's store signs (or authenticates) its webhooks with."""
         return self.store_as(

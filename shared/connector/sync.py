@@ -42,7 +42,7 @@ from connector.state import (
     SyncState,
     now_utc,
 )
-from connector.stores.port import Store, StoreRecordNotFound
+from connector.stores.port import Store, StoreRecordMissing, StoreRecordNotFound
 
 Outcome = Literal[
     "posted", "updated", "adopted", "skipped", "voided", "deleted", "parked", "queued"
@@ -134,6 +134,15 @@ class SyncWorker:
                 order = store.get_order(message.record_id)
             except StoreRecordNotFound:
                 order = None  # deleted for good since the event: withdraw like a trash event
+            except StoreRecordMissing:
+                # Gone without the store saying it was deleted: recorded, nothing withdrawn.
+                return self._skip(
+                    key,
+                    previous,
+                    f"{store.display_name} no longer has order {message.record_id} and does not "
+                    "say it was deleted; its QuickBooks document (if any) is left as it is",
+                    None,
+                )
             except TotalsMismatch as exc:
                 raise PermanentError(
                     f"{exc}. The store's figures do not add up, so nothing was posted: check the "
@@ -396,7 +405,7 @@ class SyncWorker:
             return self._skip(key, previous, "deleted in the store; QuickBooks customer kept", None)
         try:
             customer = self._store_for(connection).get_customer(message.record_id)
-        except StoreRecordNotFound:
+        except (StoreRecordNotFound, StoreRecordMissing):
             return self._skip(key, previous, "no longer in the store", None)
         digest = customer.model_dump_json(exclude={"modified_at"})
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:

@@ -11,7 +11,7 @@ from connector.errors import PermanentError, TransientError
 from connector.stores.magento.client import Filter, search_params
 from connector.stores.magento.payloads import parse_time
 from connector.stores.magento.store import MagentoShop
-from connector.stores.port import StoreAuthFailed, StoreRecordNotFound, StoreUnavailable
+from connector.stores.port import StoreAuthFailed, StoreRecordMissing, StoreUnavailable
 from simulators.httpserver import Request
 from simulators.magento import LineSpec, MagentoSimulator, OrderSpec
 from tests.integration.magento_wiring import T0, Clock, client
@@ -116,10 +116,12 @@ def test_a_wrong_signature_is_refused_with_magentos_message_and_is_permanent(
     assert isinstance(refused.value, PermanentError)
 
 
-def test_an_order_the_store_no_longer_has_is_not_found(store: MagentoSimulator, url: str) -> None:
+def test_an_order_the_store_no_longer_has_is_missing_not_deleted(
+    store: MagentoSimulator, url: str
+) -> None:
     oid = store.create_order(OrderSpec([LineSpec("24-WG084")]))
     store.delete_order(oid)
-    with pytest.raises(StoreRecordNotFound, match="doesn't exist"):
+    with pytest.raises(StoreRecordMissing, match="doesn't exist"):
         _shop(url).get_order(str(oid))
 
 

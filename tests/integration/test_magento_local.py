@@ -192,8 +192,22 @@ def test_a_hint_for_an_order_the_store_does_not_have_is_recorded_and_nothing_voi
     setup.sync(987654)
     events = setup.events(987654)
     assert events[0][0] == "received"
-    assert any("nothing was posted to withdraw" in outcome for _, outcome in events)
+    assert any("does not say it was deleted" in outcome for _, outcome in events)
     assert setup.documents("Invoice", 987654) == []
+
+
+def test_an_order_magento_no_longer_has_keeps_its_posted_invoice(setup: Setup) -> None:
+    # Given an order posted to QuickBooks
+    oid = setup.mage.create_order(OrderSpec([LineSpec("24-WG084")], status="processing"))
+    setup.sync(oid)
+    [invoice] = setup.documents("Invoice", oid)
+    # When Magento no longer has it (an extension deleted it) and a hint arrives
+    setup.mage.delete_order(oid)
+    setup.sync(oid)
+    # Then it is recorded, and the invoice is not voided: Magento did not say it was deleted
+    [still] = setup.documents("Invoice", oid)
+    assert still["Id"] == invoice["Id"] and still["TotalAmt"] == invoice["TotalAmt"] != 0
+    assert any("does not say it was deleted" in outcome for _, outcome in setup.events(oid))
 
 
 def test_a_signature_magento_refuses_parks_the_order_with_magentos_message(setup: Setup) -> None:

@@ -25,7 +25,12 @@ class StoreUnavailable(TransientError):
 
 
 class StoreRecordNotFound(PermanentError):
-    """The store says the record does not exist (deleted permanently, or never existed)."""
+    """The store says the record is deleted: its QuickBooks document is withdrawn."""
+
+
+class StoreRecordMissing(PermanentError):
+    """The store does not have the record but does not say it was deleted: the event is
+    recorded and nothing in QuickBooks is touched."""
 
 
 class StoreAuthFailed(PermanentError):
@@ -101,10 +106,19 @@ class Store(Protocol):
         ...
 
 
+# A named field of the connection's store secret (e.g. an app's client secret), read on demand.
+StoreSecretField = Callable[[str], str]
+
+
 class WebhookReader(Protocol):
     def __call__(
-        self, headers: Mapping[str, str], body: bytes, secret: Callable[[], str]
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        secret: Callable[[], str],
+        store_secret: StoreSecretField | None = None,
     ) -> WebhookReading:
         """Read one delivery. ``secret`` gives the connection's webhook secret, asked for only
-        once the delivery needs verifying (a ping does not)."""
+        once the delivery needs verifying (a ping does not); ``store_secret`` reads another
+        field of the store secret for stores that sign with it."""
         ...

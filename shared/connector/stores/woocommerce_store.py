@@ -13,7 +13,13 @@ import httpx
 from connector.config import Connection, WooCommerceStore
 from connector.model import Customer, Entity, Order, Refund
 from connector.secrets import SecretVault
-from connector.stores.port import Action, ChangedRecord, WebhookReading, WebhookRecord
+from connector.stores.port import (
+    Action,
+    ChangedRecord,
+    StoreSecretField,
+    WebhookReading,
+    WebhookRecord,
+)
 from connector.stores.woocommerce_client import StoreLookups, WooClient, WooCredentials
 from connector.stores.woocommerce_normalise import (
     modified_at,
@@ -34,7 +40,10 @@ _ACTIONS: dict[str, Action] = {
 
 
 def read_webhook(
-    headers: Mapping[str, str], body: bytes, secret: Callable[[], str]
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: Callable[[], str],
+    store_secret: StoreSecretField | None = None,
 ) -> WebhookReading:
     """A WooCommerce delivery: the unsigned ping answered, the HMAC checked over the raw body,
     the topic (``order.updated``) and the resource's id and modification time read."""

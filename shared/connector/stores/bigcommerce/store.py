@@ -19,7 +19,11 @@ from connector.stores.bigcommerce.normalise import (
     normalise_order,
     normalise_refund,
 )
-from connector.stores.port import ChangedRecord, StoreRecordNotFound, StoreRequestRejected
+from connector.stores.port import (
+    ChangedRecord,
+    StoreRecordMissing,
+    StoreRecordNotFound,
+)
 from connector.stores.woocommerce_client import StoreLookups
 
 DISPLAY_NAME = "BigCommerce"
@@ -40,7 +44,7 @@ class BigCommerceOrderArchived(StoreRecordNotFound):
     """The store says the order is deleted (archived): its document is withdrawn."""
 
 
-class BigCommerceOrderMissing(StoreRequestRejected):
+class BigCommerceOrderMissing(StoreRecordMissing):
     """The store has no such order at all. BigCommerce archives what a merchant deletes, so
     this is not a deletion: the event is recorded and nothing in QuickBooks is touched."""
 

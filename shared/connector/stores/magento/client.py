@@ -4,7 +4,7 @@ Every request is signed with the integration's OAuth 1.0a credentials (connector
 magento.oauth). Failures are classified as the store port says: 5xx, 429 and network
 trouble retry with backoff then raise StoreUnavailable; 401 raises StoreAuthFailed with
 Magento's own message (an invalid signature, a revoked integration, a missing API
-resource); 404 is StoreRecordNotFound; other refusals StoreRequestRejected.
+resource); 404 is StoreRecordMissing (recorded, never a deletion); other refusals StoreRequestRejected.
 
 Polling (``list_changed``) pages by keyset, not by ``currentPage``: records are sorted by
 ``updated_at`` then ``entity_id`` and each request asks for what comes after the last one
@@ -29,6 +29,7 @@ from connector.stores.magento.oauth import OAuthCredentials, authorization_heade
 from connector.stores.magento.payloads import MageError, MageInvoice, MageTotals, format_time
 from connector.stores.port import (
     StoreAuthFailed,
+    StoreRecordMissing,
     StoreRecordNotFound,
     StoreRequestRejected,
     StoreUnavailable,
@@ -318,8 +319,10 @@ class MagentoClient:
                 "then replay"
             )
         if status == 404:
+            # Magento deletes orders only through extensions and says nothing of it: a 404 is
+            # recorded, never taken as a deletion that would void a document.
             detail = _mage_message(response, lead="")
-            raise StoreRecordNotFound(
+            raise StoreRecordMissing(
                 f"Magento has no {what} on connection {self._label}"
                 + (f" ({detail})" if detail else "")
             )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connector.model import Entity
-from connector.stores.port import WebhookReading, WebhookRecord
+from connector.stores.port import StoreSecretField, WebhookReading, WebhookRecord
 
 SIGNATURE_HEADER = "x-magento-signature"
 _ENTITIES: dict[str, Entity] = {"order": "order", "customer": "customer"}
@@ -51,7 +51,10 @@ def _record_id(payload: Mapping[str, Any]) -> str | None:
 
 
 def read_webhook(
-    headers: Mapping[str, str], body: bytes, secret: Callable[[], str]
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: Callable[[], str],
+    store_secret: StoreSecretField | None = None,
 ) -> WebhookReading:
     """A push hint: the signature checked over the raw body, then the record's id read."""
     headers = {k.lower(): v for k, v in headers.items()}
