@@ -704,7 +704,8 @@ def test_the_connectors_qbxml_runs_in_the_simulated_company(company: QbdCompany)
     # Given an order built into qbXML by the connector's own builders
     order = _order()
     refs = qbxml.QbdRefs(
-        customer="Zoe O'Brien", skus={"TSHIRT": "Sales", "MUG": "Sales"}, shipping_item="Shipping",
+        customer="Zoe O'Brien", store_name="WooCommerce", skus={"TSHIRT": "Sales", "MUG": "Sales"},
+        shipping_item="Shipping",
         fee_item="Fees", discount_item="Discount", sales_tax_item="Sales Tax", ref_number="1001",
         zero_tax_item="Out of State",
     )  # fmt: skip

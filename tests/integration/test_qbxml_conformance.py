@@ -197,6 +197,7 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         payment_method="Visa",
         deposit_account="Undeposited Funds",
         exchange_rate=Decimal("1.08"),
+        store="WooCommerce",
         request_id="1",
     ),
     "ReceivePaymentAdd credit applied": lambda: qbxml_money.credit_application_add(
@@ -205,6 +206,7 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         invoice_txn_id="1A-1",
         credit_txn_id="1B-1",
         ref_number="R55",
+        store="WooCommerce",
         request_id="1",
     ),
     "ARRefundCreditCardAdd": lambda: qbxml_money.refund_payout_add(
@@ -215,6 +217,7 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         refund_from_account="Undeposited Funds",
         payment_method="Visa",
         exchange_rate=Decimal("1.08"),
+        store="WooCommerce",
         request_id="1",
     ),
     "ReceivePaymentQuery": lambda: qbxml.txn_query_by_ref(

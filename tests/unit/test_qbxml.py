@@ -109,6 +109,7 @@ def make_order(**changes: Any) -> Order:
 def make_refs(**changes: Any) -> qbxml.QbdRefs:
     fields: dict[str, Any] = {
         "customer": "Siobhán O'Brien",
+        "store_name": "WooCommerce",
         "skus": {"MUG": "Mug", "TEE": "Shirts:T-shirt"},
         "shipping_item": "Shipping",
         "fee_item": "Fees",

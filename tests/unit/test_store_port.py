@@ -50,7 +50,7 @@ def test_the_ledgers_name_no_store() -> None:
     # Notes and memos take the store's name from the connection, never a literal
     texts = {
         path.relative_to(LIBRARY).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted((LIBRARY / "ledgers" / "qbo").rglob("*.py"))
+        for path in sorted((LIBRARY / "ledgers").rglob("*.py"))
     }
     assert [path for path, text in texts.items() if "WooCommerce" in text] == []
 

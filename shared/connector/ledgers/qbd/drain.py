@@ -341,7 +341,13 @@ class _Planner:
         txn_id, edit_sequence = work.txn_id, work.edit_sequence
         if work.refresh_txn or (txn_id is None and work.uncertain):
             fact = self.txn_fact(kind, ref, needs)
-            found = drain_money.ours(fact, qbxml.order_tag(order), kind, ref) if fact else None
+            found = (
+                drain_money.ours(
+                    fact, qbxml.order_tag(order, self.connection.store.display_name), kind, ref
+                )
+                if fact
+                else None
+            )
             if found is not None:
                 txn_id, edit_sequence = str(found["txn_id"]), str(found["edit_sequence"])
                 if txn_id and work.txn_id is None and work.uncertain:

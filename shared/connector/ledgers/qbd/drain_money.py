@@ -34,7 +34,6 @@ from connector.ledgers.qbd.drain_parts import Decision, Needs, Park, Work, Write
 from connector.ledgers.qbd.outbox import PaymentPayload, RefundPayload, RefundWithdrawalPayload
 from connector.ledgers.qbd.qbxml_queries import AnyTxnKind
 from connector.ledgers.qbd.qbxml_text import MEMO_MAX, fit
-from connector.ledgers.qbd.qbxml_txns import STORE_NAME
 from connector.model import Customer
 
 VOID_PREFIX = "VOID:"  # QuickBooks puts it before a voided transaction's Memo
@@ -142,7 +141,16 @@ def plan_payment(p: Planner, work: Work, payload: PaymentPayload, needs: Needs) 
     resolved = p.resolve_customer(order.customer, work.customer_name, needs, currency)
     if work.uncertain:
         fact = p.txn_fact("ReceivePayment", ref, needs)
-        found = ours(fact, qbxml_money.payment_tag(order), "ReceivePayment", ref) if fact else None
+        found = (
+            ours(
+                fact,
+                qbxml_money.payment_tag(order, p.connection.store.display_name),
+                "ReceivePayment",
+                ref,
+            )
+            if fact
+            else None
+        )
         if found is not None:
             return _adopted(work, "ReceivePayment", found, ref)
     if resolved is None or not needs.empty():
@@ -166,6 +174,7 @@ def plan_payment(p: Planner, work: Work, payload: PaymentPayload, needs: Needs) 
         payment_method=route.method,
         deposit_account=route.deposit_account,
         exchange_rate=order.exchange_rate if currency else None,
+        store=p.connection.store.display_name,
         request_id=p.rid(),
     )
     purpose = {**common, "kind": "ReceivePayment", "ref": ref, "total": str(total)}
@@ -176,7 +185,7 @@ def plan_payment(p: Planner, work: Work, payload: PaymentPayload, needs: Needs) 
 def plan_refund(p: Planner, work: Work, payload: RefundPayload, needs: Needs) -> Writes | None:
     refund = payload.refund
     ref = qbxml.refund_ref_number(refund, p.rules)
-    tag = qbxml.refund_tag(refund)
+    tag = qbxml.refund_tag(refund, p.connection.store.display_name)
     what = f"refund {refund.store_id} of order {refund.order_number}"
     currency = p.foreign_currency(refund.currency, what, needs)
     names, creatable = p.refund_item_names(payload)
@@ -244,6 +253,7 @@ def plan_refund(p: Planner, work: Work, payload: RefundPayload, needs: Needs) ->
             refund_from_account=route.deposit_account,
             payment_method=route.method,
             exchange_rate=rate,
+            store=p.connection.store.display_name,
             request_id=p.rid(),
         )
     else:
@@ -255,6 +265,7 @@ def plan_refund(p: Planner, work: Work, payload: RefundPayload, needs: Needs) ->
             invoice_txn_id=work.order_txn_id,
             credit_txn_id=memo_id,
             ref_number=ref,
+            store=p.connection.store.display_name,
             request_id=p.rid(),
         )
     return Writes([("refund_second", purpose, request)])
@@ -270,7 +281,7 @@ def plan_refund_withdrawal(
         if memo_id is None:
             return Writes(decision=_withdrawn(seq, "nothing in QuickBooks to withdraw", None))
         return Writes([_void("CreditMemo", memo_id, seq, ref, p.rid(), final=True)])
-    head = f"{STORE_NAME} refund {payload.refund_store_id} of order #"
+    head = f"{p.connection.store.display_name} refund {payload.refund_store_id} of order #"
     kinds: tuple[AnyTxnKind, ...] = ("ARRefundCreditCard", "ReceivePayment", "CreditMemo")
     facts = {
         kind: p.txn_fact(kind, ref, needs)

@@ -51,14 +51,14 @@ def payment_ref_number(order: Order, rules: MappingRules) -> str:
     return transaction or order_ref_number(order, rules)
 
 
-def payment_tag(order: Order) -> str:
+def payment_tag(order: Order, store: str) -> str:
     """The first Memo line of an order's ReceivePayment."""
-    return f"Payment of {order_tag(order)}"
+    return f"Payment of {order_tag(order, store)}"
 
 
-def payment_memo(order: Order) -> str:
+def payment_memo(order: Order, store: str) -> str:
     payment = order.payment
-    parts = [payment_tag(order)]
+    parts = [payment_tag(order, store)]
     if payment.method_title or payment.method:
         parts.append(f"Paid by {payment.method_title or payment.method}")
     if payment.transaction_id.strip():
@@ -76,6 +76,7 @@ def receive_payment_add(
     ref_number: str,
     payment_method: str | None,
     deposit_account: str | None,
+    store: str,
     request_id: str,
     exchange_rate: Decimal | None = None,
     timezone: str | None = None,
@@ -95,7 +96,7 @@ def receive_payment_add(
     add_exchange_rate(body, exchange_rate)
     if payment_method:
         add_ref(body, "PaymentMethodRef", fit(payment_method, PAYMENT_METHOD_MAX))
-    sub(body, "Memo", payment_memo(order))
+    sub(body, "Memo", payment_memo(order, store))
     if deposit_account:
         add_ref(body, "DepositToAccountRef", account_full_name(deposit_account))
     applied_to = sub(body, "AppliedToTxnAdd")
@@ -111,6 +112,7 @@ def credit_application_add(
     invoice_txn_id: str,
     credit_txn_id: str,
     ref_number: str,
+    store: str,
     request_id: str,
 ) -> QbRequest:
     """A ReceivePayment of 0.00 that applies a credit memo's credit to the unpaid invoice."""
@@ -120,7 +122,7 @@ def credit_application_add(
     sub(body, "TxnDate", refund.created_at.date().isoformat())
     sub(body, "RefNumber", _ref(ref_number, PAYMENT_REF_NUMBER_MAX))
     sub(body, "TotalAmount", "0.00")
-    sub(body, "Memo", refund_memo(refund))
+    sub(body, "Memo", refund_memo(refund, store))
     applied_to = sub(body, "AppliedToTxnAdd")
     sub(applied_to, "TxnID", check_id(invoice_txn_id, "TxnID"))
     sub(applied_to, "PaymentAmount", "0.00")
@@ -138,6 +140,7 @@ def refund_payout_add(
     ref_number: str,
     refund_from_account: str,
     payment_method: str | None,
+    store: str,
     request_id: str,
     exchange_rate: Decimal | None = None,
 ) -> QbRequest:
@@ -153,7 +156,7 @@ def refund_payout_add(
     sub(body, "RefNumber", _ref(ref_number, REF_NUMBER_MAX))
     if payment_method:
         add_ref(body, "PaymentMethodRef", fit(payment_method, PAYMENT_METHOD_MAX))
-    sub(body, "Memo", refund_memo(refund))
+    sub(body, "Memo", refund_memo(refund, store))
     add_exchange_rate(body, exchange_rate)
     applied_to = sub(body, "RefundAppliedToTxnAdd")
     sub(applied_to, "TxnID", check_id(credit_txn_id, "TxnID"))

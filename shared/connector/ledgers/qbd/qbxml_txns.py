@@ -32,7 +32,7 @@ Amounts are always sent (Rate never is): QuickBooks derives the rate from
 Amount / Quantity, and the transaction total is the sum of line Amounts, which
 :func:`sales_txn_add` checks equals ``expected_total(order)`` before anything
 is sent. The Memo starts with the same text QuickBooks Online's PrivateNote
-does ("WooCommerce order #1234 (id 567)"), so a RefNumber pre-check recognises
+does ("<store> order #1234 (id 567)"), so a RefNumber pre-check recognises
 a transaction we added in a session whose answer was lost.
 """
 
@@ -89,7 +89,6 @@ from connector.revenue_rules import LineItem, decide, line_items
 VOIDABLE_KINDS = (*TXN_KINDS, "ARRefundCreditCard")
 SalesKind = Literal["Invoice", "SalesReceipt"]
 SALES_KINDS: tuple[SalesKind, ...] = ("Invoice", "SalesReceipt")
-STORE_NAME = "WooCommerce"
 NEW_LINE_ID = "-1"  # TxnLineID of a line added by a *Mod
 
 
@@ -105,6 +104,7 @@ class QbdRefs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     customer: str
+    store_name: str  # how bookkeepers name the store, first in every Memo
     items: dict[str, str] = Field(default_factory=dict)
     skus: dict[str, str] = Field(default_factory=dict)
     shipping_item: str | None = None
@@ -200,13 +200,14 @@ def refund_ref_number(refund: Refund, rules: MappingRules) -> str:
     return ref_number(f"R{refund.store_id}", rules, store_id=f"R{refund.store_id}")
 
 
-def order_tag(order: Order) -> str:
-    """The first Memo line; identical to the QuickBooks Online PrivateNote's first line."""
-    return f"{STORE_NAME} order #{order.number} (id {order.store_id})"
+def order_tag(order: Order, store: str) -> str:
+    """The first Memo line; identical to the QuickBooks Online PrivateNote's first line.
+    ``store`` is how bookkeepers name the store (the connection's store display name)."""
+    return f"{store} order #{order.number} (id {order.store_id})"
 
 
-def order_memo(order: Order) -> str:
-    parts = [order_tag(order)]
+def order_memo(order: Order, store: str) -> str:
+    parts = [order_tag(order, store)]
     if order.coupons:
         parts.append("Coupons: " + ", ".join(c.code for c in order.coupons))
     if order.payment.transaction_id.strip():
@@ -216,15 +217,15 @@ def order_memo(order: Order) -> str:
     return fit_note("\n".join(parts), MEMO_MAX)
 
 
-def refund_tag(refund: Refund) -> str:
+def refund_tag(refund: Refund, store: str) -> str:
     return (
-        f"{STORE_NAME} refund {refund.store_id} of order #{refund.order_number} "
+        f"{store} refund {refund.store_id} of order #{refund.order_number} "
         f"(id {refund.order_store_id})"
     )
 
 
-def refund_memo(refund: Refund) -> str:
-    parts = [refund_tag(refund)]
+def refund_memo(refund: Refund, store: str) -> str:
+    parts = [refund_tag(refund, store)]
     if refund.reason.strip():
         parts.append("Reason: " + refund.reason.strip())
     return fit_note("\n".join(parts), MEMO_MAX)
@@ -394,7 +395,7 @@ def _sales_header(
         add_ref(body, "PaymentMethodRef", fit(refs.payment_method, PAYMENT_METHOD_MAX))
     if refs.zero_tax_item:
         add_ref(body, "ItemSalesTaxRef", item_full_name(refs.zero_tax_item))
-    sub(body, "Memo", order_memo(order))
+    sub(body, "Memo", order_memo(order, refs.store_name))
     if receipt and refs.deposit_account:
         add_ref(body, "DepositToAccountRef", account_full_name(refs.deposit_account))
     add_exchange_rate(body, refs.exchange_rate)
@@ -525,7 +526,7 @@ def credit_memo_add(
     sub(body, "RefNumber", _check_ref_number(refs.ref_number))
     if refs.zero_tax_item:
         add_ref(body, "ItemSalesTaxRef", item_full_name(refs.zero_tax_item))
-    sub(body, "Memo", refund_memo(refund))
+    sub(body, "Memo", refund_memo(refund, refs.store_name))
     add_exchange_rate(body, refs.exchange_rate)
     _add_lines(body, "CreditMemoLineAdd", lines, refs, mod=False)
     return QbRequest(request_id, "CreditMemoAdd", request)
@@ -650,6 +651,7 @@ def refs_for_order(
         deposit_account=route.deposit_account,
         exchange_rate=exchange_rate,
         customer=customer,
+        store_name=connection.store.display_name,
         items=dict(items or {}),
         skus=sku_items(order, rules, skip=frozenset(ruled.line_items)),
         shipping_item=rules.shipping_item,
@@ -682,6 +684,7 @@ def refs_for_refund(
     return QbdRefs(
         exchange_rate=exchange_rate,
         customer=customer,
+        store_name=connection.store.display_name,
         items=dict(items or {}),
         skus=refund_sku_items(refund, rules),
         shipping_item=rules.shipping_item,
