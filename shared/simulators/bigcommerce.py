@@ -231,8 +231,12 @@ class BigCommerceSimulator:
                               "offline": True, "is_declined": False}],
             })  # fmt: skip
             order = self.orders[oid]
-            order["refunded_amount"] = _m(Decimal(order["refunded_amount"]) + amount)
-            self._touch(oid)
+            refunded = Decimal(order["refunded_amount"]) + amount
+            order["refunded_amount"] = _m(refunded)
+            # BigCommerce moves the order to Refunded (4) or Partially Refunded (14) itself.
+            in_full = refunded >= Decimal(order["total_inc_tax"])
+            order["payment_status"] = "refunded" if in_full else "partially refunded"
+            self.set_status(oid, 4 if in_full else 14)
             return rid
 
     def fail_next(self, status: int, times: int = 1, **headers: str) -> None:

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.config import TenantConfig
 from connector.local import LocalRuntime
-from connector.state import AuditTrail, StateStore, SyncState
+from connector.state import SyncState
 from simulators.httpserver import LoopbackServer
 from simulators.magento import LineSpec, MagentoSimulator, OrderSpec, signed_hint
 from simulators.qbo import QboSimulator
+from tests.integration.local_store_rig import LocalRig, connected_runtime, qbo_connection
 from tests.integration.magento_wiring import CREDENTIALS
 
 TENANT = "mage"
@@ -33,57 +33,40 @@ QBO_APP = {"client_id": "mage-app", "client_secret": "mage-app-secret"}
 
 @dataclass
 class Setup:
-    runtime: LocalRuntime
+    rig: LocalRig
     mage: MagentoSimulator
-    qbo: QboSimulator
+
+    @property
+    def runtime(self) -> LocalRuntime:
+        return self.rig.runtime
 
     def push(self, connection_id: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(
-            f"{self.runtime.base_url}/webhooks/{connection_id}",
-            content=body,
-            headers=headers,
-            timeout=30,
-        )
+        return self.rig.push(connection_id, body, headers)
 
     def sync(self, order_id: int, connection_id: str = SHOP) -> None:
         answer = self.push(connection_id, *signed_hint(order_id, WEBHOOK_SECRET))
         assert answer.status_code == 200, answer.text
-        assert self.runtime.drain(timeout_s=40), "the sync queue did not drain"
+        self.rig.drain()
 
     def state(self, order_id: int, connection_id: str = SHOP) -> SyncState | None:
-        store = StateStore(
-            self.runtime.env["CONNECTOR_STATE_TABLE"],
-            resource=self.runtime.boto3_resource("dynamodb"),
-        )
-        return store.get_sync_state(f"{connection_id}#order#{order_id}")
+        return self.rig.state(f"{connection_id}#order#{order_id}")
 
     def events(self, order_id: int, connection_id: str = SHOP) -> list[tuple[str, str]]:
-        trail = AuditTrail(
-            self.runtime.env["CONNECTOR_AUDIT_TABLE"],
-            resource=self.runtime.boto3_resource("dynamodb"),
-        )
-        return [(e.event, e.outcome) for e in trail.events(f"{connection_id}#order#{order_id}")]
+        return self.rig.events(f"{connection_id}#order#{order_id}")
 
     def documents(self, entity: str, order_id: int) -> list[dict[str, Any]]:
-        marker = f"(id {order_id})"
-        return [d for d in self.qbo.documents(entity) if marker in str(d.get("PrivateNote", ""))]
+        return self.rig.documents(entity, order_id)
 
 
 def _connection(connection_id: str, mage_url: str, qbo_url: str) -> dict[str, Any]:
-    return {
-        "id": connection_id,
-        "store": {"kind": "magento", "url": mage_url},
-        "ledger": {
-            "kind": "qbo",
-            "api_base": qbo_url,
-            "token_url": f"{qbo_url}/oauth2/v1/tokens/bearer",
-            "authorize_url": f"{qbo_url}/connect/oauth2",
-        },
-        "post_statuses": ["processing", "complete"],
-        "cancel_statuses": ["canceled"],
-        "refund_statuses": ["closed"],
-        "mapping": {"fallback_item": "Sales", "shipping_item": "Shipping"},
-    }
+    return qbo_connection(
+        connection_id,
+        {"kind": "magento", "url": mage_url},
+        qbo_url,
+        post_statuses=["processing", "complete"],
+        cancel_statuses=["canceled"],
+        refund_statuses=["closed"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,28 +75,14 @@ def setup() -> Iterator[Setup]:
     qbo = QboSimulator(multicurrency=True, home_currency="USD", **QBO_APP)
     with LoopbackServer(mage.handle) as mage_server, LoopbackServer(qbo.handle) as qbo_server:
         urls = (mage_server.base_url, qbo_server.base_url)
-        config = TenantConfig.model_validate(
-            {"tenant": TENANT, "connections": [_connection(c, *urls) for c in (SHOP, BAD_KEYS)]}
-        )
+        connections = [_connection(c, *urls) for c in (SHOP, BAD_KEYS)]
         store_secret = {**CREDENTIALS, "webhook_secret": WEBHOOK_SECRET}
         secrets = {
             SHOP: {"store": store_secret, "ledger": QBO_APP},
             BAD_KEYS: {"store": {**store_secret, "consumer_secret": "wrong"}, "ledger": QBO_APP},
         }
-        with LocalRuntime(
-            tenant=TENANT,
-            tenant_config_json=config.model_dump_json(),
-            secrets=secrets,
-            poll_interval_s=0.05,
-        ) as runtime:
-            for connection_id in (SHOP, BAD_KEYS):
-                page = httpx.get(
-                    f"{runtime.base_url}/oauth/qbo/connect/{connection_id}",
-                    follow_redirects=True,
-                    timeout=30,
-                )
-                assert page.status_code == 200 and "is connected" in page.text, page.text
-            yield Setup(runtime, mage, qbo)
+        with connected_runtime(TENANT, connections, secrets, qbo) as rig:
+            yield Setup(rig, mage)
 
 
 def test_a_pushed_euro_order_becomes_an_invoice_in_euros_to_the_cent(setup: Setup) -> None:
