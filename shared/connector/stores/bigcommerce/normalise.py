@@ -208,6 +208,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
 
     # --- lines: items and fees add up to the total less tax and shipping -------------------
     products = [p for p in bc.products if p.parent_order_product_id is None]
+    discounts = [q(_line_discount(p, bc.is_tax_inclusive_pricing)) for p in products]
     line_exacts = [
         p.total_ex_tax - _line_discount(p, bc.is_tax_inclusive_pricing) for p in products
     ]
@@ -230,11 +231,12 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
             sku=p.sku.strip() or None,
             name=p.name.strip(),
             quantity=p.quantity,
-            subtotal=q(p.total_ex_tax),
+            # the cent rounding moved stays in the price: the discount is the store's own
+            subtotal=amount + discount,
             total=amount,
             taxes=taxes_of(f"line:{p.id}"),
         )
-        for p, amount in zip(products, goods, strict=False)
+        for p, amount, discount in zip(products, goods, discounts, strict=False)
     )
     fee_lines = tuple(
         FeeLine(line_id=fee_id, name=name, total=amount, taxes=taxes_of(f"fee:{fee_id}"))
