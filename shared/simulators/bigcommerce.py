@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -35,7 +35,9 @@ from simulators.httpserver import Request, Response
 
 __all__ = ["BigCommerceSimulator", "Line"]
 
-ALL_SCOPES = frozenset({"orders", "transactions", "customers", "hooks"})
+# The OAuth scopes the simulator checks (read-only): Orders, Order Transactions, Customers.
+# Hooks need none: an API account manages its own hooks with its default scope.
+ALL_SCOPES = frozenset({"orders", "transactions", "customers"})
 _FOUR = Decimal("0.0001")
 _CENT = Decimal("0.01")
 
@@ -330,13 +332,14 @@ class BigCommerceSimulator:
         for pattern, scope, answer in self._routes():
             match = pattern.fullmatch(path)
             if match and request.method in answer:
-                if scope not in self.scopes:
+                if scope and scope not in self.scopes:
                     return _v3_error(403, f"You don't have a required scope ({scope})")
                 return answer[request.method](request, *match.groups())
         return _v3_error(404, "The requested resource was not found.")
 
     def _routes(self) -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
         return [
+            (re.compile(r"/v2/orders"), "orders", {"GET": self._list_orders}),
             (re.compile(r"/v2/orders/(\d+)"), "orders", {"GET": self._order}),
             (
                 re.compile(r"/v2/orders/(\d+)/(products|shipping_addresses|coupons|taxes|fees)"),
@@ -349,19 +352,36 @@ class BigCommerceSimulator:
                 {"GET": self._refunds},
             ),
             (re.compile(r"/v3/customers"), "customers", {"GET": self._customers}),
-            (re.compile(r"/v3/hooks"), "hooks", {"GET": self._list_hooks, "POST": self._add_hook}),
+            (re.compile(r"/v3/hooks"), "", {"GET": self._list_hooks, "POST": self._add_hook}),
         ]
 
     def _order(self, request: Request, oid: str) -> Response:
-        order = self.orders.get(int(oid))
-        if order is None:
+        if int(oid) not in self.orders:
             return _v2_error(404, "The requested resource was not found.")
-        public = {k: v for k, v in order.items() if not k.startswith("_")}
+        return Response.of_json(self._public(int(oid)))
+
+    def _public(self, oid: int) -> dict[str, Any]:
+        """The order as V2 shows it: sub-resources as links."""
+        public = {k: v for k, v in self.orders[oid].items() if not k.startswith("_")}
         base = f"/orders/{oid}"
         for part in ("products", "shipping_addresses", "coupons"):
             public[part] = {"url": f"https://api.bigcommerce.com/stores/{self.store_hash}/v2"
                             f"{base}/{part}", "resource": f"{base}/{part}"}  # fmt: skip
-        return Response.of_json(public)
+        return public
+
+    def _list_orders(self, request: Request) -> Response:
+        """``GET /v2/orders?min_date_modified=..&sort=date_modified:asc&page=&limit=``."""
+        since = _when(request.arg("min_date_modified"))
+        rows = [
+            self._public(oid)
+            for oid, order in self.orders.items()
+            if _at_or_after(order["date_modified"], since)
+        ]
+        if request.arg("sort") == "date_modified:asc":
+            rows.sort(key=lambda r: (parsedate_to_datetime(r["date_modified"]), r["id"]))
+        page, limit = int(request.arg("page", "1") or 1), int(request.arg("limit", "50") or 50)
+        rows = rows[(page - 1) * limit : page * limit]
+        return Response.of_json(rows) if rows else Response(204)
 
     def _order_part(self, request: Request, oid: str, part: str) -> Response:
         order = self.orders.get(int(oid))
@@ -384,7 +404,14 @@ class BigCommerceSimulator:
 
     def _customers(self, request: Request) -> Response:
         wanted = {int(i) for i in (request.arg("id:in") or "").split(",") if i.strip()}
-        rows = [c for cid, c in self.customers.items() if not wanted or cid in wanted]
+        since = _when(request.arg("date_modified:min"))
+        rows = [
+            c
+            for cid, c in self.customers.items()
+            if (not wanted or cid in wanted) and _at_or_after(c["date_modified"], since)
+        ]
+        if request.arg("sort") == "date_modified:asc":
+            rows.sort(key=lambda c: (c["date_modified"], c["id"]))
         return Response.of_json({"data": rows, "meta": _pagination(len(rows))})
 
     def _list_hooks(self, request: Request) -> Response:
@@ -412,6 +439,22 @@ _STATUS_NAMES = {
     9: "Awaiting Shipment", 10: "Completed", 11: "Awaiting Fulfillment",
     12: "Manual Verification Required", 13: "Disputed", 14: "Partially Refunded",
 }  # fmt: skip
+
+
+def _when(text: str | None) -> datetime | None:
+    """A date as BigCommerce takes it in a filter: RFC 2822 or ISO 8601 (UTC when naive)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = parsedate_to_datetime(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _at_or_after(text: str, since: datetime | None) -> bool:
+    moment = _when(text)
+    return since is None or (moment is not None and moment >= since)
 
 
 def _hook_json(hook: _Hook) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -138,3 +139,29 @@ def test_refunds_and_customers(sim: BigCommerceSimulator, served: str) -> None:
     assert customer.email == "ann@example.com" and customer.billing.postcode == "78751"
     with pytest.raises(StoreRecordNotFound):
         store.get_customer("999999")
+
+
+def test_changed_orders_and_customers_are_listed_after_the_watermark() -> None:
+    # Given a store whose clock we move: an order and a customer before the watermark, and
+    # after it an order placed and an old order touched
+    now = [1_767_225_600.0]  # 2026-01-01 00:00:00 UTC
+    sim = BigCommerceSimulator(quota=1000, clock=lambda: now[0])
+    with LoopbackServer(sim.handle) as server:
+        store, _, _ = _store(server.base_url, sim)
+        old = sim.place_order([Line("Mug", "MUG-1", 1, D("10.0000"))])
+        sim.add_customer("old@example.com", "Old", "Buyer")
+        watermark = datetime.fromtimestamp(now[0], UTC)
+        now[0] += 60
+        new = sim.place_order([Line("Mug", "MUG-1", 1, D("10.0000"))])
+        fresh = sim.add_customer("new@example.com", "New", "Buyer")
+        now[0] += 60
+        sim.set_status(old, 2)
+        # When the changes since the watermark are listed
+        orders = list(store.list_changed("order", watermark))
+        customers = list(store.list_changed("customer", watermark))
+    # Then each comes once, oldest change first, the watermark itself excluded
+    assert [(c.record_id, c.modified_at - watermark) for c in orders] == [
+        (str(new), timedelta(seconds=60)),
+        (str(old), timedelta(seconds=120)),
+    ]
+    assert [c.record_id for c in customers] == [str(fresh)]
