@@ -231,6 +231,13 @@ def test_a_refund_callback_posts_a_refund_receipt_for_a_paid_order(setup: Setup)
     [refund] = setup.rig.documents("RefundReceipt", oid)
     assert D(str(refund["TotalAmt"])) == D("5.00")
     assert f"refund {rid}" in refund["PrivateNote"]
+    # an order-level amount, tied to no line: on the refund item (here the fallback, Sales)
+    items = [
+        line["SalesItemLineDetail"]["ItemRef"]
+        for line in refund["Line"]
+        if line.get("DetailType") == "SalesItemLineDetail"
+    ]
+    assert [i.get("name") for i in items] == ["Sales"], items
     [same] = setup.invoices(oid)
     assert same["TotalAmt"] == invoice["TotalAmt"]
     refund_state = setup.rig.state(f"{SHOP}#refund#{rid}")

@@ -297,12 +297,25 @@ def test_shipping_and_handling_refunds_name_their_lines() -> None:
     assert sum((line.total for line in back.lines), D(0)) + D("0.60") == back.amount
 
 
-def test_an_order_level_refund_is_a_tax_exempt_amount() -> None:
+def test_an_order_level_refund_is_a_tax_exempt_amount_tied_to_no_line() -> None:
     back = normalise_refund(
         refund([{"item_type": "ORDER", "item_id": 250, "requested_amount": 7.33}], 7.33, 0), _sold()
     )
-    [line] = back.lines
-    assert (line.kind, line.name, line.total, line.taxes) == ("fee", "Refund", D("7.33"), ())
+    # an amount-only refund: the document gives it back on mapping.refund_item
+    assert back.amount == D("7.33") and back.lines == ()
+    # beside a refunded product, only the product is a line; the rest is the ORDER amount
+    both = normalise_refund(
+        refund([{"item_type": "PRODUCT", "item_id": 12, "quantity": 1},
+                {"item_type": "ORDER", "item_id": 250, "requested_amount": 2.0}], 21.44, 1.44),
+        _sold(),
+    )  # fmt: skip
+    [line] = both.lines
+    assert (line.line_id, line.total, sum((t.amount for t in line.taxes), D(0))) == (
+        "12",
+        D("18.00"),
+        D("1.44"),
+    )
+    assert both.amount - line.total - D("1.44") == D("2.00")
 
 
 def test_refund_amounts_stated_as_floats_are_exact_cents() -> None:
@@ -310,7 +323,12 @@ def test_refund_amounts_stated_as_floats_are_exact_cents() -> None:
         refund([{"item_type": "ORDER", "item_id": 250, "requested_amount": 0.1 + 0.2}], 0.3, 0),
         _sold(),
     )
-    assert back.amount == D("0.30") and back.lines[0].total == D("0.30")
+    assert back.amount == D("0.30")
+    shipped = normalise_refund(
+        refund([{"item_type": "SHIPPING", "item_id": 7, "requested_amount": 0.1 + 0.2}], 0.3, 0),
+        _sold(),
+    )
+    assert shipped.lines[0].total == D("0.30")
 
 
 # --- the reference's callbacks ---------------------------------------------------------------

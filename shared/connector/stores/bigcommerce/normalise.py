@@ -57,6 +57,7 @@ INCOMPLETE = "incomplete"
 PAID_STATUSES = frozenset({"captured", "paid", "partially refunded", "refunded"})
 REFUNDS_KEY = "refunds"  # the client puts the order's V3 refunds here (when it has any)
 _FEE_TAX_RATE = "fees"
+_ORDER_LEVEL = "order"  # an ORDER refund item: a custom amount, not a line
 
 
 def allocate(exacts: Sequence[Decimal], target: Decimal, currency: str) -> list[Decimal]:
@@ -391,7 +392,8 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
 
     Items refunded by quantity take the line's price; amounts are taken as stated. The
     ex-tax lines then share the refund's ``total_amount - total_tax``, and the tax shares the
-    rates of the lines it came from. An ``ORDER`` refund is a tax-exempt custom amount.
+    rates of the lines it came from. An ``ORDER`` item is a tax-exempt custom amount tied to
+    no line: it is not a refund line, and the document gives it back on the refund item.
     """
     bc = BcRefund.model_validate(raw)
     currency = order.currency
@@ -417,7 +419,7 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
                           ship.taxes if ship else ()))  # fmt: skip
         else:
             fee_id = {"HANDLING": "handling", "GIFT_WRAPPING": "gift-wrapping"}.get(
-                kind, str(item.item_id) if kind == "FEE" else "order"
+                kind, str(item.item_id) if kind == "FEE" else _ORDER_LEVEL
             )
             fee = by_fee.get(fee_id)
             name = fee.name if fee else ("Refund" if kind == "ORDER" else kind.title())
@@ -438,10 +440,13 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
     refund_taxes: dict[int, list[TaxAmount]] = {}
     for (n, rate, _), share in zip(weights, split, strict=True):
         refund_taxes.setdefault(n, []).append(TaxAmount(rate_id=rate, amount=share))
+    # An ORDER item is money not tied to a line: it is left out of the lines, so the document
+    # gives it back as the refund's rest (on mapping.refund_item).
     lines = tuple(
         RefundLine(line_id=line_id, kind=kind, sku=sku, name=name, quantity=quantity,
                    total=net[n], taxes=tuple(refund_taxes.get(n, ())))
         for n, (kind, line_id, name, sku, quantity, _, _) in enumerate(parts)
+        if not (kind == "fee" and line_id == _ORDER_LEVEL)
     )  # fmt: skip
     return Refund(
         connection_id=order.connection_id,
