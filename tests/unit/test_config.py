@@ -257,6 +257,15 @@ def test_the_example_tenants_commented_rules_load_when_uncommented(tmp_path: Pat
     assert len(rules_of_first) == 4
     assert rules_of_first[0].income_account == "Gift card liability"
     assert rules_of_first[2].when.country == ("US", "CA")
+    # And the commented store connections after them load too, with their stores' statuses
+    by_id = {c.id: c for c in config.connections}
+    magento = by_id["magento-shop"]
+    assert (magento.store.kind, magento.post_statuses) == ("magento", ("processing", "complete"))
+    bigcommerce = by_id["bigcommerce-shop"]
+    assert bigcommerce.store.address == "BigCommerce store abc123"
+    assert bigcommerce.post_statuses == ("11", "9", "8", "3", "2", "10")
+    assert (bigcommerce.cancel_statuses, bigcommerce.refund_statuses) == (("5", "6"), ("4", "14"))
+    assert (bigcommerce.mapping.fee_item, bigcommerce.mapping.refund_item) == ("Fees", "Refunds")
 
 
 def test_payment_terms_follow_the_customer_group_with_a_default(tmp_path: Path) -> None:
