@@ -386,6 +386,30 @@ def test_partial_batch_failure_redelivers_only_the_failed_record(runtime: LocalR
     assert poller.poll_once() == 0
 
 
+def test_a_handed_back_record_is_held_until_it_is_received_again(runtime: LocalRuntime) -> None:
+    """drain() must not see quiet while a failed record waits out its visibility timeout: at
+    the moment it ends the record is briefly in none of SQS's counters."""
+    # Given a record the worker reports as failed once
+    poller = manual_poller(runtime)
+    queue = runtime.local_queues[MANUAL_QUEUE.logical_id]
+    send(runtime, queue.url, {"id": "hold-flaky", "fail_until": 1})
+    assert not poller.holding
+    # When it is handed back, the poller holds it, past the point it is visible again
+    assert poller.poll_once() == 1
+    assert poller.holding
+    visibility = float(
+        runtime.boto3_client("sqs").get_queue_attributes(
+            QueueUrl=queue.url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]["VisibilityTimeout"]
+    )
+    time.sleep(visibility + 0.3)  # its visibility timeout is over; not received yet
+    assert poller.holding
+    # Then receiving it again (and this time succeeding) releases it
+    assert wait_for(poller.poll_once, timeout_s=10) == 1
+    assert not poller.holding
+    assert len(deliveries(runtime, "hold-flaky")) == 2
+
+
 def test_a_raising_handler_returns_the_whole_batch(runtime: LocalRuntime) -> None:
     # Given two messages, one of which makes the worker raise on first delivery
     poller = manual_poller(runtime)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -104,6 +105,11 @@ class QueuePoller:
         self._poll_interval_s = poll_interval_s
         self._stopping = threading.Event()
         self._busy = threading.Event()
+        # Messages handed back to the queue (reported failed, or the function raised): id ->
+        # when SQS's counters are sure to show them again (visibility timeout + a grace).
+        self._held: dict[str, float] = {}
+        self._held_lock = threading.Lock()
+        self._visibility_s: float | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"local-sqs-{spec.name}", daemon=True
         )
@@ -112,6 +118,19 @@ class QueuePoller:
     def busy(self) -> bool:
         """True from a receive until its batch's deletes are done."""
         return self._busy.is_set()
+
+    @property
+    def holding(self) -> bool:
+        """True while a message this poller handed back may be counted by none of SQS's
+        counters: at the moment its visibility timeout ends it moves from "not visible" to
+        "visible" (or to the dead-letter queue), and one read of the three counters can miss
+        it. Until it is received again, or that moment is safely past, it is held here."""
+        now = time.monotonic()
+        with self._held_lock:
+            for message_id, until in list(self._held.items()):
+                if until <= now:
+                    del self._held[message_id]
+            return bool(self._held)
 
     def start(self) -> None:
         self._thread.start()
@@ -144,6 +163,9 @@ class QueuePoller:
                 WaitTimeSeconds=0,
             ).get("Messages", [])
             if messages:
+                with self._held_lock:
+                    for message in messages:
+                        self._held.pop(message["MessageId"], None)
                 self._deliver(messages)
             return len(messages)
         finally:
@@ -161,7 +183,9 @@ class QueuePoller:
                 len(messages),
                 self.queue.name,
             )
+            self._hold([m["MessageId"] for m in messages])
             return
+        self._hold(sorted(failed))
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             result = self._sqs.delete_message_batch(
@@ -173,3 +197,16 @@ class QueuePoller:
             )
             for failure in result.get("Failed", []):
                 log.error("could not delete a message from %s: %s", self.queue.name, failure)
+
+    def _hold(self, message_ids: list[str]) -> None:
+        if not message_ids:
+            return
+        if self._visibility_s is None:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self.queue.url, AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]
+            self._visibility_s = float(attributes.get("VisibilityTimeout", 30))
+        until = time.monotonic() + self._visibility_s + 1.0 + 2 * self._poll_interval_s
+        with self._held_lock:
+            for message_id in message_ids:
+                self._held[message_id] = until

@@ -316,8 +316,9 @@ class LocalRuntime:
             time.sleep(min(self.poll_interval_s, 0.1))
 
     def _quiet(self) -> bool:
-        # Busy flags first: a message received after this check is still counted below.
-        if any(poller.busy for poller in self._pollers):
+        # Busy flags first: a message received after this check is still counted below. A
+        # message handed back to its queue counts until it is surely counted there again.
+        if any(poller.busy or poller.holding for poller in self._pollers):
             return False
         sqs = self._aws.client("sqs")
         for poller in self._pollers:
