@@ -30,14 +30,13 @@ from connector.stores.port import (
     StoreAuthFailed,
     StoreRecordNotFound,
     StoreRequestRejected,
-    StoreUnavailable,
 )
+from connector.stores.retries import get_with_retries
 from connector.stores.woocommerce_normalise import modified_at
 from connector.stores.woocommerce_payloads import WooError
 
 REST_PREFIX = "/wp-json/wc/v3/"
 PAGE_SIZE = 100  # WordPress caps per_page at 100
-_MAX_RETRY_AFTER_S = 30.0
 
 
 class WooCredentials(BaseModel):
@@ -286,34 +285,17 @@ class WooClient:
         self, path: str, params: list[tuple[str, str]], what: str
     ) -> tuple[Any, httpx.Headers]:
         url = self._api + path
-        last_problem = "no attempt made"
-        retry_after: float | None = None
-        for attempt in range(self._max_retries + 1):
-            if attempt:
-                pause = self._backoff_s * (2 ** (attempt - 1))
-                if retry_after is not None:
-                    pause = max(pause, min(retry_after, _MAX_RETRY_AFTER_S))
-                time.sleep(pause)
-            retry_after = None
-            try:
-                response = self._send(url, params)
-            except httpx.TimeoutException:
-                last_problem = f"no answer within {self._timeout_s:g} s"
-                continue
-            except httpx.TransportError as exc:
-                last_problem = f"could not connect ({type(exc).__name__})"
-                continue
-            status = response.status_code
-            if status == 429 or status >= 500:
-                retry_after = _retry_after(response)
-                last_problem = f"HTTP {status}{_woo_message(response)}"
-                continue
-            return self._interpret(response, what), response.headers
-        raise StoreUnavailable(
-            f"WooCommerce store for connection {self._label} is unavailable fetching {what}: "
-            f"{last_problem} after {self._max_retries + 1} attempts",
-            retry_after_s=int(retry_after) if retry_after is not None else None,
+        response = get_with_retries(
+            lambda: self._send(url, params),
+            max_retries=self._max_retries,
+            backoff_s=self._backoff_s,
+            timeout_s=self._timeout_s,
+            message=_woo_message,
+            unavailable=(
+                f"WooCommerce store for connection {self._label} is unavailable fetching {what}"
+            ),
         )
+        return self._interpret(response, what), response.headers
 
     def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
         self.calls += 1
@@ -381,16 +363,6 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
     value = headers.get(name)
     try:
         return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
     except ValueError:
         return None
 

@@ -32,14 +32,13 @@ from connector.stores.port import (
     StoreRecordMissing,
     StoreRecordNotFound,
     StoreRequestRejected,
-    StoreUnavailable,
 )
+from connector.stores.retries import get_with_retries
 
 PAGE_SIZE = 100
 # The poll asks again for this much before its watermark: a transaction that commits late
 # in a second already polled is still found (the ingest deduplicates what repeats).
 POLL_OVERLAP = timedelta(minutes=2)
-_MAX_RETRY_AFTER_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -262,34 +261,15 @@ class MagentoClient:
 
     def _get(self, path: str, params: list[tuple[str, str]], what: str) -> Any:
         url = self._api + path
-        last_problem = "no attempt made"
-        retry_after: float | None = None
-        for attempt in range(self._max_retries + 1):
-            if attempt:
-                pause = self._backoff_s * (2 ** (attempt - 1))
-                if retry_after is not None:
-                    pause = max(pause, min(retry_after, _MAX_RETRY_AFTER_S))
-                time.sleep(pause)
-            retry_after = None
-            try:
-                response = self._send(url, params)
-            except httpx.TimeoutException:
-                last_problem = f"no answer within {self._timeout_s:g} s"
-                continue
-            except httpx.TransportError as exc:
-                last_problem = f"could not connect ({type(exc).__name__})"
-                continue
-            status = response.status_code
-            if status == 429 or status >= 500:
-                retry_after = _retry_after(response)
-                last_problem = f"HTTP {status}{_mage_message(response)}"
-                continue
-            return self._interpret(response, what)
-        raise StoreUnavailable(
-            f"Magento store for connection {self._label} is unavailable fetching {what}: "
-            f"{last_problem} after {self._max_retries + 1} attempts",
-            retry_after_s=int(retry_after) if retry_after is not None else None,
+        response = get_with_retries(
+            lambda: self._send(url, params),
+            max_retries=self._max_retries,
+            backoff_s=self._backoff_s,
+            timeout_s=self._timeout_s,
+            message=_mage_message,
+            unavailable=f"Magento store for connection {self._label} is unavailable fetching {what}",
         )
+        return self._interpret(response, what)
 
     def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
         self.calls += 1
@@ -345,16 +325,6 @@ def _segment(record_id: str) -> str:
     if not text.isdigit():
         raise StoreRecordNotFound(f"{text!r} is not a Magento entity id")
     return text
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _mage_message(response: httpx.Response, lead: str = ": ") -> str:
