@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
@@ -422,14 +422,10 @@ class QboLedger:
         assert previous.ledger_id and previous.ledger_type
         entity, ledger_id = previous.ledger_type, previous.ledger_id
         token = previous.sync_token or str(self._client.read(entity, ledger_id)["SyncToken"])
-        rid = request_id(self._connection.id, entity, refund_store_id, token, "delete")
         try:
-            self._client.delete(entity, ledger_id, token, request_id=rid)
-        except QboStaleObject:
-            token = str(self._client.read(entity, ledger_id)["SyncToken"])
-            self._client.delete(entity, ledger_id, token, request_id=f"{rid[:44]}-{token}"[:50])
+            _, token = self._remove(entity, ledger_id, token, refund_store_id, "delete")
         except QboNotFound:
-            pass  # already gone from QuickBooks: nothing is left to withdraw
+            logger.info("refund document already gone from QuickBooks", ledger_id=ledger_id)
         return Posted("deleted", entity, ledger_id, token)
 
     # --- sales documents -------------------------------------------------------------
@@ -542,16 +538,28 @@ class QboLedger:
         entity, ledger_id = previous.ledger_type, previous.ledger_id
         operation = self._connection.on_cancel
         token = previous.sync_token or str(self._client.read(entity, ledger_id)["SyncToken"])
-        rid = request_id(self._connection.id, entity, order_store_id, token, operation)
-        call = self._client.void if operation == "void" else self._client.delete
-        try:
-            result = call(entity, ledger_id, token, request_id=rid)
-        except QboStaleObject:
-            token = str(self._client.read(entity, ledger_id)["SyncToken"])
-            result = call(entity, ledger_id, token, request_id=f"{rid[:44]}-{token}"[:50])
+        result, token = self._remove(entity, ledger_id, token, order_store_id, operation)
         if operation == "delete":
             return Posted("deleted", entity, ledger_id, token)
         return _posted("voided", entity, result)
+
+    def _remove(
+        self,
+        entity: str,
+        ledger_id: str,
+        token: str,
+        store_id: str,
+        operation: Literal["void", "delete"],
+    ) -> tuple[dict[str, Any], str]:
+        """Void or delete a document; a stale SyncToken is read again once. Returns QuickBooks'
+        answer and the token the write went with."""
+        rid = request_id(self._connection.id, entity, store_id, token, operation)
+        call = self._client.void if operation == "void" else self._client.delete
+        try:
+            return call(entity, ledger_id, token, request_id=rid), token
+        except QboStaleObject:
+            token = str(self._client.read(entity, ledger_id)["SyncToken"])
+            return call(entity, ledger_id, token, request_id=f"{rid[:44]}-{token}"[:50]), token
 
 
 def refund_doc_number(refund: Refund, connection: Connection) -> str:
