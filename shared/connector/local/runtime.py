@@ -334,15 +334,19 @@ class LocalRuntime:
                 return False
         return True
 
-    def fire_schedule(self, function_name: str) -> Any:
-        """Invokes a scheduled function now, as its schedule would; returns its result."""
+    def fire_schedule(self, function_name: str, detail: Mapping[str, Any] | None = None) -> Any:
+        """Invokes a scheduled function now, as its schedule would; returns its result.
+
+        ``detail`` becomes the event's detail: ``fire_schedule("reconcile", detail={"poll":
+        "now"})`` polls every connection at once, whatever its period.
+        """
         try:
             schedule = self._schedules[function_name]
         except KeyError:
             raise KeyError(
                 f"no scheduled function {function_name!r}; scheduled: {sorted(self._schedules)}"
             ) from None
-        return schedule.fire()
+        return schedule.fire(detail)
 
     def boto3_client(self, service: str) -> Any:
         """A boto3 client for the embedded AWS, in this runtime's account."""

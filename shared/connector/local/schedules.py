@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connector.resources import FunctionSpec
@@ -18,8 +18,14 @@ def rule_name(tenant: str, spec: FunctionSpec) -> str:
     return f"ml-connector-{tenant}-{spec.name}-schedule"
 
 
-def scheduled_event(*, rule_arn: str, account_id: str, region: str) -> dict[str, Any]:
-    """The "Scheduled Event" an EventBridge schedule delivers to its target."""
+def scheduled_event(
+    *, rule_arn: str, account_id: str, region: str, detail: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The "Scheduled Event" an EventBridge schedule delivers to its target.
+
+    A schedule's own event has an empty ``detail``; an operator (or a test) asking for a run
+    now puts its request there, e.g. ``{"poll": "now"}`` for the reconcile function.
+    """
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -29,7 +35,7 @@ def scheduled_event(*, rule_arn: str, account_id: str, region: str) -> dict[str,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "region": region,
         "resources": [rule_arn],
-        "detail": {},
+        "detail": dict(detail or {}),
     }
 
 
@@ -55,10 +61,10 @@ class Schedule:
             target=self._run, name=f"local-schedule-{spec.name}", daemon=True
         )
 
-    def fire(self) -> Any:
-        """Invokes the function now and returns what it returned."""
+    def fire(self, detail: Mapping[str, Any] | None = None) -> Any:
+        """Invokes the function now with ``detail`` in its event; returns what it returned."""
         event = scheduled_event(
-            rule_arn=self.rule_arn, account_id=self._account_id, region=self._region
+            rule_arn=self.rule_arn, account_id=self._account_id, region=self._region, detail=detail
         )
         return self._invoke(self.spec, event)
 
