@@ -121,8 +121,15 @@ class BigCommerceSimulator:
         gift_certificate: Decimal = Decimal(0),
         currency: str = "USD",
         display_currency: str | None = None,
+        payment_status: str = "captured",
+        payment_method: str = "Credit Card",
+        payment_provider_id: str = "",
+        guest: tuple[str, str, str] | None = None,
     ) -> int:
-        """An order priced like BigCommerce: taxes per line at 4 decimals, totals rounded."""
+        """An order priced like BigCommerce: taxes per line at 4 decimals, totals rounded.
+
+        ``payment_status`` "pending" is an order awaiting an offline payment (see ``capture``);
+        ``guest`` is a guest's (first name, last name, email) for the billing address."""
         with self._lock:
             oid = next(self._ids)
             rate = self.tax_rate / 100
@@ -156,6 +163,8 @@ class BigCommerceSimulator:
             ex_total = goods - discount + shipping + handling
             now = format_datetime(datetime.fromtimestamp(self.clock(), UTC))
             buyer = self.customers.get(customer_id, {})
+            if guest is not None and not buyer:
+                buyer = dict(zip(("first_name", "last_name", "email"), guest, strict=True))
             self.orders[oid] = {
                 "id": oid, "customer_id": customer_id, "date_created": now, "date_modified": now,
                 "status_id": status_id, "status": _STATUS_NAMES.get(status_id, "Custom"),
@@ -165,8 +174,8 @@ class BigCommerceSimulator:
                 "wrapping_cost_ex_tax": _m(Decimal(0)), "wrapping_cost_inc_tax": _m(Decimal(0)),
                 "total_ex_tax": _m(ex_total), "total_tax": _m(_c(tax_total)),
                 "total_inc_tax": _m(_c(ex_total) + _c(tax_total)),
-                "is_tax_inclusive_pricing": False, "payment_method": "Credit Card",
-                "payment_provider_id": "", "payment_status": "captured",
+                "is_tax_inclusive_pricing": False, "payment_method": payment_method,
+                "payment_provider_id": payment_provider_id, "payment_status": payment_status,
                 "refunded_amount": _m(Decimal(0)), "store_credit_amount": _m(store_credit),
                 "gift_certificate_amount": _m(gift_certificate),
                 "discount_amount": _m(Decimal(0)), "coupon_discount": _m(discount),
@@ -207,6 +216,12 @@ class BigCommerceSimulator:
             self.orders[oid]["status_id"] = status_id
             self.orders[oid]["status"] = _STATUS_NAMES.get(status_id, "Custom")
             self._touch(oid)
+
+    def capture(self, oid: int, status_id: int = 11) -> None:
+        """The offline payment arrives: the merchant marks it paid and moves the order on."""
+        with self._lock:
+            self.orders[oid]["payment_status"] = "captured"
+            self.set_status(oid, status_id)
 
     def archive(self, oid: int) -> None:
         with self._lock:
