@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -26,11 +26,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from connector.stores.port import (
-    StoreAuthFailed,
-    StoreRecordNotFound,
-    StoreRequestRejected,
-)
+from connector.stores.lookups import StoreLookups
+from connector.stores.port import StoreRecordNotFound
+from connector.stores.responses import StoreAnswers
 from connector.stores.retries import get_with_retries
 from connector.stores.woocommerce_normalise import modified_at
 from connector.stores.woocommerce_payloads import WooError
@@ -94,28 +92,6 @@ FACTS_KEY = "_connector"
 GUEST_GROUP = "guest"
 
 
-class StoreLookups:
-    """Product categories and customer roles already fetched, kept for ``ttl_s`` seconds.
-
-    The runtime keeps one per connection, so the orders a warm function syncs in a row
-    share what they looked up; ``ttl_s`` bounds how stale a category or role can be.
-    """
-
-    def __init__(self, ttl_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._found: dict[str, tuple[float, Any]] = {}
-
-    def get(self, key: str) -> tuple[bool, Any]:
-        hit = self._found.get(key)
-        if hit is None or self._clock() - hit[0] > self._ttl_s:
-            return False, None
-        return True, hit[1]
-
-    def put(self, key: str, value: Any) -> None:
-        self._found[key] = (self._clock(), value)
-
-
 def _gmt_param(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("modified_after must be timezone-aware")
@@ -149,6 +125,14 @@ class WooClient:
         self._max_retries = max(0, max_retries)
         self._backoff_s = backoff_s
         self._label = connection_id or (urlsplit(self._site).hostname or self._site)
+        self._answers = StoreAnswers(
+            store="WooCommerce",
+            site=self._site,
+            connection=self._label,
+            credential="the API keys",
+            explain=_woo_words,
+            not_json="check the store URL and that pretty permalinks are on",
+        )
         # What get_order adds for revenue rules (each costs store calls, so only when asked).
         self._categories = categories
         self._customer_group = customer_group
@@ -256,12 +240,7 @@ class WooClient:
 
     def _object(self, path: str, what: str) -> dict[str, Any]:
         body, _ = self._get(path, [], what)
-        if not isinstance(body, dict):
-            raise StoreRequestRejected(
-                f"WooCommerce answered {what} on connection {self._label} with a "
-                f"{type(body).__name__}, not a record"
-            )
-        return body
+        return self._answers.record(body, what)
 
     def _pages(
         self, path: str, params: list[tuple[str, str]], what: str
@@ -270,11 +249,7 @@ class WooClient:
         while True:
             paged = [*params, ("per_page", str(PAGE_SIZE)), ("page", str(page))]
             body, headers = self._get(path, paged, what)
-            if not isinstance(body, list):
-                raise StoreRequestRejected(
-                    f"WooCommerce answered the list of {what} on connection {self._label} "
-                    "with something that is not a list"
-                )
+            body = self._answers.items(body, what)
             yield from (item for item in body if isinstance(item, dict))
             total_pages = _int_header(headers, "x-wp-totalpages")
             if not body or total_pages is None or page >= total_pages:
@@ -290,12 +265,16 @@ class WooClient:
             max_retries=self._max_retries,
             backoff_s=self._backoff_s,
             timeout_s=self._timeout_s,
-            message=_woo_message,
+            message=self._answers.said,
             unavailable=(
                 f"WooCommerce store for connection {self._label} is unavailable fetching {what}"
             ),
         )
-        return self._interpret(response, what), response.headers
+        advice = (
+            "Create a new read key under WooCommerce > Settings > Advanced > REST API and update "
+            "the connection."
+        )
+        return self._answers.read(response, what, auth_advice=advice), response.headers
 
     def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
         self.calls += 1
@@ -319,38 +298,6 @@ class WooClient:
             timeout=self._timeout_s,
         )
 
-    def _interpret(self, response: httpx.Response, what: str) -> Any:
-        status = response.status_code
-        if status in (401, 403):
-            raise StoreAuthFailed(
-                f"WooCommerce refused the API keys for connection {self._label}: "
-                f"{_woo_message(response, lead='') or f'HTTP {status}'}. Create a new read "
-                "key under WooCommerce > Settings > Advanced > REST API and update the connection."
-            )
-        if status == 404:
-            raise StoreRecordNotFound(
-                f"WooCommerce has no {what} on connection {self._label} (it may have been "
-                "deleted permanently)"
-            )
-        if status in (301, 302, 307, 308):
-            raise StoreRequestRejected(
-                f"WooCommerce at {self._site} redirects to {response.headers.get('location', '?')} "
-                f"for {what} on connection {self._label}; set the connection's store URL to the "
-                "address the site redirects to"
-            )
-        if status >= 300:
-            raise StoreRequestRejected(
-                f"WooCommerce rejected the request for {what} on connection {self._label}: "
-                f"HTTP {status}{_woo_message(response)}"
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise StoreRequestRejected(
-                f"WooCommerce answered {what} on connection {self._label} with a page that is "
-                "not JSON; check the store URL and that pretty permalinks are on"
-            ) from exc
-
 
 def _segment(record_id: str) -> str:
     text = str(record_id).strip()
@@ -367,7 +314,7 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
         return None
 
 
-def _woo_message(response: httpx.Response, lead: str = ": ") -> str:
+def _woo_words(response: httpx.Response) -> str:
     """WooCommerce's own explanation ("Invalid signature ..."), which never holds the keys."""
     try:
         error = WooError.model_validate(response.json())
@@ -375,4 +322,4 @@ def _woo_message(response: httpx.Response, lead: str = ": ") -> str:
         return ""
     if not error.message:
         return ""
-    return f"{lead}{error.message} ({error.code})" if error.code else f"{lead}{error.message}"
+    return f"{error.message} ({error.code})" if error.code else error.message

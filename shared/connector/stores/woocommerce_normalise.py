@@ -5,14 +5,14 @@ Per-rate taxes on lines (``taxes[].total``) are not rounded by WooCommerce (issu
 miss the tax line by a cent. The tax lines are what the merchant's reports and the
 order total use, so they are authoritative: each rate's line amounts are rounded and
 the cents left over are given to the lines whose rounding lost the most (largest
-remainder), which makes every rate's line taxes add up to its tax line exactly.
+remainder, connector.stores.allocation), which makes every rate's line taxes add up to its
+tax line exactly.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -32,9 +32,9 @@ from connector.model import (
     TaxAmount,
     TaxLine,
     check_totals,
-    minor_unit,
     quantize,
 )
+from connector.stores.allocation import settle_per_rate
 from connector.stores.woocommerce_payloads import (
     WooAddress,
     WooCustomer,
@@ -46,6 +46,9 @@ from connector.stores.woocommerce_payloads import (
     WooRefundShipping,
     WooTimestamps,
 )
+
+# One line's share of one rate's tax: (line kind + id, rate id).
+Share = tuple[str, str]
 
 
 def _decode(text: str) -> str:
@@ -68,61 +71,8 @@ def _address(raw: WooAddress) -> Address:
     )
 
 
-@dataclass
-class _Share:
-    """One line's unrounded tax for one rate, and what it becomes."""
-
-    key: tuple[str, str]  # (line kind + id, rate id)
-    exact: Decimal
-    rounded: Decimal
-
-
-def _allocate(shares: list[_Share], target: Decimal, currency: str) -> None:
-    """Round the shares so they add up to ``target``, moving whole cents by largest remainder."""
-    cent = Decimal(1).scaleb(-minor_unit(currency))
-    for share in shares:
-        share.rounded = quantize(share.exact, currency)
-    gap = target - sum((s.rounded for s in shares), ZERO)
-    if not shares or gap == 0:
-        return
-    step = cent if gap > 0 else -cent
-    # The lines whose rounding went furthest against the gap get the cents first;
-    # ties go to the larger amount, then to the earlier line, so the result is stable.
-    direction = Decimal(1).copy_sign(step)
-    order = sorted(
-        range(len(shares)),
-        key=lambda i: (
-            -(shares[i].exact - shares[i].rounded) * direction,
-            -abs(shares[i].exact),
-            i,
-        ),
-    )
-    steps = int((gap / cent).to_integral_value())
-    for n in range(abs(steps)):
-        shares[order[n % len(order)]].rounded += step
-
-
-def _taxes(kind: str, line_id: int, taxes: Iterable[WooRateAmount]) -> list[_Share]:
-    return [
-        _Share(key=(f"{kind}:{line_id}", str(t.id)), exact=t.total, rounded=ZERO) for t in taxes
-    ]
-
-
-def _reconcile(
-    shares: list[_Share], targets: Mapping[str, Decimal], currency: str
-) -> dict[tuple[str, str], Decimal]:
-    by_rate: dict[str, list[_Share]] = {}
-    for share in shares:
-        by_rate.setdefault(share.key[1], []).append(share)
-    for rate_id, rate_shares in by_rate.items():
-        target = targets.get(rate_id)
-        if target is None:
-            # A rate missing from the tax lines (deleted since): plain rounding is all we can do.
-            for share in rate_shares:
-                share.rounded = quantize(share.exact, currency)
-        else:
-            _allocate(rate_shares, target, currency)
-    return {share.key: share.rounded for share in shares}
+def _taxes(kind: str, line_id: int, taxes: Iterable[WooRateAmount]) -> dict[Share, Decimal]:
+    return {(f"{kind}:{line_id}", str(t.id)): t.total for t in taxes}
 
 
 def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
@@ -136,16 +86,16 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
     item_targets = {str(t.rate_id): q(t.tax_total) for t in woo.tax_lines}
     shipping_targets = {str(t.rate_id): q(t.shipping_tax_total) for t in woo.tax_lines}
 
-    item_shares: list[_Share] = []
+    item_shares: dict[Share, Decimal] = {}
     for item in woo.line_items:
-        item_shares += _taxes("line", item.id, item.taxes)
+        item_shares |= _taxes("line", item.id, item.taxes)
     for fee in woo.fee_lines:
-        item_shares += _taxes("fee", fee.id, fee.taxes)
-    shipping_shares: list[_Share] = []
+        item_shares |= _taxes("fee", fee.id, fee.taxes)
+    shipping_shares: dict[Share, Decimal] = {}
     for ship in woo.shipping_lines:
-        shipping_shares += _taxes("shipping", ship.id, ship.taxes)
-    amounts = _reconcile(item_shares, item_targets, currency)
-    amounts.update(_reconcile(shipping_shares, shipping_targets, currency))
+        shipping_shares |= _taxes("shipping", ship.id, ship.taxes)
+    amounts = settle_per_rate(item_shares, item_targets, currency)
+    amounts.update(settle_per_rate(shipping_shares, shipping_targets, currency))
 
     def taxes_of(kind: str, line_id: int, taxes: Iterable[WooRateAmount]) -> tuple[TaxAmount, ...]:
         return tuple(

@@ -8,38 +8,26 @@ Dates ending in ``_gmt`` are UTC without an offset, so they are made aware here.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
-from connector.model import to_decimal
+from connector.stores.payload_types import Money, RawPayload, Text, as_utc
 
 
 def _gmt(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-Money = Annotated[Decimal, BeforeValidator(to_decimal)]
 GmtDatetime = Annotated[datetime | None, BeforeValidator(_gmt)]
-Text = Annotated[str, BeforeValidator(_text)]
 
 
-class _Raw(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class WooAddress(_Raw):
+class WooAddress(RawPayload):
     first_name: Text = ""
     last_name: Text = ""
     company: Text = ""
@@ -53,7 +41,7 @@ class WooAddress(_Raw):
     phone: Text = ""
 
 
-class WooRateAmount(_Raw):
+class WooRateAmount(RawPayload):
     """One rate's share of a line's tax: ``id`` is the tax rate id, amounts unrounded."""
 
     id: int
@@ -61,7 +49,7 @@ class WooRateAmount(_Raw):
     subtotal: Money = Decimal(0)
 
 
-class WooLineItem(_Raw):
+class WooLineItem(RawPayload):
     id: int
     name: Text = ""
     product_id: int = 0
@@ -75,7 +63,7 @@ class WooLineItem(_Raw):
     sku: str | None = None
 
 
-class WooTaxLine(_Raw):
+class WooTaxLine(RawPayload):
     id: int
     rate_code: Text = ""
     rate_id: int
@@ -87,7 +75,7 @@ class WooTaxLine(_Raw):
     rate_percent: Money | None = None
 
 
-class WooShippingLine(_Raw):
+class WooShippingLine(RawPayload):
     id: int
     method_title: Text = ""
     method_id: Text = ""
@@ -96,7 +84,7 @@ class WooShippingLine(_Raw):
     taxes: tuple[WooRateAmount, ...] = ()
 
 
-class WooFeeLine(_Raw):
+class WooFeeLine(RawPayload):
     id: int
     name: Text = ""
     tax_status: Text = ""
@@ -105,25 +93,25 @@ class WooFeeLine(_Raw):
     taxes: tuple[WooRateAmount, ...] = ()
 
 
-class WooCouponLine(_Raw):
+class WooCouponLine(RawPayload):
     id: int
     code: Text = ""
     discount: Money = Decimal(0)
     discount_tax: Money = Decimal(0)
 
 
-class WooRefundSummary(_Raw):
+class WooRefundSummary(RawPayload):
     id: int
     reason: Text = ""
     total: Money = Decimal(0)
 
 
-class WooCategory(_Raw):
+class WooCategory(RawPayload):
     name: Text = ""
     slug: Text = ""
 
 
-class WooOrderFacts(_Raw):
+class WooOrderFacts(RawPayload):
     """What the store adapter looked up beside a REST order, for revenue rules
     (woocommerce_client.FACTS_KEY): absent parts were not asked for."""
 
@@ -133,7 +121,7 @@ class WooOrderFacts(_Raw):
     customer_group: str | None = None
 
 
-class WooOrder(_Raw):
+class WooOrder(RawPayload):
     id: int
     number: Text = ""
     status: Text
@@ -165,7 +153,7 @@ class WooOrder(_Raw):
     facts: Annotated[WooOrderFacts, Field(alias="_connector")] = WooOrderFacts()
 
 
-class WooCustomer(_Raw):
+class WooCustomer(RawPayload):
     id: int
     email: Text = ""
     first_name: Text = ""
@@ -178,14 +166,14 @@ class WooCustomer(_Raw):
     shipping: WooAddress = WooAddress()
 
 
-class WooTimestamps(_Raw):
+class WooTimestamps(RawPayload):
     """The two dates every WooCommerce record carries, for watermarks."""
 
     date_created_gmt: GmtDatetime = None
     date_modified_gmt: GmtDatetime = None
 
 
-class WooError(_Raw):
+class WooError(RawPayload):
     """WooCommerce's error body: ``{"code", "message", "data": {"status"}}``."""
 
     code: Text = ""
@@ -193,7 +181,7 @@ class WooError(_Raw):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class WooMeta(_Raw):
+class WooMeta(RawPayload):
     key: str = ""
     value: Any = None
 
@@ -230,7 +218,7 @@ class WooRefundFee(WooFeeLine):
         return _refunded_item_id(self.meta_data, self.id)
 
 
-class WooRefund(_Raw):
+class WooRefund(RawPayload):
     """GET /wc/v3/orders/{id}/refunds: amounts positive, line amounts negative."""
 
     id: int

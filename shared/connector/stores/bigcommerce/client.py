@@ -20,11 +20,11 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from connector.stores.bigcommerce.payloads import BcError
 from connector.stores.port import (
-    StoreAuthFailed,
     StoreRecordNotFound,
     StoreRequestRejected,
     StoreUnavailable,
 )
+from connector.stores.responses import StoreAnswers
 
 V2_PAGE = 250  # V2 lists cap limit at 250
 V3_PAGE = 250
@@ -68,6 +68,14 @@ class BigCommerceClient:
         self._max_retries = max(0, max_retries)
         self._backoff_s = backoff_s
         self._label = connection_id or store_hash
+        self._answers = StoreAnswers(
+            store="BigCommerce",
+            site=self._root,
+            connection=self._label,
+            credential="the access token",
+            explain=_bc_words,
+            not_json="check the connection's api_base and store_hash",
+        )
         self._sleep = sleep
         self._clock = clock
         self._not_before = 0.0
@@ -156,11 +164,7 @@ class BigCommerceClient:
             body = self._get(path, paged, what, SCOPE_ORDERS)
             if body is None:  # V2 answers an empty list with 204 No Content
                 return
-            if not isinstance(body, list):
-                raise StoreRequestRejected(
-                    f"BigCommerce answered the list of {what} on connection {self._label} "
-                    "with something that is not a list"
-                )
+            body = self._answers.items(body, what)
             yield from (item for item in body if isinstance(item, dict))
             if len(body) < V2_PAGE:
                 return
@@ -217,10 +221,18 @@ class BigCommerceClient:
                 continue
             if status >= 500:
                 failures += 1
-                last_problem = f"HTTP {status}{_bc_message(response)}"
+                last_problem = f"HTTP {status}{self._answers.said(response)}"
                 self._wait(self._backoff(failures))
                 continue
-            return self._interpret(response, what, scope)
+            return self._answers.read(
+                response,
+                what,
+                auth_advice=(
+                    f"The API account was revoked or lacks a scope: this needs {scope}. Create a "
+                    "store-level API account with that scope under Settings > API > Store-level "
+                    "API accounts and put its access token into the connection's store secret"
+                ),
+            )
         raise StoreUnavailable(
             f"BigCommerce store for connection {self._label} is unavailable fetching {what}: "
             f"{last_problem} after {failures + throttled} attempts",
@@ -260,37 +272,6 @@ class BigCommerceClient:
             timeout=self._timeout_s,
         )
 
-    def _interpret(self, response: httpx.Response, what: str, scope: str) -> Any:
-        status = response.status_code
-        if status in (401, 403):
-            raise StoreAuthFailed(
-                f"BigCommerce refused the access token for connection {self._label} reading "
-                f"{what} (HTTP {status}{_bc_message(response)}): the API account was revoked "
-                f"or lacks a scope — it needs {scope}. Create a store-level API account with "
-                "that scope under Settings > API > Store-level API accounts and put its access "
-                "token into the connection's store secret"
-            )
-        if status == 404:
-            raise StoreRecordNotFound(
-                f"BigCommerce has no {what} on connection {self._label}{_bc_message(response)}"
-            )
-        if status == 204:
-            return None
-        if status >= 300:
-            raise StoreRequestRejected(
-                f"BigCommerce rejected the request for {what} on connection {self._label}: "
-                f"HTTP {status}{_bc_message(response)}"
-            )
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise StoreRequestRejected(
-                f"BigCommerce answered {what} on connection {self._label} with a body that is "
-                "not JSON; check the connection's api_base and store_hash"
-            ) from exc
-
 
 def _segment(record_id: str) -> str:
     text = str(record_id).strip()
@@ -312,7 +293,7 @@ def _reset_s(response: httpx.Response) -> float | None:
     return max(0, millis) / 1000 if millis is not None else None
 
 
-def _bc_message(response: httpx.Response) -> str:
+def _bc_words(response: httpx.Response) -> str:
     """BigCommerce's own explanation (V3 ``title``, V2 ``[{status, message}]``)."""
     try:
         body = response.json()
@@ -324,5 +305,4 @@ def _bc_message(response: httpx.Response) -> str:
         error = BcError.model_validate(body)
     except ValidationError:
         return ""
-    text = error.title or error.message
-    return f": {text}" if text else ""
+    return error.title or error.message

@@ -19,7 +19,7 @@ can explain is left alone, and ``check_totals`` names the part that does not add
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -39,9 +39,10 @@ from connector.model import (
     TaxAmount,
     TaxLine,
     check_totals,
-    minor_unit,
     quantize,
 )
+from connector.stores.allocation import round_to as allocate
+from connector.stores.allocation import split
 from connector.stores.bigcommerce.payloads import (
     BcAddress,
     BcCustomer,
@@ -58,50 +59,6 @@ PAID_STATUSES = frozenset({"captured", "paid", "partially refunded", "refunded"}
 REFUNDS_KEY = "refunds"  # the client puts the order's V3 refunds here (when it has any)
 _FEE_TAX_RATE = "fees"
 _ORDER_LEVEL = "order"  # an ORDER refund item: a custom amount, not a line
-
-
-def allocate(exacts: Sequence[Decimal], target: Decimal, currency: str) -> list[Decimal]:
-    """Round ``exacts`` to the minor unit so they add up to ``target``.
-
-    Whole cents move by largest remainder (ties to the larger amount, then the earlier one),
-    and only when rounding can explain the gap: half a unit per amount, plus one. Otherwise the
-    plain roundings come back and the caller's check names the difference.
-    """
-    unit = Decimal(1).scaleb(-minor_unit(currency))
-    rounded = [quantize(e, currency) for e in exacts]
-    gap = target - sum(rounded, ZERO)
-    if not exacts or gap == 0 or abs(gap) > unit * (len(exacts) // 2 + 1):
-        return rounded
-    step = unit if gap > 0 else -unit
-    direction = Decimal(1).copy_sign(step)
-    order = sorted(
-        range(len(exacts)),
-        key=lambda i: (-(exacts[i] - rounded[i]) * direction, -abs(exacts[i]), i),
-    )
-    for n in range(int(abs(gap / unit))):
-        rounded[order[n % len(order)]] += step
-    return rounded
-
-
-def _proportional(weights: Sequence[Decimal], target: Decimal, currency: str) -> list[Decimal]:
-    """Split ``target`` in proportion to ``weights``, adding up to it exactly."""
-    whole = sum(weights, ZERO)
-    if not weights:
-        return []
-    if whole == 0:
-        exacts = [target / len(weights)] * len(weights)
-    else:
-        exacts = [target * w / whole for w in weights]
-    unit = Decimal(1).scaleb(-minor_unit(currency))
-    rounded = [quantize(e, currency) for e in exacts]
-    gap = target - sum(rounded, ZERO)
-    order = sorted(range(len(exacts)), key=lambda i: (-(exacts[i] - rounded[i]), i))
-    if gap < 0:
-        order = sorted(range(len(exacts)), key=lambda i: (exacts[i] - rounded[i], i))
-    step = unit if gap > 0 else -unit
-    for n in range(int(abs(gap / unit))):
-        rounded[order[n % len(order)]] += step
-    return rounded
 
 
 def _address(raw: BcAddress) -> Address:
@@ -250,7 +207,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         costs = allocate([a.cost_ex_tax for a in addresses], shipping_total, currency)
         ship_taxes = taxes_of("shipping")
         tax_parts = {
-            t.rate_id: _proportional(costs, t.amount, currency) for t in ship_taxes
+            t.rate_id: split(t.amount, costs, currency) for t in ship_taxes
         }  # several addresses share the order's shipping tax by cost
         shipping_lines = tuple(
             ShippingLine(
@@ -428,7 +385,7 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
             parts.append(("fee", fee_id, name, None, Decimal(1), exact, taxes))
     amount = quantize(bc.total_amount, currency)
     tax = quantize(bc.total_tax, currency)
-    net = _proportional([p[5] for p in parts], amount - tax, currency) if parts else []
+    net = split(amount - tax, [p[5] for p in parts], currency) if parts else []
     # the tax goes to the (line, rate) pairs that carried tax, by their share of the order tax
     weights: list[tuple[int, str, Decimal]] = []
     for n, part in enumerate(parts):
@@ -436,9 +393,9 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
         for t in part[6]:
             if line_tax and net[n]:
                 weights.append((n, t.rate_id, net[n] * t.amount / line_tax))
-    split = _proportional([w[2] for w in weights], tax, currency) if weights else []
+    tax_parts = split(tax, [w[2] for w in weights], currency) if weights else []
     refund_taxes: dict[int, list[TaxAmount]] = {}
-    for (n, rate, _), share in zip(weights, split, strict=True):
+    for (n, rate, _), share in zip(weights, tax_parts, strict=True):
         refund_taxes.setdefault(n, []).append(TaxAmount(rate_id=rate, amount=share))
     # An ORDER item is money not tied to a line: it is left out of the lines, so the document
     # gives it back as the refund's rest (on mapping.refund_item).

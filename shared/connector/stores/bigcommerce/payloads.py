@@ -8,14 +8,14 @@ RFC 2822 ("Wed, 10 Jan 2018 21:05:30 +0000"), V3 dates RFC 3339; both become awa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 
-from connector.model import to_decimal
+from connector.stores.payload_types import Money, RawPayload, Text, as_utc
 
 
 def _moment(value: Any) -> datetime | None:
@@ -29,13 +29,7 @@ def _moment(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             parsed = parsedate_to_datetime(text)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    return as_utc(parsed)
 
 
 def _optional_id(value: Any) -> int | None:
@@ -44,17 +38,11 @@ def _optional_id(value: Any) -> int | None:
     return int(value)
 
 
-Money = Annotated[Decimal, BeforeValidator(to_decimal)]
 Moment = Annotated[datetime | None, BeforeValidator(_moment)]
-Text = Annotated[str, BeforeValidator(_text)]
 OptionalId = Annotated[int | None, BeforeValidator(_optional_id)]
 
 
-class _Raw(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class BcAddress(_Raw):
+class BcAddress(RawPayload):
     first_name: Text = ""
     last_name: Text = ""
     company: Text = ""
@@ -77,7 +65,7 @@ class BcShippingAddress(BcAddress):
     cost_tax: Money = Decimal(0)
 
 
-class BcAppliedDiscount(_Raw):
+class BcAppliedDiscount(RawPayload):
     id: Text = ""
     amount: Money = Decimal(0)
     name: Text = ""
@@ -85,7 +73,7 @@ class BcAppliedDiscount(_Raw):
     target: Text = ""
 
 
-class BcProduct(_Raw):
+class BcProduct(RawPayload):
     id: int  # the order product id (what taxes and refunds name)
     product_id: int = 0
     variant_id: int = 0
@@ -102,14 +90,14 @@ class BcProduct(_Raw):
     is_bundled_product: bool = False
 
 
-class BcCoupon(_Raw):
+class BcCoupon(RawPayload):
     id: int = 0
     code: Text = ""
     # ``amount`` is the coupon's setting (5 for 5 %); ``discount`` is the money it took off.
     discount: Money = Decimal(0)
 
 
-class BcTax(_Raw):
+class BcTax(RawPayload):
     id: int = 0
     tax_rate_id: int = 0
     name: Text = ""
@@ -122,7 +110,7 @@ class BcTax(_Raw):
     line_item_type: Text = "item"
 
 
-class BcFee(_Raw):
+class BcFee(RawPayload):
     id: int
     type: Text = ""
     display_name_merchant: Text = ""
@@ -135,7 +123,7 @@ class BcFee(_Raw):
     cost_tax: Money = Decimal(0)
 
 
-class BcOrder(_Raw):
+class BcOrder(RawPayload):
     """``GET /v2/orders/{id}`` with its products, shipping addresses, coupons, taxes and fees
     fetched by the client and put in place of the sub-resource links."""
 
@@ -181,7 +169,7 @@ class BcOrder(_Raw):
     fees: tuple[BcFee, ...] = ()
 
 
-class BcRefundItem(_Raw):
+class BcRefundItem(RawPayload):
     # PRODUCT | SHIPPING | HANDLING | GIFT_WRAPPING | FEE | ORDER
     item_type: Text
     item_id: int = 0
@@ -190,7 +178,7 @@ class BcRefundItem(_Raw):
     reason: Text = ""
 
 
-class BcRefund(_Raw):
+class BcRefund(RawPayload):
     id: int
     order_id: int
     created: Moment = None
@@ -208,7 +196,7 @@ class BcCustomerAddress(BcAddress):
     country_code: Text = ""
 
 
-class BcCustomer(_Raw):
+class BcCustomer(RawPayload):
     """A V3 customer (``GET /v3/customers?id:in=...&include=addresses``)."""
 
     id: int
@@ -223,7 +211,7 @@ class BcCustomer(_Raw):
     addresses: tuple[BcCustomerAddress, ...] = ()
 
 
-class BcError(_Raw):
+class BcError(RawPayload):
     """V3 errors carry ``title``; V2 errors are a list of ``{status, message}``."""
 
     status: int | None = None

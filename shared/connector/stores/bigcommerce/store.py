@@ -19,12 +19,12 @@ from connector.stores.bigcommerce.normalise import (
     normalise_order,
     normalise_refund,
 )
+from connector.stores.lookups import StoreLookups
 from connector.stores.port import (
     ChangedRecord,
     StoreRecordMissing,
     StoreRecordNotFound,
 )
-from connector.stores.woocommerce_client import StoreLookups
 
 DISPLAY_NAME = "BigCommerce"
 

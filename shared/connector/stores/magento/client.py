@@ -28,11 +28,11 @@ from connector.stores.magento.normalise import FACTS_KEY, modified_at
 from connector.stores.magento.oauth import OAuthCredentials, authorization_header
 from connector.stores.magento.payloads import MageError, MageInvoice, MageTotals, format_time
 from connector.stores.port import (
-    StoreAuthFailed,
     StoreRecordMissing,
     StoreRecordNotFound,
     StoreRequestRejected,
 )
+from connector.stores.responses import StoreAnswers
 from connector.stores.retries import get_with_retries
 
 PAGE_SIZE = 100
@@ -114,6 +114,17 @@ class MagentoClient:
         self._max_retries = max(0, max_retries)
         self._backoff_s = backoff_s
         self._label = connection_id or (urlsplit(self._site).hostname or self._site)
+        # Magento deletes orders only through extensions and says nothing of it: a 404 is
+        # recorded, never taken as a deletion that would void a document.
+        self._answers = StoreAnswers(
+            store="Magento",
+            site=self._site,
+            connection=self._label,
+            credential="the integration's credentials",
+            explain=_mage_words,
+            not_json="check the store URL and store code",
+            missing=StoreRecordMissing,
+        )
         self._page_size = page_size
         self.calls = 0
 
@@ -217,13 +228,7 @@ class MagentoClient:
     # -- transport ------------------------------------------------------------------------
 
     def _object(self, path: str, what: str) -> dict[str, Any]:
-        body = self._get(path, [], what)
-        if not isinstance(body, dict):
-            raise StoreRequestRejected(
-                f"Magento answered {what} on connection {self._label} with a "
-                f"{type(body).__name__}, not a record"
-            )
-        return body
+        return self._answers.record(self._get(path, [], what), what)
 
     def _page(
         self, path: str, filters: Sequence[Filter], sort: Sequence[tuple[str, str]], what: str
@@ -266,10 +271,18 @@ class MagentoClient:
             max_retries=self._max_retries,
             backoff_s=self._backoff_s,
             timeout_s=self._timeout_s,
-            message=_mage_message,
+            message=self._answers.said,
             unavailable=f"Magento store for connection {self._label} is unavailable fetching {what}",
         )
-        return self._interpret(response, what)
+        return self._answers.read(
+            response,
+            what,
+            auth_advice=(
+                "Check the integration under System → Extensions → Integrations (active, with "
+                "the API resources the README lists), put its four OAuth values into the "
+                "connection's store secret, then replay"
+            ),
+        )
 
     def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
         self.calls += 1
@@ -288,37 +301,6 @@ class MagentoClient:
             timeout=self._timeout_s,
         )
 
-    def _interpret(self, response: httpx.Response, what: str) -> Any:
-        status = response.status_code
-        if status in (401, 403):
-            raise StoreAuthFailed(
-                f"Magento refused the integration's credentials for connection {self._label}: "
-                f"{_mage_message(response, lead='') or f'HTTP {status}'}. Check the integration "
-                "under System → Extensions → Integrations (active, with the Sales and Customers "
-                "API resources), put its four OAuth values into the connection's store secret, "
-                "then replay"
-            )
-        if status == 404:
-            # Magento deletes orders only through extensions and says nothing of it: a 404 is
-            # recorded, never taken as a deletion that would void a document.
-            detail = _mage_message(response, lead="")
-            raise StoreRecordMissing(
-                f"Magento has no {what} on connection {self._label}"
-                + (f" ({detail})" if detail else "")
-            )
-        if status >= 300:
-            raise StoreRequestRejected(
-                f"Magento rejected the request for {what} on connection {self._label}: "
-                f"HTTP {status}{_mage_message(response)}"
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise StoreRequestRejected(
-                f"Magento answered {what} on connection {self._label} with a page that is not "
-                "JSON; check the store URL and store code"
-            ) from exc
-
 
 def _segment(record_id: str) -> str:
     text = str(record_id).strip()
@@ -327,11 +309,10 @@ def _segment(record_id: str) -> str:
     return text
 
 
-def _mage_message(response: httpx.Response, lead: str = ": ") -> str:
+def _mage_words(response: httpx.Response) -> str:
     """Magento's own explanation ("The signature is invalid. Verify and try again.")."""
     try:
         error = MageError.model_validate(response.json())
     except (ValueError, ValidationError):
         return ""
-    text = error.text().strip()
-    return f"{lead}{text}" if text else ""
+    return error.text()

@@ -41,9 +41,10 @@ from connector.model import (
     TaxLine,
     TotalsMismatch,
     check_totals,
-    minor_unit,
     quantize,
 )
+from connector.stores.allocation import settle_per_rate
+from connector.stores.allocation import split as allocate
 from connector.stores.magento.payloads import (
     MageAddress,
     MageCreditMemo,
@@ -60,32 +61,6 @@ SHIPPING_LINE_ID = "shipping"
 GUEST_GROUP = "guest"
 SYNTHETIC_RATE = "tax"
 _RATE_PLACES = Decimal("1e-10")
-
-
-def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
-    """Split ``total`` in proportion to ``weights``, rounded to the currency's minor unit so
-    the parts add up to ``total`` exactly; the cents left over go to the parts whose rounding
-    lost the most (largest remainder), ties to the earlier part."""
-    if not weights:
-        return []
-    whole = sum(weights, ZERO)
-    if whole == 0:
-        exact = [total if n == 0 else ZERO for n in range(len(weights))]
-    else:
-        exact = [total * w / whole for w in weights]
-    rounded = [quantize(e, currency) for e in exact]
-    cent = Decimal(1).scaleb(-minor_unit(currency))
-    gap = quantize(total, currency) - sum(rounded, ZERO)
-    if gap == 0:
-        return rounded
-    step = cent if gap > 0 else -cent
-    direction = Decimal(1).copy_sign(step)
-    order = sorted(
-        range(len(exact)), key=lambda i: (-(exact[i] - rounded[i]) * direction, -abs(exact[i]), i)
-    )
-    for n in range(abs(int((gap / cent).to_integral_value()))):
-        rounded[order[n % len(order)]] += step
-    return rounded
 
 
 def _address(raw: MageAddress | None) -> Address:
@@ -148,15 +123,12 @@ def _reconciled(
     per_line: list[tuple[TaxAmount, ...]], targets: Mapping[str, Decimal], currency: str
 ) -> list[tuple[TaxAmount, ...]]:
     """Move cents between lines so each rate's line taxes add up to its target."""
-    result = [dict((t.rate_id, t.amount) for t in taxes) for taxes in per_line]
-    for rate_id, target in targets.items():
-        holders = [n for n, taxes in enumerate(result) if rate_id in taxes]
-        if not holders:
-            continue
-        fixed = allocate(target, [result[n][rate_id] for n in holders], currency)
-        for n, amount in zip(holders, fixed, strict=True):
-            result[n][rate_id] = amount
-    return [tuple(TaxAmount(rate_id=r, amount=a) for r, a in taxes.items()) for taxes in result]
+    shares = {(n, t.rate_id): t.amount for n, taxes in enumerate(per_line) for t in taxes}
+    settled = settle_per_rate(shares, targets, currency)
+    return [
+        tuple(TaxAmount(rate_id=t.rate_id, amount=settled[(n, t.rate_id)]) for t in taxes)
+        for n, taxes in enumerate(per_line)
+    ]
 
 
 def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
 from connector.model import to_decimal
+from connector.stores.payload_types import Money, RawPayload, Text, as_utc
 
 MAGENTO_TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -26,9 +27,7 @@ def parse_time(value: Any) -> datetime | None:
         parsed = value
     else:
         parsed = datetime.fromisoformat(str(value).replace(" ", "T"))
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def format_time(moment: datetime) -> str:
@@ -38,28 +37,18 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(MAGENTO_TIME)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true")
 
 
-Money = Annotated[Decimal, BeforeValidator(to_decimal)]
 OptionalMoney = Annotated[
     Decimal | None, BeforeValidator(lambda v: None if v is None else to_decimal(v))
 ]
 Time = Annotated[datetime | None, BeforeValidator(parse_time)]
-Text = Annotated[str, BeforeValidator(_text)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
-class _Raw(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class MageAddress(_Raw):
+class MageAddress(RawPayload):
     firstname: Text = ""
     lastname: Text = ""
     company: Text = ""
@@ -73,7 +62,7 @@ class MageAddress(_Raw):
     email: Text = ""
 
 
-class MageItem(_Raw):
+class MageItem(RawPayload):
     """An order row: a simple product, or a configurable/bundle parent, or a parent's child."""
 
     item_id: int
@@ -90,38 +79,38 @@ class MageItem(_Raw):
     discount_tax_compensation_amount: Money = Decimal(0)
 
 
-class MagePayment(_Raw):
+class MagePayment(RawPayload):
     method: Text = ""
     last_trans_id: Text = ""
     additional_information: tuple[str, ...] = ()
 
 
-class MageShippingTotal(_Raw):
+class MageShippingTotal(RawPayload):
     shipping_amount: Money = Decimal(0)
 
 
-class MageShipping(_Raw):
+class MageShipping(RawPayload):
     method: Text = ""
     address: MageAddress | None = None
 
 
-class MageShippingAssignment(_Raw):
+class MageShippingAssignment(RawPayload):
     shipping: MageShipping = MageShipping()
 
 
-class MageAppliedTax(_Raw):
+class MageAppliedTax(RawPayload):
     code: Text = ""
     title: Text = ""
     percent: OptionalMoney = None
     amount: Money = Decimal(0)
 
 
-class MageOrderExtension(_Raw):
+class MageOrderExtension(RawPayload):
     shipping_assignments: tuple[MageShippingAssignment, ...] = ()
     applied_taxes: tuple[MageAppliedTax, ...] = ()
 
 
-class MageOrder(_Raw):
+class MageOrder(RawPayload):
     entity_id: int
     increment_id: Text = ""
     state: Text = ""
@@ -159,7 +148,7 @@ class MageOrder(_Raw):
     extension_attributes: MageOrderExtension = MageOrderExtension()
 
 
-class MageTotals(_Raw):
+class MageTotals(RawPayload):
     """What the client reads of an order to know which facts to look up beside it."""
 
     entity_id: int
@@ -168,7 +157,7 @@ class MageTotals(_Raw):
     total_refunded: Money = Decimal(0)
 
 
-class MageCreditMemoItem(_Raw):
+class MageCreditMemoItem(RawPayload):
     entity_id: int
     order_item_id: int
     sku: Text = ""
@@ -180,7 +169,7 @@ class MageCreditMemoItem(_Raw):
     discount_tax_compensation_amount: Money = Decimal(0)
 
 
-class MageCreditMemo(_Raw):
+class MageCreditMemo(RawPayload):
     """GET /V1/creditmemos: a refund, amounts positive, with its adjustments."""
 
     entity_id: int
@@ -198,14 +187,14 @@ class MageCreditMemo(_Raw):
     items: tuple[MageCreditMemoItem, ...] = ()
 
 
-class MageInvoice(_Raw):
+class MageInvoice(RawPayload):
     entity_id: int
     order_id: int
     created_at: Time = None
     grand_total: Money = Decimal(0)
 
 
-class MageCustomer(_Raw):
+class MageCustomer(RawPayload):
     id: int
     email: Text = ""
     firstname: Text = ""
@@ -218,12 +207,12 @@ class MageCustomer(_Raw):
     addresses: tuple[dict[str, Any], ...] = ()
 
 
-class MageSearchResult(_Raw):
+class MageSearchResult(RawPayload):
     items: tuple[dict[str, Any], ...] = ()
     total_count: int = 0
 
 
-class MageError(_Raw):
+class MageError(RawPayload):
     """Magento's error body: ``{"message": "... %1 ...", "parameters": [...]}``."""
 
     message: Text = ""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from connector.config import Connection, MagentoStore
 from connector.model import Customer, Entity, Order, Refund
 from connector.secrets import SecretVault
+from connector.stores.lookups import StoreLookups
 from connector.stores.magento.client import MagentoClient
 from connector.stores.magento.normalise import (
     credit_memos,
@@ -24,7 +25,6 @@ from connector.stores.magento.normalise import (
 from connector.stores.magento.oauth import OAuthCredentials
 from connector.stores.magento.payloads import MageItem
 from connector.stores.port import ChangedRecord
-from connector.stores.woocommerce_client import StoreLookups
 
 DISPLAY_NAME = "Magento"
 
