@@ -26,7 +26,8 @@ class ConnectorSchedules(Construct):
             self.rules[spec.name] = events.Rule(
                 self,
                 f"{pascal(spec.name)}Schedule",
-                description=f"Runs {spec.name} every {spec.schedule_minutes} minutes",
+                description=f"Runs {spec.name} every "
+                + ("minute" if spec.schedule_minutes == 1 else f"{spec.schedule_minutes} minutes"),
                 schedule=events.Schedule.rate(Duration.minutes(spec.schedule_minutes)),
                 targets=[
                     targets.LambdaFunction(

@@ -34,6 +34,9 @@ class WooCommerceStore(_Settings):
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
     # How bookkeepers name the store in document notes and memos.
     display_name: ClassVar[str] = "WooCommerce"
+    # Minutes between polls for changed records when the connection does not say
+    # (reconcile_every_minutes): webhooks are the trigger, the poll a safety net.
+    default_reconcile_every_minutes: ClassVar[int] = 15
 
     @property
     def address(self) -> str:
@@ -53,6 +56,7 @@ class BigCommerceStore(_Settings):
     # The API host only (tests point it at a simulator); the connector appends /stores/<hash>/v2|v3.
     api_base: Annotated[str, Field(pattern=r"^https?://[^\s/]+$")] = "https://api.bigcommerce.com"
     display_name: ClassVar[str] = "BigCommerce"
+    default_reconcile_every_minutes: ClassVar[int] = 15
 
     @property
     def address(self) -> str:
@@ -65,6 +69,8 @@ class MagentoStore(_Settings):
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
     store_code: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")] = "default"
     display_name: ClassVar[str] = "Magento"
+    # Magento Open Source sends no webhooks: the poll is the trigger, so it runs often.
+    default_reconcile_every_minutes: ClassVar[int] = 2
 
     @property
     def address(self) -> str:
@@ -362,6 +368,26 @@ class Connection(_Settings):
     refund_statuses: tuple[str, ...] = ("refunded",)
     on_cancel: Literal["void", "delete"] = "void"
     mapping: MappingRules = MappingRules()
+    # Minutes between polls of the store for records changed since the last one
+    # (connector.reconcile); unset: the store's default (15; Magento 2).
+    reconcile_every_minutes: int | None = None
+
+    @field_validator("reconcile_every_minutes", mode="before")
+    @classmethod
+    def _whole_minutes(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1440:
+            raise ValueError(
+                f"must be a whole number of minutes from 1 to 1440, not {value!r} (the poll "
+                "runs at most once a minute); leave it out for the store's default"
+            )
+        return value
+
+    @property
+    def reconcile_minutes(self) -> int:
+        """Minutes between polls: the connection's own, else its store's default."""
+        return self.reconcile_every_minutes or self.store.default_reconcile_every_minutes
 
     @field_validator("post_statuses", "cancel_statuses", "refund_statuses", mode="before")
     @classmethod

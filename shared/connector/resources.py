@@ -184,7 +184,21 @@ QBWC = FunctionSpec(
     ),
     reads_secrets=True,
 )
-FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC)
+RECONCILE = FunctionSpec(
+    name="reconcile",
+    handler="functions.reconcile.handler.lambda_handler",
+    description="Polls each store for records changed since its watermark and queues them",
+    # Every minute; each connection is polled when its own period (reconcile_every_minutes)
+    # is up, under a per-connection lease, so a slow run never overlaps itself.
+    timeout_s=300,
+    memory_mb=512,
+    schedule_minutes=1,
+    reads_tables=(STATE_TABLE.logical_id,),
+    writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
+    sends_to_queues=(SYNC_QUEUE.logical_id,),
+    reads_secrets=True,
+)
+FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC, RECONCILE)
 
 
 SERVICE_NAME = "ml-connector"

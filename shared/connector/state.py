@@ -6,6 +6,7 @@ Nothing above this module touches boto3's DynamoDB API. Keys (state table, pk / 
   lock#<name>                 / LOCK         short leases (token refresh per realm)
   oauth#<state>               / STATE        single-use OAuth state, 10 minutes
   <conn>#connection           / STATUS       connection health (needs reconnect)
+  <conn>#reconcile            / POLL         the poll's watermarks and last run (connector.reconcile)
 Audit table: <conn>#<entity>#<id> / <timestamp>#<random>: events in order, never updated.
 """
 
@@ -47,6 +48,8 @@ AuditEventType = Literal[
     "connected",
     "token_refreshed",
     "needs_reconnect",
+    "polled",
+    "poll_failed",
 ]
 
 
@@ -83,6 +86,17 @@ class AuditEvent(BaseModel):
     outcome: str
     ledger_id: str | None = None
     detail: dict[str, Any] = {}
+
+
+class PollMark(BaseModel):
+    """Where a connection's poll of its store stands (connector.reconcile)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # When the poll last ran, by our clock (decides when it is due again).
+    last_run_at: datetime | None = None
+    # Per entity, the latest modification time the store listed (the store's clock).
+    watermarks: dict[str, datetime] = {}
 
 
 class ConcurrentUpdate(Exception):
@@ -258,6 +272,22 @@ class StateStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    # --- the poll's watermarks (connector.reconcile) ----------------------------------------
+    def poll_mark(self, connection_id: str) -> PollMark | None:
+        item = self._table.get_item(
+            Key={"pk": f"{connection_id}#reconcile", "sk": "POLL"}, ConsistentRead=True
+        ).get("Item")
+        return PollMark.model_validate(_plain(item)) if item else None
+
+    def put_poll_mark(self, connection_id: str, mark: PollMark) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"{connection_id}#reconcile",
+                "sk": "POLL",
+                **mark.model_dump(mode="json", exclude_none=True),
+            }
+        )
 
     # --- OAuth states -----------------------------------------------------------------
     def create_oauth_state(self, connection_id: str, ttl_s: int = 600) -> str:

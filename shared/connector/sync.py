@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -141,7 +142,7 @@ class SyncWorker:
                     previous,
                     f"{store.display_name} no longer has order {message.record_id} and does not "
                     "say it was deleted; its QuickBooks document (if any) is left as it is",
-                    None,
+                    _stamp(message.modified_at),
                 )
             except TotalsMismatch as exc:
                 raise PermanentError(
@@ -186,7 +187,12 @@ class SyncWorker:
             )
         digest = content_hash(order)
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
-            return self._skip(key, previous, f"unchanged since it was {previous.status}", None)
+            return self._skip(
+                key,
+                previous,
+                f"unchanged since it was {previous.status}",
+                order.modified_at.isoformat(),
+            )
 
         attempt = self._attempt(key, previous)
         ledger = self._ledger_for(connection)
@@ -381,8 +387,9 @@ class SyncWorker:
     ) -> SyncResult:
         key = message.record_key
         nothing_posted = not previous or (not previous.ledger_id and previous.status != "queued")
+        seen = _stamp(message.modified_at)
         if nothing_posted or previous is None or previous.status in ("voided", "deleted"):
-            return self._skip(key, previous, f"{why}; nothing was posted to withdraw", None)
+            return self._skip(key, previous, f"{why}; nothing was posted to withdraw", seen)
         posted = self._ledger_for(connection).withdraw(previous, message.record_id)
         status = outcomes.withdrawal_status(posted)
         ledger_id = posted.ledger_id or previous.ledger_id
@@ -393,7 +400,7 @@ class SyncWorker:
             ledger_id,
             posted.sync_token,
         )
-        self._outcomes.record(key, outcome, previous)
+        self._outcomes.record(key, outcome, _seen(previous, seen))
         return SyncResult(status, why, ledger_id)
 
     # --- customers -----------------------------------------------------------------------
@@ -402,14 +409,20 @@ class SyncWorker:
         previous = self._state.get_sync_state(key)
         if message.action == "delete":
             # QuickBooks keeps customers that have transactions; a store deletion is recorded only.
-            return self._skip(key, previous, "deleted in the store; QuickBooks customer kept", None)
+            return self._skip(
+                key,
+                previous,
+                "deleted in the store; QuickBooks customer kept",
+                _stamp(message.modified_at),
+            )
         try:
             customer = self._store_for(connection).get_customer(message.record_id)
         except (StoreRecordNotFound, StoreRecordMissing):
-            return self._skip(key, previous, "no longer in the store", None)
+            return self._skip(key, previous, "no longer in the store", _stamp(message.modified_at))
         digest = customer.model_dump_json(exclude={"modified_at"})
+        seen = _stamp(customer.modified_at or message.modified_at)
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
-            return self._skip(key, previous, f"unchanged since it was {previous.status}", None)
+            return self._skip(key, previous, f"unchanged since it was {previous.status}", seen)
         posted = self._ledger_for(connection).upsert_customer(customer, previous)
         outcome = outcomes.carried(
             posted,
@@ -418,7 +431,9 @@ class SyncWorker:
             previous=previous,
         )
         self._outcomes.record(
-            key, outcome, (previous or _new_state(key)).model_copy(update={"content_hash": digest})
+            key,
+            outcome,
+            _seen(previous or _new_state(key), seen).model_copy(update={"content_hash": digest}),
         )
         result: Outcome = "queued" if posted.operation == "queued" else "posted"
         return SyncResult(result, f"Customer {posted.ledger_id}", posted.ledger_id)
@@ -427,12 +442,15 @@ class SyncWorker:
     def _skip(
         self, key: str, previous: SyncState | None, reason: str, modified: str | None
     ) -> SyncResult:
+        """Record a skip; ``modified`` is the store version looked at (the poll compares it)."""
         if previous is None:
             self._state.put_sync_state(
                 _new_state(key).model_copy(
                     update={"status": "skipped", "store_modified_at": modified}
                 )
             )
+        elif _later(modified, previous.store_modified_at):
+            self._state.put_sync_state(_seen(previous, modified))
         self._audit.append(key, "skipped", reason)
         return SyncResult("skipped", reason, previous.ledger_id if previous else None)
 
@@ -457,9 +475,9 @@ class SyncWorker:
         previous = self._state.get_sync_state(key)
         outcome = outcomes.parked(reason)
         try:
-            self._state.put_sync_state(
-                (previous or _new_state(key)).model_copy(update=dict(outcome.state))
-            )
+            # The parked version is stamped: the poll does not queue it again (replay does).
+            base = _seen(previous or _new_state(key), _stamp(message.modified_at))
+            self._state.put_sync_state(base.model_copy(update=dict(outcome.state)))
         except ConcurrentUpdate:
             logger.warning("sync state moved on while parking", record_key=key)
         self._park(message, reason)
@@ -478,6 +496,33 @@ def _version_key(message: SyncMessage) -> str:
     if message.source == "replay":
         key += f"#replay#{message.received_at.isoformat()}"
     return key
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _later(stamp: str | None, than: str | None) -> bool:
+    """Whether store version ``stamp`` is newer than ``than`` (none yet counts as older)."""
+    if stamp is None:
+        return False
+    return than is None or _moment(stamp) > _moment(than)
+
+
+def _moment(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _seen(state: SyncState, stamp: str | None) -> SyncState:
+    """``state`` stamped with the store version the worker settled, never moved backwards.
+
+    connector.reconcile compares it with what the store lists: a version already settled
+    (posted, skipped, withdrawn or parked) is not queued again.
+    """
+    if not _later(stamp, state.store_modified_at):
+        return state
+    return state.model_copy(update={"store_modified_at": stamp})
 
 
 def _refunds_of(order_store_id: str) -> str:

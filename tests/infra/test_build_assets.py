@@ -14,7 +14,7 @@ def test_code_asset_holds_functions_and_the_library_without_the_local_runtime(
     lambda_assets: LambdaAssets,
 ):
     code = lambda_assets.code_dir
-    for name in ("ingest", "sync", "oauth", "qbo_token"):
+    for name in ("ingest", "sync", "oauth", "qbo_token", "reconcile"):
         assert (code / "functions" / name / "handler.py").is_file()
     assert (code / "connector" / "resources.py").is_file()
     assert (code / "connector" / "config.py").is_file()

@@ -104,3 +104,22 @@ def test_no_wildcard_resource_except_for_xray(acme: Synth):
                     "xray:PutTelemetryRecords",
                 }, spec.name
             assert not any(a.endswith(":*") or a == "*" for a in _list(statement["Action"]))
+
+
+def test_the_poll_queues_and_records_but_cannot_consume_or_change_secrets(acme: Synth):
+    statements = _statements(acme, "reconcile")
+    state = _arn(acme, acme.stack.tables.by_id["StateTable"])
+    audit = _arn(acme, acme.stack.tables.by_id["AuditTable"])
+    queue = _arn(acme, acme.stack.queues.by_id["SyncQueue"])
+    dlq = _arn(acme, acme.stack.queues.by_id["SyncDeadLetterQueue"])
+    # It reads sync states and keeps its watermark and lease in the state table...
+    for action in ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"):
+        assert _allowed(statements, action, state), action
+    assert _allowed(statements, "dynamodb:DeleteItem", state)  # the lease is let go
+    # ...queues what changed and writes its summary to the audit trail...
+    assert _allowed(statements, "sqs:SendMessage", queue)
+    assert _allowed(statements, "dynamodb:BatchWriteItem", audit)
+    # ...and never consumes the queue, parks, or changes a secret.
+    assert not _allowed(statements, "sqs:ReceiveMessage", queue)
+    assert not _allowed(statements, "sqs:SendMessage", dlq)
+    assert not any("secretsmanager:PutSecretValue" in _list(s["Action"]) for s in statements)

@@ -167,8 +167,9 @@ def test_only_the_sync_worker_and_the_qbwc_function_touch_the_outbox(desk: Synth
     for action in (*READS, "dynamodb:PutItem", "dynamodb:UpdateItem"):
         assert _may(desk, "qbwc", action, outbox), action
         assert _may(desk, "qbwc", action, sessions), action
-    # Webhooks, OAuth and the token refresh never see either table; the worker never sees sessions.
-    for name in ("ingest", "oauth", "qbo_token"):
+    # Webhooks, OAuth, the token refresh and the poll never see either table; the worker never
+    # sees sessions.
+    for name in ("ingest", "oauth", "qbo_token", "reconcile"):
         for action in (*READS, *WRITES):
             assert not _may(desk, name, action, outbox), (name, action)
             assert not _may(desk, name, action, sessions), (name, action)

@@ -1,0 +1,400 @@
+"""The poll (reconcile): queue what each store changed since its watermark and we have not synced.
+
+Webhooks get lost (WooCommerce never retries a failed delivery, BigCommerce switches
+off a failing hook) and Magento Open Source sends none, so a schedule asks every
+connection's store, through the port, which orders and customers changed since the
+connection's watermark. Per connection, when it is due (its ``reconcile_minutes`` since
+its last run, or at once when asked), under a per-connection lease:
+
+1. list the records changed since the watermark minus OVERLAP (a record committed late
+   in a second already polled is still found; the first run starts one period back);
+2. read their sync states in batches and queue each record whose state is missing or
+   older than the store's modification time. A version the worker already settled is
+   not queued again: posted or skipped is current, and parked waits for a replay;
+3. only then store the new watermark: the latest modification time listed, on the
+   store's clock. A failure leaves it where it was; the next run lists again, and sync
+   states and SQS deduplication absorb what repeats.
+
+Each queued record gets a ``received`` event saying polling found it; each run writes
+a summary under ``<connection>#reconcile`` in the audit trail and a metric. A store that
+is down or refuses our credentials is recorded for its connection and the others go on.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from connector.config import Connection
+from connector.errors import SyncError
+from connector.messages import SyncMessage
+from connector.model import Entity
+from connector.observability import logger, metrics
+from connector.state import AuditTrail, PollMark, StateStore, SyncState, now_utc
+from connector.stores.port import ChangedRecord, Store, StoreAuthFailed, StoreUnavailable
+from connector.sync_queue import QueueUnavailable, SyncQueue
+
+# Each listing starts this much before the watermark: a transaction the store commits late
+# in a second already polled carries an earlier modification time than the watermark.
+OVERLAP = timedelta(minutes=2)
+# A schedule fires within its minute, not on the second: a run this close to due counts as due.
+DUE_SLACK = timedelta(seconds=30)
+ENTITIES: tuple[Entity, ...] = get_args(Entity)
+# Sync states read (BatchGetItem) and messages queued per step.
+BATCH = 100
+# Sync states of a version the worker gave up on: replay is their way back, not the poll.
+PARKED = ("parked", "failed")
+
+Decision = Literal["queue", "current", "parked"]
+
+
+class PollRequest(BaseModel):
+    """What an invocation's EventBridge ``detail`` asks for: empty on the schedule;
+    ``{"poll": "now"}`` polls at once whatever the period, optionally one connection."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    poll: Literal["now"] | None = None
+    connection_id: str | None = None
+
+    @property
+    def now(self) -> bool:
+        return self.poll == "now"
+
+
+def poll_request(event: Mapping[str, Any]) -> PollRequest:
+    """The request in a scheduled event's ``detail``; a clear error for anything else."""
+    detail = event.get("detail") or {}
+    try:
+        return PollRequest.model_validate(detail)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'detail'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(
+            f"the event's detail {detail!r} is not a poll request ({problems}); send {{}} or "
+            '{"poll": "now"}, optionally with "connection_id"'
+        ) from None
+
+
+class ConnectionPoll(BaseModel):
+    """What one run did for one connection (the handler's answer and the audit summary)."""
+
+    connection_id: str
+    outcome: Literal["polled", "not_due", "busy", "failed"]
+    listed: int = 0
+    queued: int = 0
+    current: int = 0
+    parked: int = 0
+    # Records that stay parked at the version listed (replay is their path), by entity.
+    parked_ids: dict[str, list[str]] = {}
+    # Per entity, the watermark after this run (ISO 8601, the store's clock).
+    watermarks: dict[str, str] = {}
+    error: str | None = None
+
+
+class ReconcileReport(BaseModel):
+    connections: list[ConnectionPoll] = []
+
+
+class PollFailed(Exception):
+    """A connection's poll raised something nobody classified (a bug, or an answer no
+    adapter expected): the other connections were polled, then the run reports an error."""
+
+
+def is_due(mark: PollMark | None, period: timedelta, now: datetime) -> bool:
+    """Whether a connection's poll should run now: never run, or its period (give or take
+    the schedule's slack) since the last run. A clock that went back counts as due."""
+    if mark is None or mark.last_run_at is None:
+        return True
+    elapsed = now - mark.last_run_at
+    return elapsed < timedelta(0) or elapsed + DUE_SLACK >= period
+
+
+def decide(state: SyncState | None, modified_at: datetime) -> Decision:
+    """Queue a listed record unless its sync state has seen this version (or a later one).
+
+    A version the worker parked stays parked until someone replays it; a newer one is
+    queued like any other change.
+    """
+    seen = _moment(state.store_modified_at) if state and state.store_modified_at else None
+    if state is None or seen is None or seen < modified_at:
+        return "queue"
+    return "parked" if state.status in PARKED else "current"
+
+
+def starting_point(
+    mark: PollMark | None, entity: Entity, period: timedelta, now: datetime
+) -> datetime:
+    """The watermark to list from: the stored one, else (a first run) one period back.
+    Older history is a backfill's job, not the poll's."""
+    stored = mark.watermarks.get(entity) if mark else None
+    return _aware(stored) if stored is not None else now - period
+
+
+def latest_versions(records: Iterable[ChangedRecord]) -> list[ChangedRecord]:
+    """Each record once, at the latest modification time listed, oldest change first."""
+    latest: dict[str, ChangedRecord] = {}
+    for record in records:
+        record = ChangedRecord(record.entity, record.record_id, _aware(record.modified_at))
+        known = latest.get(record.record_id)
+        if known is None or record.modified_at > known.modified_at:
+            latest[record.record_id] = record
+    return sorted(latest.values(), key=lambda r: (r.modified_at, r.record_id))
+
+
+@dataclass
+class _Tally:
+    listed: int = 0
+    queued: int = 0
+    current: int = 0
+    parked: int = 0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        connections: Sequence[Connection],
+        store_for: Callable[[Connection], Store],
+        state: StateStore,
+        audit: AuditTrail,
+        queue: SyncQueue,
+        lease_s: int,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self._connections = connections
+        self._store_for = store_for
+        self._state = state
+        self._audit = audit
+        self._queue = queue
+        self._lease_s = lease_s
+        self._clock = clock
+
+    def run(self, request: PollRequest) -> ReconcileReport:
+        """Poll every connection that is due (all of them, or the one asked for, when asked
+        to poll now)."""
+        connections = list(self._connections)
+        if request.connection_id is not None:
+            connections = [c for c in connections if c.id == request.connection_id]
+            if not connections:
+                known = ", ".join(c.id for c in self._connections)
+                raise ValueError(
+                    f"no connection {request.connection_id!r} to poll; this tenant has {known}"
+                )
+        report = ReconcileReport()
+        unexpected: list[str] = []
+        for connection in connections:
+            try:
+                report.connections.append(self._connection(connection, forced=request.now))
+            except PollFailed as exc:
+                unexpected.append(f"{connection.id}: {exc}")
+                report.connections.append(
+                    ConnectionPoll(connection_id=connection.id, outcome="failed", error=str(exc))
+                )
+        if unexpected:
+            raise PollFailed("; ".join(unexpected))
+        return report
+
+    # --- one connection -------------------------------------------------------------------
+    def _connection(self, connection: Connection, *, forced: bool) -> ConnectionPoll:
+        period = timedelta(minutes=connection.reconcile_minutes)
+        if not forced and not is_due(self._state.poll_mark(connection.id), period, self._clock()):
+            return ConnectionPoll(connection_id=connection.id, outcome="not_due")
+        lock, owner = f"reconcile#{connection.id}", secrets.token_hex(8)
+        if not self._state.acquire_lock(lock, owner, self._lease_s):
+            logger.info("another run is polling this connection", connection_id=connection.id)
+            return ConnectionPoll(connection_id=connection.id, outcome="busy")
+        try:
+            # Read again under the lease: a run that just finished may have moved it.
+            mark = self._state.poll_mark(connection.id)
+            now = self._clock()
+            if not forced and not is_due(mark, period, now):
+                return ConnectionPoll(connection_id=connection.id, outcome="not_due")
+            return self._poll(connection, mark, period, now)
+        finally:
+            self._state.release_lock(lock, owner)
+
+    def _poll(
+        self, connection: Connection, mark: PollMark | None, period: timedelta, now: datetime
+    ) -> ConnectionPoll:
+        start = {e: starting_point(mark, e, period, now) for e in ENTITIES}
+        # A first run lists from its starting point; later runs overlap their watermark.
+        since = {
+            e: start[e] - OVERLAP if mark and e in mark.watermarks else start[e] for e in ENTITIES
+        }
+        tally = _Tally()
+        parked: dict[str, list[str]] = {}
+        try:
+            store = self._store_for(connection)
+            watermarks = dict(start)
+            for entity in ENTITIES:
+                listed = latest_versions(store.list_changed(entity, since[entity]))
+                for chunk in _chunks(listed, BATCH):
+                    held = self._queue_chunk(connection, chunk, now, tally)
+                    if held:
+                        parked.setdefault(entity, []).extend(held)
+                if listed:
+                    watermarks[entity] = max(start[entity], listed[-1].modified_at)
+        except (SyncError, QueueUnavailable) as exc:
+            return self._failed(connection, now, start, since, tally, exc)
+        except Exception as exc:
+            self._failed(connection, now, start, since, tally, exc)
+            logger.exception("poll failed unexpectedly", connection_id=connection.id)
+            raise PollFailed(f"{type(exc).__name__}: {exc}") from exc
+        # Only now that every listed record is queued does the watermark move.
+        self._state.put_poll_mark(connection.id, PollMark(last_run_at=now, watermarks=watermarks))
+        result = ConnectionPoll(
+            connection_id=connection.id,
+            outcome="polled",
+            listed=tally.listed,
+            queued=tally.queued,
+            current=tally.current,
+            parked=tally.parked,
+            parked_ids=parked,
+            watermarks={e: w.isoformat() for e, w in watermarks.items()},
+        )
+        self._audit.append(
+            f"{connection.id}#reconcile",
+            "polled",
+            _summary(result, since),
+            detail={**result.model_dump(mode="json"), "since": _iso(since)},
+        )
+        metrics.add_metric(name="ReconcileQueued", unit="Count", value=tally.queued)
+        logger.info(
+            "polled the store",
+            connection_id=connection.id,
+            listed=tally.listed,
+            queued=tally.queued,
+            current=tally.current,
+            parked=tally.parked,
+        )
+        return result
+
+    def _queue_chunk(
+        self, connection: Connection, chunk: Sequence[ChangedRecord], now: datetime, tally: _Tally
+    ) -> list[str]:
+        """Queue the records of ``chunk`` that need it; returns the ids left parked."""
+        keys = {r.record_id: f"{connection.id}#{r.entity}#{r.record_id}" for r in chunk}
+        states = self._state.get_sync_states(keys.values())
+        held: list[str] = []
+        events = []
+        for record in chunk:
+            tally.listed += 1
+            decision = decide(states.get(keys[record.record_id]), record.modified_at)
+            if decision == "current":
+                tally.current += 1
+                continue
+            if decision == "parked":
+                tally.parked += 1
+                held.append(record.record_id)
+                continue
+            version = record.modified_at.isoformat()
+            message = SyncMessage(
+                connection_id=connection.id,
+                entity=record.entity,
+                record_id=record.record_id,
+                topic=f"{record.entity}.changed",
+                modified_at=record.modified_at,
+                version=version,
+                received_at=now,
+                source="reconcile",
+            )
+            self._queue.send(message, version=version)
+            tally.queued += 1
+            events.append(
+                self._audit.event_put(
+                    message.record_key,
+                    "received",
+                    f"found by polling: {record.entity} {record.record_id} changed in the store "
+                    f"at {version}; queued",
+                    detail={
+                        "topic": message.topic,
+                        "source": "reconcile",
+                        "store_modified_at": version,
+                    },
+                )
+            )
+        if events:
+            self._state.write_all(events)
+        return held
+
+    def _failed(
+        self,
+        connection: Connection,
+        now: datetime,
+        start: Mapping[Entity, datetime],
+        since: Mapping[Entity, datetime],
+        tally: _Tally,
+        exc: Exception,
+    ) -> ConnectionPoll:
+        """Record a failed run: the watermark stays (a first run keeps its starting point, so
+        the next one covers the same ground), the next run comes a period later."""
+        self._state.put_poll_mark(connection.id, PollMark(last_run_at=now, watermarks=dict(start)))
+        reason = str(getattr(exc, "reason", exc))
+        if isinstance(exc, StoreAuthFailed):
+            why = f"the store refused our credentials: {reason}"
+        elif isinstance(exc, StoreUnavailable):
+            why = f"the store did not answer: {reason}"
+        elif isinstance(exc, QueueUnavailable):
+            why = f"the sync queue did not take a message: {reason}"
+        else:
+            why = reason
+        text = (
+            f"poll failed; the watermark stays, the next run lists again ({tally.queued} of "
+            f"the records listed so far were queued): {why}"
+        )
+        self._audit.append(
+            f"{connection.id}#reconcile",
+            "poll_failed",
+            text,
+            detail={"error": type(exc).__name__, "queued": tally.queued, "since": _iso(since)},
+        )
+        metrics.add_metric(name="ReconcileFailed", unit="Count", value=1)
+        logger.warning("poll failed", connection_id=connection.id, error=why)
+        return ConnectionPoll(
+            connection_id=connection.id,
+            outcome="failed",
+            listed=tally.listed,
+            queued=tally.queued,
+            watermarks={e: w.isoformat() for e, w in start.items()},
+            error=text,
+        )
+
+
+def _summary(result: ConnectionPoll, since: Mapping[Entity, datetime]) -> str:
+    marks = ", ".join(f"{e} {w}" for e, w in result.watermarks.items())
+    listed = ", ".join(f"{e}s since {m}" for e, m in _iso(since).items())
+    text = (
+        f"listed {result.listed} changed records ({listed}); queued {result.queued}, "
+        f"{result.current} already current"
+    )
+    if result.parked:
+        held = "; ".join(f"{e} {', '.join(ids)}" for e, ids in result.parked_ids.items())
+        text += (
+            f", {result.parked} parked at this version and not queued again ({held}): "
+            "`connector replay` sends them again"
+        )
+    return f"{text}; watermark {marks}"
+
+
+def _chunks(items: Sequence[ChangedRecord], size: int) -> Iterator[Sequence[ChangedRecord]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _moment(stamp: str) -> datetime:
+    return _aware(datetime.fromisoformat(stamp))
+
+
+def _iso(moments: Mapping[Entity, datetime]) -> dict[str, str]:
+    return {entity: moment.isoformat() for entity, moment in moments.items()}
