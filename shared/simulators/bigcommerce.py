@@ -8,8 +8,10 @@ window's quota is spent, and injected faults (``fail_next``). ``place_order`` pr
 the way BigCommerce does (tax per line at 4 decimals, totals rounded); ``archive``,
 ``set_status`` and ``refund`` change it. ``deliver`` sends a callback stub to every active hook
 registered for its scope, with the hook's headers (X-Connector-Token) and Standard Webhooks
-signing, and deactivates a hook after ``deactivate_after`` failed deliveries in a row, as
-BigCommerce does after 48 hours of failures.
+signing; the hooks themselves (``/v3/hooks``, their refusals and their deactivation after
+``deactivate_after`` failed deliveries in a row) are ``simulators.bigcommerce_hooks``. Tests
+whose connector listens on loopback set ``loopback_destinations`` (the reference takes https on
+port 443 only).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from simulators.bigcommerce_hooks import Hook, HookRegistry
 from simulators.httpserver import Request, Response
 
 __all__ = ["BigCommerceSimulator", "Line"]
@@ -60,16 +63,6 @@ class Line:
 
 
 @dataclass
-class _Hook:
-    id: int
-    scope: str
-    destination: str
-    headers: dict[str, str]
-    is_active: bool = True
-    failures: int = 0
-
-
-@dataclass
 class BigCommerceSimulator:
     store_hash: str = "abc123"
     access_token: str = "sim-access-token"
@@ -79,11 +72,12 @@ class BigCommerceSimulator:
     window_ms: int = 30_000
     tax_rate: Decimal = Decimal("8.0000")  # percent
     deactivate_after: int = 3
+    # Let hooks deliver to http://127.0.0.1 (any port): the one exception to the reference.
+    loopback_destinations: bool = False
     clock: Callable[[], float] = time.time
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     customers: dict[int, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    hooks: dict[int, _Hook] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -92,6 +86,18 @@ class BigCommerceSimulator:
         self._window_start = self.clock()
         self._used = 0
         self._faults: list[tuple[int, dict[str, str]]] = []
+        self.hook_registry = HookRegistry(
+            store_hash=self.store_hash,
+            client_id=f"sim-client-{self.store_hash}",
+            clock=self.clock,
+            deactivate_after=self.deactivate_after,
+            loopback_destinations=self.loopback_destinations,
+        )
+
+    @property
+    def hooks(self) -> dict[int, Hook]:
+        """The API account's hooks by id."""
+        return self.hook_registry.hooks
 
     # -- the merchant and the shoppers ----------------------------------------------------
     def add_customer(self, email: str, first_name: str, last_name: str) -> int:
@@ -282,26 +288,12 @@ class BigCommerceSimulator:
     ) -> list[int]:
         """POST the callback to every active hook for ``scope``; the answers' statuses."""
         body = self.callback(scope, record_id, **extras)
-        statuses = []
-        client = http or httpx.Client(timeout=30)
-        try:
-            for hook in [h for h in self.hooks.values() if h.scope == scope and h.is_active]:
-                headers = {"Content-Type": "application/json", **hook.headers,
-                           **self.sign(body, f"msg_{next(self._ids)}", int(self.clock()))}  # fmt: skip
-                try:
-                    status = client.post(
-                        hook.destination, content=body, headers=headers
-                    ).status_code
-                except httpx.HTTPError:
-                    status = 0
-                statuses.append(status)
-                hook.failures = 0 if 200 <= status < 300 else hook.failures + 1
-                if hook.failures >= self.deactivate_after:
-                    hook.is_active = False
-        finally:
-            if http is None:
-                client.close()
-        return statuses
+        return self.hook_registry.deliver(
+            scope,
+            body,
+            lambda: self.sign(body, f"msg_{next(self._ids)}", int(self.clock())),
+            http,
+        )
 
     # -- the API --------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -367,7 +359,12 @@ class BigCommerceSimulator:
                 {"GET": self._refunds},
             ),
             (re.compile(r"/v3/customers"), "customers", {"GET": self._customers}),
-            (re.compile(r"/v3/hooks"), "", {"GET": self._list_hooks, "POST": self._add_hook}),
+            (re.compile(r"/v3/hooks"), "", {"GET": self._hooks, "POST": self._hooks}),
+            (
+                re.compile(r"/v3/hooks/(\d+)"),
+                "",
+                {"GET": self._hooks, "PUT": self._hooks, "DELETE": self._hooks},
+            ),
         ]
 
     def _order(self, request: Request, oid: str) -> Response:
@@ -429,23 +426,8 @@ class BigCommerceSimulator:
             rows.sort(key=lambda c: (c["date_modified"], c["id"]))
         return Response.of_json({"data": rows, "meta": _pagination(len(rows))})
 
-    def _list_hooks(self, request: Request) -> Response:
-        rows = [_hook_json(h) for h in self.hooks.values()]
-        return Response.of_json({"data": rows, "meta": _pagination(len(rows))})
-
-    def _add_hook(self, request: Request) -> Response:
-        spec = request.json()
-        destination = str(spec.get("destination", ""))
-        if not spec.get("scope") or not destination.startswith(("https://", "http://127.0.0.1")):
-            return _v3_error(422, "scope and an https destination are required")
-        if any(
-            h.scope == spec["scope"] and h.destination == destination for h in self.hooks.values()
-        ):
-            return _v3_error(422, "a hook for this scope and destination exists")  # fmt: skip
-        hook = _Hook(next(self._ids), spec["scope"], destination, dict(spec.get("headers") or {}),
-                     bool(spec.get("is_active", True)))  # fmt: skip
-        self.hooks[hook.id] = hook
-        return Response.of_json({"data": _hook_json(hook), "meta": {}})
+    def _hooks(self, request: Request, hook_id: str | None = None) -> Response:
+        return self.hook_registry.handle(request, hook_id)
 
 
 _STATUS_NAMES = {
@@ -470,11 +452,6 @@ def _when(text: str | None) -> datetime | None:
 def _at_or_after(text: str, since: datetime | None) -> bool:
     moment = _when(text)
     return since is None or (moment is not None and moment >= since)
-
-
-def _hook_json(hook: _Hook) -> dict[str, Any]:
-    return {"id": hook.id, "scope": hook.scope, "destination": hook.destination,
-            "is_active": hook.is_active, "headers": hook.headers}  # fmt: skip
 
 
 def _pagination(total: int) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from simulators.woocommerce_pricing import (
     price_order,
     r2,
 )
+from simulators.woocommerce_webhook_api import WebhookResource
 from simulators.woocommerce_webhooks import WebhookSender, php_json
 
 __all__ = ["FeeSpec", "LineSpec", "OrderSpec", "WebhookSender", "WooSimulator"]
@@ -139,13 +140,16 @@ class WooSimulator:
         currency: str = "USD",
         utc_offset_hours: int = -3,
         home_url: str = "http://shop.example",
+        key_permissions: str = "read_write",
     ) -> None:
         self._lock = threading.RLock()
         self._clock = clock
         self._rng = random.Random(seed)
         self._salt = f"sim-salt-{seed}".encode()
         # The timestamp window is checked against wall-clock time: clients sign with it.
-        self._auth = StoreAuth(consumer_key, consumer_secret, clock=time.time)
+        self._auth = StoreAuth(
+            consumer_key, consumer_secret, clock=time.time, permissions=key_permissions
+        )
         self.prices_include_tax = prices_include_tax
         self.currency = currency
         self._offset = timedelta(hours=utc_offset_hours)
@@ -160,6 +164,8 @@ class WooSimulator:
         self.requests: list[Request] = []
         for person in CUSTOMERS:
             self.create_customer(person)
+        # /wc/v3/webhooks: the store's webhooks, which deliver through WebhookSender.
+        self.webhooks = WebhookResource(self)
 
     # -- time and ids ------------------------------------------------------------------
 
@@ -734,6 +740,8 @@ class WooSimulator:
         auth = self._auth.authenticate(request)
         if isinstance(auth, AuthError):
             raise _ApiError(auth.status, auth.code, auth.message)
+        if request.path.startswith(_API + "/webhooks"):
+            return self.webhooks.handle(request, authenticated=auth is True)
         route = next(
             ((name, m) for name, pattern in _ROUTES if (m := pattern.match(request.path))), None
         )

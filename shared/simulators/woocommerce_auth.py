@@ -8,6 +8,8 @@
   the key is the consumer secret plus ``&``; HMAC-SHA1 or HMAC-SHA256; the timestamp
   must be within 15 minutes and a nonce is accepted once.
 - Basic credentials sent over plain http are ignored, so the caller is anonymous.
+- The key's permissions (read, write, read_write): a GET needs read, a POST, PUT or DELETE
+  needs write, else 401 "The API key provided does not have ... permissions."
 """
 
 from __future__ import annotations
@@ -47,8 +49,15 @@ def _rawurlencode(text: str) -> str:
 class StoreAuth:
     """Checks one API key pair; remembers OAuth nonces like WooCommerce's key table does."""
 
-    def __init__(self, consumer_key: str, consumer_secret: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        consumer_key: str,
+        consumer_secret: str,
+        clock: Callable[[], float],
+        permissions: str = "read_write",
+    ) -> None:
         self._key = consumer_key
+        self.permissions = permissions
         self._secret = consumer_secret
         self._clock = clock
         self._nonces: dict[str, int] = {}
@@ -57,8 +66,19 @@ class StoreAuth:
     def authenticate(self, request: Request) -> bool | AuthError:
         """True for a valid caller, False for an anonymous one, AuthError for a refused one."""
         if request.headers.get("x-forwarded-proto", "").lower() == "https":
-            return self._basic(request)
-        return self._oauth(request)
+            found = self._basic(request)
+        else:
+            found = self._oauth(request)
+        return self._permitted(request.method) if found is True else found
+
+    def _permitted(self, method: str) -> bool | AuthError:
+        needed = "read" if method.upper() in ("GET", "HEAD") else "write"
+        if needed in self.permissions.split("_"):
+            return True
+        return AuthError(
+            "woocommerce_rest_authentication_error",
+            f"The API key provided does not have {needed} permissions.",
+        )
 
     def _basic(self, request: Request) -> bool | AuthError:
         key = request.arg("consumer_key")

@@ -67,7 +67,7 @@ class WebhookSender:
     ) -> None:
         self._sim = sim
         self.target_url = target_url
-        self._secret = secret
+        self.secret = secret
         self.webhook_id = webhook_id
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(follow_redirects=False)
@@ -108,7 +108,7 @@ class WebhookSender:
             "X-WC-Webhook-Topic": topic,
             "X-WC-Webhook-Resource": resource,
             "X-WC-Webhook-Event": event,
-            "X-WC-Webhook-Signature": webhook_signature(body, self._secret),
+            "X-WC-Webhook-Signature": webhook_signature(body, self.secret),
             "X-WC-Webhook-ID": str(self.webhook_id),
             "X-WC-Webhook-Delivery-ID": self._sim.wp_hash(
                 f"{self.webhook_id}{int(self._sim.now())}"

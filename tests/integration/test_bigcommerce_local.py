@@ -78,7 +78,7 @@ def _register_hooks(bc_url: str, bc: BigCommerceSimulator, destination: str) -> 
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[Setup]:
-    bc = BigCommerceSimulator(quota=10_000)
+    bc = BigCommerceSimulator(quota=10_000, loopback_destinations=True)
     qbo = QboSimulator(
         multicurrency=True,
         home_currency="USD",

@@ -63,7 +63,7 @@ def serve(**settings: Any) -> Iterator[Served]:
 
 @pytest.fixture
 def bc() -> Iterator[Served]:
-    with serve(quota=1000) as served:
+    with serve(quota=1000, loopback_destinations=True) as served:
         yield served
 
 

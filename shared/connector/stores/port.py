@@ -122,3 +122,69 @@ class WebhookReader(Protocol):
         once the delivery needs verifying (a ping does not); ``store_secret`` reads another
         field of the store secret for stores that sign with it."""
         ...
+
+
+# -- the connector's webhooks in the store ------------------------------------------------
+
+HookState = Literal[
+    "ok",  # registered as the connector needs it
+    "missing",  # check: not registered
+    "drifted",  # check: registered, but what ``drift`` names differs
+    "created",  # sync: registered now
+    "repaired",  # sync: what ``drift`` names was put right
+    "reactivated",  # sync: the store had switched it off; it is on again
+    "extra",  # delivers to the connector but is none of the ones it needs; left alone
+    "failed",  # the store refused; ``detail`` has its words
+    "polled",  # the store sends no webhooks; the connector polls it
+    "not_offered",  # the store sends no webhooks and nothing polls it yet
+]
+# What can differ in a registered webhook: where it delivers, the secret it carries, its
+# topic, or that the store switched it off (after failed deliveries, or by hand).
+Drift = Literal["url", "secret", "topic", "inactive"]
+# States that mean the connector may miss the store's changes.
+PROBLEM_STATES: frozenset[HookState] = frozenset({"missing", "drifted", "failed"})
+
+
+@dataclass(frozen=True)
+class HookStatus:
+    """One webhook the connector needs (by the store's topic or scope), or one it found."""
+
+    topic: str
+    state: HookState
+    drift: tuple[Drift, ...] = ()
+    detail: str = ""
+    hook_id: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookReport:
+    """The connector's webhooks in one store, per topic. ``dry_run``: what ``sync`` would
+    have done, with nothing changed."""
+
+    store: str
+    delivery_url: str
+    hooks: tuple[HookStatus, ...]
+    dry_run: bool = False
+    # What the store does not let the connector see or do (WooCommerce never shows a secret).
+    note: str = ""
+
+    @property
+    def problems(self) -> tuple[HookStatus, ...]:
+        return tuple(hook for hook in self.hooks if hook.state in PROBLEM_STATES)
+
+
+class WebhookRegistration(Protocol):
+    """The connector's webhooks in a store: looked at, or created and put right."""
+
+    def check_webhooks(self, delivery_url: str, secret: str) -> WebhookReport:
+        """What is registered for ``delivery_url``, changing nothing. Raises StoreAuthFailed,
+        StoreRequestRejected or StoreUnavailable when the store cannot be asked."""
+        ...
+
+    def sync_webhooks(
+        self, delivery_url: str, secret: str, *, dry_run: bool = False
+    ) -> WebhookReport:
+        """Create what is missing, repair what drifted and switch on what the store switched
+        off, so every topic the connector reads delivers to ``delivery_url`` with ``secret``.
+        A refusal for one topic is that topic's ``failed`` state; the others go on."""
+        ...

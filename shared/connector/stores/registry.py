@@ -14,30 +14,48 @@ import httpx
 
 from connector.config import Connection
 from connector.secrets import SecretVault
-from connector.stores import woocommerce_store
+from connector.stores import woocommerce_hooks, woocommerce_store
+from connector.stores.bigcommerce import hooks as bigcommerce_hooks
 from connector.stores.bigcommerce import store as bigcommerce_store
 from connector.stores.bigcommerce import webhook as bigcommerce_webhook
+from connector.stores.magento import hooks as magento_hooks
 from connector.stores.magento import store as magento_store
 from connector.stores.magento import webhook as magento_webhook
-from connector.stores.port import Store, WebhookReader
+from connector.stores.port import Store, WebhookReader, WebhookRegistration
 from connector.stores.woocommerce_client import StoreLookups
 
-__all__ = ["ADAPTERS", "StoreAdapter", "StoreLookups", "open_store", "webhook_reader"]
+__all__ = [
+    "ADAPTERS",
+    "StoreAdapter",
+    "StoreLookups",
+    "open_store",
+    "open_webhooks",
+    "webhook_reader",
+]
 
 # (connection, its secrets, the shared HTTP client, per-connection lookups) -> the store
 StoreOpener = Callable[[Connection, SecretVault, httpx.Client, StoreLookups], Store]
+# (connection, its secrets, an HTTP client) -> the connector's webhooks in that store
+HooksOpener = Callable[[Connection, SecretVault, httpx.Client], WebhookRegistration]
 
 
 @dataclass(frozen=True)
 class StoreAdapter:
     read_webhook: WebhookReader
     open: StoreOpener
+    open_hooks: HooksOpener
 
 
 ADAPTERS: dict[str, StoreAdapter] = {
-    "woocommerce": StoreAdapter(woocommerce_store.read_webhook, woocommerce_store.open_store),
-    "magento": StoreAdapter(magento_webhook.read_webhook, magento_store.open_store),
-    "bigcommerce": StoreAdapter(bigcommerce_webhook.read_webhook, bigcommerce_store.open_store),
+    "woocommerce": StoreAdapter(
+        woocommerce_store.read_webhook, woocommerce_store.open_store, woocommerce_hooks.open_hooks
+    ),
+    "magento": StoreAdapter(
+        magento_webhook.read_webhook, magento_store.open_store, magento_hooks.open_hooks
+    ),
+    "bigcommerce": StoreAdapter(
+        bigcommerce_webhook.read_webhook, bigcommerce_store.open_store, bigcommerce_hooks.open_hooks
+    ),
 }
 
 
@@ -58,3 +76,10 @@ def open_store(
 ) -> Store:
     """The connection's store, reached with its secrets over the shared HTTP client."""
     return _adapter(connection).open(connection, vault, http, lookups)
+
+
+def open_webhooks(
+    connection: Connection, *, vault: SecretVault, http: httpx.Client
+) -> WebhookRegistration:
+    """The connector's webhooks in the connection's store (``connector webhooks``)."""
+    return _adapter(connection).open_hooks(connection, vault, http)

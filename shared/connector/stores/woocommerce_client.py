@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -242,6 +242,12 @@ class WooClient:
         body, _ = self._get(path, [], what)
         return self._answers.record(body, what)
 
+    def pages(
+        self, path: str, params: list[tuple[str, str]], what: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a collection under ``/wp-json/wc/v3/``, a page at a time."""
+        return self._pages(path, params, what)
+
     def _pages(
         self, path: str, params: list[tuple[str, str]], what: str
     ) -> Iterator[dict[str, Any]]:
@@ -276,26 +282,51 @@ class WooClient:
         )
         return self._answers.read(response, what, auth_advice=advice), response.headers
 
-    def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
+    def _send(
+        self,
+        url: str,
+        params: list[tuple[str, str]],
+        method: str = "GET",
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
         self.calls += 1
         if self._use_oauth:
+            # A JSON body is not part of the OAuth 1.0a signature (only form bodies are).
             query = oauth1_signed_query(
-                "GET",
+                method,
                 url,
                 params,
                 self._credentials,
                 timestamp=int(time.time()),
                 nonce=secrets.token_hex(16),
             )
-            return self._http.get(f"{url}?{query}", timeout=self._timeout_s)
-        return self._http.get(
+            return self._http.request(method, f"{url}?{query}", json=body, timeout=self._timeout_s)
+        return self._http.request(
+            method,
             url,
             params=tuple(params),
+            json=body,
             auth=(
                 self._credentials.consumer_key.get_secret_value(),
                 self._credentials.consumer_secret.get_secret_value(),
             ),
             timeout=self._timeout_s,
+        )
+
+    def write(
+        self, method: Literal["POST", "PUT"], path: str, body: Mapping[str, Any], what: str
+    ) -> httpx.Response:
+        """One JSON write under ``/wp-json/wc/v3/``; the caller reads the answer. A PUT is
+        tried again on transient failures (it is idempotent); a POST is sent once, since a
+        retry after an unknown outcome could create the record twice."""
+        url = self._api + path
+        return get_with_retries(
+            lambda: self._send(url, [], method, body),
+            max_retries=self._max_retries if method == "PUT" else 0,
+            backoff_s=self._backoff_s,
+            timeout_s=self._timeout_s,
+            message=self._answers.said,
+            unavailable=f"WooCommerce store for connection {self._label} is unavailable {what}",
         )
 
 
