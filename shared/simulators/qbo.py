@@ -420,16 +420,19 @@ class QboSimulator:
         self, request: Request, realm: str, rest: str, entity: str | None, operation: str
     ) -> Response:
         with self._lock:
-            injected = self._take_injection(entity, operation)
+            taken = self._take_injection(entity, operation)
+            injected = taken.kind if taken is not None else None
             if injected == "401":
                 return qbo_faults.authentication_failed(
                     "Token expired: access token no longer valid", int(self._clock() * 1000)
                 )
-            auth_failure = self._check_bearer(request, realm)
-            if auth_failure is not None:
-                return auth_failure
-            if injected == "429" or self._over_limits():
-                return qbo_faults.throttled().xml_response(self._now_text())
+            refused = self._check_bearer(request, realm)
+            if refused is None and (injected == "429" or self._over_limits()):
+                refused = qbo_faults.throttled().xml_response(self._now_text())
+            if refused is not None:
+                if taken is not None and injected != "429":
+                    taken.remaining += 1  # refused at the door: the fault is still to come
+                return refused
             self._recent.append(self._clock())
             if injected == "500":
                 return qbo_faults.server_error().json_response(self._now_text())
@@ -463,7 +466,7 @@ class QboSimulator:
             return qbo_faults.gateway_timeout()
         return response
 
-    def _take_injection(self, entity: str | None, operation: str) -> str | None:
+    def _take_injection(self, entity: str | None, operation: str) -> _Injection | None:
         for injection in self._injections:
             if injection.remaining <= 0:
                 continue
@@ -472,7 +475,7 @@ class QboSimulator:
             if injection.operation is not None and injection.operation != operation:
                 continue
             injection.remaining -= 1
-            return injection.kind
+            return injection
         return None
 
     def _check_bearer(self, request: Request, realm: str) -> Response | None:
