@@ -22,6 +22,8 @@ OUTPUT_OAUTH_REDIRECT_URI = "OAuthRedirectUri"
 OUTPUT_DLQ_URL = "SyncDeadLetterQueueUrl"
 OUTPUT_SYNC_QUEUE_URL = "SyncQueueUrl"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
+# The function an operator invokes with {"detail": {"poll": "now"}} to poll at once.
+OUTPUT_RECONCILE_FUNCTION = "ReconcileFunctionName"
 API_STAGE = "prod"
 
 

@@ -24,6 +24,7 @@ from infra.naming import (
     OUTPUT_API_URL,
     OUTPUT_DLQ_URL,
     OUTPUT_OAUTH_REDIRECT_URI,
+    OUTPUT_RECONCILE_FUNCTION,
     OUTPUT_SYNC_QUEUE_URL,
     logical_suffixes,
 )
@@ -140,6 +141,12 @@ class ConnectorStack(Stack):
                 self, f"{table.logical_id}Name", value=tables.by_id[table.logical_id].table_name
             )
         CfnOutput(self, OUTPUT_ALARM_TOPIC, value=alarms.topic.topic_arn)
+        CfnOutput(
+            self,
+            OUTPUT_RECONCILE_FUNCTION,
+            value=functions.by_name[resources.RECONCILE.name].function_name,
+            description='Invoke with {"detail": {"poll": "now"}} to poll the stores at once',
+        )
         add_aws_solutions_checks(self)
 
 

@@ -27,6 +27,13 @@ def test_scheduled_functions_run_at_their_declared_rate(acme: Synth):
     assert {"rate(30 minutes)", "rate(1 minute)"} <= set(seen.values())
 
 
+def test_the_outputs_name_the_function_an_operator_invokes_to_poll_now(acme: Synth):
+    output = acme.cfn["Outputs"]["ReconcileFunctionName"]
+    function = acme.stack.functions.by_name[resources.RECONCILE.name]
+    assert output["Value"] == {"Ref": acme.logical_id(function)}
+    assert '"poll": "now"' in output["Description"]
+
+
 def _rate(minutes: int) -> str:
     return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
 

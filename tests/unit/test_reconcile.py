@@ -4,11 +4,12 @@ listing starts, and the key that sets the period."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connector.config import parse_tenant
+from connector.config import load_tenant, parse_tenant
 from connector.errors import ConfigError
 from connector.reconcile import (
     DUE_SLACK,
@@ -182,3 +183,16 @@ def test_a_period_that_is_not_whole_minutes_from_one_is_refused_naming_the_field
     assert "acme.toml" in message
     assert "connections.0.reconcile_every_minutes" in message
     assert f"whole number of minutes from 1 to 1440, not {minutes!r}" in message
+
+
+def test_the_example_tenants_commented_period_loads_when_uncommented(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "tenants" / "example.toml"
+    text = example.read_text(encoding="utf-8")
+    assert "\n# reconcile_every_minutes = 15\n" in text
+    tenant = tmp_path / "example.toml"
+    tenant.write_text(
+        text.replace("\n# reconcile_every_minutes = 15\n", "\nreconcile_every_minutes = 5\n"),
+        encoding="utf-8",
+    )
+    first = load_tenant(tenant).connections[0]
+    assert first.store.kind == "woocommerce" and first.reconcile_minutes == 5
