@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 # ISO 4217 currencies whose minor unit is not two digits; everything else has cents.
 _MINOR_UNITS = {
@@ -233,7 +240,11 @@ class RefundLine(_Record):
 
 
 class Refund(_Record):
-    """Money given back on an order. An amount-only refund has no lines."""
+    """Money given back on an order. An amount-only refund has no lines.
+
+    ``amount`` is what the buyer gets: the lines and their tax, plus whatever the store gave
+    back beyond them, less ``fee``, what the store kept back (Magento's adjustment fee).
+    """
 
     connection_id: str
     store_id: str
@@ -244,6 +255,16 @@ class Refund(_Record):
     amount: Decimal  # positive, including tax
     reason: str = ""
     lines: tuple[RefundLine, ...] = ()
+    fee: Decimal = ZERO  # positive: money withheld from the refund
+
+    @model_serializer(mode="wrap")
+    def _without_no_fee(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A refund without a fee dumps as it did before the field existed, so the digests
+        # that tell a changed refund from a repeated one stay the same.
+        data: dict[str, Any] = handler(self)
+        if not self.fee:
+            data.pop("fee", None)
+        return data
 
 
 class TotalsMismatch(ValueError):

@@ -387,6 +387,8 @@ class MagentoSimulator:
             ship = Decimal(str(doc["shipping_amount"])) if shipping else ZERO
             ship_tax = Decimal(str(doc["shipping_tax_amount"])) if shipping else ZERO
             grand = subtotal + ship + tax + ship_tax + adjustment_positive - adjustment_negative
+            if grand <= 0:
+                raise ValueError("The credit memo's total must be positive.")
             available = Decimal(str(doc["total_paid"])) - Decimal(str(doc["total_refunded"]))
             if grand > available:
                 raise ValueError(f"The most money available to refund is {available}.")

@@ -934,7 +934,7 @@ class Company:
             else:
                 line["Amount"] = cents(money(line["Amount"], "Amount"))
             discount_total += line["Amount"]
-        if discount_total > subtotal:
+        if discounts and discount_total > subtotal:
             raise business("The discount can't be more than the subtotal.", "DiscountLineDetail")
         for index, line in enumerate(lines, start=1):
             line["Id"] = str(index)
@@ -955,6 +955,13 @@ class Company:
         if tax_lines:
             tax_detail["TaxLine"] = tax_lines
         doc["TxnTaxDetail"] = tax_detail
+        if total < 0:
+            # A line may be negative on a sales form (a discount, a fee kept back from a
+            # refund); the form's total may not.
+            raise business(
+                f"The {TXN_TYPE_LABEL.get(entity, entity).lower()} total can't be negative.",
+                "TotalAmt",
+            )
         doc["TotalAmt"] = cents(total)
 
     def _sales_line(self, line: dict[str, Any]) -> tuple[Decimal, dict[str, Any] | None]:

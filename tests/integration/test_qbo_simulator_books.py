@@ -596,6 +596,23 @@ def test_a_refund_receipt_needs_a_deposit_account(api: Api) -> None:
     assert api.sim.account_balance(CHECKING) == Decimal("-15.00")
 
 
+def test_a_refund_receipt_may_carry_a_negative_line_but_not_a_negative_total(api: Api) -> None:
+    # A fee kept back from a refund is a negative line; the refund as a whole is never negative
+    body = refund_body(DepositToAccountRef={"value": CHECKING})
+    fee = {"DetailType": "SalesItemLineDetail", "Amount": "-4.00",
+           "SalesItemLineDetail": {"ItemRef": {"value": "2"}}}  # fmt: skip
+    made = doc_of(
+        api.post("refundreceipt", {**body, "Line": [*body["Line"], fee]}), "RefundReceipt"
+    )
+    assert made["TotalAmt"] == Decimal("11.00")
+    too_much = {**fee, "Amount": "-16.00"}
+    error = refused(
+        api.post("refundreceipt", {**body, "Line": [*body["Line"], too_much]}), "6000", "TotalAmt"
+    )
+    assert "The refund receipt total can't be negative." in error["Detail"]
+    assert api.sim.account_balance(CHECKING) == Decimal("-11.00")
+
+
 def test_refund_receipt_references_numbers_and_currency(mc_api: Api) -> None:
     customer = new_customer(mc_api)
     base = refund_body(

@@ -460,7 +460,8 @@ def sales_txn_mod(
 
 
 def refund_lines(refund: Refund, refs: QbdRefs) -> list[_Line]:
-    """Refunded items at their refunded amounts, their tax, and the rest as one "Refund" line."""
+    """Refunded items at their refunded amounts, their tax, the rest as one "Refund" line and
+    a fee the store kept back as a negative "Adjustment fee" line."""
     subject = f"refund {refund.store_id} of order {refund.order_number}"
 
     def q(value: Decimal) -> Decimal:
@@ -484,13 +485,21 @@ def refund_lines(refund: Refund, refs: QbdRefs) -> list[_Line]:
     tax = q(sum((t.amount for line in refund.lines for t in line.taxes), ZERO))
     if tax != 0 and refs.sales_tax_item:
         lines.append(_Line(refs.sales_tax_item, "Sales tax refunded", tax, class_name=txn_class))
-    rest = q(refund.amount) - sum((line.amount for line in lines), ZERO)
-    if rest != 0 or not lines:
+    # What the store gave back beyond the lines, before the fee it kept (Magento's adjustment
+    # fee): the fee is a negative line of its own, which QuickBooks takes on a service or
+    # other-charge item as long as the credit memo's total is not negative.
+    fee = q(refund.fee)
+    beyond = q(refund.amount) + fee - sum((line.amount for line in lines), ZERO)
+    reason = f": {refund.reason.strip()}" if refund.reason.strip() else ""
+    if beyond != 0 or fee or not lines:
         item = refs.refund_item or refs.fee_item
         if item is None:
-            raise _missing_item(f"{rest} not tied to a refunded item", "refund_item", subject)
-        desc = "Refund" + (f": {refund.reason.strip()}" if refund.reason.strip() else "")
-        lines.append(_Line(item, desc, rest, class_name=txn_class))
+            money = f"{beyond} not tied to a refunded item" if beyond else f"a fee of {fee}"
+            raise _missing_item(money, "refund_item", subject)
+        if beyond != 0 or not lines:
+            lines.append(_Line(item, "Refund" + reason, beyond, class_name=txn_class))
+        if fee:
+            lines.append(_Line(item, "Adjustment fee" + reason, -fee, class_name=txn_class))
     return lines
 
 

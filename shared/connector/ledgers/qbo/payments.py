@@ -7,8 +7,9 @@
   invoice by a zero Payment that links both.
 
 Every refund document totals the refunded amount to the cent: refunded items,
-shipping and fees at their refunded amounts, their tax, and whatever the store
-refunded beyond them (an amount-only refund) on the refund item. Outside the US
+shipping and fees at their refunded amounts, their tax, whatever the store
+refunded beyond them (an amount-only refund) on the refund item, and a fee the
+store kept back (Magento's adjustment fee) as a negative line on that item. Outside the US
 the refunded tax goes per QuickBooks rate as TaxLine overrides, as for sales.
 """
 
@@ -146,15 +147,18 @@ def refund_items(refund: Refund, order: Order, connection: Connection) -> dict[s
         item = _refunded_line_item(line, order, connection, decided)
         if item is not None:
             items[item.name] = item.income_account
-    rest = refund_rest(refund)
-    if rest != 0 or not refund.lines:
+    beyond = refund_beyond_lines(refund)
+    if beyond != 0 or refund.fee or not refund.lines:
         name = refund_item_name(connection)
         if name is None:
+            if beyond or not refund.fee:
+                money = f"gives back {beyond or refund.amount} {refund.currency}"
+            else:
+                money = f"keeps back a fee of {refund.fee} {refund.currency}"
             raise PermanentError(
-                f"refund {refund.store_id} of order {refund.order_number} gives back "
-                f"{rest or refund.amount} {refund.currency} not tied to a refunded line, and "
-                "neither mapping.refund_item nor mapping.fallback_item is set: set one in the "
-                "tenant file, then replay"
+                f"refund {refund.store_id} of order {refund.order_number} {money} not tied to "
+                "a refunded line, and neither mapping.refund_item nor mapping.fallback_item is "
+                "set: set one in the tenant file, then replay"
             )
         items.setdefault(name, None)
     return items
@@ -166,11 +170,17 @@ def refund_item_names(refund: Refund, order: Order, connection: Connection) -> s
 
 
 def refund_rest(refund: Refund) -> Decimal:
-    """What a refund gives back beyond its lines and their tax (all of it, amount-only)."""
+    """The refund's amount less its lines and their tax (all of it, amount-only): what the
+    store gave back beyond the lines, less the fee it kept."""
     lines = sum(
         (line.total + sum((t.amount for t in line.taxes), ZERO) for line in refund.lines), ZERO
     )
     return quantize(refund.amount - lines, refund.currency)
+
+
+def refund_beyond_lines(refund: Refund) -> Decimal:
+    """What the store gave back beyond the lines and their tax, before its fee."""
+    return quantize(refund_rest(refund) + refund.fee, refund.currency)
 
 
 def build_refund_document(
@@ -191,12 +201,13 @@ def build_refund_document(
     """
     rules = connection.mapping
     q = order.q
-    rest = refund_rest(refund)
-    if rest < 0:
+    beyond = refund_beyond_lines(refund)
+    if beyond < 0:
+        kept = f" and a fee of {q(refund.fee)} kept back" if refund.fee else ""
         raise PermanentError(
             f"refund {refund.store_id} of order {refund.order_number}: its lines and their tax "
-            f"add up to {q(refund.amount - rest)}, more than the refunded {q(refund.amount)}: "
-            "check the refund in the store, then replay"
+            f"add up to {q(refund.amount - refund_rest(refund))}, more than the refunded "
+            f"{q(refund.amount)}{kept}: check the refund in the store, then replay"
         )
     lines = LineBuilder(order, rules, refs)
     for line in refund.lines:
@@ -223,17 +234,31 @@ def build_refund_document(
                 else lines.decided.class_name
             ),
         )
-    if rest != 0 or not refund.lines:
-        name = refund_item_name(connection) or ""
-        reason = refund.reason.strip()
+    name = refund_item_name(connection) or ""
+    reason = refund.reason.strip()
+    if beyond != 0 or not refund.lines:
         lines.add_sales(
-            amount=rest,
+            amount=beyond,
             description="Refund" + (f": {reason}" if reason else ""),
             item_id=refs.items[name],
             item_name=name,
             quantity=None,
             taxes=(),
             what="the refunded amount not tied to a line",
+            class_name=lines.decided.class_name,
+        )
+    if refund.fee:
+        # QuickBooks takes a negative line on a refund receipt or credit memo as long as the
+        # document's total is not negative, which a refund's amount never is: the fee the
+        # store kept shows as what it is instead of shrinking the refunded lines.
+        lines.add_sales(
+            amount=-q(refund.fee),
+            description="Adjustment fee" + (f": {reason}" if reason else ""),
+            item_id=refs.items[name],
+            item_name=name,
+            quantity=None,
+            taxes=(),
+            what="the fee kept back from the refund",
             class_name=lines.decided.class_name,
         )
     notes = [refund_tag(refund, connection)]

@@ -347,10 +347,10 @@ def modified_at(raw: Mapping[str, Any]) -> datetime:
 
 def normalise_refund(raw: Mapping[str, Any], order: Order, parents: Mapping[int, int]) -> Refund:
     """A credit memo of ``order``. ``parents`` maps a child order row to its parent row, so a
-    refunded configurable or bundle counts once, on the line it was sold on. Adjustments
-    (``adjustment_positive`` given back, ``adjustment_negative`` withheld) are not tied to a
-    line: they are what the refund gives beyond its lines, which the ledgers post on the
-    connection's refund item."""
+    refunded configurable or bundle counts once, on the line it was sold on. Adjustments are
+    not tied to a line: ``adjustment_positive`` is what the refund gives beyond its lines and
+    ``adjustment_negative`` the fee Magento kept back (the refund's ``fee``); the ledgers post
+    both on the connection's refund item, the fee as a negative line."""
     memo = MageCreditMemo.model_validate(raw)
     q = order.q
     sold = {line.line_id: line for line in order.lines}
@@ -420,4 +420,5 @@ def normalise_refund(raw: Mapping[str, Any], order: Order, parents: Mapping[int,
         amount=q(memo.grand_total),
         reason=memo.customer_note.strip(),
         lines=tuple(lines),
+        fee=q(memo.adjustment_negative),
     )
