@@ -5,6 +5,7 @@ connector demo [--orders N]
 connector replay (--tenant T | --queue-url URL --dlq-url URL | --outbox-table NAME --state-table NAME
                  --audit-table NAME) [--connection ID] [--record ID]
 connector qwc CONNECTION --tenant T [--config FILE] [--url BASE] [--out FILE] [--rotate] [--generation N]
+connector webhooks (sync | check) --tenant T [--config FILE] [--connection C] [--url BASE] [--dry-run]
 """
 
 from __future__ import annotations
@@ -207,6 +208,45 @@ def _qwc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks(args: argparse.Namespace) -> int:
+    """The connector's webhooks in each connection's store: created and repaired, or checked."""
+    import boto3
+    import httpx
+
+    from connector import webhook_setup
+    from connector.secrets import SecretVault
+
+    if not args.tenant and not args.config:
+        raise ConfigError("webhooks needs --tenant (and finds tenants/<tenant>.toml) or --config")
+    config = load_tenant(Path(args.config or f"tenants/{args.tenant}.toml"))
+    if args.tenant and config.tenant != args.tenant:
+        raise ConfigError(f"--tenant is {args.tenant!r} but the tenant file is {config.tenant!r}")
+    connections = list(config.connections)
+    if args.connection:
+        connections = [c for c in connections if c.id == args.connection]
+        if not connections:
+            known = ", ".join(c.id for c in config.connections)
+            raise ConfigError(
+                f"no connection {args.connection!r} in tenant {config.tenant} ({known})"
+            )
+    base_url = args.url
+    if not base_url:
+        stack = resources.stack_name(config.tenant)
+        base_url = _stack_outputs(boto3.client("cloudformation"), stack).get("ApiUrl", "")
+        if not base_url:
+            raise ConfigError(f"stack {stack} has no ApiUrl output; give --url")
+    vault = SecretVault(
+        resources.secret_prefix(config.tenant), client=boto3.client("secretsmanager")
+    )
+    dry_run = args.verb == "sync" and args.dry_run
+    with httpx.Client(timeout=30.0) as http:
+        found = webhook_setup.run(
+            args.verb, connections, base_url=base_url, vault=vault, http=http, dry_run=dry_run
+        )
+    print(webhook_setup.render(found, verb=args.verb, dry_run=dry_run))
+    return webhook_setup.exit_code(found, verb=args.verb)
+
+
 def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     try:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
@@ -264,6 +304,26 @@ def main(argv: list[str] | None = None) -> int:
         help="new OwnerID/FileID pair (QBWC1039 after removing and re-adding the application)",
     )
     qwc.set_defaults(run=_qwc)
+
+    webhooks = commands.add_parser(
+        "webhooks", help="create, repair or check the connector's webhooks in each store"
+    )
+    webhooks.add_argument(
+        "verb",
+        choices=("sync", "check"),
+        help="sync: create what is missing, repair what drifted, switch on what the store "
+        "switched off; check: report only (exit 1 when something is wrong)",
+    )
+    webhooks.add_argument("--tenant", help="the tenant (stack MlConnector-<tenant>)")
+    webhooks.add_argument("--config", help="tenant file; default tenants/<tenant>.toml")
+    webhooks.add_argument("--connection", help="only this connection")
+    webhooks.add_argument(
+        "--url", help="the API's public base URL; default the stack output ApiUrl"
+    )
+    webhooks.add_argument(
+        "--dry-run", action="store_true", help="sync: say what would change, change nothing"
+    )
+    webhooks.set_defaults(run=_webhooks)
 
     args = parser.parse_args(argv)
     try:

@@ -136,7 +136,6 @@ HookState = Literal[
     "extra",  # delivers to the connector but is none of the ones it needs; left alone
     "failed",  # the store refused; ``detail`` has its words
     "polled",  # the store sends no webhooks; the connector polls it
-    "not_offered",  # the store sends no webhooks and nothing polls it yet
 ]
 # What can differ in a registered webhook: where it delivers, the secret it carries, its
 # topic, or that the store switched it off (after failed deliveries, or by hand).

@@ -1,41 +1,31 @@
 """Magento Open Source sends no webhooks: what ``connector webhooks`` reports for it.
 
-The connector polls Magento for changed orders and customers (the scheduled poll, when the
-stack has one); a signed push from a module or an Adobe Commerce webhook is an optional hint
-the store's admin sets up, which the connector cannot see from the API. Nothing is created
-or changed here.
+The reconcile poll is Magento's trigger (every ``reconcile_every_minutes``, 2 by default); a
+signed push from a module or an Adobe Commerce webhook is an optional hint the store's admin
+sets up, which the connector cannot see through the API. Nothing is created or changed here.
 """
 
 from __future__ import annotations
 
 import httpx
 
-from connector import resources
 from connector.config import Connection, MagentoStore
 from connector.secrets import SecretVault
 from connector.stores.magento.store import DISPLAY_NAME
 from connector.stores.port import HookStatus, WebhookReport
 
-# The poller that lists changed records on a schedule (connector.resources).
-POLLER = "reconcile"
 PUSH_NOTE = (
     "An optional signed push (x-magento-signature) from a module or an Adobe Commerce webhook "
     "is set up in Magento and cannot be checked from here."
 )
 
 
-def scheduled_poll_minutes() -> int | None:
-    """How often the stack's poller runs, or None when the stack has none."""
-    found = next((spec for spec in resources.FUNCTIONS if spec.name == POLLER), None)
-    return found.schedule_minutes if found is not None else None
-
-
 class MagentoHooks:
-    """Magento's answer to the webhook verbs: polled, or not offered at all."""
+    """Magento's answer to the webhook verbs: the store is polled."""
 
     display_name = DISPLAY_NAME
 
-    def __init__(self, *, poll_minutes: int | None) -> None:
+    def __init__(self, *, poll_minutes: int) -> None:
         self._poll_minutes = poll_minutes
 
     def check_webhooks(self, delivery_url: str, secret: str) -> WebhookReport:
@@ -49,24 +39,14 @@ class MagentoHooks:
         return self._report(delivery_url, dry_run=dry_run)
 
     def _report(self, delivery_url: str, *, dry_run: bool) -> WebhookReport:
-        if self._poll_minutes:
-            status = HookStatus(
-                "orders, customers",
-                "polled",
-                detail=(
-                    "Magento Open Source sends no webhooks: the connector polls changed orders "
-                    f"and customers every {self._poll_minutes} minutes"
-                ),
-            )
-        else:
-            status = HookStatus(
-                "orders, customers",
-                "not_offered",
-                detail=(
-                    "Magento Open Source sends no webhooks and this stack has no scheduled poll: "
-                    "set up the signed push (README, Set up Magento)"
-                ),
-            )
+        status = HookStatus(
+            "orders, customers",
+            "polled",
+            detail=(
+                "Magento Open Source sends no webhooks: the connector polls changed orders "
+                f"and customers every {self._poll_minutes} minutes"
+            ),
+        )
         return WebhookReport(DISPLAY_NAME, delivery_url, (status,), dry_run=dry_run, note=PUSH_NOTE)
 
 
@@ -75,4 +55,4 @@ def open_hooks(connection: Connection, vault: SecretVault, http: httpx.Client) -
     del vault, http
     if not isinstance(connection.store, MagentoStore):
         raise ValueError(f"connection {connection.id} is not a Magento store")
-    return MagentoHooks(poll_minutes=scheduled_poll_minutes())
+    return MagentoHooks(poll_minutes=connection.reconcile_minutes)
