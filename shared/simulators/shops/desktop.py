@@ -1,0 +1,371 @@
+"""A store's day into QuickBooks Desktop: any simulated store -> local runtime -> outbox ->
+simulated Web Connector -> simulated company file.
+
+``DesktopDay(driver, orders=..., seed=...)`` trades the seeded day into the driver's store
+(``simulators.shops.trading``: repeats, late and stale pushes), lets the sync worker put every
+order, payment and refund into the connection's outbox, then runs the Web Connector's
+sessions until the service says nothing is waiting. The company file locks an invoice once
+(3175), the connection drops mid-session, and a response is lost after QuickBooks did the
+work. Then each order is checked against what the store says: one transaction for the
+store's total to the cent, each refund a credit memo for its amount (paid out when the order
+was paid), the documents netting to the store's net, a paid invoice paid off into the
+account its gateway maps to, an unpaid one open for what is owed, a cancelled order voided or
+never sent, and an audit trail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from connector.config import TenantConfig
+from connector.ledgers.qbd.currencies import CURRENCY_NAMES
+from connector.ledgers.qbd.password import hash_password
+from connector.local import LocalRuntime
+from connector.resources import ENV_SESSION_TABLE, FUNCTIONS, QBWC
+from connector.state import AuditTrail
+from simulators.httpserver import LoopbackServer
+from simulators.qbd import QbdCompany, QbdMoney, QbdTxn
+from simulators.qbwc import SessionReport, WebConnector
+from simulators.shops.driver import OrderView, StoreDriver
+from simulators.shops.stream import plan_day
+from simulators.shops.trading import Progress, Pushes, Trader
+
+TENANT = "desk-day"
+CONNECTION = "desk-shop"
+WEBHOOK_SECRET = "DeskDayWebhookSecret42"
+QBWC_USER = "shop-day-sync"
+QBWC_PASSWORD = "shop-day-web-connector-pass"
+ACTIVE_WAIT_S = 300  # when "busy" comes without a postpone hint
+CARD = {"method": "Visa", "deposit_account": "Checking"}
+PAYMENTS: dict[str, dict[str, str]] = {
+    "stripe": CARD,
+    "stripev3": CARD,
+    "braintree": CARD,
+    "default": {"deposit_account": "Undeposited Funds"},
+}
+ZERO = Decimal(0)
+
+
+@dataclass
+class DeskCheck:
+    view: OrderView
+    transactions: int
+    ledger_total: Decimal | None
+    audit_events: list[str]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class DeskDayReport:
+    pushes: Pushes
+    sessions: list[SessionReport] = field(default_factory=list)
+    faults_injected: list[str] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)  # QuickBooks statusCode -> count
+    checks: list[DeskCheck] = field(default_factory=list)
+    transactions: int = 0
+    payments: int = 0
+    credit_memos: int = 0
+    refunds_paid_out: int = 0
+    customers: int = 0
+    duplicate_customers: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def store(self) -> str:
+        return self.pushes.store
+
+    @property
+    def orders(self) -> int:
+        return self.pushes.orders
+
+    @property
+    def round_trips(self) -> int:
+        return sum(s.round_trips for s in self.sessions)
+
+    @property
+    def problems(self) -> list[DeskCheck]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def postable(self) -> int:
+        return sum(1 for c in self.checks if c.view.outcome == "posts")
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and not self.problems and not self.duplicate_customers
+
+    def summary(self) -> str:
+        outcomes = Counter(s.outcome for s in self.sessions)
+        lines = [
+            f"orders in {self.store:<19}{self.orders} ({self.postable} in a status that posts)",
+            *self.pushes.lines(),
+            f"Web Connector sessions       {len(self.sessions)} "
+            f"({', '.join(f'{n} {o}' for o, n in sorted(outcomes.items()))}), "
+            f"{self.round_trips} SOAP round trips",
+            f"faults injected              {', '.join(self.faults_injected) or 'none'}",
+            f"transactions in QuickBooks   {self.transactions} ({self.credit_memos} credit memos, "
+            f"{self.payments} payments, {self.refunds_paid_out} refunds paid out)",
+            f"customers in QuickBooks      {self.customers}",
+            f"time                         {self.elapsed_s:.1f} s",
+        ]
+        if self.ok:
+            lines.append("result                       every order once, totals equal to the cent")
+        else:
+            for check in self.problems:
+                lines.append(
+                    f"PROBLEM order {check.view.number} ({check.view.status}): "
+                    + "; ".join(check.problems)
+                )
+            lines += [f"PROBLEM customer created twice: {e}" for e in self.duplicate_customers]
+        return "\n".join(lines)
+
+
+def tenant_config(driver: StoreDriver, store_url: str) -> TenantConfig:
+    return TenantConfig.model_validate(
+        {
+            "tenant": TENANT,
+            "connections": [
+                {
+                    "id": CONNECTION,
+                    "document": "invoice",
+                    **driver.connection(store_url),
+                    "ledger": {
+                        "kind": "qbd",
+                        "user_name": QBWC_USER,
+                        "sales_tax_item": "Sales Tax",
+                        "discount_item": "Discount",
+                    },
+                    "mapping": {
+                        "fallback_item": "Sales",
+                        "auto_create_items": True,
+                        "income_account": "Merchandise Sales",
+                        "shipping_item": "Shipping",
+                        "fee_item": "Fees",
+                        "payments": PAYMENTS,
+                    },
+                }
+            ],
+        }
+    )
+
+
+def _noted(memo: str | None) -> str | None:
+    """The store id a memo names ("... (id 123)")."""
+    text = memo or ""
+    return text.split("(id ", 1)[1].split(")", 1)[0] if "(id " in text else None
+
+
+class DeskBooks:
+    """The company file's transactions, grouped by the store order their memos name."""
+
+    def __init__(self, company: QbdCompany) -> None:
+        self.company = company
+        self.txns = company.transactions()
+        self.money = [m for m in company.money_txns() if not m.voided]
+        self._orders: dict[str, list[QbdTxn]] = {}
+        self._memos: dict[str, list[QbdTxn]] = {}
+        for txn in self.txns:
+            noted = _noted(txn.memo)
+            if noted is not None:
+                into = self._memos if txn.kind == "CreditMemo" else self._orders
+                into.setdefault(noted, []).append(txn)
+        self._payments: dict[str, list[QbdMoney]] = {}
+        for m in self.money:
+            if m.kind == "ReceivePayment" and m.total and _noted(m.memo) is not None:
+                self._payments.setdefault(str(_noted(m.memo)), []).append(m)
+        self._paid_out = {
+            memo for m in self.money if m.kind == "ARRefundCreditCard" for memo, _ in m.applied
+        }
+
+    def check(self, view: OrderView, events: list[str]) -> DeskCheck:
+        found = self._orders.get(view.store_id, [])
+        check = DeskCheck(
+            view=view,
+            transactions=len(found),
+            ledger_total=found[0].total if found else None,
+            audit_events=events,
+        )
+        if not events:
+            check.problems.append("no audit trail")
+        if view.outcome == "posts":
+            if len(found) != 1:
+                check.problems.append(f"{len(found)} transactions for an order that posts")
+            else:
+                check.problems += self._posted(view, found[0])
+        elif view.outcome == "withdrawn":
+            if len(found) > 1 or (found and found[0].total != 0):
+                check.problems.append(f"cancelled, yet transactions {[t.total for t in found]}")
+        elif found:
+            check.problems.append(f"status {view.status} does not post, yet {len(found)} sent")
+        return check
+
+    def _posted(self, view: OrderView, txn: QbdTxn) -> list[str]:
+        found: list[str] = []
+        if txn.total != view.total:
+            found.append(f"QuickBooks total {txn.total}, the store's {view.total}")
+        memos = self._memos.get(view.store_id, [])
+        for refund in view.refunds:
+            mine = [m.total for m in memos if f"refund {refund.refund_id} of" in (m.memo or "")]
+            if mine != [refund.amount]:
+                found.append(f"refund {refund.refund_id} of {refund.amount}: credit memos {mine}")
+        if len(memos) != len(view.refunds):
+            found.append(f"{len(memos)} credit memos for {len(view.refunds)} store refunds")
+        net = txn.total - sum((m.total for m in memos), ZERO)
+        if net != view.net:
+            found.append(f"QuickBooks nets {net}, the store {view.net}")
+        payments = self._payments.get(view.store_id, [])
+        if view.paid and view.total > 0:
+            account = PAYMENTS.get(view.payment_key, PAYMENTS["default"])["deposit_account"]
+            if txn.kind == "Invoice" and txn.balance != 0:
+                found.append(f"paid, but {txn.balance} is still open")
+            if txn.kind == "Invoice" and [p.account for p in payments] != [account]:
+                found.append(
+                    f"payments {[(p.total, p.account) for p in payments]}, want one in {account}"
+                )
+            unpaid_out = [m.ref_number for m in memos if m.txn_id not in self._paid_out]
+            if unpaid_out:
+                found.append(f"credit memos {unpaid_out} were not paid out")
+        else:
+            if payments:
+                found.append(f"unpaid, yet payments {[p.total for p in payments]}")
+            if txn.balance != view.net:
+                found.append(f"unpaid, {txn.balance} open, the store is owed {view.net}")
+        wanted = CURRENCY_NAMES[view.currency]
+        customer = self.company.customer_currency(txn.customer) if txn.customer else None
+        if (txn.currency, customer) != (wanted, wanted):
+            found.append(f"in {view.currency}, yet {txn.currency}, its customer in {customer}")
+        return found
+
+
+class DesktopDay:
+    def __init__(
+        self,
+        driver: StoreDriver,
+        *,
+        orders: int,
+        seed: int = 11,
+        faults: bool = True,
+        progress: Progress | None = None,
+        max_sessions: int = 100,
+    ) -> None:
+        self.driver = driver
+        self.faults = faults
+        self.max_sessions = max_sessions
+        self._say = progress or (lambda _line: None)
+        self.trader = Trader(driver, plan_day(orders, seed), seed=seed, progress=progress)
+        self.company = QbdCompany(seed=seed, multicurrency=True)
+        self.report = DeskDayReport(self.trader.pushes)
+
+    def run(self) -> DeskDayReport:
+        started = time.monotonic()
+        try:
+            with LoopbackServer(self.driver.simulator.handle) as store_server:
+                config = tenant_config(self.driver, store_server.base_url)
+                secrets = {
+                    CONNECTION: {
+                        "store": self.driver.store_secret(WEBHOOK_SECRET),
+                        "ledger": {"password_hash": hash_password(QBWC_PASSWORD)},
+                    }
+                }
+                functions = FUNCTIONS if QBWC in FUNCTIONS else (*FUNCTIONS, QBWC)
+                with LocalRuntime(
+                    tenant=TENANT,
+                    tenant_config_json=config.model_dump_json(),
+                    secrets=secrets,
+                    functions=functions,
+                    poll_interval_s=0.05,
+                ) as runtime:
+                    webhook_url = f"{runtime.base_url}/webhooks/{CONNECTION}"
+                    self.driver.hook_up(webhook_url, WEBHOOK_SECRET)
+                    calls_before = self.driver.calls
+                    self.trader.trade(webhook_url)
+                    if not runtime.drain(timeout_s=120 + self.report.orders):
+                        raise RuntimeError("the sync queue did not drain")
+                    self.report.pushes.store_calls = self.driver.calls - calls_before
+                    self._say("every order is in the outbox; the Web Connector's turn")
+                    self._web_connector(runtime)
+                    self._check(runtime)
+        finally:
+            self.trader.close()
+        self.report.elapsed_s = time.monotonic() - started
+        return self.report
+
+    def _inject(self, session_number: int, wc: WebConnector) -> None:
+        if not self.faults:
+            return
+        if session_number == 0:
+            self.company.inject(3175, times=1, request="InvoiceAdd")
+            wc.drop_connection_after(6)  # the second receiveResponseXML never arrives
+            self.report.faults_injected += ["3175 locked invoice", "dropped connection"]
+        elif session_number == 1:
+            wc.lose_response_once()
+            self.report.faults_injected.append("response lost after QuickBooks did the work")
+
+    def _web_connector(self, runtime: LocalRuntime) -> None:
+        with WebConnector(
+            f"{runtime.base_url}/qbwc/{CONNECTION}",
+            QBWC_USER,
+            QBWC_PASSWORD,
+            self.company,
+            noop_pause_s=0.05,
+        ) as wc:
+            for number in range(self.max_sessions):
+                self._inject(number, wc)
+                session = wc.run_session()
+                self.report.sessions.append(session)
+                self._say(
+                    f"session {number + 1}: {session.outcome}, {len(session.requests)} messages"
+                )
+                if session.outcome == "none":
+                    return
+                if session.outcome == "busy":
+                    # A crashed session still holds the connection; QBWC comes back later.
+                    self._time_passes(runtime, session.postpone_s or ACTIVE_WAIT_S)
+                if session.outcome in ("nvu", "aborted"):
+                    raise RuntimeError(f"the Web Connector stopped: {session.errors}")
+        raise RuntimeError(f"the outbox did not drain in {self.max_sessions} sessions")
+
+    def _time_passes(self, runtime: LocalRuntime, seconds: int) -> None:
+        """The Web Connector waits ``seconds`` before its next run. The service keeps time by
+        the wall clock, so the wait is played out on its session lease (alive_until)."""
+        table = runtime.boto3_resource("dynamodb").Table(runtime.env[ENV_SESSION_TABLE])
+        key = {"pk": f"active#{CONNECTION}", "sk": "LEASE"}
+        lease: dict[str, Any] | None = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if lease and "alive_until" in lease:
+            table.update_item(
+                Key=key,
+                UpdateExpression="SET alive_until = :until",
+                ExpressionAttributeValues={":until": int(lease["alive_until"]) - seconds - 1},
+            )
+
+    def _check(self, runtime: LocalRuntime) -> None:
+        audit = AuditTrail(
+            runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
+        )
+        books = DeskBooks(self.company)
+        for store_id in self.driver.order_ids():
+            view = self.driver.view(store_id)
+            events: list[str] = [e.event for e in audit.events(f"{CONNECTION}#order#{store_id}")]
+            self.report.checks.append(books.check(view, events))
+        self.report.transactions = len(books.txns) + len(books.money)
+        self.report.credit_memos = sum(1 for t in books.txns if t.kind == "CreditMemo")
+        self.report.payments = sum(1 for m in books.money if m.kind == "ReceivePayment" and m.total)
+        self.report.refunds_paid_out = sum(1 for m in books.money if m.kind == "ARRefundCreditCard")
+        customers = [c for c in self.company.customers() if c.name != "Cash Customer"]
+        self.report.customers = len(customers)
+        emails = Counter(
+            ((c.email or c.name).casefold(), self.company.customer_currency(c.name))
+            for c in customers
+        )
+        self.report.duplicate_customers = [
+            f"{email} ({currency})" for (email, currency), n in emails.items() if n > 1
+        ]
+        self.report.statuses = dict(self.company.statuses)

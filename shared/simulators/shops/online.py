@@ -1,0 +1,276 @@
+"""A store's day into QuickBooks Online: any simulated store -> local runtime -> simulated QBO.
+
+``OnlineDay(driver, orders=..., seed=...)`` plays the seeded day (``simulators.shops.stream``)
+into the driver's store and sends the store's pushes to the connector as a real store would
+and worse: some twice, some late (after newer ones, so stale), and for a share of the orders
+(``silent_share``) none at all, so only the reconcile poll finds them. QuickBooks throttles,
+loses a response after doing the work, answers 503, reports a stale SyncToken on a void and
+expires the access token midway. Then every order is checked (``simulators.shops.books``)
+against what the store says, and the report counts the store API calls the connector made
+and how fast the ingest answered each push.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import httpx
+
+from connector.config import TenantConfig
+from connector.local import LocalRuntime
+from connector.state import AuditTrail
+from simulators.httpserver import LoopbackServer
+from simulators.qbo import QboSimulator
+from simulators.shops.books import OnlineBooks, OrderCheck
+from simulators.shops.driver import StoreDriver
+from simulators.shops.stream import plan_day
+from simulators.shops.trading import Progress, Pushes, Trader
+
+TENANT = "day"
+CONNECTION = "shop"
+WEBHOOK_SECRET = "ShopDayWebhookSecret42"
+QBO_APP = {"client_id": "day-app", "client_secret": "day-app-secret"}
+CARD = {"method": "Visa", "deposit_account": "Checking"}
+# mapping.payments: each store's card gateway deposits into Checking, the rest into
+# Undeposited Funds.
+PAYMENTS: dict[str, dict[str, str]] = {
+    "stripe": CARD,  # WooCommerce
+    "stripev3": CARD,  # BigCommerce's Stripe provider id
+    "braintree": CARD,  # Magento
+    "default": {"deposit_account": "Undeposited Funds"},
+}
+DEPOSIT_ACCOUNTS = {key: value["deposit_account"] for key, value in PAYMENTS.items()}
+QBO_RATES = {"CAD": Decimal("0.7300"), "EUR": Decimal("1.0850"), "GBP": Decimal("1.2700")}
+
+
+@dataclass
+class DayReport:
+    pushes: Pushes
+    faults_injected: list[str] = field(default_factory=list)
+    qbo_statuses: Counter[int] = field(default_factory=Counter)
+    checks: list[OrderCheck] = field(default_factory=list)
+    documents: int = 0
+    payments: int = 0
+    refund_receipts: int = 0
+    credit_memos: int = 0
+    customers: int = 0
+    duplicate_customers: list[str] = field(default_factory=list)
+    doc_number_problems: list[str] = field(default_factory=list)
+    long_numbers: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def store(self) -> str:
+        return self.pushes.store
+
+    @property
+    def orders(self) -> int:
+        return self.pushes.orders
+
+    @property
+    def problems(self) -> list[OrderCheck]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def postable(self) -> int:
+        return sum(1 for c in self.checks if c.view.outcome == "posts")
+
+    @property
+    def ok(self) -> bool:
+        return (
+            bool(self.checks)
+            and not self.problems
+            and not self.duplicate_customers
+            and not self.doc_number_problems
+        )
+
+    def summary(self) -> str:
+        lines = [
+            f"orders in {self.store:<19}{self.orders} ({self.postable} in a status that posts)",
+            *self.pushes.lines(),
+            f"QuickBooks faults injected   {', '.join(self.faults_injected) or 'none'}",
+            f"documents in QuickBooks      {self.documents} invoices, {self.payments} payments, "
+            f"{self.refund_receipts} refund receipts, {self.credit_memos} credit memos",
+            f"long order numbers fitted    {self.long_numbers}",
+            f"customers in QuickBooks      {self.customers}",
+            f"time                         {self.elapsed_s:.1f} s",
+        ]
+        if self.ok:
+            lines.append("result                       every order once, totals equal to the cent")
+        else:
+            for check in self.problems:
+                lines.append(
+                    f"PROBLEM order {check.view.number} ({check.view.status}): "
+                    + "; ".join(check.problems)
+                )
+            lines += [f"PROBLEM duplicate customer {name}" for name in self.duplicate_customers]
+            lines += [f"PROBLEM {problem}" for problem in self.doc_number_problems]
+        return "\n".join(lines)
+
+
+def tenant_config(driver: StoreDriver, store_url: str, qbo_url: str) -> TenantConfig:
+    return TenantConfig.model_validate(
+        {
+            "tenant": TENANT,
+            "connections": [
+                {
+                    "id": CONNECTION,
+                    "document": "invoice",
+                    **driver.connection(store_url),
+                    "ledger": {
+                        "kind": "qbo",
+                        "environment": "sandbox",
+                        "api_base": qbo_url,
+                        "token_url": f"{qbo_url}/oauth2/v1/tokens/bearer",
+                        "authorize_url": f"{qbo_url}/connect/oauth2",
+                    },
+                    "mapping": {
+                        "fallback_item": "Sales",
+                        "auto_create_items": True,
+                        "income_account": "Sales of Product Income",
+                        "shipping_item": "Shipping",
+                        "fee_item": "Fees",
+                        "refund_item": "Refunds",
+                        "tax": {"mode": "us_automated"},
+                        "payments": PAYMENTS,
+                    },
+                }
+            ],
+        }
+    )
+
+
+class OnlineDay:
+    def __init__(
+        self,
+        driver: StoreDriver,
+        *,
+        orders: int,
+        seed: int = 7,
+        faults: bool = True,
+        silent_share: float = 0.0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.driver = driver
+        self.faults = faults
+        self._say = progress or (lambda _line: None)
+        self.trader = Trader(
+            driver, plan_day(orders, seed), seed=seed, silent_share=silent_share, progress=progress
+        )
+        self.qbo = QboSimulator(
+            client_id=QBO_APP["client_id"],
+            client_secret=QBO_APP["client_secret"],
+            multicurrency=True,
+        )
+        self.report = DayReport(self.trader.pushes)
+
+    def run(self) -> DayReport:
+        started = time.monotonic()
+        try:
+            with (
+                LoopbackServer(self.driver.simulator.handle) as store_server,
+                LoopbackServer(self.qbo.handle) as qbo_server,
+            ):
+                store_url = store_server.base_url
+                config = tenant_config(self.driver, store_url, qbo_server.base_url)
+                secrets = {
+                    CONNECTION: {
+                        "store": self.driver.store_secret(WEBHOOK_SECRET),
+                        "ledger": dict(QBO_APP),
+                    }
+                }
+                with LocalRuntime(
+                    tenant=TENANT,
+                    tenant_config_json=config.model_dump_json(),
+                    secrets=secrets,
+                    poll_interval_s=0.05,
+                ) as runtime:
+                    self._say(
+                        f"{self.driver.display_name} at {store_url}, QuickBooks at "
+                        f"{qbo_server.base_url}, the connector at {runtime.base_url}"
+                    )
+                    self._connect(runtime)
+                    webhook_url = f"{runtime.base_url}/webhooks/{CONNECTION}"
+                    self.driver.hook_up(webhook_url, WEBHOOK_SECRET)
+                    calls_before = self.driver.calls
+                    if self.faults:
+                        self._inject_faults()
+                    self.trader.trade(webhook_url, midday=lambda: self._midday(runtime))
+                    self._drain(runtime)
+                    if self.trader.silent:
+                        self._poll(runtime)
+                        self._drain(runtime)
+                    self.report.pushes.store_calls = self.driver.calls - calls_before
+                    self._check(runtime)
+        finally:
+            self.trader.close()
+        self.report.elapsed_s = time.monotonic() - started
+        return self.report
+
+    def _connect(self, runtime: LocalRuntime) -> None:
+        """PayPal money has its own bank account, QuickBooks knows last month's rates, and the
+        merchant clicks Connect to QuickBooks (the simulated Intuit approves)."""
+        self.qbo.seed(
+            "Account", {"Name": "PayPal Bank", "AccountType": "Bank", "AccountSubType": "Checking"}
+        )
+        rates_from = date.today() - timedelta(days=30)
+        for currency, rate in QBO_RATES.items():
+            self.qbo.set_exchange_rate(currency, rate, rates_from)
+        page = httpx.get(
+            f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True, timeout=30
+        )
+        if page.status_code != 200 or "is connected" not in page.text:
+            raise RuntimeError(
+                f"connecting QuickBooks failed: {page.status_code} {page.text[:300]}"
+            )
+
+    def _inject_faults(self) -> None:
+        self.qbo.inject(429, times=3)
+        self.qbo.inject("lost", times=1, entity="Invoice", operation="create")
+        self.qbo.inject(503, times=1, entity="Invoice", operation="create")
+        self.qbo.inject(5010, times=1, entity="Invoice", operation="void")
+        self.report.faults_injected += ["429 x3", "lost response", "503", "5010 stale on a void"]
+
+    def _midday(self, runtime: LocalRuntime) -> None:
+        if self.faults:
+            self.qbo.expire_access_tokens()  # an hour passes: the next call gets a 401
+            self.report.faults_injected.append("401 expired token")
+        if self.trader.silent:
+            self._poll(runtime)  # the scheduled poll runs while the shop trades
+
+    def _poll(self, runtime: LocalRuntime) -> None:
+        runtime.fire_schedule("reconcile", detail={"poll": "now"})
+        self.report.pushes.polls += 1
+
+    def _drain(self, runtime: LocalRuntime) -> None:
+        self._say("waiting for the queue to drain")
+        deadline = time.monotonic() + 60 + self.report.orders * 2
+        while time.monotonic() < deadline:
+            if runtime.drain(timeout_s=10):
+                return
+            self._say("  ... still draining")
+        raise RuntimeError("the sync queue did not drain")
+
+    def _check(self, runtime: LocalRuntime) -> None:
+        audit = AuditTrail(
+            runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
+        )
+        books = OnlineBooks(self.qbo, DEPOSIT_ACCOUNTS)
+        for store_id in self.driver.order_ids():
+            view = self.driver.view(store_id)
+            events: list[str] = [e.event for e in audit.events(f"{CONNECTION}#order#{store_id}")]
+            self.report.checks.append(books.check(view, events))
+            if len(view.number) > 21:
+                self.report.long_numbers += 1
+        self.report.documents = len(books.kinds["Invoice"])
+        self.report.payments = len(books.kinds["Payment"])
+        self.report.refund_receipts = len(books.kinds["RefundReceipt"])
+        self.report.credit_memos = len(books.kinds["CreditMemo"])
+        self.report.customers = len(books.customers)
+        self.report.duplicate_customers = books.duplicate_customers()
+        self.report.doc_number_problems = books.doc_number_problems()
+        self.report.qbo_statuses = Counter(entry.status for entry in self.qbo.request_log)

@@ -1,0 +1,157 @@
+"""Playing a planned day into a store, and the store's pushes into the connector.
+
+``Trader`` places each planned order through the store's driver, then makes the day's later
+changes, and posts the store's pushes to the connector's webhook URL the way stores really
+deliver them: some twice (``DUPLICATE_SHARE``), some at the end of the day after newer news
+(``LATE_SHARE``: a WooCommerce body is then a stale snapshot), and none at all for the silent
+orders, which only the reconcile poll can find. ``Pushes`` counts what was sent, what the
+store refused to do, how fast the ingest answered and how often the connector called the
+store.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from simulators.shops.driver import Delivery, Refused, StoreDriver
+from simulators.shops.stream import Change, Day
+
+DUPLICATE_SHARE = 0.15  # pushes the store sends twice
+LATE_SHARE = 0.10  # pushes that arrive at the end of the day, after newer ones
+
+Progress = Callable[[str], None]
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class Pushes:
+    store: str
+    orders: int = 0
+    sent: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    late: int = 0
+    silent_orders: int = 0  # orders the store never pushed: found by the poll alone
+    polls: int = 0
+    changes: Counter[str] = field(default_factory=Counter)  # "pay", "refund amount", ...
+    refused: Counter[str] = field(default_factory=Counter)  # changes the store cannot make
+    foreign_orders: Counter[str] = field(default_factory=Counter)  # currency -> orders
+    ingest_s: list[float] = field(default_factory=list)  # the ingest's answer time per push
+    store_calls: int = 0  # API requests the connector made to the store
+
+    @property
+    def calls_per_order(self) -> float:
+        return self.store_calls / self.orders if self.orders else 0.0
+
+    def ingest_ms(self, pct: float) -> float:
+        return percentile(self.ingest_s, pct) * 1000 if self.ingest_s else 0.0
+
+    def lines(self) -> list[str]:
+        changes = ", ".join(f"{n} {what}" for what, n in sorted(self.changes.items()))
+        foreign = ", ".join(f"{n} {cur}" for cur, n in sorted(self.foreign_orders.items()))
+        return [
+            f"pushes sent / accepted       {self.sent} / {self.accepted} "
+            f"({self.duplicates} twice, {self.late} late and stale)",
+            f"found only by the poll       {self.silent_orders} orders ({self.polls} polls)",
+            f"later that day               {changes or 'nothing'}",
+            f"foreign-currency checkouts   {foreign or 'none'}",
+            f"store API calls              {self.store_calls} ({self.calls_per_order:.1f} per order)",
+            f"ingest answer p50 / p95      {self.ingest_ms(50):.1f} / {self.ingest_ms(95):.1f} ms",
+        ]
+
+
+class Trader:
+    def __init__(
+        self,
+        driver: StoreDriver,
+        day: Day,
+        *,
+        seed: int,
+        silent_share: float = 0.0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.driver = driver
+        self.day = day
+        self.pushes = Pushes(store=driver.display_name)
+        self._rng = random.Random(seed * 31 + 1)
+        orders = len(day.orders)
+        self.silent = frozenset(self._rng.sample(range(orders), round(orders * silent_share)))
+        self._say = progress or (lambda _line: None)
+        self._late: list[Delivery] = []
+        self._url = ""
+        self._http = httpx.Client(timeout=30)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def trade(self, webhook_url: str, midday: Callable[[], None] = lambda: None) -> None:
+        """The whole day: checkouts (``midday`` runs halfway through), later changes, and the
+        late deliveries last."""
+        self._url = webhook_url
+        store_ids: dict[int, str] = {}
+        for plan in self.day.orders:
+            store_id, delivery = self.driver.place(plan)
+            store_ids[plan.n] = store_id
+            self.pushes.orders += 1
+            if plan.currency:
+                self.pushes.foreign_orders[plan.currency] += 1
+            self._push(plan.n, delivery)
+            if (plan.n + 1) % 25 == 0:
+                self._say(f"  {plan.n + 1} orders placed")
+            if plan.n == len(self.day.orders) // 2:
+                midday()
+        for change in self.day.later:
+            self._change(change, store_ids[change.order])
+        for delivery in self._late:  # out of order: older news arrives last
+            self._send(delivery)
+        self.pushes.silent_orders = len(self.silent)
+        self._say(f"{self.pushes.sent} pushes sent")
+
+    def _change(self, change: Change, store_id: str) -> None:
+        what = change.kind if change.refund is None else f"refund {change.refund}"
+        try:
+            if change.kind == "pay":
+                delivery = self.driver.pay(store_id)
+            elif change.kind == "complete":
+                delivery = self.driver.complete(store_id)
+            elif change.kind == "cancel":
+                delivery = self.driver.cancel(store_id)
+            else:
+                assert change.refund is not None
+                delivery = self.driver.refund(store_id, change.refund)
+        except Refused:
+            self.pushes.refused[what] += 1
+            return
+        self.pushes.changes[what] += 1
+        self._push(change.order, delivery)
+
+    def _push(self, n: int, delivery: Delivery | None) -> None:
+        """The store's push about order ``n``: none for a silent order; some twice, some late."""
+        if delivery is None or n in self.silent:
+            return
+        if self._rng.random() < LATE_SHARE:
+            self._late.append(delivery)
+            self.pushes.late += 1
+            return
+        self._send(delivery)
+        if self._rng.random() < DUPLICATE_SHARE:
+            self._send(delivery)
+            self.pushes.duplicates += 1
+
+    def _send(self, delivery: Delivery) -> None:
+        started = time.perf_counter()
+        answer = self._http.post(self._url, content=delivery.body, headers=dict(delivery.headers))
+        self.pushes.ingest_s.append(time.perf_counter() - started)
+        self.pushes.sent += 1
+        if 200 <= answer.status_code < 300:
+            self.pushes.accepted += 1
