@@ -195,7 +195,7 @@ def test_woocommerce_drift_is_reported_by_check_and_put_right_by_sync(
         ("order.updated", "reactivated"),
         ("order.deleted", "repaired"),
     ]
-    assert synced.hooks[0].detail == "delivered to https://old-api.example/prod/webhooks/shop"
+    assert synced.hooks[0].detail == "delivering to https://old-api.example/prod/webhooks/shop"
     assert synced.problems == ()
     # Every topic now delivers to the connector with its secret; the other app's is untouched
     assert woo.shown() == sorted(

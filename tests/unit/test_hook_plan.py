@@ -97,7 +97,7 @@ def test_apply_creates_repairs_and_reactivates_and_a_dry_run_writes_nothing() ->
         ("url",),
         ("inactive",),
     ]
-    assert done[0].detail == f"delivered to {OLD}"
+    assert done[0].detail == f"delivering to {OLD}"
 
 
 def test_an_unreadable_secret_is_set_again_even_when_nothing_else_drifted() -> None:

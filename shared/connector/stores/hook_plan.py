@@ -119,7 +119,7 @@ def describe_drift(step: HookStep) -> str:
     words = []
     for drift in step.drift:
         if drift == "url":
-            words.append(f"delivered to {hook.url}")
+            words.append(f"delivering to {hook.url}")
         elif drift == "topic":
             words.append(f"topic was {hook.topic}")
         elif drift == "secret":
