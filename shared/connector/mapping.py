@@ -39,7 +39,7 @@ _HASH_EXCLUDE: dict[str, Any] = {
 # Fields added after v1: in the hash only when set, so an order that does not carry them keeps
 # the hash it was posted under (and is not sent to QuickBooks again for nothing).
 # OrderLine.categories, Customer.group, Order.exchange_rate
-_HASH_WHEN_SET = ("categories", "group", "exchange_rate")
+_HASH_WHEN_SET = ("categories", "group", "exchange_rate", "rate_currency")
 _REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ml-connector:qbo-requestid")
 
 _WHITESPACE = re.compile(r"\s+")

@@ -50,6 +50,14 @@ def to_decimal(value: object) -> Decimal:
     return Decimal(str(value))
 
 
+def rate_into(rate: Decimal | None, rate_currency: str | None, home: str) -> Decimal | None:
+    """A store's exchange ``rate`` into ``rate_currency`` (None: the books' home currency), when
+    that is the books' ``home`` currency; else None."""
+    if rate_currency is not None and rate_currency.upper() != home.upper():
+        return None
+    return rate
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -194,8 +202,11 @@ class Order(_Record):
     total: Decimal
     payment: Payment = Payment()
     note: str = ""
-    # Home-currency units per unit of ``currency``, when the store knows the rate it used.
+    # Units of ``rate_currency`` per unit of ``currency``, when the store knows the rate it used.
     exchange_rate: Decimal | None = None
+    # The currency the store's rate converts into (its base currency); None: the books' home
+    # currency. A rate into another currency than the books' is no use to them (rate_for).
+    rate_currency: str | None = None
     # Money given back so far (the store's refunds, positive); the refunds post on their own.
     refunded_total: Decimal = ZERO
     # The store's ids of the order's refunds as listed now (a deleted one is gone).
@@ -208,6 +219,11 @@ class Order(_Record):
 
     def q(self, amount: Decimal) -> Decimal:
         return quantize(amount, self.currency)
+
+    def rate_for(self, home: str) -> Decimal | None:
+        """The store's rate, home units per unit of ``currency``, when it converts into the
+        books' ``home`` currency; None otherwise, and the ledger finds its own."""
+        return rate_into(self.exchange_rate, self.rate_currency, home)
 
     @property
     def items_total(self) -> Decimal:

@@ -5,9 +5,11 @@ store, in the shapes of the Adobe Commerce REST reference: every money field twi
 in the order currency, ``base_x`` in the base currency, ``base_to_order_rate`` between
 them), configurable products as a parent row carrying the price and the child's SKU plus a
 child row at price 0, bundles as a parent plus children that repeat their prices, guests
-with ``customer_is_guest``, credit memos with adjustments, searchCriteria filtering,
-sorting and paging, OAuth 1.0a HMAC-SHA256 checks (simulators.magento_auth) and injected
-faults (5xx, 429, slowness). Mutations (``create_order``, ``invoice``, ``refund`` ...) let a
+with ``customer_is_guest``, credit memos with adjustments (refused when not positive),
+searchCriteria filtering, sorting and paging, the catalogue's products, categories and
+customer groups (simulators.magento_catalogue), OAuth 1.0a HMAC-SHA256 checks
+(simulators.magento_auth), the integration's API resources (``granted``: a read outside them
+is Magento's 401 naming the resource) and injected faults (5xx, 429, slowness). Mutations (``create_order``, ``invoice``, ``refund`` ...) let a
 scenario drive the store; ``signed_hint`` builds the connector's push.
 
 Deterministic for a given ``clock``; safe to call from several threads.
@@ -29,9 +31,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import unquote
 
 from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.magento_auth import IntegrationAuth
+from simulators.magento_catalogue import (
+    CATALOGUE,
+    CATEGORIES,
+    GROUPS,
+    Product,
+    category_doc,
+    group_doc,
+    product_doc,
+)
 from simulators.magento_search import SearchError, apply, parse
 
 __all__ = ["CATALOGUE", "LineSpec", "MagentoSimulator", "OrderSpec", "Product", "signed_hint"]
@@ -50,30 +62,6 @@ def _num(amount: Decimal) -> float | int:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-@dataclass(frozen=True)
-class Product:
-    sku: str
-    name: str
-    price: Decimal  # base currency; a configurable's is its children's price
-    type: str = "simple"  # simple | configurable | bundle
-    # configurable: the child SKUs one can choose; bundle: the children's SKUs (all sold)
-    children: tuple[str, ...] = ()
-
-
-CATALOGUE: dict[str, Product] = {
-    p.sku: p
-    for p in (
-        Product("WS12-M-Orange", "Radiant Tee-M-Orange", Decimal("22.00")),
-        Product("24-WG084", "Sprite Foam Yoga Brick", Decimal("5.00")),
-        Product("24-WG086", "Sprite Foam Roller", Decimal("17.00")),
-        Product("MH01-S-Gray", "Chaz Kangeroo Hoodie-S-Gray", Decimal("52.00")),
-        Product("MH01-M-Black", "Chaz Kangeroo Hoodie-M-Black", Decimal("52.00")),
-        Product("MH01", "Chaz Kangeroo Hoodie", Decimal("52.00"), "configurable",
-                ("MH01-S-Gray", "MH01-M-Black")),
-        Product("24-WG080", "Sprite Yoga Companion Kit", Decimal("22.00"), "bundle",
-                ("24-WG084", "24-WG086")),
-    )
-}  # fmt: skip
 _API = re.compile(r"^/rest/(?P<code>[a-z0-9_]+)/V1/(?P<path>.+?)/?$")
 
 
@@ -92,6 +80,7 @@ class OrderSpec:
     tax_percent: Decimal = ZERO
     shipping: Decimal = Decimal("5.00")  # base currency, per order
     customer_id: int | None = None  # None: a guest
+    customer_group_id: int | None = None  # None: the customer's group (guests: 0)
     email: str = "guest@example.com"
     firstname: str = "Gail"
     lastname: str = "Guest"
@@ -150,6 +139,8 @@ class MagentoSimulator:
         self._faults: deque[_Fault] = deque()
         # Called with each authenticated request before it is answered (tests move records).
         self.before_answer: Callable[[Request], None] | None = None
+        # The API resources the integration was given (System > Integrations > API).
+        self.granted: set[str] = set(RESOURCES.values())
         self.requests: list[Request] = []
 
     # -- time and faults -------------------------------------------------------------------
@@ -212,7 +203,7 @@ class MagentoSimulator:
         name: str | None = None,
     ) -> dict[str, Any]:
         return {
-            "item_id": next(self._ids["item"]), "order_id": oid,
+            "item_id": next(self._ids["item"]), "order_id": oid, "product_id": product.id,
             "product_type": product.type, "sku": sku or product.sku, "name": name or product.name,
             "qty_ordered": qty, "_base_price": product.price if price is None else price,
         }  # fmt: skip
@@ -278,7 +269,7 @@ class MagentoSimulator:
             "base_to_order_rate": _rate(rate), "base_to_global_rate": 1,
             "customer_email": spec.email, "customer_firstname": spec.firstname,
             "customer_lastname": spec.lastname, "customer_is_guest": 1 if guest else 0,
-            "customer_group_id": 0 if guest else 1,
+            "customer_group_id": 0 if guest else self._group_of(spec),
             "subtotal": _num(sums["subtotal"]), "base_subtotal": _num(sums["base_subtotal"]),
             "shipping_amount": _num(shipping), "base_shipping_amount": _num(spec.shipping),
             "shipping_tax_amount": _num(ship_tax), "base_shipping_tax_amount": _num(base_ship_tax),
@@ -304,6 +295,12 @@ class MagentoSimulator:
         if not guest:
             doc["customer_id"] = spec.customer_id
         return doc
+
+    def _group_of(self, spec: OrderSpec) -> int:
+        if spec.customer_group_id is not None:
+            return spec.customer_group_id
+        customer = self._customers.get(spec.customer_id or 0)
+        return int(customer["group_id"]) if customer else 1
 
     def _doc(self, order_id: int) -> dict[str, Any]:
         stored = self._orders.get(order_id)
@@ -441,6 +438,12 @@ class MagentoSimulator:
         refusal = self.auth.authenticate(request, url)
         if refusal is not None:
             return _error(401, refusal.message, list(refusal.parameters))
+        resource = RESOURCES.get(match.group("path").split("/", 1)[0])
+        if resource is not None and resource not in self.granted:
+            # The integration was saved without this API resource.
+            return _error(
+                401, "The consumer isn't authorized to access %resources.", {"resources": resource}
+            )
         if self.before_answer is not None:
             self.before_answer(request)
         try:
@@ -469,6 +472,24 @@ class MagentoSimulator:
             return Response.of_json(memo)
         if path == "invoices":
             return self._search(request, list(self._invoices.values()), "entity_id")
+        if path == "products":
+            rows = [product_doc(p) for p in CATALOGUE.values()]
+            return self._search(request, rows, "entity_id", drop=("entity_id",))
+        if parts[0] == "products" and len(parts) == 2:
+            product = CATALOGUE.get(unquote(parts[1]))
+            if product is None:
+                return _error(404, "The product that was requested doesn't exist. Verify the product and try again.")  # fmt: skip
+            return Response.of_json({k: v for k, v in product_doc(product).items() if k != "entity_id"})  # fmt: skip
+        if parts[0] == "categories" and len(parts) == 2 and parts[1].isdigit():
+            category = CATEGORIES.get(int(parts[1]))
+            if category is None:
+                return _error(404, "No such entity with %fieldName = %fieldValue", {"fieldName": "id", "fieldValue": parts[1]})  # fmt: skip
+            return Response.of_json(category_doc(category))
+        if parts[0] == "customerGroups" and len(parts) == 2 and parts[1].isdigit():
+            code = GROUPS.get(int(parts[1]))
+            if code is None:
+                return _error(404, "No such entity with %fieldName = %fieldValue", {"fieldName": "id", "fieldValue": parts[1]})  # fmt: skip
+            return Response.of_json(group_doc(int(parts[1]), code))
         if path == "customers/search":
             rows = [{**c, "entity_id": c["id"]} for c in self._customers.values()]
             return self._search(request, rows, "entity_id", drop=("entity_id",))
@@ -492,6 +513,19 @@ class MagentoSimulator:
         return Response.of_json(
             {"items": copy.deepcopy(items), "search_criteria": search.echo(), "total_count": total}
         )
+
+
+# The API resource (ACL) each family of reads needs, as an integration is granted them.
+RESOURCES = {
+    "orders": "Magento_Sales::actions_view",
+    "creditmemo": "Magento_Sales::sales_creditmemo",
+    "creditmemos": "Magento_Sales::sales_creditmemo",
+    "invoices": "Magento_Sales::sales_invoice",
+    "customers": "Magento_Customer::customer",
+    "customerGroups": "Magento_Customer::group",
+    "products": "Magento_Catalog::products",
+    "categories": "Magento_Catalog::categories",
+}
 
 
 _FAULT_MESSAGES = {429: "Too Many Requests", 500: "Internal Error.", 503: "Service Unavailable"}

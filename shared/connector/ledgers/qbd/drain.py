@@ -66,7 +66,7 @@ from connector.ledgers.qbd.preferences import (
 )
 from connector.ledgers.qbd.qbxml_queries import AnyTxnKind
 from connector.mapping import item_name_for_sku
-from connector.model import ZERO, Customer, Order
+from connector.model import ZERO, Customer, Order, rate_into
 from connector.revenue_rules import decide
 
 RETRY_LATER = range(3170, 3181)  # record in use, locked, modified by another user
@@ -188,6 +188,12 @@ class _Planner:
         )
 
     # -- currencies
+    def store_rate(self, rate: Decimal | None, rate_currency: str | None) -> Decimal | None:
+        """The store's exchange rate for a foreign-currency transaction when it converts into
+        the company's home currency; else none, and QuickBooks uses its own for the currency."""
+        company = company_of(self.facts)
+        return rate_into(rate, rate_currency, company.home) if company is not None else None
+
     def foreign_currency(self, currency: str, what: str, needs: Needs) -> str | None:
         """The ISO code of a foreign currency the company can hold, None for the home one
         (or while the company's preferences are being asked for); Park when it cannot."""
@@ -376,7 +382,7 @@ class _Planner:
         name, add_customer = resolved
         common = {"seq": seq, "customer_key": key, "customer": name}
         writes = self.prerequisites(order.customer, name, add_customer, creations, common, currency)
-        rate = order.exchange_rate if currency else None
+        rate = self.store_rate(order.exchange_rate, order.rate_currency) if currency else None
         refs = qbxml.refs_for_order(order, self.connection, customer=name, exchange_rate=rate)
         purpose = {
             **common,

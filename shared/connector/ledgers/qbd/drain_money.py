@@ -70,6 +70,8 @@ class Planner(Protocol):
 
     def foreign_currency(self, currency: str, what: str, needs: Needs) -> str | None: ...
 
+    def store_rate(self, rate: Decimal | None, rate_currency: str | None) -> Decimal | None: ...
+
     def prerequisites(
         self,
         customer: Customer,
@@ -173,7 +175,7 @@ def plan_payment(p: Planner, work: Work, payload: PaymentPayload, needs: Needs) 
         ref_number=ref,
         payment_method=route.method,
         deposit_account=route.deposit_account,
-        exchange_rate=order.exchange_rate if currency else None,
+        exchange_rate=p.store_rate(order.exchange_rate, order.rate_currency) if currency else None,
         store=p.connection.store.display_name,
         request_id=p.rid(),
     )
@@ -215,7 +217,7 @@ def plan_refund(p: Planner, work: Work, payload: RefundPayload, needs: Needs) ->
     name, add_customer = resolved
     key = payload.customer.match_key + (f"#{currency}" if currency else "")
     common = {"seq": work.entry.seq, "customer_key": key, "customer": name}
-    rate = payload.exchange_rate if currency else None
+    rate = p.store_rate(payload.exchange_rate, payload.rate_currency) if currency else None
     if memo_id is None:
         writes = p.prerequisites(payload.customer, name, add_customer, creations, common, currency)
         refs = qbxml.refs_for_refund(

@@ -156,6 +156,7 @@ class QbdLedger:
             paid=paid,
             payment_method=order.payment.method,
             exchange_rate=order.exchange_rate,
+            rate_currency=order.rate_currency,
             order=order if self._connection.mapping.rules else None,
         )
         self._outbox.put(

@@ -65,6 +65,7 @@ class RefundPayload(BaseModel):
     paid: bool = True
     payment_method: str = ""  # the store's: mapping.payments says where its money went
     exchange_rate: Decimal | None = None  # the order's rate, for a foreign currency
+    rate_currency: str | None = None  # what the rate converts into (None: the home currency)
     # The refunded order, where revenue rules apply: refunded lines go back on the items and
     # under the classes they were sold on.
     order: Order | None = None

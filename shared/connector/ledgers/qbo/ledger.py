@@ -76,14 +76,15 @@ class QboLedger:
 
     # --- currencies -------------------------------------------------------------------
     def _with_rate(
-        self, body: dict[str, Any], currency: str, day: date, store_rate: Decimal | None, what: str
+        self, body: dict[str, Any], currency: str, day: date, order: Order, what: str
     ) -> dict[str, Any]:
-        """A foreign-currency body gets its ExchangeRate: the store's, else QuickBooks' own for
-        the day (cached: one read per currency and day)."""
+        """A foreign-currency body gets its ExchangeRate: the store's when it converts into the
+        home currency, else QuickBooks' own for the day (cached: one read per currency and
+        day)."""
         company = self.customers.company_for(currency, what)
         if not company.is_foreign(currency):
             return body
-        rate = store_rate
+        rate = order.rate_for(company.home)
         if rate is None:
             key = f"{currency.upper()}#{day.isoformat()}"
             cached = self._state.get_mapping(self._connection.id, "fxrate", key)
@@ -328,7 +329,7 @@ class QboLedger:
             applied=order.q(min(total, invoice_total) - credited),
         )
         body = self._with_rate(
-            body, order.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
+            body, order.currency, date.fromisoformat(body["TxnDate"]), order,
             f"the payment of order {order.number}",
         )  # fmt: skip
         rid = request_id(self._connection.id, "Payment", order.store_id, invoice_id, "create")
@@ -374,7 +375,7 @@ class QboLedger:
             refund, order, self._connection, refs, money, entity=entity, doc_number=number
         )
         body = self._with_rate(
-            body, refund.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
+            body, refund.currency, date.fromisoformat(body["TxnDate"]), order,
             f"refund {refund.store_id} of order {order.number}",
         )  # fmt: skip
         rid = request_id(
@@ -435,7 +436,7 @@ class QboLedger:
         refs = self.resolve(order)
         body = documents.build_sales_document(order, self._connection, refs)
         body = self._with_rate(
-            body, order.currency, date.fromisoformat(body["TxnDate"]), order.exchange_rate,
+            body, order.currency, date.fromisoformat(body["TxnDate"]), order,
             f"order {order.number}",
         )  # fmt: skip
         posted = self._write_order(order, previous, body)

@@ -255,6 +255,9 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         payment=_payment(bc, total, modified),
         note=_note(bc, currency),
         exchange_rate=_exchange_rate(bc, currency),
+        rate_currency=(
+            bc.store_default_currency_code.strip().upper() if _exchange_rate(bc, currency) else None
+        ),
         refunded_total=q(bc.refunded_amount),
         refund_ids=tuple(str(r.get("id")) for r in refunds if r.get("id") is not None),
     )
@@ -286,7 +289,8 @@ def _note(bc: BcOrder, currency: str) -> str:
 
 
 def _exchange_rate(bc: BcOrder, currency: str) -> Decimal | None:
-    """Store-default (home) units per transactional unit, when the two differ."""
+    """Store-default units per transactional unit, when the two differ (the ledgers use it
+    where the store's default currency is the books' home currency)."""
     home = bc.store_default_currency_code.strip().upper()
     rate = bc.store_default_to_transactional_exchange_rate
     if not home or home == currency or rate <= 0:

@@ -24,6 +24,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import ValidationError
 
+from connector.stores.lookups import StoreLookups
+from connector.stores.magento.lookups import order_facts
 from connector.stores.magento.normalise import FACTS_KEY, modified_at
 from connector.stores.magento.oauth import OAuthCredentials, authorization_header
 from connector.stores.magento.payloads import MageError, MageInvoice, MageTotals, format_time
@@ -104,6 +106,9 @@ class MagentoClient:
         backoff_s: float = 0.5,
         connection_id: str = "",
         page_size: int = PAGE_SIZE,
+        categories: bool = False,
+        customer_group: bool = False,
+        lookups: StoreLookups | None = None,
     ) -> None:
         self._site = base_url.rstrip("/")
         self._api = f"{self._site}/rest/{store_code}/V1/"
@@ -126,6 +131,10 @@ class MagentoClient:
             missing=StoreRecordMissing,
         )
         self._page_size = page_size
+        # What get_order looks up for revenue rules (each costs store calls, so only when asked).
+        self._categories = categories
+        self._customer_group = customer_group
+        self._lookups = lookups if lookups is not None else StoreLookups()
         self.calls = 0
 
     def close(self) -> None:
@@ -141,10 +150,17 @@ class MagentoClient:
     # -- records --------------------------------------------------------------------------
 
     def get_order(self, entity_id: str) -> dict[str, Any]:
-        """The order; when it is paid in full, also when Magento invoiced it (under FACTS_KEY)."""
-        raw = self._object(f"orders/{_segment(entity_id)}", f"order {entity_id}")
+        """The order, and under FACTS_KEY: when Magento invoiced it (paid in full), its credit
+        memos, and what the rules asked for (the buyer's group, the products' categories)."""
+        raw = self.record(f"orders/{_segment(entity_id)}", f"order {entity_id}")
         order = MageTotals.model_validate(raw)
-        facts: dict[str, Any] = {}
+        facts = order_facts(
+            raw,
+            self,
+            self._lookups,
+            categories=self._categories,
+            customer_group=self._customer_group,
+        )
         if order.grand_total > 0 and order.total_paid >= order.grand_total:
             invoices = [
                 MageInvoice.model_validate(i)
@@ -172,7 +188,7 @@ class MagentoClient:
         )
 
     def get_customer(self, customer_id: str) -> dict[str, Any]:
-        return self._object(f"customers/{_segment(customer_id)}", f"customer {customer_id}")
+        return self.record(f"customers/{_segment(customer_id)}", f"customer {customer_id}")
 
     def list_changed(
         self, entity: Literal["order", "customer"], since: datetime
@@ -227,8 +243,15 @@ class MagentoClient:
 
     # -- transport ------------------------------------------------------------------------
 
-    def _object(self, path: str, what: str) -> dict[str, Any]:
+    def record(self, path: str, what: str) -> dict[str, Any]:
+        """One record under ``/V1/`` (an order, a customer group, a category)."""
         return self._answers.record(self._get(path, [], what), what)
+
+    def search_in(
+        self, path: str, field: str, values: Sequence[str], what: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a search whose ``field`` is one of ``values``."""
+        return self._search(path, [Filter(field, ",".join(values), "in")], what)
 
     def _page(
         self, path: str, filters: Sequence[Filter], sort: Sequence[tuple[str, str]], what: str

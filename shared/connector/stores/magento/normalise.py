@@ -10,8 +10,9 @@ shipping and tax add up to ``grand_total`` to the cent.
 
 Currency: the document is in the order currency (``x`` fields, not ``base_x``).
 ``base_to_order_rate`` is order-currency units per base unit; QuickBooks wants home units
-per order unit, so the exchange rate is its inverse (the base currency is taken to be the
-books' home currency).
+per order unit, so the exchange rate is its inverse, into the base currency
+(``rate_currency``). The ledgers use it only where the base currency is the books' home
+currency; otherwise QuickBooks' own rate for the day applies.
 
 Tax: one canonical tax line per applied rate (``extension_attributes.applied_taxes``), or
 a single "Tax" line when Magento lists none. Shipping tax and each line's tax are shared
@@ -55,7 +56,8 @@ from connector.stores.magento.payloads import (
 )
 
 # Facts a REST order lacks ride in the payload under this key (Magento's keys never start
-# with "_"): the client puts the first invoice's time there when the order is paid.
+# with "_"): when it was invoiced, its credit memos, and what revenue rules asked for (the
+# buyer's group code, the products' categories; connector.stores.magento.lookups).
 FACTS_KEY = "_connector"
 SHIPPING_LINE_ID = "shipping"
 GUEST_GROUP = "guest"
@@ -135,6 +137,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
     """Map a REST order (``GET /V1/orders/{entity_id}``) to the canonical Order and check that
     its parts add up to ``grand_total`` to the cent."""
     mage = MageOrder.model_validate(raw)
+    facts: Mapping[str, Any] = raw.get(FACTS_KEY) or {}
     currency = mage.order_currency_code.upper()
 
     def q(amount: Decimal) -> Decimal:
@@ -174,6 +177,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
                 + _figure(parent, children, "discount_tax_compensation_amount")
             ),
             taxes=taxes,
+            categories=_categories(facts, parent),
         )
         for (parent, children), taxes in zip(rows, line_taxes, strict=True)
     )
@@ -227,7 +231,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         currency=currency,
         created_at=created,
         modified_at=mage.updated_at or created,
-        customer=_order_customer(mage, connection_id),
+        customer=_order_customer(mage, facts, connection_id),
         lines=lines,
         shipping_lines=shipping_lines,
         coupons=coupons,
@@ -239,6 +243,7 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         payment=_payment(mage, raw),
         note=mage.customer_note,
         exchange_rate=_exchange_rate(mage),
+        rate_currency=mage.base_currency_code.upper() if _exchange_rate(mage) else None,
         refunded_total=q(mage.total_refunded),
         refund_ids=credit_memo_ids(raw),
     )
@@ -264,7 +269,7 @@ def _shipping_method(mage: MageOrder) -> str:
 
 
 def _exchange_rate(mage: MageOrder) -> Decimal | None:
-    """Base (home) units per order-currency unit: the inverse of ``base_to_order_rate``."""
+    """Base-currency units per order-currency unit: the inverse of ``base_to_order_rate``."""
     base = mage.base_currency_code.upper()
     if not base or base == mage.order_currency_code.upper():
         return None
@@ -289,7 +294,7 @@ def _payment(mage: MageOrder, raw: Mapping[str, Any]) -> Payment:
     )
 
 
-def _order_customer(mage: MageOrder, connection_id: str) -> Customer:
+def _order_customer(mage: MageOrder, facts: Mapping[str, Any], connection_id: str) -> Customer:
     billing = _address(mage.billing_address)
     shipping = billing
     for assignment in mage.extension_attributes.shipping_assignments:
@@ -308,12 +313,25 @@ def _order_customer(mage: MageOrder, connection_id: str) -> Customer:
         phone=billing.phone,
         billing=billing,
         shipping=shipping,
-        group=GUEST_GROUP if guest else _group(mage.customer_group_id),
+        # The group's code when the rules asked for it (customer_group_id is only a number).
+        group=GUEST_GROUP if guest else facts.get("customer_group"),
     )
 
 
 def _group(group_id: int | None) -> str | None:
     return None if group_id is None else str(group_id)
+
+
+def _categories(facts: Mapping[str, Any], item: MageItem) -> tuple[str, ...]:
+    """A sold row's category names and url keys, when the rules asked for them."""
+    found = (facts.get("product_categories") or {}).get(str(item.product_id)) or []
+    texts = (
+        str(category.get(part) or "").strip()
+        for category in found
+        if isinstance(category, Mapping)
+        for part in ("name", "url_key")
+    )
+    return tuple(dict.fromkeys(text for text in texts if text))
 
 
 def normalise_customer(raw: Mapping[str, Any], connection_id: str) -> Customer:

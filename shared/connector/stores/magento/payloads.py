@@ -67,6 +67,7 @@ class MageItem(RawPayload):
 
     item_id: int
     parent_item_id: int | None = None
+    product_id: int | None = None
     product_type: Text = "simple"
     sku: Text = ""
     name: Text = ""
@@ -205,6 +206,60 @@ class MageCustomer(RawPayload):
     default_billing: Text = ""
     default_shipping: Text = ""
     addresses: tuple[dict[str, Any], ...] = ()
+
+
+class MageCustomAttribute(RawPayload):
+    attribute_code: Text = ""
+    value: Any = None
+
+
+def attribute(attributes: tuple[MageCustomAttribute, ...], code: str) -> Any:
+    """A custom attribute's value (``category_ids``, ``url_key``), None when absent."""
+    return next((a.value for a in attributes if a.attribute_code == code), None)
+
+
+class MageCategoryLink(RawPayload):
+    category_id: Text = ""
+
+
+class MageProductExtension(RawPayload):
+    category_links: tuple[MageCategoryLink, ...] = ()
+
+
+class MageProduct(RawPayload):
+    """GET /V1/products: a catalogue product and the categories it is assigned to."""
+
+    id: int
+    sku: Text = ""
+    extension_attributes: MageProductExtension = MageProductExtension()
+    custom_attributes: tuple[MageCustomAttribute, ...] = ()
+
+    @property
+    def category_ids(self) -> tuple[int, ...]:
+        """Its categories: ``category_links``, else the ``category_ids`` attribute."""
+        linked = [link.category_id for link in self.extension_attributes.category_links]
+        listed = attribute(self.custom_attributes, "category_ids")
+        found = linked or (listed if isinstance(listed, list) else [])
+        return tuple(dict.fromkeys(int(c) for c in found if str(c).strip().isdigit()))
+
+
+class MageCategory(RawPayload):
+    """GET /V1/categories/{id}."""
+
+    id: int
+    name: Text = ""
+    custom_attributes: tuple[MageCustomAttribute, ...] = ()
+
+    @property
+    def url_key(self) -> str:
+        return str(attribute(self.custom_attributes, "url_key") or "")
+
+
+class MageCustomerGroup(RawPayload):
+    """GET /V1/customerGroups/{id}: ``code`` is the group's name ("Wholesale")."""
+
+    id: int
+    code: Text = ""
 
 
 class MageSearchResult(RawPayload):

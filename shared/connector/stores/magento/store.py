@@ -101,7 +101,6 @@ def open_store(
     connection: Connection, vault: SecretVault, http: httpx.Client, lookups: StoreLookups
 ) -> MagentoShop:
     """The registry's opener: the REST client signed with the connection's integration."""
-    del lookups  # Magento orders carry what the rules read; nothing is looked up apart
     if not isinstance(connection.store, MagentoStore):
         raise ValueError(f"connection {connection.id} is not a Magento store")
     secrets = vault.store_as(connection.id, MagentoSecrets, DISPLAY_NAME)
@@ -111,5 +110,8 @@ def open_store(
         credentials=secrets.credentials(),
         http=http,
         connection_id=connection.id,
+        categories=connection.mapping.rules_use_categories,
+        customer_group=connection.mapping.rules_use_customer_group,
+        lookups=lookups,
     )
     return MagentoShop(client=client, connection_id=connection.id)
