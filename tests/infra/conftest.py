@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
-from infra_synth import TWO_CONNECTIONS, Synth, cdk_json_context
 
 from infra.functions import LambdaAssets
 from infra.stack import stack_from_context
 from scripts.build_assets import build_assets
+from simulators.testbed.synth import TWO_CONNECTIONS, Synth, cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra_synth import Synth
-
 from connector import resources
+from simulators.testbed.synth import Synth
 
 
 def _joined(value: Any) -> list[Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aws_cdk import App
 from aws_cdk.assertions import Template
-from infra_synth import cdk_json_context
 
 from infra.functions import LambdaAssets
 from infra.stack import stack_from_context
+from simulators.testbed.synth import cdk_json_context
 
 
 def test_example_tenant_synthesises_with_its_connection_urls(lambda_assets: LambdaAssets, tmp_path):

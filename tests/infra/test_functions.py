@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from infra_synth import Synth
-
 from connector import resources
 from connector.config import load_tenant, parse_tenant_json
 from infra.naming import function_id
+from simulators.testbed.synth import Synth
 
 
 def _functions(acme: Synth) -> dict[str, dict]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra_synth import Synth
-
 from connector import resources
+from simulators.testbed.synth import Synth
 
 
 def _statements(acme: Synth, function_name: str) -> list[dict[str, Any]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_sqs as sqs
-from infra_synth import Synth
 
 from infra.nag import add_aws_solutions_checks, unacknowledged_findings
+from simulators.testbed.synth import Synth
 
 # The deliberate exceptions; a new one must be added here on purpose, with its reason in infra/.
 EXPECTED_ACKNOWLEDGEMENTS = {

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from infra_synth import Synth
 
 from connector import resources
 from connector.config import load_tenant, parse_tenant_json
 from infra.nag import unacknowledged_findings
+from simulators.testbed.synth import Synth
 
 DESKTOP_TENANT = """
 tenant = "desk"

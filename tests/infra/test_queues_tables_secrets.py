@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from infra_synth import Synth
-
 from connector import resources
+from simulators.testbed.synth import Synth
 
 
 def _props(acme: Synth, construct: object) -> dict:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra_synth import TWO_CONNECTIONS, Synth
-
 from connector import resources
+from simulators.testbed.synth import TWO_CONNECTIONS, Synth
 
 
 def test_scheduled_functions_run_at_their_declared_rate(acme: Synth):

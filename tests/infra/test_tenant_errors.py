@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from infra_synth import TWO_CONNECTIONS
 
 from connector.errors import ConfigError
+from simulators.testbed.synth import TWO_CONNECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 

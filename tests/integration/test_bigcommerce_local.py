@@ -22,7 +22,7 @@ import pytest
 from simulators.bigcommerce import BigCommerceSimulator, Line
 from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
-from tests.integration.local_store_rig import LocalRig, connected_runtime, qbo_connection
+from simulators.testbed.online import LocalRig, connected_runtime, qbo_connection
 
 TENANT = "bc"
 SHOP = "bcshop"

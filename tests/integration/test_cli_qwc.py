@@ -23,8 +23,9 @@ from connector.local import LocalRuntime
 from connector.resources import QBWC, secret_name
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
-from tests.integration.connector_cli import connector
-from tests.integration.qbwc_rig import QbwcRig, make_order
+from simulators.testbed.cli import connector
+from simulators.testbed.desktop import QbwcRig
+from simulators.testbed.orders import taxed_order
 
 TENANT = "desk"
 CONN = "desk"  # qbwc_rig's connection id, so its helpers queue orders for it
@@ -141,7 +142,7 @@ def test_the_password_is_shown_once_stored_as_a_hash_and_works_in_the_web_connec
 
     # When the merchant adds that file with that password and an order is waiting
     rig = QbwcRig(runtime=runtime, config=load_tenant(tenant_file))
-    order = make_order(7)
+    order = taxed_order(7)
     rig.queue(order)
     company = QbdCompany()
     with WebConnector.from_qwc(out.read_text(encoding="utf-8"), password, company) as web:

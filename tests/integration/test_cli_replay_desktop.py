@@ -16,12 +16,13 @@ import pytest
 from connector.resources import AUDIT_TABLE, OUTBOX_TABLE, STATE_TABLE
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
-from tests.integration.connector_cli import connector
-from tests.integration.qbwc_rig import CONN, PASSWORD, TENANT, USER, QbwcRig, make_order, qbwc_rig
+from simulators.testbed.cli import connector
+from simulators.testbed.desktop import CONN, PASSWORD, TENANT, USER, QbwcRig, QbwcRigs
+from simulators.testbed.orders import taxed_order
 
 
 @pytest.fixture()
-def rig() -> Iterator[QbwcRig]:
+def rig(qbwc_rig: QbwcRigs) -> Iterator[QbwcRig]:
     with qbwc_rig(fallback_item="Mugs") as running:
         yield running
 
@@ -34,8 +35,8 @@ def session(rig: QbwcRig, company: QbdCompany) -> str:
 
 def park_two_orders(rig: QbwcRig, company: QbdCompany) -> None:
     """Orders 1 and 2 need the item "Mugs", which the company file does not have."""
-    rig.queue(make_order(1))
-    rig.queue(make_order(2))
+    rig.queue(taxed_order(1))
+    rig.queue(taxed_order(2))
     assert session(rig, company) == "done"
     for order_id in (1, 2):
         state = rig.sync_state(order_id)

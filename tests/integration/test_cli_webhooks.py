@@ -24,8 +24,8 @@ from connector.stores.bigcommerce.hooks import REGISTERED_SCOPES
 from connector.stores.woocommerce_hooks import TOPICS
 from simulators.bigcommerce import BigCommerceSimulator
 from simulators.httpserver import LoopbackServer
+from simulators.testbed.cli import connector
 from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator
-from tests.integration.connector_cli import connector
 
 TENANT = "hooks"
 WOO_SECRET = "WooHookSecret7"

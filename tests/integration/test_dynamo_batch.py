@@ -8,11 +8,11 @@ import pytest
 
 from connector import dynamo_batch
 from connector.state import ConcurrentUpdate, SyncState
-from tests.integration.qbwc_rig import CONN, QbwcRig, qbwc_rig
+from simulators.testbed.desktop import CONN, QbwcRig, QbwcRigs
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QbwcRig]:
+def rig(qbwc_rig: QbwcRigs) -> Iterator[QbwcRig]:
     with qbwc_rig() as running:
         yield running
 

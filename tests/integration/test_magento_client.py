@@ -14,9 +14,8 @@ from connector.stores.magento.store import MagentoShop
 from connector.stores.port import StoreAuthFailed, StoreRecordMissing, StoreUnavailable
 from simulators.httpserver import Request
 from simulators.magento import LineSpec, MagentoSimulator, OrderSpec
-from tests.integration.magento_wiring import T0, Clock, client
-
-pytest_plugins = ("tests.integration.magento_fixtures",)
+from simulators.testbed.clocks import T0, Clock
+from simulators.testbed.magento import client
 
 START = datetime.fromtimestamp(T0, UTC)
 

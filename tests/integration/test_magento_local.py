@@ -21,8 +21,8 @@ from connector.state import SyncState
 from simulators.httpserver import LoopbackServer
 from simulators.magento import LineSpec, MagentoSimulator, OrderSpec, signed_hint
 from simulators.qbo import QboSimulator
-from tests.integration.local_store_rig import LocalRig, connected_runtime, qbo_connection
-from tests.integration.magento_wiring import CREDENTIALS
+from simulators.testbed.magento import CREDENTIALS
+from simulators.testbed.online import LocalRig, connected_runtime, qbo_connection
 
 TENANT = "mage"
 SHOP = "shop"

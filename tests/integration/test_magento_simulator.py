@@ -12,9 +12,8 @@ import pytest
 from connector.stores.magento.client import Filter, search_params
 from connector.stores.magento.oauth import authorization_header
 from simulators.magento import LineSpec, MagentoSimulator, OrderSpec
-from tests.integration.magento_wiring import Clock, credentials
-
-pytest_plugins = ("tests.integration.magento_fixtures",)
+from simulators.testbed.clocks import Clock
+from simulators.testbed.magento import credentials
 
 
 def _get(

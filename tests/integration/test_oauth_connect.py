@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from simulators.qbo import SCOPE_ACCOUNTING
-from tests.integration.qbo_rig import QBO_APP, QboRig, connection_settings, qbo_rig
+from simulators.testbed.online import QBO_APP, QboRig, QboRigs, connection_settings
 
 SHOP, OTHER = "shop", "other"
 NO_APP = "no-app"  # deployed before anyone stored the QuickBooks app's credentials
@@ -33,7 +33,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QboRig]:
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     wrong = {"client_id": QBO_APP["client_id"], "client_secret": "mistyped"}
     with qbo_rig(
         _connections, connect=(), ledger_secrets={NO_APP: None, WRONG_APP: wrong}

@@ -8,11 +8,12 @@ import pytest
 
 from connector.ledgers.qbd.outbox import OutboxEntry, requeue_parked
 from connector.state import SyncState
-from tests.integration.qbwc_rig import CONN, QbwcRig, make_order, qbwc_rig
+from simulators.testbed.desktop import CONN, QbwcRig, QbwcRigs
+from simulators.testbed.orders import taxed_order
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QbwcRig]:
+def rig(qbwc_rig: QbwcRigs) -> Iterator[QbwcRig]:
     with qbwc_rig() as running:
         yield running
 
@@ -75,7 +76,7 @@ def test_mark_records_status_error_message_set_and_attempts(rig: QbwcRig) -> Non
 
 def test_the_ledger_queues_orders_withdrawals_and_customers(rig: QbwcRig) -> None:
     ledger = rig.ledger()
-    order = make_order(41)
+    order = taxed_order(41)
     posted = ledger.post_order(order, None)
     assert (posted.operation, posted.ledger_type, posted.doc_number) == ("queued", "Invoice", "41")
     previous = SyncState(

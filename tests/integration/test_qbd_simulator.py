@@ -16,60 +16,18 @@ from connector.model import (
     Coupon,
     Customer,
     FeeLine,
-    Order,
-    OrderLine,
     ShippingLine,
-    TaxAmount,
     TaxLine,
 )
 from simulators.qbd import QbdCompany, QbXmlParseError, ResponseLost
+from simulators.testbed.orders import item, make_order, tax
+from simulators.testbed.qbxml_messages import customer_add, invoice_add, line, message, responses
 
 XSD = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "qbd" / "xsd"
 ).resolve()
 SAMPLES = XSD.parent / "samples"
 reference = pytest.mark.skipif(not XSD.is_dir(), reason="../shared/reference/qbd is absent")
-
-
-def message(
-    body: str, *, on_error: str = "continueOnError", version: str = "13.0", **attrs: str
-) -> str:
-    extra = "".join(f' {name}="{value}"' for name, value in attrs.items())
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?><?qbxml version="{version}"?>'
-        f'<QBXML><QBXMLMsgsRq onError="{on_error}"{extra}>{body}</QBXMLMsgsRq></QBXML>'
-    )
-
-
-def responses(text: str) -> list[etree._Element]:
-    root = etree.fromstring(text.encode("utf-8"))
-    return list(root.find("QBXMLMsgsRs"))
-
-
-def customer_add(name: str, rid: str = "1", email: str = "") -> str:
-    mail = f"<Email>{email}</Email>" if email else ""
-    return f'<CustomerAddRq requestID="{rid}"><CustomerAdd><Name>{name}</Name>{mail}</CustomerAdd></CustomerAddRq>'
-
-
-def invoice_add(customer: str, ref: str, lines: str, rid: str = "1", kind: str = "Invoice") -> str:
-    return (
-        f'<{kind}AddRq requestID="{rid}"><{kind}Add><CustomerRef><FullName>{customer}</FullName></CustomerRef>'
-        f"<RefNumber>{ref}</RefNumber>{lines}</{kind}Add></{kind}AddRq>"
-    )
-
-
-def line(item: str, *, qty: str | None = None, rate: str | None = None, amount: str | None = None,
-         kind: str = "Invoice", tax: str | None = None) -> str:  # fmt: skip
-    parts = [f"<ItemRef><FullName>{item}</FullName></ItemRef>"]
-    if qty:
-        parts.append(f"<Quantity>{qty}</Quantity>")
-    if rate:
-        parts.append(f"<Rate>{rate}</Rate>")
-    if amount:
-        parts.append(f"<Amount>{amount}</Amount>")
-    if tax:
-        parts.append(f"<SalesTaxCodeRef><FullName>{tax}</FullName></SalesTaxCodeRef>")
-    return f"<{kind}LineAdd>{''.join(parts)}</{kind}LineAdd>"
 
 
 @pytest.fixture
@@ -643,8 +601,8 @@ def test_intuit_sample_requests_parse(sample: str) -> None:
 # -- the connector's own qbXML builders, run by the simulated company ---------------------------
 
 
-def _order() -> Order:
-    when = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+def test_the_connectors_qbxml_runs_in_the_simulated_company(company: QbdCompany) -> None:
+    # Given an order built into qbXML by the connector's own builders
     buyer = Customer(
         connection_id="desk",
         store_id="77",
@@ -652,34 +610,16 @@ def _order() -> Order:
         first_name="Zoë",
         last_name="O'Brien",
     )
-    return Order(
+    order = make_order(
         connection_id="desk",
         store_id="1001",
         number="1001",
-        status="processing",
-        currency="USD",
-        created_at=when,
-        modified_at=when,
+        created_at=datetime(2026, 1, 5, 10, 0, tzinfo=UTC),
+        modified_at=datetime(2026, 1, 5, 10, 0, tzinfo=UTC),
         customer=buyer,
         lines=(
-            OrderLine(
-                line_id="1",
-                sku="TSHIRT",
-                name="T-shirt",
-                quantity=Decimal("3"),
-                subtotal=Decimal("59.97"),
-                total=Decimal("53.97"),
-                taxes=(TaxAmount(rate_id="1", amount=Decimal("4.45")),),
-            ),
-            OrderLine(
-                line_id="2",
-                sku="MUG",
-                name="Mug “Café”",
-                quantity=Decimal("1"),
-                subtotal=Decimal("12.00"),
-                total=Decimal("12.00"),
-                taxes=(TaxAmount(rate_id="1", amount=Decimal("0.99")),),
-            ),
+            item("1", "TSHIRT", 3, "59.97", "53.97", tax("1", "4.45"), name="T-shirt"),
+            item("2", "MUG", 1, "12.00", "12.00", tax("1", "0.99"), name="Mug “Café”"),
         ),
         shipping_lines=(ShippingLine(line_id="3", method="Flat rate", total=Decimal("5.00")),),
         fee_lines=(FeeLine(line_id="4", name="Gift wrap", total=Decimal("2.50")),),
@@ -693,16 +633,7 @@ def _order() -> Order:
                 tax_total=Decimal("5.44"),
             ),
         ),
-        discount_total=Decimal("6.00"),
-        shipping_total=Decimal("5.00"),
-        total_tax=Decimal("5.44"),
-        total=Decimal("78.91"),
     )
-
-
-def test_the_connectors_qbxml_runs_in_the_simulated_company(company: QbdCompany) -> None:
-    # Given an order built into qbXML by the connector's own builders
-    order = _order()
     refs = qbxml.QbdRefs(
         customer="Zoe O'Brien", store_name="WooCommerce", skus={"TSHIRT": "Sales", "MUG": "Sales"},
         shipping_item="Shipping",

@@ -9,16 +9,9 @@ import pytest
 from lxml import etree
 
 from simulators.qbd import QbdCompany, QbXmlParseError
-from tests.integration.test_qbd_simulator import (
-    customer_add,
-    invoice_add,
-    line,
-    message,
-    reference,
-    responses,
-)
+from simulators.testbed.qbxml_messages import customer_add, invoice_add, line, message, responses
 
-pytestmark = reference
+pytestmark = pytest.mark.reference
 
 
 def run(company: QbdCompany, body: str) -> etree._Element:

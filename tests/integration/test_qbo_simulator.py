@@ -13,17 +13,15 @@ import pytest
 from lxml import etree
 
 from simulators.qbo import QboSimulator
-from tests.integration.qbo_sim_http import (
+from simulators.testbed.clocks import Clock
+from simulators.testbed.qbo_http import (
     CLIENT_ID,
     CLIENT_SECRET,
     Api,
-    FakeClock,
     fault_of,
     invoice_body,
     new_customer,
 )
-
-pytest_plugins = ("tests.integration.qbo_sim_fixtures",)
 
 REDIRECT = "https://connector.example/oauth/qbo/callback"
 DAY = 86_400.0
@@ -88,15 +86,15 @@ def test_wrong_client_secret_is_invalid_client(api: Api) -> None:
     assert response.json() == {"error": "invalid_client"}
 
 
-def test_refresh_rotates_and_the_old_token_lapses_after_a_day(api: Api, clock: FakeClock) -> None:
+def test_refresh_rotates_and_the_old_token_lapses_after_a_day(api: Api, qbo_clock: Clock) -> None:
     original = api.sim.issue_tokens()["refresh_token"]
     first = api.token_call({"grant_type": "refresh_token", "refresh_token": original}).json()
     assert first["refresh_token"] != original
-    clock.advance(DAY - 60)
+    qbo_clock.advance(DAY - 60)
     # Still inside the 24 h grace: a worker that missed the rotation is not locked out.
     grace = api.token_call({"grant_type": "refresh_token", "refresh_token": original})
     assert grace.status_code == 200
-    clock.advance(120)
+    qbo_clock.advance(120)
     late = api.token_call({"grant_type": "refresh_token", "refresh_token": original})
     assert late.status_code == 400
     assert late.json()["error"] == "invalid_grant"
@@ -141,9 +139,9 @@ def test_expired_access_token_gets_the_authentication_fault(api: Api) -> None:
     assert api.token not in response.text
 
 
-def test_access_tokens_expire_after_an_hour(api: Api, clock: FakeClock) -> None:
+def test_access_tokens_expire_after_an_hour(api: Api, qbo_clock: Clock) -> None:
     assert api.get("preferences").status_code == 200
-    clock.advance(3600)
+    qbo_clock.advance(3600)
     assert api.get("preferences").status_code == 401
 
 
@@ -156,7 +154,7 @@ def test_another_realm_is_forbidden(api: Api) -> None:
 
 
 def test_over_the_per_second_limit_answers_429_in_xml(
-    make_api: Callable[..., Api], clock: FakeClock
+    make_api: Callable[..., Api], qbo_clock: Clock
 ) -> None:
     api = make_api(per_second_limit=2)
     assert api.get("preferences").status_code == 200
@@ -166,20 +164,20 @@ def test_over_the_per_second_limit_answers_429_in_xml(
     root = etree.fromstring(throttled.content)
     error = root.find(".//{http://schema.intuit.com/finance/v3}Error")
     assert error is not None and error.get("code") == "3001"
-    clock.advance(1.0)
+    qbo_clock.advance(1.0)
     assert api.get("preferences").status_code == 200
 
 
 def test_over_the_per_minute_limit_answers_429(
-    make_api: Callable[..., Api], clock: FakeClock
+    make_api: Callable[..., Api], qbo_clock: Clock
 ) -> None:
     api = make_api(per_minute_limit=3, per_second_limit=100)
     statuses = []
     for _ in range(4):
         statuses.append(api.get("preferences").status_code)
-        clock.advance(5)
+        qbo_clock.advance(5)
     assert statuses == [200, 200, 200, 429]
-    clock.advance(60)
+    qbo_clock.advance(60)
     assert api.get("preferences").status_code == 200
 
 
@@ -502,13 +500,13 @@ def test_request_log_records_each_call(api: Api) -> None:
     assert api.sim.reads == 2
 
 
-def test_ids_and_timestamps_are_deterministic(clock: FakeClock) -> None:
+def test_ids_and_timestamps_are_deterministic(qbo_clock: Clock) -> None:
     runs = []
     for _ in range(2):
-        clock.now = 1_780_000_000.0
-        sim = QboSimulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock)
+        qbo_clock.now = 1_780_000_000.0
+        sim = QboSimulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=qbo_clock)
         with sim.serve() as server:
-            api = Api(sim, server)
+            api = Api(sim, server.base_url)
             customer = new_customer(api)
             invoice = api.post("invoice", invoice_body(customer["Id"])).json()["Invoice"]
             runs.append((customer["Id"], invoice["Id"], invoice["MetaData"], invoice["TxnDate"]))

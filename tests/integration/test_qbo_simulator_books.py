@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from simulators.qbo import QboSimulator
-from tests.integration.qbo_sim_http import (
+from simulators.testbed.qbo_http import (
     CLIENT_ID,
     CLIENT_SECRET,
     Api,
@@ -21,13 +21,11 @@ from tests.integration.qbo_sim_http import (
     new_customer,
 )
 
-pytest_plugins = ("tests.integration.qbo_sim_fixtures",)
-
 UNDEPOSITED = "5"  # seeded: Other Current Asset / UndepositedFunds
 CHECKING = "8"  # seeded: Bank
 INCOME = "1"  # seeded: Sales of Product Income
 VISA = "3"  # seeded payment methods: Cash, Check, Visa, ...
-TODAY = "2026-05-28"  # the FakeClock's date in the company's time zone
+TODAY = "2026-05-28"  # the qbo_clock's date in the company's time zone
 
 
 def doc_of(response: httpx.Response, entity: str) -> dict[str, Any]:

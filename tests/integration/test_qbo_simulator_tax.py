@@ -14,9 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.qbo_sim_http import Api, fault_of, invoice_body, new_customer
-
-pytest_plugins = ("tests.integration.qbo_sim_fixtures",)
+from simulators.testbed.qbo_http import Api, fault_of, invoice_body, new_customer
 
 D = Decimal
 VAT_20 = {"value": "2"}  # code "20.0% S", rate "1"

@@ -17,8 +17,8 @@ import pytest
 from connector.ledgers.qbo.tokens import QboTokens
 from connector.secrets import LedgerSecrets
 from simulators.httpserver import Request, Response
+from simulators.testbed.online import TOKEN_PATH, QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
-from tests.integration.qbo_rig import TOKEN_PATH, QboRig, connection_settings, qbo_rig
 
 SHOP, QUIET, NEVER, BARE = "shop", "quiet", "never", "bare"
 CONNECTION_KEY = "{}#connection#qbo"
@@ -41,7 +41,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QboRig]:
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     with qbo_rig(_connections, connect=(SHOP, QUIET), ledger_secrets={BARE: None}) as running:
         yield running
 
@@ -91,7 +91,7 @@ def test_an_expiring_access_token_is_refreshed_before_the_call(rig: QboRig) -> N
 
     order = _post_an_order(rig)
 
-    assert len(rig.documents_for("Invoice", order["id"])) == 1
+    assert len(rig.documents("Invoice", order["id"])) == 1
     statuses = [r.status for r in rig.requests_since(mark)]
     assert 401 not in statuses, "no call may carry an expired token"
     assert _token_requests(rig, mark) == [200]
@@ -110,7 +110,7 @@ def test_a_401_refreshes_and_retries_the_call_once(rig: QboRig) -> None:
 
     order = _post_an_order(rig)
 
-    assert len(rig.documents_for("Invoice", order["id"])) == 1
+    assert len(rig.documents("Invoice", order["id"])) == 1
     requests = [(r.method, r.path.rsplit("/", 1)[-1], r.status) for r in rig.requests_since(mark)]
     first_401 = next(i for i, r in enumerate(requests) if r[2] == 401)
     rejected = requests[first_401]
@@ -240,7 +240,7 @@ def test_an_order_waits_out_an_intuit_outage_and_posts(rig: QboRig) -> None:
     order = _post_an_order(rig)
 
     assert answered == [503, 503]
-    assert len(rig.documents_for("Invoice", order["id"])) == 1
+    assert len(rig.documents("Invoice", order["id"])) == 1
     events = rig.events(SHOP, order["id"])
     assert events.count("failed") == 2 and events[-1] == "posted" and "parked" not in events
 
@@ -259,7 +259,7 @@ def test_a_refused_refresh_token_parks_the_order_and_asks_for_a_reconnect(rig: Q
     assert "Connect to QuickBooks" in state.last_error and "replay" in state.last_error
     (parked,) = rig.parked(SHOP, order["id"])
     assert "reconnect" in parked["reason"]
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
 
     rig.connect(SHOP)  # the merchant follows the advice
     assert rig.state.connection_status(SHOP) == ("connected", f"company {rig.qbo.realm_id}")

@@ -15,11 +15,12 @@ import pytest
 
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
-from tests.integration.qbwc_rig import CONN, PASSWORD, USER, QbwcRig, make_order, qbwc_rig
+from simulators.testbed.desktop import CONN, PASSWORD, USER, QbwcRig, QbwcRigs
+from simulators.testbed.orders import taxed_order
 
 
 @pytest.fixture()
-def rig() -> Iterator[QbwcRig]:
+def rig(qbwc_rig: QbwcRigs) -> Iterator[QbwcRig]:
     with qbwc_rig() as running:
         yield running
 
@@ -42,7 +43,7 @@ def _drain_by_hand(rig: QbwcRig, ticket: str, company: QbdCompany) -> list[int]:
 def test_a_full_session_posts_each_queued_order_once(rig: QbwcRig) -> None:
     # Given three orders queued for the Web Connector
     for order_id in (1, 2, 3):
-        rig.queue(make_order(order_id))
+        rig.queue(taxed_order(order_id))
     company = QbdCompany()
 
     # When the Web Connector runs a session
@@ -73,7 +74,7 @@ def test_a_full_session_posts_each_queued_order_once(rig: QbwcRig) -> None:
 
 
 def test_the_authenticate_result_always_has_the_second_string(rig: QbwcRig) -> None:
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     answer = rig.call("authenticate", strUserName=USER, strPassword=PASSWORD)
     strings = answer.root.findall(".//{http://developer.intuit.com/}string")
     assert len(strings) == 2 and not strings[1].text
@@ -84,7 +85,7 @@ def test_nothing_waiting_answers_none(rig: QbwcRig) -> None:
 
 
 def test_a_bad_password_answers_nvu_and_repeated_failures_lock_the_door(rig: QbwcRig) -> None:
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     assert rig.login(password="wrong")[1] == "nvu"
     assert rig.login(user="someone-else")[1] == "nvu"
     for _ in range(3):
@@ -109,7 +110,7 @@ def test_a_rotated_password_works_at_once_despite_the_cached_hash(rig: QbwcRig) 
 
 
 def test_a_second_session_while_one_is_alive_is_busy(rig: QbwcRig) -> None:
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     ticket, status = rig.login()[:2]
     assert status == ""
     busy = rig.login()
@@ -119,7 +120,7 @@ def test_a_second_session_while_one_is_alive_is_busy(rig: QbwcRig) -> None:
 
 
 def test_a_ticket_from_nowhere_gets_nothing(rig: QbwcRig) -> None:
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     assert rig.send("not-a-ticket") == ""
     assert "expired" in rig.call("getLastError", ticket="not-a-ticket").value()
     assert rig.receive("not-a-ticket", "<QBXML/>") < 0
@@ -175,7 +176,7 @@ def test_old_web_connectors_are_refused_and_older_ones_warned(rig: QbwcRig) -> N
 def test_a_lost_response_is_resumed_next_session_without_duplicates(rig: QbwcRig) -> None:
     # Given orders whose InvoiceAdd message reaches QuickBooks but whose answer is lost
     for order_id in (1, 2):
-        rig.queue(make_order(order_id))
+        rig.queue(taxed_order(order_id))
     company = QbdCompany()
     ticket = rig.login()[0]
     lookups = rig.send(ticket, first=True)
@@ -204,7 +205,7 @@ def test_the_simulated_web_connector_survives_a_lost_response_and_a_dropped_conn
     rig: QbwcRig,
 ) -> None:
     for order_id in range(1, 8):
-        rig.queue(make_order(order_id, email="same@example.com" if order_id % 2 else None))
+        rig.queue(taxed_order(order_id, email="same@example.com" if order_id % 2 else None))
     company = QbdCompany()
     with WebConnector(rig.url, USER, PASSWORD, company, noop_pause_s=0) as connector:
         connector.lose_response_once()
@@ -231,7 +232,7 @@ def test_the_simulated_web_connector_survives_a_lost_response_and_a_dropped_conn
 
 
 def test_an_hresult_means_not_processed_and_is_sent_again_next_session(rig: QbwcRig) -> None:
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     company = QbdCompany()
     ticket = rig.login()[0]
     rig.receive(ticket, company.process(rig.send(ticket, first=True)))
@@ -251,7 +252,7 @@ def test_an_hresult_means_not_processed_and_is_sent_again_next_session(rig: Qbwc
 
 
 def test_a_locked_record_waits_for_the_next_session(rig: QbwcRig) -> None:
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     company = QbdCompany()
     company.inject(3175, request="InvoiceAdd")
     ticket = rig.login()[0]
@@ -268,7 +269,7 @@ def test_a_locked_record_waits_for_the_next_session(rig: QbwcRig) -> None:
 def test_a_name_owned_by_someone_else_gets_a_disambiguated_customer(rig: QbwcRig) -> None:
     company = QbdCompany()
     company.add_list_record("Customer", "Ada Buyer1", Email="other.ada@example.com")
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     ticket = rig.login()[0]
     assert _drain_by_hand(rig, ticket, company)[-1] == 100
     (invoice,) = company.transactions("Invoice")
@@ -277,13 +278,13 @@ def test_a_name_owned_by_someone_else_gets_a_disambiguated_customer(rig: QbwcRig
 
 def test_an_order_update_modifies_the_invoice_with_its_edit_sequence(rig: QbwcRig) -> None:
     company = QbdCompany()
-    rig.queue(make_order(1))
+    rig.queue(taxed_order(1))
     ticket = rig.login()[0]
     _drain_by_hand(rig, ticket, company)
     rig.call("closeConnection", ticket=ticket)
     txn_id = rig.sync_state(1).ledger_id
 
-    rig.queue(make_order(1, price="30.00"))
+    rig.queue(taxed_order(1, price="30.00"))
     ticket = rig.login()[0]
     _drain_by_hand(rig, ticket, company)
     (invoice,) = company.transactions("Invoice")
@@ -292,12 +293,14 @@ def test_an_order_update_modifies_the_invoice_with_its_edit_sequence(rig: QbwcRi
     assert rig.events(1)[-1] == "updated"
 
 
-def test_a_missing_item_parks_the_order_and_requeue_sends_it_again(rig: QbwcRig) -> None:
+def test_a_missing_item_parks_the_order_and_requeue_sends_it_again(
+    rig: QbwcRig, qbwc_rig: QbwcRigs
+) -> None:
     from connector.ledgers.qbd.outbox import requeue_parked
 
     company = QbdCompany()
     with qbwc_rig(fallback_item="Mugs") as other:
-        other.queue(make_order(1))
+        other.queue(taxed_order(1))
         ticket = other.login()[0]
         assert _drain_by_hand(other, ticket, company)[-1] == 100
         other.call("closeConnection", ticket=ticket)
@@ -318,7 +321,7 @@ def test_refunds_become_one_credit_memo_each_amount_only_ones_included(rig: Qbwc
     from connector.model import Refund, RefundLine
 
     # Given an order in QuickBooks and two refunds on it: one amount-only, one for its line
-    order = make_order(41)
+    order = taxed_order(41)
     rig.queue(order)
     company = QbdCompany()
     with WebConnector(rig.url, USER, PASSWORD, company, noop_pause_s=0) as connector:

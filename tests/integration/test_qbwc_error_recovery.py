@@ -14,11 +14,12 @@ from lxml import etree
 
 from connector.model import Order
 from simulators.qbd import QbdCompany
-from tests.integration.qbwc_rig import QbwcRig, make_order, qbwc_rig
+from simulators.testbed.desktop import QbwcRig, QbwcRigs
+from simulators.testbed.orders import taxed_order
 
 
 @pytest.fixture()
-def rig() -> Iterator[QbwcRig]:
+def rig(qbwc_rig: QbwcRigs) -> Iterator[QbwcRig]:
     with qbwc_rig() as running:
         yield running
 
@@ -33,12 +34,12 @@ def _msgs(qbxml_text: str) -> etree._Element:
 
 
 def _same_buyer(order_id: int, first: Order) -> Order:
-    return make_order(order_id).model_copy(update={"customer": first.customer})
+    return taxed_order(order_id).model_copy(update={"customer": first.customer})
 
 
 def test_after_a_second_lost_answer_the_latest_message_set_is_asked_for(rig: QbwcRig) -> None:
     company = QbdCompany()
-    first = make_order(1)
+    first = taxed_order(1)
     rig.queue(first)
     rig.queue(_same_buyer(2, first))
     # Given a session where QuickBooks locks order 1's invoice (3175: tried again next
@@ -80,7 +81,7 @@ def test_a_message_left_unanswered_within_a_session_is_asked_for_next(rig: QbwcR
     # Given a session whose writes reached QuickBooks but whose answer was never delivered
     company = QbdCompany()
     for order_id in (1, 2):
-        rig.queue(make_order(order_id))
+        rig.queue(taxed_order(order_id))
     ticket = rig.login()[0]
     rig.receive(ticket, company.process(rig.send(ticket, first=True)))
     unanswered = rig.send(ticket)

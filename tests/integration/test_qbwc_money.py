@@ -12,24 +12,16 @@ import pytest
 
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
-from tests.integration.qbwc_rig import (
-    PASSWORD,
-    USER,
-    QbwcRig,
-    make_order,
-    make_refund,
-    paid,
-    qbwc_rig,
-)
-from tests.integration.test_qbd_simulator import reference
+from simulators.testbed.desktop import PASSWORD, USER, QbwcRig, QbwcRigs
+from simulators.testbed.orders import paid, refund_of, taxed_order
 
-pytestmark = reference
+pytestmark = pytest.mark.reference
 ROUTES: dict[str, Any] = {"payments": {"stripe": {"method": "Visa", "deposit_account": "Checking"}}}
 
 
 @contextmanager
 def books(
-    *, multicurrency: bool = False, **settings: Any
+    qbwc_rig: QbwcRigs, *, multicurrency: bool = False, **settings: Any
 ) -> Iterator[tuple[QbwcRig, QbdCompany, WebConnector]]:
     company = QbdCompany(multicurrency=multicurrency)
     with (
@@ -47,10 +39,12 @@ def drain(rig: QbwcRig, wc: WebConnector) -> None:
     raise AssertionError(f"the outbox did not drain: {[s.outcome for s in wc.sessions]}")
 
 
-def test_a_paid_invoice_gets_one_payment_in_the_account_its_gateway_maps_to() -> None:
-    with books(**ROUTES) as (rig, company, wc):
+def test_a_paid_invoice_gets_one_payment_in_the_account_its_gateway_maps_to(
+    qbwc_rig: QbwcRigs,
+) -> None:
+    with books(qbwc_rig, **ROUTES) as (rig, company, wc):
         # Given a paid order queued with its payment behind its invoice
-        order = paid(make_order(1))
+        order = paid(taxed_order(1))
         rig.queue(order)
         rig.queue_payment(order)
         # When the Web Connector runs
@@ -67,12 +61,12 @@ def test_a_paid_invoice_gets_one_payment_in_the_account_its_gateway_maps_to() ->
         assert (state.status, state.ledger_id) == ("posted", payment.txn_id)
 
 
-def test_an_invoice_credited_before_it_was_paid_is_paid_for_the_rest() -> None:
-    with books(**ROUTES) as (rig, company, wc):
+def test_an_invoice_credited_before_it_was_paid_is_paid_for_the_rest(qbwc_rig: QbwcRigs) -> None:
+    with books(qbwc_rig, **ROUTES) as (rig, company, wc):
         # Given an unpaid invoice of 26.60 credited 6.60 by a refund
-        order = make_order(8)
+        order = taxed_order(8)
         rig.queue(order)
-        rig.queue_refund(make_refund(order, 81, "6.60"), order)
+        rig.queue_refund(refund_of(order, 81, "6.60"), order)
         drain(rig, wc)
         # When the buyer pays the rest
         rig.queue_payment(paid(order), credited=Decimal("6.60"))
@@ -87,9 +81,11 @@ def test_an_invoice_credited_before_it_was_paid_is_paid_for_the_rest() -> None:
         assert rig.record("payment#8").status == "posted"
 
 
-def test_a_payment_whose_answer_was_lost_is_found_by_ref_number_not_made_twice() -> None:
-    with books() as (rig, company, wc):
-        order = paid(make_order(2))
+def test_a_payment_whose_answer_was_lost_is_found_by_ref_number_not_made_twice(
+    qbwc_rig: QbwcRigs,
+) -> None:
+    with books(qbwc_rig) as (rig, company, wc):
+        order = paid(taxed_order(2))
         rig.queue(order)
         drain(rig, wc)
         rig.queue_payment(order)
@@ -105,12 +101,14 @@ def test_a_payment_whose_answer_was_lost_is_found_by_ref_number_not_made_twice()
         assert company.transactions("Invoice")[0].balance == Decimal("0.00")
 
 
-def test_a_refund_of_a_paid_order_is_a_credit_memo_refunded_from_the_deposit_account() -> None:
-    with books(**ROUTES) as (rig, company, wc):
-        order = paid(make_order(3))
+def test_a_refund_of_a_paid_order_is_a_credit_memo_refunded_from_the_deposit_account(
+    qbwc_rig: QbwcRigs,
+) -> None:
+    with books(qbwc_rig, **ROUTES) as (rig, company, wc):
+        order = paid(taxed_order(3))
         rig.queue(order)
         rig.queue_payment(order)
-        rig.queue_refund(make_refund(order, 71, "5.00", shipping=True), order)
+        rig.queue_refund(refund_of(order, 71, "5.00", shipping=True), order)
         drain(rig, wc)
         [memo] = company.transactions("CreditMemo")
         [refund] = company.money_txns("ARRefundCreditCard")
@@ -127,11 +125,11 @@ def test_a_refund_of_a_paid_order_is_a_credit_memo_refunded_from_the_deposit_acc
         assert invoice.total - memo.total == Decimal("21.60")
 
 
-def test_a_refund_of_an_unpaid_invoice_is_its_credit_memo_applied_to_it() -> None:
-    with books() as (rig, company, wc):
-        order = make_order(4)  # bank transfer, not paid yet
+def test_a_refund_of_an_unpaid_invoice_is_its_credit_memo_applied_to_it(qbwc_rig: QbwcRigs) -> None:
+    with books(qbwc_rig) as (rig, company, wc):
+        order = taxed_order(4)  # bank transfer, not paid yet
         rig.queue(order)
-        rig.queue_refund(make_refund(order, 72, "6.60"), order)
+        rig.queue_refund(refund_of(order, 72, "6.60"), order)
         drain(rig, wc)
         [invoice] = company.transactions("Invoice")
         [memo] = company.transactions("CreditMemo")
@@ -143,12 +141,12 @@ def test_a_refund_of_an_unpaid_invoice_is_its_credit_memo_applied_to_it() -> Non
         assert company.money_txns("ARRefundCreditCard") == []
 
 
-def test_a_refund_deleted_in_the_store_voids_its_refund_and_credit_memo() -> None:
-    with books() as (rig, company, wc):
-        order = paid(make_order(5))
+def test_a_refund_deleted_in_the_store_voids_its_refund_and_credit_memo(qbwc_rig: QbwcRigs) -> None:
+    with books(qbwc_rig) as (rig, company, wc):
+        order = paid(taxed_order(5))
         rig.queue(order)
         rig.queue_payment(order)
-        rig.queue_refund(make_refund(order, 73, "4.00"), order)
+        rig.queue_refund(refund_of(order, 73, "4.00"), order)
         drain(rig, wc)
         # When the refund is deleted in the store
         rig.withdraw_refund(73)
@@ -160,9 +158,11 @@ def test_a_refund_deleted_in_the_store_voids_its_refund_and_credit_memo() -> Non
         assert rig.record("refund#73").status == "voided"
 
 
-def test_a_foreign_order_parks_naming_the_setting_while_multiple_currencies_is_off() -> None:
-    with books() as (rig, company, wc):
-        rig.queue(make_order(6).model_copy(update={"currency": "CAD"}))
+def test_a_foreign_order_parks_naming_the_setting_while_multiple_currencies_is_off(
+    qbwc_rig: QbwcRigs,
+) -> None:
+    with books(qbwc_rig) as (rig, company, wc):
+        rig.queue(taxed_order(6).model_copy(update={"currency": "CAD"}))
         drain(rig, wc)
         state = rig.sync_state(6)
         assert state.status == "parked"
@@ -170,10 +170,12 @@ def test_a_foreign_order_parks_naming_the_setting_while_multiple_currencies_is_o
         assert company.transactions() == []
 
 
-def test_a_foreign_order_is_a_document_for_the_buyers_customer_in_that_currency() -> None:
-    with books(multicurrency=True) as (rig, company, wc):
-        home = make_order(7)
-        foreign = make_order(8).model_copy(
+def test_a_foreign_order_is_a_document_for_the_buyers_customer_in_that_currency(
+    qbwc_rig: QbwcRigs,
+) -> None:
+    with books(qbwc_rig, multicurrency=True) as (rig, company, wc):
+        home = taxed_order(7)
+        foreign = taxed_order(8).model_copy(
             update={
                 "currency": "CAD",
                 "exchange_rate": Decimal("0.7312"),
@@ -193,12 +195,14 @@ def test_a_foreign_order_is_a_document_for_the_buyers_customer_in_that_currency(
 
 
 @pytest.mark.parametrize("method", ["stripe", "cheque"])
-def test_a_sales_receipt_carries_its_payment_method_and_deposit_account(method: str) -> None:
+def test_a_sales_receipt_carries_its_payment_method_and_deposit_account(
+    method: str, qbwc_rig: QbwcRigs
+) -> None:
     routes: dict[str, Any] = {
         "payments": {**ROUTES["payments"], "default": {"deposit_account": "Undeposited Funds"}}
     }
-    with books(document="sales_receipt", **routes) as (rig, company, wc):
-        rig.queue(paid(make_order(9), method=method))
+    with books(qbwc_rig, document="sales_receipt", **routes) as (rig, company, wc):
+        rig.queue(paid(taxed_order(9), method=method))
         drain(rig, wc)
         [receipt] = company.transactions("SalesReceipt")
         ret = company.process(

@@ -9,13 +9,15 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from connector.model import Order, RefundLine, TaxAmount
+import pytest
+
+from connector.model import RefundLine, TaxAmount
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
-from tests.integration.qbwc_rig import PASSWORD, USER, QbwcRig, make_order, make_refund, qbwc_rig
-from tests.integration.test_qbd_simulator import reference
+from simulators.testbed.desktop import PASSWORD, USER, QbwcRig, QbwcRigs
+from simulators.testbed.orders import refund_of, taxed_order
 
-pytestmark = reference
+pytestmark = pytest.mark.reference
 RULES: dict[str, Any] = {
     "rules": [
         {"when": {"customer_group": "vip"}, "class": "Nope"},
@@ -27,7 +29,9 @@ RULES: dict[str, Any] = {
 
 
 @contextmanager
-def books(*, class_tracking: bool) -> Iterator[tuple[QbwcRig, QbdCompany, WebConnector]]:
+def books(
+    qbwc_rig: QbwcRigs, *, class_tracking: bool
+) -> Iterator[tuple[QbwcRig, QbdCompany, WebConnector]]:
     company = QbdCompany(class_tracking=class_tracking)
     company.add_list_record("Account", "Gift income", AccountType="Income")
     with (
@@ -45,20 +49,12 @@ def drain(rig: QbwcRig, wc: WebConnector) -> None:
     raise AssertionError(f"the outbox did not drain: {[s.outcome for s in wc.sessions]}")
 
 
-def _order(store_id: int, *, group: str | None = None, sku: str = "MUG") -> Order:
-    order = make_order(store_id)
-    return order.model_copy(
-        update={
-            "customer": order.customer.model_copy(update={"group": group}),
-            "lines": (order.lines[0].model_copy(update={"sku": sku}),),
-        }
-    )
-
-
-def test_classes_account_items_and_terms_land_and_a_refund_follows_its_lines_classes() -> None:
-    with books(class_tracking=True) as (rig, company, wc):
+def test_classes_account_items_and_terms_land_and_a_refund_follows_its_lines_classes(
+    qbwc_rig: QbwcRigs,
+) -> None:
+    with books(qbwc_rig, class_tracking=True) as (rig, company, wc):
         # Given a wholesale buyer's order of mugs, which the rules class and post to Gift income
-        order = _order(1, group="wholesale_customer")
+        order = taxed_order(1, group="wholesale_customer")
         rig.queue(order)
         # When the Web Connector runs
         drain(rig, wc)
@@ -79,7 +75,7 @@ def test_classes_account_items_and_terms_land_and_a_refund_follows_its_lines_cla
         # When one mug is refunded
         mug = RefundLine(line_id="1", sku="MUG", name="Mug", quantity=Decimal(1),
                          total=Decimal("10.00"), taxes=(TaxAmount(rate_id="1", amount=Decimal("0.80")),))  # fmt: skip
-        refund = make_refund(order, 91, "10.80").model_copy(update={"lines": (mug,)})
+        refund = refund_of(order, 91, "10.80").model_copy(update={"lines": (mug,)})
         rig.queue_refund(refund, order)
         drain(rig, wc)
         # Then its credit memo goes back on the same item, under the same class
@@ -92,12 +88,12 @@ def test_classes_account_items_and_terms_land_and_a_refund_follows_its_lines_cla
         assert memo.total == Decimal("10.80")
 
 
-def test_what_the_company_file_lacks_parks_naming_it() -> None:
-    with books(class_tracking=True) as (rig, company, wc):
+def test_what_the_company_file_lacks_parks_naming_it(qbwc_rig: QbwcRigs) -> None:
+    with books(qbwc_rig, class_tracking=True) as (rig, company, wc):
         # Given orders naming a class, terms and an income account the company file lacks
-        rig.queue(_order(2, group="vip"))
-        rig.queue(_order(3, group="late"))
-        rig.queue(_order(4, sku="LOST"))
+        rig.queue(taxed_order(2, group="vip"))
+        rig.queue(taxed_order(3, group="late"))
+        rig.queue(taxed_order(4, sku="LOST"))
         # When the Web Connector runs
         drain(rig, wc)
         # Then each parks naming what to create, and no document is added
@@ -109,9 +105,9 @@ def test_what_the_company_file_lacks_parks_naming_it() -> None:
         assert company.transactions() == []
 
 
-def test_classes_park_naming_the_preference_while_class_tracking_is_off() -> None:
-    with books(class_tracking=False) as (rig, company, wc):
-        rig.queue(_order(5))
+def test_classes_park_naming_the_preference_while_class_tracking_is_off(qbwc_rig: QbwcRigs) -> None:
+    with books(qbwc_rig, class_tracking=False) as (rig, company, wc):
+        rig.queue(taxed_order(5))
         drain(rig, wc)
         state = rig.sync_state(5)
         assert state.status == "parked"

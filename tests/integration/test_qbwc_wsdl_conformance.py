@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from simulators.qbd import QbdCompany
-from tests.integration.qbwc_rig import PASSWORD, USER, make_order, qbwc_rig
+from simulators.testbed.desktop import PASSWORD, USER, QbwcRigs
+from simulators.testbed.orders import taxed_order
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "qbd" / "wsdl"
 INTUIT_WSDL = REFERENCE / "QBWebConnectorSvc.intuit-TroubleshootWebServiceFS.flowlink.wsdl"
@@ -24,12 +25,12 @@ pytestmark = [
 ]
 
 
-def test_a_full_session_through_intuits_wsdl() -> None:
+def test_a_full_session_through_intuits_wsdl(qbwc_rig: QbwcRigs) -> None:
     zeep = pytest.importorskip("zeep")
     company = QbdCompany()
     with qbwc_rig() as rig:
         for order_id in range(1, 5):
-            rig.queue(make_order(order_id))
+            rig.queue(taxed_order(order_id))
         client = zeep.Client(str(INTUIT_WSDL))
         service = client.create_service(BINDING, rig.url)
 
@@ -68,7 +69,7 @@ def test_a_full_session_through_intuits_wsdl() -> None:
         assert refused[1] == "nvu"
 
 
-def test_our_wsdl_is_a_usable_contract_for_the_same_client() -> None:
+def test_our_wsdl_is_a_usable_contract_for_the_same_client(qbwc_rig: QbwcRigs) -> None:
     zeep = pytest.importorskip("zeep")
     with qbwc_rig() as rig:
         client = zeep.Client(f"{rig.url}?wsdl")

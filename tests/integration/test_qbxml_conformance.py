@@ -21,7 +21,9 @@ from lxml import etree
 from connector.ledgers.qbd import qbxml, qbxml_money, qbxml_queries
 from connector.ledgers.qbd.qbxml_txns import SALES_KINDS, SalesKind
 from connector.model import Order, Payment
-from tests.unit.test_qbxml import CUSTOMER, make_order, make_refs, make_refund, orders
+from simulators.testbed.orders import OBRIEN, full_order, make_refund
+from simulators.testbed.refs import qbd_refs
+from simulators.testbed.strategies import desktop_orders
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "qbd"
 XSD = {
@@ -67,14 +69,14 @@ CLASSES: dict[str, Any] = {
 
 
 def _classed(kind: SalesKind, op: str) -> qbxml.QbRequest:
-    refs = make_refs(zero_tax_item="Out of State", payment_method="Visa", **CLASSES)
+    refs = qbd_refs(zero_tax_item="Out of State", payment_method="Visa", **CLASSES)
     if op == "Add":
-        return qbxml.sales_txn_add(kind, make_order(), refs, request_id="1")
-    return qbxml.sales_txn_mod(kind, make_order(), refs, "1A-1", "2", request_id="1")
+        return qbxml.sales_txn_add(kind, full_order(), refs, request_id="1")
+    return qbxml.sales_txn_mod(kind, full_order(), refs, "1A-1", "2", request_id="1")
 
 
 def _order_of_items_only() -> Order:
-    return make_order(
+    return full_order(
         shipping_lines=(),
         fee_lines=(),
         coupons=(),
@@ -89,18 +91,18 @@ def _order_of_items_only() -> Order:
 BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
     "CustomerQuery": lambda: qbxml.customer_query("Siobhán O'Brien", request_id="1"),
     "CustomerAdd full": lambda: qbxml.customer_add(
-        CUSTOMER, qbxml.customer_name(CUSTOMER), request_id="1"
+        OBRIEN, qbxml.customer_name(OBRIEN), request_id="1"
     ),
     "CustomerAdd bare": lambda: qbxml.customer_add(
-        CUSTOMER.model_copy(
+        OBRIEN.model_copy(
             update={
                 "email": "",
                 "phone": "",
                 "company": "",
-                "billing": CUSTOMER.billing.model_copy(
+                "billing": OBRIEN.billing.model_copy(
                     update={"line1": "", "city": "", "country": "", "line2": "", "postcode": ""}
                 ),
-                "shipping": CUSTOMER.billing.model_copy(
+                "shipping": OBRIEN.billing.model_copy(
                     update={"line1": "", "city": "", "country": "", "line2": "", "postcode": ""}
                 ),
             }
@@ -109,7 +111,7 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         request_id="1",
     ),
     "CustomerMod": lambda: qbxml.customer_mod(
-        CUSTOMER, "Siobhán O'Brien", "80000001-1232697602", "1232697602", request_id="1"
+        OBRIEN, "Siobhán O'Brien", "80000001-1232697602", "1232697602", request_id="1"
     ),
     "ItemQuery": lambda: qbxml.item_query(["Mug", "Shirts:T-shirt", "Shipping"], request_id="1"),
     "ItemNonInventoryAdd": lambda: qbxml.item_non_inventory_add(
@@ -120,40 +122,40 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         "SalesReceipt", "1001", request_id="1", include_line_items=True
     ),
     "CreditMemoQuery": lambda: qbxml.txn_query_by_ref("CreditMemo", "R55", request_id="1"),
-    "InvoiceAdd": lambda: qbxml.sales_txn_add("Invoice", make_order(), make_refs(), request_id="1"),
+    "InvoiceAdd": lambda: qbxml.sales_txn_add("Invoice", full_order(), qbd_refs(), request_id="1"),
     "InvoiceAdd net lines, zero tax item": lambda: qbxml.sales_txn_add(
         "Invoice",
-        make_order(),
-        make_refs(discount_item=None, zero_tax_item="Out of State"),
+        full_order(),
+        qbd_refs(discount_item=None, zero_tax_item="Out of State"),
         request_id="1",
     ),
     "InvoiceAdd no tax code": lambda: qbxml.sales_txn_add(
-        "Invoice", _order_of_items_only(), make_refs(non_taxable_code=None), request_id="1"
+        "Invoice", _order_of_items_only(), qbd_refs(non_taxable_code=None), request_id="1"
     ),
     "SalesReceiptAdd": lambda: qbxml.sales_txn_add(
-        "SalesReceipt", make_order(), make_refs(zero_tax_item="Out of State"), request_id="1"
+        "SalesReceipt", full_order(), qbd_refs(zero_tax_item="Out of State"), request_id="1"
     ),
     "InvoiceMod": lambda: qbxml.sales_txn_mod(
         "Invoice",
-        make_order(),
-        make_refs(zero_tax_item="Out of State"),
+        full_order(),
+        qbd_refs(zero_tax_item="Out of State"),
         "1A-1232697602",
         "1232697602",
         request_id="1",
     ),
     "SalesReceiptMod": lambda: qbxml.sales_txn_mod(
         "SalesReceipt",
-        make_order(),
-        make_refs(zero_tax_item="Out of State"),
+        full_order(),
+        qbd_refs(zero_tax_item="Out of State"),
         "1A-1",
         "2",
         request_id="1",
     ),
     "CreditMemoAdd itemised": lambda: qbxml.credit_memo_add(
-        make_refund(), make_refs(ref_number="R55", zero_tax_item="Out of State"), request_id="1"
+        make_refund(), qbd_refs(ref_number="R55", zero_tax_item="Out of State"), request_id="1"
     ),
     "CreditMemoAdd amount only": lambda: qbxml.credit_memo_add(
-        make_refund(lines=()), make_refs(ref_number="R55"), request_id="1"
+        make_refund(lines=()), qbd_refs(ref_number="R55"), request_id="1"
     ),
     "CustomerQuery stop": lambda: qbxml.query_stop("Customer", ITERATOR, request_id="1"),
     **{
@@ -163,13 +165,13 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
     },
     "CreditMemoAdd classes": lambda: qbxml.credit_memo_add(
         make_refund(),
-        make_refs(ref_number="R55", zero_tax_item="Out of State", **CLASSES),
+        qbd_refs(ref_number="R55", zero_tax_item="Out of State", **CLASSES),
         request_id="1",
     ),
     "SalesReceiptAdd paid, foreign": lambda: qbxml.sales_txn_add(
         "SalesReceipt",
-        make_order(),
-        make_refs(
+        full_order(),
+        qbd_refs(
             zero_tax_item="Out of State",
             payment_method="Visa",
             deposit_account="Checking",
@@ -178,13 +180,13 @@ BUILDERS: dict[str, Callable[[], qbxml.QbRequest]] = {
         request_id="1",
     ),
     "InvoiceAdd foreign": lambda: qbxml.sales_txn_add(
-        "Invoice", make_order(), make_refs(exchange_rate=Decimal("1.08")), request_id="1"
+        "Invoice", full_order(), qbd_refs(exchange_rate=Decimal("1.08")), request_id="1"
     ),
     "CreditMemoAdd foreign": lambda: qbxml.credit_memo_add(
-        make_refund(), make_refs(ref_number="R55", exchange_rate=Decimal("1.08")), request_id="1"
+        make_refund(), qbd_refs(ref_number="R55", exchange_rate=Decimal("1.08")), request_id="1"
     ),
     "ReceivePaymentAdd": lambda: qbxml_money.receive_payment_add(
-        make_order(
+        full_order(
             payment=Payment(
                 method="stripe", method_title="Card", paid_at=SINCE, transaction_id="ch_" + "x" * 30
             )
@@ -286,7 +288,7 @@ def test_the_schema_check_catches_a_misordered_request(
 ) -> None:
     # Proves the conformance test can fail: Memo moved ahead of RefNumber.
     version, xsd = schema
-    request = qbxml.sales_txn_add("Invoice", make_order(), make_refs(), request_id="1")
+    request = qbxml.sales_txn_add("Invoice", full_order(), qbd_refs(), request_id="1")
     body = request.element[0]
     memo = body.find("Memo")
     assert memo is not None
@@ -298,12 +300,12 @@ def test_the_schema_check_catches_a_misordered_request(
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(order=orders(), discount_item=st.booleans())
+@given(order=desktop_orders(), discount_item=st.booleans())
 def test_random_orders_are_valid_qbxml(
     schema: tuple[str, etree.XMLSchema], order: Order, discount_item: bool
 ) -> None:
     version, xsd = schema
-    refs = make_refs(discount_item="Discount" if discount_item else None)
+    refs = qbd_refs(discount_item="Discount" if discount_item else None)
     for request in (
         qbxml.sales_txn_add("Invoice", order, refs, request_id="1"),
         qbxml.sales_txn_mod("SalesReceipt", order, refs, "1A-1", "2", request_id="2"),

@@ -27,10 +27,10 @@ from simulators.magento import LineSpec as MageLine
 from simulators.magento import MagentoSimulator
 from simulators.magento import OrderSpec as MageOrder
 from simulators.qbo import QboSimulator
+from simulators.testbed.online import LocalRig, connected_runtime, qbo_connection
 from simulators.woocommerce import LineSpec as WooLine
 from simulators.woocommerce import OrderSpec as WooOrder
 from simulators.woocommerce import WooSimulator
-from tests.integration.local_store_rig import LocalRig, connected_runtime, qbo_connection
 
 TENANT = "poll"
 WOO, BC, MAGE, REFUSED = "woo", "bc", "mage", "mage-refused"

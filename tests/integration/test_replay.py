@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from connector.replay import replay_parked
+from simulators.testbed.cli import connector
+from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
-from tests.integration.connector_cli import connector
-from tests.integration.qbo_rig import QboRig, connection_settings, qbo_rig
 
 A, B = "shop-a", "shop-b"
 POSTER = 30  # mapped to "Discontinued Widget", inactive in the simulated company
@@ -32,7 +32,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QboRig]:
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     with qbo_rig(_connections) as running:
         yield running
 
@@ -93,7 +93,7 @@ def test_a_replay_before_the_fix_parks_the_record_again_and_loses_nothing(
 
     assert _key(A, parked["x"]) in _dlq(rig)
     assert rig.events(A, parked["x"])[-3:] == ["replayed", "fetched", "parked"]
-    assert rig.documents_for("Invoice", parked["x"]) == []
+    assert rig.documents("Invoice", parked["x"]) == []
 
 
 def test_replay_moves_only_the_chosen_record_once_fixed(
@@ -104,13 +104,13 @@ def test_replay_moves_only_the_chosen_record_once_fixed(
 
     assert _replay(rig, connection_id=A, record_id=str(parked["x"])) == [_key(A, parked["x"])]
 
-    (invoice,) = rig.documents_for("Invoice", parked["x"])
+    (invoice,) = rig.documents("Invoice", parked["x"])
     assert Decimal(str(invoice["TotalAmt"])) == Decimal(rig.woo.get_order(parked["x"])["total"])
     events = rig.events(A, parked["x"])
     assert events[-3:] == ["replayed", "fetched", "posted"]
     assert set(_dlq(rig)) == {_key(A, parked["y"]), _key(B, parked["z"])}
     assert rig.sync_state(A, parked["y"]).status == "parked"
-    assert rig.documents_for("Invoice", parked["y"]) == []
+    assert rig.documents("Invoice", parked["y"]) == []
 
 
 def test_replay_by_connection_leaves_other_connections_parked(
@@ -118,7 +118,7 @@ def test_replay_by_connection_leaves_other_connections_parked(
 ) -> None:
     assert _replay(rig, connection_id=B) == [_key(B, parked["z"])]
 
-    assert len(rig.documents_for("Invoice", parked["z"])) == 1
+    assert len(rig.documents("Invoice", parked["z"])) == 1
     assert "replayed" in rig.events(B, parked["z"])
     assert set(_dlq(rig)) == {_key(A, parked["y"])}
 
@@ -133,9 +133,9 @@ def test_the_replay_command_works_against_the_local_runtime(
     assert report["replayed"] == [_key(A, parked["y"])]
     assert report["kept"] == 0 and report["unreadable"] == []
     rig.drain()
-    assert len(rig.documents_for("Invoice", parked["y"])) == 1
+    assert len(rig.documents("Invoice", parked["y"])) == 1
     assert "replayed" in rig.events(A, parked["y"])
     assert _dlq(rig) == {}
     # Each parked order ended with exactly one invoice.
     for order_id in parked.values():
-        assert len(rig.documents_for("Invoice", order_id)) == 1
+        assert len(rig.documents("Invoice", order_id)) == 1

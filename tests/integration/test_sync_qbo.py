@@ -18,10 +18,10 @@ import pytest
 from connector.mapping import fitted_doc_number
 from connector.replay import replay_parked
 from simulators.httpserver import Request, Response
+from simulators.testbed.online import WEBHOOK_SECRET, QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
 from simulators.woocommerce_catalogue import Person
 from simulators.woocommerce_webhooks import php_json, webhook_signature
-from tests.integration.qbo_rig import WEBHOOK_SECRET, QboRig, connection_settings, qbo_rig
 
 INV = "inv"  # invoices; strict mapping: no fallback item, no auto-create
 RCPT = "rcpt"  # sales receipts, fallback item
@@ -69,7 +69,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QboRig]:
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     with qbo_rig(_connections) as running:
         yield running
 
@@ -87,7 +87,7 @@ def _order(rig: QboRig, *lines: tuple[int, int], **spec: Any) -> dict[str, Any]:
 
 
 def _only_document(rig: QboRig, entity: str, order_id: int) -> dict[str, Any]:
-    documents = rig.documents_for(entity, order_id)
+    documents = rig.documents(entity, order_id)
     assert len(documents) == 1, f"{len(documents)} {entity}s for order {order_id}"
     return documents[0]
 
@@ -144,7 +144,7 @@ def test_a_sales_receipt_connection_posts_a_sales_receipt(rig: QboRig) -> None:
     receipt = _only_document(rig, "SalesReceipt", order["id"])
     assert receipt["DocNumber"] == f"SR-{order['number']}"
     assert Decimal(str(receipt["TotalAmt"])) == Decimal(order["total"])
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
     assert rig.sync_state(RCPT, order["id"]).ledger_type == "SalesReceipt"
 
 
@@ -224,7 +224,7 @@ def test_on_cancel_delete_deletes_the_invoice(rig: QboRig) -> None:
     rig.woo.update_order(order["id"], status="cancelled")
     rig.sync(DEL, "order.updated", order["id"])
 
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
     assert rig.sync_state(DEL, order["id"]).status == "deleted"
     assert rig.events(DEL, order["id"])[-1] == "deleted"
 
@@ -239,7 +239,7 @@ def test_an_order_reinstated_after_its_invoice_was_voided_is_parked_with_the_way
     rig.woo.update_order(order["id"], status="processing")
     rig.sync(INV, "order.updated", order["id"])
 
-    (document,) = rig.documents_for("Invoice", order["id"])
+    (document,) = rig.documents("Invoice", order["id"])
     assert Decimal(str(document["TotalAmt"])) == 0, "the voided invoice is left as it is"
     state = rig.sync_state(INV, order["id"])
     assert state.status == "parked"
@@ -255,7 +255,7 @@ def test_an_order_reinstated_after_its_invoice_was_deleted_is_posted_anew(rig: Q
     rig.woo.update_order(order["id"], status="processing")
     rig.sync(DEL, "order.updated", order["id"])
 
-    (document,) = rig.documents_for("Invoice", order["id"])
+    (document,) = rig.documents("Invoice", order["id"])
     assert str(document["TotalAmt"]) == order["total"]
     assert rig.sync_state(DEL, order["id"]).status == "posted"
 
@@ -483,7 +483,7 @@ def test_an_outage_past_the_last_retry_parks_the_order_and_a_replay_posts_it(
     assert "still failing after the last retry" in state.last_error
     (parked,) = rig.parked(INV, order["id"])
     assert parked["reason"] == state.last_error
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
 
     replay_parked(rig.sqs, dlq_url=rig.dlq_url, queue=rig.sync_queue(), record_id=str(order["id"]))
     rig.drain()
@@ -506,7 +506,7 @@ def test_an_unmapped_sku_parks_the_order_with_the_sku_in_the_reason(rig: QboRig)
     assert parked.event == "parked" and "BOOK-KIDS" in parked.outcome
     (message,) = rig.parked(INV, order["id"])
     assert "BOOK-KIDS" in message["reason"]
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
     assert rig.qbo.writes == writes
 
 
@@ -519,7 +519,7 @@ def test_a_line_without_a_sku_and_no_fallback_parks_naming_the_line(rig: QboRig)
     assert state.status == "parked" and state.last_error
     assert "'Sticker Pack'" in state.last_error and "has no SKU" in state.last_error
     assert "fallback_item" in state.last_error
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
 
 
 def test_an_order_whose_parts_do_not_add_up_is_parked_naming_the_part(rig: QboRig) -> None:
@@ -535,7 +535,7 @@ def test_an_order_whose_parts_do_not_add_up_is_parked_naming_the_part(rig: QboRi
     assert state.status == "parked" and state.last_error
     assert "shipping lines add up to 9.95" in state.last_error
     assert "7.95" in state.last_error
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
 
 
 def test_an_inactive_item_parks_until_reactivated_and_replayed(rig: QboRig) -> None:
@@ -700,7 +700,7 @@ def test_a_quickbooks_total_that_differs_from_the_store_is_recorded(rig: QboRig)
     rig.qbo_hook = rounds_tax_its_own_way
     rig.sync(INV, "order.created", order["id"])
 
-    assert len(rig.documents_for("Invoice", order["id"])) == 1
+    assert len(rig.documents("Invoice", order["id"])) == 1
     (mismatch,) = [e for e in rig.audit(INV, order["id"]) if e.event == "total_mismatch"]
     off = str(Decimal(order["total"]) + Decimal("0.01"))
     assert mismatch.detail == {"store_total": order["total"], "ledger_total": off}

@@ -17,8 +17,8 @@ import pytest
 
 from connector.replay import replay_parked
 from simulators.qbo import LoggedRequest
+from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
-from tests.integration.qbo_rig import QboRig, connection_settings, qbo_rig
 
 PAY = "pay"  # invoices, payments routed by gateway
 SR = "sr"  # sales receipts
@@ -59,7 +59,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QboRig]:
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     with qbo_rig(_connections) as running:
         yield running
 
@@ -70,7 +70,7 @@ def _order(rig: QboRig, *lines: tuple[int, int], **spec: Any) -> dict[str, Any]:
 
 
 def _one(rig: QboRig, entity: str, order_id: int) -> dict[str, Any]:
-    found = rig.documents_for(entity, order_id)
+    found = rig.documents(entity, order_id)
     assert len(found) == 1, f"{len(found)} {entity}s for order {order_id}"
     return found[0]
 
@@ -183,7 +183,7 @@ def test_a_sales_receipt_carries_its_method_and_deposit_account_in_one_write(
     assert [_call(r) for r in rig.requests_since(mark) if r.status != 429] == [
         ("POST", "salesreceipt")
     ]
-    assert rig.documents_for("Payment", order["id"]) == []
+    assert rig.documents("Payment", order["id"]) == []
 
 
 def test_a_missing_deposit_account_parks_naming_it_and_a_replay_pays_once(rig: QboRig) -> None:
@@ -228,12 +228,12 @@ def _net_in_quickbooks(rig: QboRig, order_id: int) -> Decimal:
     documents = sum(
         _money(d["TotalAmt"])
         for entity in ("Invoice", "SalesReceipt")
-        for d in rig.documents_for(entity, order_id)
+        for d in rig.documents(entity, order_id)
     )
     refunds = sum(
         _money(d["TotalAmt"])
         for entity in ("RefundReceipt", "CreditMemo")
-        for d in rig.documents_for(entity, order_id)
+        for d in rig.documents(entity, order_id)
     )
     return documents - refunds
 
@@ -252,7 +252,7 @@ def test_a_line_refund_of_a_paid_order_is_a_refund_receipt_from_the_deposit_acco
     refund = rig.woo.add_refund(order["id"], items={mug_line["id"]: 1}, reason="chipped")
     rig.sync(PAY, "order.updated", order["id"])
 
-    (receipt,) = rig.documents_for("RefundReceipt", order["id"])
+    (receipt,) = rig.documents("RefundReceipt", order["id"])
     assert _money(receipt["TotalAmt"]) == Decimal(refund["amount"])
     assert receipt["DepositToAccountRef"]["value"] == _account_id(rig, "Checking")
     assert f"refund {refund['id']}" in receipt["PrivateNote"]
@@ -268,7 +268,7 @@ def test_shipping_and_amount_only_refunds_net_to_the_store(rig: QboRig) -> None:
     rig.woo.add_refund(order["id"], amount=Decimal("3.50"), reason="goodwill")
     rig.sync(PAY, "order.updated", order["id"])
 
-    receipts = rig.documents_for("RefundReceipt", order["id"])
+    receipts = rig.documents("RefundReceipt", order["id"])
     assert len(receipts) == 2
     assert _net_in_quickbooks(rig, order["id"]) == _store_net(rig, order["id"])
 
@@ -279,11 +279,11 @@ def test_a_refund_of_an_unpaid_invoice_is_a_credit_memo_applied_to_it(rig: QboRi
     rig.woo.add_refund(order["id"], amount=Decimal("5.00"), reason="price match")
     rig.sync(PAY, "order.updated", order["id"])
 
-    (memo,) = rig.documents_for("CreditMemo", order["id"])
+    (memo,) = rig.documents("CreditMemo", order["id"])
     assert _money(memo["TotalAmt"]) == Decimal("5.00")
     invoice = _one(rig, "Invoice", order["id"])
     assert _money(invoice["Balance"]) == Decimal(order["total"]) - Decimal("5.00")
-    assert rig.documents_for("RefundReceipt", order["id"]) == []
+    assert rig.documents("RefundReceipt", order["id"]) == []
 
 
 def test_a_fully_refunded_order_posts_its_invoice_then_its_refund(rig: QboRig) -> None:
@@ -295,7 +295,7 @@ def test_a_fully_refunded_order_posts_its_invoice_then_its_refund(rig: QboRig) -
     invoice = _one(rig, "Invoice", order["id"])
     assert _money(invoice["TotalAmt"]) == Decimal(order["total"])
     assert len(_payments_of(rig, invoice["Id"])) == 1
-    assert len(rig.documents_for("RefundReceipt", order["id"])) == 1
+    assert len(rig.documents("RefundReceipt", order["id"])) == 1
     assert _net_in_quickbooks(rig, order["id"]) == 0 == _store_net(rig, order["id"])
 
 
@@ -304,12 +304,12 @@ def test_a_refund_deleted_in_the_store_withdraws_its_document(rig: QboRig) -> No
     rig.sync(PAY, "order.created", order["id"])
     refund = rig.woo.add_refund(order["id"], amount=Decimal("2.00"))
     rig.sync(PAY, "order.updated", order["id"])
-    assert len(rig.documents_for("RefundReceipt", order["id"])) == 1
+    assert len(rig.documents("RefundReceipt", order["id"])) == 1
 
     rig.woo.delete_refund(order["id"], refund["id"])
     rig.sync(PAY, "order.updated", order["id"])
 
-    assert rig.documents_for("RefundReceipt", order["id"]) == []
+    assert rig.documents("RefundReceipt", order["id"]) == []
     assert rig.sync_state(PAY, refund["id"], "refund").status == "deleted"
     assert _net_in_quickbooks(rig, order["id"]) == _store_net(rig, order["id"])
 
@@ -361,7 +361,7 @@ def test_a_foreign_order_parks_naming_the_setting_then_posts_in_its_currency(rig
     state = rig.sync_state(PAY, cad["id"])
     assert state.status == "parked" and state.last_error
     assert "CAD" in state.last_error and "turn on Multicurrency" in state.last_error
-    assert rig.documents_for("Invoice", cad["id"]) == []
+    assert rig.documents("Invoice", cad["id"]) == []
 
     # When the merchant turns multicurrency on (QuickBooks knows the day's rate) and replays
     rig.qbo.turn_on_multicurrency()
@@ -432,7 +432,7 @@ def test_refunds_adding_up_to_more_than_the_order_park_it_naming_both(rig: QboRi
     state = rig.sync_state(PAY, order["id"])
     assert state.status == "parked" and state.last_error
     assert "refunds add up to 1000.00" in state.last_error and order["total"] in state.last_error
-    assert rig.documents_for("RefundReceipt", order["id"]) == []
+    assert rig.documents("RefundReceipt", order["id"]) == []
     assert len(_payments_of(rig, _one(rig, "Invoice", order["id"])["Id"])) == 1
 
 

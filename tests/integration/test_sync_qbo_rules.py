@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from connector.replay import replay_parked
+from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
-from tests.integration.qbo_rig import QboRig, connection_settings, qbo_rig
 
 SHOP = "rules"
 DEFERRED = "deferred"  # the same store and company, gift cards to an account added later
@@ -69,7 +69,7 @@ def _books(rig: QboRig) -> None:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QboRig]:
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     with qbo_rig(_connections, class_tracking_per_line=True, track_departments=True) as running:
         _books(running)
         yield running
@@ -83,7 +83,7 @@ def _order(rig: QboRig, *lines: tuple[int, int], **spec: Any) -> dict[str, Any]:
 
 
 def _one(rig: QboRig, entity: str, order_id: int) -> dict[str, Any]:
-    found = rig.documents_for(entity, order_id)
+    found = rig.documents(entity, order_id)
     assert len(found) == 1, f"{len(found)} {entity}s for order {order_id}"
     return found[0]
 
@@ -153,7 +153,7 @@ def test_a_gift_card_line_posts_to_its_class_and_liability_account_the_rest_to_r
     rig.sync(SHOP, "order.updated", order["id"])
 
     # Then it comes back out of the same class, item (so account) and location
-    (receipt,) = rig.documents_for("RefundReceipt", order["id"])
+    (receipt,) = rig.documents("RefundReceipt", order["id"])
     (returned,) = _sales_lines(receipt)
     assert _class_of(rig, returned) == "Gift cards"
     assert returned["ItemRef"]["value"] == gift["ItemRef"]["value"]
@@ -200,7 +200,7 @@ def test_an_unknown_class_parks_naming_it_and_posts_once_after_it_is_created(
     rig.sync(SHOP, "order.created", order["id"])
 
     # Then nothing is posted and the order parks naming the class and where to fix it
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
     state = rig.sync_state(SHOP, order["id"])
     assert state.status == "parked"
     assert state.last_error and "class named 'Apparel'" in state.last_error
@@ -231,7 +231,7 @@ def test_an_unknown_income_account_parks_naming_it_and_posts_once_after_it_is_cr
     state = rig.sync_state(DEFERRED, order["id"])
     assert state.status == "parked"
     assert state.last_error and "account named 'Deferred revenue'" in state.last_error
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
     assert not [i for i in rig.qbo.documents("Item") if "Deferred revenue" in i["Name"]]
 
     # When the bookkeeper adds the account and replays
@@ -249,7 +249,7 @@ def test_an_unknown_income_account_parks_naming_it_and_posts_once_after_it_is_cr
 
 
 @pytest.fixture(scope="module")
-def untracked() -> Iterator[QboRig]:
+def untracked(qbo_rig: QboRigs) -> Iterator[QboRig]:
     with qbo_rig(_connections) as running:
         _books(running)
         yield running
@@ -271,7 +271,7 @@ def test_rules_naming_classes_and_locations_park_naming_the_settings_until_turne
     assert "ClassTrackingPerTxn" in state.last_error
     assert "does not track locations: turn on Track locations" in state.last_error
     assert "TrackDepartments" in state.last_error
-    assert rig.documents_for("Invoice", order["id"]) == []
+    assert rig.documents("Invoice", order["id"]) == []
 
     # When the merchant turns on one class per transaction and locations, then replays
     prefs = rig.qbo.company.preferences["AccountingInfoPrefs"]

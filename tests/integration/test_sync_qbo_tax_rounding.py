@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
 from simulators.woocommerce_catalogue import GUESTS
-from tests.integration.qbo_rig import QboRig, connection_settings, qbo_rig
 
 SHOP = "uk-shop"
 PRINT, BOOK, STICKERS = 11, 12, 14  # 24.99 and 3.33 at 20% VAT; 7.99 at 5%
@@ -36,7 +36,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[QboRig]:
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     with qbo_rig(_connections, country="GB") as running:
         yield running
 
@@ -73,7 +73,7 @@ def test_per_line_rounding_posts_the_store_total_and_is_audited(rig: QboRig) -> 
     # When it syncs
     rig.sync(SHOP, "order.created", order["id"])
     # Then QuickBooks holds the store's total to the cent, and the store's VAT for the rate
-    (invoice,) = rig.documents_for("Invoice", order["id"])
+    (invoice,) = rig.documents("Invoice", order["id"])
     assert _money(invoice["TotalAmt"]) == Decimal(order["total"]) == Decimal("43.53")
     assert _tax_by_rate(invoice) == {"1": Decimal("7.26")}
     assert _money(invoice["TxnTaxDetail"]["TotalTax"]) == Decimal("7.26")
@@ -93,7 +93,7 @@ def test_two_rates_on_one_invoice_each_keep_the_store_amount(rig: QboRig) -> Non
     # Given two prints at 20% (9.996: 10.00 on the line) and three books at 5% (1.1985: 1.20)
     order = _order(rig, (PRINT, 2), (BOOK, 3), shipping=None)
     rig.sync(SHOP, "order.created", order["id"])
-    (invoice,) = rig.documents_for("Invoice", order["id"])
+    (invoice,) = rig.documents("Invoice", order["id"])
     assert _tax_by_rate(invoice) == {"1": Decimal("10.00"), "2": Decimal("1.20")}
     assert _money(invoice["TotalAmt"]) == Decimal(order["total"])
     # and QuickBooks agrees on both (49.98 and 23.97 round the same way): nothing to report
@@ -112,7 +112,7 @@ def test_a_known_company_costs_no_reads_for_tax_codes_and_rates(rig: QboRig) -> 
     calls = [(r.method, r.path.rsplit("/", 1)[-1]) for r in rig.requests_since(mark)]
     assert ("GET", "query") not in calls, calls
     assert [c for c in calls if c[0] == "POST"] == [("POST", "invoice"), ("POST", "payment")]
-    (invoice,) = rig.documents_for("Invoice", second["id"])
+    (invoice,) = rig.documents("Invoice", second["id"])
     assert _money(invoice["TotalAmt"]) == Decimal(second["total"])
     # and the cached facts are in the state table, per tax code Id
     cached = rig.state.mappings(SHOP, "taxcode-rates")
@@ -128,7 +128,7 @@ def test_a_refund_gives_back_the_store_tax_per_rate(rig: QboRig) -> None:
     refund = rig.woo.add_refund(order["id"], items=items, reason="wrong address")
     rig.sync(SHOP, "order.updated", order["id"])
     # Then the refund receipt gives back the store's amount, its VAT as the store refunded it
-    (receipt,) = rig.documents_for("RefundReceipt", order["id"])
+    (receipt,) = rig.documents("RefundReceipt", order["id"])
     assert _money(receipt["TotalAmt"]) == Decimal(refund["amount"]) == Decimal("33.99")
     assert _tax_by_rate(receipt) == {"1": Decimal("5.67")}
     # and the refund's audit trail has the adjustment, not a mismatch
@@ -153,6 +153,6 @@ def test_codes_known_by_id_alone_have_their_rates_read_once(rig: QboRig) -> None
         "SELECT * FROM TaxRate",
     ], queries
     assert "Id IN ('2', '3')" in queries[0]
-    (invoice,) = rig.documents_for("Invoice", second["id"])
+    (invoice,) = rig.documents("Invoice", second["id"])
     assert _money(invoice["TotalAmt"]) == Decimal(second["total"])
     assert set(rig.state.mappings(SHOP, "taxcode-rates")) == {"2", "3"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -24,24 +23,12 @@ from connector.stores.woocommerce import (
     oauth1_signed_query,
 )
 from simulators.httpserver import LoopbackServer, Request, Response
+from simulators.testbed.clocks import T0, Clock
+from simulators.testbed.loopback import Loopback
 from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator
 
 KEY = "ck_4f1e0b9d2c8a7e6f5d4c3b2a1908f7e6d5c4b3a2"
 SECRET = "cs_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"
-T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
 
 
 @pytest.fixture
@@ -49,30 +36,10 @@ def sim(clock: Clock) -> WooSimulator:
     return WooSimulator(consumer_key=KEY, consumer_secret=SECRET, clock=clock, seed=7)
 
 
-class _Router:
-    """Lets one loopback server front a fresh store per test (server start/stop is slow)."""
-
-    def __init__(self) -> None:
-        self.app: Callable[[Request], Response] | None = None
-
-    def __call__(self, request: Request) -> Response:
-        assert self.app is not None
-        return self.app(request)
-
-
-@pytest.fixture(scope="module")
-def _loopback() -> Iterator[tuple[LoopbackServer, _Router]]:
-    router = _Router()
-    with LoopbackServer(router) as running:
-        yield running, router
-
-
 @pytest.fixture
-def server(sim: WooSimulator, _loopback: tuple[LoopbackServer, _Router]) -> LoopbackServer:
-    running, router = _loopback
-    router.app = sim.handle
-    sim.home_url = running.base_url
-    return running
+def server(sim: WooSimulator, loopback: Loopback) -> LoopbackServer:
+    sim.home_url = loopback.plug(sim.handle)
+    return loopback.server
 
 
 def _client(
@@ -337,14 +304,13 @@ def test_oauth1_signature_matches_an_independently_computed_vector() -> None:
     assert "modified_after=2026-01-01T00%3A00%3A00" in query
 
 
-def test_a_redirecting_store_is_a_permanent_error_naming_the_target(
-    _loopback: tuple[LoopbackServer, _Router],
-) -> None:
-    running, router = _loopback
-    router.app = lambda request: Response(
-        301, b"", {"Location": "https://shop.example/wp-json/wc/v3/orders/1"}
+def test_a_redirecting_store_is_a_permanent_error_naming_the_target(loopback: Loopback) -> None:
+    loopback.plug(
+        lambda request: Response(
+            301, b"", {"Location": "https://shop.example/wp-json/wc/v3/orders/1"}
+        )
     )
-    with _client(running) as client, pytest.raises(StoreRequestRejected) as caught:
+    with _client(loopback.server) as client, pytest.raises(StoreRequestRejected) as caught:
         client.get_order("1")
     assert "redirects to https://shop.example/" in caught.value.reason
 

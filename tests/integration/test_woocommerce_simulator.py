@@ -8,7 +8,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -18,36 +18,19 @@ import pytest
 
 from connector.stores.woocommerce import is_ping, normalise_order, verify_webhook
 from simulators.httpserver import LoopbackServer, Request, Response
+from simulators.testbed.clocks import T0  # the store's site time is UTC-3
+from simulators.testbed.loopback import Loopback
 from simulators.woocommerce import FeeSpec, LineSpec, OrderSpec, WebhookSender, WooSimulator
 from simulators.woocommerce_catalogue import GUESTS
 
 KEY, SECRET = "ck_simkey", "cs_simsecret"
-T0 = 1_767_225_600  # 2026-01-01T00:00:00Z; the store's site time is UTC-3
 WEBHOOK_SECRET = "whsecAlnum42"
 
 
-class _Router:
-    def __init__(self) -> None:
-        self.app: Callable[[Request], Response] | None = None
-
-    def __call__(self, request: Request) -> Response:
-        assert self.app is not None
-        return self.app(request)
-
-
-@pytest.fixture(scope="module")
-def _loopback() -> Iterator[tuple[LoopbackServer, _Router]]:
-    router = _Router()
-    with LoopbackServer(router) as running:
-        yield running, router
-
-
 @pytest.fixture
-def sim(_loopback: tuple[LoopbackServer, _Router]) -> WooSimulator:
+def sim(loopback: Loopback) -> WooSimulator:
     store = WooSimulator(consumer_key=KEY, consumer_secret=SECRET, clock=lambda: T0, seed=3)
-    running, router = _loopback
-    router.app = store.handle
-    store.home_url = running.base_url
+    store.home_url = loopback.plug(store.handle)
     return store
 
 

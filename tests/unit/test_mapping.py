@@ -27,46 +27,16 @@ from connector.mapping import (
     tax_code_names_needed,
     txn_date,
 )
-from connector.model import Customer, Order, OrderLine, ShippingLine, TaxAmount, TaxLine
+from connector.model import Customer, OrderLine, ShippingLine, TaxAmount, TaxLine
+from simulators.testbed.orders import item, make_order
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def make_order(**changes: Any) -> Order:
-    fields: dict[str, Any] = {
-        "connection_id": "shop-us",
-        "store_id": "727",
-        "number": "1042",
-        "status": "processing",
-        "currency": "USD",
-        "created_at": datetime(2024, 5, 2, 1, 30, tzinfo=UTC),
-        "modified_at": datetime(2024, 5, 2, 1, 31, tzinfo=UTC),
-        "customer": Customer(connection_id="shop-us", store_id="15", email="ann@example.com"),
-        "lines": (
-            OrderLine(
-                line_id="1",
-                sku="MUG-01",
-                name="Mug",
-                quantity=Decimal(2),
-                subtotal=Decimal("20.00"),
-                total=Decimal("20.00"),
-            ),
-        ),
-        "total": Decimal("20.00"),
-    }
-    fields.update(changes)
-    return Order(**fields)
-
-
 def line(line_id: str, sku: str | None, *rates: str) -> OrderLine:
-    return OrderLine(
-        line_id=line_id,
-        sku=sku,
-        name=f"Product {line_id}",
-        quantity=Decimal(1),
-        subtotal=Decimal("10.00"),
-        total=Decimal("10.00"),
-        taxes=tuple(TaxAmount(rate_id=r, amount=Decimal("1.00")) for r in rates),
+    """A 10.00 line, taxed 1.00 at each of ``rates``."""
+    return item(
+        line_id, sku, taxes=tuple(TaxAmount(rate_id=r, amount=Decimal("1.00")) for r in rates)
     )
 
 
@@ -272,7 +242,7 @@ def test_content_hash_changes_with_the_customer_note_and_address() -> None:
 def test_content_hash_of_an_order_without_rule_facts_is_the_one_it_was_posted_under() -> None:
     # Given an order as the store adapter gives it when no revenue rule needs categories or
     # the customer's group (the hash v1 gave this order before those fields existed)
-    base = make_order()
+    base = make_order(customer=customer(email="ann@example.com"))
     assert content_hash(base) == "f14820a73240f59ee6098fdc546373263545afa1818019e6c7a50babaa369b40"
     # Then once looked up, they are part of what reaches QuickBooks (a class may follow them)
     categorised = base.lines[0].model_copy(update={"categories": ("Kitchen", "kitchen")})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,64 +11,36 @@ from hypothesis import strategies as st
 
 from connector.model import (
     Customer,
-    Order,
-    OrderLine,
     ShippingLine,
-    TaxAmount,
     TaxLine,
     TotalsMismatch,
     check_totals,
     quantize,
     to_decimal,
 )
+from simulators.testbed.orders import item, make_order, tax
 
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-def _order(**changes: object) -> Order:
-    base: dict[str, object] = {
-        "connection_id": "shop",
-        "store_id": "727",
-        "number": "727",
-        "status": "processing",
-        "currency": "usd",
-        "created_at": NOW,
-        "modified_at": NOW,
-        "customer": Customer(connection_id="shop", store_id=None, email="a@example.com"),
-        "lines": (
-            OrderLine(
-                line_id="1",
-                sku="MUG",
-                name="Mug",
-                quantity=Decimal(2),
-                subtotal=Decimal("12.00"),
-                total=Decimal("10.00"),
-                taxes=(TaxAmount(rate_id="75", amount=Decimal("0.75")),),
-            ),
-        ),
-        "shipping_lines": (ShippingLine(line_id="2", method="Flat", total=Decimal("5.00")),),
-        "tax_lines": (
-            TaxLine(rate_id="75", code="US-CA", label="State", tax_total=Decimal("0.75")),
-        ),
-        "discount_total": Decimal("2.00"),
-        "shipping_total": Decimal("5.00"),
-        "total_tax": Decimal("0.75"),
-        "total": Decimal("15.75"),
-    }
-    base.update(changes)
-    return Order.model_validate(base)
+# Order 727: a mug for 12.00 less 2.00, 5.00 shipping, 0.75 tax: 15.75, in "usd" as a store
+# may spell it.
+DISCOUNTED: dict[str, Any] = {
+    "number": "727",
+    "currency": "usd",
+    "lines": (item("1", "MUG", 2, "12.00", "10.00", tax("75", "0.75"), name="Mug"),),
+    "shipping_lines": (ShippingLine(line_id="2", method="Flat", total=Decimal("5.00")),),
+    "tax_lines": (TaxLine(rate_id="75", code="US-CA", label="State", tax_total=Decimal("0.75")),),
+}
 
 
 def test_an_order_whose_parts_add_up_passes() -> None:
     # Given an order of 10.00 after discount, 5.00 shipping, 0.75 tax
-    order = _order()
+    order = make_order(**DISCOUNTED)
     # When / Then: no error, and the currency is normalised
     check_totals(order)
     assert order.currency == "USD"
 
 
 def test_a_total_that_does_not_add_up_names_the_parts() -> None:
-    order = _order(total=Decimal("15.76"))
+    order = make_order(**DISCOUNTED, total=Decimal("15.76"))
     with pytest.raises(TotalsMismatch) as raised:
         check_totals(order)
     message = str(raised.value)
@@ -79,7 +51,7 @@ def test_a_total_that_does_not_add_up_names_the_parts() -> None:
 
 
 def test_shipping_lines_that_disagree_with_shipping_total_are_named() -> None:
-    order = _order(shipping_total=Decimal("6.00"), total=Decimal("16.75"))
+    order = make_order(**DISCOUNTED, shipping_total=Decimal("6.00"), total=Decimal("16.75"))
     with pytest.raises(TotalsMismatch, match=r"shipping lines add up to 5\.00"):
         check_totals(order)
 

@@ -12,7 +12,8 @@ from connector.ledgers.qbd import drain
 from connector.ledgers.qbd.outbox import OutboxEntry, PaymentPayload, RefundPayload
 from connector.ledgers.qbd.qbxml import parse_response
 from connector.model import RefundLine, TaxAmount
-from tests.integration.qbwc_rig import CONN, connection_settings, make_order, make_refund, paid
+from simulators.testbed.desktop import CONN, connection_settings
+from simulators.testbed.orders import paid, refund_of, taxed_order
 
 
 def _connection(**mapping: Any) -> Connection:
@@ -20,7 +21,7 @@ def _connection(**mapping: Any) -> Connection:
 
 
 def _work(order_id: int = 1, status: str = "pending", **extra: Any) -> drain.Work:
-    order = make_order(order_id)
+    order = taxed_order(order_id)
     entry = OutboxEntry(
         connection_id=CONN, seq=order_id, record_key=f"{CONN}#order#{order_id}",
         action="upsert_order", payload_json=order.model_dump_json(), content_hash="h",
@@ -267,7 +268,7 @@ def test_a_name_held_by_someone_else_is_disambiguated() -> None:
 
 
 def _buyer_work(order_id: int, first: str, last: str, email: str, **extra: Any) -> drain.Work:
-    order = make_order(order_id, first=first, last=last, email=email)
+    order = taxed_order(order_id, first=first, last=last, email=email)
     entry = OutboxEntry(
         connection_id=CONN, seq=order_id, record_key=f"{CONN}#order#{order_id}",
         action="upsert_order", payload_json=order.model_dump_json(), content_hash="h",
@@ -351,7 +352,7 @@ ROUTED = {"payments": {"stripe": {"method": "Visa", "deposit_account": "Checking
 
 def test_a_payment_waits_for_its_invoice_then_is_applied_to_it() -> None:
     # Given a paid order's invoice and its payment waiting in one window
-    order = paid(make_order(1))
+    order = paid(taxed_order(1))
     payment = PaymentPayload(order=order)
     invoice = _work(customer_name="Ada Buyer1", known_items=KNOWN)
     pay = _money_work("receive_payment", payment, 2, "payment#1", customer_name="Ada Buyer1")
@@ -371,8 +372,8 @@ def test_a_payment_waits_for_its_invoice_then_is_applied_to_it() -> None:
 
 def test_a_refund_is_a_credit_memo_then_its_refund_from_the_deposit_account() -> None:
     # Given a refund of a paid order, nothing of it in QuickBooks yet
-    order = paid(make_order(1))
-    payload = RefundPayload(refund=make_refund(order, 7, "5.00"), customer=order.customer,
+    order = paid(taxed_order(1))
+    payload = RefundPayload(refund=refund_of(order, 7, "5.00"), customer=order.customer,
                             paid=True, payment_method="stripe")  # fmt: skip
     work = _money_work("credit_memo", payload, 3, "refund#7", customer_name="Ada Buyer1",
                        known_items=frozenset({"sales"}))  # fmt: skip
@@ -401,7 +402,7 @@ def test_a_foreign_order_parks_naming_the_setting_while_multiple_currencies_is_o
     # Given a company file in USD with Multiple Currencies off
     facts = drain.new_facts()
     facts["company"] = {"home": "USD", "multicurrency": False}
-    cad = make_order(1).model_copy(update={"currency": "CAD"})
+    cad = taxed_order(1).model_copy(update={"currency": "CAD"})
     entry = OutboxEntry(connection_id=CONN, seq=1, record_key=f"{CONN}#order#1",
                         action="upsert_order", payload_json=cad.model_dump_json(),
                         content_hash="h", ledger_type="Invoice")  # fmt: skip
@@ -546,8 +547,8 @@ def test_classes_refused_as_a_feature_that_is_off_park_naming_the_setting() -> N
 
 def test_a_refunds_credit_memo_goes_back_under_the_classes_its_lines_were_sold_under() -> None:
     # Given a refund of the mug line of an order the rules classed
-    order = paid(make_order(1))
-    refund = make_refund(order, 7, "21.60").model_copy(update={"lines": (RefundLine(
+    order = paid(taxed_order(1))
+    refund = refund_of(order, 7, "21.60").model_copy(update={"lines": (RefundLine(
         line_id="1", sku="MUG", name="Mug", quantity=Decimal(2), total=Decimal("20.00"),
         taxes=(TaxAmount(rate_id="1", amount=Decimal("1.60")),)),)})  # fmt: skip
     payload = RefundPayload(refund=refund, customer=order.customer, paid=True, order=order)

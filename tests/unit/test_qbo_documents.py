@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -13,10 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from connector.config import Connection, MappingRules, QboLedger, TaxRules, WooCommerceStore
+from connector.config import TaxRules
 from connector.errors import PermanentError
 from connector.ledgers.qbo.documents import (
-    ResolvedRefs,
     build_customer,
     build_sales_document,
     document_entity,
@@ -24,148 +22,23 @@ from connector.ledgers.qbo.documents import (
     sparse_update,
     to_json,
 )
-from connector.ledgers.qbo.tax_lines import QboTaxRate
 from connector.mapping import doc_number
 from connector.model import (
-    Address,
     Coupon,
     Customer,
     FeeLine,
     Order,
-    OrderLine,
     Payment,
     ShippingLine,
     TaxAmount,
     TaxLine,
 )
+from simulators.testbed.orders import ADDRESS, item, make_order, tax
+from simulators.testbed.refs import QBO_REFS, online_connection
+from simulators.testbed.strategies import online_orders
 
 D = Decimal
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qbo"
-
-ADDRESS = Address(
-    first_name="Ann",
-    last_name="Lee",
-    line1="1 Main St",
-    line2="Apt 4",
-    city="Springfield",
-    region="IL",
-    postcode="62701",
-    country="US",
-    phone="555-0100",
-)
-REFS = ResolvedRefs(
-    customer_id="58",
-    items={"Mug": "11", "Hoodie": "12", "Sales": "1"},
-    shipping_item_id="30",
-    fee_item_id="31",
-    discount_account_id="86",
-    tax_codes={"VAT 20%": "5", "VAT 5%": "6", "Exempt": "7", "GST/QST QC": "8"},
-    tax_rates={
-        "5": (QboTaxRate(id="1", name="20.0% S", percent=D(20)),),
-        "6": (QboTaxRate(id="2", name="5.0% R", percent=D(5)),),
-        "7": (QboTaxRate(id="4", name="Exempt", percent=D(0)),),
-        "8": (
-            QboTaxRate(id="11", name="GST", percent=D(5)),
-            QboTaxRate(id="14", name="QST", percent=D("9.975")),
-        ),
-    },
-    tax_override_code_id="3",
-)
-
-
-def connection(
-    document: Literal["invoice", "sales_receipt"] = "invoice", **mapping: Any
-) -> Connection:
-    rules = {"items": {"MUG-01": "Mug", "HOODIE-M": "Hoodie"}, "fallback_item": "Sales", **mapping}
-    return Connection(
-        id="shop-us",
-        store=WooCommerceStore(kind="woocommerce", url="https://shop.example.com"),
-        ledger=QboLedger(kind="qbo"),
-        document=document,
-        mapping=MappingRules(**rules),
-    )
-
-
-def tax(rate: str, amount: str) -> tuple[TaxAmount, ...]:
-    return (TaxAmount(rate_id=rate, amount=D(amount)),)
-
-
-def build_order(
-    lines: tuple[OrderLine, ...],
-    *,
-    shipping: tuple[ShippingLine, ...] = (),
-    fees: tuple[FeeLine, ...] = (),
-    coupons: tuple[Coupon, ...] = (),
-    rates: dict[str, TaxLine] | None = None,
-    customer: Customer | None = None,
-    **extra: Any,
-) -> Order:
-    """An order whose totals are worked out from its parts, as the store would."""
-    rates = rates or {}
-    item_tax: dict[str, Decimal] = {}
-    ship_tax: dict[str, Decimal] = {}
-    for taxes in (*(line.taxes for line in lines), *(fee.taxes for fee in fees)):
-        for t in taxes:
-            item_tax[t.rate_id] = item_tax.get(t.rate_id, D(0)) + t.amount
-    for s in shipping:
-        for t in s.taxes:
-            ship_tax[t.rate_id] = ship_tax.get(t.rate_id, D(0)) + t.amount
-    tax_lines = tuple(
-        (
-            rates.get(r) or TaxLine(rate_id=r, code=f"R{r}", label=f"Rate {r}", tax_total=D(0))
-        ).model_copy(
-            update={"tax_total": item_tax.get(r, D(0)), "shipping_tax_total": ship_tax.get(r, D(0))}
-        )
-        for r in sorted({*item_tax, *ship_tax})
-    )
-    total_tax = sum((t.amount for t in tax_lines), D(0))
-    items = sum((line.total for line in lines), D(0))
-    shipping_total = sum((s.total for s in shipping), D(0))
-    fees_total = sum((f.total for f in fees), D(0))
-    fields: dict[str, Any] = {
-        "connection_id": "shop-us",
-        "store_id": "727",
-        "number": "1042",
-        "status": "processing",
-        "currency": "USD",
-        "created_at": datetime(2024, 5, 2, 1, 30, tzinfo=UTC),
-        "modified_at": datetime(2024, 5, 2, 1, 31, tzinfo=UTC),
-        "customer": customer
-        or Customer(
-            connection_id="shop-us",
-            store_id="15",
-            email="ann@example.com",
-            first_name="Ann",
-            last_name="Lee",
-            billing=ADDRESS,
-            shipping=ADDRESS,
-        ),
-        "lines": lines,
-        "shipping_lines": shipping,
-        "fee_lines": fees,
-        "coupons": coupons,
-        "tax_lines": tax_lines,
-        "discount_total": sum((line.discount for line in lines), D(0)),
-        "shipping_total": shipping_total,
-        "total_tax": total_tax,
-        "total": items + shipping_total + fees_total + total_tax,
-    }
-    fields.update(extra)
-    return Order(**fields)
-
-
-def item(
-    line_id: str, sku: str | None, qty: int, subtotal: str, total: str, taxes: Any = ()
-) -> OrderLine:
-    return OrderLine(
-        line_id=line_id,
-        sku=sku,
-        name=f"Product {line_id}",
-        quantity=D(qty),
-        subtotal=D(subtotal),
-        total=D(total),
-        taxes=taxes,
-    )
 
 
 def lines_of(document: dict[str, Any], detail: str) -> list[dict[str, Any]]:
@@ -207,16 +80,16 @@ def assert_prices_consistent(document: dict[str, Any]) -> None:
 
 def test_invoice_with_coupon_shipping_and_us_sales_tax_adds_up() -> None:
     # Given a US order: 2 mugs at 15.00 with a 5.00 coupon, taxed; an untaxed hoodie; shipping
-    order = build_order(
-        (
+    order = make_order(
+        lines=(
             item("1", "MUG-01", 2, "30.00", "25.00", tax("1", "2.06")),
             item("2", "HOODIE-M", 1, "40.00", "40.00"),
         ),
-        shipping=(ShippingLine(line_id="9", method="Flat rate", total=D("7.50")),),
+        shipping_lines=(ShippingLine(line_id="9", method="Flat rate", total=D("7.50")),),
         coupons=(Coupon(code="SPRING5", discount=D("5.00")),),
     )
     # When the invoice is built
-    doc = build_sales_document(order, connection(), REFS)
+    doc = build_sales_document(order, online_connection(), QBO_REFS)
     # Then item lines carry the pre-discount amounts, one discount line takes the coupon off,
     sales = lines_of(doc, "SalesItemLineDetail")
     assert [(s["Amount"], s["SalesItemLineDetail"]["ItemRef"]["value"]) for s in sales] == [
@@ -245,9 +118,9 @@ def test_invoice_with_coupon_shipping_and_us_sales_tax_adds_up() -> None:
 
 
 def test_invoice_header_fields() -> None:
-    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00"),), note="Ring twice")
+    order = make_order(lines=(item("1", "MUG-01", 1, "10.00", "10.00"),), note="Ring twice")
     doc = build_sales_document(
-        order, connection(doc_number="{prefix}{number}", doc_prefix="WC-"), REFS
+        order, online_connection(doc_number="{prefix}{number}", doc_prefix="WC-"), QBO_REFS
     )
     assert doc["CustomerRef"] == {"value": "58"}
     assert doc["DocNumber"] == "WC-1042"
@@ -265,16 +138,16 @@ def test_invoice_header_fields() -> None:
     }
     assert doc["BillAddr"] == expected_addr
     assert doc["ShipAddr"] == expected_addr
-    assert document_entity(connection()) == "Invoice"
+    assert document_entity(online_connection()) == "Invoice"
 
 
 def test_a_long_store_number_gets_a_fitted_docnumber_and_stays_whole_in_the_note() -> None:
     # Given an order numbered by a store plugin with 30 characters, and the prefix "WC-"
     number = "SHOP-EUROPE-2024-0000123456789"
-    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00"),), number=number)
-    conn = connection(doc_number="{prefix}{number}", doc_prefix="WC-")
+    order = make_order(lines=(item("1", "MUG-01", 1, "10.00", "10.00"),), number=number)
+    conn = online_connection(doc_number="{prefix}{number}", doc_prefix="WC-")
     # When its invoice body is built
-    doc = build_sales_document(order, conn, REFS)
+    doc = build_sales_document(order, conn, QBO_REFS)
     # Then DocNumber is QuickBooks' 21 characters: the prefix, "~", a hash, the number's tail
     assert len(doc["DocNumber"]) == 21
     assert doc["DocNumber"].startswith("WC-~") and doc["DocNumber"].endswith("456789")
@@ -285,26 +158,26 @@ def test_a_long_store_number_gets_a_fitted_docnumber_and_stays_whole_in_the_note
 
 def test_txn_date_uses_the_store_timezone() -> None:
     # Given an order placed 21:30 on 1 May in New York (01:30 UTC on 2 May)
-    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00"),))
-    doc = build_sales_document(order, connection(), REFS, timezone="America/New_York")
+    order = make_order(lines=(item("1", "MUG-01", 1, "10.00", "10.00"),))
+    doc = build_sales_document(order, online_connection(), QBO_REFS, timezone="America/New_York")
     assert doc["TxnDate"] == "2024-05-01"
 
 
 def test_fees_and_the_builtin_shipping_line() -> None:
     # Given two shipping lines, a fee and a negative fee (a store-side discount)
-    order = build_order(
-        (item("1", "MUG-01", 3, "30.00", "30.00", tax("1", "1.80")),),
-        shipping=(
+    order = make_order(
+        lines=(item("1", "MUG-01", 3, "30.00", "30.00", tax("1", "1.80")),),
+        shipping_lines=(
             ShippingLine(line_id="8", method="Courier", total=D("6.00"), taxes=tax("1", "0.36")),
             ShippingLine(line_id="9", method="Insurance", total=D("1.25")),
         ),
-        fees=(
+        fee_lines=(
             FeeLine(line_id="5", name="Gift wrap", total=D("2.00")),
             FeeLine(line_id="6", name="Loyalty credit", total=D("-3.00")),
         ),
     )
     # When shipping goes to QuickBooks' built-in shipping line
-    doc = build_sales_document(order, connection(shipping_item="SHIPPING_ITEM_ID"), REFS)
+    doc = build_sales_document(order, online_connection(shipping_item="SHIPPING_ITEM_ID"), QBO_REFS)
     sales = lines_of(doc, "SalesItemLineDetail")
     # Then fees use the fee item and shipping is one combined, taxed line
     assert [(s["Description"], s["Amount"]) for s in sales] == [
@@ -330,17 +203,17 @@ def test_per_rate_tax_codes_for_several_rates() -> None:
             mode="per_rate", codes={"1": "VAT 20%", "2": "VAT 5%"}, exempt_code="Exempt"
         )
     }
-    order = build_order(
-        (
+    order = make_order(
+        lines=(
             item("1", "MUG-01", 1, "12.00", "10.00", tax("1", "2.00")),
             item("2", "HOODIE-M", 2, "40.00", "40.00", tax("2", "2.00")),
         ),
-        shipping=(ShippingLine(line_id="9", method="Royal Mail", total=D("3.95")),),
+        shipping_lines=(ShippingLine(line_id="9", method="Royal Mail", total=D("3.95")),),
         coupons=(Coupon(code="TEN", discount=D("2.00")),),
         currency="GBP",
     )
     # When the invoice is built
-    doc = build_sales_document(order, connection(**rules), REFS)
+    doc = build_sales_document(order, online_connection(**rules), QBO_REFS)
     # Then each line carries its rate's QuickBooks tax code id, and tax is computed exclusive
     codes = [s["SalesItemLineDetail"]["TaxCodeRef"] for s in lines_of(doc, "SalesItemLineDetail")]
     assert codes == [{"value": "5"}, {"value": "6"}, {"value": "7"}]
@@ -369,12 +242,12 @@ def test_prices_including_tax_send_net_amounts_marked_inclusive() -> None:
     rules: dict[str, Any] = {
         "tax": TaxRules(mode="per_rate", codes={"1": "VAT 20%"}, exempt_code="Exempt")
     }
-    order = build_order(
-        (item("1", "MUG-01", 3, "10.00", "10.00", tax("1", "2.00")),),
+    order = make_order(
+        lines=(item("1", "MUG-01", 3, "10.00", "10.00", tax("1", "2.00")),),
         prices_include_tax=True,
         currency="GBP",
     )
-    doc = build_sales_document(order, connection(**rules), REFS)
+    doc = build_sales_document(order, online_connection(**rules), QBO_REFS)
     [line] = lines_of(doc, "SalesItemLineDetail")
     assert doc["GlobalTaxCalculation"] == "TaxInclusive"
     # Then the Amount is the net figure, the unit price has the 7 decimals QuickBooks keeps
@@ -399,11 +272,11 @@ def test_compound_rates_on_one_line_use_the_combined_code() -> None:
         "2": TaxLine(rate_id="2", code="CA-QC-QST", label="QST", compound=True, tax_total=D(0)),
     }
     taxes = (TaxAmount(rate_id="1", amount=D("5.00")), TaxAmount(rate_id="2", amount=D("10.47")))
-    order = build_order(
-        (item("1", "MUG-01", 1, "100.00", "100.00", taxes),), rates=rates, currency="CAD"
+    order = make_order(
+        lines=(item("1", "MUG-01", 1, "100.00", "100.00", taxes),), rates=rates, currency="CAD"
     )
     rules: dict[str, Any] = {"tax": TaxRules(mode="per_rate", codes={"1+2": "GST/QST QC"})}
-    doc = build_sales_document(order, connection(**rules), REFS)
+    doc = build_sales_document(order, online_connection(**rules), QBO_REFS)
     [line] = lines_of(doc, "SalesItemLineDetail")
     assert line["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "8"}
     # and QuickBooks' GST and QST (9.975% of the net: 9.98) share the store's 15.47
@@ -415,8 +288,8 @@ def test_compound_rates_on_one_line_use_the_combined_code() -> None:
 
 def test_guest_order_without_addresses() -> None:
     guest = Customer(connection_id="shop-us", store_id=None, email="guest@example.com")
-    order = build_order((item("1", None, 1, "9.99", "9.99"),), customer=guest)
-    doc = build_sales_document(order, connection(), REFS)
+    order = make_order(lines=(item("1", None, 1, "9.99", "9.99"),), customer=guest)
+    doc = build_sales_document(order, online_connection(), QBO_REFS)
     assert doc["BillEmail"] == {"Address": "guest@example.com"}
     assert "BillAddr" not in doc and "ShipAddr" not in doc
     # The deleted product's line goes to the fallback item
@@ -426,11 +299,11 @@ def test_guest_order_without_addresses() -> None:
 
 
 def test_net_lines_mode_has_no_discount_line() -> None:
-    order = build_order(
-        (item("1", "MUG-01", 4, "40.00", "30.00", tax("1", "2.40")),),
+    order = make_order(
+        lines=(item("1", "MUG-01", 4, "40.00", "30.00", tax("1", "2.40")),),
         coupons=(Coupon(code="QUARTER", discount=D("10.00")),),
     )
-    doc = build_sales_document(order, connection(discounts="net_lines"), REFS)
+    doc = build_sales_document(order, online_connection(discounts="net_lines"), QBO_REFS)
     [line] = lines_of(doc, "SalesItemLineDetail")
     assert line["Amount"] == D("30.00")
     assert line["SalesItemLineDetail"]["UnitPrice"] == D("7.5")
@@ -440,132 +313,82 @@ def test_net_lines_mode_has_no_discount_line() -> None:
 
 
 def test_sales_receipt_keeps_the_whole_transaction_id_in_the_note() -> None:
-    order = build_order(
-        (item("1", "MUG-01", 1, "10.00", "10.00"),),
+    order = make_order(
+        lines=(item("1", "MUG-01", 1, "10.00", "10.00"),),
         payment=Payment(
             method="stripe", method_title="Card", transaction_id="ch_3PAbCdEfGhIjKlMnOpQrStUv"
         ),
     )
-    doc = build_sales_document(order, connection("sales_receipt"), REFS)
-    assert document_entity(connection("sales_receipt")) == "SalesReceipt"
+    doc = build_sales_document(order, online_connection("sales_receipt"), QBO_REFS)
+    assert document_entity(online_connection("sales_receipt")) == "SalesReceipt"
     assert doc["PaymentRefNum"] == "ch_3PAbCdEfGhIjKlMnOp"[:21]
     assert len(doc["PaymentRefNum"]) == 21
     assert "Payment transaction ch_3PAbCdEfGhIjKlMnOpQrStUv" in doc["PrivateNote"]
 
 
 def test_invoice_has_no_payment_reference() -> None:
-    order = build_order(
-        (item("1", "MUG-01", 1, "10.00", "10.00"),), payment=Payment(transaction_id="T1")
+    order = make_order(
+        lines=(item("1", "MUG-01", 1, "10.00", "10.00"),), payment=Payment(transaction_id="T1")
     )
-    assert "PaymentRefNum" not in build_sales_document(order, connection(), REFS)
+    assert "PaymentRefNum" not in build_sales_document(order, online_connection(), QBO_REFS)
 
 
 def test_private_note_is_cut_to_4000_characters() -> None:
-    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00"),), note="x" * 5000)
-    note = build_sales_document(order, connection(), REFS)["PrivateNote"]
+    order = make_order(lines=(item("1", "MUG-01", 1, "10.00", "10.00"),), note="x" * 5000)
+    note = build_sales_document(order, online_connection(), QBO_REFS)["PrivateNote"]
     assert len(note) == 4000
     assert note.startswith("WooCommerce order #1042 (id 727)\nCustomer note: xxx")
 
 
 def test_tax_mode_none_refuses_a_taxed_order() -> None:
-    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00", tax("1", "0.80")),))
+    order = make_order(lines=(item("1", "MUG-01", 1, "10.00", "10.00", tax("1", "0.80")),))
     with pytest.raises(PermanentError) as caught:
-        build_sales_document(order, connection(tax=TaxRules(mode="none")), REFS)
+        build_sales_document(order, online_connection(tax=TaxRules(mode="none")), QBO_REFS)
     assert "charges 0.80 tax but the tenant file's tax mode is 'none'" in caught.value.reason
 
 
 def test_tax_mode_none_marks_the_document_not_applicable() -> None:
-    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00"),))
-    doc = build_sales_document(order, connection(tax=TaxRules(mode="none")), REFS)
+    order = make_order(lines=(item("1", "MUG-01", 1, "10.00", "10.00"),))
+    doc = build_sales_document(order, online_connection(tax=TaxRules(mode="none")), QBO_REFS)
     assert doc["GlobalTaxCalculation"] == "NotApplicable"
     assert "TxnTaxDetail" not in doc
     assert "TaxCodeRef" not in lines_of(doc, "SalesItemLineDetail")[0]["SalesItemLineDetail"]
 
 
 def test_order_whose_parts_do_not_add_up_is_parked() -> None:
-    order = build_order((item("1", "MUG-01", 1, "10.00", "10.00"),)).model_copy(
+    order = make_order(lines=(item("1", "MUG-01", 1, "10.00", "10.00"),)).model_copy(
         update={"total": D("10.01")}
     )
     with pytest.raises(PermanentError) as caught:
-        build_sales_document(order, connection(), REFS)
+        build_sales_document(order, online_connection(), QBO_REFS)
     assert "not the order total 10.01" in caught.value.reason
 
 
 def test_missing_item_id_is_parked_with_the_item_name() -> None:
-    order = build_order((item("1", "HOODIE-M", 1, "10.00", "10.00"),))
-    refs = REFS.model_copy(update={"items": {"Mug": "11"}})
+    order = make_order(lines=(item("1", "HOODIE-M", 1, "10.00", "10.00"),))
+    refs = QBO_REFS.model_copy(update={"items": {"Mug": "11"}})
     with pytest.raises(PermanentError) as caught:
-        build_sales_document(order, connection(), refs)
+        build_sales_document(order, online_connection(), refs)
     assert "QuickBooks item 'Hoodie' (for SKU HOODIE-M) was not found" in caught.value.reason
 
 
 def test_missing_shipping_item_is_parked() -> None:
-    order = build_order(
-        (item("1", "MUG-01", 1, "10.00", "10.00"),),
-        shipping=(ShippingLine(line_id="9", method="Courier", total=D("5.00")),),
+    order = make_order(
+        lines=(item("1", "MUG-01", 1, "10.00", "10.00"),),
+        shipping_lines=(ShippingLine(line_id="9", method="Courier", total=D("5.00")),),
     )
-    refs = REFS.model_copy(update={"shipping_item_id": None})
+    refs = QBO_REFS.model_copy(update={"shipping_item_id": None})
     with pytest.raises(PermanentError) as caught:
-        build_sales_document(order, connection(), refs)
+        build_sales_document(order, online_connection(), refs)
     assert "has shipping, but the QuickBooks item 'Shipping' was not found" in caught.value.reason
 
 
 # --- property: any order whose parts add up gives a document that adds up -----------------------
 
-CENTS = st.integers(min_value=0, max_value=200_000).map(lambda c: D(c).scaleb(-2))
-
-
-@st.composite
-def orders(draw: st.DrawFn) -> Order:
-    lines = []
-    for n in range(draw(st.integers(min_value=1, max_value=5))):
-        quantity = draw(st.integers(min_value=1, max_value=7))
-        subtotal_cents = draw(st.integers(min_value=0, max_value=200_000))
-        discount_cents = draw(st.integers(min_value=0, max_value=subtotal_cents))
-        subtotal = D(subtotal_cents).scaleb(-2)
-        total = D(subtotal_cents - discount_cents).scaleb(-2)
-        rate = draw(st.sampled_from(["", "1", "2"]))
-        taxes = tax(rate, str(D(draw(st.integers(0, 20_000))).scaleb(-2))) if rate else ()
-        lines.append(
-            item(
-                str(n),
-                draw(st.sampled_from(["MUG-01", "HOODIE-M", None])),
-                quantity,
-                str(subtotal),
-                str(total),
-                taxes,
-            )
-        )
-    shipping = tuple(
-        ShippingLine(
-            line_id=f"s{n}",
-            method="Courier",
-            total=draw(CENTS),
-            taxes=tax("1", "0.99") if n else (),
-        )
-        for n in range(draw(st.integers(min_value=0, max_value=2)))
-    )
-    fees = tuple(
-        FeeLine(
-            line_id=f"f{n}",
-            name="Fee",
-            total=draw(st.integers(-5000, 5000).map(lambda c: D(c).scaleb(-2))),
-        )
-        for n in range(draw(st.integers(min_value=0, max_value=2)))
-    )
-    coupons = (Coupon(code="C", discount=D(0)),) if draw(st.booleans()) else ()
-    return build_order(
-        tuple(lines),
-        shipping=shipping,
-        fees=fees,
-        coupons=coupons,
-        prices_include_tax=draw(st.booleans()),
-    )
-
 
 @settings(max_examples=150, deadline=None)
 @given(
-    order=orders(),
+    order=online_orders(),
     discounts=st.sampled_from(["discount_line", "net_lines"]),
     tax_mode=st.sampled_from(["us_automated", "per_rate"]),
     shipping_item=st.sampled_from(["Shipping", "SHIPPING_ITEM_ID"]),
@@ -584,9 +407,11 @@ def test_document_lines_minus_discount_plus_tax_equal_the_order_total(
         if tax_mode == "per_rate"
         else TaxRules()
     )
-    conn = connection(document, discounts=discounts, tax=tax_rules, shipping_item=shipping_item)
+    conn = online_connection(
+        document, discounts=discounts, tax=tax_rules, shipping_item=shipping_item
+    )
     # When the document is built
-    doc = build_sales_document(order, conn, REFS)
+    doc = build_sales_document(order, conn, QBO_REFS)
     # Then it adds up to the store's total to the cent, with consistent unit prices
     assert adds_up(doc) == order.total
     assert_prices_consistent(doc)
@@ -670,18 +495,18 @@ def test_every_field_we_send_is_declared_in_intuits_xsd() -> None:
     declared: set[str] = set()
     for name in ("Finance.xsd", "IntuitBaseTypes.xsd", "IntuitNamesTypes.xsd"):
         declared |= {el.get("name") for el in _parse(REFERENCE / "xsd" / name).iter(f"{xs}element")}
-    order = build_order(
-        (item("1", "MUG-01", 2, "30.00", "25.00", tax("1", "2.00")),),
-        shipping=(ShippingLine(line_id="9", method="Courier", total=D("5.00")),),
-        fees=(FeeLine(line_id="5", name="Wrap", total=D("1.00")),),
+    order = make_order(
+        lines=(item("1", "MUG-01", 2, "30.00", "25.00", tax("1", "2.00")),),
+        shipping_lines=(ShippingLine(line_id="9", method="Courier", total=D("5.00")),),
+        fee_lines=(FeeLine(line_id="5", name="Wrap", total=D("1.00")),),
         coupons=(Coupon(code="C", discount=D("5.00")),),
         payment=Payment(transaction_id="T-1"),
         note="n",
     )
     per_rate = TaxRules(mode="per_rate", codes={"1": "VAT 20%"}, exempt_code="Exempt")
     bodies = [
-        build_sales_document(order, connection("sales_receipt"), REFS),
-        build_sales_document(order, connection(tax=per_rate), REFS),
+        build_sales_document(order, online_connection("sales_receipt"), QBO_REFS),
+        build_sales_document(order, online_connection(tax=per_rate), QBO_REFS),
         build_customer(order.customer),
         sparse_update({"PrivateNote": "x"}, "1", "0"),
     ]
@@ -720,9 +545,9 @@ RULES = (
     {"when": {"country": "US"}, "location": "US web"},
     {"class": "Retail"},
 )
-RULE_REFS = REFS.model_copy(
+RULE_REFS = QBO_REFS.model_copy(
     update={
-        "items": {**REFS.items, "Sales (Gift card liability)": "40"},
+        "items": {**QBO_REFS.items, "Sales (Gift card liability)": "40"},
         "classes": {"Gift cards": "200", "Retail": "201"},
         "department_id": "300",
     }
@@ -730,12 +555,12 @@ RULE_REFS = REFS.model_copy(
 
 
 def _gift_order() -> Order:
-    return build_order(
-        (
+    return make_order(
+        lines=(
             item("1", "GIFT-25", 1, "25.00", "25.00"),
             item("2", "MUG-01", 2, "20.00", "18.00", tax("1", "1.44")),
         ),
-        shipping=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
+        shipping_lines=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
         coupons=(Coupon(code="save10", discount=D("2.00")),),
     )
 
@@ -743,7 +568,7 @@ def _gift_order() -> Order:
 def test_classes_per_line_where_quickbooks_tracks_them_per_line() -> None:
     # Given a gift card and a mug, classes tracked per line
     refs = RULE_REFS.model_copy(update={"class_placement": "line"})
-    body = build_sales_document(_gift_order(), connection(rules=RULES), refs)
+    body = build_sales_document(_gift_order(), online_connection(rules=RULES), refs)
     sales = lines_of(body, "SalesItemLineDetail")
     # Then the gift card line has its class and posts on the gift card account item; the mug,
     # shipping and the discount line carry the order's class; the location is the document's
@@ -761,7 +586,7 @@ def test_classes_per_line_where_quickbooks_tracks_them_per_line() -> None:
 
 def test_one_class_per_transaction_where_quickbooks_tracks_them_so() -> None:
     refs = RULE_REFS.model_copy(update={"class_placement": "transaction"})
-    body = build_sales_document(_gift_order(), connection(rules=RULES), refs)
+    body = build_sales_document(_gift_order(), online_connection(rules=RULES), refs)
     # The order as a whole is not all gift cards: the default class, on the document only
     assert body["ClassRef"] == {"value": "201"}
     assert not any("ClassRef" in line.get(line["DetailType"], {}) for line in body["Line"])
@@ -769,9 +594,9 @@ def test_one_class_per_transaction_where_quickbooks_tracks_them_so() -> None:
 
 def test_no_class_where_quickbooks_tracks_none_and_no_rules_no_refs() -> None:
     # The ledger parks an order needing classes a company does not track; unplaced, none is sent
-    body = build_sales_document(_gift_order(), connection(rules=RULES), RULE_REFS)
+    body = build_sales_document(_gift_order(), online_connection(rules=RULES), RULE_REFS)
     assert "ClassRef" not in body and body["DepartmentRef"] == {"value": "300"}
-    plain = build_sales_document(_gift_order(), connection(), REFS)
+    plain = build_sales_document(_gift_order(), online_connection(), QBO_REFS)
     assert "ClassRef" not in plain and "DepartmentRef" not in plain
     assert not any("ClassRef" in line.get(line["DetailType"], {}) for line in plain["Line"])
 
@@ -779,7 +604,7 @@ def test_no_class_where_quickbooks_tracks_none_and_no_rules_no_refs() -> None:
 def test_a_class_or_location_without_an_id_is_parked_naming_it() -> None:
     refs = RULE_REFS.model_copy(update={"class_placement": "line", "classes": {"Retail": "201"}})
     with pytest.raises(PermanentError, match=r"class 'Gift cards' \(from mapping\.rules\)"):
-        build_sales_document(_gift_order(), connection(rules=RULES), refs)
+        build_sales_document(_gift_order(), online_connection(rules=RULES), refs)
     no_location = RULE_REFS.model_copy(update={"department_id": None})
     with pytest.raises(PermanentError, match=r"location 'US web' \(from mapping\.rules\)"):
-        build_sales_document(_gift_order(), connection(rules=RULES), no_location)
+        build_sales_document(_gift_order(), online_connection(rules=RULES), no_location)

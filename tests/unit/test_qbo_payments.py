@@ -18,7 +18,8 @@ from connector.ledgers.qbo.payments import (
     refund_item_names,
 )
 from connector.model import Order, Payment, Refund, RefundLine, ShippingLine
-from tests.unit.test_qbo_documents import REFS, build_order, connection, item, tax
+from simulators.testbed.orders import item, make_order, refund_of, tax
+from simulators.testbed.refs import QBO_REFS, online_connection
 
 D = Decimal
 PAID_AT = datetime(2024, 5, 3, 9, 0, tzinfo=UTC)
@@ -26,9 +27,9 @@ MONEY = MoneyRefs(customer_id="58", deposit_account_id="35", payment_method_id="
 
 
 def paid_order(transaction_id: str = "ch_3PQ") -> Order:
-    return build_order(
-        (item("1", "MUG-01", 2, "20.00", "20.00", tax("1", "1.60")),),
-        shipping=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
+    return make_order(
+        lines=(item("1", "MUG-01", 2, "20.00", "20.00", tax("1", "1.60")),),
+        shipping_lines=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
         payment=Payment(
             method="stripe",
             method_title="Credit card (Stripe)",
@@ -39,17 +40,9 @@ def paid_order(transaction_id: str = "ch_3PQ") -> Order:
 
 
 def refund(amount: str, *lines: RefundLine, reason: str = "") -> Refund:
-    return Refund(
-        connection_id="shop-us",
-        store_id="801",
-        order_store_id="727",
-        order_number="1042",
-        currency="USD",
-        created_at=datetime(2024, 5, 9, 12, 0, tzinfo=UTC),
-        amount=D(amount),
-        reason=reason,
-        lines=lines,
-    )
+    """Refund 801 of order 1042 (id 727)."""
+    when = datetime(2024, 5, 9, 12, 0, tzinfo=UTC)
+    return refund_of(make_order(), 801, amount, lines=lines, reason=reason, created_at=when)
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -82,7 +75,7 @@ def test_a_paid_invoice_gets_one_payment_linked_to_it_in_the_mapped_account() ->
     # Given a paid order whose invoice is 1001
     order = paid_order()
     # When its payment is built
-    body = build_payment(order, connection(), MONEY, invoice_id="1001", applied=order.total)
+    body = build_payment(order, online_connection(), MONEY, invoice_id="1001", applied=order.total)
     # Then it pays the whole total into the account its gateway maps to, linked to the invoice
     assert body["TotalAmt"] == D("26.60")
     assert body["Line"] == [
@@ -99,15 +92,15 @@ def test_a_paid_invoice_gets_one_payment_linked_to_it_in_the_mapped_account() ->
 def test_a_long_transaction_id_is_cut_in_the_reference_and_kept_whole_in_the_note() -> None:
     long_id = "pi_" + "x" * 40
     order = paid_order(long_id)
-    body = build_payment(order, connection(), MONEY, invoice_id="1", applied=D("26.60"))
+    body = build_payment(order, online_connection(), MONEY, invoice_id="1", applied=D("26.60"))
     assert body["PaymentRefNum"] == long_id[:21]
     assert long_id in body["PrivateNote"]
 
 
 def test_a_sales_receipt_carries_its_payment_method_and_deposit_account() -> None:
     order = paid_order()
-    refs = REFS.model_copy(update={"payment_method_id": "4", "deposit_account_id": "35"})
-    body = build_sales_document(order, connection("sales_receipt"), refs)
+    refs = QBO_REFS.model_copy(update={"payment_method_id": "4", "deposit_account_id": "35"})
+    body = build_sales_document(order, online_connection("sales_receipt"), refs)
     assert body["PaymentMethodRef"] == {"value": "4"}
     assert body["DepositToAccountRef"] == {"value": "35"}
 
@@ -132,7 +125,7 @@ def test_a_line_refund_with_its_tax_totals_the_refunded_amount() -> None:
     store_refund = refund("10.80", RefundLine(line_id="1", sku="MUG-01", name="Mug", quantity=D(1), total=D("10.00"), taxes=tax("1", "0.80")))  # fmt: skip
     # When its refund receipt is built
     body = build_refund_document(
-        store_refund, order, connection(), refund_refs(), MONEY,
+        store_refund, order, online_connection(), refund_refs(), MONEY,
         entity="RefundReceipt", doc_number="R801",
     )  # fmt: skip
     # Then it refunds the mug's item and tax, out of the payment's deposit account
@@ -148,7 +141,7 @@ def test_a_line_refund_with_its_tax_totals_the_refunded_amount() -> None:
 
 def test_an_amount_only_refund_lands_on_the_refund_item() -> None:
     order = paid_order()
-    conn = connection(refund_item="Refunds")
+    conn = online_connection(refund_item="Refunds")
     assert refund_item_names(refund("7.25"), order, conn) == {"Refunds"}
     body = build_refund_document(
         refund("7.25", reason="late delivery"), order, conn, refund_refs(Refunds="77"), MONEY,
@@ -164,7 +157,7 @@ def test_an_amount_only_refund_lands_on_the_refund_item() -> None:
 def test_shipping_refunds_use_the_shipping_item_and_a_credit_memo_has_no_deposit() -> None:
     order = paid_order()
     store_refund = refund("5.00", RefundLine(line_id="9", kind="shipping", sku=None, name="Flat rate", quantity=D(1), total=D("5.00")))  # fmt: skip
-    conn = connection()
+    conn = online_connection()
     assert refund_item_names(store_refund, order, conn) == {"Shipping"}
     body = build_refund_document(
         store_refund, order, conn, refund_refs(Shipping="30"), MONEY,
@@ -180,14 +173,14 @@ def test_refund_lines_worth_more_than_the_refund_are_refused() -> None:
     store_refund = refund("3.00", RefundLine(line_id="1", sku="MUG-01", name="Mug", quantity=D(1), total=D("10.00")))  # fmt: skip
     with pytest.raises(PermanentError, match=r"more than the refunded 3\.00"):
         build_refund_document(
-            store_refund, order, connection(), refund_refs(), MONEY,
+            store_refund, order, online_connection(), refund_refs(), MONEY,
             entity="RefundReceipt", doc_number="R801",
         )  # fmt: skip
 
 
 def test_an_amount_only_refund_without_a_refund_or_fallback_item_names_the_setting() -> None:
     order = paid_order()
-    conn = connection(fallback_item=None)
+    conn = online_connection(fallback_item=None)
     with pytest.raises(PermanentError, match=r"mapping\.refund_item nor mapping\.fallback_item"):
         refund_item_names(refund("7.25"), order, conn)
 
@@ -199,10 +192,10 @@ def test_a_refund_goes_back_through_the_class_item_and_location_its_line_was_sol
         {"when": {"country": "US"}, "location": "US web"},
         {"class": "Retail"},
     )
-    conn = connection(rules=rules)
-    order = build_order(
-        (item("1", "GIFT-25", 1, "25.00", "25.00"), item("2", "MUG-01", 1, "10.00", "10.00")),
-        shipping=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
+    conn = online_connection(rules=rules)
+    order = make_order(
+        lines=(item("1", "GIFT-25", 1, "25.00", "25.00"), item("2", "MUG-01", 1, "10.00", "10.00")),
+        shipping_lines=(ShippingLine(line_id="9", method="Flat rate", total=D("5.00")),),
     )
     store_refund = refund(
         "30.00",

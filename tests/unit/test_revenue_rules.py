@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from connector.config import MappingRules
 from connector.errors import PermanentError
-from connector.model import Address, Customer, Order, OrderLine, Payment
+from connector.model import Address, Order, OrderLine, Payment
 from connector.revenue_rules import (
     LineItem,
     LineRule,
@@ -18,43 +17,25 @@ from connector.revenue_rules import (
     decide,
     line_items,
 )
+from simulators.testbed.orders import item, make_customer, make_order
 
 D = Decimal
 
 
 def line(line_id: str, sku: str | None, *categories: str) -> OrderLine:
-    return OrderLine(
-        line_id=line_id,
-        sku=sku,
-        name=f"Product {line_id}",
-        quantity=D(1),
-        subtotal=D("10.00"),
-        total=D("10.00"),
-        categories=categories,
-    )
+    return item(line_id, sku, categories=categories)
 
 
 def order(
     *lines: OrderLine, group: str | None = "customer", country: str = "US", payment: str = "stripe"
 ) -> Order:
-    return Order(
-        connection_id="shop-us",
-        store_id="727",
-        number="1042",
-        status="processing",
-        currency="USD",
-        created_at=datetime(2024, 5, 2, tzinfo=UTC),
-        modified_at=datetime(2024, 5, 2, tzinfo=UTC),
-        customer=Customer(
-            connection_id="shop-us",
-            store_id="15",
-            group=group,
-            billing=Address(country=country, city="X", line1="1 Main St"),
-        ),
-        lines=lines,
-        total=sum((li.total for li in lines), D(0)),
-        payment=Payment(method=payment),
+    """The testbed's order of ``lines``, by a buyer in ``group`` billed in ``country``."""
+    buyer = make_customer(
+        group=group,
+        billing=Address(country=country, city="X", line1="1 Main St"),
+        shipping=Address(),
     )
+    return make_order(lines=lines, customer=buyer, payment=Payment(method=payment))
 
 
 def rules(*rule: dict[str, Any], **mapping: Any) -> MappingRules:

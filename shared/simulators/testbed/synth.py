@@ -1,4 +1,7 @@
-"""What a test synthesised: the stack, its template and the tenant file it came from."""
+"""What an infra test synthesised: the stack, its template and the tenant file it came from.
+
+Tests only: it needs the checkout's ``infra`` package and aws-cdk-lib (a dev dependency).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from aws_cdk.assertions import Template
 
 from infra.stack import ConnectorStack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the checkout, with cdk.json
 
 TWO_CONNECTIONS = """
 tenant = "acme"

@@ -1,7 +1,5 @@
-"""The simulated QuickBooks Online company spoken to over HTTP: the raw client and helpers.
-
-The fixtures that hand a test an ``Api`` are in ``tests.integration.qbo_sim_fixtures``.
-"""
+"""The simulated QuickBooks Online company spoken to over raw HTTP, as a client puts it on
+the wire: ``Api`` holds a valid access token; helpers make a customer and an invoice body."""
 
 from __future__ import annotations
 
@@ -10,31 +8,19 @@ from typing import Any
 
 import httpx
 
-from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.qbo import QboSimulator
 
 CLIENT_ID = "sim-client"
 CLIENT_SECRET = "sim-secret"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_780_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class Api:
-    """Raw HTTP against the simulator: what a QBO client puts on the wire."""
+    """Raw HTTP against ``sim`` served at ``base_url``."""
 
-    def __init__(self, sim: QboSimulator, server: LoopbackServer) -> None:
+    def __init__(self, sim: QboSimulator, base_url: str) -> None:
         self.sim = sim
-        self.base = server.base_url
-        self.http = httpx.Client(base_url=server.base_url, timeout=5.0)
+        self.base = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=5.0)
         self.token = sim.issue_tokens()["access_token"]
 
     def url(self, rest: str) -> str:
@@ -67,31 +53,26 @@ class Api:
             headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
         )
 
-
-class Switchboard:
-    """One loopback server for the module; each test plugs in a fresh simulator."""
-
-    def __init__(self) -> None:
-        self.sim: QboSimulator | None = None
-
-    def handle(self, request: Request) -> Response:
-        assert self.sim is not None
-        return self.sim.handle(request)
+    def close(self) -> None:
+        self.http.close()
 
 
 def fault_of(response: httpx.Response) -> dict[str, Any]:
+    """The first error of a QuickBooks Fault answer."""
     error: dict[str, Any] = response.json()["Fault"]["Error"][0]
     return error
 
 
 def new_customer(api: Api, name: str = "Ada Lovelace") -> dict[str, Any]:
     response = api.post("customer", {"DisplayName": name})
-    assert response.status_code == 200, response.text
+    if response.status_code != 200:
+        raise AssertionError(response.text)
     customer: dict[str, Any] = response.json()["Customer"]
     return customer
 
 
 def invoice_body(customer_id: str, doc_number: str = "WC-1001", **extra: Any) -> dict[str, Any]:
+    """An invoice of two lines: two of item 2 at 10.00, one of item 3 at 4.99."""
     return {
         "CustomerRef": {"value": customer_id},
         "DocNumber": doc_number,

@@ -1,4 +1,4 @@
-"""Run the installed `connector` command against a local runtime's embedded AWS."""
+"""Run the installed ``connector`` command against a local runtime's embedded AWS."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from connector.local import LocalRuntime
 def connector(
     runtime: LocalRuntime, *args: str, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The installed `connector` command, pointed at the runtime's embedded AWS only."""
+    """The installed ``connector`` command, pointed at the runtime's embedded AWS only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
     env.update(runtime.env)
     return subprocess.run(

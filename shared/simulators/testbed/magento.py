@@ -1,5 +1,4 @@
-"""The simulated Magento's credentials and clock, and a client signed with them (fixtures:
-magento_fixtures)."""
+"""The simulated Magento's integration credentials, and a client signed with them."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ from collections.abc import Callable
 
 from connector.stores.magento.client import MagentoClient
 from connector.stores.magento.oauth import OAuthCredentials
-from simulators.httpserver import Request, Response
 from simulators.magento import MagentoSimulator
 
 CREDENTIALS = {
@@ -16,41 +14,28 @@ CREDENTIALS = {
     "access_token": "mg-token-3b2a1908f7e6",
     "access_token_secret": "mg-token-secret-d5c4b3a2e1f0",
 }
-T0 = 1_767_225_600  # 2026-01-01 00:00:00 UTC
-
-
-class Clock:
-    """The store's clock; tests move it on by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Router:
-    """Lets one loopback server front a fresh store per test (server start/stop is slow)."""
-
-    def __init__(self) -> None:
-        self.app: Callable[[Request], Response] | None = None
-
-    def __call__(self, request: Request) -> Response:
-        assert self.app is not None
-        return self.app(request)
 
 
 def simulator(clock: Callable[[], float]) -> MagentoSimulator:
-    return MagentoSimulator(clock=clock, **CREDENTIALS)
+    """A store whose integration has ``CREDENTIALS``, on ``clock``."""
+    return MagentoSimulator(
+        clock=clock,
+        consumer_key=CREDENTIALS["consumer_key"],
+        consumer_secret=CREDENTIALS["consumer_secret"],
+        access_token=CREDENTIALS["access_token"],
+        access_token_secret=CREDENTIALS["access_token_secret"],
+    )
 
 
 def credentials(**changes: str) -> OAuthCredentials:
+    """The integration's four values, ``changes`` replacing some (a wrong secret, say)."""
     return OAuthCredentials.model_validate({**CREDENTIALS, **changes})
 
 
 def client(
     url: str, *, page_size: int = 100, max_retries: int = 2, **changes: str
 ) -> MagentoClient:
+    """The adapter's client for connection ``mage`` at ``url``, retrying quickly."""
     return MagentoClient(
         base_url=url,
         credentials=credentials(**changes),
