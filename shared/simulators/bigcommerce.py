@@ -27,13 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from simulators.bigcommerce_hooks import Hook, HookRegistry
+from simulators.bigcommerce_orders import Line, line_refund, price_lines
+from simulators.bigcommerce_orders import m as _m
 from simulators.httpserver import Request, Response
 
 __all__ = ["BigCommerceSimulator", "Line"]
@@ -41,25 +43,6 @@ __all__ = ["BigCommerceSimulator", "Line"]
 # The OAuth scopes the simulator checks (read-only): Orders, Order Transactions, Customers.
 # Hooks need none: an API account manages its own hooks with its default scope.
 ALL_SCOPES = frozenset({"orders", "transactions", "customers"})
-_FOUR = Decimal("0.0001")
-_CENT = Decimal("0.01")
-
-
-def _m(amount: Decimal) -> str:
-    return str(amount.quantize(_FOUR, rounding=ROUND_HALF_UP))
-
-
-def _c(amount: Decimal) -> Decimal:
-    return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
-@dataclass(frozen=True)
-class Line:
-    name: str
-    sku: str
-    quantity: int
-    price_ex_tax: Decimal  # unit price, 4 decimals
-    discount: Decimal = Decimal(0)  # applied to the line, without tax
 
 
 @dataclass
@@ -115,79 +98,66 @@ class BigCommerceSimulator:
             }  # fmt: skip
             return cid
 
+    def update_customer(self, cid: int, **changes: Any) -> None:
+        """The shopper or the merchant edits the account (``date_modified`` moves on)."""
+        with self._lock:
+            stamp = datetime.fromtimestamp(self.clock(), UTC).isoformat()
+            self.customers[cid].update(changes, date_modified=stamp)
+
     def place_order(
         self,
         lines: list[Line],
         *,
         shipping: Decimal = Decimal(0),
         handling: Decimal = Decimal(0),
+        wrapping: Decimal = Decimal(0),
+        tax_inclusive: bool = False,
         status_id: int = 11,
         customer_id: int = 0,
         store_credit: Decimal = Decimal(0),
         gift_certificate: Decimal = Decimal(0),
         currency: str = "USD",
         display_currency: str | None = None,
+        store_currency: str | None = None,
+        store_to_order_rate: Decimal = Decimal(1),
         payment_status: str = "captured",
         payment_method: str = "Credit Card",
         payment_provider_id: str = "",
         guest: tuple[str, str, str] | None = None,
     ) -> int:
-        """An order priced like BigCommerce: taxes per line at 4 decimals, totals rounded.
+        """An order priced like BigCommerce (simulators.bigcommerce_orders): taxes per line at
+        4 decimals, totals rounded; with ``tax_inclusive``, from shelf prices with tax.
 
-        ``payment_status`` "pending" is an order awaiting an offline payment (see ``capture``);
-        ``guest`` is a guest's (first name, last name, email) for the billing address."""
+        ``currency`` is the transactional currency (what was charged), ``display_currency``
+        what the shopper's screen showed, ``store_currency`` the store's default currency with
+        ``store_to_order_rate`` transactional units per unit of it. ``payment_status``
+        "pending" is an order awaiting an offline payment (see ``capture``); ``guest`` is a
+        guest's (first name, last name, email) for the billing address."""
         with self._lock:
             oid = next(self._ids)
-            rate = self.tax_rate / 100
-            products: list[dict[str, Any]] = []
-            taxes: list[dict[str, Any]] = []
-            for n, line in enumerate(lines, start=1):
-                pid = oid * 100 + n
-                gross = line.price_ex_tax * line.quantity
-                net = gross - line.discount
-                tax = net * rate
-                products.append({
-                    "id": pid, "order_id": oid, "product_id": n, "variant_id": n,
-                    "name": line.name, "sku": line.sku, "quantity": line.quantity,
-                    "price_ex_tax": _m(line.price_ex_tax),
-                    "price_inc_tax": _m(line.price_ex_tax * (1 + rate)),
-                    "total_ex_tax": _m(gross), "total_inc_tax": _m(gross * (1 + rate)),
-                    "total_tax": _m(tax), "parent_order_product_id": None,
-                    "is_bundled_product": False,
-                    "applied_discounts": (
-                        [{"id": "coupon", "amount": _m(line.discount), "name": "Coupon",
-                          "code": "SAVE", "target": "product"}] if line.discount else []
-                    ),
-                })  # fmt: skip
-                taxes.append(self._tax_row(oid, "item", str(pid), tax))
-            for kind, cost in (("shipping", shipping), ("handling", handling)):
-                if cost:
-                    taxes.append(self._tax_row(oid, kind, None, cost * rate))
-            goods = sum((Decimal(p["total_ex_tax"]) for p in products), Decimal(0))
-            discount = sum((ln.discount for ln in lines), Decimal(0))
-            tax_total = sum((Decimal(t["line_amount"]) for t in taxes), Decimal(0))
-            ex_total = goods - discount + shipping + handling
+            priced = price_lines(
+                oid, lines, rate=self.tax_rate / 100, tax_inclusive=tax_inclusive,
+                shipping=shipping, handling=handling, wrapping=wrapping,
+                tax_row=lambda kind, product, amount: self._tax_row(oid, kind, product, amount),
+            )  # fmt: skip
             now = format_datetime(datetime.fromtimestamp(self.clock(), UTC))
             buyer = self.customers.get(customer_id, {})
             if guest is not None and not buyer:
                 buyer = dict(zip(("first_name", "last_name", "email"), guest, strict=True))
+            discount = sum((ln.discount for ln in lines), Decimal(0))
+            fields = priced.fields
             self.orders[oid] = {
                 "id": oid, "customer_id": customer_id, "date_created": now, "date_modified": now,
                 "status_id": status_id, "status": _STATUS_NAMES.get(status_id, "Custom"),
-                "subtotal_ex_tax": _m(goods), "subtotal_inc_tax": _m(goods * (1 + rate)),
-                "shipping_cost_ex_tax": _m(shipping), "shipping_cost_inc_tax": _m(shipping * (1 + rate)),
-                "handling_cost_ex_tax": _m(handling), "handling_cost_inc_tax": _m(handling * (1 + rate)),
-                "wrapping_cost_ex_tax": _m(Decimal(0)), "wrapping_cost_inc_tax": _m(Decimal(0)),
-                "total_ex_tax": _m(ex_total), "total_tax": _m(_c(tax_total)),
-                "total_inc_tax": _m(_c(ex_total) + _c(tax_total)),
-                "is_tax_inclusive_pricing": False, "payment_method": payment_method,
+                **fields, "payment_method": payment_method,
                 "payment_provider_id": payment_provider_id, "payment_status": payment_status,
                 "refunded_amount": _m(Decimal(0)), "store_credit_amount": _m(store_credit),
                 "gift_certificate_amount": _m(gift_certificate),
-                "discount_amount": _m(Decimal(0)), "coupon_discount": _m(discount),
+                "discount_amount": _m(Decimal(0)),
                 "currency_code": display_currency or currency, "currency_exchange_rate": "1.0000000000",
-                "default_currency_code": currency, "store_default_currency_code": currency,
-                "store_default_to_transactional_exchange_rate": "1.0000000000",
+                "default_currency_code": currency,
+                "store_default_currency_code": store_currency or currency,
+                "store_default_to_transactional_exchange_rate": f"{store_to_order_rate:.10f}",
                 "customer_message": "", "is_deleted": False,
                 "billing_address": {"first_name": buyer.get("first_name", "Guest"),
                                     "last_name": buyer.get("last_name", "Shopper"),
@@ -195,12 +165,13 @@ class BigCommerceSimulator:
                                     "zip": "78751", "country": "United States",
                                     "country_iso2": "US",
                                     "email": buyer.get("email", "guest@example.com")},
-                "_products": products, "_taxes": taxes,
+                "_products": priced.products, "_taxes": priced.taxes,
                 "_shipping_addresses": [{"id": oid * 10 + 1, "order_id": oid, "first_name": "Jane",
                                          "street_1": "1 Main St", "city": "Austin", "country_iso2": "US",
-                                         "shipping_method": "Flat Rate", "cost_ex_tax": _m(shipping),
-                                         "cost_inc_tax": _m(shipping * (1 + rate)),
-                                         "cost_tax": _m(shipping * rate)}] if shipping else [],
+                                         "shipping_method": "Flat Rate",
+                                         "cost_ex_tax": fields["shipping_cost_ex_tax"],
+                                         "cost_inc_tax": fields["shipping_cost_inc_tax"],
+                                         "cost_tax": fields["shipping_cost_tax"]}] if shipping else [],
                 "_coupons": [{"id": 1, "code": "SAVE", "discount": _m(discount)}] if discount else [],
                 "_fees": [],
             }  # fmt: skip
@@ -241,15 +212,34 @@ class BigCommerceSimulator:
 
     def refund(self, oid: int, amount: Decimal, tax: Decimal, reason: str = "") -> int:
         """An order-level (``ORDER``) refund of ``amount`` including ``tax``."""
+        item = {"item_type": "ORDER", "item_id": oid, "quantity": 0,
+                "requested_amount": float(amount)}  # fmt: skip
+        return self._refund(oid, [item], amount, tax, reason)
+
+    def refund_lines(
+        self,
+        oid: int,
+        quantities: dict[int, int] | None = None,
+        *,
+        shipping: bool = False,
+        reason: str = "",
+    ) -> int:
+        """A refund of ``quantities`` (order product id -> quantity) and, with ``shipping``,
+        of the shipping, each with its tax, as BigCommerce quotes it."""
+        with self._lock:
+            items, amount, tax = line_refund(self.orders[oid], quantities or {}, shipping)
+            return self._refund(oid, items, amount, tax, reason)
+
+    def _refund(
+        self, oid: int, items: list[dict[str, Any]], amount: Decimal, tax: Decimal, reason: str
+    ) -> int:
         with self._lock:
             rid = next(self._ids)
             self.refunds.setdefault(oid, []).append({
                 "id": rid, "order_id": oid, "user_id": 0,
                 "created": datetime.fromtimestamp(self.clock(), UTC).isoformat(),
                 "reason": reason, "total_amount": float(amount), "total_tax": float(tax),
-                "uses_merchant_override_values": False,
-                "items": [{"item_type": "ORDER", "item_id": oid, "quantity": 0,
-                           "requested_amount": float(amount)}],
+                "uses_merchant_override_values": False, "items": items,
                 "payments": [{"id": rid, "provider_id": "storecredit", "amount": float(amount),
                               "offline": True, "is_declined": False}],
             })  # fmt: skip

@@ -348,12 +348,19 @@ def _dates(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: raw.get(k) for k in ("date_modified", "date_created")}
 
 
+def _without_tax(requested: Decimal, total: Decimal, taxes: tuple[TaxAmount, ...]) -> Decimal:
+    """A refund item's requested amount (what the shopper gets back, tax included) without
+    the tax, at its line's rate: the lines share the refund's net amount by these."""
+    with_tax = total + sum((t.amount for t in taxes), ZERO)
+    return requested * total / with_tax if requested and with_tax else requested
+
+
 def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
     """A V3 refund of ``order``: lines without tax and their taxes add up to its amount.
 
-    Items refunded by quantity take the line's price; amounts are taken as stated. The
-    ex-tax lines then share the refund's ``total_amount - total_tax``, and the tax shares the
-    rates of the lines it came from. An ``ORDER`` item is a tax-exempt custom amount tied to
+    Items refunded by quantity take the line's price; amounts are stated with tax (what the
+    shopper gets back) and weigh in without it. The ex-tax lines then share the refund's
+    ``total_amount - total_tax``, and the tax shares the rates of the lines it came from. An ``ORDER`` item is a tax-exempt custom amount tied to
     no line: it is not a refund line, and the document gives it back on the refund item.
     """
     bc = BcRefund.model_validate(raw)
@@ -368,13 +375,17 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
         if kind == "PRODUCT" and str(item.item_id) in by_line:
             line = by_line[str(item.item_id)]
             quantity = item.quantity or line.quantity
-            exact = item.requested_amount or (
+            exact = _without_tax(item.requested_amount, line.total, line.taxes) or (
                 line.total * quantity / line.quantity if line.quantity else line.total
             )
             parts.append(("item", line.line_id, line.name, line.sku, quantity, exact, line.taxes))
         elif kind == "SHIPPING":
             ship = by_ship.get(str(item.item_id)) or next(iter(by_ship.values()), None)
-            exact = item.requested_amount or (ship.total if ship else ZERO)
+            exact = (
+                _without_tax(item.requested_amount, ship.total, ship.taxes)
+                if ship
+                else item.requested_amount
+            ) or (ship.total if ship else ZERO)
             parts.append(("shipping", ship.line_id if ship else "shipping",
                           ship.method if ship else "Shipping", None, Decimal(1), exact,
                           ship.taxes if ship else ()))  # fmt: skip
@@ -385,7 +396,11 @@ def normalise_refund(raw: Mapping[str, Any], order: Order) -> Refund:
             fee = by_fee.get(fee_id)
             name = fee.name if fee else ("Refund" if kind == "ORDER" else kind.title())
             taxes = fee.taxes if fee and kind != "ORDER" else ()
-            exact = item.requested_amount or (fee.total if fee else ZERO)
+            exact = (
+                _without_tax(item.requested_amount, fee.total, taxes)
+                if fee
+                else item.requested_amount
+            ) or (fee.total if fee else ZERO)
             parts.append(("fee", fee_id, name, None, Decimal(1), exact, taxes))
     amount = quantize(bc.total_amount, currency)
     tax = quantize(bc.total_tax, currency)
