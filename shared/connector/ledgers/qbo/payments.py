@@ -234,31 +234,26 @@ def build_refund_document(
                 else lines.decided.class_name
             ),
         )
+    # Money not tied to a line goes on the refund item: what the store gave back beyond the
+    # lines, and the fee it kept as a negative line. QuickBooks takes a negative line on a
+    # refund receipt or credit memo as long as the document's total is not negative, which a
+    # refund's amount never is: the fee shows as what it is instead of shrinking the lines.
+    rest: list[tuple[Decimal, str, str]] = []
+    if beyond != 0 or not refund.lines:
+        rest.append((beyond, "Refund", "the refunded amount not tied to a line"))
+    if refund.fee:
+        rest.append((-q(refund.fee), "Adjustment fee", "the fee kept back from the refund"))
     name = refund_item_name(connection) or ""
     reason = refund.reason.strip()
-    if beyond != 0 or not refund.lines:
+    for amount, label, what in rest:
         lines.add_sales(
-            amount=beyond,
-            description="Refund" + (f": {reason}" if reason else ""),
+            amount=amount,
+            description=label + (f": {reason}" if reason else ""),
             item_id=refs.items[name],
             item_name=name,
             quantity=None,
             taxes=(),
-            what="the refunded amount not tied to a line",
-            class_name=lines.decided.class_name,
-        )
-    if refund.fee:
-        # QuickBooks takes a negative line on a refund receipt or credit memo as long as the
-        # document's total is not negative, which a refund's amount never is: the fee the
-        # store kept shows as what it is instead of shrinking the refunded lines.
-        lines.add_sales(
-            amount=-q(refund.fee),
-            description="Adjustment fee" + (f": {reason}" if reason else ""),
-            item_id=refs.items[name],
-            item_name=name,
-            quantity=None,
-            taxes=(),
-            what="the fee kept back from the refund",
+            what=what,
             class_name=lines.decided.class_name,
         )
     notes = [refund_tag(refund, connection)]
