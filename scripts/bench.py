@@ -31,7 +31,6 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-from connector.local import LocalRuntime  # noqa: E402
 from connector.local.context import new_context  # noqa: E402
 from connector.observability import logger, metrics  # noqa: E402
 from connector.resources import INGEST  # noqa: E402
@@ -44,8 +43,8 @@ from simulators.scenario import (  # noqa: E402
     Scenario,
     tenant_config,
 )
+from simulators.testbed.deployment import deployment  # noqa: E402
 from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator  # noqa: E402
-from simulators.woocommerce_webhooks import WebhookSender  # noqa: E402
 
 
 def _quiet() -> None:
@@ -85,14 +84,16 @@ def _ingest_event(body: bytes) -> dict[str, Any]:
 
 
 def bench_ingest(samples: int) -> None:
-    config = tenant_config("https://shop.example", "https://qbo.example")
     secrets = {CONNECTION: {"store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET}}}
-    with LocalRuntime(
-        tenant="bench",
-        tenant_config_json=config.model_dump_json(),
+    with deployment(
+        "bench",
+        lambda _: tenant_config("https://shop.example", "https://qbo.example").connections,
+        secrets,
         functions=(INGEST,),
-        secrets=secrets,
-    ) as runtime:
+        connect=(),
+        poll_interval_s=0.2,
+    ) as rig:
+        runtime = rig.runtime
         code = (
             "import time; t = time.perf_counter(); import functions.ingest.handler; "
             "print(time.perf_counter() - t)"
@@ -143,40 +144,37 @@ def _calls_per_order(document: str, orders: int) -> list[Any]:
         seed=3,
     )
     qbo = QboSimulator(client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"])
-    with woo.serve() as woo_server, qbo.serve() as qbo_server:
-        config = tenant_config(woo_server.base_url, qbo_server.base_url, document=document)
-        secrets = {
-            CONNECTION: {
-                "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
-                "ledger": dict(QBO_APP),
-            }
+    secrets = {
+        CONNECTION: {
+            "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
+            "ledger": dict(QBO_APP),
         }
-        with LocalRuntime(
-            tenant="bench", tenant_config_json=config.model_dump_json(), secrets=secrets
-        ) as runtime:
-            httpx.get(f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True)
-            sender = WebhookSender(
-                woo,
-                target_url=f"{runtime.base_url}/webhooks/{CONNECTION}",
-                secret=WEBHOOK_SECRET,
-                webhook_id=1,
-            )
-            customer = woo.customer_ids()[0]
-            # Paid by card (status processing): an invoice and its payment, or a sales receipt.
-            spec = OrderSpec(
-                lines=[LineSpec(10, 2)],
-                customer_id=customer,
-                shipping="flat_rate",
-                payment_method=("stripe", "Credit Card (Stripe)"),
-            )
-            sender.deliver("order.created", woo.create_order(spec)["id"])  # learns customer, items
-            runtime.drain(timeout_s=60)
-            before = len(qbo.request_log)
-            for _ in range(orders):
-                sender.deliver("order.created", woo.create_order(spec)["id"])
-            runtime.drain(timeout_s=120)
-            log = qbo.request_log[before:]
-            sender.close()
+    }
+    with deployment(
+        "bench",
+        lambda at: tenant_config(at.store, at.qbo, document=document).connections,
+        secrets,
+        store=woo,
+        qbo=qbo,
+        poll_interval_s=0.2,
+    ) as rig:
+        sender = rig.woo_sender(CONNECTION, WEBHOOK_SECRET)
+        customer = woo.customer_ids()[0]
+        # Paid by card (status processing): an invoice and its payment, or a sales receipt.
+        spec = OrderSpec(
+            lines=[LineSpec(10, 2)],
+            customer_id=customer,
+            shipping="flat_rate",
+            payment_method=("stripe", "Credit Card (Stripe)"),
+        )
+        sender.deliver("order.created", woo.create_order(spec)["id"])  # learns customer, items
+        rig.runtime.drain(timeout_s=60)
+        before = len(qbo.request_log)
+        for _ in range(orders):
+            sender.deliver("order.created", woo.create_order(spec)["id"])
+        rig.runtime.drain(timeout_s=120)
+        log = qbo.request_log[before:]
+        sender.close()
     return log
 
 
@@ -211,15 +209,12 @@ def bench_throughput(orders: int) -> None:
 
 def bench_desktop(orders: int) -> None:
     """Drain ``orders`` queued Desktop orders with the simulated Web Connector."""
-    from connector.ledgers.qbd.ledger import QbdLedger
-    from connector.ledgers.qbd.outbox import OutboxStore
     from connector.ledgers.qbd.password import hash_password
     from connector.resources import QBWC
-    from connector.state import StateStore, SyncState
     from connector.stores.woocommerce import normalise_order
     from simulators import qbd_scenario
     from simulators.qbd import QbdCompany
-    from simulators.qbwc import SessionReport, WebConnector
+    from simulators.qbwc import SessionReport
 
     config = qbd_scenario.tenant_config("https://shop.example")
     connection = config.connections[0]
@@ -229,28 +224,11 @@ def bench_desktop(orders: int) -> None:
             "ledger": {"password_hash": hash_password(qbd_scenario.QBWC_PASSWORD)}
         }
     }
-    with LocalRuntime(
-        tenant="bench", tenant_config_json=config.model_dump_json(), functions=(QBWC,),
-        secrets=secrets,
-    ) as runtime:  # fmt: skip
-        dynamodb = runtime.boto3_resource("dynamodb")
-        state = StateStore(runtime.env["CONNECTOR_STATE_TABLE"], resource=dynamodb)
-        ledger = QbdLedger(
-            connection=connection,
-            outbox=OutboxStore(runtime.env["CONNECTOR_OUTBOX_TABLE"], resource=dynamodb),
-            state=state,
-        )
+    with deployment(
+        "bench", lambda _: config.connections, secrets, functions=(QBWC,), poll_interval_s=0.2
+    ) as rig:
         for _ in range(orders):  # what the sync worker does for each order
-            order = normalise_order(woo.create_order(), connection.id)
-            posted = ledger.post_order(order, None)
-            state.put_sync_state(
-                SyncState(
-                    record_key=f"{connection.id}#order#{order.store_id}",
-                    status="queued",
-                    ledger_type=posted.ledger_type,
-                    updated_at="",
-                )
-            )
+            rig.queue_order(connection.id, normalise_order(woo.create_order(), connection.id))
         calls: list[float] = []
         by_method: dict[str, list[float]] = {}
 
@@ -264,9 +242,9 @@ def bench_desktop(orders: int) -> None:
         company = QbdCompany(seed=9)
         started = time.perf_counter()
         sessions: list[SessionReport] = []
-        with WebConnector(
-            f"{runtime.base_url}/qbwc/{connection.id}", qbd_scenario.QBWC_USER,
-            qbd_scenario.QBWC_PASSWORD, company, noop_pause_s=0.05, client=client,
+        with rig.web_connector(
+            connection.id, qbd_scenario.QBWC_USER, qbd_scenario.QBWC_PASSWORD, company,
+            noop_pause_s=0.05, client=client,
         ) as connector:  # fmt: skip
             while not sessions or sessions[-1].outcome != "none":
                 sessions.append(connector.run_session())

@@ -40,11 +40,11 @@ from typing import Any
 from connector.config import TenantConfig
 from connector.ledgers.qbd.currencies import CURRENCY_NAMES
 from connector.ledgers.qbd.password import hash_password
-from connector.local import LocalRuntime
-from connector.resources import ENV_SESSION_TABLE, FUNCTIONS, QBWC
+from connector.resources import FUNCTIONS, QBWC
 from simulators.qbd import QbdCompany, QbdMoney, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
 from simulators.scenario import POSTING, order_landed_right
+from simulators.testbed.deployment import Rig, deployment
 from simulators.woocommerce import OrderSpec, WooSimulator
 from simulators.woocommerce_catalogue import Person
 from simulators.woocommerce_webhooks import WebhookSender
@@ -292,37 +292,31 @@ class DeskScenario:
 
     def run(self) -> DeskScenarioReport:
         started = time.monotonic()
-        with self.woo.serve() as woo_server:
-            config = tenant_config(woo_server.base_url, max_requests=self.max_requests)
-            secrets = {
-                CONNECTION: {
-                    "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
-                    "ledger": {"password_hash": hash_password(QBWC_PASSWORD)},
-                }
+        secrets = {
+            CONNECTION: {
+                "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
+                "ledger": {"password_hash": hash_password(QBWC_PASSWORD)},
             }
-            functions = FUNCTIONS if QBWC in FUNCTIONS else (*FUNCTIONS, QBWC)
-            with LocalRuntime(
-                tenant="desk",
-                tenant_config_json=config.model_dump_json(),
-                secrets=secrets,
-                functions=functions,
-            ) as runtime:
-                self._say(f"local runtime at {runtime.base_url}; store {woo_server.base_url}")
-                self._trade(runtime)
-                drain_started = time.monotonic()
-                self._web_connector(runtime)
-                self.report.drain_s = time.monotonic() - drain_started
-                self._check()
+        }
+        with deployment(
+            "desk",
+            lambda at: tenant_config(at.store, max_requests=self.max_requests).connections,
+            secrets,
+            store=self.woo,
+            functions=FUNCTIONS if QBWC in FUNCTIONS else (*FUNCTIONS, QBWC),
+            poll_interval_s=0.2,
+        ) as rig:
+            self._say(f"local runtime at {rig.runtime.base_url}; store {rig.endpoints.store}")
+            self._trade(rig)
+            drain_started = time.monotonic()
+            self._web_connector(rig)
+            self.report.drain_s = time.monotonic() - drain_started
+            self._check()
         self.report.elapsed_s = time.monotonic() - started
         return self.report
 
-    def _trade(self, runtime: LocalRuntime) -> None:
-        sender = WebhookSender(
-            self.woo,
-            target_url=f"{runtime.base_url}/webhooks/{CONNECTION}",
-            secret=WEBHOOK_SECRET,
-            webhook_id=1,
-        )
+    def _trade(self, rig: Rig) -> None:
+        sender = rig.woo_sender(CONNECTION, WEBHOOK_SECRET)
         try:
             if sender.ping() != 200:
                 raise RuntimeError(f"the webhook ping failed: {sender.last_ping_error}")
@@ -357,8 +351,7 @@ class DeskScenario:
             self._refund(sender, [i for i in order_ids if i not in chosen])
         finally:
             sender.close()
-        if not runtime.drain(timeout_s=120 + self.orders):
-            raise RuntimeError("the sync queue did not drain")
+        rig.drain(timeout_s=120 + self.orders)
         self._say("every order is in the outbox; the Web Connector's turn")
 
     def _with_payment(self, spec: OrderSpec) -> OrderSpec:
@@ -542,13 +535,9 @@ class DeskScenario:
             wc.lose_response_once()
             self.report.faults_injected.append("a second response lost")
 
-    def _web_connector(self, runtime: LocalRuntime) -> None:
-        with WebConnector(
-            f"{runtime.base_url}/qbwc/{CONNECTION}",
-            QBWC_USER,
-            QBWC_PASSWORD,
-            self.company,
-            noop_pause_s=0.05,
+    def _web_connector(self, rig: Rig) -> None:
+        with rig.web_connector(
+            CONNECTION, QBWC_USER, QBWC_PASSWORD, self.company, noop_pause_s=0.05
         ) as wc:
             for number in range(self.max_sessions):
                 self._inject(number, wc)
@@ -562,25 +551,12 @@ class DeskScenario:
                     return
                 if session.outcome == "busy":
                     # A crashed session still holds the connection; QBWC comes back later.
-                    self._time_passes(runtime, session.postpone_s or ACTIVE_WAIT_S)
+                    seconds = session.postpone_s or ACTIVE_WAIT_S
+                    rig.time_passes(CONNECTION, seconds)
+                    self.report.waited_s += seconds
                 if session.outcome in ("nvu", "aborted"):
                     raise RuntimeError(f"the Web Connector stopped: {session.errors}")
         raise RuntimeError(f"the outbox did not drain in {self.max_sessions} sessions")
-
-    def _time_passes(self, runtime: LocalRuntime, seconds: int) -> None:
-        """The Web Connector waits ``seconds`` before its next run (its scheduler does in real
-        life). The service keeps time by the wall clock, so the wait is played out on the
-        session lease it keeps in SESSION_TABLE (key active#<connection>/LEASE, alive_until)."""
-        table = runtime.boto3_resource("dynamodb").Table(runtime.env[ENV_SESSION_TABLE])
-        key = {"pk": f"active#{CONNECTION}", "sk": "LEASE"}
-        lease = table.get_item(Key=key, ConsistentRead=True).get("Item")
-        if lease and "alive_until" in lease:
-            table.update_item(
-                Key=key,
-                UpdateExpression="SET alive_until = :until",
-                ExpressionAttributeValues={":until": int(lease["alive_until"]) - seconds - 1},
-            )
-        self.report.waited_s += seconds
 
     def _check(self) -> None:
         by_order: dict[str, list[QbdTxn]] = {}

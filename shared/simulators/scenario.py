@@ -24,14 +24,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from connector.config import TenantConfig
-from connector.local import LocalRuntime
 from connector.replay import replay_parked
-from connector.state import AuditTrail, StateStore
-from connector.sync_queue import SyncQueue
 from simulators.qbo import QboSimulator
+from simulators.testbed.deployment import Rig, deployment
 from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator
 from simulators.woocommerce_webhooks import WebhookSender
 
@@ -238,38 +234,37 @@ class Scenario:
     # --- running --------------------------------------------------------------------------
     def run(self) -> ScenarioReport:
         started = time.monotonic()
-        with self.woo.serve() as woo_server, self.qbo.serve() as qbo_server:
-            config = tenant_config(woo_server.base_url, qbo_server.base_url)
-            secrets = {
-                CONNECTION: {
-                    "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
-                    "ledger": dict(QBO_APP),
-                }
+        secrets = {
+            CONNECTION: {
+                "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
+                "ledger": dict(QBO_APP),
             }
-            with LocalRuntime(
-                tenant="demo", tenant_config_json=config.model_dump_json(), secrets=secrets
-            ) as runtime:
-                self._say(
-                    f"local runtime at {runtime.base_url}; store {woo_server.base_url}; "
-                    f"QuickBooks {qbo_server.base_url}"
-                )
-                self._connect(runtime)
-                sender = WebhookSender(
-                    self.woo,
-                    target_url=f"{runtime.base_url}/webhooks/{CONNECTION}",
-                    secret=WEBHOOK_SECRET,
-                    webhook_id=1,
-                )
-                try:
-                    self._trade(runtime, sender)
-                finally:
-                    sender.close()
-                self._fix_and_replay(runtime)
-                self._check(runtime)
+        }
+        with deployment(
+            "demo",
+            lambda at: tenant_config(at.store, at.qbo).connections,
+            secrets,
+            store=self.woo,
+            qbo=self.qbo,
+            connect=(),  # the bookkeeper's company is set up first
+            poll_interval_s=0.2,
+        ) as rig:
+            self._say(
+                f"local runtime at {rig.runtime.base_url}; store {rig.endpoints.store}; "
+                f"QuickBooks {rig.endpoints.qbo}"
+            )
+            self._connect(rig)
+            sender = rig.woo_sender(CONNECTION, WEBHOOK_SECRET)
+            try:
+                self._trade(rig, sender)
+            finally:
+                sender.close()
+            self._fix_and_replay(rig)
+            self._check(rig)
         self.report.elapsed_s = time.monotonic() - started
         return self.report
 
-    def _connect(self, runtime: LocalRuntime) -> None:
+    def _connect(self, rig: Rig) -> None:
         """The merchant clicks Connect to QuickBooks; the simulated Intuit approves."""
         # The bookkeeper's QuickBooks has a gift-card item they have made inactive.
         self.qbo.seed(
@@ -289,13 +284,7 @@ class Scenario:
         rates_from = date.today() - timedelta(days=30)
         for currency, rate in FOREIGN_RATES.items():
             self.qbo.set_exchange_rate(currency, rate, rates_from)
-        page = httpx.get(
-            f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True, timeout=30
-        )
-        if page.status_code != 200 or "is connected" not in page.text:
-            raise RuntimeError(
-                f"connecting QuickBooks failed: {page.status_code} {page.text[:300]}"
-            )
+        rig.connect(CONNECTION)
         self._say("QuickBooks connected through the OAuth flow")
 
     def _deliver(self, sender: WebhookSender, topic: str, resource_id: int) -> None:
@@ -304,7 +293,7 @@ class Scenario:
         if 200 <= status < 300:
             self.report.webhooks_accepted += 1
 
-    def _trade(self, runtime: LocalRuntime, sender: WebhookSender) -> None:
+    def _trade(self, rig: Rig, sender: WebhookSender) -> None:
         if sender.ping() != 200:
             raise RuntimeError(f"the webhook ping failed: {sender.last_ping_error}")
         self._say("webhook saved in WooCommerce; ping answered 200")
@@ -367,7 +356,7 @@ class Scenario:
         for customer_id in self.woo.customer_ids()[:2]:
             self._deliver(sender, "customer.updated", customer_id)
         self._say(f"{self.report.webhooks_sent} webhooks sent; waiting for the queue to drain")
-        self._drain(runtime)
+        self._drain(rig)
 
     def _pay_and_refund(self, sender: WebhookSender, order_ids: list[int]) -> None:
         """Bank transfers arrive for some orders on hold; customers get money back on others:
@@ -431,27 +420,23 @@ class Scenario:
         self.qbo.inject(5010, times=1, entity="Invoice", operation="update")
         self.report.faults_injected += ["429 throttled x3", "lost response", "503", "5010 stale"]
 
-    def _drain(self, runtime: LocalRuntime) -> None:
+    def _drain(self, rig: Rig) -> None:
         deadline = time.monotonic() + 60 + self.orders * 2
         while time.monotonic() < deadline:
-            if runtime.drain(timeout_s=5):
+            if rig.runtime.drain(timeout_s=5):
                 return
-            self._say(f"  ... {self._posted(runtime)} records in step so far")
+            self._say(f"  ... {self._posted(rig)} records in step so far")
         raise RuntimeError("the sync queue did not drain")
 
-    def _posted(self, runtime: LocalRuntime) -> int:
-        state = StateStore(
-            runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
-        )
+    def _posted(self, rig: Rig) -> int:
         return sum(
-            1 for s in state.sync_states(CONNECTION, "order") if s.status in ("posted", "voided")
+            1
+            for s in rig.state_store.sync_states(CONNECTION, "order")
+            if s.status in ("posted", "voided")
         )
 
-    def _fix_and_replay(self, runtime: LocalRuntime) -> None:
-        state = StateStore(
-            runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
-        )
-        for record in state.sync_states(CONNECTION, "order"):
+    def _fix_and_replay(self, rig: Rig) -> None:
+        for record in rig.state_store.sync_states(CONNECTION, "order"):
             if record.status == "parked":
                 self.report.parked[record.record_key] = record.last_error or ""
         if not self.report.parked:
@@ -462,20 +447,13 @@ class Scenario:
         for item in self.qbo.documents("Item"):
             if item["Name"] == "Gift Cards":
                 self.qbo.set_active("Item", item["Id"], True)
-        sqs = runtime.boto3_client("sqs")
-        result = replay_parked(
-            sqs,
-            dlq_url=runtime.env["CONNECTOR_SYNC_DLQ_URL"],
-            queue=SyncQueue(runtime.env["CONNECTOR_SYNC_QUEUE_URL"], client=sqs),
-        )
+        result = replay_parked(rig.sqs, dlq_url=rig.dlq_url, queue=rig.sync_queue())
         self.report.replayed = len(result.replayed)
-        self._drain(runtime)
+        self._drain(rig)
 
     # --- checking --------------------------------------------------------------------------
-    def _check(self, runtime: LocalRuntime) -> None:
-        audit = AuditTrail(
-            runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
-        )
+    def _check(self, rig: Rig) -> None:
+        audit = rig.trail
         books = _Books(self.qbo)
         for order_id in self.woo.order_ids():
             order = self.woo.get_order(order_id)

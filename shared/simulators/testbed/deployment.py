@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
 
@@ -89,6 +89,8 @@ Secrets = Mapping[str, Mapping[str, Any]]
 
 @dataclass
 class Rig:
+    """A running deployment: what the merchant does, and what people look at."""
+
     runtime: LocalRuntime
     config: TenantConfig
     endpoints: Endpoints = Endpoints()
@@ -359,9 +361,6 @@ class Rig:
         return self.runtime.boto3_resource("dynamodb").Table(self.runtime.env[ENV_SESSION_TABLE])
 
 
-R = TypeVar("R", bound=Rig)
-
-
 @contextmanager
 def deployment(
     tenant: str,
@@ -374,8 +373,8 @@ def deployment(
     functions: Sequence[FunctionSpec] = FUNCTIONS,
     connect: Sequence[str] | None = None,
     poll_interval_s: float = 0.05,
-    rig: type[R] = Rig,  # type: ignore[assignment]
-) -> Iterator[R]:
+    rig: type[Rig] = Rig,
+) -> Iterator[Rig]:
     """Serve the simulators, start the runtime and connect the Online connections.
 
     ``store`` is the one store simulator served (``endpoints.store``), ``stores`` several by
@@ -384,7 +383,7 @@ def deployment(
     ``Connection``s); ``secrets`` each connection's ``store`` and ``ledger`` secrets (or a
     function of the tenant's configuration that gives them);
     ``connect`` which connections to connect through OAuth (default: every QuickBooks Online
-    one; ``()`` for none yet).
+    one; ``()`` for none yet); ``rig`` the Rig class to yield (a preset's subclass).
     """
     with ExitStack() as stack:
         box: list[Rig] = []  # the handlers reach the rig, which needs the servers' addresses

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from lxml import etree
@@ -190,4 +190,4 @@ def qbwc_rig(
         functions=functions,
         rig=QbwcRig,
     ) as rig:
-        yield rig
+        yield cast(QbwcRig, rig)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, cast
 
 from connector.config import TenantConfig
 from connector.state import AuditEvent, StateStore, SyncState
@@ -185,7 +185,7 @@ def qbo_rig(
         connect=connect,
         rig=QboRig,
     ) as rig:
-        yield rig
+        yield cast(QboRig, rig)
 
 
 class LocalRig(Rig):
@@ -211,4 +211,4 @@ def connected_runtime(
     stores, a store behind a fault of its own), each connection authorised against ``qbo``."""
     with deployment(tenant, lambda _: connections, secrets, rig=LocalRig) as rig:
         rig.qbo = qbo  # served by the test; the rig only reads its documents
-        yield rig
+        yield cast(LocalRig, rig)
