@@ -5,10 +5,10 @@ checkout (Awaiting Fulfillment, 11), a bank deposit waits (Awaiting Payment, 7) 
 merchant captures it, an abandoned checkout stays Incomplete (0). A coupon is a line
 discount, the fee is handling, and a foreign currency is what the shopper's screen showed
 (BigCommerce's display currency): the order is charged in the store's dollars. Refunds are
-order-level amounts (BigCommerce refunds only money it took); status changes call
-``store/order/statusUpdated`` (its data names both statuses, so each change is its own
-event), refunds ``store/order/refund/created``. The hooks are registered through the API as
-the README tells the merchant, echoing ``X-Connector-Token``.
+order-level amounts (BigCommerce refunds only money it took). The hooks are the ones
+``connector webhooks sync`` registered (X-Connector-Token echoed): a status change calls
+``store/order/updated``, a refund ``store/order/refund/created``. A callback is a stub whose
+``hash`` is the same for the same scope and order, so two updates of one order look alike.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
-
-import httpx
 
 from simulators.bigcommerce import BigCommerceSimulator, Line
 from simulators.shops.driver import Delivery, OrderView, Outcome, RefundView, Refused
@@ -40,12 +38,6 @@ COUPON_SHARE = Decimal("0.10")  # of the first line
 AWAITING_FULFILLMENT, AWAITING_PAYMENT, INCOMPLETE = 11, 7, 0
 COMPLETED, CANCELLED, REFUNDED, PARTIALLY_REFUNDED = 10, 5, 4, 14
 POST_STATUSES = (AWAITING_FULFILLMENT, AWAITING_PAYMENT, 9, 2, 10)
-SCOPES = (
-    "store/order/created",
-    "store/order/statusUpdated",
-    "store/order/archived",
-    "store/order/refund/created",
-)
 PAID = frozenset({"captured", "paid", "partially refunded", "refunded"})
 
 
@@ -62,7 +54,6 @@ class BigCommerceDriver:
         self._customers: dict[str, int] = {}
         self._ids: list[int] = []
         self._messages = itertools.count(1)
-        self._base_url = ""
 
     @property
     def calls(self) -> int:
@@ -73,7 +64,6 @@ class BigCommerceDriver:
         return self.sim
 
     def connection(self, base_url: str) -> dict[str, Any]:
-        self._base_url = base_url  # where the merchant's curl registers the hooks
         return {
             "store": {
                 "kind": "bigcommerce",
@@ -92,22 +82,11 @@ class BigCommerceDriver:
             "webhook_secret": webhook_secret,
         }
 
-    def hook_up(self, webhook_url: str, webhook_secret: str) -> None:
-        """The README's curl: one hook per scope, with the X-Connector-Token header."""
-        for scope in SCOPES:
-            answer = httpx.post(
-                f"{self._base_url}/stores/{self.sim.store_hash}/v3/hooks",
-                headers={"X-Auth-Token": self.sim.access_token, "Accept": "application/json"},
-                json={
-                    "scope": scope,
-                    "destination": webhook_url,
-                    "is_active": True,
-                    "headers": {"X-Connector-Token": webhook_secret},
-                },
-                timeout=10,
-            )
-            if answer.status_code != 200:
-                raise RuntimeError(f"registering the {scope} hook: {answer.text}")
+    def hook_up(self, webhook_secret: str) -> None:
+        """The hooks ``connector webhooks sync`` registered, X-Connector-Token and all."""
+        scopes = {h.scope for h in self.sim.hooks.values() if h.is_active}
+        if not {"store/order/created", "store/order/updated"} <= scopes:
+            raise RuntimeError(f"no order hooks in the store: {sorted(scopes)}")
 
     # -- trading ------------------------------------------------------------------------
     def place(self, plan: PlannedOrder) -> tuple[str, Delivery | None]:
@@ -145,20 +124,13 @@ class BigCommerceDriver:
             )
         return self._customers[buyer.email]
 
-    def _status_change(self, oid: int, change: Any) -> Delivery:
-        before = int(self.sim.orders[oid]["status_id"])
-        change()
-        after = int(self.sim.orders[oid]["status_id"])
-        status = {"previous_status_id": before, "new_status_id": after}
-        return self._callback("store/order/statusUpdated", oid, status=status)
-
     def pay(self, store_id: str) -> Delivery | None:
-        oid = int(store_id)
-        return self._status_change(oid, lambda: self.sim.capture(oid, AWAITING_FULFILLMENT))
+        self.sim.capture(int(store_id), AWAITING_FULFILLMENT)
+        return self._callback("store/order/updated", int(store_id))
 
     def complete(self, store_id: str) -> Delivery | None:
-        oid = int(store_id)
-        return self._status_change(oid, lambda: self.sim.set_status(oid, COMPLETED))
+        self.sim.set_status(int(store_id), COMPLETED)
+        return self._callback("store/order/updated", int(store_id))
 
     def refund(self, store_id: str, kind: RefundKind) -> Delivery | None:
         oid = int(store_id)
@@ -175,8 +147,8 @@ class BigCommerceDriver:
         return self._callback("store/order/refund/created", oid, refund={"refund_id": rid})
 
     def cancel(self, store_id: str) -> Delivery | None:
-        oid = int(store_id)
-        return self._status_change(oid, lambda: self.sim.set_status(oid, CANCELLED))
+        self.sim.set_status(int(store_id), CANCELLED)
+        return self._callback("store/order/updated", int(store_id))
 
     def _callback(self, scope: str, oid: int, **extras: Any) -> Delivery:
         """What BigCommerce sends every hook registered for ``scope``: the stub, the hook's own

@@ -12,7 +12,7 @@ that does not post has none. Every order has an audit trail.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,8 @@ class OrderCheck:
     documents: int
     ledger_total: Decimal | None
     audit_events: list[str]
+    # What each "received" event says: which push, or that polling found the order.
+    received: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -69,13 +71,16 @@ class OnlineBooks:
     def of(self, store_id: str, kind: str) -> list[dict[str, Any]]:
         return self._by_order.get((kind, store_id), [])
 
-    def check(self, view: OrderView, audit_events: list[str]) -> OrderCheck:
+    def check(self, view: OrderView, trail: Sequence[tuple[str, str]]) -> OrderCheck:
+        """``trail``: the order's audit events, (event, outcome) oldest first."""
         invoices = self.of(view.store_id, "Invoice")
+        audit_events = [event for event, _ in trail]
         check = OrderCheck(
             view=view,
             documents=len(invoices),
             ledger_total=_money(invoices[0]["TotalAmt"]) if invoices else None,
             audit_events=audit_events,
+            received=[outcome for event, outcome in trail if event == "received"],
         )
         found = check.problems
         if not audit_events:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,7 @@ from simulators.qbd import QbdCompany, QbdMoney, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
 from simulators.shops.driver import OrderView, StoreDriver
 from simulators.shops.stream import plan_day
-from simulators.shops.trading import Progress, Pushes, Trader
+from simulators.shops.trading import Progress, Pushes, Trader, register_webhooks
 
 TENANT = "desk-day"
 CONNECTION = "desk-shop"
@@ -56,6 +57,8 @@ class DeskCheck:
     transactions: int
     ledger_total: Decimal | None
     audit_events: list[str]
+    # What each "received" event says: which push, or that polling found the order.
+    received: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -185,13 +188,16 @@ class DeskBooks:
             memo for m in self.money if m.kind == "ARRefundCreditCard" for memo, _ in m.applied
         }
 
-    def check(self, view: OrderView, events: list[str]) -> DeskCheck:
+    def check(self, view: OrderView, trail: Sequence[tuple[str, str]]) -> DeskCheck:
+        """``trail``: the order's audit events, (event, outcome) oldest first."""
         found = self._orders.get(view.store_id, [])
+        events = [event for event, _ in trail]
         check = DeskCheck(
             view=view,
             transactions=len(found),
             ledger_total=found[0].total if found else None,
             audit_events=events,
+            received=[outcome for event, outcome in trail if event == "received"],
         )
         if not events:
             check.problems.append("no audit trail")
@@ -284,11 +290,12 @@ class DesktopDay:
                     poll_interval_s=0.05,
                 ) as runtime:
                     webhook_url = f"{runtime.base_url}/webhooks/{CONNECTION}"
-                    self.driver.hook_up(webhook_url, WEBHOOK_SECRET)
+                    self._say(register_webhooks(runtime, config))
+                    self.driver.hook_up(WEBHOOK_SECRET)
                     calls_before = self.driver.calls
                     self.trader.trade(webhook_url)
-                    if not runtime.drain(timeout_s=120 + self.report.orders):
-                        raise RuntimeError("the sync queue did not drain")
+                    self._drain(runtime)
+                    self.trader.end_of_day_poll(runtime, CONNECTION, lambda: self._drain(runtime))
                     self.report.pushes.store_calls = self.driver.calls - calls_before
                     self._say("every order is in the outbox; the Web Connector's turn")
                     self._web_connector(runtime)
@@ -297,6 +304,10 @@ class DesktopDay:
             self.trader.close()
         self.report.elapsed_s = time.monotonic() - started
         return self.report
+
+    def _drain(self, runtime: LocalRuntime) -> None:
+        if not runtime.drain(timeout_s=120 + self.report.orders):
+            raise RuntimeError("the sync queue did not drain")
 
     def _inject(self, session_number: int, wc: WebConnector) -> None:
         if not self.faults:
@@ -353,8 +364,8 @@ class DesktopDay:
         books = DeskBooks(self.company)
         for store_id in self.driver.order_ids():
             view = self.driver.view(store_id)
-            events: list[str] = [e.event for e in audit.events(f"{CONNECTION}#order#{store_id}")]
-            self.report.checks.append(books.check(view, events))
+            trail = [(e.event, e.outcome) for e in audit.events(f"{CONNECTION}#order#{store_id}")]
+            self.report.checks.append(books.check(view, trail))
         self.report.transactions = len(books.txns) + len(books.money)
         self.report.credit_memos = sum(1 for t in books.txns if t.kind == "CreditMemo")
         self.report.payments = sum(1 for m in books.money if m.kind == "ReceivePayment" and m.total)

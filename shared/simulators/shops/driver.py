@@ -107,9 +107,9 @@ class StoreDriver(Protocol):
         """The connection's store secret, as the README tells the merchant to write it."""
         ...
 
-    def hook_up(self, webhook_url: str, webhook_secret: str) -> None:
-        """What the merchant does so the store pushes to ``webhook_url`` (nothing for a store
-        that only hints)."""
+    def hook_up(self, webhook_secret: str) -> None:
+        """Once ``connector webhooks sync`` has registered the connector's webhooks: find them
+        (the store signs or tags its pushes with ``webhook_secret``)."""
         ...
 
     def place(self, plan: PlannedOrder) -> tuple[str, Delivery | None]:

@@ -81,8 +81,8 @@ class MagentoDriver:
     def store_secret(self, webhook_secret: str) -> dict[str, str]:
         return {**CREDENTIALS, "webhook_secret": webhook_secret}
 
-    def hook_up(self, webhook_url: str, webhook_secret: str) -> None:
-        """Nothing to register: the merchant's module signs its hints with the secret."""
+    def hook_up(self, webhook_secret: str) -> None:
+        """Nothing is registered (Magento is polled): the merchant's module signs its hints."""
         self._secret = webhook_secret
 
     # -- trading ------------------------------------------------------------------------
@@ -138,7 +138,18 @@ class MagentoDriver:
         rest = paid - refunded
         try:
             if kind == "line":
-                first = next(r for r in order["items"] if "parent_item_id" not in r)
+                # Not a bundle: the adapter counts a bundle's credit memo rows twice (its
+                # parent and its children), which this stream leaves out until it does not.
+                first = next(
+                    (
+                        r
+                        for r in order["items"]
+                        if "parent_item_id" not in r and r["product_type"] != "bundle"
+                    ),
+                    None,
+                )
+                if first is None:
+                    raise Refused("only a bundle to refund")
                 memo = self.sim.refund(oid, {first["sku"]: 1}, shipping=False, comment="Damaged")
             elif kind == "shipping":
                 if Decimal(str(order["shipping_amount"])) <= 0 or refunded > 0:

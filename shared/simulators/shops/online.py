@@ -28,7 +28,7 @@ from simulators.qbo import QboSimulator
 from simulators.shops.books import OnlineBooks, OrderCheck
 from simulators.shops.driver import StoreDriver
 from simulators.shops.stream import plan_day
-from simulators.shops.trading import Progress, Pushes, Trader
+from simulators.shops.trading import Progress, Pushes, Trader, poll_now, register_webhooks
 
 TENANT = "day"
 CONNECTION = "shop"
@@ -195,15 +195,14 @@ class OnlineDay:
                     )
                     self._connect(runtime)
                     webhook_url = f"{runtime.base_url}/webhooks/{CONNECTION}"
-                    self.driver.hook_up(webhook_url, WEBHOOK_SECRET)
+                    self._say(register_webhooks(runtime, config))
+                    self.driver.hook_up(WEBHOOK_SECRET)
                     calls_before = self.driver.calls
                     if self.faults:
                         self._inject_faults()
                     self.trader.trade(webhook_url, midday=lambda: self._midday(runtime))
                     self._drain(runtime)
-                    if self.trader.silent:
-                        self._poll(runtime)
-                        self._drain(runtime)
+                    self.trader.end_of_day_poll(runtime, CONNECTION, lambda: self._drain(runtime))
                     self.report.pushes.store_calls = self.driver.calls - calls_before
                     self._check(runtime)
         finally:
@@ -239,12 +238,9 @@ class OnlineDay:
         if self.faults:
             self.qbo.expire_access_tokens()  # an hour passes: the next call gets a 401
             self.report.faults_injected.append("401 expired token")
-        if self.trader.silent:
-            self._poll(runtime)  # the scheduled poll runs while the shop trades
-
-    def _poll(self, runtime: LocalRuntime) -> None:
-        runtime.fire_schedule("reconcile", detail={"poll": "now"})
-        self.report.pushes.polls += 1
+        if self.trader.silent:  # the scheduled poll runs while the shop trades
+            poll_now(runtime)
+            self.report.pushes.polls += 1
 
     def _drain(self, runtime: LocalRuntime) -> None:
         self._say("waiting for the queue to drain")
@@ -262,8 +258,8 @@ class OnlineDay:
         books = OnlineBooks(self.qbo, DEPOSIT_ACCOUNTS)
         for store_id in self.driver.order_ids():
             view = self.driver.view(store_id)
-            events: list[str] = [e.event for e in audit.events(f"{CONNECTION}#order#{store_id}")]
-            self.report.checks.append(books.check(view, events))
+            trail = [(e.event, e.outcome) for e in audit.events(f"{CONNECTION}#order#{store_id}")]
+            self.report.checks.append(books.check(view, trail))
             if len(view.number) > 21:
                 self.report.long_numbers += 1
         self.report.documents = len(books.kinds["Invoice"])

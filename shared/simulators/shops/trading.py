@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from simulators.shops.driver import Delivery, Refused, StoreDriver
+from connector import webhook_setup
+from connector.config import TenantConfig
+from connector.local import LocalRuntime
+from connector.secrets import SecretVault
+from connector.state import AuditTrail
+from simulators.shops.driver import Delivery, OrderView, Refused, StoreDriver
 from simulators.shops.stream import Change, Day
 
 DUPLICATE_SHARE = 0.15  # pushes the store sends twice
@@ -42,7 +47,11 @@ class Pushes:
     duplicates: int = 0
     late: int = 0
     silent_orders: int = 0  # orders the store never pushed: found by the poll alone
+    silent_ids: set[str] = field(default_factory=set)  # their store ids
     polls: int = 0
+    # Pushed orders whose books the end-of-day poll still changed: a push the connector missed.
+    caught_by_poll: list[str] = field(default_factory=list)
+    sent_about: dict[str, list[str]] = field(default_factory=dict)  # store id -> what was sent
     changes: Counter[str] = field(default_factory=Counter)  # "pay", "refund amount", ...
     refused: Counter[str] = field(default_factory=Counter)  # changes the store cannot make
     foreign_orders: Counter[str] = field(default_factory=Counter)  # currency -> orders
@@ -63,11 +72,52 @@ class Pushes:
             f"pushes sent / accepted       {self.sent} / {self.accepted} "
             f"({self.duplicates} twice, {self.late} late and stale)",
             f"found only by the poll       {self.silent_orders} orders ({self.polls} polls)",
+            f"missed pushes the poll found {len(self.caught_by_poll)} orders",
             f"later that day               {changes or 'nothing'}",
             f"foreign-currency checkouts   {foreign or 'none'}",
             f"store API calls              {self.store_calls} ({self.calls_per_order:.1f} per order)",
             f"ingest answer p50 / p95      {self.ingest_ms(50):.1f} / {self.ingest_ms(95):.1f} ms",
         ]
+
+
+def register_webhooks(runtime: LocalRuntime, config: TenantConfig) -> str:
+    """``connector webhooks sync``, as the README tells the merchant to run it: each store's
+    webhooks created through its API (Magento's report says it is polled). Its table."""
+    vault = SecretVault(runtime.secret_prefix, client=runtime.boto3_client("secretsmanager"))
+    with httpx.Client(timeout=30) as http:
+        found = webhook_setup.run(
+            "sync", list(config.connections), base_url=runtime.base_url, vault=vault, http=http
+        )
+    if webhook_setup.exit_code(found, verb="sync") != 0:
+        raise RuntimeError(webhook_setup.render(found, verb="sync"))
+    return webhook_setup.render(found, verb="sync")
+
+
+def poll_now(runtime: LocalRuntime) -> None:
+    """What the reconcile schedule does, at once (``{"poll": "now"}``)."""
+    runtime.fire_schedule("reconcile", detail={"poll": "now"})
+
+
+# Audit events that mean the books changed (Desktop: a change queued for the Web Connector).
+BOOKS_CHANGED = frozenset({"posted", "updated", "voided", "deleted", "queued"})
+
+
+def books_changes(
+    runtime: LocalRuntime, connection_id: str, views: list[OrderView]
+) -> Counter[str]:
+    """Per order, how many changes its document, payment and refunds saw (audit events)."""
+    audit = AuditTrail(
+        runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
+    )
+    changes: Counter[str] = Counter()
+    for view in views:
+        keys = [f"order#{view.store_id}", f"payment#{view.store_id}"]
+        keys += [f"refund#{r.refund_id}" for r in view.refunds]
+        for key in keys:
+            for event in audit.events(f"{connection_id}#{key}"):
+                if event.event in BOOKS_CHANGED:
+                    changes[view.store_id] += 1
+    return changes
 
 
 class Trader:
@@ -87,18 +137,38 @@ class Trader:
         orders = len(day.orders)
         self.silent = frozenset(self._rng.sample(range(orders), round(orders * silent_share)))
         self._say = progress or (lambda _line: None)
-        self._late: list[Delivery] = []
+        self._late: list[tuple[str, Delivery]] = []
+        self._store_ids: dict[int, str] = {}
         self._url = ""
         self._http = httpx.Client(timeout=30)
 
     def close(self) -> None:
         self._http.close()
 
+    def end_of_day_poll(
+        self, runtime: LocalRuntime, connection_id: str, drain: Callable[[], None]
+    ) -> None:
+        """The schedule's last poll of the day, once the pushes are settled: for which pushed
+        orders it still changed the books (a push the connector missed)."""
+        pushed = [
+            self.driver.view(sid)
+            for sid in self._store_ids.values()
+            if sid not in self.pushes.silent_ids
+        ]
+        before = books_changes(runtime, connection_id, pushed)
+        poll_now(runtime)
+        self.pushes.polls += 1
+        drain()
+        after = books_changes(runtime, connection_id, pushed)
+        self.pushes.caught_by_poll = sorted(
+            view.store_id for view in pushed if after[view.store_id] > before[view.store_id]
+        )
+
     def trade(self, webhook_url: str, midday: Callable[[], None] = lambda: None) -> None:
         """The whole day: checkouts (``midday`` runs halfway through), later changes, and the
         late deliveries last."""
         self._url = webhook_url
-        store_ids: dict[int, str] = {}
+        store_ids = self._store_ids
         for plan in self.day.orders:
             store_id, delivery = self.driver.place(plan)
             store_ids[plan.n] = store_id
@@ -112,9 +182,10 @@ class Trader:
                 midday()
         for change in self.day.later:
             self._change(change, store_ids[change.order])
-        for delivery in self._late:  # out of order: older news arrives last
-            self._send(delivery)
+        for about, delivery in self._late:  # out of order: older news arrives last
+            self._send(about, delivery)
         self.pushes.silent_orders = len(self.silent)
+        self.pushes.silent_ids = {store_ids[n] for n in self.silent}
         self._say(f"{self.pushes.sent} pushes sent")
 
     def _change(self, change: Change, store_id: str) -> None:
@@ -139,16 +210,18 @@ class Trader:
         """The store's push about order ``n``: none for a silent order; some twice, some late."""
         if delivery is None or n in self.silent:
             return
+        about = self._store_ids[n]
         if self._rng.random() < LATE_SHARE:
-            self._late.append(delivery)
+            self._late.append((about, delivery))
             self.pushes.late += 1
             return
-        self._send(delivery)
+        self._send(about, delivery)
         if self._rng.random() < DUPLICATE_SHARE:
-            self._send(delivery)
+            self._send(about, delivery)
             self.pushes.duplicates += 1
 
-    def _send(self, delivery: Delivery) -> None:
+    def _send(self, about: str, delivery: Delivery) -> None:
+        self.pushes.sent_about.setdefault(about, []).append(delivery.what)
         started = time.perf_counter()
         answer = self._http.post(self._url, content=delivery.body, headers=dict(delivery.headers))
         self.pushes.ingest_s.append(time.perf_counter() - started)

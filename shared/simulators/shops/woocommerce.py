@@ -4,8 +4,9 @@ A card pays at checkout (``processing``, Stripe), a bank transfer waits ``on-hol
 arrives, an abandoned checkout stays ``pending``. A coupon is ``save10``, the fee is gift
 wrapping, a foreign currency is a multi-currency plugin's checkout and a long number a
 sequential-numbers plugin's. Every change is followed by the webhook WooCommerce would send
-(``order.created`` or ``order.updated``), its body built now, as WooCommerce builds it at
-delivery time: a delivery held back and sent later is a stale snapshot.
+through the webhooks ``connector webhooks sync`` saved (``order.created`` or
+``order.updated``), its body built now, as WooCommerce builds it at delivery time: a delivery
+held back and sent later is a stale snapshot.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from simulators.woocommerce_catalogue import Person
 from simulators.woocommerce_webhooks import (
     WC_VERSION,
     WP_VERSION,
-    WebhookSender,
     php_json,
     webhook_signature,
 )
@@ -33,7 +33,6 @@ POSTING = ("processing", "completed", "on-hold", "refunded")
 WITHDRAWING = ("cancelled", "trash")
 CARD = ("stripe", "Credit Card (Stripe)")
 TRANSFER = ("bacs", "Direct bank transfer")
-WEBHOOK_ID = 1
 
 
 def _person(buyer: Buyer) -> Person:
@@ -54,6 +53,7 @@ class WooCommerceDriver:
         )
         self._customers: dict[str, int] = {}  # email -> store customer id
         self._secret = ""
+        self._hooks: dict[str, int] = {}  # topic -> webhook id
 
     @property
     def calls(self) -> int:
@@ -75,17 +75,12 @@ class WooCommerceDriver:
     def store_secret(self, webhook_secret: str) -> dict[str, str]:
         return {**KEYS, "webhook_secret": webhook_secret}
 
-    def hook_up(self, webhook_url: str, webhook_secret: str) -> None:
-        """Save the webhook in WooCommerce: it pings the URL and needs a 200."""
+    def hook_up(self, webhook_secret: str) -> None:
+        """The webhooks ``connector webhooks sync`` saved (it set their secret)."""
         self._secret = webhook_secret
-        sender = WebhookSender(
-            self.sim, target_url=webhook_url, secret=webhook_secret, webhook_id=WEBHOOK_ID
-        )
-        try:
-            if sender.ping() != 200:
-                raise RuntimeError(f"the webhook ping failed: {sender.last_ping_error}")
-        finally:
-            sender.close()
+        self._hooks = {h.topic: h.id for h in self.sim.webhooks.webhooks.values()}
+        if "order.created" not in self._hooks or "order.updated" not in self._hooks:
+            raise RuntimeError(f"no order webhooks in the store: {sorted(self._hooks)}")
 
     # -- trading ------------------------------------------------------------------------
     def place(self, plan: PlannedOrder) -> tuple[str, Delivery | None]:
@@ -151,6 +146,7 @@ class WooCommerceDriver:
         """What WC_Webhook::deliver sends: the REST representation now, signed."""
         body = php_json(self.sim.rest_representation("order", order_id))
         resource, _, event = topic.partition(".")
+        hook = self._hooks[topic]
         return Delivery(
             body=body,
             headers={
@@ -161,8 +157,8 @@ class WooCommerceDriver:
                 "X-WC-Webhook-Resource": resource,
                 "X-WC-Webhook-Event": event,
                 "X-WC-Webhook-Signature": webhook_signature(body, self._secret),
-                "X-WC-Webhook-ID": str(WEBHOOK_ID),
-                "X-WC-Webhook-Delivery-ID": self.sim.wp_hash(f"{WEBHOOK_ID}{int(self.sim.now())}"),
+                "X-WC-Webhook-ID": str(hook),
+                "X-WC-Webhook-Delivery-ID": self.sim.wp_hash(f"{hook}{int(self.sim.now())}"),
             },
             what=topic,
         )
