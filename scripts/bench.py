@@ -5,6 +5,8 @@ printed, never asserted.
 - QuickBooks calls per paid order once the customer and items are known (targets: an invoice and
   its payment, two writes and no reads; a sales receipt, one write)
 - orders per minute through the local runtime against the simulated QuickBooks at its real limits
+- per store (WooCommerce, BigCommerce, Magento), the same order stream: store API calls per order
+  and the ingest's answer time per push (p50/p95) as the store sees it
 - QuickBooks Desktop: SOAP round trips, qbXML messages and handler time per call (by method)
   to drain 1,000 queued orders (targets: at most 50 round trips, each call well under 1 s)
 """
@@ -43,6 +45,9 @@ from simulators.scenario import (  # noqa: E402
     Scenario,
     tenant_config,
 )
+from simulators.shops import BigCommerceDriver, MagentoDriver, WooCommerceDriver  # noqa: E402
+from simulators.shops.driver import StoreDriver  # noqa: E402
+from simulators.shops.online import OnlineDay  # noqa: E402
 from simulators.testbed.deployment import deployment  # noqa: E402
 from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator  # noqa: E402
 
@@ -207,6 +212,29 @@ def bench_throughput(orders: int) -> None:
     )
 
 
+def bench_stores(orders: int) -> None:
+    """The same seeded order stream through each store, QuickBooks faults off: how often the
+    connector calls the store per order, and how fast the ingest answers each push."""
+    print(
+        f"one order stream through each store ({orders} orders; pushes repeated and late; "
+        "Magento: 40 % found only by polling)"
+    )
+    stores: list[tuple[StoreDriver, float]] = [
+        (WooCommerceDriver(), 0.0),
+        (BigCommerceDriver(), 0.0),
+        (MagentoDriver(), 0.4),
+    ]
+    for driver, silent in stores:
+        report = OnlineDay(driver, orders=orders, seed=5, faults=False, silent_share=silent).run()
+        pushes = report.pushes
+        print(
+            f"  {report.store:<12} store API calls per order {pushes.calls_per_order:5.1f} "
+            f"({pushes.store_calls} calls, {pushes.polls} polls); ingest answer p50 "
+            f"{pushes.ingest_ms(50):5.1f} ms, p95 {pushes.ingest_ms(95):5.1f} ms "
+            f"({pushes.sent} pushes); all correct: {report.ok}"
+        )
+
+
 def bench_desktop(orders: int) -> None:
     """Drain ``orders`` queued Desktop orders with the simulated Web Connector."""
     from connector.ledgers.qbd.password import hash_password
@@ -278,11 +306,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="ingest requests to time")
     parser.add_argument("--orders", type=int, default=100, help="orders for the throughput run")
     parser.add_argument("--desktop-orders", type=int, default=1000, help="queued Desktop orders")
+    parser.add_argument("--store-orders", type=int, default=100, help="orders per store")
     args = parser.parse_args()
     _quiet()
     bench_ingest(args.samples)
     bench_calls_per_order(20)
     bench_throughput(args.orders)
+    bench_stores(args.store_orders)
     bench_desktop(args.desktop_orders)
 
 

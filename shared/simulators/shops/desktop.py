@@ -22,18 +22,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from connector.config import TenantConfig
 from connector.ledgers.qbd.currencies import CURRENCY_NAMES
 from connector.ledgers.qbd.password import hash_password
-from connector.local import LocalRuntime
-from connector.resources import ENV_SESSION_TABLE, FUNCTIONS, QBWC
-from connector.state import AuditTrail
-from simulators.httpserver import LoopbackServer
+from connector.resources import FUNCTIONS, QBWC
 from simulators.qbd import QbdCompany, QbdMoney, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
 from simulators.shops.driver import OrderView, StoreDriver
 from simulators.shops.stream import plan_day
 from simulators.shops.trading import Progress, Pushes, Trader, register_webhooks
+from simulators.testbed.deployment import Endpoints, Rig, deployment
 
 TENANT = "desk-day"
 CONNECTION = "desk-shop"
@@ -131,33 +128,27 @@ class DeskDayReport:
         return "\n".join(lines)
 
 
-def tenant_config(driver: StoreDriver, store_url: str) -> TenantConfig:
-    return TenantConfig.model_validate(
-        {
-            "tenant": TENANT,
-            "connections": [
-                {
-                    "id": CONNECTION,
-                    "document": "invoice",
-                    **driver.connection(store_url),
-                    "ledger": {
-                        "kind": "qbd",
-                        "user_name": QBWC_USER,
-                        "sales_tax_item": "Sales Tax",
-                        "discount_item": "Discount",
-                    },
-                    "mapping": {
-                        "fallback_item": "Sales",
-                        "auto_create_items": True,
-                        "income_account": "Merchandise Sales",
-                        "shipping_item": "Shipping",
-                        "fee_item": "Fees",
-                        "payments": PAYMENTS,
-                    },
-                }
-            ],
-        }
-    )
+def connection_settings(driver: StoreDriver, at: Endpoints) -> dict[str, Any]:
+    """The tenant file's connection: the driver's store into QuickBooks Desktop."""
+    return {
+        "id": CONNECTION,
+        "document": "invoice",
+        **driver.connection(at.store),
+        "ledger": {
+            "kind": "qbd",
+            "user_name": QBWC_USER,
+            "sales_tax_item": "Sales Tax",
+            "discount_item": "Discount",
+        },
+        "mapping": {
+            "fallback_item": "Sales",
+            "auto_create_items": True,
+            "income_account": "Merchandise Sales",
+            "shipping_item": "Shipping",
+            "fee_item": "Fees",
+            "payments": PAYMENTS,
+        },
+    }
 
 
 def _noted(memo: str | None) -> str | None:
@@ -272,41 +263,37 @@ class DesktopDay:
 
     def run(self) -> DeskDayReport:
         started = time.monotonic()
+        secrets = {
+            CONNECTION: {
+                "store": self.driver.store_secret(WEBHOOK_SECRET),
+                "ledger": {"password_hash": hash_password(QBWC_PASSWORD)},
+            }
+        }
         try:
-            with LoopbackServer(self.driver.simulator.handle) as store_server:
-                config = tenant_config(self.driver, store_server.base_url)
-                secrets = {
-                    CONNECTION: {
-                        "store": self.driver.store_secret(WEBHOOK_SECRET),
-                        "ledger": {"password_hash": hash_password(QBWC_PASSWORD)},
-                    }
-                }
-                functions = FUNCTIONS if QBWC in FUNCTIONS else (*FUNCTIONS, QBWC)
-                with LocalRuntime(
-                    tenant=TENANT,
-                    tenant_config_json=config.model_dump_json(),
-                    secrets=secrets,
-                    functions=functions,
-                    poll_interval_s=0.05,
-                ) as runtime:
-                    webhook_url = f"{runtime.base_url}/webhooks/{CONNECTION}"
-                    self._say(register_webhooks(runtime, config))
-                    self.driver.hook_up(WEBHOOK_SECRET)
-                    calls_before = self.driver.calls
-                    self.trader.trade(webhook_url)
-                    self._drain(runtime)
-                    self.trader.end_of_day_poll(runtime, CONNECTION, lambda: self._drain(runtime))
-                    self.report.pushes.store_calls = self.driver.calls - calls_before
-                    self._say("every order is in the outbox; the Web Connector's turn")
-                    self._web_connector(runtime)
-                    self._check(runtime)
+            with deployment(
+                TENANT,
+                lambda at: [connection_settings(self.driver, at)],
+                secrets,
+                store=self.driver.simulator,
+                functions=FUNCTIONS if QBWC in FUNCTIONS else (*FUNCTIONS, QBWC),
+            ) as rig:
+                self._say(register_webhooks(rig))
+                self.driver.hook_up(WEBHOOK_SECRET)
+                calls_before = self.driver.calls
+                self.trader.trade(rig.webhook_url(CONNECTION))
+                self._drain(rig)
+                self.trader.end_of_day_poll(rig, CONNECTION, lambda: self._drain(rig))
+                self.report.pushes.store_calls = self.driver.calls - calls_before
+                self._say("every order is in the outbox; the Web Connector's turn")
+                self._web_connector(rig)
+                self._check(rig)
         finally:
             self.trader.close()
         self.report.elapsed_s = time.monotonic() - started
         return self.report
 
-    def _drain(self, runtime: LocalRuntime) -> None:
-        if not runtime.drain(timeout_s=120 + self.report.orders):
+    def _drain(self, rig: Rig) -> None:
+        if not rig.runtime.drain(timeout_s=120 + self.report.orders):
             raise RuntimeError("the sync queue did not drain")
 
     def _inject(self, session_number: int, wc: WebConnector) -> None:
@@ -320,13 +307,9 @@ class DesktopDay:
             wc.lose_response_once()
             self.report.faults_injected.append("response lost after QuickBooks did the work")
 
-    def _web_connector(self, runtime: LocalRuntime) -> None:
-        with WebConnector(
-            f"{runtime.base_url}/qbwc/{CONNECTION}",
-            QBWC_USER,
-            QBWC_PASSWORD,
-            self.company,
-            noop_pause_s=0.05,
+    def _web_connector(self, rig: Rig) -> None:
+        with rig.web_connector(
+            CONNECTION, QBWC_USER, QBWC_PASSWORD, self.company, noop_pause_s=0.05
         ) as wc:
             for number in range(self.max_sessions):
                 self._inject(number, wc)
@@ -339,32 +322,16 @@ class DesktopDay:
                     return
                 if session.outcome == "busy":
                     # A crashed session still holds the connection; QBWC comes back later.
-                    self._time_passes(runtime, session.postpone_s or ACTIVE_WAIT_S)
+                    rig.time_passes(CONNECTION, session.postpone_s or ACTIVE_WAIT_S)
                 if session.outcome in ("nvu", "aborted"):
                     raise RuntimeError(f"the Web Connector stopped: {session.errors}")
         raise RuntimeError(f"the outbox did not drain in {self.max_sessions} sessions")
 
-    def _time_passes(self, runtime: LocalRuntime, seconds: int) -> None:
-        """The Web Connector waits ``seconds`` before its next run. The service keeps time by
-        the wall clock, so the wait is played out on its session lease (alive_until)."""
-        table = runtime.boto3_resource("dynamodb").Table(runtime.env[ENV_SESSION_TABLE])
-        key = {"pk": f"active#{CONNECTION}", "sk": "LEASE"}
-        lease: dict[str, Any] | None = table.get_item(Key=key, ConsistentRead=True).get("Item")
-        if lease and "alive_until" in lease:
-            table.update_item(
-                Key=key,
-                UpdateExpression="SET alive_until = :until",
-                ExpressionAttributeValues={":until": int(lease["alive_until"]) - seconds - 1},
-            )
-
-    def _check(self, runtime: LocalRuntime) -> None:
-        audit = AuditTrail(
-            runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
-        )
+    def _check(self, rig: Rig) -> None:
         books = DeskBooks(self.company)
         for store_id in self.driver.order_ids():
             view = self.driver.view(store_id)
-            trail = [(e.event, e.outcome) for e in audit.events(f"{CONNECTION}#order#{store_id}")]
+            trail = [(e.event, e.outcome) for e in rig.audit_of(f"{CONNECTION}#order#{store_id}")]
             self.report.checks.append(books.check(view, trail))
         self.report.transactions = len(books.txns) + len(books.money)
         self.report.credit_memos = sum(1 for t in books.txns if t.kind == "CreditMemo")

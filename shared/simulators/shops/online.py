@@ -17,18 +17,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
-import httpx
-
-from connector.config import TenantConfig
-from connector.local import LocalRuntime
-from connector.state import AuditTrail
-from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
 from simulators.shops.books import OnlineBooks, OrderCheck
 from simulators.shops.driver import StoreDriver
 from simulators.shops.stream import plan_day
 from simulators.shops.trading import Progress, Pushes, Trader, poll_now, register_webhooks
+from simulators.testbed.deployment import Endpoints, Rig, deployment
 
 TENANT = "day"
 CONNECTION = "shop"
@@ -112,36 +108,24 @@ class DayReport:
         return "\n".join(lines)
 
 
-def tenant_config(driver: StoreDriver, store_url: str, qbo_url: str) -> TenantConfig:
-    return TenantConfig.model_validate(
-        {
-            "tenant": TENANT,
-            "connections": [
-                {
-                    "id": CONNECTION,
-                    "document": "invoice",
-                    **driver.connection(store_url),
-                    "ledger": {
-                        "kind": "qbo",
-                        "environment": "sandbox",
-                        "api_base": qbo_url,
-                        "token_url": f"{qbo_url}/oauth2/v1/tokens/bearer",
-                        "authorize_url": f"{qbo_url}/connect/oauth2",
-                    },
-                    "mapping": {
-                        "fallback_item": "Sales",
-                        "auto_create_items": True,
-                        "income_account": "Sales of Product Income",
-                        "shipping_item": "Shipping",
-                        "fee_item": "Fees",
-                        "refund_item": "Refunds",
-                        "tax": {"mode": "us_automated"},
-                        "payments": PAYMENTS,
-                    },
-                }
-            ],
-        }
-    )
+def connection_settings(driver: StoreDriver, at: Endpoints) -> dict[str, Any]:
+    """The tenant file's connection: the driver's store into the simulated QuickBooks Online."""
+    return {
+        "id": CONNECTION,
+        "document": "invoice",
+        **driver.connection(at.store),
+        "ledger": at.qbo_ledger(environment="sandbox"),
+        "mapping": {
+            "fallback_item": "Sales",
+            "auto_create_items": True,
+            "income_account": "Sales of Product Income",
+            "shipping_item": "Shipping",
+            "fee_item": "Fees",
+            "refund_item": "Refunds",
+            "tax": {"mode": "us_automated"},
+            "payments": PAYMENTS,
+        },
+    }
 
 
 class OnlineDay:
@@ -170,47 +154,42 @@ class OnlineDay:
 
     def run(self) -> DayReport:
         started = time.monotonic()
+        secrets = {
+            CONNECTION: {
+                "store": self.driver.store_secret(WEBHOOK_SECRET),
+                "ledger": dict(QBO_APP),
+            }
+        }
         try:
-            with (
-                LoopbackServer(self.driver.simulator.handle) as store_server,
-                LoopbackServer(self.qbo.handle) as qbo_server,
-            ):
-                store_url = store_server.base_url
-                config = tenant_config(self.driver, store_url, qbo_server.base_url)
-                secrets = {
-                    CONNECTION: {
-                        "store": self.driver.store_secret(WEBHOOK_SECRET),
-                        "ledger": dict(QBO_APP),
-                    }
-                }
-                with LocalRuntime(
-                    tenant=TENANT,
-                    tenant_config_json=config.model_dump_json(),
-                    secrets=secrets,
-                    poll_interval_s=0.05,
-                ) as runtime:
-                    self._say(
-                        f"{self.driver.display_name} at {store_url}, QuickBooks at "
-                        f"{qbo_server.base_url}, the connector at {runtime.base_url}"
-                    )
-                    self._connect(runtime)
-                    webhook_url = f"{runtime.base_url}/webhooks/{CONNECTION}"
-                    self._say(register_webhooks(runtime, config))
-                    self.driver.hook_up(WEBHOOK_SECRET)
-                    calls_before = self.driver.calls
-                    if self.faults:
-                        self._inject_faults()
-                    self.trader.trade(webhook_url, midday=lambda: self._midday(runtime))
-                    self._drain(runtime)
-                    self.trader.end_of_day_poll(runtime, CONNECTION, lambda: self._drain(runtime))
-                    self.report.pushes.store_calls = self.driver.calls - calls_before
-                    self._check(runtime)
+            with deployment(
+                TENANT,
+                lambda at: [connection_settings(self.driver, at)],
+                secrets,
+                store=self.driver.simulator,
+                qbo=self.qbo,
+                connect=(),  # the bookkeeper's company is set up first
+            ) as rig:
+                self._say(
+                    f"{self.driver.display_name} at {rig.endpoints.store}, QuickBooks at "
+                    f"{rig.endpoints.qbo}, the connector at {rig.runtime.base_url}"
+                )
+                self._connect(rig)
+                self._say(register_webhooks(rig))
+                self.driver.hook_up(WEBHOOK_SECRET)
+                calls_before = self.driver.calls
+                if self.faults:
+                    self._inject_faults()
+                self.trader.trade(rig.webhook_url(CONNECTION), midday=lambda: self._midday(rig))
+                self._drain(rig)
+                self.trader.end_of_day_poll(rig, CONNECTION, lambda: self._drain(rig))
+                self.report.pushes.store_calls = self.driver.calls - calls_before
+                self._check(rig)
         finally:
             self.trader.close()
         self.report.elapsed_s = time.monotonic() - started
         return self.report
 
-    def _connect(self, runtime: LocalRuntime) -> None:
+    def _connect(self, rig: Rig) -> None:
         """PayPal money has its own bank account, QuickBooks knows last month's rates, and the
         merchant clicks Connect to QuickBooks (the simulated Intuit approves)."""
         self.qbo.seed(
@@ -219,13 +198,7 @@ class OnlineDay:
         rates_from = date.today() - timedelta(days=30)
         for currency, rate in QBO_RATES.items():
             self.qbo.set_exchange_rate(currency, rate, rates_from)
-        page = httpx.get(
-            f"{runtime.base_url}/oauth/qbo/connect/{CONNECTION}", follow_redirects=True, timeout=30
-        )
-        if page.status_code != 200 or "is connected" not in page.text:
-            raise RuntimeError(
-                f"connecting QuickBooks failed: {page.status_code} {page.text[:300]}"
-            )
+        rig.connect(CONNECTION)
 
     def _inject_faults(self) -> None:
         self.qbo.inject(429, times=3)
@@ -234,31 +207,28 @@ class OnlineDay:
         self.qbo.inject(5010, times=1, entity="Invoice", operation="void")
         self.report.faults_injected += ["429 x3", "lost response", "503", "5010 stale on a void"]
 
-    def _midday(self, runtime: LocalRuntime) -> None:
+    def _midday(self, rig: Rig) -> None:
         if self.faults:
             self.qbo.expire_access_tokens()  # an hour passes: the next call gets a 401
             self.report.faults_injected.append("401 expired token")
         if self.trader.silent:  # the scheduled poll runs while the shop trades
-            poll_now(runtime)
+            poll_now(rig)
             self.report.pushes.polls += 1
 
-    def _drain(self, runtime: LocalRuntime) -> None:
+    def _drain(self, rig: Rig) -> None:
         self._say("waiting for the queue to drain")
         deadline = time.monotonic() + 60 + self.report.orders * 2
         while time.monotonic() < deadline:
-            if runtime.drain(timeout_s=10):
+            if rig.runtime.drain(timeout_s=10):
                 return
             self._say("  ... still draining")
         raise RuntimeError("the sync queue did not drain")
 
-    def _check(self, runtime: LocalRuntime) -> None:
-        audit = AuditTrail(
-            runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
-        )
+    def _check(self, rig: Rig) -> None:
         books = OnlineBooks(self.qbo, DEPOSIT_ACCOUNTS)
         for store_id in self.driver.order_ids():
             view = self.driver.view(store_id)
-            trail = [(e.event, e.outcome) for e in audit.events(f"{CONNECTION}#order#{store_id}")]
+            trail = [(e.event, e.outcome) for e in rig.audit_of(f"{CONNECTION}#order#{store_id}")]
             self.report.checks.append(books.check(view, trail))
             if len(view.number) > 21:
                 self.report.long_numbers += 1

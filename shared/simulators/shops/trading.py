@@ -20,12 +20,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from connector import webhook_setup
-from connector.config import TenantConfig
-from connector.local import LocalRuntime
-from connector.secrets import SecretVault
-from connector.state import AuditTrail
 from simulators.shops.driver import Delivery, OrderView, Refused, StoreDriver
 from simulators.shops.stream import Change, Day
+from simulators.testbed.deployment import Rig
 
 DUPLICATE_SHARE = 0.15  # pushes the store sends twice
 LATE_SHARE = 0.10  # pushes that arrive at the end of the day, after newer ones
@@ -80,43 +77,44 @@ class Pushes:
         ]
 
 
-def register_webhooks(runtime: LocalRuntime, config: TenantConfig) -> str:
+def register_webhooks(rig: Rig) -> str:
     """``connector webhooks sync``, as the README tells the merchant to run it: each store's
     webhooks created through its API (Magento's report says it is polled). Its table."""
-    vault = SecretVault(runtime.secret_prefix, client=runtime.boto3_client("secretsmanager"))
     with httpx.Client(timeout=30) as http:
         found = webhook_setup.run(
-            "sync", list(config.connections), base_url=runtime.base_url, vault=vault, http=http
+            "sync",
+            list(rig.config.connections),
+            base_url=rig.runtime.base_url,
+            vault=rig.vault,
+            http=http,
         )
     if webhook_setup.exit_code(found, verb="sync") != 0:
         raise RuntimeError(webhook_setup.render(found, verb="sync"))
     return webhook_setup.render(found, verb="sync")
 
 
-def poll_now(runtime: LocalRuntime) -> None:
+def poll_now(rig: Rig) -> None:
     """What the reconcile schedule does, at once (``{"poll": "now"}``)."""
-    runtime.fire_schedule("reconcile", detail={"poll": "now"})
+    rig.runtime.fire_schedule("reconcile", detail={"poll": "now"})
 
 
 # Audit events that mean the books changed (Desktop: a change queued for the Web Connector).
 BOOKS_CHANGED = frozenset({"posted", "updated", "voided", "deleted", "queued"})
 
 
-def books_changes(
-    runtime: LocalRuntime, connection_id: str, views: list[OrderView]
-) -> Counter[str]:
-    """Per order, how many changes its document, payment and refunds saw (audit events)."""
-    audit = AuditTrail(
-        runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
-    )
-    changes: Counter[str] = Counter()
+def books_changes(rig: Rig, connection_id: str, views: list[OrderView]) -> dict[str, set[str]]:
+    """Per order, the distinct changes its document, payment and refunds saw (audit events;
+    a change queued again in the same words is no new change)."""
+    changes: dict[str, set[str]] = {}
     for view in views:
         keys = [f"order#{view.store_id}", f"payment#{view.store_id}"]
         keys += [f"refund#{r.refund_id}" for r in view.refunds]
-        for key in keys:
-            for event in audit.events(f"{connection_id}#{key}"):
-                if event.event in BOOKS_CHANGED:
-                    changes[view.store_id] += 1
+        changes[view.store_id] = {
+            f"{key} {event.event}: {event.outcome}"
+            for key in keys
+            for event in rig.audit_of(f"{connection_id}#{key}")
+            if event.event in BOOKS_CHANGED
+        }
     return changes
 
 
@@ -145,9 +143,7 @@ class Trader:
     def close(self) -> None:
         self._http.close()
 
-    def end_of_day_poll(
-        self, runtime: LocalRuntime, connection_id: str, drain: Callable[[], None]
-    ) -> None:
+    def end_of_day_poll(self, rig: Rig, connection_id: str, drain: Callable[[], None]) -> None:
         """The schedule's last poll of the day, once the pushes are settled: for which pushed
         orders it still changed the books (a push the connector missed)."""
         pushed = [
@@ -155,13 +151,13 @@ class Trader:
             for sid in self._store_ids.values()
             if sid not in self.pushes.silent_ids
         ]
-        before = books_changes(runtime, connection_id, pushed)
-        poll_now(runtime)
+        before = books_changes(rig, connection_id, pushed)
+        poll_now(rig)
         self.pushes.polls += 1
         drain()
-        after = books_changes(runtime, connection_id, pushed)
+        after = books_changes(rig, connection_id, pushed)
         self.pushes.caught_by_poll = sorted(
-            view.store_id for view in pushed if after[view.store_id] > before[view.store_id]
+            view.store_id for view in pushed if after[view.store_id] - before[view.store_id]
         )
 
     def trade(self, webhook_url: str, midday: Callable[[], None] = lambda: None) -> None:
