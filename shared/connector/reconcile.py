@@ -49,6 +49,8 @@ ENTITIES: tuple[Entity, ...] = get_args(Entity)
 BATCH = 100
 # Sync states of a version the worker gave up on: replay is their way back, not the poll.
 PARKED = ("parked", "failed")
+# Parked records named in a run's summary, per entity (the count covers the rest).
+PARKED_NAMED = 50
 
 Decision = Literal["queue", "current", "parked"]
 
@@ -91,7 +93,8 @@ class ConnectionPoll(BaseModel):
     queued: int = 0
     current: int = 0
     parked: int = 0
-    # Records that stay parked at the version listed (replay is their path), by entity.
+    # Records that stay parked at the version listed (replay is their path), by entity; the
+    # first PARKED_NAMED of each.
     parked_ids: dict[str, list[str]] = {}
     # Per entity, the watermark after this run (ISO 8601, the store's clock).
     watermarks: dict[str, str] = {}
@@ -237,8 +240,8 @@ class Reconciler:
                 listed = latest_versions(store.list_changed(entity, since[entity]))
                 for chunk in _chunks(listed, BATCH):
                     held = self._queue_chunk(connection, chunk, now, tally)
-                    if held:
-                        parked.setdefault(entity, []).extend(held)
+                    named = parked.setdefault(entity, [])
+                    named.extend(held[: max(0, PARKED_NAMED - len(named))])
                 if listed:
                     watermarks[entity] = max(start[entity], listed[-1].modified_at)
         except (SyncError, QueueUnavailable) as exc:
@@ -256,7 +259,7 @@ class Reconciler:
             queued=tally.queued,
             current=tally.current,
             parked=tally.parked,
-            parked_ids=parked,
+            parked_ids={entity: ids for entity, ids in parked.items() if ids},
             watermarks={e: w.isoformat() for e, w in watermarks.items()},
         )
         self._audit.append(
