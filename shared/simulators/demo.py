@@ -6,8 +6,8 @@ runtime to its own simulated QuickBooks Online company: webhooks or hints arrive
 late, Magento pushes nothing for 40 % of the orders (the reconcile poll finds them), and
 QuickBooks throttles, loses a response, answers 503 and expires its token. Then the
 bookkeeper's side in WooCommerce (an order parked on an inactive item, fixed and replayed)
-and the same day into QuickBooks Desktop through the Web Connector. Each part ends with its
-summary: every order once, totals equal to the cent.
+and a WooCommerce day into QuickBooks Desktop through the Web Connector. Each part ends with
+its summary: every order once, totals equal to the cent.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from connector.observability import logger
+from simulators.qbd_scenario import DeskScenario, DeskScenarioReport
 from simulators.scenario import Scenario, ScenarioReport
 from simulators.shops import BigCommerceDriver, MagentoDriver, WooCommerceDriver
-from simulators.shops.desktop import DeskDayReport, DesktopDay
 from simulators.shops.online import DayReport, OnlineDay
 
 MAGENTO_SILENT_SHARE = 0.4  # Magento Open Source sends no webhooks: these are never pushed
@@ -32,7 +32,7 @@ MAGENTO_SILENT_SHARE = 0.4  # Magento Open Source sends no webhooks: these are n
 class DemoReport:
     stores: tuple[DayReport, ...]
     replay: ScenarioReport
-    desktop: DeskDayReport
+    desktop: DeskScenarioReport
 
     @property
     def ok(self) -> bool:
@@ -81,19 +81,18 @@ def run_demo(*, orders: int = 40, out: TextIO = sys.stdout, seed: int = 7) -> De
     say("")
     say(replay.summary())
 
-    part("The same day from BigCommerce -> QuickBooks Desktop, through the Web Connector")
-    desktop = DesktopDay(BigCommerceDriver(), orders=orders, seed=seed, progress=say).run()
+    part("WooCommerce -> QuickBooks Desktop, through the Web Connector")
+    desktop = DeskScenario(orders=orders, seed=seed, progress=say).run()
     say("")
     say(desktop.summary())
 
-    part("One order stream, three stores")
+    part("One order stream, three stores, QuickBooks Online")
     say(f"{'store':<13}{'orders':>7}{'post':>6}{'store calls/order':>19}"
         f"{'ingest p50 / p95 ms':>21}  result")  # fmt: skip
-    rows: list[tuple[DayReport | DeskDayReport, str]] = [(r, "QBO") for r in stores]
-    for report, ledger in [*rows, (desktop, "QBD")]:
+    for report in stores:
         pushes = report.pushes
         say(
-            f"{report.store + ' ' + ledger:<13}{report.orders:>7}{report.postable:>6}"
+            f"{report.store:<13}{report.orders:>7}{report.postable:>6}"
             f"{pushes.calls_per_order:>19.1f}"
             f"{pushes.ingest_ms(50):>12.1f} / {pushes.ingest_ms(95):<6.1f}  "
             + ("every order once, totals equal to the cent" if report.ok else "PROBLEMS above")

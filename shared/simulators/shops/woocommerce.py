@@ -106,8 +106,16 @@ class WooCommerceDriver:
         return str(order_id), self._delivery("order.created", order_id)
 
     def _customer(self, buyer: Buyer) -> int:
+        """The buyer's account: the one the store has for their e-mail (WooCommerce registers
+        an e-mail once), else a new one."""
         if buyer.email not in self._customers:
-            self._customers[buyer.email] = int(self.sim.create_customer(_person(buyer))["id"])
+            known = {
+                str(self.sim.rest_representation("customer", i)["email"]): i
+                for i in self.sim.customer_ids()
+            }
+            self._customers[buyer.email] = known.get(buyer.email) or int(
+                self.sim.create_customer(_person(buyer))["id"]
+            )
         return self._customers[buyer.email]
 
     def pay(self, store_id: str) -> Delivery | None:
