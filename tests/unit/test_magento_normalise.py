@@ -220,6 +220,39 @@ def test_a_credit_memo_counts_a_configurable_once_and_its_adjustments_are_not_on
     assert refund.amount - sum(r.total for r in refund.lines) == Decimal("2.50")
 
 
+@pytest.mark.parametrize(
+    ("parent_total", "child_totals"),
+    [("22", ("5", "17")), ("0", ("5", "17"))],
+    ids=["children repeat the parent's price", "priced by its children"],
+)
+def test_a_credit_memo_counts_a_bundle_once(
+    parent_total: str, child_totals: tuple[str, str]
+) -> None:
+    # Given a bundle sold for 22 (with 2.20 tax) and a credit memo of all of it
+    parent = _row(20, "KIT-A-B", parent_total, product_type="bundle")
+    a = _row(21, "A", child_totals[0], parent_item_id=20)
+    b = _row(22, "B", child_totals[1], parent_item_id=20)
+    raw = _order([parent, a, b], tax_amount=2.2, grand_total=29.2, subtotal=22)
+    if parent_total == "0":
+        a["tax_amount"], b["tax_amount"] = 0.5, 1.7
+    else:
+        parent["tax_amount"] = 2.2
+    order = normalise_order(raw, "c1")
+    rows = [
+        {"entity_id": 30 + n, "order_item_id": row["item_id"], "sku": row["sku"], "qty": 1,
+         "row_total": row["row_total"], "tax_amount": row["tax_amount"]}
+        for n, row in enumerate((parent, a, b))
+    ]  # fmt: skip
+    memo = _memo(items=rows, shipping_amount=0, adjustment_positive=0, adjustment_negative=0,
+                 grand_total=24.2)  # fmt: skip
+    # When it is read / Then the bundle is refunded once, on the line it was sold on
+    refund = normalise_refund(memo, order, {21: 20, 22: 20})
+    [line] = refund.lines
+    assert (line.line_id, line.quantity, line.total) == ("20", 1, Decimal("22.00"))
+    assert sum(t.amount for t in line.taxes) == Decimal("2.20")
+    assert refund.amount == Decimal("24.20")
+
+
 def test_a_credit_memo_that_does_not_add_up_is_refused() -> None:
     parent = _row(10, "MH01-S-Gray", "52", 2, product_type="configurable")
     order = normalise_order(_order([parent]), "c1")

@@ -372,16 +372,29 @@ def normalise_refund(raw: Mapping[str, Any], order: Order, parents: Mapping[int,
     memo = MageCreditMemo.model_validate(raw)
     q = order.q
     sold = {line.line_id: line for line in order.lines}
-    sums: dict[str, dict[str, Decimal]] = {}
+    # Per sold line: the parent row's own figures and its children's, kept apart because a
+    # bundle's children repeat the price the parent carries (summing both counts it twice).
+    own: dict[str, dict[str, Decimal]] = {}
+    kids: dict[str, dict[str, Decimal]] = {}
     for item in memo.items:
         line_id = str(parents.get(item.order_item_id, item.order_item_id))
         if line_id not in sold:
             continue
-        part = sums.setdefault(line_id, {"qty": ZERO, "net": ZERO, "tax": ZERO})
-        if str(item.order_item_id) == line_id:
-            part["qty"] = item.qty
+        is_parent = str(item.order_item_id) == line_id
+        part = (own if is_parent else kids).setdefault(line_id, {"net": ZERO, "tax": ZERO})
         part["net"] += item.row_total - item.discount_amount + item.discount_tax_compensation_amount
         part["tax"] += item.tax_amount
+    quantities = {
+        str(item.order_item_id): item.qty
+        for item in memo.items
+        if str(parents.get(item.order_item_id, item.order_item_id)) == str(item.order_item_id)
+    }
+    sums: dict[str, dict[str, Decimal]] = {}
+    for line_id in dict.fromkeys([*own, *kids]):
+        mine = own.get(line_id, {"net": ZERO, "tax": ZERO})
+        # As on the order: the parent's amount, or its children's when it carries none.
+        chosen = mine if mine["net"] != 0 or mine["tax"] != 0 else kids.get(line_id, mine)
+        sums[line_id] = {"qty": quantities.get(line_id, ZERO), **chosen}
 
     item_rates = [t.rate_id for t in order.tax_lines]
     item_weights = [t.tax_total for t in order.tax_lines]
