@@ -472,6 +472,24 @@ def test_fire_schedule_invokes_the_scheduled_function_with_a_scheduled_event(
         runtime.fire_schedule("echo")
 
 
+def test_schedules_fired_only_on_demand_still_fire_and_stop_cleanly() -> None:
+    # Given a runtime whose schedules run only when asked (as tests and scenarios start it)
+    with LocalRuntime(
+        tenant=TENANT,
+        tenant_config_json=json.dumps({"tenant": TENANT}),
+        functions=(TICK,),
+        timed_schedules=False,
+    ) as quiet:
+        # When the schedule is fired by hand / Then the function ran with a scheduled event
+        result = quiet.fire_schedule("tick", detail={"poll": "now"})
+        item = quiet.boto3_client("dynamodb").get_item(
+            TableName=quiet.env[resources.ENV_STATE_TABLE],
+            Key={"pk": {"S": "tick"}, "sk": {"S": result["fired"]}},
+        )["Item"]
+        assert json.loads(item["event"]["S"])["detail"] == {"poll": "now"}
+    # and leaving the block stopped it (a schedule that never started has no thread to join)
+
+
 def test_secrets_are_stored_under_their_names(runtime: LocalRuntime, http: httpx.Client) -> None:
     # A handler reads the store secret by the name it derives from the prefix
     response = http.get("/secrets/conn-1")

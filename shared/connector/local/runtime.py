@@ -99,6 +99,7 @@ class LocalRuntime:
         poll_interval_s: float = 0.2,
         extra_env: Mapping[str, str] | None = None,
         visibility_timeout_override_s: int | None = DEFAULT_LOCAL_VISIBILITY_TIMEOUT_S,
+        timed_schedules: bool = True,
     ) -> None:
         self.tenant = tenant
         self.tenant_config_json = tenant_config_json
@@ -110,6 +111,9 @@ class LocalRuntime:
         self.poll_interval_s = poll_interval_s
         self.extra_env = dict(extra_env or {})
         self.visibility_timeout_override_s = visibility_timeout_override_s
+        # False: schedules fire only through fire_schedule (tests and scenarios decide when a
+        # poll happens, so a background run cannot take an injected fault or skew a count).
+        self.timed_schedules = timed_schedules
         self.base_url = ""
         self.aws_endpoint_url = ""
         self.env: dict[str, str] = {}
@@ -186,8 +190,9 @@ class LocalRuntime:
         self._gateway.start()
         for poller in self._pollers:
             poller.start()
-        for schedule in self._schedules.values():
-            schedule.start()
+        if self.timed_schedules:
+            for schedule in self._schedules.values():
+                schedule.start()
         log.info(
             "local runtime for %s: API %s, AWS %s",
             self.tenant,

@@ -73,7 +73,8 @@ class Schedule:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=self.spec.timeout_s)
+        if self._thread.ident is not None:  # a schedule fired only on demand never started
+            self._thread.join(timeout=self.spec.timeout_s)
 
     def _run(self) -> None:
         # A rate rule first fires one period after it is created.

@@ -415,6 +415,8 @@ def deployment(
                 functions=tuple(functions),
                 secrets=secrets(config) if callable(secrets) else secrets,
                 poll_interval_s=poll_interval_s,
+                # A test or scenario polls when it says so (fire_schedule), never in between.
+                timed_schedules=False,
             )
         )
         running = rig(runtime=runtime, config=config, endpoints=endpoints, stores=served, qbo=qbo)
