@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 dev: $(STAMP)
 
-## The local demo: simulated WooCommerce store and QuickBooks Online through the local runtime.
+## The local demo: one order stream through simulated WooCommerce, BigCommerce and Magento into simulated QuickBooks Online and Desktop.
 demo: $(STAMP)
 	$(BIN)/connector demo
 
