@@ -22,7 +22,7 @@ customer per currency, each transaction in its order's currency and its customer
 classes and terms the rules give on every invoice.
 
 The end-to-end test (300 orders) and ``make bench`` (SOAP round trips to drain 1,000 queued
-orders) run this.
+orders) run this. Any store's day into Desktop is ``simulators.shops.desktop``.
 """
 
 from __future__ import annotations

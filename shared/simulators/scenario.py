@@ -11,6 +11,9 @@ their gateway maps to, unpaid ones stay open, refunds (lines, shipping, amounts,
 whole orders; of paid and unpaid orders) net every order to the store's net,
 and orders in five foreign currencies post in their currency for customers in
 that currency. Long store numbers get DocNumbers that fit, never repeated.
+
+This is WooCommerce's own, deeper day. The store-neutral day that runs through WooCommerce,
+BigCommerce and Magento alike (into QuickBooks Online or Desktop) is ``simulators.shops``.
 """
 
 from __future__ import annotations
