@@ -138,18 +138,7 @@ class MagentoDriver:
         rest = paid - refunded
         try:
             if kind == "line":
-                # Not a bundle: the adapter counts a bundle's credit memo rows twice (its
-                # parent and its children), which this stream leaves out until it does not.
-                first = next(
-                    (
-                        r
-                        for r in order["items"]
-                        if "parent_item_id" not in r and r["product_type"] != "bundle"
-                    ),
-                    None,
-                )
-                if first is None:
-                    raise Refused("only a bundle to refund")
+                first = next(r for r in order["items"] if "parent_item_id" not in r)
                 memo = self.sim.refund(oid, {first["sku"]: 1}, shipping=False, comment="Damaged")
             elif kind == "shipping":
                 if Decimal(str(order["shipping_amount"])) <= 0 or refunded > 0:
@@ -159,8 +148,6 @@ class MagentoDriver:
                 amount = min(Decimal("3.00"), rest)
                 memo = self.sim.refund(oid, {}, shipping=False, adjustment_positive=amount)
             elif refunded == 0:
-                if any(r["product_type"] == "bundle" for r in order["items"]):
-                    raise Refused("a bundle's credit memo rows are counted twice by the adapter")
                 memo = self.sim.refund(oid, comment="Returned")  # every row and the shipping
             else:
                 memo = self.sim.refund(oid, {}, shipping=False, adjustment_positive=rest)
