@@ -20,9 +20,9 @@ from simulators.shops.trading import Pushes
 
 def assert_only_look_alike_updates_were_missed(pushes: Pushes) -> None:
     """The end-of-day poll may still change the books only for an order BigCommerce called
-    ``store/order/updated`` about twice: the two stubs carry the same ``hash``, so within
-    SQS's five-minute deduplication window the second is taken for a repeat. The poll (every
-    15 minutes for BigCommerce) is what brings that second change; nothing else is missed."""
+    ``store/order/updated`` about twice: two stubs of one second carry the same ``hash`` and
+    ``created_at``, exactly like a re-sent event, so SQS takes the second for a repeat. The poll
+    (every 15 minutes for BigCommerce) brings that change; nothing else is missed."""
     for store_id in pushes.caught_by_poll:
         assert pushes.sent_about[store_id].count("store/order/updated") >= 2, store_id
 

@@ -12,11 +12,13 @@ CLIENT_SECRET = "app-client-secret"
 NOW = 1_700_000_000.0
 
 
-def _body(scope: str = "store/order/updated", record_id: int = 250, digest: str = "dd70") -> bytes:
-    return json.dumps(
-        {"scope": scope, "store_id": "1", "data": {"type": "order", "id": record_id},
-         "hash": digest, "created_at": 1561479335, "producer": "stores/abc"}
-    ).encode()  # fmt: skip
+def _body(scope: str = "store/order/updated", record_id: int = 250, digest: str = "dd70",
+          created_at: int | None = 1561479335) -> bytes:  # fmt: skip
+    stub = {"scope": scope, "store_id": "1", "data": {"type": "order", "id": record_id},
+            "hash": digest, "created_at": created_at, "producer": "stores/abc"}  # fmt: skip
+    if created_at is None:
+        del stub["created_at"]
+    return json.dumps(stub).encode()
 
 
 def _read(headers: dict[str, str], body: bytes, now: float = NOW) -> WebhookReading:
@@ -30,13 +32,22 @@ def _signed(body: bytes, stamp: int) -> dict[str, str]:
             "webhook-signature": standard_signature(CLIENT_SECRET, "msg_1", str(stamp), body)}  # fmt: skip
 
 
-def test_the_registered_token_queues_the_order_versioned_by_hash_and_window() -> None:
-    reading = _read({"X-Connector-Token": SECRET}, _body())
+def test_the_registered_token_queues_the_order_versioned_by_hash_and_event_time() -> None:
+    token = {"X-Connector-Token": SECRET}
+    reading = _read(token, _body())
     assert reading.status == 200
     (record,) = reading.records
     assert (record.entity, record.record_id, record.action) == ("order", "250", "upsert")
-    later = _read({"X-Connector-Token": SECRET}, _body(), now=NOW + 600)
-    assert record.version.startswith("dd70@") and later.records[0].version != record.version
+    # A re-sent event (same hash, same created_at) is the same version whenever it arrives
+    resent = _read(token, _body(), now=NOW + 600).records[0]
+    assert resent.version == record.version == "dd70@1561479335"
+    # A second real update that happens to share the hash is a new version, not a repeat
+    second = _read(token, _body(created_at=1561479395)).records[0]
+    assert second.version != record.version
+    # A stub without created_at falls back to the five-minute window it arrived in
+    bare = _read(token, _body(created_at=None)).records[0]
+    assert bare.version.startswith("dd70@w")
+    assert _read(token, _body(created_at=None), now=NOW + 600).records[0].version != bare.version
 
 
 def test_forged_or_missing_token_is_401() -> None:

@@ -9,11 +9,13 @@ record itself is always fetched. It is trusted when either
   carry ``v1,<base64 HMAC-SHA256(client_secret, id.timestamp.body)>`` stamped within five
   minutes of now.
 
-A re-sent event keeps its ``hash``. The record's version is the hash plus the five-minute
-window it arrived in: SQS drops a repeat within its deduplication window, and a later
-delivery with the same hash (two real updates of one order may share one) is new work for
-the worker, whose content hash absorbs a true repeat. Deduplicating on the hash for ever
-would lose such an update.
+A re-sent event keeps its ``hash`` and its ``created_at``. The record's version is the hash
+plus the event's ``created_at``: SQS drops a re-sent event within its deduplication window,
+while two real updates of one order, which may share a hash, differ in ``created_at`` and are
+both queued (the worker's content hash absorbs a true repeat that arrives after the window).
+Deduplicating on the hash alone, even only within the window, would drop the second update
+until the next poll. A stub without ``created_at`` falls back to the hash plus the five-minute
+window it arrived in.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from connector.stores.port import Action, WebhookReading, WebhookRecord
 
 TOKEN_HEADER = "x-connector-token"
 TOLERANCE_S = 300
-# SQS FIFO's deduplication window: a hash repeats as the same version only inside it.
+# SQS FIFO's deduplication window: a stub without created_at repeats only inside it.
 DEDUP_WINDOW_S = 300
 
 # scope -> (entity, action); refund/created names its order, which is fetched with its refunds.
@@ -156,14 +158,15 @@ def read_callback(
     entity, action = found
     if not record_id.isdigit():
         return WebhookReading(400, f"data.id {record_id!r} is not a BigCommerce record id")
-    window = int(now // DEDUP_WINDOW_S)
+    when = callback.created_at
+    moment = str(when) if when is not None else f"w{int(now // DEDUP_WINDOW_S)}"
     record = WebhookRecord(
         entity=entity,
         record_id=record_id,
         action=action,
         topic=callback.scope,
         modified_at=None,  # a stub carries no modification time; the fetch reads it
-        version=f"{callback.hash}@{window}",
+        version=f"{callback.hash}@{moment}",
     )
     return WebhookReading(200, "queued", records=(record,), detail=detail)
 
