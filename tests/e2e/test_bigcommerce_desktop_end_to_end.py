@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.shops import BigCommerceDriver
+from simulators.shops import BigCommerceDriver, WooCommerceDriver
 from simulators.shops.desktop import DeskDayReport, DesktopDay
 from simulators.shops.trading import Pushes
 
@@ -62,3 +62,17 @@ def test_payments_and_refunds_land_as_the_store_says(report: DeskDayReport) -> N
     assert made >= 8 and report.credit_memos == made
     assert report.refunds_paid_out == made, "BigCommerce refunds only money it took"
     assert report.payments >= 55 and report.pushes.changes["pay"] >= 5
+
+
+@pytest.mark.parametrize("driver", [BigCommerceDriver, WooCommerceDriver])
+def test_a_buyer_synced_by_the_poll_and_by_his_orders_is_one_customer(
+    driver: type[BigCommerceDriver] | type[WooCommerceDriver],
+) -> None:
+    # Given seed 7's day, where the end-of-day poll syncs Jean-François Côté's customer record
+    # while his paid order's invoice waits in the same Web Connector message
+    report = DesktopDay(driver(), orders=40, seed=7).run()
+    # Then he is one customer, his invoice is paid off, and every order is in once
+    assert report.pushes.polls == 1
+    assert report.duplicate_customers == []
+    assert [(c.view.number, c.problems) for c in report.problems] == []
+    assert report.statuses.get(3210) is None, "no payment named another customer's invoice"

@@ -171,9 +171,16 @@ class _Planner:
             names = (in_currency(names[0], currency), in_currency(names[1], currency))
         for name in names:
             lower = name.lower()
-            if lower in taken:
-                continue
             fact = self.facts["customers"].get(lower)
+            if lower in taken:
+                # QuickBooks refused to add the name (3100). It is this buyer's only if a
+                # customer of that name is them (added meanwhile): asked again, once.
+                if fact is None:
+                    needs.customer_queries.append(name)
+                    return None
+                if fact.get("missing") or not _same_person(fact, customer):
+                    continue
+                return str(fact.get("name") or name), False
             if fact is None:
                 needs.customer_queries.append(name)
                 return None
@@ -504,6 +511,11 @@ class _Planner:
             if resolved is None:
                 return None
             name, add = resolved
+            if not add and name.lower() in self.added_customers:
+                # An order of this buyer adds the customer in this message: a second
+                # CustomerAdd would be refused (3100) and the name taken for someone else.
+                # Its ListID and EditSequence come with that answer; the CustomerMod follows.
+                return None
             fact = self.facts["customers"].get(name.lower(), {})
         common = {
             "seq": seq,

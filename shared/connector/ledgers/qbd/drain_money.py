@@ -134,13 +134,25 @@ def _missing_invoice(order_number: str, what: str) -> Park:
     )
 
 
+def _invoice_customer(
+    p: Planner, customer: Customer, mapped: str | None, needs: Needs, currency: str | None
+) -> tuple[str, bool] | None:
+    """The customer a payment or refund names: the one its buyer's invoice was posted under
+    (the mapping settlement wrote with it) as it stands. QuickBooks refuses a payment or
+    credit for another customer's invoice (3210); a name QuickBooks no longer has (3140)
+    drops the mapping and the buyer is resolved again."""
+    if mapped:
+        return mapped, False
+    return p.resolve_customer(customer, None, needs, currency)
+
+
 def plan_payment(p: Planner, work: Work, payload: PaymentPayload, needs: Needs) -> Writes | None:
     order = payload.order
     ref = qbxml_money.payment_ref_number(order, p.rules)
     currency = p.foreign_currency(order.currency, f"the payment of order {order.number}", needs)
     if work.order_txn_id is None:
         raise _missing_invoice(order.number, "the payment")
-    resolved = p.resolve_customer(order.customer, work.customer_name, needs, currency)
+    resolved = _invoice_customer(p, order.customer, work.customer_name, needs, currency)
     if work.uncertain:
         fact = p.txn_fact("ReceivePayment", ref, needs)
         found = (
@@ -196,7 +208,7 @@ def plan_refund(p: Planner, work: Work, payload: RefundPayload, needs: Needs) ->
             refund, p.connection, customer="-", order=payload.order
         ).class_names
         p.check_classes(classes, what, needs)
-    resolved = p.resolve_customer(payload.customer, work.customer_name, needs, currency)
+    resolved = _invoice_customer(p, payload.customer, work.customer_name, needs, currency)
     creations = p.check_items(names, creatable, work.known_items, needs)
     second: AnyTxnKind = "ARRefundCreditCard" if payload.paid else "ReceivePayment"
     memo_id = work.txn_id  # the credit memo, once its Add is known to be in QuickBooks
