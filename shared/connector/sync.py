@@ -150,7 +150,9 @@ class SyncWorker:
                     f"order in {store.display_name}, then replay"
                 ) from None
         if order is None:
-            return self._withdraw(message, connection, previous, "deleted in the store")
+            return self._withdraw(
+                message, connection, previous, "deleted in the store", _stamp(message.modified_at)
+            )
 
         self._audit.append(
             key,
@@ -159,7 +161,14 @@ class SyncWorker:
             detail={"store_modified_at": order.modified_at.isoformat()},
         )
         if order.status in connection.cancel_statuses:
-            return self._withdraw(message, connection, previous, f"status {order.status}")
+            # The version fetched is the one settled (a push may carry no time, or an older one).
+            return self._withdraw(
+                message,
+                connection,
+                previous,
+                f"status {order.status}",
+                order.modified_at.isoformat(),
+            )
         # A refunded order was sold first: it posts as sold, then its refunds give money back.
         if order.status not in (*connection.post_statuses, *connection.refund_statuses):
             return self._skip(
@@ -384,10 +393,12 @@ class SyncWorker:
         connection: Connection,
         previous: SyncState | None,
         why: str,
+        seen: str | None,
     ) -> SyncResult:
+        """Void or delete what was posted; ``seen`` is the store version settled, recorded
+        whatever the outcome so the poll does not queue it again."""
         key = message.record_key
         nothing_posted = not previous or (not previous.ledger_id and previous.status != "queued")
-        seen = _stamp(message.modified_at)
         if nothing_posted or previous is None or previous.status in ("voided", "deleted"):
             return self._skip(key, previous, f"{why}; nothing was posted to withdraw", seen)
         posted = self._ledger_for(connection).withdraw(previous, message.record_id)
