@@ -332,7 +332,17 @@ class SyncWorker:
             self._withdraw_refund(ledger, keys[rid], states[keys[rid]], rid, order)
         if not new:
             return
-        refunds = {r.store_id: r for r in self._store_for(connection).get_refunds(order)}
+        store = self._store_for(connection)
+        try:
+            refunds = {r.store_id: r for r in store.get_refunds(order)}
+        except TotalsMismatch as exc:
+            # Like an order's: no retry makes the store's figures add up, so park at once
+            # (the order's document stays as posted; a replay posts the refunds once fixed).
+            raise PermanentError(
+                f"{exc}. The store's refund figures do not add up, so no refund of order "
+                f"{order.number} was posted: check its refunds in {store.display_name}, "
+                "then replay"
+            ) from None
         for rid in new:
             if rid not in refunds:
                 continue  # deleted since; the store sends another order update

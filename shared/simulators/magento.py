@@ -412,6 +412,14 @@ class MagentoSimulator:
             )
             return mid
 
+    def amend_credit_memo(self, memo_id: int, **fields: Any) -> None:
+        """Overwrite fields of a stored credit memo, as a third-party module writing memos
+        straight to the database can: its totals then disagree with its rows."""
+        with self._lock:
+            memo = self._memos[memo_id]
+            memo.update(fields)
+            memo["updated_at"] = self.stamp()
+
     def order(self, order_id: int) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._doc(order_id))

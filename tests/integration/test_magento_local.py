@@ -143,6 +143,39 @@ def test_a_closed_order_posts_then_its_credit_memo(setup: Setup) -> None:
     assert lines == [("Radiant Tee-M-Orange", Decimal("22.00")), ("Refund", Decimal("5.00"))]
 
 
+def test_a_credit_memo_whose_figures_do_not_add_up_parks_at_once_and_posts_once_fixed(
+    setup: Setup,
+) -> None:
+    # Given a paid order whose credit memo says 30.00 while its rows and adjustments make 27.00
+    oid = setup.mage.create_order(
+        OrderSpec([LineSpec("WS12-M-Orange")], customer_id=None, tax_percent=Decimal("0"))
+    )
+    setup.mage.invoice(oid)
+    memo = setup.mage.refund(oid, shipping=False, adjustment_positive=Decimal("5.00"))
+    setup.mage.amend_credit_memo(memo, grand_total=30)
+    # When the order is synced
+    setup.sync(oid)
+    # Then its invoice posted, no refund document did, and the order is parked at once (one
+    # attempt, not five) with a reason naming the credit memo and its figures
+    [invoice] = setup.documents("Invoice", oid)
+    assert setup.documents("RefundReceipt", oid) == []
+    state = setup.state(oid)
+    assert state is not None and state.status == "parked"
+    assert state.ledger_id == invoice["Id"]
+    reason = state.last_error or ""
+    assert "credit memo" in reason and "not its grand total 30.00" in reason
+    assert "refund figures do not add up" in reason and "Magento" in reason
+    events = [event for event, _ in setup.events(oid)]
+    assert events.count("parked") == 1 and "failed" not in events
+    # When the memo is put right and the order synced again
+    setup.mage.amend_credit_memo(memo, grand_total=27)
+    setup.sync(oid)
+    # Then the refund posts and the invoice is still the one
+    assert [d["Id"] for d in setup.documents("Invoice", oid)] == [invoice["Id"]]
+    [refund] = setup.documents("RefundReceipt", oid)
+    assert Decimal(str(refund["TotalAmt"])) == Decimal("27.00")
+
+
 def test_a_forged_signature_is_401_and_nothing_is_queued(setup: Setup) -> None:
     oid = setup.mage.create_order(OrderSpec([LineSpec("24-WG084")], status="processing"))
     body, headers = signed_hint(oid, "not-the-webhook-secret")
