@@ -99,14 +99,26 @@ def withdrawal_status(posted: Posted) -> Withdrawal:
     return "deleted"
 
 
+# A queued withdrawal's content, in place of the order's: "queued" alone cannot tell a post
+# waiting for the Web Connector from a void or delete waiting there.
+WITHDRAWAL_QUEUED = "withdrawal queued"
+
+
 def withdrawn(
     status: Withdrawal, summary: str, ledger_id: str | None, sync_token: str | None = None
 ) -> Outcome:
     """A document voided or deleted in QuickBooks (or queued to be, for the Web Connector)."""
     state: dict[str, Any] = {"status": status, "attempts": 0, "last_error": None}
+    if status == "queued":
+        state["content_hash"] = WITHDRAWAL_QUEUED
     if sync_token:
         state["sync_token"] = sync_token
     return Outcome(state, (Event(status, summary, ledger_id),))
+
+
+def withdrawal_waiting(state: SyncState) -> bool:
+    """Whether what waits in the outbox for this record is its withdrawal, not its post."""
+    return state.status == "queued" and state.content_hash == WITHDRAWAL_QUEUED
 
 
 def parked(reason: str) -> Outcome:

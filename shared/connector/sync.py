@@ -411,6 +411,10 @@ class SyncWorker:
         nothing_posted = not previous or (not previous.ledger_id and previous.status != "queued")
         if nothing_posted or previous is None or previous.status in ("voided", "deleted"):
             return self._skip(key, previous, f"{why}; nothing was posted to withdraw", seen)
+        if outcomes.withdrawal_waiting(previous):
+            # A newer version of a cancelled order: its one void (or delete) is already queued.
+            waiting = f"{why}; its {connection.on_cancel} already waits for the Web Connector"
+            return self._skip(key, previous, waiting, seen)
         posted = self._ledger_for(connection).withdraw(previous, message.record_id)
         status = outcomes.withdrawal_status(posted)
         ledger_id = posted.ledger_id or previous.ledger_id
