@@ -194,6 +194,18 @@ class SyncWorker:
                 "and QuickBooks cannot un-void: enter it again by hand, or delete the voided "
                 "document and replay"
             )
+        if previous and outcomes.withdrawal_waiting(previous):
+            # Queued after the void, a post would modify the voided document.
+            then = (
+                "enter it again by hand, or delete the voided document and replay"
+                if connection.on_cancel == "void"
+                else "replay it"
+            )
+            raise PermanentError(
+                f"order {order.number} is {order.status} again, but the {connection.on_cancel} "
+                f"of its QuickBooks document {previous.doc_number or previous.ledger_id} "
+                f"already waits for the Web Connector: once the Web Connector has run, {then}"
+            )
         digest = content_hash(order)
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
             return self._skip(

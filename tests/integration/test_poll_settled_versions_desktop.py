@@ -168,3 +168,31 @@ def test_a_newer_version_of_an_order_whose_void_waits_queues_no_second_void(
     ]
     # And a later poll has nothing left to queue
     assert _poll(rig) == 0
+
+
+def test_an_order_sold_again_while_its_void_waits_is_parked_with_the_reason(
+    rig: QboRig, company: QbdCompany
+) -> None:
+    # Given a posted order cancelled in the store, its void waiting in the outbox
+    posted = _posted_order(rig, company)
+    rig.woo.update_order(posted, status="cancelled")
+    rig.sync(CONN, "order.updated", posted)
+
+    # When the shop takes the cancellation back before the Web Connector runs
+    rig.woo.update_order(posted, status="processing")
+    rig.sync(CONN, "order.updated", posted)
+    _web_connector_runs(rig, company)
+
+    # Then the order is parked with a reason the bookkeeper can act on (QuickBooks cannot
+    # un-void), and QuickBooks received the one void and no change to the voided invoice
+    [reason] = [p["reason"] for p in rig.parked(CONN, posted)]
+    assert reason.startswith(
+        f"order {posted} is processing again, but the void of its QuickBooks document "
+        f"{posted} already waits for the Web Connector"
+    )
+    assert rig.sync_state(CONN, posted).status == "voided"
+    assert [e for e, _ in _void_events(rig, posted)] == ["queued", "voided"]
+    assert company.requests_processed["TxnVoid"] == 1
+    assert company.requests_processed["InvoiceMod"] == 0
+    [invoice] = company.transactions("Invoice")
+    assert invoice.voided
