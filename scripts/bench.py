@@ -37,18 +37,17 @@ from connector.local.context import new_context  # noqa: E402
 from connector.observability import logger, metrics  # noqa: E402
 from connector.resources import INGEST  # noqa: E402
 from simulators.qbo import QboSimulator  # noqa: E402
-from simulators.scenario import (  # noqa: E402
-    CONNECTION,
-    QBO_APP,
-    STORE_KEYS,
-    WEBHOOK_SECRET,
-    Scenario,
-    tenant_config,
-)
 from simulators.shops import BigCommerceDriver, MagentoDriver, WooCommerceDriver  # noqa: E402
 from simulators.shops.driver import StoreDriver  # noqa: E402
-from simulators.shops.online import OnlineDay  # noqa: E402
-from simulators.testbed.deployment import deployment  # noqa: E402
+from simulators.shops.online import (  # noqa: E402
+    CONNECTION,
+    QBO_APP,
+    WEBHOOK_SECRET,
+    OnlineDay,
+    connection_settings,
+)
+from simulators.shops.woocommerce import KEYS as STORE_KEYS  # noqa: E402
+from simulators.testbed.deployment import ONE_STORE, Endpoints, deployment  # noqa: E402
 from simulators.woocommerce import LineSpec, OrderSpec, WooSimulator  # noqa: E402
 
 
@@ -92,7 +91,12 @@ def bench_ingest(samples: int) -> None:
     secrets = {CONNECTION: {"store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET}}}
     with deployment(
         "bench",
-        lambda _: tenant_config("https://shop.example", "https://qbo.example").connections,
+        lambda _: [
+            connection_settings(
+                WooCommerceDriver(),
+                Endpoints(qbo="https://qbo.example", stores={ONE_STORE: "https://shop.example"}),
+            )
+        ],
         secrets,
         functions=(INGEST,),
         connect=(),
@@ -143,11 +147,8 @@ def bench_ingest(samples: int) -> None:
 
 def _calls_per_order(document: str, orders: int) -> list[Any]:
     """QuickBooks' request log for ``orders`` paid orders of a known customer and known items."""
-    woo = WooSimulator(
-        consumer_key=STORE_KEYS["consumer_key"],
-        consumer_secret=STORE_KEYS["consumer_secret"],
-        seed=3,
-    )
+    driver = WooCommerceDriver(seed=3)
+    woo = driver.sim
     qbo = QboSimulator(client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"])
     secrets = {
         CONNECTION: {
@@ -157,7 +158,7 @@ def _calls_per_order(document: str, orders: int) -> list[Any]:
     }
     with deployment(
         "bench",
-        lambda at: tenant_config(at.store, at.qbo, document=document).connections,
+        lambda at: [connection_settings(driver, at, document=document)],
         secrets,
         store=woo,
         qbo=qbo,
@@ -203,7 +204,7 @@ def bench_calls_per_order(orders: int) -> None:
 
 
 def bench_throughput(orders: int) -> None:
-    report = Scenario(orders=orders, seed=5, faults=False).run()
+    report = OnlineDay(WooCommerceDriver(seed=5), orders=orders, seed=5, faults=False).run()
     per_minute = report.orders / report.elapsed_s * 60
     print("orders through the local runtime into simulated QuickBooks (500/min, 10/s limits)")
     print(
@@ -237,20 +238,22 @@ def bench_stores(orders: int) -> None:
 
 def bench_desktop(orders: int) -> None:
     """Drain ``orders`` queued Desktop orders with the simulated Web Connector."""
+    from connector.config import TenantConfig
     from connector.ledgers.qbd.password import hash_password
     from connector.resources import QBWC
     from connector.stores.woocommerce import normalise_order
-    from simulators import qbd_scenario
     from simulators.qbd import QbdCompany
     from simulators.qbwc import SessionReport
+    from simulators.shops import desktop
 
-    config = qbd_scenario.tenant_config("https://shop.example")
+    settings = desktop.connection_settings(
+        WooCommerceDriver(), Endpoints(stores={ONE_STORE: "https://shop.example"})
+    )
+    config = TenantConfig.model_validate({"tenant": "bench", "connections": [settings]})
     connection = config.connections[0]
     woo = WooSimulator(consumer_key="ck", consumer_secret="cs", seed=9)
     secrets = {
-        qbd_scenario.CONNECTION: {
-            "ledger": {"password_hash": hash_password(qbd_scenario.QBWC_PASSWORD)}
-        }
+        desktop.CONNECTION: {"ledger": {"password_hash": hash_password(desktop.QBWC_PASSWORD)}}
     }
     with deployment(
         "bench", lambda _: config.connections, secrets, functions=(QBWC,), poll_interval_s=0.2
@@ -271,7 +274,7 @@ def bench_desktop(orders: int) -> None:
         started = time.perf_counter()
         sessions: list[SessionReport] = []
         with rig.web_connector(
-            connection.id, qbd_scenario.QBWC_USER, qbd_scenario.QBWC_PASSWORD, company,
+            connection.id, desktop.QBWC_USER, desktop.QBWC_PASSWORD, company,
             noop_pause_s=0.05, client=client,
         ) as connector:  # fmt: skip
             while not sessions or sessions[-1].outcome != "none":

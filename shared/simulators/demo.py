@@ -20,19 +20,20 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from connector.observability import logger
-from simulators.qbd_scenario import DeskScenario, DeskScenarioReport
-from simulators.scenario import Scenario, ScenarioReport
 from simulators.shops import BigCommerceDriver, MagentoDriver, WooCommerceDriver
-from simulators.shops.online import DayReport, OnlineDay
+from simulators.shops.desktop import DeskDayReport, DesktopDay
+from simulators.shops.online import QBO_RATES, DayReport, OnlineDay
 
 MAGENTO_SILENT_SHARE = 0.4  # Magento Open Source sends no webhooks: these are never pushed
+GIFT_CARD = ("GIFT-25", "Gift Cards")  # mapped to an item the bookkeeper has made inactive
+POSTER = 11  # a WooCommerce product deleted from the catalogue after it sold
 
 
 @dataclass(frozen=True)
 class DemoReport:
     stores: tuple[DayReport, ...]
-    replay: ScenarioReport
-    desktop: DeskScenarioReport
+    replay: DayReport
+    desktop: DeskDayReport
 
     @property
     def ok(self) -> bool:
@@ -77,12 +78,28 @@ def run_demo(*, orders: int = 40, out: TextIO = sys.stdout, seed: int = 7) -> De
         say(stores[-1].summary())
 
     part("The bookkeeper's side, in WooCommerce: an order parked, fixed and replayed")
-    replay = Scenario(orders=orders, seed=seed, progress=say).run()
+    replay = OnlineDay(
+        WooCommerceDriver(seed=seed, retire=POSTER, prefixed_numbers="WC-"),
+        orders=orders,
+        seed=seed,
+        park=GIFT_CARD,
+        doc_prefix="WC-",
+        foreign=tuple(QBO_RATES),
+        progress=say,
+    ).run()
     say("")
     say(replay.summary())
 
     part("WooCommerce -> QuickBooks Desktop, through the Web Connector")
-    desktop = DeskScenario(orders=orders, seed=seed, progress=say).run()
+    desktop = DesktopDay(
+        WooCommerceDriver(seed=seed),
+        orders=orders,
+        seed=seed,
+        foreign=("CAD", "EUR"),
+        unusual_buyers=True,
+        rules=True,
+        progress=say,
+    ).run()
     say("")
     say(desktop.summary())
 

@@ -361,11 +361,12 @@ def test_set_up_from_a_qwc_file(
 
 
 def test_the_web_connector_drains_the_connectors_outbox_into_quickbooks_once() -> None:
-    from simulators.qbd_scenario import DeskScenario
+    from simulators.shops import WooCommerceDriver
+    from simulators.shops.desktop import DesktopDay
 
     # Given orders queued for a Desktop connection, and sessions that drop, lose an answer,
     # meet a locked invoice, a vendor-held customer name and a company that will not open
-    scenario = DeskScenario(orders=12)
+    scenario = DesktopDay(WooCommerceDriver(), orders=12)
     # When the simulated Web Connector runs its sessions against POST /qbwc/{connection}
     report = scenario.run()
     # Then every order is one transaction with the store's total, every customer is there once

@@ -62,6 +62,8 @@ class OrderView:
     paid: bool
     payment_key: str  # the mapping.payments key the payment is deposited by
     buyer_email: str
+    line_skus: tuple[str, ...] = ()  # the product lines' SKUs ("" for none), in order
+    customer_group: str = ""  # the buyer's group (mapping.rules' customer_group)
 
     @property
     def net(self) -> Decimal:

@@ -8,6 +8,11 @@ loses a response after doing the work, answers 503, reports a stale SyncToken on
 expires the access token midway. Then every order is checked (``simulators.shops.books``)
 against what the store says, and the report counts the store API calls the connector made
 and how fast the ingest answered each push.
+
+Options for the bookkeeper's side: ``park=(sku, item)`` maps the SKU to a QuickBooks item the
+bookkeeper has made inactive, so its orders park; once the pushes have drained the bookkeeper
+reactivates it and runs ``connector replay``, which must post each parked order once.
+``doc_prefix`` numbers documents "{prefix}{number}"; ``foreign`` the checkout's currencies.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from connector.replay import replay_parked
 from simulators.qbo import QboSimulator
 from simulators.shops.books import OnlineBooks, OrderCheck
 from simulators.shops.driver import StoreDriver
-from simulators.shops.stream import plan_day
+from simulators.shops.stream import FOREIGN, plan_day
 from simulators.shops.trading import Progress, Pushes, Trader, poll_now, register_webhooks
 from simulators.testbed.deployment import Endpoints, Rig, deployment
 
@@ -40,7 +46,13 @@ PAYMENTS: dict[str, dict[str, str]] = {
     "default": {"deposit_account": "Undeposited Funds"},
 }
 DEPOSIT_ACCOUNTS = {key: value["deposit_account"] for key, value in PAYMENTS.items()}
-QBO_RATES = {"CAD": Decimal("0.7300"), "EUR": Decimal("1.0850"), "GBP": Decimal("1.2700")}
+QBO_RATES = {  # the company's rates (USD per unit), as of last month
+    "CAD": Decimal("0.7300"),
+    "EUR": Decimal("1.0850"),
+    "GBP": Decimal("1.2700"),
+    "AUD": Decimal("0.6600"),
+    "NZD": Decimal("0.6000"),
+}
 
 
 @dataclass
@@ -57,6 +69,11 @@ class DayReport:
     duplicate_customers: list[str] = field(default_factory=list)
     doc_number_problems: list[str] = field(default_factory=list)
     long_numbers: int = 0
+    paid_invoices: int = 0  # posted orders the store says are paid
+    open_invoices: int = 0  # posted orders still owed
+    refunds: int = 0  # refunds the store holds at the end of the day
+    parked: dict[str, str] = field(default_factory=dict)  # sync record -> why it parked
+    replayed: int = 0
     elapsed_s: float = 0.0
 
     @property
@@ -93,6 +110,12 @@ class DayReport:
             f"{self.refund_receipts} refund receipts, {self.credit_memos} credit memos",
             f"long order numbers fitted    {self.long_numbers}",
             f"customers in QuickBooks      {self.customers}",
+        ]
+        if self.parked:
+            lines.append(f"orders parked, then replayed {len(self.parked)} / {self.replayed}")
+            reasons = Counter(self.parked.values())
+            lines += [f"  {count} x {why}" for why, count in reasons.most_common()]
+        lines += [
             f"time                         {self.elapsed_s:.1f} s",
         ]
         if self.ok:
@@ -108,14 +131,25 @@ class DayReport:
         return "\n".join(lines)
 
 
-def connection_settings(driver: StoreDriver, at: Endpoints) -> dict[str, Any]:
-    """The tenant file's connection: the driver's store into the simulated QuickBooks Online."""
+def connection_settings(
+    driver: StoreDriver,
+    at: Endpoints,
+    *,
+    document: str = "invoice",
+    items: dict[str, str] | None = None,
+    doc_prefix: str | None = None,
+) -> dict[str, Any]:
+    """The tenant file's connection: the driver's store into the simulated QuickBooks Online
+    (``items``: mapping.items; ``doc_prefix``: DocNumbers "{prefix}{number}")."""
+    numbering = {"doc_number": "{prefix}{number}", "doc_prefix": doc_prefix} if doc_prefix else {}
     return {
         "id": CONNECTION,
-        "document": "invoice",
+        "document": document,
         **driver.connection(at.store),
         "ledger": at.qbo_ledger(environment="sandbox"),
         "mapping": {
+            "items": items or {},
+            **numbering,
             "fallback_item": "Sales",
             "auto_create_items": True,
             "income_account": "Sales of Product Income",
@@ -137,14 +171,18 @@ class OnlineDay:
         seed: int = 7,
         faults: bool = True,
         silent_share: float = 0.0,
+        park: tuple[str, str] | None = None,
+        doc_prefix: str | None = None,
+        foreign: tuple[str, ...] = FOREIGN,
         progress: Progress | None = None,
     ) -> None:
         self.driver = driver
         self.faults = faults
+        self.park = park
+        self.doc_prefix = doc_prefix
         self._say = progress or (lambda _line: None)
-        self.trader = Trader(
-            driver, plan_day(orders, seed), seed=seed, silent_share=silent_share, progress=progress
-        )
+        day = plan_day(orders, seed, foreign=foreign)
+        self.trader = Trader(driver, day, seed=seed, silent_share=silent_share, progress=progress)
         self.qbo = QboSimulator(
             client_id=QBO_APP["client_id"],
             client_secret=QBO_APP["client_secret"],
@@ -163,7 +201,14 @@ class OnlineDay:
         try:
             with deployment(
                 TENANT,
-                lambda at: [connection_settings(self.driver, at)],
+                lambda at: [
+                    connection_settings(
+                        self.driver,
+                        at,
+                        items=dict([self.park]) if self.park else None,
+                        doc_prefix=self.doc_prefix,
+                    )
+                ],
                 secrets,
                 store=self.driver.simulator,
                 qbo=self.qbo,
@@ -181,6 +226,8 @@ class OnlineDay:
                     self._inject_faults()
                 self.trader.trade(rig.webhook_url(CONNECTION), midday=lambda: self._midday(rig))
                 self._drain(rig)
+                if self.park:
+                    self._fix_and_replay(rig)
                 self.trader.end_of_day_poll(rig, CONNECTION, lambda: self._drain(rig))
                 self.report.pushes.store_calls = self.driver.calls - calls_before
                 self._check(rig)
@@ -195,6 +242,16 @@ class OnlineDay:
         self.qbo.seed(
             "Account", {"Name": "PayPal Bank", "AccountType": "Bank", "AccountSubType": "Checking"}
         )
+        if self.park:  # an item the bookkeeper has made inactive
+            self.qbo.seed(
+                "Item",
+                {
+                    "Name": self.park[1],
+                    "Type": "NonInventory",
+                    "IncomeAccountRef": {"value": "1"},
+                    "Active": False,
+                },
+            )
         rates_from = date.today() - timedelta(days=30)
         for currency, rate in QBO_RATES.items():
             self.qbo.set_exchange_rate(currency, rate, rates_from)
@@ -224,13 +281,39 @@ class OnlineDay:
             self._say("  ... still draining")
         raise RuntimeError("the sync queue did not drain")
 
+    def _fix_and_replay(self, rig: Rig) -> None:
+        """The bookkeeper reads why orders parked, reactivates the item and replays them."""
+        assert self.park is not None
+        for record in rig.state_store.sync_states(CONNECTION, "order"):
+            if record.status == "parked":
+                self.report.parked[record.record_key] = record.last_error or ""
+        if not self.report.parked:
+            return
+        self._say(
+            f"{len(self.report.parked)} parked; the bookkeeper reactivates '{self.park[1]}' "
+            "and replays them"
+        )
+        for item in self.qbo.documents("Item"):
+            if item["Name"] == self.park[1]:
+                self.qbo.set_active("Item", item["Id"], True)
+        result = replay_parked(rig.sqs, dlq_url=rig.dlq_url, queue=rig.sync_queue())
+        self.report.replayed = len(result.replayed)
+        self._drain(rig)
+
     def _check(self, rig: Rig) -> None:
         books = OnlineBooks(self.qbo, DEPOSIT_ACCOUNTS)
         for store_id in self.driver.order_ids():
             view = self.driver.view(store_id)
             trail = [(e.event, e.outcome) for e in rig.audit_of(f"{CONNECTION}#order#{store_id}")]
-            self.report.checks.append(books.check(view, trail))
-            if len(view.number) > 21:
+            check = books.check(view, trail)
+            self.report.checks.append(check)
+            self.report.refunds += len(view.refunds)
+            if view.outcome == "posts" and check.documents == 1:
+                if view.paid:
+                    self.report.paid_invoices += 1
+                else:
+                    self.report.open_invoices += 1
+            if len((self.doc_prefix or "") + view.number) > 21:
                 self.report.long_numbers += 1
         self.report.documents = len(books.kinds["Invoice"])
         self.report.payments = len(books.kinds["Payment"])

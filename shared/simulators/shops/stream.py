@@ -12,7 +12,7 @@ WooCommerce, BigCommerce and Magento.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 RefundKind = Literal["line", "shipping", "amount", "full"]
@@ -36,6 +36,7 @@ class Buyer:
     region: str  # state or province code
     postcode: str
     country: str  # ISO 3166-1 alpha-2
+    company: str = ""
 
 
 # Registered buyers (they have store accounts) and guests; O'Brien and the accents are on
@@ -50,6 +51,24 @@ GUESTS: tuple[Buyer, ...] = (
     Buyer("Tom", "Baker", "tom.baker@example.net", "9 Ocean Ave", "Santa Monica", "CA", "90401", "US"),
     Buyer("Mia", "Tremblay", "mia.tremblay@example.net", "45 Elm St", "Portland", "OR", "97201", "US"),
     Buyer("Oliver", "Jones", "oliver.jones@example.net", "3 High St", "Boston", "MA", "02108", "US"),
+)  # fmt: skip
+
+
+# With ``unusual_buyers``: every tenth order is a buyer whose name Latin-1 cannot write (a
+# company file would show "?? ??"): two registered, one a guest; every ninth (else) is the
+# wholesale buyer's, whose store account is in the wholesale customer group.
+NON_LATIN_EVERY = 10
+NON_LATIN_REGISTERED: tuple[Buyer, ...] = (
+    Buyer("太郎", "山田", "taro.yamada@example.jp", "1-1 Marunouchi", "Tokyo", "", "100-0005", "JP"),
+    Buyer("花子", "佐藤", "hanako.sato@example.jp", "2-2 Umeda", "Osaka", "", "530-0001", "JP"),
+)  # fmt: skip
+NON_LATIN_GUEST = Buyer(
+    "一郎", "鈴木", "ichiro.suzuki@example.jp", "3-3 Sakae", "Nagoya", "", "460-0008", "JP"
+)
+WHOLESALE_EVERY = 9
+WHOLESALE_BUYER = Buyer(
+    "Wanda", "Wholesale", "orders@wholesale.example", "9 Depot Rd", "Reno", "NV", "89501", "US",
+    company="Wholesale Goods Inc",
 )  # fmt: skip
 
 
@@ -71,6 +90,7 @@ class PlannedOrder:
     currency: str | None  # a foreign currency the buyer pays in; None: the store's own
     payment: PaymentPlan
     long_number: bool
+    wholesale: bool = False  # the buyer's account is in the wholesale customer group
 
 
 @dataclass(frozen=True)
@@ -89,14 +109,31 @@ class Day:
         return [c for c in self.later if c.order == n]
 
 
-def plan_day(orders: int, seed: int) -> Day:
-    """``orders`` checkouts and the day's later changes, the same for a seed in every store."""
+def plan_day(
+    orders: int, seed: int, *, foreign: tuple[str, ...] = FOREIGN, unusual_buyers: bool = False
+) -> Day:
+    """``orders`` checkouts and the day's later changes, the same for a seed in every store
+    (``foreign``: the currencies a multi-currency checkout picks from; ``unusual_buyers``:
+    non-Latin names and a wholesale buyer among them)."""
     rng = random.Random(seed)
-    planned = tuple(_checkout(n, rng) for n in range(orders))
+    planned = tuple(_checkout(n, rng, foreign) for n in range(orders))
+    if unusual_buyers:
+        planned = tuple(_unusual(plan) for plan in planned)
     return Day(planned, _later(planned, rng))
 
 
-def _checkout(n: int, rng: random.Random) -> PlannedOrder:
+def _unusual(plan: PlannedOrder) -> PlannedOrder:
+    n = plan.n
+    if n % NON_LATIN_EVERY == NON_LATIN_EVERY - 1:
+        buyers = (*NON_LATIN_REGISTERED, NON_LATIN_GUEST)
+        buyer = buyers[n // NON_LATIN_EVERY % len(buyers)]
+        return replace(plan, buyer=buyer, registered=buyer is not NON_LATIN_GUEST)
+    if n % WHOLESALE_EVERY == 4:
+        return replace(plan, buyer=WHOLESALE_BUYER, registered=True, wholesale=True)
+    return plan
+
+
+def _checkout(n: int, rng: random.Random, foreign: tuple[str, ...]) -> PlannedOrder:
     registered = rng.random() < 0.6
     buyer = rng.choice(REGISTERED if registered else GUESTS)
     roll = rng.random()
@@ -112,7 +149,7 @@ def _checkout(n: int, rng: random.Random) -> PlannedOrder:
         coupon=rng.random() < 0.25,
         shipping=rng.random() < 0.75,
         fee=rng.random() < 0.15,
-        currency=rng.choice(FOREIGN) if n % FOREIGN_EVERY == FOREIGN_EVERY - 2 else None,
+        currency=rng.choice(foreign) if n % FOREIGN_EVERY == FOREIGN_EVERY - 2 else None,
         payment=payment,
         long_number=n % LONG_NUMBER_EVERY == LONG_NUMBER_EVERY - 14,
     )

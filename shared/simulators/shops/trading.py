@@ -51,6 +51,7 @@ class Pushes:
     sent_about: dict[str, list[str]] = field(default_factory=dict)  # store id -> what was sent
     changes: Counter[str] = field(default_factory=Counter)  # "pay", "refund amount", ...
     refused: Counter[str] = field(default_factory=Counter)  # changes the store cannot make
+    refund_kinds: Counter[str] = field(default_factory=Counter)  # "line paid", "full unpaid"...
     foreign_orders: Counter[str] = field(default_factory=Counter)  # currency -> orders
     ingest_s: list[float] = field(default_factory=list)  # the ingest's answer time per push
     store_calls: int = 0  # API requests the connector made to the store
@@ -195,7 +196,9 @@ class Trader:
                 delivery = self.driver.cancel(store_id)
             else:
                 assert change.refund is not None
+                paid = self.driver.view(store_id).paid
                 delivery = self.driver.refund(store_id, change.refund)
+                self.pushes.refund_kinds[f"{change.refund} {'paid' if paid else 'unpaid'}"] += 1
         except Refused:
             self.pushes.refused[what] += 1
             return

@@ -16,7 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from simulators.shops.driver import Delivery, OrderView, Outcome, RefundView, Refused
-from simulators.shops.stream import REFUND_KINDS, Buyer, PlannedOrder, RefundKind
+from simulators.shops.stream import (
+    LONG_NUMBER_EVERY,
+    REFUND_KINDS,
+    Buyer,
+    PlannedOrder,
+    RefundKind,
+)
 from simulators.woocommerce import FeeSpec, LineSpec, OrderSpec, WooSimulator
 from simulators.woocommerce_catalogue import Person
 from simulators.woocommerce_webhooks import (
@@ -38,7 +44,7 @@ TRANSFER = ("bacs", "Direct bank transfer")
 def _person(buyer: Buyer) -> Person:
     return Person(
         buyer.first_name, buyer.last_name, buyer.email, buyer.street, buyer.city,
-        buyer.region, buyer.postcode, buyer.country,
+        buyer.region, buyer.postcode, buyer.country, company=buyer.company,
     )  # fmt: skip
 
 
@@ -47,10 +53,19 @@ class WooCommerceDriver:
     display_name = "WooCommerce"
     refund_kinds: tuple[RefundKind, ...] = REFUND_KINDS
 
-    def __init__(self, *, seed: int = 7) -> None:
+    def __init__(
+        self, *, seed: int = 7, retire: int | None = None, prefixed_numbers: str | None = None
+    ) -> None:
+        """``retire``: a catalogue product deleted right after its first sale (its order's
+        lines then show no SKU; later checkouts of it buy the catalogue's first product).
+        ``prefixed_numbers``: every twentieth order's number already starts with this
+        DocNumber prefix (a numbering plugin's)."""
         self.sim = WooSimulator(
             consumer_key=KEYS["consumer_key"], consumer_secret=KEYS["consumer_secret"], seed=seed
         )
+        self._retire = retire
+        self._retired = False
+        self._prefixed = prefixed_numbers
         self._customers: dict[str, int] = {}  # email -> store customer id
         self._secret = ""
         self._hooks: dict[str, int] = {}  # topic -> webhook id
@@ -84,14 +99,23 @@ class WooCommerceDriver:
 
     # -- trading ------------------------------------------------------------------------
     def place(self, plan: PlannedOrder) -> tuple[str, Delivery | None]:
-        customer_id = self._customer(plan.buyer) if plan.registered else 0
+        customer_id = self._customer(plan.buyer, plan.wholesale) if plan.registered else 0
         payment, status = {
             "card": (CARD, "processing"),
             "transfer": (TRANSFER, "on-hold"),
             "abandoned": (CARD, "pending"),
         }[plan.payment]
+        products = [CATALOGUE[p.product % len(CATALOGUE)] for p in plan.lines]
+        if self._retired:
+            products = [CATALOGUE[0] if p == self._retire else p for p in products]
+        number = f"EU-WEBSHOP-2026-{plan.n:010d}" if plan.long_number else None
+        if self._prefixed and plan.n % LONG_NUMBER_EVERY == LONG_NUMBER_EVERY - 13:
+            number = f"{self._prefixed}{90000 + plan.n}"
         spec = OrderSpec(
-            lines=[LineSpec(CATALOGUE[p.product % len(CATALOGUE)], p.quantity) for p in plan.lines],
+            lines=[
+                LineSpec(product, p.quantity)
+                for product, p in zip(products, plan.lines, strict=True)
+            ],
             customer_id=customer_id,
             guest=None if customer_id else _person(plan.buyer),
             coupons=["save10"] if plan.coupon else [],
@@ -99,13 +123,16 @@ class WooCommerceDriver:
             fees=[FeeSpec("Gift wrapping", Decimal("4.50"))] if plan.fee else [],
             status=status,
             payment_method=payment,
-            number=f"EU-WEBSHOP-2026-{plan.n:010d}" if plan.long_number else None,
+            number=number,
             currency=plan.currency,
         )
         order_id = int(self.sim.create_order(spec)["id"])
+        if self._retire in products and not self._retired:  # sold, then removed for good
+            self.sim.delete_product(self._retire)
+            self._retired = True
         return str(order_id), self._delivery("order.created", order_id)
 
-    def _customer(self, buyer: Buyer) -> int:
+    def _customer(self, buyer: Buyer, wholesale: bool) -> int:
         """The buyer's account: the one the store has for their e-mail (WooCommerce registers
         an e-mail once), else a new one."""
         if buyer.email not in self._customers:
@@ -114,9 +141,17 @@ class WooCommerceDriver:
                 for i in self.sim.customer_ids()
             }
             self._customers[buyer.email] = known.get(buyer.email) or int(
-                self.sim.create_customer(_person(buyer))["id"]
+                self.sim.create_customer(
+                    _person(buyer), role="wholesale_customer" if wholesale else "customer"
+                )["id"]
             )
         return self._customers[buyer.email]
+
+    def _role(self, customer_id: int) -> str:
+        """The buyer's WordPress role (its customer group); "" for a guest."""
+        if not customer_id:
+            return ""
+        return str(self.sim.rest_representation("customer", customer_id).get("role") or "")
 
     def pay(self, store_id: str) -> Delivery | None:
         self.sim.update_order(int(store_id), status="processing")
@@ -191,6 +226,8 @@ class WooCommerceDriver:
             paid=order["date_paid_gmt"] is not None,
             payment_key=str(order["payment_method"]),
             buyer_email=str(order["billing"]["email"]),
+            line_skus=tuple(str(line.get("sku") or "") for line in order["line_items"]),
+            customer_group=self._role(int(order.get("customer_id") or 0)),
         )
 
     def order_ids(self) -> Iterator[str]:
