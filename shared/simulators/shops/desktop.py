@@ -39,7 +39,7 @@ from simulators.qbd import QbdCompany, QbdMoney, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
 from simulators.shops.driver import OrderView, StoreDriver
 from simulators.shops.stream import FOREIGN, plan_day
-from simulators.shops.trading import Progress, Pushes, Trader, register_webhooks
+from simulators.shops.trading import Progress, Pushes, Trader
 from simulators.testbed.deployment import Endpoints, Rig, deployment
 
 TENANT = "desk-day"
@@ -398,13 +398,7 @@ class DesktopDay:
                 store=self.driver.simulator,
                 functions=FUNCTIONS if QBWC in FUNCTIONS else (*FUNCTIONS, QBWC),
             ) as rig:
-                self._say(register_webhooks(rig))
-                self.driver.hook_up(WEBHOOK_SECRET)
-                calls_before = self.driver.calls
-                self.trader.trade(rig.webhook_url(CONNECTION))
-                self._drain(rig)
-                self.trader.end_of_day_poll(rig, CONNECTION, lambda: self._drain(rig))
-                self.report.pushes.store_calls = self.driver.calls - calls_before
+                self.trader.play(rig, CONNECTION, WEBHOOK_SECRET)
                 self._say("every order is in the outbox; the Web Connector's turn")
                 drain_started = time.monotonic()
                 self._web_connector(rig)
@@ -414,10 +408,6 @@ class DesktopDay:
             self.trader.close()
         self.report.elapsed_s = time.monotonic() - started
         return self.report
-
-    def _drain(self, rig: Rig) -> None:
-        if not rig.runtime.drain(timeout_s=120 + self.report.orders):
-            raise RuntimeError("the sync queue did not drain")
 
     def _inject(self, session_number: int, wc: WebConnector) -> None:
         if not self.faults:

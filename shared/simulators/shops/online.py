@@ -29,7 +29,7 @@ from simulators.qbo import QboSimulator
 from simulators.shops.books import OnlineBooks, OrderCheck
 from simulators.shops.driver import StoreDriver
 from simulators.shops.stream import FOREIGN, plan_day
-from simulators.shops.trading import Progress, Pushes, Trader, poll_now, register_webhooks
+from simulators.shops.trading import Progress, Pushes, Trader, drain, poll_now
 from simulators.testbed.deployment import Endpoints, Rig, deployment
 
 TENANT = "day"
@@ -219,17 +219,15 @@ class OnlineDay:
                     f"{rig.endpoints.qbo}, the connector at {rig.runtime.base_url}"
                 )
                 self._connect(rig)
-                self._say(register_webhooks(rig))
-                self.driver.hook_up(WEBHOOK_SECRET)
-                calls_before = self.driver.calls
                 if self.faults:
                     self._inject_faults()
-                self.trader.trade(rig.webhook_url(CONNECTION), midday=lambda: self._midday(rig))
-                self._drain(rig)
-                if self.park:
-                    self._fix_and_replay(rig)
-                self.trader.end_of_day_poll(rig, CONNECTION, lambda: self._drain(rig))
-                self.report.pushes.store_calls = self.driver.calls - calls_before
+                self.trader.play(
+                    rig,
+                    CONNECTION,
+                    WEBHOOK_SECRET,
+                    midday=lambda: self._midday(rig),
+                    settled=lambda: self._fix_and_replay(rig),
+                )
                 self._check(rig)
         finally:
             self.trader.close()
@@ -272,18 +270,10 @@ class OnlineDay:
             poll_now(rig)
             self.report.pushes.polls += 1
 
-    def _drain(self, rig: Rig) -> None:
-        self._say("waiting for the queue to drain")
-        deadline = time.monotonic() + 60 + self.report.orders * 2
-        while time.monotonic() < deadline:
-            if rig.runtime.drain(timeout_s=10):
-                return
-            self._say("  ... still draining")
-        raise RuntimeError("the sync queue did not drain")
-
     def _fix_and_replay(self, rig: Rig) -> None:
         """The bookkeeper reads why orders parked, reactivates the item and replays them."""
-        assert self.park is not None
+        if self.park is None:
+            return
         for record in rig.state_store.sync_states(CONNECTION, "order"):
             if record.status == "parked":
                 self.report.parked[record.record_key] = record.last_error or ""
@@ -298,7 +288,7 @@ class OnlineDay:
                 self.qbo.set_active("Item", item["Id"], True)
         result = replay_parked(rig.sqs, dlq_url=rig.dlq_url, queue=rig.sync_queue())
         self.report.replayed = len(result.replayed)
-        self._drain(rig)
+        drain(rig, self.report.orders, self._say)
 
     def _check(self, rig: Rig) -> None:
         books = OnlineBooks(self.qbo, DEPOSIT_ACCOUNTS)

@@ -94,6 +94,17 @@ def register_webhooks(rig: Rig) -> str:
     return webhook_setup.render(found, verb="sync")
 
 
+def drain(rig: Rig, orders: int, say: Progress) -> None:
+    """Wait until the sync queue is empty (its worker has acted on every push)."""
+    say("waiting for the queue to drain")
+    deadline = time.monotonic() + 120 + orders * 2
+    while time.monotonic() < deadline:
+        if rig.runtime.drain(timeout_s=10):
+            return
+        say("  ... still draining")
+    raise RuntimeError("the sync queue did not drain")
+
+
 def poll_now(rig: Rig) -> None:
     """What the reconcile schedule does, at once (``{"poll": "now"}``)."""
     rig.runtime.fire_schedule("reconcile", detail={"poll": "now"})
@@ -143,6 +154,27 @@ class Trader:
 
     def close(self) -> None:
         self._http.close()
+
+    def play(
+        self,
+        rig: Rig,
+        connection_id: str,
+        webhook_secret: str,
+        *,
+        midday: Callable[[], None] = lambda: None,
+        settled: Callable[[], None] = lambda: None,
+    ) -> None:
+        """The merchant runs ``connector webhooks sync``; the day is traded and its pushes
+        drained; ``settled`` runs (the bookkeeper's turn), then the end-of-day poll. The store
+        API calls the connector made meanwhile are counted."""
+        self._say(register_webhooks(rig))
+        self.driver.hook_up(webhook_secret)
+        calls_before = self.driver.calls
+        self.trade(rig.webhook_url(connection_id), midday=midday)
+        drain(rig, self.pushes.orders, self._say)
+        settled()
+        self.end_of_day_poll(rig, connection_id, lambda: drain(rig, self.pushes.orders, self._say))
+        self.pushes.store_calls = self.driver.calls - calls_before
 
     def end_of_day_poll(self, rig: Rig, connection_id: str, drain: Callable[[], None]) -> None:
         """The schedule's last poll of the day, once the pushes are settled: for which pushed
