@@ -12,10 +12,10 @@ that does not post has none. Every order has an audit trail.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from simulators.qbo import QboSimulator
 from simulators.shops.driver import OrderView
@@ -51,6 +51,24 @@ class OrderCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class Checked(Protocol):
+    """An order's check, Online or Desktop."""
+
+    view: OrderView
+    problems: list[str]
+
+
+def verdict(ok: bool, problems: Iterable[Checked], others: Iterable[str]) -> list[str]:
+    """A day summary's last lines: the result, or every problem found."""
+    if ok:
+        return ["result                       every order once, totals equal to the cent"]
+    lines = [
+        f"PROBLEM order {check.view.number} ({check.view.status}): " + "; ".join(check.problems)
+        for check in problems
+    ]
+    return lines + [f"PROBLEM {problem}" for problem in others]
 
 
 class OnlineBooks:

@@ -37,6 +37,7 @@ from connector.ledgers.qbd.password import hash_password
 from connector.resources import FUNCTIONS, QBWC
 from simulators.qbd import QbdCompany, QbdMoney, QbdTxn
 from simulators.qbwc import SessionReport, WebConnector
+from simulators.shops.books import verdict
 from simulators.shops.driver import OrderView, StoreDriver
 from simulators.shops.stream import FOREIGN, plan_day
 from simulators.shops.trading import Progress, Pushes, Trader
@@ -172,18 +173,9 @@ class DeskDayReport:
             f"time                         {self.elapsed_s:.1f} s "
             f"(Web Connector {self.drain_s:.1f} s)",
         ]
-        if self.ok:
-            lines.append("result                       every order once, totals equal to the cent")
-        else:
-            for check in self.problems:
-                lines.append(
-                    f"PROBLEM order {check.view.number} ({check.view.status}): "
-                    + "; ".join(check.problems)
-                )
-            lines += [f"PROBLEM customer created twice: {e}" for e in self.duplicate_customers]
-            lines += [f"PROBLEM {problem}" for problem in self.buyer_problems]
-            lines += [f"PROBLEM {problem}" for problem in self.ref_number_problems]
-        return "\n".join(lines)
+        twice = [f"customer created twice: {e}" for e in self.duplicate_customers]
+        others = twice + self.buyer_problems + self.ref_number_problems
+        return "\n".join(lines + verdict(self.ok, self.problems, others))
 
 
 def connection_settings(

@@ -26,7 +26,7 @@ from typing import Any
 
 from connector.replay import replay_parked
 from simulators.qbo import QboSimulator
-from simulators.shops.books import OnlineBooks, OrderCheck
+from simulators.shops.books import OnlineBooks, OrderCheck, verdict
 from simulators.shops.driver import StoreDriver
 from simulators.shops.stream import FOREIGN, plan_day
 from simulators.shops.trading import Progress, Pushes, Trader, drain, poll_now
@@ -115,19 +115,9 @@ class DayReport:
             lines.append(f"orders parked, then replayed {len(self.parked)} / {self.replayed}")
             reasons = Counter(self.parked.values())
             lines += [f"  {count} x {why}" for why, count in reasons.most_common()]
-        lines += [
-            f"time                         {self.elapsed_s:.1f} s",
-        ]
-        if self.ok:
-            lines.append("result                       every order once, totals equal to the cent")
-        else:
-            for check in self.problems:
-                lines.append(
-                    f"PROBLEM order {check.view.number} ({check.view.status}): "
-                    + "; ".join(check.problems)
-                )
-            lines += [f"PROBLEM duplicate customer {name}" for name in self.duplicate_customers]
-            lines += [f"PROBLEM {problem}" for problem in self.doc_number_problems]
+        lines.append(f"time                         {self.elapsed_s:.1f} s")
+        duplicates = [f"duplicate customer {name}" for name in self.duplicate_customers]
+        lines += verdict(self.ok, self.problems, duplicates + self.doc_number_problems)
         return "\n".join(lines)
 
 
