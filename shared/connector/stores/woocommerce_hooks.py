@@ -15,7 +15,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from connector.config import Connection, WooCommerceStore
+from connector.config import Connection
 from connector.secrets import SecretVault
 from connector.stores.hook_plan import (
     HookStep,
@@ -29,9 +29,9 @@ from connector.stores.port import (
     StoreRequestRejected,
     WebhookReport,
 )
-from connector.stores.woocommerce_client import WooClient, WooCredentials
+from connector.stores.woocommerce_client import WooClient
 from connector.stores.woocommerce_payloads import WooError
-from connector.stores.woocommerce_store import DISPLAY_NAME
+from connector.stores.woocommerce_store import DISPLAY_NAME, open_client
 
 # What woocommerce_store.read_webhook queues. order.restored brings back an order taken out
 # of the trash; customers are never trashed, so customer.restored never fires.
@@ -185,15 +185,4 @@ def _message(response: httpx.Response) -> str:
 
 def open_hooks(connection: Connection, vault: SecretVault, http: httpx.Client) -> WooWebhooks:
     """The registry's opener: the REST client with the connection's API keys."""
-    if not isinstance(connection.store, WooCommerceStore):
-        raise ValueError(f"connection {connection.id} is not a WooCommerce store")
-    secrets = vault.store(connection.id)
-    client = WooClient(
-        base_url=connection.store.url,
-        credentials=WooCredentials(
-            consumer_key=secrets.consumer_key, consumer_secret=secrets.consumer_secret
-        ),
-        http=http,
-        connection_id=connection.id,
-    )
-    return WooWebhooks(client=client, connection_id=connection.id)
+    return WooWebhooks(client=open_client(connection, vault, http), connection_id=connection.id)

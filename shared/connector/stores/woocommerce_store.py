@@ -116,14 +116,17 @@ class WooStore:
             yield ChangedRecord(entity, str(raw["id"]), modified_at(raw))
 
 
-def open_store(
-    connection: Connection, vault: SecretVault, http: httpx.Client, lookups: StoreLookups
-) -> WooStore:
-    """The registry's opener: the REST client with the connection's API keys."""
+def open_client(
+    connection: Connection,
+    vault: SecretVault,
+    http: httpx.Client,
+    lookups: StoreLookups | None = None,
+) -> WooClient:
+    """The REST client with the connection's API keys (orders, refunds, webhooks)."""
     if not isinstance(connection.store, WooCommerceStore):
         raise ValueError(f"connection {connection.id} is not a WooCommerce store")
     secrets = vault.store(connection.id)
-    client = WooClient(
+    return WooClient(
         base_url=connection.store.url,
         credentials=WooCredentials(
             consumer_key=secrets.consumer_key, consumer_secret=secrets.consumer_secret
@@ -134,4 +137,12 @@ def open_store(
         customer_group=connection.mapping.rules_use_customer_group,
         lookups=lookups,
     )
-    return WooStore(client=client, connection_id=connection.id)
+
+
+def open_store(
+    connection: Connection, vault: SecretVault, http: httpx.Client, lookups: StoreLookups
+) -> WooStore:
+    """The registry's opener: the REST client with the connection's API keys."""
+    return WooStore(
+        client=open_client(connection, vault, http, lookups), connection_id=connection.id
+    )

@@ -60,6 +60,17 @@ class Pushes:
     def calls_per_order(self) -> float:
         return self.store_calls / self.orders if self.orders else 0.0
 
+    def missed_beyond_look_alike_updates(self) -> list[str]:
+        """Orders the end-of-day poll still changed that BigCommerce did not call
+        ``store/order/updated`` about twice: two stubs of one second carry the same ``hash``
+        and ``created_at``, exactly like a re-sent event, so SQS takes the second for a repeat
+        and the poll brings that change. Any other order here is a push the connector missed."""
+        return [
+            store_id
+            for store_id in self.caught_by_poll
+            if self.sent_about.get(store_id, []).count("store/order/updated") < 2
+        ]
+
     def ingest_ms(self, pct: float) -> float:
         return percentile(self.ingest_s, pct) * 1000 if self.ingest_s else 0.0
 
