@@ -23,7 +23,8 @@ from connector.stores.bigcommerce.hooks import BigCommerceHooks
 from simulators.bigcommerce import BigCommerceSimulator, Line
 from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
-from simulators.testbed.online import LocalRig, connected_runtime, qbo_connection
+from simulators.testbed.bigcommerce import bigcommerce_shop
+from simulators.testbed.online import LocalRig, connected_runtime
 
 TENANT = "bcbooks"
 SHOP = "bcbooks"
@@ -80,22 +81,14 @@ def books() -> Iterator[Books]:
         LoopbackServer(qbo.handle) as qbo_server,
         httpx.Client(timeout=10) as http,
     ):
-        store = {"kind": "bigcommerce", "store_hash": bc.store_hash, "api_base": bc_server.base_url}
-        connection = qbo_connection(
+        connection, secrets = bigcommerce_shop(
             SHOP,
-            store,
+            bc,
+            bc_server.base_url,
             qbo_server.base_url,
-            post_statuses=[11, 2, 10],
-            cancel_statuses=[5],
-            refund_statuses=[4, 14],
-            mapping={"fallback_item": "Sales", "shipping_item": "Shipping", "fee_item": "Services"},
+            webhook_secret=WEBHOOK_SECRET,
+            ledger=QBO_APP,
         )
-        store_secret = {
-            "access_token": bc.access_token,
-            "client_secret": bc.client_secret,
-            "webhook_secret": WEBHOOK_SECRET,
-        }
-        secrets = {SHOP: {"store": store_secret, "ledger": QBO_APP}}
         with connected_runtime(TENANT, [connection], secrets, qbo) as rig:
             hooks = BigCommerceHooks(
                 api_base=bc_server.base_url,

@@ -22,7 +22,8 @@ import pytest
 from simulators.bigcommerce import BigCommerceSimulator, Line
 from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
-from simulators.testbed.online import LocalRig, connected_runtime, qbo_connection
+from simulators.testbed.bigcommerce import bigcommerce_shop
+from simulators.testbed.online import LocalRig, connected_runtime
 
 TENANT = "bc"
 SHOP = "bcshop"
@@ -86,24 +87,14 @@ def setup() -> Iterator[Setup]:
         client_secret=QBO_APP["client_secret"],
     )
     with LoopbackServer(bc.handle) as bc_server, LoopbackServer(qbo.handle) as qbo_server:
-        store = {"kind": "bigcommerce", "store_hash": bc.store_hash, "api_base": bc_server.base_url}
-        # Statuses as a tenant file gives them: TOML integers (status_id).
-        connection = qbo_connection(
+        connection, secrets = bigcommerce_shop(
             SHOP,
-            store,
+            bc,
+            bc_server.base_url,
             qbo_server.base_url,
-            post_statuses=[11, 2, 10],
-            cancel_statuses=[5],
-            refund_statuses=[4, 14],
-            # handling and gift wrapping are fee lines
-            mapping={"fallback_item": "Sales", "shipping_item": "Shipping", "fee_item": "Services"},
+            webhook_secret=WEBHOOK_SECRET,
+            ledger=QBO_APP,
         )
-        store_secret = {
-            "access_token": bc.access_token,
-            "client_secret": bc.client_secret,
-            "webhook_secret": WEBHOOK_SECRET,
-        }
-        secrets = {SHOP: {"store": store_secret, "ledger": QBO_APP}}
         with connected_runtime(TENANT, [connection], secrets, qbo) as rig:
             _register_hooks(bc_server.base_url, bc, rig.webhook_url(SHOP))
             yield Setup(rig, bc, bc_server.base_url)
