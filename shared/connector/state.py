@@ -7,6 +7,7 @@ Nothing above this module touches boto3's DynamoDB API. Keys (state table, pk / 
   oauth#<state>               / STATE        single-use OAuth state, 10 minutes
   <conn>#connection           / STATUS       connection health (needs reconnect)
   <conn>#reconcile            / POLL         the poll's watermarks and last run (connector.reconcile)
+  <conn>#health               / HEALTH       what the functions last saw (connector.health)
 Audit table: <conn>#<entity>#<id> / <timestamp>#<random>: events in order, never updated.
 """
 
