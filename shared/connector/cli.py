@@ -11,48 +11,20 @@ connector webhooks (sync | check) --tenant T [--config FILE] [--connection C] [-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from connector import resources
-from connector.config import load_tenant
+from connector import cli_target, resources
+from connector.config import TenantConfig, load_tenant
 from connector.errors import ConfigError
 
 
 def _local(args: argparse.Namespace) -> int:
-    from connector.local import LocalRuntime
+    from connector.cli_local import run_local
 
-    config = load_tenant(Path(args.config))
-    secrets: dict[str, Any] = {}
-    if args.secrets:
-        secrets = json.loads(Path(args.secrets).read_text(encoding="utf-8"))
-        unknown = sorted(set(secrets) - {c.id for c in config.connections})
-        if unknown:
-            raise ConfigError(f"{args.secrets}: connections not in {args.config}: {unknown}")
-    runtime = LocalRuntime(
-        tenant=config.tenant,
-        tenant_config_json=config.model_dump_json(),
-        port=args.port,
-        secrets=secrets,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with runtime:
-        print(runtime.base_url, flush=True)
-        for connection in config.connections:
-            print(
-                f"  {connection.id}: webhook {runtime.base_url}/webhooks/{connection.id}  "
-                f"connect {runtime.base_url}/oauth/qbo/connect/{connection.id}",
-                flush=True,
-            )
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-    return 0
+    return run_local(Path(args.config), Path(args.secrets) if args.secrets else None, args.port)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -75,15 +47,17 @@ def _replay(args: argparse.Namespace) -> int:
         raise ConfigError(
             "Desktop replay needs all of --outbox-table, --state-table and --audit-table"
         )
+    target = None
     if args.tenant:
-        outputs = _stack_outputs(boto3.client("cloudformation"), resources.stack_name(args.tenant))
-        queue_url = queue_url or outputs["SyncQueueUrl"]
-        dlq_url = dlq_url or outputs["SyncDeadLetterQueueUrl"]
+        target = _target(args, args.tenant)
+        outputs = target.outputs
+        queue_url = queue_url or target.output(cli_target.SYNC_QUEUE_URL)
+        dlq_url = dlq_url or target.output(cli_target.SYNC_DLQ_URL)
         if not any(tables):
             tables = (
-                outputs.get(f"{resources.OUTBOX_TABLE.logical_id}Name"),
-                outputs.get(f"{resources.STATE_TABLE.logical_id}Name"),
-                outputs.get(f"{resources.AUDIT_TABLE.logical_id}Name"),
+                outputs.get(cli_target.table_output(resources.OUTBOX_TABLE)),
+                outputs.get(cli_target.table_output(resources.STATE_TABLE)),
+                outputs.get(cli_target.table_output(resources.AUDIT_TABLE)),
             )
     if bool(queue_url) != bool(dlq_url):
         raise ConfigError("replay needs both --queue-url and --dlq-url")
@@ -94,7 +68,7 @@ def _replay(args: argparse.Namespace) -> int:
         )
     report: dict[str, Any] = {}
     if queue_url and dlq_url:
-        sqs = boto3.client("sqs")
+        sqs = target.client("sqs") if target else boto3.client("sqs")
         report = replay_parked(
             sqs,
             dlq_url=dlq_url,
@@ -104,14 +78,16 @@ def _replay(args: argparse.Namespace) -> int:
         ).model_dump()
     outbox_table, state_table, audit_table = tables
     if outbox_table and state_table and audit_table:
+        dynamodb = target.resource("dynamodb") if target else boto3.resource("dynamodb")
         report["desktop_requeued"] = _requeue_desktop(
-            outbox_table, state_table, audit_table, args.connection, args.record
+            dynamodb, outbox_table, state_table, audit_table, args.connection, args.record
         )
     print(json.dumps(report, indent=2))
     return 0
 
 
 def _requeue_desktop(
+    dynamodb: Any,
     outbox_table: str,
     state_table: str,
     audit_table: str,
@@ -119,12 +95,9 @@ def _requeue_desktop(
     record_id: str | None,
 ) -> list[dict[str, Any]]:
     """Parked Desktop outbox entries back to pending, for the Web Connector's next run."""
-    import boto3
-
     from connector.ledgers.qbd.outbox import OutboxStore, requeue_parked
     from connector.state import AuditTrail, StateStore
 
-    dynamodb = boto3.resource("dynamodb")
     outbox = OutboxStore(outbox_table, resource=dynamodb)
     state = StateStore(state_table, resource=dynamodb)
     audit = AuditTrail(audit_table, resource=dynamodb)
@@ -157,16 +130,9 @@ def _parked_connections(dynamodb: Any, outbox_table: str) -> list[str]:
 
 
 def _qwc(args: argparse.Namespace) -> int:
-    import boto3
-
     from connector.qwc import ensure_password, render_qwc
-    from connector.secrets import SecretVault
 
-    if not args.tenant and not args.config:
-        raise ConfigError("qwc needs --tenant (and finds tenants/<tenant>.toml) or --config")
-    config = load_tenant(Path(args.config or f"tenants/{args.tenant}.toml"))
-    if args.tenant and config.tenant != args.tenant:
-        raise ConfigError(f"--tenant is {args.tenant!r} but the tenant file is {config.tenant!r}")
+    config, target = _tenant_target(args, "qwc")
     connection = config.connection(args.connection_id)
     if connection is None:
         known = ", ".join(c.id for c in config.connections)
@@ -174,12 +140,7 @@ def _qwc(args: argparse.Namespace) -> int:
             f"no connection {args.connection_id!r} in tenant {config.tenant} ({known})"
         )
     ledger = connection.qbd  # refuses a QuickBooks Online connection before any AWS call
-    base_url = args.url
-    if not base_url:
-        outputs = _stack_outputs(
-            boto3.client("cloudformation"), resources.stack_name(config.tenant)
-        )
-        base_url = outputs["ApiUrl"]
+    base_url = args.url or target.api_url
     # Everything that can refuse (https, ids) runs before the password is touched.
     qwc = render_qwc(
         tenant=config.tenant,
@@ -187,10 +148,7 @@ def _qwc(args: argparse.Namespace) -> int:
         base_url=base_url,
         generation=args.generation,
     )
-    vault = SecretVault(
-        resources.secret_prefix(config.tenant), client=boto3.client("secretsmanager")
-    )
-    password = ensure_password(vault, connection.id, rotate=args.rotate)
+    password = ensure_password(target.vault(), connection.id, rotate=args.rotate)
     out = Path(args.out or f"{connection.id}.qwc")
     out.write_text(qwc.xml, encoding="utf-8")
     print(
@@ -210,17 +168,11 @@ def _qwc(args: argparse.Namespace) -> int:
 
 def _webhooks(args: argparse.Namespace) -> int:
     """The connector's webhooks in each connection's store: created and repaired, or checked."""
-    import boto3
     import httpx
 
     from connector import webhook_setup
-    from connector.secrets import SecretVault
 
-    if not args.tenant and not args.config:
-        raise ConfigError("webhooks needs --tenant (and finds tenants/<tenant>.toml) or --config")
-    config = load_tenant(Path(args.config or f"tenants/{args.tenant}.toml"))
-    if args.tenant and config.tenant != args.tenant:
-        raise ConfigError(f"--tenant is {args.tenant!r} but the tenant file is {config.tenant!r}")
+    config, target = _tenant_target(args, "webhooks")
     connections = list(config.connections)
     if args.connection:
         connections = [c for c in connections if c.id == args.connection]
@@ -229,15 +181,8 @@ def _webhooks(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"no connection {args.connection!r} in tenant {config.tenant} ({known})"
             )
-    base_url = args.url
-    if not base_url:
-        stack = resources.stack_name(config.tenant)
-        base_url = _stack_outputs(boto3.client("cloudformation"), stack).get("ApiUrl", "")
-        if not base_url:
-            raise ConfigError(f"stack {stack} has no ApiUrl output; give --url")
-    vault = SecretVault(
-        resources.secret_prefix(config.tenant), client=boto3.client("secretsmanager")
-    )
+    base_url = args.url or target.api_url
+    vault = target.vault()
     dry_run = args.verb == "sync" and args.dry_run
     with httpx.Client(timeout=30.0) as http:
         found = webhook_setup.run(
@@ -247,12 +192,30 @@ def _webhooks(args: argparse.Namespace) -> int:
     return webhook_setup.exit_code(found, verb=args.verb)
 
 
-def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
-    try:
-        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    except cloudformation.exceptions.ClientError as exc:
-        raise ConfigError(f"cannot read stack {stack}: {exc}") from None
-    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+def _target(args: argparse.Namespace, tenant: str) -> cli_target.Target:
+    """The deployment a verb acts on: the tenant's stack, or `connector local` (--local)."""
+    tenant_file = cli_target.tenant_file_path(tenant, getattr(args, "config", None))
+    return cli_target.open_target(tenant, tenant_file, local=getattr(args, "local", False))
+
+
+def _tenant_target(args: argparse.Namespace, verb: str) -> tuple[TenantConfig, cli_target.Target]:
+    """The tenant file (--config, else tenants/<tenant>.toml) and the deployment it runs in."""
+    if not args.tenant and not args.config:
+        raise ConfigError(f"{verb} needs --tenant (and finds tenants/<tenant>.toml) or --config")
+    path = cli_target.tenant_file_path(args.tenant, args.config)
+    config = load_tenant(path)
+    if args.tenant and config.tenant != args.tenant:
+        raise ConfigError(f"--tenant is {args.tenant!r} but the tenant file is {config.tenant!r}")
+    return config, cli_target.open_target(config.tenant, path, local=args.local)
+
+
+def _add_local_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="act on the running `connector local` of this tenant file instead of AWS (the "
+        "default when no AWS credentials are set and one is running)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
 
     replay = commands.add_parser("replay", help="send parked records through the sync queue again")
     replay.add_argument("--tenant", help="find the queues from stack MlConnector-<tenant>")
+    replay.add_argument(
+        "--config", help="tenant file (finds its `connector local`); default tenants/<tenant>.toml"
+    )
+    _add_local_flag(replay)
     replay.add_argument("--queue-url", help="the sync queue (stack output SyncQueueUrl)")
     replay.add_argument(
         "--dlq-url", help="the dead-letter queue (stack output SyncDeadLetterQueueUrl)"
@@ -303,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="new OwnerID/FileID pair (QBWC1039 after removing and re-adding the application)",
     )
+    _add_local_flag(qwc)
     qwc.set_defaults(run=_qwc)
 
     webhooks = commands.add_parser(
@@ -323,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     webhooks.add_argument(
         "--dry-run", action="store_true", help="sync: say what would change, change nothing"
     )
+    _add_local_flag(webhooks)
     webhooks.set_defaults(run=_webhooks)
 
     args = parser.parse_args(argv)

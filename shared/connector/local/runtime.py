@@ -29,10 +29,11 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from pydantic import SecretStr
 
-from connector import resources
+from connector import cli_target, resources
 from connector.local.aws import REGION, EmbeddedAws, LocalQueue
-from connector.local.context import new_context
+from connector.local.context import function_physical_name, new_context
 from connector.local.gateway import Gateway
 from connector.local.queues import QueuePoller
 from connector.local.schedules import Schedule
@@ -352,6 +353,36 @@ class LocalRuntime:
                 f"no scheduled function {function_name!r}; scheduled: {sorted(self._schedules)}"
             ) from None
         return schedule.fire(detail)
+
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs a deployment of this tenant would have (connector.cli_target)."""
+        found = {
+            cli_target.API_URL: f"{self.base_url}/",  # API Gateway's stage URL ends with "/"
+            cli_target.RECONCILE_FUNCTION: function_physical_name(self.tenant, resources.RECONCILE),
+        }
+        for spec in self.tables:
+            found[cli_target.table_output(spec)] = self.table_names[spec.logical_id]
+        sync_queue = self.local_queues.get(resources.SYNC_QUEUE.logical_id)
+        if sync_queue is not None:
+            found[cli_target.SYNC_QUEUE_URL] = sync_queue.url
+            found[cli_target.SYNC_DLQ_URL] = sync_queue.dlq_url or ""
+        return found
+
+    def endpoint(self) -> cli_target.LocalEndpoint:
+        """What the CLI needs to act on this runtime as it acts on a deployed stack."""
+        if not self.aws_endpoint_url:
+            raise RuntimeError("LocalRuntime.start() must run before its endpoint is known")
+        return cli_target.LocalEndpoint(
+            tenant=self.tenant,
+            pid=os.getpid(),
+            region=REGION,
+            aws_endpoint_url=self.aws_endpoint_url,
+            account_id=self.account_id,
+            access_key_id=self._aws.access_key_id,
+            secret_access_key=SecretStr(self._aws.secret_access_key),
+            base_url=self.base_url,
+            outputs=self.outputs(),
+        )
 
     def boto3_client(self, service: str) -> Any:
         """A boto3 client for the embedded AWS, in this runtime's account."""
