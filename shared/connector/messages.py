@@ -27,7 +27,7 @@ class SyncMessage(BaseModel):
     # resolution) plus a digest of the event's body. Ingest derives SQS deduplication from it.
     version: str | None = None
     received_at: datetime
-    source: Literal["webhook", "reconcile", "replay"] = "webhook"
+    source: Literal["webhook", "reconcile", "replay", "backfill"] = "webhook"
 
     @property
     def group_id(self) -> str:

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -372,15 +372,24 @@ class BigCommerceSimulator:
         return public
 
     def _list_orders(self, request: Request) -> Response:
-        """``GET /v2/orders?min_date_modified=..&sort=date_modified:asc&page=&limit=``."""
+        """``GET /v2/orders?min_date_modified=..&min_date_created=..&max_date_created=..
+        &sort=date_modified:asc|date_created:asc&page=&limit=`` (bounds inclusive; by id
+        unless sorted)."""
         since = _when(request.arg("min_date_modified"))
+        created_from = _when(request.arg("min_date_created"))
+        created_to = _when(request.arg("max_date_created"))
         rows = [
             self._public(oid)
             for oid, order in self.orders.items()
             if _at_or_after(order["date_modified"], since)
-        ]
-        if request.arg("sort") == "date_modified:asc":
-            rows.sort(key=lambda r: (parsedate_to_datetime(r["date_modified"]), r["id"]))
+            and _at_or_after(order["date_created"], created_from)
+            and (created_to is None or not _at_or_after(order["date_created"],
+                                                         created_to + timedelta(seconds=1)))
+        ]  # fmt: skip
+        sort = request.arg("sort")
+        if sort in ("date_modified:asc", "date_created:asc"):
+            field = sort.split(":")[0]
+            rows.sort(key=lambda r: (parsedate_to_datetime(r[field]), r["id"]))
         page, limit = int(request.arg("page", "1") or 1), int(request.arg("limit", "50") or 50)
         rows = rows[(page - 1) * limit : page * limit]
         return Response.of_json(rows) if rows else Response(204)

@@ -79,6 +79,17 @@ class ChangedRecord:
     modified_at: datetime
 
 
+@dataclass(frozen=True)
+class HistoricOrder:
+    """An order a backfill found in the store's history (connector.backfill)."""
+
+    record_id: str
+    # Creation orders the listing (and a resumed backfill's cursor); modification is the
+    # version queued, as the poll queues it.
+    created_at: datetime
+    modified_at: datetime
+
+
 class Store(Protocol):
     @property
     def display_name(self) -> str:
@@ -103,6 +114,11 @@ class Store(Protocol):
 
     def list_changed(self, entity: Entity, since: datetime) -> Iterator[ChangedRecord]:
         """Records changed after ``since``, paged by the adapter."""
+        ...
+
+    def list_created(self, since: datetime, until: datetime) -> Iterator[HistoricOrder]:
+        """Orders created at or after ``since`` and before ``until``, each once, paged by the
+        adapter (in any order: the backfill sorts them by creation)."""
         ...
 
 

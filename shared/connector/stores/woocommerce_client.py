@@ -19,7 +19,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -31,7 +31,7 @@ from connector.stores.port import StoreRecordNotFound
 from connector.stores.responses import StoreAnswers
 from connector.stores.retries import get_with_retries
 from connector.stores.woocommerce_normalise import modified_at
-from connector.stores.woocommerce_payloads import WooError
+from connector.stores.woocommerce_payloads import WooError, WooTimestamps
 
 REST_PREFIX = "/wp-json/wc/v3/"
 PAGE_SIZE = 100  # WordPress caps per_page at 100
@@ -90,6 +90,14 @@ def oauth1_signed_query(
 # key (WooCommerce's own keys never start with "_" but "_links"); woocommerce_normalise reads them.
 FACTS_KEY = "_connector"
 GUEST_GROUP = "guest"
+
+
+def created_at(raw: Mapping[str, Any]) -> datetime:
+    """When the order was created, as aware UTC."""
+    moment = WooTimestamps.model_validate(raw).date_created_gmt
+    if moment is None:
+        raise ValueError(f"WooCommerce order {raw.get('id')} has no date_created_gmt")
+    return moment
 
 
 def _gmt_param(moment: datetime) -> str:
@@ -235,6 +243,24 @@ class WooClient:
                     yield raw
         else:
             raise ValueError(f"unknown entity {entity!r}")
+
+    def list_created(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        """Orders created at or after ``since`` and before ``until`` (GMT), oldest first.
+
+        ``after`` and ``before`` are exclusive and to the second, so the listing starts a
+        second early and the boundary is kept here.
+        """
+        start, end = since.astimezone(UTC), until.astimezone(UTC)
+        params = [
+            ("after", _gmt_param(start - timedelta(seconds=1))),
+            ("before", _gmt_param(end)),
+            ("dates_are_gmt", "true"),
+            ("orderby", "date"),
+            ("order", "asc"),
+        ]
+        for raw in self._pages("orders", params, "orders created in the backfill's window"):
+            if start <= created_at(raw) < end:
+                yield raw
 
     # -- transport ------------------------------------------------------------------------
 

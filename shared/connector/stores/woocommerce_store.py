@@ -16,11 +16,17 @@ from connector.secrets import SecretVault
 from connector.stores.port import (
     Action,
     ChangedRecord,
+    HistoricOrder,
     StoreSecretField,
     WebhookReading,
     WebhookRecord,
 )
-from connector.stores.woocommerce_client import StoreLookups, WooClient, WooCredentials
+from connector.stores.woocommerce_client import (
+    StoreLookups,
+    WooClient,
+    WooCredentials,
+    created_at,
+)
 from connector.stores.woocommerce_normalise import (
     modified_at,
     normalise_customer,
@@ -114,6 +120,10 @@ class WooStore:
             raise ValueError(f"unknown entity {entity!r}")
         for raw in self._client.list_modified(entity, since):
             yield ChangedRecord(entity, str(raw["id"]), modified_at(raw))
+
+    def list_created(self, since: datetime, until: datetime) -> Iterator[HistoricOrder]:
+        for raw in self._client.list_created(since, until):
+            yield HistoricOrder(str(raw["id"]), created_at(raw), modified_at(raw))
 
 
 def open_client(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from connector.config import BigCommerceStore, Connection
 from connector.model import Customer, Entity, Order, Refund
 from connector.secrets import SecretVault
-from connector.stores.bigcommerce.client import BcCredentials, BigCommerceClient
+from connector.stores.bigcommerce.client import BcCredentials, BigCommerceClient, created_at
 from connector.stores.bigcommerce.normalise import (
     modified_at,
     normalise_customer,
@@ -22,6 +22,7 @@ from connector.stores.bigcommerce.normalise import (
 from connector.stores.lookups import StoreLookups
 from connector.stores.port import (
     ChangedRecord,
+    HistoricOrder,
     StoreRecordMissing,
     StoreRecordNotFound,
 )
@@ -90,6 +91,10 @@ class BigCommerceStoreAdapter:
             moment = modified_at(raw)
             if moment > since:
                 yield ChangedRecord(entity, str(raw["id"]), moment)
+
+    def list_created(self, since: datetime, until: datetime) -> Iterator[HistoricOrder]:
+        for raw in self._client.list_created(since, until):
+            yield HistoricOrder(str(raw["id"]), created_at(raw), modified_at(raw))
 
 
 def open_store(

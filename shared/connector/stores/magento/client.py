@@ -241,6 +241,29 @@ class MagentoClient:
                 last_id = int(tie[-1][listing.id_key])
             bound = Filter("updated_at", last, "gt")
 
+    def list_created(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        """Orders created at or after ``since`` and before ``until``, by id.
+
+        Keyset paging by ``entity_id`` (a creation time never changes, but an order placed or
+        deleted while we page would shift ``currentPage``).
+        """
+        window = [
+            Filter("created_at", format_time(since), "gteq"),
+            Filter("created_at", format_time(until), "lt"),
+        ]
+        last = 0
+        while True:
+            page = self._page(
+                "orders",
+                [*window, Filter("entity_id", str(last), "gt")],
+                [("entity_id", "ASC")],
+                "orders created in the backfill's window",
+            )
+            yield from page
+            if len(page) < self._page_size:
+                return
+            last = max(int(item["entity_id"]) for item in page)
+
     # -- transport ------------------------------------------------------------------------
 
     def record(self, path: str, what: str) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from connector.stores.magento.normalise import (
     normalise_refund,
 )
 from connector.stores.magento.oauth import OAuthCredentials
-from connector.stores.magento.payloads import MageItem
-from connector.stores.port import ChangedRecord
+from connector.stores.magento.payloads import MageItem, parse_time
+from connector.stores.port import ChangedRecord, HistoricOrder
 
 DISPLAY_NAME = "Magento"
 
@@ -90,6 +90,13 @@ class MagentoShop:
         id_key = "entity_id" if entity == "order" else "id"
         for raw in self._client.list_changed(entity, since):
             yield ChangedRecord(entity, str(raw[id_key]), modified_at(raw))
+
+    def list_created(self, since: datetime, until: datetime) -> Iterator[HistoricOrder]:
+        for raw in self._client.list_created(since, until):
+            created = parse_time(raw.get("created_at"))
+            if created is None:
+                raise ValueError(f"Magento order {raw.get('entity_id')} has no created_at")
+            yield HistoricOrder(str(raw["entity_id"]), created, modified_at(raw))
 
 
 def _parents(raw: dict[str, Any]) -> dict[int, int]:
