@@ -9,9 +9,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from connector.health import HealthMarks
 from connector.ingest import WebhookIngest
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime
+from connector.unqueued import UnqueuedDeliveries
 
 runtime = Runtime.from_environment()
 ingest = WebhookIngest(
@@ -20,6 +22,9 @@ ingest = WebhookIngest(
     queue=runtime.sync_queue,
     audit=runtime.audit,
     reader_for=runtime.webhook_reader,
+    # A delivery the queue refuses is kept in the state table for the reconcile run.
+    unqueued=UnqueuedDeliveries(runtime.settings.state_table),
+    health=HealthMarks(runtime.settings.state_table),
 )
 app = APIGatewayRestResolver()
 

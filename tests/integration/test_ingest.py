@@ -10,15 +10,19 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from connector.config import TenantConfig
+from connector.health import HealthMarks
 from connector.local import LocalRuntime
 from connector.resources import INGEST
 from connector.state import AuditTrail
+from connector.unqueued import UnqueuedDeliveries
 
 SECRETS = {
     "shop-a": {
@@ -193,10 +197,39 @@ def test_a_body_over_1_mib_is_413(runtime: LocalRuntime) -> None:
     assert _drain_queue(runtime) == []
 
 
-def test_signed_malformed_json_is_400(runtime: LocalRuntime) -> None:
-    response = _post(runtime, b'{"id": 7,')
-    assert response.status_code == 400
+def test_signed_malformed_json_is_200_and_recorded_so_the_webhook_stays_enabled(
+    runtime: LocalRuntime,
+) -> None:
+    response = _post(runtime, b'{"id": 7,', topic="order.updated")
+    assert response.status_code == 200
     assert "not JSON" in response.json()["message"]
+    assert _drain_queue(runtime) == []
+    [event] = _audit(runtime, "shop-a#topic#order.updated")
+    assert event.event == "ignored" and "not JSON" in event.outcome
+    assert event.detail == {"delivery_id": "d1"}
+
+
+def test_a_signed_action_delivery_is_acknowledged_and_recorded_without_its_body(
+    runtime: LocalRuntime,
+) -> None:
+    # What WooCommerce sends for an action.* topic (FACTS.md): {"action": hook, "arg": arg}.
+    body = json.dumps({"action": "woocommerce_payment_complete", "arg": 4711}).encode()
+    response = _post(runtime, body, topic="action.woocommerce_payment_complete")
+    assert response.status_code == 200, response.text
+    assert _drain_queue(runtime) == []
+    [event] = _audit(runtime, "shop-a#topic#action.woocommerce_payment_complete")
+    assert event.event == "ignored" and "woocommerce_payment_complete" in event.outcome
+    assert event.detail == {"delivery_id": "d1"}
+    assert "4711" not in event.model_dump_json()
+    # And the connection's health item knows a webhook came (connector status shows it)
+    health = HealthMarks(
+        runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
+    )
+    noted = health.noted("shop-a").last_webhook_at
+    assert noted is not None and (datetime.now(UTC) - noted).total_seconds() < 120
+    # And a forged one is still refused
+    forged = _post(runtime, body, topic="action.woocommerce_payment_complete", secret="nope")
+    assert forged.status_code == 401
 
 
 def test_an_unknown_topic_is_acknowledged_and_recorded(runtime: LocalRuntime) -> None:
@@ -221,16 +254,15 @@ def test_customer_events_are_queued_as_customers(runtime: LocalRuntime) -> None:
     assert json.loads(message["Body"])["entity"] == "customer"
 
 
-def test_when_sqs_is_unavailable_the_store_gets_503_never_200(runtime: LocalRuntime) -> None:
+@contextmanager
+def _queue_gone(runtime: LocalRuntime) -> Iterator[None]:
+    """SQS refuses every message: the queue is deleted, then made again as it was."""
     sqs = runtime.boto3_client("sqs")
     url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     sqs.delete_queue(QueueUrl=url)
     try:
-        response = _post(runtime, _order_body(107))
-        assert response.status_code == 503
-        assert "retry" in response.json()["message"]
-        assert _audit(runtime, "shop-a#order#107") == []
+        yield
     finally:
         name = url.rsplit("/", 1)[1]
         keep = {
@@ -239,3 +271,57 @@ def test_when_sqs_is_unavailable_the_store_gets_503_never_200(runtime: LocalRunt
             if k in attributes
         }
         sqs.create_queue(QueueName=name, Attributes=keep)
+
+
+@contextmanager
+def _state_table_gone(runtime: LocalRuntime) -> Iterator[None]:
+    dynamodb = runtime.boto3_client("dynamodb")
+    name = runtime.env["CONNECTOR_STATE_TABLE"]
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    dynamodb.delete_table(TableName=name)
+    try:
+        yield
+    finally:
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def test_when_sqs_refuses_the_delivery_is_kept_durably_and_the_store_gets_200(
+    runtime: LocalRuntime,
+) -> None:
+    unqueued = UnqueuedDeliveries(
+        runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
+    )
+    with _queue_gone(runtime):
+        response = _post(runtime, _order_body(107))
+    # The store is told all is well: the delivery is safely recorded
+    assert response.status_code == 200, response.text
+    assert response.json()["kept"] == 1 and response.json()["queued"] == 0
+    # In the state table, as the sync message the reconcile run will queue
+    [kept] = list(unqueued.waiting("shop-a"))
+    assert (kept.message.record_id, kept.message.entity, kept.message.topic) == (
+        "107",
+        "order",
+        "order.created",
+    )
+    assert kept.version.startswith("2026-11-24T09:00:00")
+    assert kept.key.endswith("#order#107")
+    # And the record's audit trail says so
+    [event] = _audit(runtime, "shop-a#order#107")
+    assert event.event == "received" and "received, not queued" in event.outcome
+    assert _drain_queue(runtime) == []
+    unqueued.forget("shop-a", kept.key)
+
+
+def test_when_sqs_and_the_state_table_both_refuse_the_store_gets_503(
+    runtime: LocalRuntime,
+) -> None:
+    with _queue_gone(runtime), _state_table_gone(runtime):
+        response = _post(runtime, _order_body(1108))
+    assert response.status_code == 503
+    assert "retry" in response.json()["message"]
+    assert _audit(runtime, "shop-a#order#1108") == []

@@ -183,7 +183,7 @@ def test_a_forged_signature_is_401_and_nothing_is_queued(setup: Setup) -> None:
     assert setup.push(SHOP, body, {"Content-Type": "application/json"}).status_code == 401
     assert setup.push(SHOP, b"{not json", signed_hint(0, WEBHOOK_SECRET)[1]).status_code == 401
     malformed, headers = signed_hint(0, WEBHOOK_SECRET)  # signed, but no entity_id 0
-    assert setup.push(SHOP, malformed, headers).status_code == 400
+    assert setup.push(SHOP, malformed, headers).status_code == 200  # recorded, not queued
     assert setup.runtime.drain(timeout_s=10)
     assert setup.state(oid) is None and setup.events(oid) == []
 

@@ -68,12 +68,20 @@ def test_standard_webhooks_without_a_client_secret_accessor_are_refused() -> Non
     assert read_callback(_signed(body, int(NOW)), body, lambda: SECRET, None, NOW).status == 401
 
 
-def test_malformed_body_is_400_and_unknown_scope_is_200_ignored() -> None:
-    assert _read({"X-Connector-Token": SECRET}, b"{not json").status == 400
-    assert _read({"X-Connector-Token": SECRET}, b'{"scope": "x"}').status == 400
-    ignored = _read({"X-Connector-Token": SECRET}, _body("store/order/message/created"))
+def test_a_verified_callback_of_any_shape_or_scope_is_200_ignored_never_an_error() -> None:
+    # BigCommerce switches off a hook whose callbacks keep failing: nothing verified fails.
+    token = {"X-Connector-Token": SECRET}
+    not_json = _read(token, b"{not json")
+    assert (not_json.status, not_json.ignored_topic) == (200, "(unknown)")
+    assert "not JSON" in not_json.message and not not_json.records
+    stub = _read(token, b'{"scope": "store/product/updated"}')
+    assert (stub.status, stub.ignored_topic) == (200, "store/product/updated")
+    assert "not a BigCommerce callback (data, hash)" in stub.message
+    ignored = _read(token, _body("store/order/message/created"))
     assert ignored.status == 200 and ignored.ignored_topic == "store/order/message/created"
-    assert not ignored.records
+    assert not ignored.records and ignored.detail["delivery_id"]
+    # But an unverified one is still refused
+    assert _read({"X-Connector-Token": "forged"}, b"{not json").status == 401
 
 
 def test_archived_is_a_deletion_and_a_refund_names_its_order() -> None:

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from connector.stores.woocommerce import is_ping, verify_webhook
+from connector.stores.woocommerce_store import read_webhook
 from simulators.woocommerce_webhooks import php_json, webhook_signature
 
 # Body exactly as wp_json_encode prints it; signature computed independently with
@@ -90,3 +91,54 @@ def test_anything_else_is_not_a_ping(
     content_type: str, body: bytes, headers: dict[str, str]
 ) -> None:
     assert not is_ping(content_type, body, headers)
+
+
+# --- what a verified delivery is about (connector.stores.woocommerce_store.read_webhook) -----
+def _delivery(body: bytes, topic: str, secret: str = SECRET) -> dict[str, str]:
+    resource, _, event = topic.partition(".")
+    return {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-ID": "31",
+        "X-WC-Webhook-Delivery-ID": "a3f1c0de",
+        "X-WC-Webhook-Signature": webhook_signature(body, secret),
+    }
+
+
+def test_a_signed_action_delivery_is_200_ignored_by_topic_and_delivery_id() -> None:
+    # WC_Webhook::build_payload for action.* topics: {"action": "<hook>", "arg": <first arg>}.
+    body = php_json({"action": "woocommerce_order_status_changed", "arg": 4711})
+    topic = "action.woocommerce_order_status_changed"
+    reading = read_webhook(_delivery(body, topic), body, lambda: SECRET)
+    assert (reading.status, reading.ignored_topic, reading.records) == (200, topic, ())
+    assert reading.detail == {"delivery_id": "a3f1c0de", "webhook_id": "31"}
+    assert "woocommerce_order_status_changed" in reading.message
+
+
+@pytest.mark.parametrize(
+    ("body", "topic", "why"),
+    [
+        (b'{"id": 7,', "order.created", "not JSON"),
+        (b"[1, 2]", "order.updated", "no 'id'"),
+        (b'{"arg": {"email": "jo@example.com"}}', "action.wc_custom", "no 'id'"),
+        (b'{"id": 5}', "coupon.created", "not synced"),
+        (b'{"id": 5}', "", "not synced"),
+    ],
+)
+def test_any_other_signed_body_is_200_recorded_and_never_carries_the_body(
+    body: bytes, topic: str, why: str
+) -> None:
+    reading = read_webhook(_delivery(body, topic), body, lambda: SECRET)
+    assert reading.status == 200 and reading.records == ()
+    assert reading.ignored_topic == (topic or "(none)") and why in reading.message
+    assert "jo@example.com" not in repr(reading)
+
+
+def test_an_unsigned_or_badly_signed_delivery_of_any_shape_stays_401() -> None:
+    body = php_json({"action": "woocommerce_order_status_changed", "arg": 4711})
+    forged = _delivery(body, "action.woocommerce_order_status_changed", secret="other")
+    assert read_webhook(forged, body, lambda: SECRET).status == 401
+    del forged["X-WC-Webhook-Signature"]
+    assert read_webhook(forged, body, lambda: SECRET).status == 401

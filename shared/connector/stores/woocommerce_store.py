@@ -36,6 +36,8 @@ from connector.stores.woocommerce_normalise import (
 from connector.stores.woocommerce_webhook import is_ping, verify_webhook
 
 DISPLAY_NAME = "WooCommerce"
+# A topic header longer than this is cut: it names an audit key.
+MAX_TOPIC = 120
 _ENTITIES: dict[str, Entity] = {"order": "order", "customer": "customer"}
 _ACTIONS: dict[str, Action] = {
     "created": "upsert",
@@ -58,21 +60,30 @@ def read_webhook(
         return WebhookReading(200, "pong")
     if not verify_webhook(body, headers.get("x-wc-webhook-signature"), secret()):
         return WebhookReading(401, "signature missing or invalid")
+    # From here the delivery is the store's own: whatever it is about, it gets a 200 (an
+    # error answer counts towards WooCommerce disabling the webhook, and it never retries).
+    topic = headers.get("x-wc-webhook-topic", "").strip()[:MAX_TOPIC] or "(none)"
+    delivery = {
+        "delivery_id": headers.get("x-wc-webhook-delivery-id"),
+        "webhook_id": headers.get("x-wc-webhook-id"),
+    }
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return WebhookReading(400, f"body is not JSON: {exc}")
+        return _ignored(topic, f"body is not JSON ({exc})", delivery)
+    if isinstance(payload, dict) and "action" in payload and "id" not in payload:
+        # An ``action.*`` topic: {"action": "<hook>", "arg": <its first argument>}.
+        return _ignored(topic, f"action {str(payload['action'])[:MAX_TOPIC]!r}", delivery)
     if not isinstance(payload, dict) or "id" not in payload:
-        return WebhookReading(400, "body is not a WooCommerce resource (no 'id')")
+        return _ignored(topic, "body is not a WooCommerce resource (no 'id')", delivery)
 
-    topic = headers.get("x-wc-webhook-topic", "")
     resource, _, event = topic.partition(".")
     record_id = str(payload["id"])
-    delivery = {"record_id": record_id, "delivery_id": headers.get("x-wc-webhook-delivery-id")}
+    delivery = {"record_id": record_id, **delivery}
     entity = _ENTITIES.get(resource)
     action = _ACTIONS.get(event)
     if entity is None or action is None:
-        return WebhookReading(200, "not synced", ignored_topic=topic or "(none)", detail=delivery)
+        return _ignored(topic, "not synced", delivery)
     modified = _modified_at(payload) if action == "upsert" else None
     if action == "delete":
         version = "deleted"
@@ -84,6 +95,13 @@ def read_webhook(
         version = hashlib.sha256(body).hexdigest()
     record = WebhookRecord(entity, record_id, action, topic, modified, version)
     return WebhookReading(200, "queued", records=(record,), detail=delivery)
+
+
+def _ignored(topic: str, why: str, delivery: Mapping[str, Any]) -> WebhookReading:
+    """A verified delivery the connector does not sync: acknowledged and recorded by topic and
+    delivery id (never the body, which carries the buyer's details)."""
+    detail = {key: value for key, value in delivery.items() if value}
+    return WebhookReading(200, f"topic {topic}: {why}", ignored_topic=topic, detail=detail)
 
 
 def _modified_at(payload: Mapping[str, Any]) -> datetime | None:

@@ -38,6 +38,8 @@ TOKEN_HEADER = "x-connector-token"
 TOLERANCE_S = 300
 # SQS FIFO's deduplication window: a stub without created_at repeats only inside it.
 DEDUP_WINDOW_S = 300
+# A scope longer than this is cut: it names an audit key.
+MAX_SCOPE = 120
 
 # scope -> (entity, action); refund/created names its order, which is fetched with its refunds.
 SCOPES: dict[str, tuple[Entity, Action]] = {
@@ -142,22 +144,25 @@ def read_callback(
             return WebhookReading(401, problem)
     else:
         return WebhookReading(401, "neither X-Connector-Token nor a Standard Webhooks signature")
+    # Verified: from here every callback gets a 200, since BigCommerce switches off a hook
+    # whose callbacks keep failing. What the connector does not sync is recorded instead.
+    delivery = {"delivery_id": headers["webhook-id"]} if headers.get("webhook-id") else {}
     try:
         callback = Callback.model_validate(json.loads(body))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return WebhookReading(400, f"body is not JSON: {exc}")
+        return _ignored(_scope_of(body), f"body is not JSON ({exc})", delivery)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        return WebhookReading(400, f"body is not a BigCommerce callback ({fields})")
+        return _ignored(_scope_of(body), f"not a BigCommerce callback ({fields})", delivery)
 
     record_id = str(callback.data.id).strip()
     detail: dict[str, Any] = {"record_id": record_id, "delivery_id": callback.hash}
     found = SCOPES.get(callback.scope)
     if found is None:
-        return WebhookReading(200, "not synced", ignored_topic=callback.scope, detail=detail)
+        return _ignored(callback.scope, "not synced", detail)
     entity, action = found
     if not record_id.isdigit():
-        return WebhookReading(400, f"data.id {record_id!r} is not a BigCommerce record id")
+        return _ignored(callback.scope, f"data.id {record_id!r} is not a record id", detail)
     when = callback.created_at
     moment = str(when) if when is not None else f"w{int(now // DEDUP_WINDOW_S)}"
     record = WebhookRecord(
@@ -169,6 +174,22 @@ def read_callback(
         version=f"{callback.hash}@{moment}",
     )
     return WebhookReading(200, "queued", records=(record,), detail=detail)
+
+
+def _scope_of(body: bytes) -> str:
+    """The scope a callback names, when its body says one (for the record of what came)."""
+    try:
+        scope = json.loads(body).get("scope")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return "(unknown)"
+    return scope[:MAX_SCOPE] if isinstance(scope, str) and scope.strip() else "(unknown)"
+
+
+def _ignored(scope: str, why: str, detail: Mapping[str, Any]) -> WebhookReading:
+    """A verified callback the connector does not sync: a 200, recorded by scope and delivery
+    id (never the body)."""
+    scope = scope[:MAX_SCOPE]
+    return WebhookReading(200, f"scope {scope}: {why}", ignored_topic=scope, detail=dict(detail))
 
 
 def read_webhook(

@@ -25,6 +25,8 @@ from connector.stores.port import StoreSecretField, WebhookReading, WebhookRecor
 
 SIGNATURE_HEADER = "x-magento-signature"
 _ENTITIES: dict[str, Entity] = {"order": "order", "customer": "customer"}
+# An entity name longer than this is cut: it names an audit key.
+MAX_KIND = 60
 
 
 def sign_body(body: bytes, secret: str) -> str:
@@ -50,6 +52,11 @@ def _record_id(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _ignored(topic: str, why: str, detail: Mapping[str, Any]) -> WebhookReading:
+    kept = {key: value for key, value in detail.items() if value}
+    return WebhookReading(200, f"{topic}: {why}", ignored_topic=topic, detail=kept)
+
+
 def read_webhook(
     headers: Mapping[str, str],
     body: bytes,
@@ -60,20 +67,24 @@ def read_webhook(
     headers = {k.lower(): v for k, v in headers.items()}
     if not verify_signature(body, headers.get(SIGNATURE_HEADER), secret()):
         return WebhookReading(401, "signature missing or invalid")
+    # Signed by the merchant's module: whatever it says, a 200 (a sender that sees errors may
+    # stop sending), and what the connector cannot use is recorded.
+    delivery = {"delivery_id": headers.get("x-magento-delivery-id")}
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return WebhookReading(400, f"body is not JSON: {exc}")
+        return _ignored("(unknown).hint", f"body is not JSON ({exc})", delivery)
     if not isinstance(payload, dict):
-        return WebhookReading(400, "body is not a JSON object")
+        return _ignored("(unknown).hint", "body is not a JSON object", delivery)
+    kind = str(payload.get("entity") or "order").strip().lower()[:MAX_KIND]
     record_id = _record_id(payload)
     if record_id is None:
-        return WebhookReading(400, "body has no entity_id (a positive number, or its digits)")
-    kind = str(payload.get("entity") or "order").strip().lower()
+        why = "no entity_id (a positive number, or its digits)"
+        return _ignored(f"{kind}.hint", why, delivery)
     entity = _ENTITIES.get(kind)
-    detail = {"record_id": record_id, "delivery_id": headers.get("x-magento-delivery-id")}
+    detail = {"record_id": record_id, **delivery}
     if entity is None:
-        return WebhookReading(200, "not synced", ignored_topic=f"{kind}.hint", detail=detail)
+        return _ignored(f"{kind}.hint", "not synced", detail)
     # A hint carries no trustworthy modification time: each one is its own event, and the
     # worker's content hash makes a repeat a no-op.
     version = f"hint:{time.time_ns()}:{hashlib.sha256(body).hexdigest()[:16]}"
