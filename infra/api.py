@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Acknowledgment, Aws, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Aws, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -48,6 +48,8 @@ class ConnectorApi(Construct):
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
+            # The name is the 5XXError metric's ApiName: one per tenant, not one per account.
+            rest_api_name=Stack.of(self).stack_name,
             description="ml-connector: store webhooks and QuickBooks connect flow",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=False,

@@ -102,8 +102,11 @@ class ConnectorStack(Stack):
         self.alarms = alarms = ConnectorAlarms(
             self,
             "Alarms",
+            tenant=config.tenant,
+            sync_queue=queues.by_id[resources.SYNC_QUEUE.logical_id],
             dead_letter_queues=list(queues.dead_letter_by_id.values()),
             functions=dict(functions.by_name),
+            rest_api=api.rest_api,
             alarm_email=alarm_email,
         )
 

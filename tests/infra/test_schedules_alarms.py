@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
 
 from connector import resources
 from simulators.testbed.synth import TWO_CONNECTIONS, Synth
@@ -41,28 +44,98 @@ def _alarms(acme: Synth) -> list[dict[str, Any]]:
     return [a["Properties"] for a in acme.resources("AWS::CloudWatch::Alarm").values()]
 
 
-def test_alarms_fire_on_parked_messages_function_errors_and_failed_token_refresh(acme: Synth):
+def _alarm_on(acme: Synth, metric_name: str) -> dict[str, Any]:
+    (alarm,) = [a for a in _alarms(acme) if a["MetricName"] == metric_name]
+    return alarm
+
+
+def test_every_alarm_notifies_the_topic_ignores_missing_data_and_says_what_to_run(acme: Synth):
     topic = {"Ref": acme.logical_id(acme.stack.alarms.topic)}
     alarms = _alarms(acme)
+    assert len(alarms) == len(acme.stack.alarms.alarms)
     for alarm in alarms:
-        assert alarm["Threshold"] == 0
-        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
         assert alarm["AlarmActions"] == [topic]
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert len(alarm["AlarmDescription"]) <= 1024, "CloudWatch's limit"
+        # The first command to run, ready to paste: for this tenant.
+        assert re.search(r"`connector [a-z ]+--tenant acme`", alarm["AlarmDescription"]), alarm
+
+
+def test_alarms_fire_on_parked_messages_function_errors_and_failed_token_refresh(acme: Synth):
+    alarms = _alarms(acme)
     dlq = acme.logical_id(acme.stack.queues.by_id["SyncDeadLetterQueue"])
-    dlq_alarms = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
-    assert [a["Dimensions"] for a in dlq_alarms] == [
-        [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
+    dlq_alarm = _alarm_on(acme, "ApproximateNumberOfMessagesVisible")
+    assert dlq_alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}
     ]
-    error_alarms = {
-        a["Dimensions"][0]["Value"]["Ref"] for a in alarms if a["MetricName"] == "Errors"
-    }
-    assert error_alarms == {
+    assert (dlq_alarm["Threshold"], dlq_alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert "`connector replay --tenant acme`" in dlq_alarm["AlarmDescription"]
+    error_alarms = [a for a in alarms if a["MetricName"] == "Errors"]
+    assert {a["Dimensions"][0]["Value"]["Ref"] for a in error_alarms} == {
         acme.logical_id(acme.stack.functions.by_name[s.name]) for s in resources.FUNCTIONS
     }
-    (token,) = [a for a in alarms if a["MetricName"] == "TokenRefreshFailed"]
-    assert token["Namespace"] == "MlConnector"
-    assert token["Dimensions"] == [{"Name": "service", "Value": "ml-connector"}]
-    assert token["Statistic"] == "Sum"
+    for alarm in error_alarms:
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert "log group" in alarm["AlarmDescription"]
+
+
+def test_an_old_message_in_the_sync_queue_alarms_after_an_hour(acme: Synth):
+    alarm = _alarm_on(acme, "ApproximateAgeOfOldestMessage")
+    queue = acme.logical_id(acme.stack.queues.by_id["SyncQueue"])
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+    ]
+    assert alarm["Statistic"] == "Maximum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (3600, "GreaterThanThreshold")
+    description = alarm["AlarmDescription"]
+    assert "outage" in description and "open circuit" in description
+    assert "`connector status --tenant acme`" in description
+
+
+def test_api_5xx_answers_alarm(acme: Synth):
+    alarm = _alarm_on(acme, "5XXError")
+    assert alarm["Namespace"] == "AWS/ApiGateway"
+    # API Gateway counts by API name: the tenant's own, so another tenant's API is not counted.
+    assert alarm["Dimensions"] == [{"Name": "ApiName", "Value": "MlConnector-acme"}]
+    (api,) = acme.resources("AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["Name"] == "MlConnector-acme"
+    assert alarm["Statistic"] == "Sum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert "WooCommerce disables a webhook" in alarm["AlarmDescription"]
+
+
+# metric -> statistic, threshold, comparison, period (s), periods, datapoints, what to run
+CUSTOM_METRIC_ALARMS: dict[str, tuple[str, int, str, int, int, int, str]] = {
+    "TokenRefreshFailed": ("Sum", 0, ">", 300, 1, 1, "connector status"),
+    "CircuitOpened": ("Sum", 0, ">", 300, 1, 1, "connector status"),
+    "DeliveriesNotQueued": ("Sum", 0, ">", 300, 1, 1, "connector status"),
+    # Records the poll caught in two of three hours: the webhooks are not arriving.
+    "ReconcileCaught": ("Sum", 0, ">", 3600, 3, 2, "connector webhooks check"),
+    "WebhookUnhealthy": ("Maximum", 0, ">", 300, 1, 1, "connector webhooks check"),
+    "WebConnectorSilent": ("Maximum", 0, ">", 900, 1, 1, "connector status"),
+    "RecordsParked": ("Sum", 0, ">", 300, 1, 1, "connector parked"),
+    # Each hour holds two runs of the 30-minute keep-alive.
+    "RefreshTokenDaysLeft": ("Minimum", 30, "<", 3600, 1, 1, "connector status"),
+}
+COMPARISONS = {">": "GreaterThanThreshold", "<": "LessThanThreshold"}
+
+
+@pytest.mark.parametrize("metric_name", sorted(CUSTOM_METRIC_ALARMS))
+def test_each_metric_the_functions_emit_has_its_alarm(acme: Synth, metric_name: str):
+    statistic, threshold, comparison, period, periods, datapoints, command = CUSTOM_METRIC_ALARMS[
+        metric_name
+    ]
+    alarm = _alarm_on(acme, metric_name)
+    assert alarm["Namespace"] == "MlConnector"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "ml-connector"}]
+    assert alarm["Statistic"] == statistic
+    assert alarm["Threshold"] == threshold
+    assert alarm["ComparisonOperator"] == COMPARISONS[comparison]
+    assert alarm["Period"] == period
+    assert alarm["EvaluationPeriods"] == periods
+    assert alarm.get("DatapointsToAlarm", 1) == datapoints
+    assert f"`{command} --tenant acme`" in alarm["AlarmDescription"]
 
 
 def test_alarm_topic_is_encrypted_and_tls_only(acme: Synth):
