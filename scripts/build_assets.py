@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +35,9 @@ LAYER_STAMP = BUILD_DIR / "layer.sha256"
 PYTHON_VERSION = "3.13"
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-# The local runtime (moto server, simulated services) and the laptop CLI never run in Lambda.
-EXCLUDED_FROM_CODE = ("local", "cli.py")
+# The local runtime (moto server, simulated services) and the laptop CLI (cli.py and its
+# cli_*.py helpers) never run in Lambda.
+EXCLUDED_FROM_CODE = ("local", "cli.py", "cli_*.py")
 
 
 def runtime_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
@@ -68,7 +70,7 @@ def build_code(root: Path = ROOT, out: Path = CODE_DIR) -> Path:
 def _excluded(root: Path, directory: str, names: list[str]) -> list[str]:
     if Path(directory).resolve() != (root / "shared" / "connector").resolve():
         return []
-    return [n for n in names if n in EXCLUDED_FROM_CODE]
+    return [n for n in names if any(fnmatch(n, pattern) for pattern in EXCLUDED_FROM_CODE)]
 
 
 def build_layer(

@@ -20,6 +20,7 @@ def test_code_asset_holds_functions_and_the_library_without_the_local_runtime(
     assert (code / "connector" / "config.py").is_file()
     assert not (code / "connector" / "local").exists()
     assert not (code / "connector" / "cli.py").exists()
+    assert not list((code / "connector").glob("cli_*.py")), "the CLI's helpers stay on the laptop"
     assert not list(code.rglob("__pycache__"))
 
 
