@@ -51,6 +51,9 @@ AuditEventType = Literal[
     "needs_reconnect",
     "polled",
     "poll_failed",
+    # The reconcile schedule's look at a connection's webhooks (connector.webhook_health).
+    "webhooks_repaired",
+    "webhooks_unhealthy",
 ]
 
 
