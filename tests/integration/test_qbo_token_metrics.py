@@ -61,6 +61,8 @@ def _keep_alive_until(rig: QboRig, clock: Clock, days_before_hard_expiry: int) -
         _hour_passes(rig, OLD)
         report = rig.runtime.fire_schedule("qbo_token")
         assert OLD in report["refreshed"], report
+        # NEW is not connected yet: no token, so nothing to count down.
+        assert report["not_connected"] == [NEW] and list(report["days_left"]) == [OLD]
 
 
 def _emitted(stdout: str, name: str) -> list[tuple[float, dict[str, Any]]]:
@@ -107,16 +109,3 @@ def test_the_schedule_reports_days_until_each_connection_must_reconnect(
         NEW: pytest.approx(1825, abs=0.1),
     }
     assert list(report["reconnect_soon"]) == [OLD]
-
-
-def test_a_connection_not_connected_yet_counts_nothing(
-    qbo_rig: QboRigs, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with qbo_rig(_connections, connect=()) as bare:
-        capsys.readouterr()
-        report = bare.runtime.fire_schedule("qbo_token")
-        printed = capsys.readouterr().out
-
-    assert sorted(report["not_connected"]) == [NEW, OLD]
-    assert report["days_left"] == {}
-    assert _emitted(printed, "RefreshTokenDaysLeft") == []
