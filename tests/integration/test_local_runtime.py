@@ -410,6 +410,44 @@ def test_a_handed_back_record_is_held_until_it_is_received_again(runtime: LocalR
     assert len(deliveries(runtime, "hold-flaky")) == 2
 
 
+def test_a_record_handed_back_with_a_longer_delay_is_held_until_it_comes_back(
+    runtime: LocalRuntime,
+) -> None:
+    """The function may set a handed-back record's visibility to anything (the sync worker's
+    retry delay): the poller must hold it past the queue's own visibility timeout."""
+    # Given a record the worker fails once and hands back for three seconds
+    poller = manual_poller(runtime)
+    queue = runtime.local_queues[MANUAL_QUEUE.logical_id]
+    send(runtime, queue.url, {"id": "hold-delayed", "fail_until": 1, "delay_s": 3})
+    assert poller.poll_once() == 1
+    # When the queue's own visibility timeout (1 s) is over
+    time.sleep(1.3)
+    # Then the record is still away, and still held: a drain would not call the queue quiet
+    assert poller.poll_once() == 0
+    assert poller.holding
+    # And once its delay is over it comes back, is processed and released
+    assert wait_for(poller.poll_once, timeout_s=10) == 1
+    assert not poller.holding
+    counts = [
+        d["record"]["attributes"]["ApproximateReceiveCount"]
+        for d in deliveries(runtime, "hold-delayed")
+    ]
+    assert counts == ["1", "2"]
+
+
+def test_drain_waits_out_a_record_handed_back_with_a_delay(
+    runtime: LocalRuntime, http: httpx.Client
+) -> None:
+    # Given a record the worker hands back twice, for two seconds each time
+    http.post(
+        "/enqueue", json=[{"id": "drain-delayed", "fail_until": 1, "delay_s": 2}]
+    ).raise_for_status()
+    # When the runtime drains
+    assert runtime.drain(timeout_s=15)
+    # Then drain returned only once the record was processed
+    assert len(deliveries(runtime, "drain-delayed")) == 2
+
+
 def test_a_raising_handler_returns_the_whole_batch(runtime: LocalRuntime) -> None:
     # Given two messages, one of which makes the worker raise on first delivery
     poller = manual_poller(runtime)

@@ -3,10 +3,11 @@
 One poller thread per queue-triggered function receives up to ``batch_size``
 messages, hands them over as an SQS event, then deletes the records the
 function did not report in ``batchItemFailures`` (ReportBatchItemFailures).
-Reported records stay in the queue and come back after the visibility timeout;
-when the function raises, the whole batch does. Moving a message to the
-dead-letter queue after ``maxReceiveCount`` receives is SQS's job, which moto's
-server does on receive as SQS does.
+Reported records stay in the queue and come back after the visibility timeout
+(or the delay the function set with ChangeMessageVisibility); when the function
+raises, the whole batch does. Moving a message to the dead-letter queue after
+``maxReceiveCount`` receives is SQS's job, which moto's server does on receive
+as SQS does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -105,11 +105,12 @@ class QueuePoller:
         self._poll_interval_s = poll_interval_s
         self._stopping = threading.Event()
         self._busy = threading.Event()
-        # Messages handed back to the queue (reported failed, or the function raised): id ->
-        # when SQS's counters are sure to show them again (visibility timeout + a grace).
-        self._held: dict[str, float] = {}
+        # Messages handed back to the queue (reported failed, or the function raised), until
+        # this poller receives them again or they have left the queue (its dead-letter queue).
+        self._held: set[str] = set()
         self._held_lock = threading.Lock()
-        self._visibility_s: float | None = None
+        # Reads in a row, after a receive that brought nothing, in which the queue held nothing.
+        self._empty_reads = 0
         self._thread = threading.Thread(
             target=self._run, name=f"local-sqs-{spec.name}", daemon=True
         )
@@ -122,14 +123,13 @@ class QueuePoller:
     @property
     def holding(self) -> bool:
         """True while a message this poller handed back may be counted by none of SQS's
-        counters: at the moment its visibility timeout ends it moves from "not visible" to
-        "visible" (or to the dead-letter queue), and one read of the three counters can miss
-        it. Until it is received again, or that moment is safely past, it is held here."""
-        now = time.monotonic()
+        counters: at the moment its visibility ends it moves from "not visible" to "visible"
+        (or to the dead-letter queue), and one read of the three counters can miss it. The
+        function may have changed that visibility to anything (a retry delay), so no timer
+        says when the moment is past: the message is held until this poller receives it
+        again, or two reads in a row find the queue empty (it went to the dead-letter queue;
+        a message still there is missed at most at one instant)."""
         with self._held_lock:
-            for message_id, until in list(self._held.items()):
-                if until <= now:
-                    del self._held[message_id]
             return bool(self._held)
 
     def start(self) -> None:
@@ -164,9 +164,12 @@ class QueuePoller:
             ).get("Messages", [])
             if messages:
                 with self._held_lock:
+                    self._empty_reads = 0
                     for message in messages:
-                        self._held.pop(message["MessageId"], None)
+                        self._held.discard(message["MessageId"])
                 self._deliver(messages)
+            elif self.holding:
+                self._release_if_gone()
             return len(messages)
         finally:
             self._busy.clear()
@@ -199,14 +202,22 @@ class QueuePoller:
                 log.error("could not delete a message from %s: %s", self.queue.name, failure)
 
     def _hold(self, message_ids: list[str]) -> None:
-        if not message_ids:
-            return
-        if self._visibility_s is None:
-            attributes = self._sqs.get_queue_attributes(
-                QueueUrl=self.queue.url, AttributeNames=["VisibilityTimeout"]
-            )["Attributes"]
-            self._visibility_s = float(attributes.get("VisibilityTimeout", 30))
-        until = time.monotonic() + self._visibility_s + 1.0 + 2 * self._poll_interval_s
         with self._held_lock:
-            for message_id in message_ids:
-                self._held[message_id] = until
+            self._held.update(message_ids)
+            self._empty_reads = 0
+
+    def _release_if_gone(self) -> None:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        empty = not any(int(count) for count in attributes.values())
+        with self._held_lock:
+            self._empty_reads = self._empty_reads + 1 if empty else 0
+            if self._empty_reads >= 2:
+                self._held.clear()
+                self._empty_reads = 0

@@ -1,8 +1,9 @@
 """A queue-triggered function that records every delivery in the state table.
 
 A message body ``{"id": ..., "fail_until": n}`` is reported as a batch item
-failure while its receive count is at most n; ``"raise_until": n`` makes the
-whole invocation raise instead.
+failure while its receive count is at most n (``"delay_s": d`` first sets its
+visibility to d seconds, as the sync handler hands a record back with a delay);
+``"raise_until": n`` makes the whole invocation raise instead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import boto3
 from connector.resources import ENV_STATE_TABLE
 
 TABLE = boto3.resource("dynamodb").Table(os.environ[ENV_STATE_TABLE])
+SQS = boto3.client("sqs")
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -34,6 +36,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         if receive_count <= body.get("fail_until", 0):
             failures.append({"itemIdentifier": record["messageId"]})
+            if "delay_s" in body:
+                queue_name = record["eventSourceARN"].rsplit(":", 1)[1]
+                SQS.change_message_visibility(
+                    QueueUrl=SQS.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                    ReceiptHandle=record["receiptHandle"],
+                    VisibilityTimeout=body["delay_s"],
+                )
         if receive_count <= body.get("raise_until", 0):
             must_raise = True
     if must_raise:
