@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connector import resources
+from infra.alarms import custom_metric_alarms
 from simulators.testbed.synth import TWO_CONNECTIONS, Synth
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_scheduled_functions_run_at_their_declared_rate(acme: Synth):
@@ -158,3 +163,21 @@ def test_alarm_email_context_subscribes_that_address(synth):
     (subscription,) = result.resources("AWS::SNS::Subscription").values()
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "ops@acme.test"
+
+
+def _string_constants(root: Path) -> set[str]:
+    return {
+        node.value
+        for source in root.rglob("*.py")
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def test_every_metric_an_alarm_watches_is_named_by_the_code_that_emits_it():
+    # A misspelt name on either side is an alarm that can never fire.
+    emitted = _string_constants(ROOT / "shared" / "connector") | _string_constants(
+        ROOT / "functions"
+    )
+    watched = {spec.metric_name for spec in custom_metric_alarms("acme")}
+    assert watched - emitted == set()
