@@ -66,7 +66,7 @@ def test_every_alarm_notifies_the_topic_ignores_missing_data_and_says_what_to_ru
         assert re.search(r"`connector [a-z ]+--tenant acme`", alarm["AlarmDescription"]), alarm
 
 
-def test_alarms_fire_on_parked_messages_function_errors_and_failed_token_refresh(acme: Synth):
+def test_alarms_fire_on_parked_messages_and_function_errors(acme: Synth):
     alarms = _alarms(acme)
     dlq = acme.logical_id(acme.stack.queues.by_id["SyncDeadLetterQueue"])
     dlq_alarm = _alarm_on(acme, "ApproximateNumberOfMessagesVisible")
