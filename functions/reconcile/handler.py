@@ -1,7 +1,10 @@
 """EventBridge schedule (every minute): poll each due connection's store for changed records.
 
 An invocation whose ``detail`` is ``{"poll": "now"}`` (optionally with ``"connection_id"``)
-polls at once, whatever the period.
+polls at once, whatever the period. Each run also queues the deliveries ingest kept when
+the sync queue refused them, looks after the connections' webhooks (delivering to the
+deployed API, CONNECTOR_PUBLIC_BASE_URL) and counts silent Web Connectors; it stops
+before the function's timeout (the context's remaining time).
 """
 
 from __future__ import annotations
@@ -10,12 +13,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from connector.health import HealthMarks
 from connector.observability import logger, metrics, tracer
 from connector.reconcile import Reconciler, poll_request
 from connector.resources import RECONCILE
 from connector.runtime import Runtime
+from connector.unqueued import UnqueuedDeliveries
+from connector.webhook_health import WebhookWatch
 
 runtime = Runtime.from_environment()
+health = HealthMarks(runtime.settings.state_table)
 reconciler = Reconciler(
     connections=runtime.config.connections,
     store_for=runtime.store,
@@ -23,6 +30,15 @@ reconciler = Reconciler(
     audit=runtime.audit,
     queue=runtime.sync_queue,
     lease_s=RECONCILE.timeout_s,
+    unqueued=UnqueuedDeliveries(runtime.settings.state_table),
+    health=health,
+    webhooks=WebhookWatch(
+        base_url=runtime.settings.public_base_url,
+        vault=runtime.vault,
+        http=runtime.http,
+        audit=runtime.audit,
+        health=health,
+    ),
 )
 
 
@@ -30,4 +46,5 @@ reconciler = Reconciler(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return reconciler.run(poll_request(event)).model_dump(mode="json")
+    report = reconciler.run(poll_request(event), context.get_remaining_time_in_millis)
+    return report.model_dump(mode="json")

@@ -18,26 +18,44 @@ its last run, or at once when asked), under a per-connection lease:
 Each queued record gets a ``received`` event saying polling found it; each run writes
 a summary under ``<connection>#reconcile`` in the audit trail and a metric. A store that
 is down or refuses our credentials is recorded for its connection and the others go on.
+
+Around the poll, each run also:
+
+- first queues the deliveries ingest kept when the sync queue refused them
+  (connector.unqueued), every run whether or not the connection is due, deleting each
+  once SQS took it;
+- keeps to a time budget (the Lambda context's remaining time less RESERVE): listing and
+  queuing stop before the function's timeout, and the watermark moves as far as what was
+  queued proves (records listed in order of modification), so a days-long backlog
+  advances run by run; a run cut short leaves the connection due at the next firing;
+- looks after the connection's webhooks (connector.webhook_health): hourly, and at once
+  when the poll caught records a webhook should have brought;
+- counts the Desktop connections whose Web Connector has been silent for more than three
+  times its ``run_every_minutes`` (``WebConnectorSilent``).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from connector.config import Connection
+from connector.config import Connection, QbdLedger
 from connector.errors import SyncError
+from connector.health import HealthMarks
 from connector.messages import SyncMessage
 from connector.model import Entity
 from connector.observability import logger, metrics
 from connector.state import AuditTrail, PollMark, StateStore, SyncState, now_utc
 from connector.stores.port import ChangedRecord, Store, StoreAuthFailed, StoreUnavailable
 from connector.sync_queue import QueueUnavailable, SyncQueue
+from connector.unqueued import UnqueuedDeliveries
+from connector.webhook_health import WebhookWatch
 
 # Each listing starts this much before the watermark: a transaction the store commits late
 # in a second already polled carries an earlier modification time than the watermark.
@@ -51,6 +69,11 @@ BATCH = 100
 PARKED = ("parked", "failed")
 # Parked records named in a run's summary, per entity (the count covers the rest).
 PARKED_NAMED = 50
+# What a run keeps of the function's time for one more store page, one chunk queued and
+# its closing writes: below this, listing and queuing stop and the watermark is stored.
+RESERVE = timedelta(seconds=60)
+# A Web Connector not seen for this many times its schedule is silent (an alarm's metric).
+SILENT_AFTER_RUNS = 3
 
 Decision = Literal["queue", "current", "parked"]
 
@@ -98,11 +121,19 @@ class ConnectionPoll(BaseModel):
     parked_ids: dict[str, list[str]] = {}
     # Per entity, the watermark after this run (ISO 8601, the store's clock).
     watermarks: dict[str, str] = {}
+    # Deliveries ingest kept when the sync queue refused them, queued by this run.
+    unqueued: int = 0
+    # The listing stopped at the time budget; the next run goes on from the watermarks.
+    cut_short: bool = False
+    # What the look at the connection's webhooks found (None: not looked at this run).
+    webhooks: str | None = None
     error: str | None = None
 
 
 class ReconcileReport(BaseModel):
     connections: list[ConnectionPoll] = []
+    # Desktop connections whose Web Connector was not seen for 3x its schedule.
+    silent_web_connectors: list[str] = []
 
 
 class PollFailed(Exception):
@@ -159,6 +190,62 @@ class _Tally:
     parked: int = 0
 
 
+@dataclass
+class Budget:
+    """The run's time: the Lambda context's remaining milliseconds (None: no limit)."""
+
+    remaining_ms: Callable[[], int] | None = None
+    reserve: timedelta = RESERVE
+
+    @property
+    def spent(self) -> bool:
+        if self.remaining_ms is None:
+            return False
+        return self.remaining_ms() < self.reserve.total_seconds() * 1000
+
+
+@dataclass
+class _Listing:
+    """One entity's changed records as far as the budget allowed, latest version each."""
+
+    records: list[ChangedRecord] = field(default_factory=list)
+    complete: bool = True
+    # Whether the store listed them in order of modification (so a listing cut short has
+    # seen everything up to the last one).
+    in_order: bool = True
+
+
+def list_within(records: Iterable[ChangedRecord], budget: Budget) -> _Listing:
+    """Pull the listing a page's worth at a time until it ends or the budget is spent."""
+    listing = _Listing()
+    pulled: list[ChangedRecord] = []
+    last: datetime | None = None
+    for n, record in enumerate(records, start=1):
+        moment = _aware(record.modified_at)
+        if last is not None and moment < last:
+            listing.in_order = False
+        last = moment
+        pulled.append(record)
+        if n % BATCH == 0 and budget.spent:
+            listing.complete = False
+            break
+    listing.records = latest_versions(pulled)
+    return listing
+
+
+def reached(listing: _Listing, done: int, start: datetime) -> datetime:
+    """The watermark a listing proves: every change up to it was queued (or was current).
+
+    ``done``: how many of its records (oldest change first) were decided. A listing that
+    ran to its end proves the last of them. A listing cut short proves as much only when
+    the store listed in order of modification; otherwise nothing.
+    """
+    if not listing.complete and not listing.in_order:
+        return start
+    decided = listing.records[:done]
+    return max(start, decided[-1].modified_at) if decided else start
+
+
 class Reconciler:
     def __init__(
         self,
@@ -170,6 +257,10 @@ class Reconciler:
         queue: SyncQueue,
         lease_s: int,
         clock: Callable[[], datetime] = now_utc,
+        unqueued: UnqueuedDeliveries | None = None,
+        health: HealthMarks | None = None,
+        webhooks: WebhookWatch | None = None,
+        reserve: timedelta = RESERVE,
     ) -> None:
         self._connections = connections
         self._store_for = store_for
@@ -178,10 +269,17 @@ class Reconciler:
         self._queue = queue
         self._lease_s = lease_s
         self._clock = clock
+        self._unqueued = unqueued
+        self._health = health
+        self._webhooks = webhooks
+        self._reserve = reserve
 
-    def run(self, request: PollRequest) -> ReconcileReport:
+    def run(
+        self, request: PollRequest, remaining_ms: Callable[[], int] | None = None
+    ) -> ReconcileReport:
         """Poll every connection that is due (all of them, or the one asked for, when asked
-        to poll now)."""
+        to poll now), within the time ``remaining_ms`` (the Lambda context's) leaves."""
+        budget = Budget(remaining_ms, self._reserve)
         connections = list(self._connections)
         if request.connection_id is not None:
             connections = [c for c in connections if c.id == request.connection_id]
@@ -194,37 +292,139 @@ class Reconciler:
         unexpected: list[str] = []
         for connection in connections:
             try:
-                report.connections.append(self._connection(connection, forced=request.now))
+                report.connections.append(
+                    self._connection(connection, forced=request.now, budget=budget)
+                )
             except PollFailed as exc:
                 unexpected.append(f"{connection.id}: {exc}")
                 report.connections.append(
                     ConnectionPoll(connection_id=connection.id, outcome="failed", error=str(exc))
                 )
+        if self._webhooks is not None:
+            unhealthy = sum(
+                1
+                for c in report.connections
+                if c.webhooks is not None and not c.webhooks.startswith(("healthy", "polled"))
+            )
+            metrics.add_metric(name="WebhookUnhealthy", unit="Count", value=unhealthy)
+        report.silent_web_connectors = self._silent_web_connectors()
         if unexpected:
             raise PollFailed("; ".join(unexpected))
         return report
 
+    def _silent_web_connectors(self) -> list[str]:
+        """Desktop connections whose Web Connector was seen, but not for 3x its schedule."""
+        if self._health is None:
+            return []
+        now = self._clock()
+        silent = []
+        for connection in self._connections:
+            if not isinstance(connection.ledger, QbdLedger):
+                continue
+            seen = self._health.noted(connection.id).qbwc_last_contact_at
+            allowed = timedelta(minutes=SILENT_AFTER_RUNS * connection.ledger.run_every_minutes)
+            if seen is not None and now - seen > allowed:
+                silent.append(connection.id)
+        if any(isinstance(c.ledger, QbdLedger) for c in self._connections):
+            metrics.add_metric(name="WebConnectorSilent", unit="Count", value=len(silent))
+        if silent:
+            logger.warning("Web Connector silent", connection_ids=silent)
+        return silent
+
+    # --- deliveries ingest could not queue -------------------------------------------------
+    def _queue_kept(self, connection: Connection, budget: Budget) -> int:
+        """Queue what ingest kept for the connection, oldest first, deleting each once SQS
+        took it. Stops (the rest waits for the next run) when the queue still refuses."""
+        if self._unqueued is None:
+            return 0
+        queued = 0
+        try:
+            for item in self._unqueued.waiting(connection.id):
+                if budget.spent:
+                    break
+                message = item.message
+                self._queue.send(message, version=item.version)
+                self._audit.append(
+                    message.record_key,
+                    "received",
+                    f"{message.topic} queued by the reconcile run: ingest kept it at "
+                    f"{message.received_at.isoformat()} when the sync queue refused it",
+                    detail={
+                        "topic": message.topic,
+                        "source": "unqueued",
+                        "store_modified_at": item.version,
+                    },
+                )
+                self._unqueued.forget(connection.id, item.key)
+                queued += 1
+        except (QueueUnavailable, BotoCoreError, ClientError) as exc:
+            logger.warning(
+                "kept deliveries not queued yet",
+                connection_id=connection.id,
+                queued=queued,
+                error=str(exc)[:300],
+            )
+        return queued
+
     # --- one connection -------------------------------------------------------------------
-    def _connection(self, connection: Connection, *, forced: bool) -> ConnectionPoll:
+    def _connection(
+        self, connection: Connection, *, forced: bool, budget: Budget
+    ) -> ConnectionPoll:
+        kept = self._queue_kept(connection, budget)
         period = timedelta(minutes=connection.reconcile_minutes)
         if not forced and not is_due(self._state.poll_mark(connection.id), period, self._clock()):
-            return ConnectionPoll(connection_id=connection.id, outcome="not_due")
+            return self._not_polled(connection, "not_due", kept)
         lock, owner = f"reconcile#{connection.id}", secrets.token_hex(8)
         if not self._state.acquire_lock(lock, owner, self._lease_s):
             logger.info("another run is polling this connection", connection_id=connection.id)
-            return ConnectionPoll(connection_id=connection.id, outcome="busy")
+            return self._not_polled(connection, "busy", kept)
         try:
             # Read again under the lease: a run that just finished may have moved it.
             mark = self._state.poll_mark(connection.id)
             now = self._clock()
             if not forced and not is_due(mark, period, now):
-                return ConnectionPoll(connection_id=connection.id, outcome="not_due")
-            return self._poll(connection, mark, period, now)
+                return self._not_polled(connection, "not_due", kept)
+            result = self._poll(connection, mark, period, now, budget, kept)
+            if result.outcome == "polled" and not budget.spent:
+                result.webhooks = self._look_after_webhooks(connection, now, result.queued)
+            return result
         finally:
             self._state.release_lock(lock, owner)
 
+    def _not_polled(
+        self, connection: Connection, outcome: Literal["not_due", "busy"], kept: int
+    ) -> ConnectionPoll:
+        if kept:
+            self._audit.append(
+                f"{connection.id}#reconcile",
+                "polled",
+                f"queued {kept} deliveries ingest had kept when the sync queue refused them "
+                f"(the store is polled when its period is up)",
+                detail={"unqueued": kept, "outcome": outcome},
+            )
+        return ConnectionPoll(connection_id=connection.id, outcome=outcome, unqueued=kept)
+
+    def _look_after_webhooks(
+        self, connection: Connection, now: datetime, caught: int
+    ) -> str | None:
+        if self._webhooks is None or not self._webhooks.due(connection.id, now, caught=caught):
+            return None
+        try:
+            return self._webhooks.look_after(connection, now).health
+        except (SyncError, BotoCoreError, ClientError) as exc:
+            # The poll went well; a failed look is said and tried again on the next run.
+            logger.warning("could not look at the webhooks", connection_id=connection.id,
+                           error=str(exc)[:300])  # fmt: skip
+            return f"unhealthy: could not look at the webhooks: {exc}"
+
     def _poll(
-        self, connection: Connection, mark: PollMark | None, period: timedelta, now: datetime
+        self,
+        connection: Connection,
+        mark: PollMark | None,
+        period: timedelta,
+        now: datetime,
+        budget: Budget,
+        kept: int = 0,
     ) -> ConnectionPoll:
         start = {e: starting_point(mark, e, period, now) for e in ENTITIES}
         # A first run lists from its starting point; later runs overlap their watermark.
@@ -233,25 +433,39 @@ class Reconciler:
         }
         tally = _Tally()
         parked: dict[str, list[str]] = {}
+        cut_short = False
         try:
             store = self._store_for(connection)
             watermarks = dict(start)
             for entity in ENTITIES:
-                listed = latest_versions(store.list_changed(entity, since[entity]))
-                for chunk in _chunks(listed, BATCH):
+                if budget.spent:
+                    cut_short = True
+                    break
+                listing = list_within(store.list_changed(entity, since[entity]), budget)
+                done = 0  # records decided (queued, current or parked), oldest change first
+                for chunk in _chunks(listing.records, BATCH):
+                    if done and budget.spent:
+                        break
                     held = self._queue_chunk(connection, chunk, now, tally)
                     named = parked.setdefault(entity, [])
                     named.extend(held[: max(0, PARKED_NAMED - len(named))])
-                if listed:
-                    watermarks[entity] = max(start[entity], listed[-1].modified_at)
+                    done += len(chunk)
+                watermarks[entity] = reached(listing, done, start[entity])
+                if not listing.complete or done < len(listing.records):
+                    cut_short = True
+                    break
         except (SyncError, QueueUnavailable) as exc:
             return self._failed(connection, now, start, since, tally, exc)
         except Exception as exc:
             self._failed(connection, now, start, since, tally, exc)
             logger.exception("poll failed unexpectedly", connection_id=connection.id)
             raise PollFailed(f"{type(exc).__name__}: {exc}") from exc
-        # Only now that every listed record is queued does the watermark move.
-        self._state.put_poll_mark(connection.id, PollMark(last_run_at=now, watermarks=watermarks))
+        # Only now that every listed record is queued does the watermark move. A run cut
+        # short at the time budget is stored a period back, so the next firing goes on.
+        last_run = now - period if cut_short else now
+        self._state.put_poll_mark(
+            connection.id, PollMark(last_run_at=last_run, watermarks=watermarks)
+        )
         result = ConnectionPoll(
             connection_id=connection.id,
             outcome="polled",
@@ -261,6 +475,8 @@ class Reconciler:
             parked=tally.parked,
             parked_ids={entity: ids for entity, ids in parked.items() if ids},
             watermarks={e: w.isoformat() for e, w in watermarks.items()},
+            unqueued=kept,
+            cut_short=cut_short,
         )
         self._audit.append(
             f"{connection.id}#reconcile",
@@ -269,6 +485,8 @@ class Reconciler:
             detail={**result.model_dump(mode="json"), "since": _iso(since)},
         )
         metrics.add_metric(name="ReconcileQueued", unit="Count", value=tally.queued)
+        # What the poll queued that was not current: changes no webhook brought in time.
+        metrics.add_metric(name="ReconcileCaught", unit="Count", value=tally.queued)
         logger.info(
             "polled the store",
             connection_id=connection.id,
@@ -383,6 +601,13 @@ def _summary(result: ConnectionPoll, since: Mapping[Entity, datetime]) -> str:
             f", {result.parked} parked at this version and not queued again ({held}): "
             "`connector replay` sends them again"
         )
+    if result.unqueued:
+        text += (
+            f"; queued {result.unqueued} deliveries ingest had kept when the sync queue "
+            "refused them"
+        )
+    if result.cut_short:
+        text += "; stopped at the time budget, the next run goes on from the watermark"
     return f"{text}; watermark {marks}"
 
 
