@@ -207,7 +207,7 @@ class _Run:
             verb = "starting"
         self._progress.say(
             f"backfill {b.connection.id}: {verb}; listing the {b.store.display_name} orders "
-            f"created from {_stamp(wanted.since)} to {_stamp(wanted.until)}"
+            f"created from {_stamp(wanted.since)} until {_stamp(wanted.until)}"
         )
         listed = sorted(b.store.list_created(wanted.since, wanted.until), key=_order_key)
         cursor = _cursor(self.cp)
