@@ -1,4 +1,9 @@
-"""SQS sync queue -> fetch, map and post each record; failed records are reported individually."""
+"""SQS sync queue -> fetch, map and post each record; failed records are reported individually.
+
+A record handed back (a transient failure, or too little time left to start it) is made visible
+again after its delay with ChangeMessageVisibility before it is reported failed; the records of
+its message group that the FIFO processor skipped wait the same delay.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,12 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
+from connector.health import HealthMarks
 from connector.messages import SyncMessage
 from connector.observability import logger, metrics, tracer
 from connector.resources import SYNC_QUEUE
 from connector.runtime import Runtime
-from connector.sync import SyncWorker
+from connector.sync import Delivery, HandedBack, SyncWorker
 
 
 class SyncRecord(SqsRecordModel):
@@ -55,17 +61,52 @@ worker = SyncWorker(
     park=_park,
     remember=remember,
     remember_config=remember_config,
+    policy=runtime.retry_policy,
+    health=HealthMarks(runtime.settings.state_table),
 )
 # A failure holds back only its own record's group; other records in the batch go on.
 processor = SqsFifoPartialProcessor(model=SyncRecord, skip_group_on_error=True)
 
 
+# This invocation's hand-backs: message id -> delay, and the delay of each message group.
+_handed_back: dict[str, int] = {}
+_group_delays: dict[str, int] = {}
+
+
 @tracer.capture_method
-def record_handler(record: SyncRecord) -> str:
+def record_handler(record: SyncRecord, lambda_context: LambdaContext) -> str:
     receives = int(record.attributes.ApproximateReceiveCount)
-    result = worker.process(record.body, final_attempt=receives >= SYNC_QUEUE.max_receive_count)
+    delivery = Delivery(
+        receives=receives,
+        queued_at=record.attributes.SentTimestamp,
+        last_receive=receives >= SYNC_QUEUE.max_receive_count,
+        time_left_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
+    )
+    try:
+        result = worker.process(record.body, delivery)
+    except HandedBack as back:
+        _hand_back(record.messageId, record.receiptHandle, back.delay_s)
+        if record.attributes.MessageGroupId:
+            _group_delays[record.attributes.MessageGroupId] = back.delay_s
+        raise
     logger.info("record synced", outcome=result.outcome, detail=result.detail)
     return result.outcome
+
+
+def _hand_back(message_id: str, receipt_handle: str, delay_s: int) -> None:
+    _handed_back[message_id] = delay_s
+    if not runtime.sync_queue.hand_back(receipt_handle, delay_s):
+        logger.warning("could not change the message's visibility", message_id=message_id)
+
+
+def _hold_skipped(event: dict[str, Any], response: dict[str, Any]) -> None:
+    """Records the FIFO processor skipped behind a handed-back one wait as long as it does."""
+    failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    for raw in event.get("Records", []):
+        message_id = raw.get("messageId")
+        group = raw.get("attributes", {}).get("MessageGroupId")
+        if message_id in failed and message_id not in _handed_back and group in _group_delays:
+            _hand_back(message_id, raw["receiptHandle"], _group_delays[group])
 
 
 @logger.inject_lambda_context
@@ -73,6 +114,10 @@ def record_handler(record: SyncRecord) -> str:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     remember_config.register_lambda_context(context)
-    return process_partial_response(  # type: ignore[return-value]
+    _handed_back.clear()
+    _group_delays.clear()
+    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    _hold_skipped(event, response)
+    return response

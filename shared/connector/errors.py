@@ -21,6 +21,14 @@ class TransientError(SyncError):
         self.retry_after_s = retry_after_s
 
 
+class ServicePaused(TransientError):
+    """The service is not being called until ``retry_after_s`` has passed (a circuit breaker
+    opened after repeated failures): hold the record that long, not the backoff schedule."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+
+
 class PermanentError(SyncError):
     """Retrying will not help until someone fixes the cause.
 

@@ -24,6 +24,12 @@ ENV_SYNC_DLQ_URL = "CONNECTOR_SYNC_DLQ_URL"
 ENV_SECRET_PREFIX = "CONNECTOR_SECRET_PREFIX"
 ENV_PUBLIC_BASE_URL = "CONNECTOR_PUBLIC_BASE_URL"  # where stores and browsers reach the API
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # set only by the local runtime (moto server)
+# Scales the sync worker's queue-level retry delays, retry budget and circuit cooldowns
+# (connector.retry, connector.circuit); unset when deployed (1).
+ENV_RETRY_SCALE = "CONNECTOR_RETRY_SCALE"
+# What the local runtime sets it to: one hour of retrying in ten seconds, so a laptop (and the
+# tests) see a two-hour outage ridden out in about twenty.
+LOCAL_RETRY_SCALE = 1 / 360
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,10 @@ SYNC_QUEUE = QueueSpec(
     env_var=ENV_SYNC_QUEUE_URL,
     # Six times the worker timeout, as AWS advises for SQS-triggered functions.
     visibility_timeout_s=6 * 120,
-    max_receive_count=5,
+    # A backstop only: the worker hands a failing record back with a growing delay and parks
+    # it itself, with its reason, once it has failed for 24 hours (connector.retry), which
+    # takes about 20 receives; a circuit held open through a long outage adds one per probe.
+    max_receive_count=100,
     dlq_logical_id="SyncDeadLetterQueue",
     dlq_env_var=ENV_SYNC_DLQ_URL,
 )

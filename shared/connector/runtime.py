@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import httpx
 
+from connector.circuit import CircuitBreaker, CircuitChange, CircuitRules
 from connector.config import Connection, TenantConfig
 from connector.errors import PermanentError
 from connector.ledgers.qbd.ledger import QbdLedger
@@ -19,9 +20,10 @@ from connector.ledgers.qbd.outbox import OutboxStore
 from connector.ledgers.qbo.client import QboClient
 from connector.ledgers.qbo.ledger import QboLedger
 from connector.ledgers.qbo.tokens import QboTokens
+from connector.retry import RetryPolicy
 from connector.secrets import SecretVault
 from connector.settings import Settings, load_settings
-from connector.state import AuditTrail, StateStore
+from connector.state import AuditEventType, AuditTrail, StateStore
 from connector.stores.port import Store, WebhookReader
 from connector.stores.registry import StoreLookups, open_store, webhook_reader
 from connector.sync_queue import SyncQueue
@@ -39,10 +41,15 @@ class Runtime:
     sqs: Any
     # The QuickBooks Desktop outbox (None where the function has no outbox table).
     outbox: OutboxStore | None = None
-    # One pooled HTTP client per cold start, shared by the store and QuickBooks adapters.
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+    # One pooled HTTP client per cold start, shared by the store and QuickBooks adapters. Its
+    # timeouts leave room for a few calls and retries within a record's time (connector.retry).
+    http: httpx.Client = field(
+        default_factory=lambda: httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
+    )
     # Per connection: product categories and customer roles the store adapter looked up.
     store_lookups: dict[str, StoreLookups] = field(default_factory=dict)
+    # Per QuickBooks Online company (realm): its circuit breaker, whose cache outlives a record.
+    circuits: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -97,6 +104,41 @@ class Runtime:
             http=self.http,
         )
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy().scaled(self.settings.retry_scale)
+
+    def circuit(self, connection: Connection, realm_id: str) -> CircuitBreaker:
+        """The company's breaker; what it opens and closes goes to the audit trail of the
+        connection that first used it (``<conn>#connection#qbo``)."""
+        breaker = self.circuits.get(realm_id)
+        if breaker is None:
+            key = f"{connection.id}#connection#qbo"
+
+            def notify(change: CircuitChange) -> None:
+                event: AuditEventType = "connected" if change.change == "closed" else "failed"
+                self.audit.append(
+                    key,
+                    event,
+                    f"circuit {change.change}: {change.detail}",
+                    detail={
+                        "circuit": change.view.state,
+                        "realm_id": change.realm_id,
+                        "retry_at": change.view.retry_at.isoformat()
+                        if change.view.retry_at
+                        else None,
+                    },
+                )
+
+            breaker = CircuitBreaker(
+                self.settings.state_table,
+                realm_id,
+                rules=CircuitRules().scaled(self.settings.retry_scale),
+                notify=notify,
+            )
+            self.circuits[realm_id] = breaker
+        return breaker
+
     def require_outbox(self) -> OutboxStore:
         if self.outbox is None:
             raise PermanentError(
@@ -108,10 +150,12 @@ class Runtime:
         if connection.ledger.kind == "qbd":
             return QbdLedger(connection=connection, outbox=self.require_outbox(), state=self.state)
         tokens = self.qbo_tokens(connection)
+        realm_id = tokens.realm_id()
         client = QboClient(
             api_base=connection.qbo.api_base_url,
-            realm_id=tokens.realm_id(),
+            realm_id=realm_id,
             tokens=tokens,
             http=self.http,
+            guard=self.circuit(connection, realm_id),
         )
         return QboLedger(connection=connection, client=client, state=self.state)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(
         default=None, validation_alias=resources.ENV_AWS_ENDPOINT_URL
     )
+    # Every queue-level retry wait and circuit cooldown times this (connector.retry): 1 when
+    # deployed; the local runtime plays hours in seconds with a small one.
+    retry_scale: float = Field(default=1.0, gt=0, validation_alias=resources.ENV_RETRY_SCALE)
 
     @cached_property
     def tenant_config(self) -> TenantConfig:

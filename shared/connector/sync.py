@@ -3,15 +3,18 @@
 Deliveries repeat and arrive out of order, so the worker never trusts the
 message's content: it fetches the record as it is now and compares its content
 hash with what was last posted. Failures are classified: transient ones are
-raised so SQS retries them; permanent ones are parked (DLQ plus audit) with a
-reason a bookkeeper can act on, never dropped.
+tried again in process a couple of times, then handed back to the queue with a
+growing delay (connector.retry) until the retry budget is spent; permanent ones
+are parked (DLQ plus audit) with a reason a bookkeeper can act on, never dropped.
+A record is started only while the function has time to finish it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -26,16 +29,19 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import (
     DataclassSerializer,
 )
+from botocore.exceptions import BotoCoreError, ClientError
 
 from connector import outcomes
 from connector.config import Connection
-from connector.errors import PermanentError, TransientError
+from connector.errors import PermanentError, ServicePaused, TransientError
+from connector.health import HealthMarks
 from connector.ledgers.posting import Ledger, PaymentLedger
 from connector.mapping import content_hash
 from connector.messages import SyncMessage
 from connector.model import ZERO, Order, Refund, TotalsMismatch
 from connector.observability import logger, metrics
 from connector.outcomes import OutcomeRecorder
+from connector.retry import RetryPolicy, visibility_s
 from connector.state import (
     AuditTrail,
     ConcurrentUpdate,
@@ -50,11 +56,44 @@ Outcome = Literal[
 ]
 
 
+# Outcomes that changed the books (or queued a change for the Web Connector).
+_POSTS = frozenset({"posted", "updated", "adopted", "voided", "deleted", "queued"})
+
+
 @dataclass(frozen=True)
 class SyncResult:
     outcome: Outcome
     detail: str
     ledger_id: str | None = None
+
+
+def _forever() -> float:
+    return float("inf")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """This receive of the record: the queue's counters and the function's clock."""
+
+    receives: int = 1
+    queued_at: datetime | None = None  # when the message was sent to the queue
+    last_receive: bool = False  # the queue moves it to the dead-letter queue after this one
+    time_left_s: Callable[[], float] = field(default=_forever)
+
+    def age_s(self) -> float:
+        if self.queued_at is None:
+            return 0.0
+        return max(0.0, (datetime.now(UTC) - self.queued_at).total_seconds())
+
+
+class HandedBack(Exception):
+    """The record goes back to the queue, to be handed out again in ``delay_s`` seconds (the
+    handler sets its visibility); why is in the audit trail."""
+
+    def __init__(self, reason: str, delay_s: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay_s = delay_s
 
 
 class SyncWorker:
@@ -69,6 +108,9 @@ class SyncWorker:
         park: Callable[[SyncMessage, str], None],
         remember: BasePersistenceLayer | None = None,
         remember_config: IdempotencyConfig | None = None,
+        policy: RetryPolicy | None = None,
+        health: HealthMarks | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._connection_for = connection_for
         self._store_for = store_for
@@ -77,6 +119,9 @@ class SyncWorker:
         self._audit = audit
         self._outcomes = OutcomeRecorder(state, audit)
         self._park = park
+        self._policy = policy or RetryPolicy()
+        self._health = health
+        self._sleep = sleep
         self._sync_once: Callable[..., SyncResult] = self._sync_version
         if remember is not None:
             # A version of a record already brought into step is answered from DynamoDB
@@ -89,25 +134,103 @@ class SyncWorker:
                 output_serializer=DataclassSerializer(model=SyncResult),
             )(self._sync_version)
 
-    def process(self, message: SyncMessage, *, final_attempt: bool = False) -> SyncResult:
-        """Sync one record. Raises TransientError for SQS to retry; parks permanent failures."""
+    def process(self, message: SyncMessage, delivery: Delivery | None = None) -> SyncResult:
+        """Sync one record; parks permanent failures. Raises HandedBack when the record must
+        go back to the queue: a transient failure outlasting the in-process tries, or too
+        little of the function's time left to start it."""
+        delivery = delivery or Delivery()
         key = message.record_key
         logger.append_keys(
             connection_id=message.connection_id, entity=message.entity, record_id=message.record_id
         )
+        left = delivery.time_left_s()
+        if left < self._policy.record_time_s:
+            raise self._hand_back_unstarted(message, left)
         if message.source == "replay":
             self._audit.append(key, "replayed", "sent again from the dead-letter queue")
+        attempt = 1
+        while True:
+            try:
+                result = self._sync_once(version_key=_version_key(message), message=message)
+            except IdempotencyAlreadyInProgressError:
+                failure = TransientError(f"{key} is being synced by another worker")
+            except PermanentError as exc:
+                return self._give_up(message, exc.reason)
+            except TransientError as exc:
+                failure = exc
+            else:
+                self._note_post(message, result)
+                return result
+            # An open circuit already says when to come back: no point trying in process.
+            pause = (
+                None
+                if isinstance(failure, ServicePaused)
+                else self._policy.pause(attempt, failure.retry_after_s)
+            )
+            if pause is None or delivery.time_left_s() - pause < self._policy.record_time_s:
+                return self._defer(message, failure, delivery)
+            self._record_failure(message, str(failure), f"tried again in {pause:.1f} s")
+            self._sleep(pause)
+            attempt += 1
+
+    def _defer(
+        self, message: SyncMessage, failure: TransientError, delivery: Delivery
+    ) -> SyncResult:
+        """Hand the record back with a delay, or park it once its retry budget is spent."""
+        age = delivery.age_s()
+        if delivery.last_receive or age >= self._policy.budget_s:
+            self._record_failure(message, str(failure), "the retry budget is spent")
+            return self._give_up(
+                message,
+                f"still failing after the last retry ({_span(age)} since it was queued, "
+                f"{delivery.receives} receives): {failure}",
+            )
+        if isinstance(failure, ServicePaused):
+            delay = self._policy.hold(failure.retry_after_s or 0)
+        else:
+            delay = self._policy.delay(delivery.receives, failure.retry_after_s)
+        seconds = visibility_s(delay)
+        retry_at = datetime.now(UTC) + timedelta(seconds=seconds)
+        reason = f"{failure}; back to the queue, tried again at {retry_at:%H:%M:%S} UTC"
+        self._audit.append(
+            message.record_key,
+            "failed",
+            reason,
+            detail={
+                "retry": True,
+                "retry_at": retry_at.isoformat(timespec="seconds"),
+                "delay_s": seconds,
+                "receives": delivery.receives,
+            },
+        )
+        metrics.add_metric(name="SyncRetried", unit="Count", value=1)
+        metrics.add_metric(name="SyncDeferred", unit="Count", value=1)
+        logger.warning("sync failed; handed back to the queue", error=str(failure), delay_s=seconds)
+        raise HandedBack(reason, seconds)
+
+    def _hand_back_unstarted(self, message: SyncMessage, left: float) -> HandedBack:
+        """Not a failure of the record: the function's time is running out."""
+        reason = (
+            f"handed back to the queue unstarted: {left:.0f} s of the function's time left, "
+            f"less than the {self._policy.record_time_s:.0f} s a record may need"
+        )
+        self._audit.append(
+            message.record_key,
+            "queued",
+            reason,
+            detail={"handed_back": True, "time_left_s": int(left)},
+        )
+        logger.info("record handed back unstarted", time_left_s=round(left, 1))
+        return HandedBack(reason, 0)
+
+    def _note_post(self, message: SyncMessage, result: SyncResult) -> None:
+        if self._health is None or result.outcome not in _POSTS:
+            return
         try:
-            return self._sync_once(version_key=_version_key(message), message=message)
-        except IdempotencyAlreadyInProgressError:
-            raise TransientError(f"{key} is being synced by another worker") from None
-        except PermanentError as exc:
-            return self._give_up(message, exc.reason)
-        except TransientError as exc:
-            self._record_failure(message, str(exc))
-            if final_attempt:
-                return self._give_up(message, f"still failing after the last retry: {exc}")
-            raise
+            self._health.note(message.connection_id, last_post_at=datetime.now(UTC))
+        except (BotoCoreError, ClientError) as exc:
+            # The post is done; a missed health note must not make it look failed.
+            logger.warning("could not note the last post", error=str(exc))
 
     def _sync_version(self, *, version_key: str, message: SyncMessage) -> SyncResult:
         for _ in range(3):
@@ -491,10 +614,10 @@ class SyncWorker:
         self._audit.append(key, "skipped", reason)
         return SyncResult("skipped", reason, previous.ledger_id if previous else None)
 
-    def _record_failure(self, message: SyncMessage, error: str) -> None:
-        self._audit.append(message.record_key, "failed", error, detail={"retry": True})
+    def _record_failure(self, message: SyncMessage, error: str, then: str) -> None:
+        self._audit.append(message.record_key, "failed", f"{error}; {then}", detail={"retry": True})
         metrics.add_metric(name="SyncRetried", unit="Count", value=1)
-        logger.warning("sync failed; SQS will retry", error=error)
+        logger.warning("sync failed", error=error, then=then)
 
     def _attempt(self, key: str, previous: SyncState | None) -> SyncState:
         """Count an attempt before the write, so a later one knows the outcome may be unknown."""
@@ -533,6 +656,16 @@ def _version_key(message: SyncMessage) -> str:
     if message.source == "replay":
         key += f"#replay#{message.received_at.isoformat()}"
     return key
+
+
+def _span(seconds: float) -> str:
+    """A duration as an on-call engineer reads it: "26 h 5 min", "4 min 10 s"."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def _stamp(moment: datetime | None) -> str | None:

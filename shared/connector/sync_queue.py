@@ -1,4 +1,4 @@
-"""Producer side of the SQS FIFO sync queue."""
+"""Producer side of the SQS FIFO sync queue, and handing a received message back with a delay."""
 
 from __future__ import annotations
 
@@ -46,3 +46,17 @@ class SyncQueue:
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable(str(exc)) from exc
         return str(response["MessageId"])
+
+    def hand_back(self, receipt_handle: str, delay_s: int) -> bool:
+        """Make a received message visible again in ``delay_s`` seconds (ChangeMessageVisibility).
+
+        False when SQS refused (the receipt expired, or SQS is unavailable): the message then
+        comes back after the queue's own visibility timeout, which loses nothing.
+        """
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_s
+            )
+        except (BotoCoreError, ClientError):
+            return False
+        return True

@@ -13,6 +13,7 @@ import base64
 import copy
 import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -56,6 +57,16 @@ class _Injection:
     remaining: int
     entity: str | None
     operation: str | None
+
+
+@dataclass
+class _Outage:
+    start: float
+    end: float
+    clock: Callable[[], float]
+
+    def covers(self) -> bool:
+        return self.start <= self.clock() < self.end
 
 
 @dataclass
@@ -142,6 +153,11 @@ class QboSimulator:
         self._recent: deque[float] = deque()
         self._in_flight = 0
         self._injections: list[_Injection] = []
+        # Faults drawn at random per API request (kind -> share), and outages by a clock.
+        self._shares: dict[str, float] = {}
+        self._draw = random.Random(0)
+        self._outages: list[_Outage] = []
+        self.outage_requests = 0  # API requests answered 503 because of an outage
         self._replies: dict[str, Response] = {}
         self.request_log: list[LoggedRequest] = []
         self.writes = 0
@@ -190,6 +206,37 @@ class QboSimulator:
             self._injections.append(
                 _Injection(kind, times, entity.lower() if entity else None, operation)
             )
+
+    def inject_share(self, shares: dict[int | str, float], *, seed: int = 0) -> None:
+        """Fail a share of every API request from now on, drawn per request (seeded):
+        ``{500: 0.3, 429: 0.1, "lost": 0.1}``. Kinds as ``inject``'s; shares add up to <= 1."""
+        kinds = {("429" if str(k) == "3001" else str(k)): share for k, share in shares.items()}
+        unknown = set(kinds) - INJECTABLE
+        if unknown or sum(kinds.values()) > 1 or min(kinds.values(), default=0) < 0:
+            raise ValueError(f"bad shares {shares!r}; kinds from {sorted(INJECTABLE)}")
+        with self._lock:
+            self._shares = kinds
+            self._draw = random.Random(seed)
+
+    def outage(self, duration_s: float, *, clock: Callable[[], float] | None = None) -> None:
+        """QuickBooks is down from now for ``duration_s`` seconds of ``clock`` (the
+        simulator's own by default; a scaled one plays hours in seconds): every API request
+        is answered 503 by the gateway, before any token check, and changes nothing."""
+        timer = clock or self._clock
+        with self._lock:
+            start = timer()
+            self._outages.append(_Outage(start, start + duration_s, timer))
+
+    def in_outage(self) -> bool:
+        with self._lock:
+            return any(o.covers() for o in self._outages)
+
+    def clear_faults(self) -> None:
+        """No more injected, random or outage faults."""
+        with self._lock:
+            self._injections.clear()
+            self._shares = {}
+            self._outages.clear()
 
     def documents(self, entity: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -420,8 +467,11 @@ class QboSimulator:
         self, request: Request, realm: str, rest: str, entity: str | None, operation: str
     ) -> Response:
         with self._lock:
+            if any(o.covers() for o in self._outages):
+                self.outage_requests += 1
+                return qbo_faults.service_unavailable()
             taken = self._take_injection(entity, operation)
-            injected = taken.kind if taken is not None else None
+            injected = taken.kind if taken is not None else self._drawn()
             if injected == "401":
                 return qbo_faults.authentication_failed(
                     "Token expired: access token no longer valid", int(self._clock() * 1000)
@@ -465,6 +515,17 @@ class QboSimulator:
         if injected == "lost":
             return qbo_faults.gateway_timeout()
         return response
+
+    def _drawn(self) -> str | None:
+        """A random fault for this request, per the shares given to ``inject_share``."""
+        if not self._shares:
+            return None
+        roll = self._draw.random()
+        for kind, share in self._shares.items():
+            if roll < share:
+                return kind
+            roll -= share
+        return None
 
     def _take_injection(self, entity: str | None, operation: str) -> _Injection | None:
         for injection in self._injections:

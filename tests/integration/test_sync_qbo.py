@@ -471,27 +471,6 @@ def test_a_server_error_is_retried_and_one_invoice_posted(rig: QboRig, status: i
     assert "failed" in events and events[-1] == "posted" and "parked" not in events
 
 
-def test_an_outage_past_the_last_retry_parks_the_order_and_a_replay_posts_it(
-    rig: QboRig,
-) -> None:
-    order = _order(rig, (MUG, 2))
-    rig.qbo.inject(503, times=5, entity="Invoice", operation="create")  # maxReceiveCount is 5
-    rig.sync(INV, "order.created", order["id"])
-
-    state = rig.sync_state(INV, order["id"])
-    assert state.status == "parked" and state.last_error
-    assert "still failing after the last retry" in state.last_error
-    (parked,) = rig.parked(INV, order["id"])
-    assert parked["reason"] == state.last_error
-    assert rig.documents("Invoice", order["id"]) == []
-
-    replay_parked(rig.sqs, dlq_url=rig.dlq_url, queue=rig.sync_queue(), record_id=str(order["id"]))
-    rig.drain()
-    assert Decimal(str(_only_document(rig, "Invoice", order["id"])["TotalAmt"])) == Decimal(
-        order["total"]
-    )
-
-
 # --- parking ---------------------------------------------------------------------------------
 
 

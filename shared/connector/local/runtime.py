@@ -225,6 +225,8 @@ class LocalRuntime:
             resources.ENV_TENANT_CONFIG: self.tenant_config_json,
             resources.ENV_SECRET_PREFIX: self.secret_prefix,
             resources.ENV_PUBLIC_BASE_URL: self.base_url,
+            # Retry delays and circuit cooldowns in seconds where AWS waits hours.
+            resources.ENV_RETRY_SCALE: str(resources.LOCAL_RETRY_SCALE),
         }
         for table in self.tables:
             env[table.env_var] = self.table_names[table.logical_id]

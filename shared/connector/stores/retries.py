@@ -1,5 +1,6 @@
 """One GET with the retries every store's REST API needs: timeouts, connection errors, 429 and
-5xx are tried again with exponential backoff (at least the store's Retry-After, up to a cap);
+5xx are tried again with exponential backoff and full jitter (at least the store's Retry-After,
+up to a cap);
 any other answer is the caller's to interpret. Still failing: StoreUnavailable, with the wait
 the store last asked for."""
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 import httpx
 
+from connector.retry import full_jitter
 from connector.stores.port import StoreUnavailable
 
 MAX_RETRY_AFTER_S = 30.0
@@ -34,7 +36,9 @@ def get_with_retries(
     retry_after: float | None = None
     for attempt in range(max_retries + 1):
         if attempt:
-            pause = backoff_s * (2 ** (attempt - 1))
+            # Full jitter: many workers retrying one store spread out instead of arriving
+            # together when it comes back.
+            pause = full_jitter(backoff_s * (2 ** (attempt - 1)))
             if retry_after is not None:
                 pause = max(pause, min(retry_after, MAX_RETRY_AFTER_S))
             time.sleep(pause)

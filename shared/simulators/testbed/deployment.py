@@ -374,6 +374,7 @@ def deployment(
     connect: Sequence[str] | None = None,
     poll_interval_s: float = 0.05,
     rig: type[Rig] = Rig,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Rig]:
     """Serve the simulators, start the runtime and connect the Online connections.
 
@@ -383,7 +384,8 @@ def deployment(
     ``Connection``s); ``secrets`` each connection's ``store`` and ``ledger`` secrets (or a
     function of the tenant's configuration that gives them);
     ``connect`` which connections to connect through OAuth (default: every QuickBooks Online
-    one; ``()`` for none yet); ``rig`` the Rig class to yield (a preset's subclass).
+    one; ``()`` for none yet); ``rig`` the Rig class to yield (a preset's subclass);
+    ``extra_env`` variables the handlers see besides the runtime's (e.g. a retry scale).
     """
     with ExitStack() as stack:
         box: list[Rig] = []  # the handlers reach the rig, which needs the servers' addresses
@@ -415,6 +417,7 @@ def deployment(
                 functions=tuple(functions),
                 secrets=secrets(config) if callable(secrets) else secrets,
                 poll_interval_s=poll_interval_s,
+                extra_env=extra_env,
                 # A test or scenario polls when it says so (fire_schedule), never in between.
                 timed_schedules=False,
             )

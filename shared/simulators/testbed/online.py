@@ -143,6 +143,7 @@ def qbo_rig(
     ledger_secrets: Mapping[str, Mapping[str, Any] | None] | None = None,
     country: str = "US",
     store_clock: Callable[[], float] | None = None,
+    extra_env: Mapping[str, str] | None = None,
     **company: Any,
 ) -> Iterator[QboRig]:
     """The simulated WooCommerce and QuickBooks Online behind the runtime; every connection (or
@@ -151,6 +152,7 @@ def qbo_rig(
     ``connections(woo_url, qbo_url)`` gives the tenant's connections.
     ``ledger_secrets`` overrides a connection's ledger secret (None: no ledger secret at all).
     ``company`` sets the simulated company's preferences (QboSimulator's keyword arguments).
+    ``extra_env``: variables the handlers see besides the runtime's (e.g. a retry scale).
     """
     woo = WooSimulator(
         consumer_key=STORE_KEYS["consumer_key"],
@@ -184,6 +186,7 @@ def qbo_rig(
         qbo=qbo,
         connect=connect,
         rig=QboRig,
+        extra_env=extra_env,
     ) as rig:
         yield cast(QboRig, rig)
 

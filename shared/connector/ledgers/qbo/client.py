@@ -1,7 +1,9 @@
 """HTTP client for the QuickBooks Online Accounting API (v3, JSON, minorversion 75).
 
-One call per method, no retry loops: the sync worker owns retry policy. The only retry
-here is the one QBO asks for: on 401 refresh the access token once and resend.
+One call per method, no retry loops: the sync worker owns retry policy. The only retries
+here are the ones QBO asks for: on 401 refresh the access token once and resend; on a throttled
+answer wait (jittered) and resend. An optional ``CallGuard`` (connector.circuit's breaker)
+sees every request's outcome and may refuse to make one.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from connector.ledgers.qbo.faults import (
     QboServerError,
     QboThrottled,
     QboTimeout,
+    QboTransientFault,
     QboUnknownOutcome,
     QboValidation,
     classify,
     fault_from_response,
     parse_fault,
 )
+from connector.retry import jittered
 
 API_BASE_PRODUCTION = "https://quickbooks.api.intuit.com"
 API_BASE_SANDBOX = "https://sandbox-quickbooks.api.intuit.com"
@@ -40,6 +44,16 @@ _TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'"
 _PAGING_CLAUSE = re.compile(r"\b(STARTPOSITION|MAXRESULTS)\b", re.IGNORECASE)
 _COUNT_SELECT = re.compile(r"^\s*SELECT\s+COUNT\s*\(\s*\*\s*\)", re.IGNORECASE)
 _QUERY_META = {"startPosition", "maxResults", "totalCount"}
+
+
+class CallGuard(Protocol):
+    """Told of each request's outcome; ``before_call`` raises instead of letting one through."""
+
+    def before_call(self) -> None: ...
+
+    def succeeded(self) -> None: ...
+
+    def failed(self, error: str) -> None: ...
 
 
 class TokenProvider(Protocol):
@@ -120,8 +134,9 @@ class QboClient:
         tokens: TokenProvider,
         http: httpx.Client | None = None,
         minorversion: int = MINOR_VERSION,
-        timeout_s: float = 30.0,
+        timeout_s: float = 15.0,
         throttle_backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0),
+        guard: CallGuard | None = None,
     ) -> None:
         self._base = f"{api_base.rstrip('/')}/v3/company/{realm_id}"
         # Waits before each resend of a throttled request; after the last, the worker's queue retries.
@@ -130,6 +145,7 @@ class QboClient:
         self._http = http or httpx.Client(timeout=timeout_s)
         self._timeout = httpx.Timeout(timeout_s)
         self._minorversion = minorversion
+        self._guard = guard
         self.realm_id = realm_id
         self.calls = 0
 
@@ -278,8 +294,9 @@ class QboClient:
                 refreshed = True
             elif _throttled(response) and (delay := next(waits, None)) is not None:
                 # A throttled request was refused, not run: waiting and resending is safe,
-                # and Intuit's per-second limit clears within a second or two.
-                time.sleep(delay)
+                # and Intuit's per-second limit clears within a second or two. Jittered, so
+                # workers throttled together do not all come back in the same second.
+                time.sleep(jittered(delay))
             else:
                 break
             response = self._exchange(method, url, query, content, token)
@@ -305,18 +322,33 @@ class QboClient:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if content is not None:
             headers["Content-Type"] = "application/json"
+        if self._guard is not None:
+            self._guard.before_call()  # an open circuit raises here: no request is made
         self.calls += 1
         try:
-            return self._http.request(
+            response = self._http.request(
                 method, url, params=query, content=content, headers=headers, timeout=self._timeout
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached QBO: a plain transient failure.
-            raise QboServerError(_transport_info(exc, "could not connect")) from exc
+            raise self._failed(QboServerError(_transport_info(exc, "could not connect"))) from exc
         except httpx.TimeoutException as exc:
-            raise QboTimeout(_transport_info(exc, "timed out")) from exc
+            raise self._failed(QboTimeout(_transport_info(exc, "timed out"))) from exc
         except httpx.TransportError as exc:
-            raise QboUnknownOutcome(_transport_info(exc, "connection lost")) from exc
+            raise self._failed(QboUnknownOutcome(_transport_info(exc, "connection lost"))) from exc
+        if self._guard is not None:
+            # QuickBooks answered: 5xx is its failure, anything else (a refusal included)
+            # shows it is up.
+            if response.status_code >= 500:
+                self._guard.failed(f"HTTP {response.status_code} {method} {url.rsplit('/', 1)[-1]}")
+            else:
+                self._guard.succeeded()
+        return response
+
+    def _failed(self, fault: QboTransientFault) -> QboTransientFault:
+        if self._guard is not None:
+            self._guard.failed(str(fault))
+        return fault
 
 
 def _transport_info(exc: Exception, what: str) -> FaultInfo:

@@ -19,6 +19,7 @@ from connector.config import Connection
 from connector.errors import NeedsReconnect, TransientError
 from connector.ledgers.qbo import oauth
 from connector.observability import logger, metrics
+from connector.retry import jittered
 from connector.secrets import LedgerSecrets, SecretVault
 from connector.state import AuditTrail, StateStore
 
@@ -77,7 +78,8 @@ class QboTokens:
         while not self._state.acquire_lock(lock, owner, LOCK_LEASE_S):
             if time.monotonic() > deadline:
                 raise TransientError("another refresh of this QuickBooks connection is running")
-            time.sleep(0.2)
+            # Jittered: callers that queued behind the same refresh do not retry in step.
+            time.sleep(jittered(0.2))
         try:
             secrets = self._vault.ledger(self._connection.id)
             current = secrets.access_token.get_secret_value() if secrets.access_token else None
