@@ -2,21 +2,22 @@
 
 connector local --config tenants/x.toml [--secrets secrets.json] [--port N]
 connector demo [--orders N]
-connector replay (--tenant T | --queue-url URL --dlq-url URL | --outbox-table NAME --state-table NAME
-                 --audit-table NAME) [--connection ID] [--record ID]
-connector qwc CONNECTION --tenant T [--config FILE] [--url BASE] [--out FILE] [--rotate] [--generation N]
-connector webhooks (sync | check) --tenant T [--config FILE] [--connection C] [--url BASE] [--dry-run]
+connector replay (--tenant T [--config FILE] [--local] | --queue-url URL --dlq-url URL
+                 | --outbox-table NAME --state-table NAME --audit-table NAME)
+                 [--connection ID] [--record ID]
+connector parked --tenant T [--config FILE] [--local] [--connection C] [--json]
+connector status --tenant T [--config FILE] [--local] [--json]
+connector qwc CONNECTION --tenant T [--config FILE] [--local] [--url BASE] [--out FILE] [--rotate] [--generation N]
+connector webhooks (sync | check) --tenant T [--config FILE] [--local] [--connection C] [--url BASE] [--dry-run]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from connector import cli_target, resources
+from connector import cli_target
 from connector.config import TenantConfig, load_tenant
 from connector.errors import ConfigError
 
@@ -35,98 +36,23 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    """Parked QBO work goes back through the sync queue; parked Desktop work back into the outbox."""
-    import boto3
+    from connector.cli_replay import replay
 
-    from connector.replay import replay_parked
-    from connector.sync_queue import SyncQueue
-
-    queue_url, dlq_url = args.queue_url, args.dlq_url
-    tables = (args.outbox_table, args.state_table, args.audit_table)
-    if any(tables) and not all(tables):
-        raise ConfigError(
-            "Desktop replay needs all of --outbox-table, --state-table and --audit-table"
-        )
-    target = None
-    if args.tenant:
-        target = _target(args, args.tenant)
-        outputs = target.outputs
-        queue_url = queue_url or target.output(cli_target.SYNC_QUEUE_URL)
-        dlq_url = dlq_url or target.output(cli_target.SYNC_DLQ_URL)
-        if not any(tables):
-            tables = (
-                outputs.get(cli_target.table_output(resources.OUTBOX_TABLE)),
-                outputs.get(cli_target.table_output(resources.STATE_TABLE)),
-                outputs.get(cli_target.table_output(resources.AUDIT_TABLE)),
-            )
-    if bool(queue_url) != bool(dlq_url):
-        raise ConfigError("replay needs both --queue-url and --dlq-url")
-    if not queue_url and not all(tables):
-        raise ConfigError(
-            "replay needs --tenant, or both --queue-url and --dlq-url, or the Desktop tables "
-            "(--outbox-table, --state-table, --audit-table)"
-        )
-    report: dict[str, Any] = {}
-    if queue_url and dlq_url:
-        sqs = target.client("sqs") if target else boto3.client("sqs")
-        report = replay_parked(
-            sqs,
-            dlq_url=dlq_url,
-            queue=SyncQueue(queue_url, client=sqs),
-            connection_id=args.connection,
-            record_id=args.record,
-        ).model_dump()
-    outbox_table, state_table, audit_table = tables
-    if outbox_table and state_table and audit_table:
-        dynamodb = target.resource("dynamodb") if target else boto3.resource("dynamodb")
-        report["desktop_requeued"] = _requeue_desktop(
-            dynamodb, outbox_table, state_table, audit_table, args.connection, args.record
-        )
-    print(json.dumps(report, indent=2))
-    return 0
+    return replay(args)
 
 
-def _requeue_desktop(
-    dynamodb: Any,
-    outbox_table: str,
-    state_table: str,
-    audit_table: str,
-    connection_id: str | None,
-    record_id: str | None,
-) -> list[dict[str, Any]]:
-    """Parked Desktop outbox entries back to pending, for the Web Connector's next run."""
-    from connector.ledgers.qbd.outbox import OutboxStore, requeue_parked
-    from connector.state import AuditTrail, StateStore
+def _parked(args: argparse.Namespace) -> int:
+    from connector.cli_ops import parked
 
-    outbox = OutboxStore(outbox_table, resource=dynamodb)
-    state = StateStore(state_table, resource=dynamodb)
-    audit = AuditTrail(audit_table, resource=dynamodb)
-    connections = [connection_id] if connection_id else _parked_connections(dynamodb, outbox_table)
-    requeued: list[dict[str, Any]] = []
-    for connection in connections:
-        for entry in requeue_parked(connection, record_id, outbox=outbox, state=state, audit=audit):
-            requeued.append(
-                {"record_key": entry.record_key, "action": entry.action, "outbox_seq": entry.seq}
-            )
-    return requeued
+    config, target = _tenant_target(args, "parked")
+    return parked(config, target, connection_id=args.connection, as_json=args.json)
 
 
-def _parked_connections(dynamodb: Any, outbox_table: str) -> list[str]:
-    """Connections with parked or failed outbox entries (only entries carry a status)."""
-    from boto3.dynamodb.conditions import Attr
+def _status(args: argparse.Namespace) -> int:
+    from connector.cli_ops import status
 
-    table = dynamodb.Table(outbox_table)
-    kwargs: dict[str, Any] = {
-        "FilterExpression": Attr("status").is_in(["parked", "failed"]),
-        "ProjectionExpression": "pk",
-    }
-    found: set[str] = set()
-    while True:
-        page = table.scan(**kwargs)
-        found.update(str(item["pk"]) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return sorted(found)
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    config, target = _tenant_target(args, "status")
+    return status(config, target, as_json=args.json)
 
 
 def _qwc(args: argparse.Namespace) -> int:
@@ -209,6 +135,12 @@ def _tenant_target(args: argparse.Namespace, verb: str) -> tuple[TenantConfig, c
     return config, cli_target.open_target(config.tenant, path, local=args.local)
 
 
+def _tenant_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant", help="the tenant (stack MlConnector-<tenant>)")
+    parser.add_argument("--config", help="tenant file; default tenants/<tenant>.toml")
+    _add_local_flag(parser)
+
+
 def _add_local_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--local",
@@ -252,6 +184,21 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--connection", help="only this connection's records")
     replay.add_argument("--record", help="only this store record id")
     replay.set_defaults(run=_replay)
+
+    parked = commands.add_parser(
+        "parked", help="list parked records (record, since when, reason, attempts), any age"
+    )
+    _tenant_arguments(parked)
+    parked.add_argument("--connection", help="only this connection's records")
+    parked.add_argument("--json", action="store_true", help="one JSON object per record")
+    parked.set_defaults(run=_parked)
+
+    status = commands.add_parser(
+        "status", help="how each connection is doing: webhooks, polls, posts, queue, parked"
+    )
+    _tenant_arguments(status)
+    status.add_argument("--json", action="store_true", help="the same, as JSON")
+    status.set_defaults(run=_status)
 
     qwc = commands.add_parser(
         "qwc", help="write the QuickBooks Web Connector's .qwc file and set its password"

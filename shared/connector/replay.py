@@ -1,4 +1,5 @@
-"""Replay parked records: move them from the dead-letter queue back onto the sync queue.
+"""Replay parked records: move them from the dead-letter queue back onto the sync queue, and send
+again what is parked in the state table at any age (its dead-letter message may be long gone).
 
 SQS's own redrive (StartMessageMoveTask, the console's "Start DLQ redrive")
 works too, since the worker is idempotent; this move is ours so that it runs
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from connector.messages import SyncMessage
+from connector.parked import ParkedRecord
 from connector.sync_queue import SyncQueue
 
 _BATCH = 10
@@ -71,4 +73,43 @@ def replay_parked(
     # What stays parked becomes visible again at once, not after the timeout.
     for handle in left:
         sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return report
+
+
+class ResentReport(BaseModel):
+    resent: list[str] = []
+    # record key -> why it cannot go through the sync queue (not an order or customer)
+    refused: dict[str, str] = {}
+
+
+def resend_parked(
+    records: list[ParkedRecord], *, queue: SyncQueue, skip: set[str] | None = None
+) -> ResentReport:
+    """A replay message for each parked record, rebuilt from its record key.
+
+    The worker fetches the record from the store as it always does, so the key is all a
+    message needs; ``skip`` holds records already replayed (from the dead-letter queue or
+    the Desktop outbox) so that none is sent twice.
+    """
+    report = ResentReport()
+    now = datetime.now(UTC)
+    for record in records:
+        if skip and record.record_key in skip:
+            continue
+        try:
+            message = SyncMessage(
+                connection_id=record.connection_id,
+                entity=record.entity,  # validated here
+                record_id=record.record_id,
+                topic=f"{record.entity}.replayed",
+                received_at=now,
+                source="replay",
+            )
+        except ValidationError:
+            report.refused[record.record_key] = (
+                f"{record.entity} records are not sent through the sync queue; replay its order"
+            )
+            continue
+        queue.send(message, version=f"replay:{now.isoformat()}")
+        report.resent.append(record.record_key)
     return report

@@ -56,6 +56,9 @@ AuditEventType = Literal[
     "webhooks_unhealthy",
 ]
 
+# Statuses that wait for a person and a replay (connector.parked lists them).
+PARKED_STATUSES: tuple[SyncStatus, ...] = ("parked", "failed")
+
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
@@ -77,6 +80,8 @@ class SyncState(BaseModel):
     ledger_total: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    # When the record last became parked (kept while it stays parked): `connector parked`.
+    parked_at: str | None = None
     updated_at: str
     version: int = 0
 
@@ -136,7 +141,11 @@ class StateStore:
 
     def put_sync_state(self, state: SyncState) -> SyncState:
         """Write ``state`` if nobody wrote since it was read (optimistic, by version)."""
-        new = state.model_copy(update={"version": state.version + 1, "updated_at": _iso()})
+        now = _iso()
+        parked_at = (state.parked_at or now) if state.status in PARKED_STATUSES else None
+        new = state.model_copy(
+            update={"version": state.version + 1, "updated_at": now, "parked_at": parked_at}
+        )
         item = {"pk": state.record_key, "sk": "STATE", **new.model_dump(exclude_none=True)}
         condition = (
             Attr("pk").not_exists() if state.version == 0 else Attr("version").eq(state.version)
@@ -192,6 +201,24 @@ class StateStore:
         kwargs: dict[str, Any] = {
             "FilterExpression": Attr("pk").begins_with(prefix) & Attr("sk").eq("STATE")
         }
+        while True:
+            page = self._table.scan(**kwargs)
+            for item in page.get("Items", []):
+                yield SyncState.model_validate(_plain(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def parked_states(self, connection_id: str | None = None) -> Iterator[SyncState]:
+        """Every parked record's state, of one connection or all (connector.parked).
+
+        A scan with a filter: an operator's command, read far less often than the table is
+        written, so no index is maintained on every write for it (decision log 40).
+        """
+        condition = Attr("sk").eq("STATE") & Attr("status").is_in(list(PARKED_STATUSES))
+        if connection_id:
+            condition = condition & Attr("pk").begins_with(f"{connection_id}#")
+        kwargs: dict[str, Any] = {"FilterExpression": condition, "ConsistentRead": True}
         while True:
             page = self._table.scan(**kwargs)
             for item in page.get("Items", []):

@@ -25,9 +25,12 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from connector.config import Connection, QbdLedger, TenantConfig
 from connector.dynamo_batch import Write
 from connector.errors import PermanentError
+from connector.health import HealthMarks, now_moment
 from connector.ledgers.qbd import drain, qbxml
 from connector.ledgers.qbd.outbox import (
     WAITING,
@@ -90,8 +93,10 @@ class QbwcService:
         state: StateStore,
         audit: AuditTrail,
         clock: Callable[[], float] = time.time,
+        health: HealthMarks | None = None,
     ) -> None:
         self._config = config
+        self._health = health
         self._vault = vault
         self._sessions = sessions
         self._outbox = outbox
@@ -109,6 +114,7 @@ class QbwcService:
             outbox=runtime.require_outbox(),
             state=runtime.state,
             audit=runtime.audit,
+            health=HealthMarks(runtime.settings.state_table),
         )
 
     # --- the door -----------------------------------------------------------------------
@@ -127,7 +133,22 @@ class QbwcService:
         except Exception:
             logger.exception("QBWC call failed")
             return SoapAnswer(500, render_fault("Server", "the service failed; it will be retried"))
+        self._note_contact(connection_id)
         return SoapAnswer(200, render_result(call.method, value))
+
+    def _note_contact(self, connection_id: str) -> None:
+        """The Web Connector was here (connector status; silence past 3 runs alarms)."""
+        if self._qbd(connection_id) is not None:
+            self._note(connection_id, qbwc_last_contact_at=now_moment())
+
+    def _note(self, connection_id: str, **moments: datetime) -> None:
+        if self._health is None:
+            return
+        try:
+            self._health.note(connection_id, **moments)
+        except (BotoCoreError, ClientError) as exc:
+            # The exchange is done; a missed note must not fail the Web Connector's call.
+            logger.warning("could not note the Web Connector's visit", error=str(exc))
 
     def wsdl(self, connection_id: str, address: str) -> str | None:
         return render_wsdl(address) if self._qbd(connection_id) is not None else None
@@ -460,7 +481,10 @@ class QbwcService:
         decisions.extend(
             drain.read(in_flight["purposes"], responses, session.facts, attempts_3140=tried)
         )
+        posted_before = session.posted
         self._settler.settle(session, connection, decisions)
+        if session.posted > posted_before:
+            self._note(connection.id, last_post_at=now_moment())
         if in_flight.get("written"):
             self._sessions.forget_message_set(connection.id, str(in_flight["id"]))
         session.prepared = self._plan_message(session, connection)
