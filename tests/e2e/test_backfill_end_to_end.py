@@ -18,6 +18,7 @@ company's request limits are raised to match. About two minutes on a laptop.
 from __future__ import annotations
 
 import io
+import itertools
 import random
 import re
 from collections.abc import Iterator
@@ -142,7 +143,9 @@ def outcome(qbo_rig: QboRigs) -> Iterator[Outcome]:
         first, second = io.StringIO(), io.StringIO()
         # When the backfill is interrupted as it sends its 501st order
         with pytest.raises(KeyboardInterrupt):
-            run_backfill(_backfill(rig, CtrlC(rig, sent, at=HALF + 1), first), *WINDOW, options=PACE)
+            run_backfill(
+                _backfill(rig, CtrlC(rig, sent, at=HALF + 1), first), *WINDOW, options=PACE
+            )
         dynamodb = rig.runtime.boto3_resource("dynamodb")
         checkpoints = CheckpointStore(rig.runtime.env["CONNECTOR_STATE_TABLE"], resource=dynamodb)
         stopped_at = checkpoints.get(SHOP, KEY)
@@ -227,7 +230,7 @@ def test_the_progress_lines_tell_the_truth(outcome: Outcome) -> None:
             # What was settled or still waits is exactly what was queued
             assert posted + parked + skipped + waiting == queued
             assert share == (posted + parked + skipped) * 100 // ORDERS
-        for earlier, later in zip(lines, lines[1:], strict=False):
+        for earlier, later in itertools.pairwise(lines):
             assert all(b >= a for a, b in zip(earlier[2:6], later[2:6], strict=True))
     # The interrupted run's last line stands at 500 queued; the resumed run starts from there
     assert first[-1][2] == HALF
