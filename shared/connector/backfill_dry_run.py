@@ -39,7 +39,7 @@ class Judged:
         name = (
             f"order {self.number} (id {self.record_id})"
             if self.number
-            else (f"order id {self.record_id}")
+            else (f"order (id {self.record_id})")
         )
         if self.verdict == "post":
             return f"would post      {name}: {self.total} {self.currency}"
