@@ -35,6 +35,9 @@ def replay(args: argparse.Namespace) -> int:
             "Desktop replay needs all of --outbox-table, --state-table and --audit-table"
         )
     target = None
+    config = _tenant_config(args)
+    if args.tenant and config is not None and config.tenant != args.tenant:
+        raise ConfigError(f"--tenant is {args.tenant!r} but the tenant file is {config.tenant!r}")
     if args.tenant:
         target = cli_target.open_target(
             args.tenant,
@@ -81,7 +84,7 @@ def replay(args: argparse.Namespace) -> int:
     if queue_url and state_table:
         # Parked at any age: what neither the dead-letter queue nor the outbox gave back.
         parked = parked_records(
-            _tenant_config(args),
+            config,
             state=StateStore(state_table, resource=dynamodb),
             outbox=None,
             connection_id=args.connection,
