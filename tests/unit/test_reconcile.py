@@ -12,15 +12,22 @@ import pytest
 from connector.config import load_tenant, parse_tenant
 from connector.errors import ConfigError
 from connector.reconcile import (
+    BATCH,
     DUE_SLACK,
+    RESERVE,
+    Budget,
     decide,
     is_due,
     latest_versions,
+    list_within,
     poll_request,
+    reached,
     starting_point,
 )
 from connector.state import PollMark, SyncState
 from connector.stores.port import ChangedRecord
+from connector.webhook_health import CHECK_EVERY
+from connector.webhook_health import is_due as hooks_due
 
 NOW = datetime(2026, 3, 2, 12, 0, 5, tzinfo=UTC)
 T = datetime(2026, 3, 2, 11, 58, 0, tzinfo=UTC)
@@ -196,3 +203,54 @@ def test_the_example_tenants_commented_period_loads_when_uncommented(tmp_path: P
     )
     first = load_tenant(tenant).connections[0]
     assert first.store.kind == "woocommerce" and first.reconcile_minutes == 5
+
+
+# --- the time budget: how far a listing cut short moves the watermark ----------------------
+def _changes(*minutes: int) -> list[ChangedRecord]:
+    return [ChangedRecord("order", str(n), T + timedelta(minutes=m)) for n, m in enumerate(minutes)]
+
+
+class _Remaining:
+    """The context's remaining time: plenty for ``plenty`` readings, then too little."""
+
+    def __init__(self, plenty: int) -> None:
+        self.plenty = plenty
+
+    def __call__(self) -> int:
+        self.plenty -= 1
+        return 200_000 if self.plenty >= 0 else 1_000
+
+
+def test_a_listing_within_the_budget_is_read_to_its_end() -> None:
+    listing = list_within(iter(_changes(*range(250))), Budget(_Remaining(10)))
+    assert listing.complete and listing.in_order and len(listing.records) == 250
+    assert reached(listing, 250, T) == T + timedelta(minutes=249)
+
+
+def test_a_listing_stops_a_page_after_the_budget_is_spent_and_proves_what_it_queued() -> None:
+    listing = list_within(iter(_changes(*range(250))), Budget(_Remaining(1)))
+    assert not listing.complete and len(listing.records) == BATCH * 2
+    # Queuing stopped after the first chunk: the watermark is its last record's change
+    assert reached(listing, BATCH, T) == T + timedelta(minutes=BATCH - 1)
+    assert reached(listing, 0, T) == T
+
+
+def test_a_listing_cut_short_out_of_order_proves_nothing() -> None:
+    # WooCommerce lists customers by id: the times jump back and forth
+    shuffled = _changes(*[m for n in range(125) for m in (n + 200, n)])
+    listing = list_within(iter(shuffled), Budget(_Remaining(0)))
+    assert not listing.complete and not listing.in_order
+    assert reached(listing, len(listing.records), T) == T
+
+
+def test_without_a_context_the_budget_never_runs_out() -> None:
+    assert not Budget(None).spent
+    assert Budget(lambda: int(RESERVE.total_seconds() * 1000) - 1).spent
+
+
+# --- when the schedule looks at a connection's webhooks ------------------------------------
+def test_webhooks_are_looked_at_hourly_and_at_once_when_the_poll_caught_records() -> None:
+    assert hooks_due(None, NOW, caught=0)
+    assert not hooks_due(NOW - timedelta(minutes=59), NOW, caught=0)
+    assert hooks_due(NOW - timedelta(minutes=59), NOW, caught=1)
+    assert hooks_due(NOW - CHECK_EVERY, NOW, caught=0)
