@@ -8,6 +8,8 @@ connector replay (--tenant T [--config FILE] [--local] | --queue-url URL --dlq-u
 connector parked --tenant T [--config FILE] [--local] [--connection C] [--json]
 connector status --tenant T [--config FILE] [--local] [--json]
 connector qwc CONNECTION --tenant T [--config FILE] [--local] [--url BASE] [--out FILE] [--rotate] [--generation N]
+connector backfill --tenant T [--config FILE] [--local] --connection C --since YYYY-MM-DD
+                   [--until YYYY-MM-DD] [--dry-run] [--per-minute N] [--restart] [--no-wait]
 connector webhooks (sync | check) --tenant T [--config FILE] [--local] [--connection C] [--url BASE] [--dry-run]
 """
 
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 from connector import cli_target
+from connector.backfill import add_backfill_parser
 from connector.config import TenantConfig, load_tenant
 from connector.errors import ConfigError
 
@@ -240,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_local_flag(webhooks)
     webhooks.set_defaults(run=_webhooks)
+
+    add_backfill_parser(commands)
 
     args = parser.parse_args(argv)
     try:
