@@ -52,8 +52,11 @@ from connector.sync_queue import SyncQueue
 
 # Orders decided per step: one BatchGetItem of sync states, then a checkpoint.
 CHUNK = 10
-# How long a run's lease on its connection's backfill lasts without a checkpoint renewing it.
-LEASE_S = 600
+# A run's lease on its connection's backfill: renewed with each checkpoint, so a process
+# that was killed holds it back from a second run for at most this long.
+LEASE_S = 120
+# While it waits (the pace, the worker), a run saves its checkpoint this often.
+SAVE_EVERY_S = 5.0
 # Sync states of what the worker settled, and what a progress line counts them as.
 SETTLED: dict[str, str] = {
     "posted": "posted",
@@ -158,6 +161,7 @@ class _Run:
         self._rate = Rate(clock)
         self._backlog = options.backlog or default_backlog(options.per_minute)
         self._settled_at = float("-inf")
+        self._saved_at = float("-inf")
         self._remaining = 0
         self._cp: Checkpoint | None = None
 
@@ -171,8 +175,8 @@ class _Run:
         lock, owner = f"backfill#{connection.id}", secrets.token_hex(8)
         if not self._b.state.acquire_lock(lock, owner, LEASE_S):
             raise ConfigError(
-                f"another backfill of connection {connection.id} is running (its lease lasts "
-                f"up to {LEASE_S // 60} minutes after it stops)"
+                f"another backfill of connection {connection.id} is running (if it was killed, "
+                f"its lease ends within {LEASE_S // 60} minutes)"
             )
         self._lease = (lock, owner)
         try:
@@ -228,6 +232,7 @@ class _Run:
                 b.timing.sleep(self._options.poll_s)
                 self._settle(force=True)
                 self._show()
+                self._tick()
         except Stopped:
             self._save()
             self._say_stopped()
@@ -309,6 +314,7 @@ class _Run:
                 self._settle(force=True)
                 if len(self.cp.waiting) >= self._backlog:
                     self._show()
+                    self._tick()
                     timing.sleep(self._options.poll_s)
                     continue
             wait = self._pacer.wait_s()
@@ -317,6 +323,7 @@ class _Run:
             timing.sleep(min(wait, self._options.poll_s))
             self._settle()
             self._show()
+            self._tick()
 
     # --- the worker's progress --------------------------------------------------------------
     def _settle(self, *, force: bool = False) -> None:
@@ -350,9 +357,15 @@ class _Run:
         if self._stop is not None and self._stop.is_set():
             raise Stopped()
 
+    def _tick(self) -> None:
+        """Save now and then while waiting: the counts stay current and the lease held."""
+        if self._b.timing.clock() - self._saved_at >= SAVE_EVERY_S:
+            self._save()
+
     def _save(self) -> None:
         if self._cp is None:
             return
+        self._saved_at = self._b.timing.clock()
         self.cp.updated_at = self._b.timing.now()
         self._b.checkpoints.put(self.cp)
         lock, owner = self._lease

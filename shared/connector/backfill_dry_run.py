@@ -36,11 +36,8 @@ class Judged:
     currency: str = ""
 
     def text(self) -> str:
-        name = (
-            f"order {self.number} (id {self.record_id})"
-            if self.number
-            else (f"order (id {self.record_id})")
-        )
+        number = f"{self.number} " if self.number else ""
+        name = f"order {number}(id {self.record_id})"
         if self.verdict == "post":
             return f"would post      {name}: {self.total} {self.currency}"
         label = "would park" if self.verdict == "park" else "would not post"

@@ -22,6 +22,7 @@ import pytest
 
 from connector.backfill import Backfill, Options, dry_run_backfill, run_backfill
 from connector.backfill_checkpoint import CheckpointStore
+from connector.errors import ConfigError
 from connector.stores.registry import StoreLookups, open_store
 from connector.sync_queue import SyncQueue
 from simulators.testbed.clocks import T0, Clock
@@ -229,3 +230,70 @@ def test_a_stopped_backfill_resumes_after_the_last_order_it_queued(history: Hist
         [invoice] = rig.documents("Invoice", order_id)
         assert Decimal(str(invoice["TotalAmt"])) == Decimal(rig.woo.get_order(order_id)["total"])
         assert [e.detail.get("source") for e in rig.audit(SHOP, order_id)[:1]] == ["backfill"]
+
+
+class Crash(Exception):
+    """The process dies: nothing after it is written, not even the last checkpoint."""
+
+
+class DiesAfter(CheckpointStore):
+    """The checkpoint table of a process killed after its ``n``-th checkpoint."""
+
+    def __init__(self, history: History, n: int) -> None:
+        dynamodb = history.rig.runtime.boto3_resource("dynamodb")
+        super().__init__(history.rig.runtime.env["CONNECTOR_STATE_TABLE"], resource=dynamodb)
+        self.n, self.saved = n, 0
+
+    def put(self, checkpoint: Any) -> None:
+        if self.saved >= self.n:
+            raise Crash("killed")
+        super().put(checkpoint)
+        self.saved += 1
+
+
+def test_a_crashed_backfill_resumes_from_its_last_checkpoint_and_posts_each_order_once(
+    history: History,
+) -> None:
+    rig = history.rig
+    # Given 25 orders placed on 1-25 March
+    placed = []
+    for day in range(59, 84):
+        history.clock.now = T0 + day * DAY + 60
+        placed.append(int(rig.woo.create_order(OrderSpec([LineSpec(MUG)], customer_id=2))["id"]))
+    history.clock.now = T0 + 100 * DAY
+    window = (date(2026, 3, 1), date(2026, 3, 25))
+    # When the process dies after its first checkpoint (at the first wait for the pace) and
+    # before its second (at the end of the first ten orders)
+    backfill = history.backfill(io.StringIO())
+    backfill.checkpoints = DiesAfter(history, 1)
+    with pytest.raises(Crash):
+        run_backfill(backfill, *window, options=FAST)
+    saved = history.checkpoint("2026-03-01..2026-03-25")
+    assert saved is not None and 0 < saved.queued < 10
+    assert saved.cursor_id == str(placed[saved.queued - 1])
+    rig.drain()
+    # And the same command runs again
+    out = io.StringIO()
+    resumed = run_backfill(history.backfill(out), *window, options=FAST)
+    # Then every order posted once, and the counts add up: what the dead process sent after
+    # its checkpoint and the worker settled is "already in step", not queued twice
+    cp = resumed.checkpoint
+    assert resumed.outcome == "finished"
+    assert cp.found == 25 and cp.queued + cp.current == 25 and cp.posted == cp.queued
+    assert cp.current >= 1
+    assert f"25 orders in the window; {25 - saved.queued} to go" in out.getvalue()
+    for order_id in placed:
+        [invoice] = rig.documents("Invoice", order_id)
+        assert Decimal(str(invoice["TotalAmt"])) == Decimal(rig.woo.get_order(order_id)["total"])
+
+
+def test_a_second_backfill_of_the_same_connection_is_refused_while_one_runs(
+    history: History,
+) -> None:
+    state = history.rig.state_store
+    assert state.acquire_lock(f"backfill#{SHOP}", "another-run", 60)
+    try:
+        with pytest.raises(ConfigError, match="another backfill of connection shop is running"):
+            run_backfill(history.backfill(io.StringIO()), *JANUARY, options=FAST)
+    finally:
+        state.release_lock(f"backfill#{SHOP}", "another-run")
