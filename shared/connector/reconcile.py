@@ -74,6 +74,9 @@ PARKED_NAMED = 50
 RESERVE = timedelta(seconds=60)
 # A Web Connector not seen for this many times its schedule is silent (an alarm's metric).
 SILENT_AFTER_RUNS = 3
+# A record queued that changed this close to the latest change listed may have its webhook
+# still on the way (the poll won a race); older ones are what the webhooks missed.
+CAUGHT_GRACE = timedelta(minutes=2)
 
 Decision = Literal["queue", "current", "parked"]
 
@@ -114,6 +117,9 @@ class ConnectionPoll(BaseModel):
     outcome: Literal["polled", "not_due", "busy", "failed"]
     listed: int = 0
     queued: int = 0
+    # Of those queued, the ones that changed over CAUGHT_GRACE before the latest change
+    # listed: what the webhooks missed (ReconcileCaught).
+    caught: int = 0
     current: int = 0
     parked: int = 0
     # Records that stay parked at the version listed (replay is their path), by entity; the
@@ -186,6 +192,7 @@ def latest_versions(records: Iterable[ChangedRecord]) -> list[ChangedRecord]:
 class _Tally:
     listed: int = 0
     queued: int = 0
+    caught: int = 0
     current: int = 0
     parked: int = 0
 
@@ -213,6 +220,12 @@ class _Listing:
     # Whether the store listed them in order of modification (so a listing cut short has
     # seen everything up to the last one).
     in_order: bool = True
+
+    @property
+    def horizon(self) -> datetime | None:
+        """Records queued that changed up to here were missed, not raced (CAUGHT_GRACE
+        before the latest change listed, on the store's own clock)."""
+        return self.records[-1].modified_at - CAUGHT_GRACE if self.records else None
 
 
 def list_within(records: Iterable[ChangedRecord], budget: Budget) -> _Listing:
@@ -386,7 +399,7 @@ class Reconciler:
                 return self._not_polled(connection, "not_due", kept)
             result = self._poll(connection, mark, period, now, budget, kept)
             if result.outcome == "polled" and not budget.spent:
-                result.webhooks = self._look_after_webhooks(connection, now, result.queued)
+                result.webhooks = self._look_after_webhooks(connection, now, result.caught)
             return result
         finally:
             self._state.release_lock(lock, owner)
@@ -446,7 +459,7 @@ class Reconciler:
                 for chunk in _chunks(listing.records, BATCH):
                     if done and budget.spent:
                         break
-                    held = self._queue_chunk(connection, chunk, now, tally)
+                    held = self._queue_chunk(connection, chunk, now, tally, listing.horizon)
                     named = parked.setdefault(entity, [])
                     named.extend(held[: max(0, PARKED_NAMED - len(named))])
                     done += len(chunk)
@@ -471,6 +484,7 @@ class Reconciler:
             outcome="polled",
             listed=tally.listed,
             queued=tally.queued,
+            caught=tally.caught,
             current=tally.current,
             parked=tally.parked,
             parked_ids={entity: ids for entity, ids in parked.items() if ids},
@@ -485,8 +499,9 @@ class Reconciler:
             detail={**result.model_dump(mode="json"), "since": _iso(since)},
         )
         metrics.add_metric(name="ReconcileQueued", unit="Count", value=tally.queued)
-        # What the poll queued that was not current: changes no webhook brought in time.
-        metrics.add_metric(name="ReconcileCaught", unit="Count", value=tally.queued)
+        # What the poll queued that no webhook brought in time (races with one on its way
+        # left out): the alarm on webhooks that no longer arrive reads it.
+        metrics.add_metric(name="ReconcileCaught", unit="Count", value=tally.caught)
         logger.info(
             "polled the store",
             connection_id=connection.id,
@@ -498,7 +513,12 @@ class Reconciler:
         return result
 
     def _queue_chunk(
-        self, connection: Connection, chunk: Sequence[ChangedRecord], now: datetime, tally: _Tally
+        self,
+        connection: Connection,
+        chunk: Sequence[ChangedRecord],
+        now: datetime,
+        tally: _Tally,
+        horizon: datetime | None = None,
     ) -> list[str]:
         """Queue the records of ``chunk`` that need it; returns the ids left parked."""
         keys = {r.record_id: f"{connection.id}#{r.entity}#{r.record_id}" for r in chunk}
@@ -528,6 +548,8 @@ class Reconciler:
             )
             self._queue.send(message, version=version)
             tally.queued += 1
+            if horizon is not None and record.modified_at <= horizon:
+                tally.caught += 1
             events.append(
                 self._audit.event_put(
                     message.record_key,
@@ -601,6 +623,8 @@ def _summary(result: ConnectionPoll, since: Mapping[Entity, datetime]) -> str:
             f", {result.parked} parked at this version and not queued again ({held}): "
             "`connector replay` sends them again"
         )
+    if result.caught:
+        text += f" ({result.caught} of those queued no webhook had brought)"
     if result.unqueued:
         text += (
             f"; queued {result.unqueued} deliveries ingest had kept when the sync queue "
