@@ -213,7 +213,7 @@ class StateStore:
         """Every parked record's state, of one connection or all (connector.parked).
 
         A scan with a filter: an operator's command, read far less often than the table is
-        written, so no index is maintained on every write for it (decision log 40).
+        written, so no index is maintained on every write for it (decision log 43).
         """
         condition = Attr("sk").eq("STATE") & Attr("status").is_in(list(PARKED_STATUSES))
         if connection_id:
