@@ -7,6 +7,7 @@ connector replay (--tenant T [--config FILE] [--local] | --queue-url URL --dlq-u
                  [--connection ID] [--record ID]
 connector parked --tenant T [--config FILE] [--local] [--connection C] [--json]
 connector status --tenant T [--config FILE] [--local] [--json]
+connector connect-url CONNECTION --tenant T [--config FILE] [--local]
 connector qwc CONNECTION --tenant T [--config FILE] [--local] [--url BASE] [--out FILE] [--rotate] [--generation N]
 connector backfill --tenant T [--config FILE] [--local] --connection C --since YYYY-MM-DD
                    [--until YYYY-MM-DD] [--dry-run] [--per-minute N] [--restart] [--no-wait]
@@ -56,6 +57,24 @@ def _status(args: argparse.Namespace) -> int:
 
     config, target = _tenant_target(args, "status")
     return status(config, target, as_json=args.json)
+
+
+def _connect_url(args: argparse.Namespace) -> int:
+    """The link the merchant opens to connect QuickBooks Online (the stack's ConnectUrl…)."""
+    config, target = _tenant_target(args, "connect-url")
+    connection = config.connection(args.connection_id)
+    if connection is None:
+        known = ", ".join(c.id for c in config.connections)
+        raise ConfigError(
+            f"no connection {args.connection_id!r} in tenant {config.tenant} ({known})"
+        )
+    if connection.ledger.kind != "qbo":
+        raise ConfigError(
+            f"connection {connection.id} posts to QuickBooks Desktop: it connects through the "
+            f"Web Connector (`connector qwc {connection.id}`), not a link"
+        )
+    print(f"{target.api_url.rstrip('/')}/oauth/qbo/connect/{connection.id}")
+    return 0
 
 
 def _qwc(args: argparse.Namespace) -> int:
@@ -202,6 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     _tenant_arguments(status)
     status.add_argument("--json", action="store_true", help="the same, as JSON")
     status.set_defaults(run=_status)
+
+    connect_url = commands.add_parser(
+        "connect-url", help="print the link the merchant opens to connect QuickBooks Online"
+    )
+    connect_url.add_argument("connection_id", help="a connection whose ledger kind is qbo")
+    _tenant_arguments(connect_url)
+    connect_url.set_defaults(run=_connect_url)
 
     qwc = commands.add_parser(
         "qwc", help="write the QuickBooks Web Connector's .qwc file and set its password"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from lxml import etree
 
@@ -220,3 +221,16 @@ def test_parked_and_replay_reach_the_local_runtime(local: Local) -> None:
     report = json.loads(replayed.stdout)
     assert report["replayed"] == [] and report["resent"] == []
     assert report["desktop_requeued"] == []
+
+
+def test_connect_url_names_the_local_oauth_route_and_refuses_a_desktop_connection(
+    local: Local,
+) -> None:
+    done = run_cli("connect-url", "shop", "--config", str(local.tenant_file))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{local.base_url}/oauth/qbo/connect/shop"
+    # The link answers as Intuit's authorisation start: a redirect to Intuit's consent page
+    answer = httpx.get(done.stdout.strip(), follow_redirects=False)
+    assert answer.status_code in (302, 303) and "state=" in answer.headers["location"]
+    desk = run_cli("connect-url", "desk", "--config", str(local.tenant_file))
+    assert desk.returncode == 2 and "connector qwc desk" in desk.stderr
