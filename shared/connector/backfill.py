@@ -43,12 +43,12 @@ from connector.backfill_pace import (
 )
 from connector.backfill_progress import ProgressOutput, line
 from connector.config import Connection
-from connector.errors import ConfigError
+from connector.errors import ConfigError, SyncError
 from connector.messages import SyncMessage
 from connector.reconcile import decide
 from connector.state import AuditTrail, StateStore, SyncState, now_utc
 from connector.stores.port import HistoricOrder, Store
-from connector.sync_queue import SyncQueue
+from connector.sync_queue import QueueUnavailable, SyncQueue
 
 # Orders decided per step: one BatchGetItem of sync states, then a checkpoint.
 CHUNK = 10
@@ -511,29 +511,36 @@ def backfill_command(args: argparse.Namespace) -> int:
     target = cli_target.open_target(config.tenant, path, local=args.local)
     with httpx.Client(timeout=30.0) as http:
         store = open_store(connection, vault=target.vault(), http=http, lookups=StoreLookups())
-        if args.dry_run:
-            dry_run_backfill(connection, store, args.since, args.until, out=sys.stdout)
-            return 0
-        dynamodb = target.resource("dynamodb")
-        state_table = target.table(resources.STATE_TABLE)
-        backfill = Backfill(
-            connection=connection,
-            store=store,
-            state=StateStore(state_table, resource=dynamodb),
-            audit=AuditTrail(target.table(resources.AUDIT_TABLE), resource=dynamodb),
-            queue=SyncQueue(target.output(cli_target.SYNC_QUEUE_URL), client=target.client("sqs")),
-            checkpoints=CheckpointStore(state_table, resource=dynamodb),
-        )
-        options = Options(
-            per_minute=args.per_minute,
-            backlog=args.backlog,
-            restart=args.restart,
-            wait=not args.no_wait,
-        )
         try:
+            if args.dry_run:
+                dry_run_backfill(connection, store, args.since, args.until, out=sys.stdout)
+                return 0
+            dynamodb = target.resource("dynamodb")
+            state_table = target.table(resources.STATE_TABLE)
+            backfill = Backfill(
+                connection=connection,
+                store=store,
+                state=StateStore(state_table, resource=dynamodb),
+                audit=AuditTrail(target.table(resources.AUDIT_TABLE), resource=dynamodb),
+                queue=SyncQueue(
+                    target.output(cli_target.SYNC_QUEUE_URL), client=target.client("sqs")
+                ),
+                checkpoints=CheckpointStore(state_table, resource=dynamodb),
+            )
+            options = Options(
+                per_minute=args.per_minute,
+                backlog=args.backlog,
+                restart=args.restart,
+                wait=not args.no_wait,
+            )
             result = run_backfill(backfill, args.since, args.until, options=options)
         except KeyboardInterrupt:
             return 130
+        except (SyncError, QueueUnavailable) as exc:
+            # The store or the queue failed after our retries; a real run saved where it was.
+            again = "" if args.dry_run else "; run the same command again to resume"
+            print(f"error: {exc}{again}", file=sys.stderr)
+            return 1
     return 0 if result.outcome in ("finished", "already finished", "waiting") else 1
 
 
