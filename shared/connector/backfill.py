@@ -195,7 +195,7 @@ class _Run:
                 f"{found.parked} parked); nothing to do (--restart runs it again)"
             )
             return BackfillResult("already finished", found)
-        if found is not None and found.finished_at is None:
+        if found is not None and found.finished_at is None and not self._options.restart:
             self._cp = found.model_copy(update={"runs": found.runs + 1, "updated_at": now})
             wanted = Window(found.since, found.until, wanted.key)
             verb = f"resuming (run {self.cp.runs})"
@@ -213,9 +213,8 @@ class _Run:
             f"backfill {b.connection.id}: {verb}; listing the {b.store.display_name} orders "
             f"created from {_stamp(wanted.since)} until {_stamp(wanted.until)}"
         )
-        listed = sorted(b.store.list_created(wanted.since, wanted.until), key=_order_key)
-        cursor = _cursor(self.cp)
-        todo = [o for o in listed if cursor is None or _order_key(o) > cursor]
+        listed = list(b.store.list_created(wanted.since, wanted.until))
+        todo = after_cursor(listed, self.cp)
         self.cp.found = len(listed)
         self._remaining = len(todo)
         self._progress.say(
@@ -482,7 +481,9 @@ def add_backfill_parser(commands: Any) -> None:
         help="orders queued ahead of the worker at most (default five minutes' worth)",
     )
     parser.add_argument(
-        "--restart", action="store_true", help="run a finished backfill of this window again"
+        "--restart",
+        action="store_true",
+        help="start this window from its first order again, even if a run finished or stopped",
     )
     parser.add_argument(
         "--no-wait",
@@ -564,15 +565,23 @@ def _positive(text: str) -> float:
 # --- helpers -------------------------------------------------------------------------------
 
 
+def after_cursor(listed: Sequence[HistoricOrder], checkpoint: Checkpoint) -> list[HistoricOrder]:
+    """The orders still to handle, oldest first: those after the checkpoint's cursor in
+    (creation, id) order. Ids compare as numbers where they are numbers (order 100 comes
+    after order 99 placed in the same second)."""
+    ordered = sorted(listed, key=_order_key)
+    if checkpoint.cursor_created_at is None or checkpoint.cursor_id is None:
+        return ordered
+    cursor = _key(checkpoint.cursor_created_at, checkpoint.cursor_id)
+    return [order for order in ordered if _order_key(order) > cursor]
+
+
 def _order_key(order: HistoricOrder) -> tuple[datetime, int, str]:
-    """Creation, then id (numeric ids by value): the listing's order and the cursor's."""
-    return (_aware(order.created_at), len(order.record_id), order.record_id)
+    return _key(order.created_at, order.record_id)
 
 
-def _cursor(cp: Checkpoint) -> tuple[datetime, int, str] | None:
-    if cp.cursor_created_at is None or cp.cursor_id is None:
-        return None
-    return (_aware(cp.cursor_created_at), len(cp.cursor_id), cp.cursor_id)
+def _key(created_at: datetime, record_id: str) -> tuple[datetime, int, str]:
+    return (_aware(created_at), len(record_id), record_id)
 
 
 def _record_key(connection_id: str, record_id: str) -> str:

@@ -1,4 +1,4 @@
-"""A backfill's pace, rate, ETA, window, progress line and what counts as settled.
+"""A backfill's pace, rate, ETA, window, cursor, progress line and what counts as settled.
 
 Time is a number the test moves: nothing here waits.
 """
@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from connector.backfill import settled_as, window
+from connector.backfill import after_cursor, settled_as, window
 from connector.backfill_checkpoint import Checkpoint
 from connector.backfill_pace import Pacer, Rate, default_backlog, duration, eta_s
 from connector.backfill_progress import ProgressOutput, line
 from connector.errors import ConfigError
 from connector.state import SyncState
+from connector.stores.port import HistoricOrder
 
 NOW = datetime(2026, 3, 4, 12, 30, 15, 250000, tzinfo=UTC)
 
@@ -168,3 +169,21 @@ def test_a_terminal_gets_one_line_redrawn_and_a_log_gets_a_line_every_interval()
     assert terminal.getvalue().endswith("\rstep 24\ndone\n")
     # The log has a line at 0, 10 and 20 seconds, each on its own line
     assert log.getvalue() == "step 0\nstep 10\nstep 20\ndone\n"
+
+
+def _order(record_id: str, second: int) -> HistoricOrder:
+    created = datetime(2025, 1, 1, 9, 0, second, tzinfo=UTC)
+    return HistoricOrder(record_id, created, created)
+
+
+def test_a_resumed_run_goes_on_after_the_cursor_in_creation_then_id_order() -> None:
+    # Listed in the store's order (any), three placed in the same second
+    listed = [_order("100", 5), _order("7", 9), _order("99", 5), _order("98", 1)]
+    fresh = _checkpoint()
+    assert [o.record_id for o in after_cursor(listed, fresh)] == ["98", "99", "100", "7"]
+    # Stopped after 99: 100 (same second, a larger number) and 7 (later) remain
+    stopped = _checkpoint(cursor_created_at=listed[2].created_at, cursor_id="99")
+    assert [o.record_id for o in after_cursor(listed, stopped)] == ["100", "7"]
+    # Stopped after the last one: nothing remains
+    done = _checkpoint(cursor_created_at=listed[1].created_at, cursor_id="7")
+    assert after_cursor(listed, done) == []
