@@ -193,7 +193,7 @@ def open_target(tenant: str, tenant_file: Path, *, local: bool = False) -> Targe
     """The running `connector local` when asked (or when no AWS credentials are set and one
     runs for this tenant file), else the tenant's deployed stack."""
     path = local_file(tenant_file, tenant)
-    if not local and (aws_credentials_configured() or not path.exists()):
+    if not local and (not path.exists() or aws_credentials_configured()):
         return from_stack(tenant)
     endpoint = read_local_file(path)
     if endpoint.tenant != tenant:
