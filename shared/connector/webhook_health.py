@@ -47,9 +47,6 @@ class HookCheck:
     found_unhealthy: bool = False  # missing, switched off or drifted when looked at
     repaired: int = 0  # webhooks put right
 
-    def as_report(self) -> dict[str, object]:
-        return {"health": self.health, "repaired": self.repaired}
-
 
 def is_due(checked_at: datetime | None, now: datetime, *, caught: int) -> bool:
     """Look when never looked, when the last look is CHECK_EVERY old, or at once when the
