@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from connector.circuit import CircuitBreaker, CircuitRules
 from connector.resources import STATE_TABLE
 from simulators.qbd import QbdCompany
 from simulators.qbwc import WebConnector
@@ -172,6 +173,19 @@ def test_status_shows_each_connection_as_the_functions_last_saw_it(
         )["SecretString"]
     )
     assert secret["refresh_token"] not in table.stdout
+
+    # When QuickBooks keeps failing for the company, its circuit opens: status says so and why
+    breaker = CircuitBreaker(
+        rig.runtime.table_names[STATE_TABLE.logical_id],
+        rig.qbo.realm_id,
+        rules=CircuitRules(threshold=2),
+        resource=rig.runtime.boto3_resource("dynamodb"),
+    )
+    breaker.failed("QuickBooks answered 503")
+    breaker.failed("QuickBooks answered 503")
+    circuit = _status(tenant_file)["circuit"]
+    assert circuit.startswith("open after 2 failures, retry at ")
+    assert circuit.endswith("UTC: QuickBooks answered 503")
 
 
 def test_without_a_running_local_runtime_the_error_says_how_to_start_one(
