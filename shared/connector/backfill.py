@@ -35,6 +35,7 @@ from connector.backfill_checkpoint import Checkpoint, CheckpointStore
 from connector.backfill_dry_run import judge, summary
 from connector.backfill_pace import (
     DEFAULT_PER_MINUTE,
+    MAX_BACKLOG,
     Pacer,
     Rate,
     default_backlog,
@@ -100,9 +101,16 @@ def window(since: date, until: date | None, now: datetime) -> Window:
 class Options:
     per_minute: float = DEFAULT_PER_MINUTE
     backlog: int | None = None  # default: five minutes of work at ``per_minute``
-    restart: bool = False  # start again even if a checkpoint says the run finished
+    restart: bool = False  # start the window over, whatever its checkpoint says
     wait: bool = True  # after queuing, wait for the worker to settle everything queued
     poll_s: float = 2.0  # how often the worker's progress is read while waiting
+
+    def __post_init__(self) -> None:
+        if self.backlog is not None and not 1 <= self.backlog <= MAX_BACKLOG:
+            raise ConfigError(
+                f"--backlog {self.backlog}: give 1 to {MAX_BACKLOG} (the checkpoint keeps "
+                "every order queued and not yet settled)"
+            )
 
 
 @dataclass

@@ -24,8 +24,13 @@ BACKLOG_MINUTES = 5
 RATE_WINDOW_S = 120.0
 
 
+# The checkpoint item keeps every order queued and not yet settled (about 40 bytes each):
+# this many stay well inside DynamoDB's 400 KB item.
+MAX_BACKLOG = 5000
+
+
 def default_backlog(per_minute: float) -> int:
-    return max(10, int(per_minute * BACKLOG_MINUTES))
+    return min(MAX_BACKLOG, max(10, int(per_minute * BACKLOG_MINUTES)))
 
 
 @dataclass

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from connector.backfill import after_cursor, settled_as, window
+from connector.backfill import Options, after_cursor, settled_as, window
 from connector.backfill_checkpoint import Checkpoint
 from connector.backfill_pace import Pacer, Rate, default_backlog, duration, eta_s
 from connector.backfill_progress import ProgressOutput, line
@@ -50,9 +50,15 @@ def test_a_pace_must_be_positive() -> None:
         Pacer(per_minute=0, clock=Ticks())
 
 
-def test_the_default_backlog_is_five_minutes_of_work() -> None:
+def test_the_default_backlog_is_five_minutes_of_work_within_what_a_checkpoint_holds() -> None:
     assert default_backlog(60) == 300
     assert default_backlog(1) == 10
+    assert default_backlog(6000) == 5000
+
+
+def test_a_backlog_the_checkpoint_cannot_hold_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--backlog 20000: give 1 to 5000"):
+        Options(backlog=20_000)
 
 
 def test_the_rate_is_what_the_worker_settled_lately() -> None:
