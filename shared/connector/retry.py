@@ -2,7 +2,7 @@
 through the queue with a growing, jittered delay, until its retry budget is spent.
 
 Deployed figures (``RetryPolicy()``): in process, up to two more tries after pauses of up to
-0.4 s and 0.8 s; then the record goes back to the queue for a delay drawn uniformly from
+0.25 s and 0.5 s; then the record goes back to the queue for a delay drawn uniformly from
 [0, 30 s x 2^(receive-1)] ("full jitter"), capped at SQS's 12-hour maximum; a record still
 failing 24 hours after it was queued is parked with its reason. A service's own wait
 (``retry_after_s``) is never cut short. ``scaled(f)`` multiplies every queue-level duration
@@ -28,15 +28,16 @@ def full_jitter(ceiling_s: float, rng: random.Random | None = None) -> float:
 
 
 def jittered(wait_s: float, rng: random.Random | None = None) -> float:
-    """``wait_s`` stretched by up to half again: a fixed wait that many callers share."""
-    return wait_s + (rng or _rng).uniform(0.0, wait_s / 2)
+    """A wait drawn uniformly from [wait/2, wait] ("equal jitter"): for a fixed wait that many
+    callers share and that should not be cut to nothing (a throttle window, a lease)."""
+    return (rng or _rng).uniform(wait_s / 2, wait_s)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     # In process: tries per receive (the first included) and the first pause's ceiling.
     tries_in_process: int = 3
-    pause_s: float = 0.4
+    pause_s: float = 0.25
     # A record starts (or tries again in process) only with this much of the function's
     # time left: the slowest record is a few QuickBooks calls of at most 15 s each.
     record_time_s: float = 40.0

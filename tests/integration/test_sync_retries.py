@@ -105,6 +105,24 @@ def test_a_few_server_errors_are_absorbed_in_process_and_post_once(rig: QboRig) 
     assert rig.events(SHOP, order["id"])[-1] == "posted"
 
 
+def test_a_credit_memo_whose_application_failed_is_applied_on_the_retry(rig: QboRig) -> None:
+    # Given an unpaid order in QuickBooks, refunded 4.00 in the store
+    order = rig.woo.create_order(
+        OrderSpec(lines=[LineSpec(MUG, 2)], customer_id=JANE, status="on-hold")
+    )
+    rig.sync(SHOP, "order.created", order["id"])
+    rig.woo.add_refund(order["id"], amount=Decimal("4.00"), reason="price match")
+    # When the credit memo is created but applying it to the invoice fails once
+    rig.qbo.inject(503, times=1, entity="Payment", operation="create")
+    rig.sync(SHOP, "order.updated", order["id"])
+
+    # Then the retry finds the memo (no second one) and applies it: 4.00 less is owed
+    (memo,) = rig.documents("CreditMemo", order["id"])
+    assert Decimal(str(memo["TotalAmt"])) == Decimal("4.00")
+    (invoice,) = _invoices(rig, order["id"])
+    assert Decimal(str(invoice["Balance"])) == Decimal(order["total"]) - Decimal("4.00")
+
+
 def test_a_record_the_function_has_no_time_for_goes_back_unstarted(rig: QboRig) -> None:
     # The rig's environment is the deployed function's: build its worker as the handler does
     runtime = Runtime.from_environment()

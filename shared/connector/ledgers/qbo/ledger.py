@@ -355,7 +355,21 @@ class QboLedger:
                         f"QuickBooks {entity} {number} (Id {existing.get('Id')}) has this "
                         f"refund's number but is not {tag}: renumber one of them, then replay"
                     )
-                return _posted("adopted", entity, existing)
+                adopted = _posted("adopted", entity, existing)
+                if _credits_invoice(entity, document):
+                    # The memo was created but its application may have failed: apply it now
+                    # (no-op when the invoice is no longer open).
+                    assert document is not None and document.ledger_id
+                    rate = Decimal(str(existing.get("ExchangeRate", "1")))
+                    self._apply_credit(
+                        order,
+                        str(existing["CustomerRef"]["value"]),
+                        document.ledger_id,
+                        adopted,
+                        {"TxnDate": existing["TxnDate"]}
+                        | ({"ExchangeRate": existing["ExchangeRate"]} if rate != 1 else {}),
+                    )
+                return adopted
         customer_id = self.customer_id(order.customer, order.currency)
         money = self.money_refs(order, customer_id)
         rules = self._connection.mapping
@@ -386,12 +400,8 @@ class QboLedger:
             _posted("created", entity, created),
             adjustments=documents.tax_adjustments(body, refs, refund.currency),
         )
-        if (
-            entity == "CreditMemo"
-            and document
-            and document.ledger_id
-            and document.ledger_type == "Invoice"
-        ):
+        if _credits_invoice(entity, document):
+            assert document is not None and document.ledger_id
             self._apply_credit(order, customer_id, document.ledger_id, posted, body)
         return posted
 
@@ -584,3 +594,13 @@ def _posted(operation: Operation, entity: str, doc: dict[str, Any]) -> Posted:
 def _belongs_to(existing: dict[str, Any], order: Order) -> bool:
     """Our documents name their store order in PrivateNote (documents.build_sales_document)."""
     return f"order #{order.number} (id {order.store_id})" in str(existing.get("PrivateNote", ""))
+
+
+def _credits_invoice(entity: str, document: SyncState | None) -> bool:
+    """A credit memo for an order posted as an invoice is applied to that invoice."""
+    return (
+        entity == "CreditMemo"
+        and document is not None
+        and bool(document.ledger_id)
+        and document.ledger_type == "Invoice"
+    )
