@@ -230,6 +230,8 @@ def test_the_progress_lines_tell_the_truth(outcome: Outcome) -> None:
             # What was settled or still waits is exactly what was queued
             assert posted + parked + skipped + waiting == queued
             assert share == (posted + parked + skipped) * 100 // ORDERS
+            # The worker's pace held the run back: never more than the backlog ahead of it
+            assert waiting <= (PACE.backlog or 0)
         for earlier, later in itertools.pairwise(lines):
             assert all(b >= a for a, b in zip(earlier[2:6], later[2:6], strict=True))
     # The interrupted run's last line stands at 500 queued; the resumed run starts from there
