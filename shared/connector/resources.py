@@ -112,7 +112,7 @@ SYNC_QUEUE = QueueSpec(
     visibility_timeout_s=6 * 120,
     # A backstop only: the worker hands a failing record back with a growing delay and parks
     # it itself, with its reason, once it has failed for 24 hours (connector.retry), which
-    # takes about 20 receives; a circuit held open through a long outage adds one per probe.
+    # takes about 15 receives; a circuit held open through a long outage adds one per probe.
     max_receive_count=100,
     dlq_logical_id="SyncDeadLetterQueue",
     dlq_env_var=ENV_SYNC_DLQ_URL,
