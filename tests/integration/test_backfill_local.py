@@ -10,7 +10,9 @@ nothing; interrupted, it resumes from its cursor.
 from __future__ import annotations
 
 import io
+import itertools
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.backfill import Backfill, Options, dry_run_backfill, run_backfill
+from connector.backfill import Backfill, Options, Timing, dry_run_backfill, run_backfill
 from connector.backfill_checkpoint import CheckpointStore
 from connector.errors import ConfigError
 from connector.stores.registry import StoreLookups, open_store
@@ -297,3 +299,51 @@ def test_a_second_backfill_of_the_same_connection_is_refused_while_one_runs(
             run_backfill(history.backfill(io.StringIO()), *JANUARY, options=FAST)
     finally:
         state.release_lock(f"backfill#{SHOP}", "another-run")
+
+
+class FakeTime:
+    """The run's clock and sleep: a sleep moves the clock (and yields a moment to the worker)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(0.005)
+        self.now += seconds
+
+
+class Stamped(SyncQueue):
+    """The sync queue, noting the run's clock at each send."""
+
+    def __init__(self, rig: QboRig, fake: FakeTime) -> None:
+        super().__init__(rig.queue_url, client=rig.sqs)
+        self.fake, self.at = fake, list[float]()
+
+    def send(self, message: Any, *, version: str, reason: str | None = None) -> str:
+        self.at.append(self.fake.now)
+        return super().send(message, version=version, reason=reason)
+
+
+def test_orders_are_queued_no_faster_than_the_pace(history: History) -> None:
+    rig = history.rig
+    placed = []
+    for day in range(100, 106):
+        history.clock.now = T0 + day * DAY
+        placed.append(int(rig.woo.create_order(OrderSpec([LineSpec(MUG)], customer_id=2))["id"]))
+    history.clock.now = T0 + 120 * DAY
+    fake = FakeTime()
+    queue = Stamped(rig, fake)
+    backfill = history.backfill(io.StringIO(), queue)
+    backfill.timing = Timing(clock=fake.clock, sleep=fake.sleep)
+    # When six orders are backfilled at 12 a minute
+    result = run_backfill(
+        backfill, date(2026, 4, 11), date(2026, 4, 16), options=Options(per_minute=12, poll_s=1)
+    )
+    # Then they went out five seconds apart by the run's clock, and all posted
+    assert result.outcome == "finished" and result.checkpoint.posted == 6
+    gaps = [b - a for a, b in itertools.pairwise(queue.at)]
+    assert len(queue.at) == 6 and all(gap >= 5.0 for gap in gaps), gaps
+    assert all(len(rig.documents("Invoice", order_id)) == 1 for order_id in placed)
