@@ -347,3 +347,49 @@ def test_orders_are_queued_no_faster_than_the_pace(history: History) -> None:
     gaps = [b - a for a, b in itertools.pairwise(queue.at)]
     assert len(queue.at) == 6 and all(gap >= 5.0 for gap in gaps), gaps
     assert all(len(rig.documents("Invoice", order_id)) == 1 for order_id in placed)
+
+
+def test_a_stalled_worker_holds_the_backfill_at_its_backlog(history: History) -> None:
+    rig = history.rig
+    placed = []
+    for day in range(130, 138):
+        history.clock.now = T0 + day * DAY
+        placed.append(int(rig.woo.create_order(OrderSpec([LineSpec(MUG)], customer_id=2))["id"]))
+    history.clock.now = T0 + 150 * DAY
+    # Given QuickBooks does not answer the worker until the test lets it
+    answering = threading.Event()
+
+    def stalled(request: Any) -> None:
+        answering.wait(timeout=60)
+        return None
+
+    fake = FakeTime()
+    queue = Stamped(rig, fake)
+    sent_while_stalled: list[int] = []
+    plain_sleep = fake.sleep
+
+    def sleep(seconds: float) -> None:
+        plain_sleep(seconds)
+        # A minute of the run's time with the worker stuck: note what went out, then answer
+        if fake.now >= 60 and not answering.is_set():
+            sent_while_stalled.append(len(queue.at))
+            answering.set()
+
+    backfill = history.backfill(io.StringIO(), queue)
+    backfill.timing = Timing(clock=fake.clock, sleep=sleep)
+    rig.qbo_hook = stalled
+    try:
+        # When eight orders are backfilled with at most three ahead of the worker
+        result = run_backfill(
+            backfill,
+            date(2026, 5, 11),
+            date(2026, 5, 18),
+            options=Options(per_minute=6000, backlog=3, poll_s=1),
+        )
+    finally:
+        rig.qbo_hook = None
+        answering.set()
+    # Then only three went out while the worker was stuck, and all eight posted once after
+    assert sent_while_stalled == [3]
+    assert result.outcome == "finished" and result.checkpoint.posted == 8
+    assert all(len(rig.documents("Invoice", order_id)) == 1 for order_id in placed)
