@@ -28,9 +28,9 @@ def full_jitter(ceiling_s: float, rng: random.Random | None = None) -> float:
 
 
 def jittered(wait_s: float, rng: random.Random | None = None) -> float:
-    """A wait drawn uniformly from [wait/2, wait] ("equal jitter"): for a fixed wait that many
-    callers share and that should not be cut to nothing (a throttle window, a lease)."""
-    return (rng or _rng).uniform(wait_s / 2, wait_s)
+    """A wait drawn uniformly from [wait, 1.1 x wait]: for a wait that must be served in full
+    (a throttle window clearing, a lease) but that many callers would otherwise end together."""
+    return wait_s + (rng or _rng).uniform(0.0, wait_s / 10)
 
 
 @dataclass(frozen=True)
