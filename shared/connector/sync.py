@@ -49,7 +49,12 @@ from connector.state import (
     SyncState,
     now_utc,
 )
-from connector.stores.port import Store, StoreRecordMissing, StoreRecordNotFound
+from connector.stores.port import (
+    Store,
+    StoreRecordMissing,
+    StoreRecordNotFound,
+    StoreUnavailable,
+)
 
 Outcome = Literal[
     "posted", "updated", "adopted", "skipped", "voided", "deleted", "parked", "queued"
@@ -161,10 +166,11 @@ class SyncWorker:
             else:
                 self._note_post(message, result)
                 return result
-            # An open circuit already says when to come back: no point trying in process.
+            # An open circuit already says when to come back, and the store's client has
+            # already retried with backoff: no point trying those again in process.
             pause = (
                 None
-                if isinstance(failure, ServicePaused)
+                if isinstance(failure, ServicePaused | StoreUnavailable)
                 else self._policy.pause(attempt, failure.retry_after_s)
             )
             if pause is None or delivery.time_left_s() - pause < self._policy.record_time_s:

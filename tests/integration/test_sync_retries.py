@@ -105,6 +105,20 @@ def test_a_few_server_errors_are_absorbed_in_process_and_post_once(rig: QboRig) 
     assert rig.events(SHOP, order["id"])[-1] == "posted"
 
 
+def test_a_store_that_stays_down_through_its_client_retries_is_tried_later(
+    rig: QboRig,
+) -> None:
+    order = _order(rig, (PRINT, 1))
+    rig.woo.inject(503, times=4)  # the client's first try and its three retries
+    rig.sync(SHOP, "order.created", order["id"])
+
+    (invoice,) = _invoices(rig, order["id"])
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal(order["total"])
+    (failed,) = [e for e in rig.audit(SHOP, order["id"]) if e.event == "failed"]
+    assert "unavailable" in failed.outcome and "back to the queue" in failed.outcome
+    assert failed.detail["receives"] == 1
+
+
 def test_a_credit_memo_whose_application_failed_is_applied_on_the_retry(rig: QboRig) -> None:
     # Given an unpaid order in QuickBooks, refunded 4.00 in the store
     order = rig.woo.create_order(
