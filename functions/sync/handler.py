@@ -66,6 +66,10 @@ worker = SyncWorker(
 )
 # A failure holds back only its own record's group; other records in the batch go on.
 processor = SqsFifoPartialProcessor(model=SyncRecord, skip_group_on_error=True)
+# A batch whose records all went back to the queue (an outage) is answered like any other,
+# record by record, not raised: each already has its delay, the records skipped behind them
+# get theirs below, and an outage is the circuit's alarm, not a function error.
+processor.raise_on_entire_batch_failure = False
 
 
 # This invocation's hand-backs: message id -> delay, and the delay of each message group.

@@ -20,6 +20,10 @@ import pytest
 from connector import resources
 from connector.circuit import CircuitBreaker, CircuitRules, circuit_view
 from connector.errors import ServicePaused
+from connector.health import HealthMarks
+from connector.local.context import new_context
+from connector.local.queues import sqs_record
+from connector.local.runtime import load_handler
 from connector.messages import SyncMessage
 from connector.replay import replay_parked
 from connector.runtime import Runtime
@@ -103,6 +107,9 @@ def test_a_few_server_errors_are_absorbed_in_process_and_post_once(rig: QboRig) 
     failed = [e.outcome for e in rig.audit(SHOP, order["id"]) if e.event == "failed"]
     assert len(failed) == 2 and all("tried again in" in why for why in failed), failed
     assert rig.events(SHOP, order["id"])[-1] == "posted"
+    # connector status reads when the connection last posted
+    marks = HealthMarks(rig.runtime.env[resources.ENV_STATE_TABLE])
+    assert marks.noted(SHOP).last_post_at is not None
 
 
 def test_a_store_that_stays_down_through_its_client_retries_is_tried_later(
@@ -260,3 +267,74 @@ def test_an_open_circuit_holds_the_record_without_calling_quickbooks(
     api_calls = [r for r in rig.qbo.request_log[calls:] if r.path.startswith("/v3/")]
     assert api_calls == [], "no QuickBooks call while the circuit is open"
     assert rig.state_of(f"{SHOP}#order#{order['id']}") is not None
+
+
+@pytest.fixture
+def unpolled_rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
+    """Deployed delays, and no sync function polling the queue: the test hands it a batch."""
+    functions = tuple(f for f in resources.FUNCTIONS if f.name != resources.SYNC.name)
+    with qbo_rig(
+        _connections, extra_env={resources.ENV_RETRY_SCALE: "1"}, functions=functions
+    ) as running:
+        yield running
+
+
+def test_a_held_records_later_versions_in_the_same_batch_wait_as_long(
+    unpolled_rig: QboRig,
+) -> None:
+    rig = unpolled_rig
+    now = time.time()
+    rig.runtime.boto3_resource("dynamodb").Table(
+        rig.runtime.env[resources.ENV_STATE_TABLE]
+    ).put_item(
+        Item={
+            "pk": f"circuit#{rig.qbo.realm_id}",
+            "sk": "CIRCUIT",
+            "state": "open",
+            "failures": 8,
+            "opened_at": Decimal(f"{now:.3f}"),
+            "retry_at": Decimal(f"{now + 90:.3f}"),
+            "last_error": "HTTP 503 invoice",
+        }
+    )
+    order = _order(rig, (PRINT, 2))
+    for topic in ("order.created", "order.updated"):  # two versions: one message group
+        message = SyncMessage(
+            connection_id=SHOP,
+            entity="order",
+            record_id=str(order["id"]),
+            topic=topic,
+            version=topic,
+            received_at=now_utc(),
+        )
+        rig.sync_queue().send(message, version=topic)
+    queue = rig.runtime.local_queues[resources.SYNC_QUEUE.logical_id]
+    received = rig.sqs.receive_message(
+        QueueUrl=rig.queue_url,
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+        MessageSystemAttributeNames=["All"],
+    )["Messages"]
+    assert len(received) == 2
+
+    handler = load_handler(resources.SYNC.handler)
+    context = new_context(
+        tenant=rig.runtime.tenant,
+        spec=resources.SYNC,
+        region="us-east-1",
+        account_id=rig.runtime.account_id,
+    )
+    response = handler({"Records": [sqs_record(m, queue, "us-east-1") for m in received]}, context)
+
+    # Both are reported failed: the first was held by the open circuit, the second skipped
+    assert len(response["batchItemFailures"]) == 2
+    assert [e.event for e in rig.audit(SHOP, order["id"])].count("failed") == 1
+    time.sleep(3)  # past the queue's own visibility timeout (2 s locally)
+    counts = rig.sqs.get_queue_attributes(
+        QueueUrl=rig.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert counts == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "2",
+    }, "the skipped version must wait as long as the held one"

@@ -9,11 +9,12 @@ BigCommerce or Magento simulator.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 
 from connector.config import TenantConfig
+from connector.resources import FUNCTIONS, FunctionSpec
 from connector.state import AuditEvent, StateStore, SyncState
 from simulators.qbo import QboSimulator
 from simulators.testbed.clocks import TickingClock
@@ -144,6 +145,7 @@ def qbo_rig(
     country: str = "US",
     store_clock: Callable[[], float] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    functions: Sequence[FunctionSpec] = FUNCTIONS,
     **company: Any,
 ) -> Iterator[QboRig]:
     """The simulated WooCommerce and QuickBooks Online behind the runtime; every connection (or
@@ -152,7 +154,8 @@ def qbo_rig(
     ``connections(woo_url, qbo_url)`` gives the tenant's connections.
     ``ledger_secrets`` overrides a connection's ledger secret (None: no ledger secret at all).
     ``company`` sets the simulated company's preferences (QboSimulator's keyword arguments).
-    ``extra_env``: variables the handlers see besides the runtime's (e.g. a retry scale).
+    ``extra_env``: variables the handlers see besides the runtime's (e.g. a retry scale);
+    ``functions`` the functions deployed (a test may leave one out to invoke it by hand).
     """
     woo = WooSimulator(
         consumer_key=STORE_KEYS["consumer_key"],
@@ -187,6 +190,7 @@ def qbo_rig(
         connect=connect,
         rig=QboRig,
         extra_env=extra_env,
+        functions=functions,
     ) as rig:
         yield cast(QboRig, rig)
 
