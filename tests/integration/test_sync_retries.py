@@ -10,6 +10,7 @@ unstarted, audited, without counting as a failure. The retry scale shrinks the d
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -338,3 +339,42 @@ def test_a_held_records_later_versions_in_the_same_batch_wait_as_long(
         "ApproximateNumberOfMessages": "0",
         "ApproximateNumberOfMessagesNotVisible": "2",
     }, "the skipped version must wait as long as the held one"
+
+
+def _emitted(stdout: str) -> list[str]:
+    """Names of the metrics in the EMF documents the handlers printed."""
+    names: list[str] = []
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                names += [m["Name"] for m in directive["Metrics"] if m["Name"] in document]
+    return names
+
+
+@pytest.fixture
+def minute_rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
+    """24 hours of retrying in a minute: room for a few seconds' outage and its probes."""
+    with qbo_rig(_connections, extra_env={resources.ENV_RETRY_SCALE: str(1 / 1440)}) as running:
+        yield running
+
+
+def test_an_outage_opens_the_circuit_and_the_order_posts_once_it_closes(
+    minute_rig: QboRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rig = minute_rig
+    order = _order(rig, (MUG, 3))
+    capsys.readouterr()
+    rig.qbo.outage(5)  # every call answered 503 for five seconds
+    rig.sync(SHOP, "order.created", order["id"])
+
+    (invoice,) = _invoices(rig, order["id"])
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal(order["total"])
+    assert "parked" not in rig.events(SHOP, order["id"])
+    changes = [e.outcome for e in rig.trail.events(f"{SHOP}#connection#qbo")]
+    assert any(c.startswith("circuit opened: QuickBooks company") for c in changes), changes
+    assert changes[-1].startswith("circuit closed"), changes
+    metrics = _emitted(capsys.readouterr().out)
+    assert metrics.count("CircuitOpened") == 1 and "SyncDeferred" in metrics
+    # Eight failed calls opened it; then only its probes reached QuickBooks
+    assert 8 <= rig.qbo.outage_requests <= 20, rig.qbo.outage_requests
