@@ -274,7 +274,7 @@ class CircuitBreaker:
         )
         if closed is None:
             return
-        since = f" since {before.opened_at:%H:%M:%S} UTC" if before.opened_at else ""
+        since = f" (open since {before.opened_at:%H:%M:%S} UTC)" if before.opened_at else ""
         self._tell(
             "closed", closed, f"QuickBooks company {self.realm_id} answers again{since}: closed"
         )
