@@ -146,6 +146,16 @@ class ConnectorFunctions(Construct):
             self._tables.by_id[table_id].grant_read_data(role)
         for table_id in spec.writes_tables:
             self._tables.by_id[table_id].grant_write_data(role)
+        for writes in spec.writes_items:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=list(writes.actions),
+                    resources=[self._tables.by_id[writes.table].table_arn],
+                    conditions={
+                        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(writes.pk_like)}
+                    },
+                )
+            )
         for queue_id in spec.sends_to_queues:
             self._queues[queue_id].grant_send_messages(role)
         actions = [

@@ -62,6 +62,16 @@ class Route:
 
 
 @dataclass(frozen=True)
+class ItemWrites:
+    """Writes to a table limited to items whose partition key matches one of ``pk_like``
+    (IAM's dynamodb:LeadingKeys with StringLike: ``*`` matches any characters)."""
+
+    table: str  # logical id
+    pk_like: tuple[str, ...]
+    actions: tuple[str, ...] = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     handler: str  # dotted path inside the code asset, module.attribute
@@ -75,6 +85,7 @@ class FunctionSpec:
     # Grants, kept explicit so each role is least privilege.
     reads_tables: tuple[str, ...] = ()
     writes_tables: tuple[str, ...] = ()
+    writes_items: tuple[ItemWrites, ...] = ()
     sends_to_queues: tuple[str, ...] = ()
     reads_secrets: bool = False
     writes_secrets: bool = False
@@ -127,6 +138,9 @@ INGEST = FunctionSpec(
     memory_mb=256,
     routes=(Route("POST", "/webhooks/{connection_id}"),),
     writes_tables=(AUDIT_TABLE.logical_id,),
+    # Only a delivery SQS refused (connector.unqueued) and the last-webhook moment
+    # (connector.health): a forged request that got past ingest cannot touch sync state.
+    writes_items=(ItemWrites(STATE_TABLE.logical_id, ("*#unqueued", "*#health")),),
     sends_to_queues=(SYNC_QUEUE.logical_id,),
     reads_secrets=True,
 )

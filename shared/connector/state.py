@@ -1,6 +1,6 @@
 """DynamoDB: each record's sync state, the append-only audit trail, id mappings, locks, OAuth states.
 
-Nothing above this module touches boto3's DynamoDB API. Keys (state table, pk / sk):
+Keys (state table, pk / sk); the modules named keep their own items, every other one is here:
   <conn>#<entity>#<id>        / STATE        sync state of one store record
   <conn>#map#<kind>           / <key>        store key -> QuickBooks id (customers, items, tax codes)
   lock#<name>                 / LOCK         short leases (token refresh per realm)
@@ -8,6 +8,9 @@ Nothing above this module touches boto3's DynamoDB API. Keys (state table, pk / 
   <conn>#connection           / STATUS       connection health (needs reconnect)
   <conn>#reconcile            / POLL         the poll's watermarks and last run (connector.reconcile)
   <conn>#health               / HEALTH       what the functions last saw (connector.health)
+  <conn>#unqueued             / <at>#<entity>#<id>  deliveries SQS refused (connector.unqueued)
+  <conn>#backfill             / <since>..<until>    a backfill's checkpoint (connector.backfill)
+  circuit#<realm>             / CIRCUIT      a QuickBooks company's circuit breaker (connector.circuit)
 Audit table: <conn>#<entity>#<id> / <timestamp>#<random>: events in order, never updated.
 """
 

@@ -27,10 +27,29 @@ def _list(value: Any) -> list[Any]:
 
 
 def _allowed(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
+    """Allowed on every item of ``resource`` (no condition narrows it)."""
     return any(
-        s["Effect"] == "Allow" and action in _list(s["Action"]) and resource in _list(s["Resource"])
+        s["Effect"] == "Allow"
+        and "Condition" not in s
+        and action in _list(s["Action"])
+        and resource in _list(s["Resource"])
         for s in statements
     )
+
+
+def _allowed_only_under(
+    statements: list[dict[str, Any]], action: str, resource: Any
+) -> list[str] | None:
+    """The partition-key patterns an action is limited to on ``resource`` (None: not allowed)."""
+    for s in statements:
+        if (
+            s["Effect"] == "Allow"
+            and action in _list(s["Action"])
+            and resource in _list(s["Resource"])
+        ):
+            leading = s.get("Condition", {}).get("ForAllValues:StringLike", {})
+            return sorted(_list(leading.get("dynamodb:LeadingKeys", [])))
+    return None
 
 
 def _arn(acme: Synth, construct: Any) -> dict[str, Any]:
@@ -38,6 +57,7 @@ def _arn(acme: Synth, construct: Any) -> dict[str, Any]:
 
 
 def test_ingest_can_queue_and_audit_but_not_write_sync_state_or_consume(acme: Synth):
+    """It may keep a delivery SQS refused and note the last webhook, and nothing else there."""
     statements = _statements(acme, "ingest")
     state = _arn(acme, acme.stack.tables.by_id["StateTable"])
     audit = _arn(acme, acme.stack.tables.by_id["AuditTable"])
@@ -51,6 +71,10 @@ def test_ingest_can_queue_and_audit_but_not_write_sync_state_or_consume(acme: Sy
         "dynamodb:GetItem",
     ):
         assert not _allowed(statements, action, state), action
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert _allowed_only_under(statements, action, state) == ["*#health", "*#unqueued"]
+    for action in ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:BatchWriteItem"):
+        assert _allowed_only_under(statements, action, state) is None, action
     assert not _allowed(statements, "sqs:ReceiveMessage", queue)
     assert not _allowed(statements, "secretsmanager:PutSecretValue", {"Ref": "any"})
     assert not any("secretsmanager:PutSecretValue" in _list(s["Action"]) for s in statements)
