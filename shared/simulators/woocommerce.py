@@ -3,7 +3,8 @@
 ``WooSimulator.handle(request)`` answers like ``/wp-json/wc/v3/`` on a real store:
 the exact record shapes of the REST docs' samples, money as 2-dp strings, per-rate
 taxes unrounded, paging headers, WooCommerce's error bodies, OAuth 1.0a over http and
-Basic over https (``X-Forwarded-Proto``), and injected faults (5xx, 429, slowness).
+Basic over https (``X-Forwarded-Proto``), injected faults (5xx, 429, slowness), outages
+of the REST API for a span of (any) clock, and plugin filters on the order responses.
 Mutations (``create_order`` ... ``add_refund``) let a scenario drive the store; the
 ``WebhookSender`` in ``simulators.woocommerce_webhooks`` tells a receiver about them.
 
@@ -55,7 +56,7 @@ from simulators.woocommerce_pricing import (
 from simulators.woocommerce_webhook_api import WebhookResource
 from simulators.woocommerce_webhooks import WebhookSender, php_json
 
-__all__ = ["FeeSpec", "LineSpec", "OrderSpec", "WebhookSender", "WooSimulator"]
+__all__ = ["FeeSpec", "LineSpec", "OrderFilter", "OrderSpec", "WebhookSender", "WooSimulator"]
 
 _API = "/wp-json/wc/v3"
 _PAID = ("processing", "completed", "refunded")
@@ -112,6 +113,21 @@ class _Fault:
     delay_s: float
 
 
+@dataclass(frozen=True)
+class _Outage:
+    start: float
+    end: float
+    status: int
+    clock: Callable[[], float]
+
+    def covers(self) -> bool:
+        return self.start <= self.clock() < self.end
+
+
+# A plugin's woocommerce_rest_prepare_shop_order_object filter: (order id, response) -> response.
+OrderFilter = Callable[[int, dict[str, Any]], dict[str, Any]]
+
+
 @dataclass
 class _StoredOrder:
     doc: dict[str, Any]
@@ -161,6 +177,9 @@ class WooSimulator:
         self._orders: dict[int, _StoredOrder] = {}
         self._customers: dict[int, dict[str, Any]] = {}
         self._faults: deque[_Fault] = deque()
+        self._outages: list[_Outage] = []
+        self.outage_requests = 0  # REST requests answered with an error because of an outage
+        self._order_filters: list[OrderFilter] = []
         self.requests: list[Request] = []
         for person in CUSTOMERS:
             self.create_customer(person)
@@ -191,6 +210,43 @@ class WooSimulator:
         ``status=None`` answers normally, only late."""
         with self._lock:
             self._faults.extend(_Fault(status, delay_s) for _ in range(times))
+
+    def outage(
+        self, duration_s: float, *, status: int = 503, clock: Callable[[], float] | None = None
+    ) -> None:
+        """The REST API is down from now for ``duration_s`` seconds of ``clock`` (the store's
+        own by default; a scaled one plays an hour in seconds): every ``/wp-json/`` request is
+        answered ``status`` (503: the host's or a proxy's page; 500: PHP's critical error)
+        before authentication, and changes nothing.
+
+        Checkouts go on and webhooks are still delivered, as when a failing API sits behind a
+        working front end: WooCommerce builds a delivery's body in process (WC_Webhook calls
+        the REST controller directly, not over HTTP), so only the connector's fetches fail.
+        """
+        timer = clock or self._clock
+        with self._lock:
+            start = timer()
+            self._outages.append(_Outage(start, start + duration_s, status, timer))
+
+    def in_outage(self) -> bool:
+        with self._lock:
+            return any(o.covers() for o in self._outages)
+
+    def clear_faults(self) -> None:
+        """No more injected faults or outages."""
+        with self._lock:
+            self._faults.clear()
+            self._outages.clear()
+
+    def filter_orders(self, order_filter: OrderFilter | None) -> None:
+        """Every order the store renders (REST answers, lists and webhook bodies) passes through
+        ``order_filter``, as through a plugin hooked on
+        ``woocommerce_rest_prepare_shop_order_object``; ``None`` removes the plugin's filters."""
+        with self._lock:
+            if order_filter is None:
+                self._order_filters.clear()
+            else:
+                self._order_filters.append(order_filter)
 
     # -- catalogue and customers -------------------------------------------------------
 
@@ -634,6 +690,8 @@ class WooSimulator:
         doc["needs_processing"] = True
         extra = {"customer": f"customers/{doc['customer_id']}"} if doc["customer_id"] else {}
         doc["_links"] = self._links(f"orders/{order_id}", "orders", **extra)
+        for order_filter in self._order_filters:
+            doc = order_filter(order_id, doc)
         return doc
 
     def _render_refund(self, order_id: int, refund: Mapping[str, Any]) -> dict[str, Any]:
@@ -720,7 +778,12 @@ class WooSimulator:
     def handle(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(request)
-            fault = self._faults.popleft() if self._faults else None
+            down = next((o for o in self._outages if o.covers()), None)
+            if down is not None:
+                self.outage_requests += 1
+            fault = self._faults.popleft() if self._faults and down is None else None
+        if down is not None:
+            return _fault_response(down.status)
         if fault is not None:
             if fault.delay_s:
                 time.sleep(fault.delay_s)

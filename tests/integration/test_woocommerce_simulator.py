@@ -18,7 +18,7 @@ import pytest
 
 from connector.stores.woocommerce import is_ping, normalise_order, verify_webhook
 from simulators.httpserver import LoopbackServer, Request, Response
-from simulators.testbed.clocks import T0  # the store's site time is UTC-3
+from simulators.testbed.clocks import T0, Clock  # the store's site time is UTC-3
 from simulators.testbed.loopback import Loopback
 from simulators.woocommerce import FeeSpec, LineSpec, OrderSpec, WebhookSender, WooSimulator
 from simulators.woocommerce_catalogue import GUESTS
@@ -235,6 +235,35 @@ def test_injected_faults_then_normal_service(sim: WooSimulator) -> None:
     throttled = _get(sim, "orders")
     assert (throttled.status_code, throttled.headers["Retry-After"]) == (429, "1")
     assert _get(sim, "orders").status_code == 200
+
+
+def test_an_outage_answers_every_rest_call_until_its_clock_says_it_is_over(
+    sim: WooSimulator,
+) -> None:
+    clock = Clock()
+    order = sim.create_order(OrderSpec(lines=[LineSpec(10, 1)], customer_id=2))
+    sim.outage(3600, status=500, clock=clock)
+    clock.advance(3599)
+    down = _get(sim, f"orders/{order['id']}")
+    assert down.status_code == 500
+    assert "critical error" in down.json()["message"]
+    assert _get(sim, "webhooks").status_code == 500  # before authentication, every route
+    # Checkouts go on and their webhook bodies are still built (in process, not over HTTP)
+    placed = sim.create_order(OrderSpec(lines=[LineSpec(11, 1)], customer_id=2))
+    assert sim.rest_representation("order", placed["id"])["id"] == placed["id"]
+    clock.advance(1)
+    assert not sim.in_outage()
+    assert _get(sim, f"orders/{placed['id']}").json()["total"] == placed["total"]
+    assert sim.outage_requests == 2
+
+
+def test_a_plugins_filter_changes_every_order_the_store_renders(sim: WooSimulator) -> None:
+    order = sim.create_order(OrderSpec(lines=[LineSpec(10, 1)], customer_id=2))
+    sim.filter_orders(lambda _id, doc: {**doc, "date_created_gmt": None})
+    assert _get(sim, f"orders/{order['id']}").json()["date_created_gmt"] is None
+    assert sim.rest_representation("order", order["id"])["date_created_gmt"] is None
+    sim.filter_orders(None)
+    assert _get(sim, f"orders/{order['id']}").json()["date_created_gmt"]
 
 
 # -- mutations ------------------------------------------------------------------------------------
