@@ -11,6 +11,7 @@ A record is started only while the function has time to finish it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,6 +164,8 @@ class SyncWorker:
                 return self._give_up(message, exc.reason)
             except TransientError as exc:
                 failure = exc
+            except Exception as exc:  # a bug: the same retry budget, then parked
+                return self._unexpected(message, exc, delivery)
             else:
                 self._note_post(message, result)
                 return result
@@ -179,18 +182,35 @@ class SyncWorker:
             self._sleep(pause)
             attempt += 1
 
+    def _unexpected(self, message: SyncMessage, exc: Exception, delivery: Delivery) -> SyncResult:
+        """A failure nobody classified (a bug, or a store answer no rule expected): tried
+        again like a transient one, since the next version or release may not hit it, then
+        parked for a person. The traceback goes to the log; the audit gets type and message."""
+        logger.exception("unexpected error while syncing the record")
+        failure = TransientError(f"unexpected error {_described(exc)}")
+        return self._defer(message, failure, delivery, bug=True)
+
     def _defer(
-        self, message: SyncMessage, failure: TransientError, delivery: Delivery
+        self,
+        message: SyncMessage,
+        failure: TransientError,
+        delivery: Delivery,
+        *,
+        bug: bool = False,
     ) -> SyncResult:
         """Hand the record back with a delay, or park it once its retry budget is spent."""
         age = delivery.age_s()
         if delivery.last_receive or age >= self._policy.budget_s:
             self._record_failure(message, str(failure), "the retry budget is spent")
-            return self._give_up(
-                message,
-                f"still failing after the last retry ({_span(age)} since it was queued, "
-                f"{delivery.receives} receives): {failure}",
+            since = f"{_span(age)} since it was queued"
+            reason = (
+                f"{failure} after {delivery.receives} tries ({since}): report it to the "
+                "connector's maintainers, then replay"
+                if bug
+                else f"still failing after the last retry ({since}, "
+                f"{delivery.receives} receives): {failure}"
             )
+            return self._give_up(message, reason)
         if isinstance(failure, ServicePaused):
             delay = self._policy.hold(failure.retry_after_s or 0)
         else:
@@ -662,6 +682,20 @@ def _version_key(message: SyncMessage) -> str:
     if message.source == "replay":
         key += f"#replay#{message.received_at.isoformat()}"
     return key
+
+
+# A URL's query may carry credentials (WooCommerce's OAuth 1.0a signs in the query string).
+_URL_QUERY = re.compile(r"(https?://[^\s?#'\"]+)[?#][^\s'\"]*")
+_MAX_ERROR_TEXT = 300
+
+
+def _described(exc: Exception) -> str:
+    """``Type: message`` for the audit trail: one line, URL queries cut, length capped."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    text = _URL_QUERY.sub(r"\1?…", text)
+    if len(text) > _MAX_ERROR_TEXT:
+        text = text[: _MAX_ERROR_TEXT - 1] + "…"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _span(seconds: float) -> str:
