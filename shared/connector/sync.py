@@ -6,6 +6,8 @@ hash with what was last posted. Failures are classified: transient ones are
 tried again in process a couple of times, then handed back to the queue with a
 growing delay (connector.retry) until the retry budget is spent; permanent ones
 are parked (DLQ plus audit) with a reason a bookkeeper can act on, never dropped.
+An unexpected exception (a bug) is handed back on the same budget, then parked
+with a reason that says to report it.
 A record is started only while the function has time to finish it.
 """
 
