@@ -6,6 +6,7 @@ The store answers an order in a way no rule expects: a plugin's REST filter drop
 record goes back to the queue with a growing delay, each time audited with the error's type and
 message, and once the retry budget is spent it parks with a reason that says to report it;
 ``connector parked`` lists it, and once the plugin is fixed a replay from that list posts it once.
+A bug whose message quotes a signed URL reaches the audit without the URL's query.
 The retry scale shrinks the deployed budget (24 hours) to seconds.
 """
 
@@ -19,7 +20,11 @@ import pytest
 
 from connector import parked as parked_list
 from connector import resources
+from connector.messages import SyncMessage
 from connector.replay import resend_parked
+from connector.runtime import Runtime
+from connector.state import now_utc
+from connector.sync import Delivery, HandedBack, SyncWorker
 from simulators.testbed.online import STORE_KEYS, QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
 
@@ -116,3 +121,55 @@ def test_an_order_that_fails_unexpectedly_once_posts_on_its_next_receive(rig: Qb
     assert failed.outcome.startswith("unexpected error ValueError")
     assert failed.detail["receives"] == 1
     assert rig.events(SHOP, order["id"])[-1] == "posted"
+
+
+class _LeakyStore:
+    """A store adapter with a bug whose message quotes a signed request URL."""
+
+    display_name = "WooCommerce"
+
+    def get_order(self, store_id: str) -> None:
+        raise RuntimeError(
+            f"could not read https://shop.example/wp-json/wc/v3/orders/{store_id}"
+            f"?oauth_consumer_key={STORE_KEYS['consumer_key']}&oauth_signature=c2lnbmVk"
+        )
+
+
+def test_an_unexpected_errors_audit_names_its_type_and_message_without_credentials(
+    rig: QboRig,
+) -> None:
+    # The rig's environment is the deployed function's: build its worker as the handler does
+    runtime = Runtime.from_environment()
+    parked: list[str] = []
+    worker = SyncWorker(
+        connection_for=runtime.connection,
+        store_for=lambda _connection: _LeakyStore(),  # type: ignore[arg-type,return-value]
+        ledger_for=runtime.ledger,
+        state=runtime.state,
+        audit=runtime.audit,
+        park=lambda _message, reason: parked.append(reason),
+        policy=runtime.retry_policy,
+    )
+    message = SyncMessage(
+        connection_id=SHOP,
+        entity="order",
+        record_id="9001",
+        topic="order.created",
+        received_at=now_utc(),
+    )
+    with pytest.raises(HandedBack):
+        worker.process(message, Delivery(receives=1))
+    result = worker.process(message, Delivery(receives=100, last_receive=True))
+
+    assert result.outcome == "parked"
+    (reason,) = parked
+    said = (
+        "unexpected error RuntimeError: could not read "
+        "https://shop.example/wp-json/wc/v3/orders/9001?…"
+    )
+    assert reason.startswith(said + " after 100 tries") and "report it" in reason
+    trail = rig.audit(SHOP, "9001")
+    assert [e.event for e in trail] == ["failed", "failed", "parked"]
+    assert trail[0].outcome.startswith(said + "; back to the queue, tried again at")
+    assert not any(STORE_KEYS["consumer_key"] in e.outcome for e in trail)
+    assert rig.sync_state(SHOP, 9001).status == "parked"
