@@ -14,7 +14,7 @@ runtime = Runtime.from_environment()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return refresh_all(runtime.config.connections, runtime.qbo_tokens).model_dump()

@@ -43,7 +43,7 @@ reconciler = Reconciler(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconciler.run(poll_request(event), context.get_remaining_time_in_millis)

@@ -77,7 +77,7 @@ _handed_back: dict[str, int] = {}
 _group_delays: dict[str, int] = {}
 
 
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def record_handler(record: SyncRecord, lambda_context: LambdaContext) -> str:
     receives = int(record.attributes.ApproximateReceiveCount)
     delivery = Delivery(
@@ -114,7 +114,7 @@ def _hold_skipped(event: dict[str, Any], response: dict[str, Any]) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     remember_config.register_lambda_context(context)
