@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from connector.config import QbdLedger
 from connector.ledgers.qbd.qbwc import QbwcService
-from connector.ledgers.qbd.qbwc_soap import CONTENT_TYPE
+from connector.ledgers.qbd.qbwc_soap import CONTENT_TYPE, render_wsdl
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime
 
@@ -26,14 +28,39 @@ def _own_url(connection_id: str) -> str:
     return f"https://{context.domain_name}/{context.stage}/qbwc/{connection_id}"
 
 
+def _not_desktop(connection_id: str) -> Response[str] | None:
+    """404 for a connection this route does not serve (an Online one, or none at all)."""
+    connection = runtime.config.connection(connection_id)
+    if connection is not None and isinstance(connection.ledger, QbdLedger):
+        return None
+    return Response(
+        status_code=404,
+        content_type="text/plain; charset=utf-8",
+        body=f"connection {connection_id} is not a Desktop connection\n",
+    )
+
+
+def _body() -> bytes:
+    """The request's bytes as sent: XML names its own encoding, and lxml reads it from them."""
+    event = app.current_event
+    raw = event.body or ""
+    return base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+
+
 @app.post("/qbwc/<connection_id>")
 def soap(connection_id: str) -> Response[str]:
-    answer = service.handle(connection_id, (app.current_event.decoded_body or "").encode("utf-8"))
+    refused = _not_desktop(connection_id)
+    if refused is not None:
+        return refused
+    answer = service.handle(connection_id, _body())
     return Response(status_code=answer.status, content_type=CONTENT_TYPE, body=answer.body)
 
 
 @app.get("/qbwc/<connection_id>")
 def wsdl(connection_id: str) -> Response[str]:
+    refused = _not_desktop(connection_id)
+    if refused is not None:
+        return refused
     query = app.current_event.query_string_parameters or {}
     if "wsdl" not in {name.lower() for name in query}:
         return Response(
@@ -41,14 +68,9 @@ def wsdl(connection_id: str) -> Response[str]:
             content_type="text/plain; charset=utf-8",
             body="QuickBooks Web Connector endpoint: POST SOAP 1.1 here; the WSDL is at ?wsdl\n",
         )
-    document = service.wsdl(connection_id, _own_url(connection_id))
-    if document is None:
-        return Response(
-            status_code=404,
-            content_type="text/plain; charset=utf-8",
-            body=f"no QuickBooks Desktop connection {connection_id!r}\n",
-        )
-    return Response(status_code=200, content_type=CONTENT_TYPE, body=document)
+    return Response(
+        status_code=200, content_type=CONTENT_TYPE, body=render_wsdl(_own_url(connection_id))
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -129,7 +129,7 @@ def test_a_ticket_from_nowhere_gets_nothing(rig: QbwcRig) -> None:
 def test_a_malformed_envelope_is_a_soap_client_fault(rig: QbwcRig) -> None:
     raw = httpx.post(rig.url, content=b"<soap:Envelope", headers={"Content-Type": "text/xml"})
     answer = rig.answer(raw)
-    assert raw.status_code == 500 and answer.content_type.startswith("text/xml")
+    assert raw.status_code == 400 and answer.content_type.startswith("text/xml")
     fault = answer.fault()
     assert fault is not None and fault[0] == "soap:Client"
     assert "Traceback" not in raw.text
@@ -142,7 +142,7 @@ def test_an_unknown_method_and_an_entity_bomb_are_faults(rig: QbwcRig) -> None:
         b'soap/envelope/"><soap:Body><dropTables xmlns="http://developer.intuit.com/"/>'
         b"</soap:Body></soap:Envelope>",
     )
-    assert unknown.status_code == 500 and "dropTables" in rig.answer(unknown).fault()[1]  # type: ignore[index]
+    assert unknown.status_code == 400 and "dropTables" in rig.answer(unknown).fault()[1]  # type: ignore[index]
     bomb = httpx.post(
         rig.url,
         content=b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><soap:Envelope '
@@ -150,7 +150,7 @@ def test_an_unknown_method_and_an_entity_bomb_are_faults(rig: QbwcRig) -> None:
         b'<clientVersion xmlns="http://developer.intuit.com/"><strVersion>&a;</strVersion>'
         b"</clientVersion></soap:Body></soap:Envelope>",
     )
-    assert bomb.status_code == 500 and rig.answer(bomb).fault()[0] == "soap:Client"  # type: ignore[index]
+    assert bomb.status_code == 400 and rig.answer(bomb).fault()[0] == "soap:Client"  # type: ignore[index]
 
 
 def test_the_wsdl_is_served_with_this_endpoint_as_its_address(rig: QbwcRig) -> None:

@@ -51,7 +51,6 @@ from connector.ledgers.qbd.qbwc_soap import (
     parse_call,
     render_fault,
     render_result,
-    render_wsdl,
 )
 from connector.ledgers.qbd.settlement import COMPANY_MAPPING, Settler
 from connector.model import Customer, Order
@@ -124,12 +123,12 @@ class QbwcService:
             call = parse_call(body)
         except SoapFault as fault:
             logger.warning("QBWC request refused", fault=fault.message)
-            return SoapAnswer(500, render_fault(fault.code, fault.message))
+            return SoapAnswer(fault.status, render_fault(fault.code, fault.message))
         logger.append_keys(connection_id=connection_id, qbwc_method=call.method)
         try:
             value = self._dispatch(connection_id, call)
         except SoapFault as fault:
-            return SoapAnswer(500, render_fault(fault.code, fault.message))
+            return SoapAnswer(fault.status, render_fault(fault.code, fault.message))
         except Exception:
             logger.exception("QBWC call failed")
             return SoapAnswer(500, render_fault("Server", "the service failed; it will be retried"))
@@ -149,9 +148,6 @@ class QbwcService:
         except (BotoCoreError, ClientError) as exc:
             # The exchange is done; a missed note must not fail the Web Connector's call.
             logger.warning("could not note the Web Connector's visit", error=str(exc))
-
-    def wsdl(self, connection_id: str, address: str) -> str | None:
-        return render_wsdl(address) if self._qbd(connection_id) is not None else None
 
     def _dispatch(self, connection_id: str, call: SoapCall) -> str | int | list[str]:
         method = call.method

@@ -61,12 +61,22 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class SoapFault(Exception):
-    """A request we cannot serve; answered as a soap:Fault with HTTP 500."""
+    """A request we cannot serve; answered as a soap:Fault (HTTP status: ``status``)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code  # "Client", "Server" or "VersionMismatch"
         self.message = message
+
+    @property
+    def status(self) -> int:
+        """400 for the caller's fault, 500 only for ours.
+
+        SOAP 1.1 sends every fault with 500, but any 5xx pages on-call (Api5xx). The Web
+        Connector only sends well-formed SOAP 1.1 calls of its WSDL, so a Client or
+        VersionMismatch fault answers someone else, who must not be able to page anyone.
+        """
+        return 500 if self.code == "Server" else 400
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from connector.config import TenantConfig
+from connector.config import QboLedger, TenantConfig
 from connector.errors import PermanentError, TransientError
 from connector.ledgers.qbo import oauth
 from connector.observability import logger
@@ -57,11 +57,19 @@ class QboConnect:
         connection = self._config.connection(connection_id)
         if connection is None:
             return Page(404, "Unknown connection", f"There is no connection named {connection_id}.")
+        if not isinstance(connection.ledger, QboLedger):
+            return Page(
+                404,
+                "Not a QuickBooks Online connection",
+                f"connection {connection_id} is not a QuickBooks Online connection: it posts to "
+                "QuickBooks Desktop through the Web Connector, which needs no connecting here.",
+            )
         try:
             secrets = self._vault.ledger(connection_id)
         except PermanentError as exc:
-            # The app's credentials are not in Secrets Manager yet: say so, not "server error".
-            return Page(500, "QuickBooks cannot be connected yet", exc.reason)
+            # The app's credentials are not in Secrets Manager yet: say so. A 409 (the
+            # connection is not ready), not a 5xx: any visitor could page on-call with one.
+            return Page(409, "QuickBooks cannot be connected yet", exc.reason)
         state = self._state.create_oauth_state(connection_id)
         url = oauth.authorize_url(
             authorize_endpoint=connection.qbo.authorize_endpoint,
