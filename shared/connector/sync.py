@@ -279,38 +279,45 @@ class SyncWorker:
     def _sync_order(self, message: SyncMessage, connection: Connection) -> SyncResult:
         key = message.record_key
         previous = self._state.get_sync_state(key)
-        order: Order | None = None
         store = self._store_for(connection)
-        if message.action == "upsert":
-            try:
-                order = store.get_order(message.record_id)
-            except StoreRecordNotFound:
-                order = None  # deleted for good since the event: withdraw like a trash event
-            except StoreRecordMissing:
-                # Gone without the store saying it was deleted: recorded, nothing withdrawn.
-                return self._skip(
-                    key,
-                    previous,
-                    f"{store.display_name} no longer has order {message.record_id} and does not "
-                    "say it was deleted; its QuickBooks document (if any) is left as it is",
-                    _stamp(message.modified_at),
-                )
-            except TotalsMismatch as exc:
-                raise PermanentError(
-                    f"{exc}. The store's figures do not add up, so nothing was posted: check the "
-                    f"order in {store.display_name}, then replay"
-                ) from None
-        if order is None:
+        # A delete delivery is only a claim (a captured one replays for ever: WooCommerce
+        # signs no time), so deletes are fetched like updates: only the store's own word
+        # that the order is gone, or its trash or cancelled status, withdraws a document.
+        try:
+            order = store.get_order(message.record_id)
+        except StoreRecordNotFound:
+            # The store says it is deleted (WooCommerce's invalid-id code, BigCommerce's
+            # archive): withdraw like a trash event.
             return self._withdraw(
                 message, connection, previous, "deleted in the store", _stamp(message.modified_at)
             )
+        except StoreRecordMissing:
+            # Gone without the store saying it was deleted: recorded, nothing withdrawn.
+            return self._skip(
+                key,
+                previous,
+                f"{store.display_name} no longer has order {message.record_id} and does not "
+                "say it was deleted; its QuickBooks document (if any) is left as it is",
+                _stamp(message.modified_at),
+            )
+        except TotalsMismatch as exc:
+            raise PermanentError(
+                f"{exc}. The store's figures do not add up, so nothing was posted: check the "
+                f"order in {store.display_name}, then replay"
+            ) from None
 
-        self._audit.append(
-            key,
-            "fetched",
-            f"order {order.number} status {order.status} total {order.total} {order.currency}",
-            detail={"store_modified_at": order.modified_at.isoformat()},
-        )
+        fetched = f"order {order.number} status {order.status} total {order.total} {order.currency}"
+        detail: dict[str, object] = {"store_modified_at": order.modified_at.isoformat()}
+        if message.action == "delete" and order.status not in connection.cancel_statuses:
+            # A replayed capture, or a delete the store has undone: the store's word wins.
+            fetched += (
+                f"; a delete delivery ({message.topic}) {store.display_name} does not confirm: "
+                "settled as the store says, nothing withdrawn"
+            )
+            detail["delete_unconfirmed"] = True
+            metrics.add_metric(name="DeletesUnconfirmed", unit="Count", value=1)
+            logger.warning("delete not confirmed by the store", status=order.status)
+        self._audit.append(key, "fetched", fetched, detail=detail)
         if order.status in connection.cancel_statuses:
             # The version fetched is the one settled (a push may carry no time, or an older one).
             return self._withdraw(

@@ -18,10 +18,14 @@ class QueueUnavailable(Exception):
 def deduplication_id(message: SyncMessage, version: str) -> str:
     """Same record at the same version -> same id, so SQS drops the repeat within 5 minutes.
 
-    ``version`` is the record's modification time, or for a deletion the word "deleted":
-    WooCommerce's delivery id changes once a second and is no event id.
+    ``version`` is the record's modification time. A deletion carries none (WooCommerce's
+    ``{"id": N}``), so each delete delivery is its own message, told apart by when it was
+    received: a trash, restore and trash again within five minutes must not lose the second
+    trash. The worker fetches the order for each and withdraws its document once.
     """
     raw = f"{message.connection_id}:{message.entity}:{message.record_id}:{message.action}:{version}"
+    if message.action == "delete":
+        raw += f":{message.received_at.isoformat()}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -207,7 +207,8 @@ class WooSimulator:
 
     def inject(self, status: int | None, times: int = 1, *, delay_s: float = 0.0) -> None:
         """The next ``times`` requests answer ``status`` (500, 503, 429, ...) after ``delay_s``;
-        ``status=None`` answers normally, only late."""
+        ``status=None`` answers normally, only late. 404 is a proxy's HTML page, without
+        WooCommerce's error code."""
         with self._lock:
             self._faults.extend(_Fault(status, delay_s) for _ in range(times))
 
@@ -800,6 +801,10 @@ class WooSimulator:
             return _json(body, exc.status)
 
     def _dispatch(self, request: Request) -> Response:
+        if not request.path.startswith("/wp-json/"):
+            # Outside the REST API WordPress renders its theme's "not found" page: HTML, no
+            # WooCommerce error code (what a wrong store address gets).
+            return _not_found_page()
         auth = self._auth.authenticate(request)
         if isinstance(auth, AuthError):
             raise _ApiError(auth.status, auth.code, auth.message)
@@ -969,7 +974,21 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
     return value
 
 
+def _not_found_page() -> Response:
+    return Response.of_text(
+        "<!DOCTYPE html><html><head><title>Page not found</title></head><body>"
+        "<h1>Oops! That page can&rsquo;t be found.</h1></body></html>",
+        404,
+        "text/html",
+    )
+
+
 def _fault_response(status: int) -> Response:
+    if status == 404:
+        # A proxy, cache or security plugin answering in the store's place: no error code.
+        return Response.of_text(
+            "<html><body><h1>404 Not Found</h1></body></html>", 404, "text/html"
+        )
     if status == 429:
         response = Response.of_text("<html><body>Too Many Requests</body></html>", 429, "text/html")
         response.headers["Retry-After"] = "1"

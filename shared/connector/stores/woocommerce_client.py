@@ -27,7 +27,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from connector.stores.lookups import StoreLookups
-from connector.stores.port import StoreRecordNotFound
+from connector.stores.port import StoreRecordMissing, StoreRecordNotFound, StoreUnavailable
 from connector.stores.responses import StoreAnswers
 from connector.stores.retries import get_with_retries
 from connector.stores.woocommerce_normalise import modified_at
@@ -35,6 +35,13 @@ from connector.stores.woocommerce_payloads import WooError, WooTimestamps
 
 REST_PREFIX = "/wp-json/wc/v3/"
 PAGE_SIZE = 100  # WordPress caps per_page at 100
+# WooCommerce's own words for "no such record" on a 404, by what was asked for. Only these
+# say a record is gone: a 404 without them (a proxy, a plugin, a wrong store address) is
+# not the store's word, and deleting on it would void live orders.
+GONE_ORDER = "woocommerce_rest_shop_order_invalid_id"
+GONE_CUSTOMER = "woocommerce_rest_invalid_id"
+GONE_PRODUCT = "woocommerce_rest_product_invalid_id"
+GONE_REFUNDS_ORDER = "woocommerce_rest_order_invalid_id"
 
 
 class WooCredentials(BaseModel):
@@ -162,7 +169,7 @@ class WooClient:
     def get_order(self, order_id: str) -> dict[str, Any]:
         """The REST order; with ``categories``/``customer_group`` asked for, also its
         products' categories and the buyer's role, under FACTS_KEY."""
-        raw = self._object(f"orders/{_segment(order_id)}", f"order {order_id}")
+        raw = self._object(f"orders/{_segment(order_id)}", f"order {order_id}", GONE_ORDER)
         facts: dict[str, Any] = {}
         if self._categories:
             facts["product_categories"] = {
@@ -184,7 +191,9 @@ class WooClient:
         known, found = self._lookups.get(key)
         if not known:
             try:
-                product = self._object(f"products/{product_id}", f"product {product_id}")
+                product = self._object(
+                    f"products/{product_id}", f"product {product_id}", GONE_PRODUCT
+                )
             except StoreRecordNotFound:
                 product = {}
             found = [
@@ -211,11 +220,18 @@ class WooClient:
         return found if isinstance(found, str) else None
 
     def get_customer(self, customer_id: str) -> dict[str, Any]:
-        return self._object(f"customers/{_segment(customer_id)}", f"customer {customer_id}")
+        return self._object(
+            f"customers/{_segment(customer_id)}", f"customer {customer_id}", GONE_CUSTOMER
+        )
 
     def list_refunds(self, order_id: str) -> list[dict[str, Any]]:
         return list(
-            self._pages(f"orders/{_segment(order_id)}/refunds", [], f"refunds of order {order_id}")
+            self._pages(
+                f"orders/{_segment(order_id)}/refunds",
+                [],
+                f"refunds of order {order_id}",
+                GONE_REFUNDS_ORDER,
+            )
         )
 
     def list_modified(
@@ -264,8 +280,8 @@ class WooClient:
 
     # -- transport ------------------------------------------------------------------------
 
-    def _object(self, path: str, what: str) -> dict[str, Any]:
-        body, _ = self._get(path, [], what)
+    def _object(self, path: str, what: str, gone: str) -> dict[str, Any]:
+        body, _ = self._get(path, [], what, gone)
         return self._answers.record(body, what)
 
     def pages(
@@ -275,12 +291,12 @@ class WooClient:
         return self._pages(path, params, what)
 
     def _pages(
-        self, path: str, params: list[tuple[str, str]], what: str
+        self, path: str, params: list[tuple[str, str]], what: str, gone: str = ""
     ) -> Iterator[dict[str, Any]]:
         page = 1
         while True:
             paged = [*params, ("per_page", str(PAGE_SIZE)), ("page", str(page))]
-            body, headers = self._get(path, paged, what)
+            body, headers = self._get(path, paged, what, gone)
             body = self._answers.items(body, what)
             yield from (item for item in body if isinstance(item, dict))
             total_pages = _int_header(headers, "x-wp-totalpages")
@@ -289,8 +305,11 @@ class WooClient:
             page += 1
 
     def _get(
-        self, path: str, params: list[tuple[str, str]], what: str
+        self, path: str, params: list[tuple[str, str]], what: str, gone: str = ""
     ) -> tuple[Any, httpx.Headers]:
+        """The answer's JSON body and headers. A 404 is StoreRecordNotFound only when it
+        carries ``gone``, WooCommerce's own code for the record asked for; any other 404 is
+        StoreUnavailable (tried again later, parked when the retry budget is spent)."""
         url = self._api + path
         response = get_with_retries(
             lambda: self._send(url, params),
@@ -302,6 +321,14 @@ class WooClient:
                 f"WooCommerce store for connection {self._label} is unavailable fetching {what}"
             ),
         )
+        if response.status_code == 404 and (not gone or _error_code(response) != gone):
+            said = _woo_words(response) or "no WooCommerce error code (not the store's answer)"
+            raise StoreUnavailable(
+                f"WooCommerce at {self._site} answered 404 for {what} on connection "
+                f"{self._label} without saying the record does not exist ({said}): a proxy, a "
+                "plugin or a wrong store address; nothing is withdrawn on it. Check the "
+                "connection's store URL and that pretty permalinks are on"
+            )
         advice = (
             "Create a new read key under WooCommerce > Settings > Advanced > REST API and update "
             "the connection."
@@ -359,7 +386,8 @@ class WooClient:
 def _segment(record_id: str) -> str:
     text = str(record_id).strip()
     if not text.isdigit():
-        raise StoreRecordNotFound(f"{text!r} is not a WooCommerce record id")
+        # Not the store's word that anything was deleted: recorded, nothing withdrawn.
+        raise StoreRecordMissing(f"{text!r} is not a WooCommerce record id")
     return text
 
 
@@ -369,6 +397,14 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The ``code`` of WooCommerce's JSON error body ("" for anything else, e.g. HTML)."""
+    try:
+        return WooError.model_validate(response.json()).code
+    except (ValueError, ValidationError):
+        return ""
 
 
 def _woo_words(response: httpx.Response) -> str:
