@@ -263,3 +263,21 @@ def test_an_incomplete_order_never_posts(setup: Setup) -> None:
     setup.bc.set_status(pending, 2)
     setup.deliver("store/order/updated", pending)
     assert len(setup.invoices(pending)) == 1
+
+
+def test_an_archived_callback_for_an_order_the_store_still_has_live_voids_nothing(
+    setup: Setup,
+) -> None:
+    # Given a posted order the merchant has not archived
+    oid = setup.bc.place_order([Line("Mug", "MUG-1", 2, D("10.0000"))])
+    setup.deliver("store/order/created", oid)
+    [posted] = setup.invoices(oid)
+    # When an archived callback for it arrives (a replayed capture: the token never changes)
+    setup.deliver("store/order/archived", oid)
+    # Then the worker asked the store, which does not say is_deleted: the invoice stands
+    [still] = setup.invoices(oid)
+    assert still["Id"] == posted["Id"] and D(str(still["TotalAmt"])) == D("21.60")
+    state = setup.rig.state(setup.key(oid))
+    assert state is not None and state.status == "posted"
+    fetched = [outcome for event, outcome in setup.events(oid) if event == "fetched"]
+    assert "BigCommerce does not confirm: settled as the store says" in fetched[-1]
