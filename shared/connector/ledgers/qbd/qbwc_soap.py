@@ -58,6 +58,9 @@ RESULT_TYPES: dict[str, str] = {
 # Some published WSDLs (consolibyte's) give serverVersion a strVersion; accept it, never require it.
 _TOLERATED = {"serverVersion": {"strVersion"}}
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# Our tickets are 43 characters. A ticket is a DynamoDB key, and DynamoDB refuses a key over
+# 2 KB with an error (moto checks only writes): a Server fault, a 5xx and a page on AWS.
+MAX_TICKET_CHARS = 256
 
 
 class SoapFault(Exception):
@@ -140,6 +143,8 @@ def parse_call(body: bytes) -> SoapCall:
         if child_name.namespace != NS or child_name.localname not in known:
             raise SoapFault("Client", f"{name.localname} has no parameter {child_name.localname}")
         params[child_name.localname] = child.text or ""
+    if len(params.get("ticket", "")) > MAX_TICKET_CHARS:
+        raise SoapFault("Client", "the ticket is not one this service issued")
     return SoapCall(name.localname, params)
 
 

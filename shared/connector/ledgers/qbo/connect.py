@@ -20,6 +20,9 @@ from connector.secrets import SecretVault
 from connector.state import AuditTrail, StateStore
 
 CALLBACK_PATH = "/oauth/qbo/callback"
+# Our states are 43 characters. A state is a DynamoDB key, and DynamoDB refuses a key over
+# 2 KB with an error (moto checks only writes), which would be a 5xx and a page on AWS.
+MAX_STATE_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,12 @@ class QboConnect:
             return Page(
                 400, "QuickBooks was not connected", "The link is missing code, state or realmId."
             )
+        if len(state) > MAX_STATE_CHARS:
+            return Page(
+                400,
+                "QuickBooks was not connected",
+                "This link was not made by this connector. Start again from the Connect link.",
+            )
         connection_id = self._state.consume_oauth_state(state)
         if connection_id is None:
             return Page(
@@ -101,9 +110,18 @@ class QboConnect:
                 "QuickBooks was not connected",
                 "This link has expired or was already used. Start again from the Connect link.",
             )
-        secrets = self._vault.ledger(connection_id)
         connection = self._config.connection(connection_id)
-        assert connection is not None
+        if connection is None or not isinstance(connection.ledger, QboLedger):
+            # The tenant file changed between the connect link and Intuit's answer.
+            return Page(
+                404,
+                "QuickBooks was not connected",
+                f"connection {connection_id} is not a QuickBooks Online connection.",
+            )
+        try:
+            secrets = self._vault.ledger(connection_id)
+        except PermanentError as exc:
+            return Page(409, "QuickBooks was not connected", exc.reason)
         try:
             tokens = oauth.exchange_code(
                 token_url=connection.qbo.token_endpoint,
