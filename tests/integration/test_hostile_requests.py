@@ -104,14 +104,19 @@ def test_a_soap_12_envelope_is_a_version_mismatch_with_a_4xx(rig: QboRig) -> Non
 
 @pytest.mark.usefixtures("no_function_error")
 def test_a_call_in_another_declared_encoding_is_read(rig: QboRig) -> None:
-    # The XML declaration names the encoding, so Latin-1 bytes are a well-formed call.
-    body = envelope("authenticate", strUserName=USER, strPassword="caf\u00e9 wrong")
-    latin = body.decode("utf-8").replace("encoding='utf-8'", "encoding='ISO-8859-1'")
-    answer = httpx.post(_qbwc(rig), content=latin.encode("latin-1"), headers=SOAP, timeout=30)
+    # The XML declaration names the encoding, so Latin-1 bytes (the comment's é is 0xE9, not
+    # UTF-8) are a well-formed call: the right password logs in, nothing waiting.
+    body = envelope("authenticate", strUserName=USER, strPassword=PASSWORD).decode("utf-8")
+    latin = body.replace("encoding='utf-8'", "encoding='ISO-8859-1'").replace(
+        "<soap:Body>", "<!-- caf\u00e9 --><soap:Body>"
+    )
+    raw = latin.encode("latin-1")
+    assert b"caf\xe9" in raw and b"ISO-8859-1" in raw
+    answer = httpx.post(_qbwc(rig), content=raw, headers=SOAP, timeout=30)
 
     assert answer.status_code == 200, answer.text
     strings = [s.text for s in etree.fromstring(answer.content).iter(f"{{{NS}}}string")]
-    assert len(strings) == 2 and strings[1] == "nvu"  # a wrong password, read as such
+    assert len(strings) == 2 and strings[1] == "none"
 
 
 @pytest.mark.usefixtures("no_function_error")
