@@ -1,4 +1,4 @@
-"""The Lambda functions of connector.resources.FUNCTIONS: one code asset, one dependency layer."""
+"""The tenant's Lambda functions (connector.resources.select): one code asset, one layer."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from connector.resources import FUNCTIONS, SERVICE_NAME, FunctionSpec
+from connector.resources import SERVICE_NAME, FunctionSpec
 from infra.naming import METRICS_NAMESPACE, function_id
 from infra.secrets import ConnectionSecrets
 from infra.tables import ConnectorTables
@@ -49,6 +49,7 @@ class ConnectorFunctions(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        specs: tuple[FunctionSpec, ...],
         assets: LambdaAssets,
         environment: dict[str, str],
         tables: ConnectorTables,
@@ -76,7 +77,7 @@ class ConnectorFunctions(Construct):
             description="ml-connector run-time dependencies (pyproject [project] dependencies)",
         )
         self.by_name: dict[str, lambda_.Function] = {
-            spec.name: self._function(spec) for spec in FUNCTIONS
+            spec.name: self._function(spec) for spec in specs
         }
 
     def _function(self, spec: FunctionSpec) -> lambda_.Function:

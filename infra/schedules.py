@@ -8,7 +8,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from connector.resources import FUNCTIONS
+from connector.resources import FunctionSpec
 from infra.naming import pascal
 
 
@@ -16,11 +16,16 @@ class ConnectorSchedules(Construct):
     """One rate rule per scheduled function."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, functions: dict[str, lambda_.IFunction]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        specs: tuple[FunctionSpec, ...],
+        functions: dict[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
         self.rules: dict[str, events.Rule] = {}
-        for spec in FUNCTIONS:
+        for spec in specs:
             if spec.schedule_minutes is None:
                 continue
             self.rules[spec.name] = events.Rule(

@@ -70,7 +70,10 @@ class ConnectorStack(Stack):
         suffixes = logical_suffixes([c.id for c in config.connections])
         prefix = secret_prefix(config.tenant)
 
-        self.tables = tables = ConnectorTables(self, "Tables")
+        # Only what the tenant's ledgers use: no Web Connector for an Online-only tenant, no
+        # OAuth for a Desktop-only one (the local runtime selects the same way).
+        self.selection = selection = resources.select(c.ledger.kind for c in config.connections)
+        self.tables = tables = ConnectorTables(self, "Tables", specs=selection.tables)
         self.queues = queues = ConnectorQueues(self, "Queues")
         self.secrets = secrets = ConnectionSecrets(
             self, "Secrets", config=config, prefix=prefix, suffixes=suffixes
@@ -83,22 +86,25 @@ class ConnectorStack(Stack):
             resources.ENV_SECRET_PREFIX: prefix,
             resources.ENV_PUBLIC_BASE_URL: api.base_url,
             resources.ENV_SYNC_DLQ_URL: sync_dlq.queue_url,
-            **{spec.env_var: tables.by_id[spec.logical_id].table_name for spec in resources.TABLES},
+            **{spec.env_var: tables.by_id[spec.logical_id].table_name for spec in selection.tables},
             **{spec.env_var: queues.by_id[spec.logical_id].queue_url for spec in resources.QUEUES},
         }
         self.functions = functions = ConnectorFunctions(
             self,
             "Functions",
+            specs=selection.functions,
             assets=assets,
             environment=environment,
             tables=tables,
             queues=queues.by_id,
             secrets=secrets,
         )
-        for spec in resources.FUNCTIONS:
+        for spec in selection.functions:
             if spec.routes:
                 api.add_routes(spec, functions.by_name[spec.name])
-        self.schedules = ConnectorSchedules(self, "Schedules", functions=dict(functions.by_name))
+        self.schedules = ConnectorSchedules(
+            self, "Schedules", specs=selection.functions, functions=dict(functions.by_name)
+        )
         self.alarms = alarms = ConnectorAlarms(
             self,
             "Alarms",
@@ -112,12 +118,14 @@ class ConnectorStack(Stack):
 
         url = api.rest_api.url
         CfnOutput(self, OUTPUT_API_URL, value=url, description="Base URL of the API")
-        CfnOutput(
-            self,
-            OUTPUT_OAUTH_REDIRECT_URI,
-            value=f"{url}oauth/qbo/callback",
-            description="Redirect URI to register with the Intuit app",
-        )
+        online = resources.OAUTH.name in functions.by_name
+        if online:
+            CfnOutput(
+                self,
+                OUTPUT_OAUTH_REDIRECT_URI,
+                value=f"{url}oauth/qbo/callback",
+                description="Redirect URI to register with the Intuit app",
+            )
         for connection in config.connections:
             suffix = suffixes[connection.id]
             CfnOutput(
@@ -126,6 +134,8 @@ class ConnectorStack(Stack):
                 value=f"{url}webhooks/{connection.id}",
                 description=f"WooCommerce webhook delivery URL of connection {connection.id}",
             )
+            if connection.ledger.kind != "qbo":
+                continue
             CfnOutput(
                 self,
                 f"ConnectUrl{suffix}",
@@ -139,7 +149,7 @@ class ConnectorStack(Stack):
             value=queues.by_id[resources.SYNC_QUEUE.logical_id].queue_url,
             description="Where `connector replay` sends parked messages back",
         )
-        for table in resources.TABLES:
+        for table in selection.tables:
             CfnOutput(
                 self, f"{table.logical_id}Name", value=tables.by_id[table.logical_id].table_name
             )

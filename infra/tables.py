@@ -1,4 +1,4 @@
-"""DynamoDB tables from connector.resources.TABLES."""
+"""DynamoDB tables: the ones connector.resources.select chose for the tenant."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from connector.resources import TABLES, TableSpec
+from connector.resources import TableSpec
 
 
 class ConnectorTables(Construct):
@@ -16,10 +16,12 @@ class ConnectorTables(Construct):
     which store records already became QuickBooks documents.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, specs: tuple[TableSpec, ...]
+    ) -> None:
         super().__init__(scope, construct_id)
         self.by_id: dict[str, dynamodb.Table] = {
-            spec.logical_id: self._table(spec) for spec in TABLES
+            spec.logical_id: self._table(spec) for spec in specs
         }
 
     def _table(self, spec: TableSpec) -> dynamodb.Table:

@@ -8,7 +8,8 @@ derives physical names from them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # Environment variables through which a deployment tells the functions where
@@ -31,6 +32,10 @@ ENV_RETRY_SCALE = "CONNECTOR_RETRY_SCALE"
 # tests) see a two-hour outage ridden out in about twenty.
 LOCAL_RETRY_SCALE = 1 / 360
 
+# A ledger kind (connector.config's ledger.kind): a function or table marked with one is
+# deployed only for a tenant with a connection of that kind.
+LedgerKind = Literal["qbo", "qbd"]
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -40,6 +45,7 @@ class TableSpec:
     sort_key: str = "sk"
     ttl_attribute: str | None = None
     purpose: str = ""
+    only_for: LedgerKind | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class FunctionSpec:
     reads_secrets: bool = False
     writes_secrets: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    only_for: LedgerKind | None = None
 
 
 STATE_TABLE = TableSpec(
@@ -107,12 +114,14 @@ OUTBOX_TABLE = TableSpec(
     logical_id="OutboxTable",
     env_var=ENV_OUTBOX_TABLE,
     purpose="QuickBooks Desktop work waiting for the Web Connector, in order per connection",
+    only_for="qbd",
 )
 SESSION_TABLE = TableSpec(
     logical_id="SessionTable",
     env_var=ENV_SESSION_TABLE,
     ttl_attribute="expires_at",
     purpose="Web Connector sessions (tickets) and login throttling",
+    only_for="qbd",
 )
 TABLES: tuple[TableSpec, ...] = (STATE_TABLE, AUDIT_TABLE, OUTBOX_TABLE, SESSION_TABLE)
 
@@ -173,6 +182,7 @@ OAUTH = FunctionSpec(
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
     reads_secrets=True,
     writes_secrets=True,
+    only_for="qbo",
 )
 QBO_TOKEN = FunctionSpec(
     name="qbo_token",
@@ -185,6 +195,7 @@ QBO_TOKEN = FunctionSpec(
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
     reads_secrets=True,
     writes_secrets=True,
+    only_for="qbo",
 )
 QBWC = FunctionSpec(
     name="qbwc",
@@ -206,6 +217,7 @@ QBWC = FunctionSpec(
         SESSION_TABLE.logical_id,
     ),
     reads_secrets=True,
+    only_for="qbd",
 )
 RECONCILE = FunctionSpec(
     name="reconcile",
@@ -222,6 +234,38 @@ RECONCILE = FunctionSpec(
     reads_secrets=True,
 )
 FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC, RECONCILE)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The functions and tables one tenant deploys (the CDK stack and the local runtime)."""
+
+    functions: tuple[FunctionSpec, ...]
+    tables: tuple[TableSpec, ...]
+
+
+def select(ledger_kinds: Iterable[str]) -> Selection:
+    """What a tenant whose connections use ``ledger_kinds`` needs, and nothing more.
+
+    A QuickBooks Online-only tenant gets no Web Connector function, routes, outbox or
+    session table; a Desktop-only one no OAuth function or token refresher. A function
+    kept loses its grants on the tables left out (sync without Desktop has no outbox:
+    Runtime.require_outbox says so if a Desktop connection ever reaches it).
+    """
+    kinds = set(ledger_kinds)
+    tables = tuple(t for t in TABLES if t.only_for is None or t.only_for in kinds)
+    kept = {t.logical_id for t in tables}
+    functions = tuple(
+        replace(
+            spec,
+            reads_tables=tuple(t for t in spec.reads_tables if t in kept),
+            writes_tables=tuple(t for t in spec.writes_tables if t in kept),
+            writes_items=tuple(w for w in spec.writes_items if w.table in kept),
+        )
+        for spec in FUNCTIONS
+        if spec.only_for is None or spec.only_for in kinds
+    )
+    return Selection(functions=functions, tables=tables)
 
 
 SERVICE_NAME = "ml-connector"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector import resources
 from simulators.testbed.synth import Synth
 
 
@@ -25,7 +24,7 @@ def test_every_declared_route_reaches_its_function_through_a_proxy_integration(a
         served[(props["HttpMethod"], paths[props["ResourceId"]["Ref"]])] = function_id
     expected = {
         (route.method, route.path): acme.logical_id(acme.stack.functions.by_name[spec.name])
-        for spec in resources.FUNCTIONS
+        for spec in acme.stack.selection.functions
         for route in spec.routes
     }
     assert served == expected

@@ -12,7 +12,7 @@ from simulators.testbed.synth import Synth
 
 def _functions(acme: Synth) -> dict[str, dict]:
     by_name = {}
-    for spec in resources.FUNCTIONS:
+    for spec in acme.stack.selection.functions:
         logical_id = acme.logical_id(acme.stack.functions.by_name[spec.name])
         by_name[spec.name] = acme.cfn["Resources"][logical_id]["Properties"]
     return by_name
@@ -21,8 +21,8 @@ def _functions(acme: Synth) -> dict[str, dict]:
 def test_every_declared_function_is_python313_on_arm64_with_its_handler_and_sizing(acme: Synth):
     # Given the declarations, When the stack is synthesised, Then each function matches its spec
     functions = _functions(acme)
-    assert len(acme.resources("AWS::Lambda::Function")) == len(resources.FUNCTIONS)
-    for spec in resources.FUNCTIONS:
+    assert len(acme.resources("AWS::Lambda::Function")) == len(acme.stack.selection.functions)
+    for spec in acme.stack.selection.functions:
         props = functions[spec.name]
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
@@ -47,7 +47,7 @@ def test_all_functions_share_one_code_asset_and_the_dependency_layer(acme: Synth
 def test_environment_tells_each_function_its_tenant_resources_and_powertools_settings(acme: Synth):
     tables = {
         s.logical_id: acme.logical_id(acme.stack.tables.by_id[s.logical_id])
-        for s in resources.TABLES
+        for s in acme.stack.selection.tables
     }
     sync_queue = acme.logical_id(acme.stack.queues.by_id["SyncQueue"])
     dlq = acme.logical_id(acme.stack.queues.by_id["SyncDeadLetterQueue"])
@@ -82,7 +82,7 @@ def test_tenant_configuration_in_the_environment_is_the_validated_tenant_file(ac
 
 def test_each_function_logs_to_its_own_log_group_kept_three_months(acme: Synth):
     groups = acme.resources("AWS::Logs::LogGroup")
-    for spec in resources.FUNCTIONS:
+    for spec in acme.stack.selection.functions:
         props = _functions(acme)[spec.name]
         group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert group_id.startswith(f"Functions{function_id(spec.name)}Logs")

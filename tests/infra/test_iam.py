@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector import resources
 from simulators.testbed.synth import Synth
 
 
@@ -82,9 +81,9 @@ def test_ingest_can_queue_and_audit_but_not_write_sync_state_or_consume(acme: Sy
 
 def test_grants_follow_the_function_specs(acme: Synth):
     queue_arns = {q: _arn(acme, acme.stack.queues.by_id[q]) for q in ("SyncQueue",)}
-    for spec in resources.FUNCTIONS:
+    for spec in acme.stack.selection.functions:
         statements = _statements(acme, spec.name)
-        for table in resources.TABLES:
+        for table in acme.stack.selection.tables:
             arn = _arn(acme, acme.stack.tables.by_id[table.logical_id])
             assert _allowed(statements, "dynamodb:Query", arn) == (
                 table.logical_id in spec.reads_tables
@@ -103,7 +102,7 @@ def test_grants_follow_the_function_specs(acme: Synth):
 
 def test_secret_access_names_the_tenants_secrets_only(acme: Synth):
     secret_refs = [{"Ref": k} for k in acme.resources("AWS::SecretsManager::Secret")]
-    for spec in resources.FUNCTIONS:
+    for spec in acme.stack.selection.functions:
         statements = [
             s
             for s in _statements(acme, spec.name)
@@ -119,7 +118,7 @@ def test_secret_access_names_the_tenants_secrets_only(acme: Synth):
 
 
 def test_no_wildcard_resource_except_for_xray(acme: Synth):
-    for spec in resources.FUNCTIONS:
+    for spec in acme.stack.selection.functions:
         for statement in _statements(acme, spec.name):
             if "*" in _list(statement["Resource"]):
                 assert set(_list(statement["Action"])) == {

@@ -45,7 +45,7 @@ def test_queues_refuse_requests_without_tls(acme: Synth):
 
 
 def test_tables_are_on_demand_with_point_in_time_recovery_and_retained(acme: Synth):
-    for spec in resources.TABLES:
+    for spec in acme.stack.selection.tables:
         table_id = acme.logical_id(acme.stack.tables.by_id[spec.logical_id])
         resource = acme.cfn["Resources"][table_id]
         props = resource["Properties"]

@@ -20,7 +20,7 @@ def test_scheduled_functions_run_at_their_declared_rate(acme: Synth):
     rules = acme.resources("AWS::Events::Rule").values()
     scheduled = {
         acme.logical_id(acme.stack.functions.by_name[s.name]): s.schedule_minutes
-        for s in resources.FUNCTIONS
+        for s in acme.stack.selection.functions
         if s.schedule_minutes
     }
     seen = {}
@@ -77,7 +77,8 @@ def test_alarms_fire_on_parked_messages_and_function_errors(acme: Synth):
     assert "`connector replay --tenant acme`" in dlq_alarm["AlarmDescription"]
     error_alarms = [a for a in alarms if a["MetricName"] == "Errors"]
     assert {a["Dimensions"][0]["Value"]["Ref"] for a in error_alarms} == {
-        acme.logical_id(acme.stack.functions.by_name[s.name]) for s in resources.FUNCTIONS
+        acme.logical_id(acme.stack.functions.by_name[s.name])
+        for s in acme.stack.selection.functions
     }
     for alarm in error_alarms:
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
