@@ -3,7 +3,7 @@
 Keys (state table, pk / sk); the modules named keep their own items, every other one is here:
   <conn>#<entity>#<id>        / STATE        sync state of one store record
   <conn>#map#<kind>           / <key>        store key -> QuickBooks id (customers, items, tax codes)
-  lock#<name>                 / LOCK         short leases (token refresh per realm)
+  lock#<name>                 / LOCK         short leases; fenced ones (token refresh) keep a fence
   oauth#<state>               / STATE        single-use OAuth state, 10 minutes
   <conn>#connection           / STATUS       connection health (needs reconnect)
   <conn>#reconcile            / POLL         the poll's watermarks and last run (connector.reconcile)
@@ -302,6 +302,69 @@ class StateStore:
             self._table.delete_item(
                 Key={"pk": f"lock#{name}", "sk": "LOCK"},
                 ConditionExpression=Attr("owner").eq(owner),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    # --- fenced leases (token refresh: connector.ledgers.qbo.tokens) -------------------
+    def take_lease(self, name: str, owner: str, lease_s: int) -> int | None:
+        """Take the lease unless someone else holds an unexpired one; return its fence.
+
+        The fence grows by one with every taking and the item is never deleted, so a
+        holder whose lease lapsed can tell (its fence or owner is no longer the item's).
+        """
+        now = int(time.time())
+        try:
+            item = self._table.update_item(
+                Key={"pk": f"lock#{name}", "sk": "LOCK"},
+                UpdateExpression="SET #owner = :owner, expires_at = :until ADD fence :one",
+                ConditionExpression=Attr("pk").not_exists() | Attr("expires_at").lt(now),
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": owner, ":until": now + lease_s, ":one": 1},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(item["fence"])
+
+    def renew_lease(self, name: str, owner: str, fence: int, lease_s: int) -> bool:
+        """Extend our unexpired lease; False when it lapsed or someone else took it."""
+        now = int(time.time())
+        try:
+            self._table.update_item(
+                Key={"pk": f"lock#{name}", "sk": "LOCK"},
+                UpdateExpression="SET expires_at = :until",
+                ConditionExpression=Attr("owner").eq(owner)
+                & Attr("fence").eq(fence)
+                & Attr("expires_at").gte(now),
+                ExpressionAttributeValues={":until": now + lease_s},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def lease_left(self, name: str, owner: str, fence: int) -> float:
+        """Seconds our lease still runs (strongly consistent); 0 when it is not ours."""
+        item = self._table.get_item(
+            Key={"pk": f"lock#{name}", "sk": "LOCK"}, ConsistentRead=True
+        ).get("Item")
+        if not item or item.get("owner") != owner or int(item.get("fence", 0)) != fence:
+            return 0.0
+        return max(0.0, float(int(item["expires_at"])) - time.time())
+
+    def end_lease(self, name: str, owner: str, fence: int) -> None:
+        """Give the lease up early; the item (and its fence) stays."""
+        try:
+            self._table.update_item(
+                Key={"pk": f"lock#{name}", "sk": "LOCK"},
+                UpdateExpression="SET expires_at = :gone",
+                ConditionExpression=Attr("owner").eq(owner) & Attr("fence").eq(fence),
+                ExpressionAttributeValues={":gone": 0},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -113,6 +113,7 @@ class QboSimulator:
         per_second_limit: int = 10,
         max_concurrent: int = 10,
         latency_s: float = 0.0,
+        token_delay_s: float = 0.0,
         allow_shipping: bool = False,
         custom_txn_numbers: bool = True,
         home_currency: str | None = None,
@@ -131,6 +132,8 @@ class QboSimulator:
         self._per_second = per_second_limit
         self._max_concurrent = max_concurrent
         self._latency_s = latency_s
+        # How long the token endpoint takes to answer (Intuit's can take tens of seconds).
+        self.token_delay_s = token_delay_s
         self._lock = threading.RLock()
         self.company = Company(
             realm_id=realm_id,
@@ -366,6 +369,9 @@ class QboSimulator:
     def _token(self, request: Request) -> Response:
         if not self._client_ok(request):
             return Response.of_json({"error": "invalid_client"}, 401)
+        if self.token_delay_s:
+            # Outside the lock, so concurrent token calls overlap as they would at Intuit.
+            time.sleep(self.token_delay_s)
         form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()}
         include_hard = (
             request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"

@@ -2,7 +2,8 @@
 
 The state parameter is random, single-use, bound to one connection and valid
 for ten minutes, so a callback can neither be forged nor replayed, nor land a
-company's tokens on another connection.
+company's tokens on another connection. The tokens are saved under the same
+fenced lease as a refresh (connector.ledgers.qbo.token_lease).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import httpx
 from connector.config import QboLedger, TenantConfig
 from connector.errors import PermanentError, TransientError
 from connector.ledgers.qbo import oauth
+from connector.ledgers.qbo import tokens as tokens_module
+from connector.ledgers.qbo.token_lease import TokenLease
 from connector.observability import logger
 from connector.secrets import SecretVault
 from connector.state import AuditTrail, StateStore
@@ -136,21 +139,34 @@ class QboConnect:
             return Page(
                 502, "QuickBooks was not connected", f"Intuit refused the code: {exc}. Start again."
             )
-        self._vault.save_ledger(
-            connection_id,
-            secrets.model_copy(
-                update={
-                    "realm_id": realm_id,
-                    "access_token": tokens.access_token,
-                    "refresh_token": tokens.refresh_token,
-                    "access_expires_at": tokens.access_expires_at.isoformat(),
-                    "refresh_expires_at": tokens.refresh_expires_at.isoformat(),
-                    "refresh_hard_expires_at": tokens.refresh_hard_expires_at.isoformat()
-                    if tokens.refresh_hard_expires_at
-                    else None,
-                }
-            ),
-        )
+        try:
+            # The refresher's lease: a refresh running now must not overwrite these tokens
+            # with ones from the grant they replace, nor these overwrite a later refresh.
+            with TokenLease(
+                self._state,
+                connection_id,
+                lease_s=tokens_module.LOCK_LEASE_S,
+                wait_s=tokens_module.LOCK_WAIT_S,
+            ) as lease:
+                lease.check()
+                self._vault.save_ledger(
+                    connection_id,
+                    secrets.model_copy(
+                        update={
+                            "realm_id": realm_id,
+                            "access_token": tokens.access_token,
+                            "refresh_token": tokens.refresh_token,
+                            "access_expires_at": tokens.access_expires_at.isoformat(),
+                            "refresh_expires_at": tokens.refresh_expires_at.isoformat(),
+                            "refresh_hard_expires_at": tokens.refresh_hard_expires_at.isoformat()
+                            if tokens.refresh_hard_expires_at
+                            else None,
+                        }
+                    ),
+                )
+        except TransientError as exc:
+            logger.warning("tokens not saved: the token lease is busy", connection_id=connection_id)
+            return Page(503, "QuickBooks was not connected", f"{exc}. Start again in a minute.")
         self._state.set_connection_status(connection_id, "connected", f"company {realm_id}")
         self._audit.append(
             f"{connection_id}#connection#qbo",

@@ -2,29 +2,29 @@
 
 Intuit rotates the refresh token on refresh and reports lost rotations as
 ``invalid_grant`` when two callers race, so every refresh runs under a
-DynamoDB lease, re-reads Secrets Manager first, and saves the rotated token
+fenced DynamoDB lease (connector.ledgers.qbo.token_lease), re-reads Secrets
+Manager first, and saves the rotated token, while the lease is still ours,
 before anything else uses it. ``invalid_grant`` is re-checked against storage
 before the connection is declared in need of a reconnect.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from connector.config import Connection
-from connector.errors import NeedsReconnect, TransientError
+from connector.errors import NeedsReconnect
 from connector.ledgers.qbo import oauth
+from connector.ledgers.qbo.token_lease import TokenLease
 from connector.observability import logger, metrics
-from connector.retry import jittered
 from connector.secrets import LedgerSecrets, SecretVault
 from connector.state import AuditTrail, StateStore
 
 # Refresh this long before the access token expires, so no call carries a dying token.
 ACCESS_MARGIN = timedelta(minutes=5)
+# The lease is renewed while the Intuit call runs, so it only needs to outlive a stall.
 LOCK_LEASE_S = 30
 LOCK_WAIT_S = 20.0
 
@@ -71,27 +71,19 @@ class QboTokens:
 
     # --- refresh ------------------------------------------------------------------------
     def refresh(self, *, reason: str, rejected: str | None = None) -> str:
-        """Return a usable access token, refreshing under the realm's lease when needed."""
-        owner = uuid.uuid4().hex
-        lock = f"qbo-refresh#{self._connection.id}"
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while not self._state.acquire_lock(lock, owner, LOCK_LEASE_S):
-            if time.monotonic() > deadline:
-                raise TransientError("another refresh of this QuickBooks connection is running")
-            # Jittered: callers that queued behind the same refresh do not retry in step.
-            time.sleep(jittered(0.2))
-        try:
+        """Return a usable access token, refreshing under the connection's fenced lease."""
+        with TokenLease(
+            self._state, self._connection.id, lease_s=LOCK_LEASE_S, wait_s=LOCK_WAIT_S
+        ) as lease:
             secrets = self._vault.ledger(self._connection.id)
             current = secrets.access_token.get_secret_value() if secrets.access_token else None
             if current and current != rejected and self._fresh(secrets):
                 # Someone refreshed while we waited for the lease.
                 self._cached = secrets
                 return current
-            return self._refresh_locked(secrets, reason)
-        finally:
-            self._state.release_lock(lock, owner)
+            return self._refresh_locked(secrets, reason, lease)
 
-    def _refresh_locked(self, secrets: LedgerSecrets, reason: str) -> str:
+    def _refresh_locked(self, secrets: LedgerSecrets, reason: str, lease: TokenLease) -> str:
         if secrets.refresh_token is None:
             raise NeedsReconnect(self._not_connected_reason())
         try:
@@ -106,7 +98,7 @@ class QboTokens:
             # A racing refresher may have rotated the token since we read it.
             latest = self._vault.ledger(self._connection.id)
             if latest.refresh_token and latest.refresh_token != secrets.refresh_token:
-                return self._refresh_locked(latest, reason)
+                return self._refresh_locked(latest, reason, lease)
             self._mark_needs_reconnect(str(exc))
             raise NeedsReconnect(
                 f"QuickBooks refused the stored refresh token for connection "
@@ -124,7 +116,9 @@ class QboTokens:
                 else secrets.refresh_hard_expires_at,
             }
         )
-        # Saved before use: the old refresh token dies 24 h after this one was issued.
+        # Saved before use: the old refresh token dies 24 h after this one was issued. Saved
+        # only while the lease is ours: a holder that stalled past it must not overwrite.
+        lease.check()
         self._vault.save_ledger(self._connection.id, updated)
         self._cached = updated
         metrics.add_metric(name="TokenRefreshed", unit="Count", value=1)
