@@ -7,6 +7,7 @@ Connector does, or lets the simulated Web Connector run whole sessions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -84,14 +85,46 @@ def test_nothing_waiting_answers_none(rig: QbwcRig) -> None:
     assert rig.login()[1] == "none"
 
 
-def test_a_bad_password_answers_nvu_and_repeated_failures_lock_the_door(rig: QbwcRig) -> None:
+def _metric_count(out: str, name: str) -> int:
+    """How many ``name`` the EMF documents the handlers printed count."""
+    documents = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    # EMF writes a value, or a list of them when one invocation added the metric again.
+    values = [d[name] for d in documents if name in d]
+    return sum(sum(v) if isinstance(v, list) else v for v in values)
+
+
+def _delays(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The delay the service decided for each wrong login, from its log lines."""
+    return [float(r.__dict__["delay_s"]) for r in caplog.records if "delay_s" in r.__dict__]
+
+
+def test_after_fifty_wrong_passwords_the_right_one_still_logs_in_at_once(
+    rig: QbwcRig, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a guesser (or a stale saved password) failing fifty times in a row
     rig.queue(taxed_order(1))
-    assert rig.login(password="wrong")[1] == "nvu"
+    capfd.readouterr()
+    caplog.clear()
     assert rig.login(user="someone-else")[1] == "nvu"
-    for _ in range(3):
+    for _ in range(49):
         assert rig.login(password="wrong")[1] == "nvu"
-    # Five failures in the window: even the right password is refused until it passes.
-    assert rig.login()[1] == "nvu"
+    failed, delays = capfd.readouterr().out, _delays(caplog)
+    caplog.clear()
+
+    # When the merchant's Web Connector comes with the right password
+    ticket, status = rig.login()[:2]
+
+    # Then it gets a session at once; each wrong answer waited longer, up to the cap; each
+    # counted in the metric the alarm watches
+    assert status == "" and len(ticket) >= 32
+    assert delays == [1.0, 2.0] + [4.0] * 48
+    assert _metric_count(failed, "WebConnectorLoginFailed") == 50
+    assert _delays(caplog) == []
+    assert _metric_count(capfd.readouterr().out, "WebConnectorLoginFailed") == 0
+    # And the session drains as any other does
+    company = QbdCompany()
+    assert _drain_by_hand(rig, ticket, company)[-1] == 100
+    assert [t.ref_number for t in company.transactions("Invoice")] == ["1"]
 
 
 def test_a_rotated_password_works_at_once_despite_the_cached_hash(rig: QbwcRig) -> None:

@@ -44,6 +44,7 @@ from connector.ledgers.qbd.outbox import (
 )
 from connector.ledgers.qbd.password import same_user, verify_password
 from connector.ledgers.qbd.preferences import company_preferences
+from connector.ledgers.qbd.qbwc_logins import login_delay
 from connector.ledgers.qbd.qbwc_sessions import Session, SessionStore
 from connector.ledgers.qbd.qbwc_soap import (
     SoapCall,
@@ -93,6 +94,8 @@ class QbwcService:
         audit: AuditTrail,
         clock: Callable[[], float] = time.time,
         health: HealthMarks | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        delay_scale: float = 1.0,
     ) -> None:
         self._config = config
         self._health = health
@@ -103,6 +106,9 @@ class QbwcService:
         self._audit = audit
         self._settler = Settler(outbox=outbox, state=state, audit=audit)
         self._clock = clock
+        self._sleep = sleep
+        # The local runtime's retry scale: a wrong login there waits milliseconds, not seconds.
+        self._delay_scale = delay_scale
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> QbwcService:
@@ -114,6 +120,7 @@ class QbwcService:
             state=runtime.state,
             audit=runtime.audit,
             health=HealthMarks(runtime.settings.state_table),
+            delay_scale=runtime.settings.retry_scale,
         )
 
     # --- the door -----------------------------------------------------------------------
@@ -210,10 +217,6 @@ class QbwcService:
         if connection is None:
             logger.warning("QBWC login for a connection that is not a Desktop connection")
             return [decoy, NVU]
-        if self._sessions.login_blocked(connection_id):
-            logger.warning("QBWC login refused: too many bad logins, waiting out the window")
-            metrics.add_metric(name="QbwcLoginThrottled", unit="Count", value=1)
-            return [decoy, NVU]
         try:
             stored = self._vault.qbd(connection_id).password_hash
         except PermanentError as exc:
@@ -227,11 +230,10 @@ class QbwcService:
             fresh = self._vault.qbd(connection_id, fresh=True).password_hash
             password_ok = fresh != stored and verify_password(password, fresh)
         if not (user_ok and password_ok):
-            failures = self._sessions.record_failure(connection_id)
-            logger.warning("QBWC login refused: bad user name or password", failures=failures)
-            metrics.add_metric(name="QbwcLoginFailed", unit="Count", value=1)
+            self._slow_down(connection_id)
             return [decoy, NVU]
-        self._sessions.clear_failures(connection_id)
+        # The right password never waits and never resets the count: the merchant's own
+        # scheduled logins must not give a guesser back his short delays.
         waiting = self._outbox.count_waiting(connection_id)
         if waiting == 0:
             return [decoy, NONE]
@@ -243,6 +245,18 @@ class QbwcService:
             return [decoy, BUSY, str(postpone)]
         logger.info("QBWC session opened", waiting=waiting)
         return [session.ticket, ""]
+
+    def _slow_down(self, connection_id: str) -> None:
+        """A wrong login: count it, then hold the answer (qbwc_logins), never lock out."""
+        failures = self._sessions.record_failure(connection_id)
+        delay_s = login_delay(failures)
+        logger.warning(
+            "QBWC login refused: bad user name or password; answer delayed",
+            failures=failures,
+            delay_s=delay_s,
+        )
+        metrics.add_metric(name="WebConnectorLoginFailed", unit="Count", value=1)
+        self._sleep(delay_s * self._delay_scale)
 
     def _session(self, connection_id: str, ticket: str) -> Session | None:
         session = self._sessions.get(ticket)

@@ -1,10 +1,11 @@
-"""Web Connector sessions and login throttling in DynamoDB (SESSION_TABLE).
+"""Web Connector sessions and failed-login counts in DynamoDB (SESSION_TABLE).
 
 Every SOAP call is a new Lambda invocation, so everything a session knows lives
 here. Keys (pk / sk):
   ticket#<ticket>        / SESSION   one session: its connection, drain progress, last error
   active#<connection>    / LEASE     which ticket may drain the connection now
-  logins#<connection>    / FAILURES  bad logins in the current window
+  logins#<connection>    / FAILURES  bad logins in the current window (they slow the next
+                                     answer, qbwc_logins; nothing is ever locked out)
   msgset#<connection>    / <set id>  what a qbXML message asked for, until its answer is read
   msgset#<connection>    / LATEST    the last message set sent with a newMessageSetID
 Items carry ``expires_at`` (TTL); expiry is also checked on read because TTL
@@ -37,7 +38,6 @@ from connector.dynamo_batch import Write
 SESSION_TTL_S = 4 * 3600
 ACTIVE_TIMEOUT_S = 300
 LOGIN_WINDOW_S = 15 * 60
-MAX_LOGIN_FAILURES = 5
 MESSAGE_SET_TTL_S = 30 * 24 * 3600
 _LATEST = "LATEST"  # set ids are lower-case hex and digits, so this sort key is free
 
@@ -85,18 +85,7 @@ class SessionStore:
         self._table = _table(table_name, resource)
         self._clock = clock
 
-    # --- login throttling -------------------------------------------------------------
-    def login_blocked(self, connection_id: str) -> bool:
-        """Too many bad logins in the window: refuse without checking the password."""
-        item = self._table.get_item(
-            Key={"pk": f"logins#{connection_id}", "sk": "FAILURES"}, ConsistentRead=True
-        ).get("Item")
-        if not item:
-            return False
-        if float(item["window_start"]) + LOGIN_WINDOW_S < self._clock():
-            return False
-        return int(item["count"]) >= MAX_LOGIN_FAILURES
-
+    # --- failed logins -----------------------------------------------------------------
     def record_failure(self, connection_id: str) -> int:
         """Count a bad login; a new window starts when the last one has passed."""
         now = self._clock()
@@ -123,9 +112,6 @@ class SessionStore:
             }
         )
         return 1
-
-    def clear_failures(self, connection_id: str) -> None:
-        self._table.delete_item(Key={"pk": f"logins#{connection_id}", "sk": "FAILURES"})
 
     # --- sessions --------------------------------------------------------------------
     def active_until(self, connection_id: str) -> float | None:
