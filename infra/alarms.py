@@ -117,6 +117,21 @@ def custom_metric_alarms(tenant: str) -> list[MetricAlarm]:
             period=Duration.minutes(15),
         ),
         MetricAlarm(
+            "WebConnectorLoginFailed",
+            "WebConnectorLoginFailed",
+            "Sum",
+            "More than four wrong Web Connector logins (user name or password) in an hour. "
+            "Nothing is locked out: wrong logins are only answered slowly, the right password "
+            "still gets in. Either someone is guessing at a /qbwc URL (the qbwc function's "
+            "logs name the connection, the API access logs the source), or the bookkeeper's "
+            f"saved password is stale (`{status}` shows the Web Connector's last contact): run "
+            f"`connector qwc <connection> --rotate --tenant {tenant}` and have them type the new "
+            "password into the Web Connector.",
+            # A stale password on a 5-minute schedule fails 12 times an hour; a typo or two not.
+            period=Duration.hours(1),
+            threshold=4,
+        ),
+        MetricAlarm(
             "RecordsParked",
             "RecordsParked",
             "Sum",

@@ -121,6 +121,8 @@ CUSTOM_METRIC_ALARMS: dict[str, tuple[str, int, str, int, int, int, str]] = {
     "WebhookUnhealthy": ("Maximum", 0, ">", 300, 1, 1, "connector webhooks check"),
     "WebConnectorSilent": ("Maximum", 0, ">", 900, 1, 1, "connector status"),
     "RecordsParked": ("Sum", 0, ">", 300, 1, 1, "connector parked"),
+    # Wrong Web Connector logins: a guesser, or a stale saved password (more than four an hour).
+    "WebConnectorLoginFailed": ("Sum", 4, ">", 3600, 1, 1, "connector qwc <connection> --rotate"),
     # Each hour holds two runs of the 30-minute keep-alive.
     "RefreshTokenDaysLeft": ("Minimum", 30, "<", 3600, 1, 1, "connector status"),
 }
