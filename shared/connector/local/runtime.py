@@ -32,13 +32,14 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import SecretStr
 
 from connector import cli_target, resources
+from connector.config import parse_tenant_json
 from connector.local.aws import REGION, EmbeddedAws, LocalQueue
 from connector.local.context import function_physical_name, new_context
 from connector.local.gateway import Gateway
 from connector.local.queues import QueuePoller
 from connector.local.schedules import Schedule
 from connector.observability import metrics
-from connector.resources import FUNCTIONS, QUEUES, TABLES, FunctionSpec, QueueSpec, TableSpec
+from connector.resources import QUEUES, TABLES, FunctionSpec, QueueSpec, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ class LocalRuntime:
     keeps the declared value. A batch that outlives the short timeout is not
     handed out twice: each function has one poller, which receives again only
     after it has finished and deleted the previous batch.
+
+    Without ``functions``, it runs what the tenant's stack deploys: the functions and
+    tables connector.resources.select picks for the ledgers of ``tenant_config_json``.
+    Given ``functions`` (a test's own), every declared table is created unless ``tables``
+    says otherwise.
     """
 
     def __init__(
@@ -93,8 +99,8 @@ class LocalRuntime:
         tenant: str,
         tenant_config_json: str,
         port: int = 0,
-        functions: tuple[FunctionSpec, ...] = FUNCTIONS,
-        tables: tuple[TableSpec, ...] = TABLES,
+        functions: tuple[FunctionSpec, ...] | None = None,
+        tables: tuple[TableSpec, ...] | None = None,
         queues: tuple[QueueSpec, ...] = QUEUES,
         secrets: Mapping[str, Mapping[str, Any]] | None = None,
         poll_interval_s: float = 0.2,
@@ -105,8 +111,15 @@ class LocalRuntime:
         self.tenant = tenant
         self.tenant_config_json = tenant_config_json
         self.port = port
+        if functions is None:
+            # What the tenant's stack would deploy (connector.resources.select): no Web
+            # Connector without a Desktop connection, no OAuth without an Online one.
+            config = parse_tenant_json(tenant_config_json)
+            selection = resources.select(c.ledger.kind for c in config.connections)
+            functions = selection.functions
+            tables = selection.tables if tables is None else tables
         self.functions = functions
-        self.tables = tables
+        self.tables = TABLES if tables is None else tables
         self.queues = queues
         self.secrets = secrets or {}
         self.poll_interval_s = poll_interval_s

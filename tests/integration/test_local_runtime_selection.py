@@ -1,0 +1,77 @@
+"""`connector local` runs what the tenant's stack deploys (issue #11 part 11).
+
+LocalRuntime without explicit functions follows connector.resources.select, as
+the CDK stack does: an Online-only tenant has no Web Connector route or Desktop
+tables, a Desktop-only tenant no OAuth route or token-refresh schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from connector import resources
+from connector.config import TenantConfig
+from connector.local import LocalRuntime
+
+
+def _tenant(kind: str) -> str:
+    ledger = {"kind": "qbd", "user_name": "desk-sync"} if kind == "qbd" else {"kind": "qbo"}
+    return TenantConfig.model_validate(
+        {
+            "tenant": "solo",
+            "connections": [
+                {
+                    "id": "shop",
+                    "store": {"kind": "woocommerce", "url": "https://shop.example.com"},
+                    "ledger": ledger,
+                }
+            ],
+        }
+    ).model_dump_json()
+
+
+@pytest.fixture
+def online() -> Iterator[LocalRuntime]:
+    with LocalRuntime(tenant="solo", tenant_config_json=_tenant("qbo")) as running:
+        yield running
+
+
+@pytest.fixture
+def desktop() -> Iterator[LocalRuntime]:
+    with LocalRuntime(tenant="solo", tenant_config_json=_tenant("qbd")) as running:
+        yield running
+
+
+def test_an_online_only_tenant_runs_no_web_connector(online: LocalRuntime) -> None:
+    assert {spec.name for spec in online.functions} == {
+        "ingest",
+        "sync",
+        "oauth",
+        "qbo_token",
+        "reconcile",
+    }
+    with httpx.Client(base_url=online.base_url, timeout=30) as http:
+        # API Gateway's answer for a route the stage does not have.
+        answer = http.post("/qbwc/shop", content=b"<soap/>")
+        assert answer.status_code == 403
+        assert answer.json() == {"message": "Missing Authentication Token"}
+    assert resources.ENV_OUTBOX_TABLE not in online.env
+    assert resources.ENV_SESSION_TABLE not in online.env
+    names = online.boto3_client("dynamodb").list_tables()["TableNames"]
+    assert sorted(names) == sorted(online.table_names.values())
+    assert set(online.table_names) == {"StateTable", "AuditTable"}
+    online.fire_schedule("qbo_token")  # the token refresher is there, and runs
+
+
+def test_a_desktop_only_tenant_runs_no_oauth_or_token_refresher(desktop: LocalRuntime) -> None:
+    assert {spec.name for spec in desktop.functions} == {"ingest", "sync", "qbwc", "reconcile"}
+    with httpx.Client(base_url=desktop.base_url, timeout=30) as http:
+        answer = http.get("/oauth/qbo/connect/shop")
+        assert answer.status_code == 403
+        assert http.get("/qbwc/shop", params={"wsdl": ""}).status_code == 200
+    assert set(desktop.table_names) == {"StateTable", "AuditTable", "OutboxTable", "SessionTable"}
+    with pytest.raises(KeyError, match="no scheduled function 'qbo_token'"):
+        desktop.fire_schedule("qbo_token")
