@@ -14,6 +14,8 @@ import time
 import uuid
 from types import TracebackType
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from connector.errors import TransientError
 from connector.observability import logger
 from connector.retry import jittered
@@ -84,5 +86,15 @@ class TokenLease:
 
     def _renew(self) -> None:
         while not self._stop.wait(self._lease_s / 4):
-            if not self._state.renew_lease(self._name, self._owner, self._fence, self._lease_s):
-                return  # lapsed: check() refuses the save
+            try:
+                renewed = self._state.renew_lease(
+                    self._name, self._owner, self._fence, self._lease_s
+                )
+            except (BotoCoreError, ClientError) as exc:
+                # DynamoDB unreachable: try again next quarter; check() refuses a lapsed save.
+                logger.warning(
+                    "token lease not renewed", connection_id=self._connection_id, error=str(exc)
+                )
+                continue
+            if not renewed:
+                return  # lapsed and maybe taken: check() refuses the save
