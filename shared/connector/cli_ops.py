@@ -16,11 +16,13 @@ from connector.status import circuit_reader, queue_counts, tenant_status
 from connector.status import render as render_status
 
 
-def _stores(target: Target) -> tuple[StateStore, OutboxStore]:
+def _stores(target: Target) -> tuple[StateStore, OutboxStore | None]:
     dynamodb = target.resource("dynamodb")
+    # A tenant without a Desktop connection deploys no outbox (connector.resources.select).
+    outbox_table = target.outputs.get(cli_target.table_output(resources.OUTBOX_TABLE))
     return (
         StateStore(target.table(resources.STATE_TABLE), resource=dynamodb),
-        OutboxStore(target.table(resources.OUTBOX_TABLE), resource=dynamodb),
+        OutboxStore(outbox_table, resource=dynamodb) if outbox_table else None,
     )
 
 

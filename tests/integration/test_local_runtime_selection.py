@@ -7,14 +7,17 @@ tables, a Desktop-only tenant no OAuth route or token-refresh schedule.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from connector import resources
-from connector.config import TenantConfig
+from connector import cli_target, resources
+from connector.config import TenantConfig, parse_tenant_json
 from connector.local import LocalRuntime
+from simulators.testbed.tenant_files import publish, run_cli, write_tenant_file
 
 
 def _tenant(kind: str) -> str:
@@ -75,3 +78,21 @@ def test_a_desktop_only_tenant_runs_no_oauth_or_token_refresher(desktop: LocalRu
     assert set(desktop.table_names) == {"StateTable", "AuditTable", "OutboxTable", "SessionTable"}
     with pytest.raises(KeyError, match="no scheduled function 'qbo_token'"):
         desktop.fire_schedule("qbo_token")
+
+
+def test_status_and_parked_work_for_a_tenant_without_the_desktop_outbox(
+    online: LocalRuntime, tmp_path: Path
+) -> None:
+    # Given connector local for an Online-only tenant: no OutboxTableName among its outputs
+    assert cli_target.table_output(resources.OUTBOX_TABLE) not in online.outputs()
+    path = write_tenant_file(parse_tenant_json(online.tenant_config_json), tmp_path)
+    publish(online, path)
+
+    # Then on-call's first two commands still answer
+    status = run_cli("status", "--config", str(path), "--local", "--json")
+    assert status.returncode == 0, status.stderr
+    (connection,) = json.loads(status.stdout)["connections"]
+    assert connection["connection_id"] == "shop"
+    parked = run_cli("parked", "--config", str(path), "--local", "--json")
+    assert parked.returncode == 0, parked.stderr
+    assert json.loads(parked.stdout) == []
