@@ -50,6 +50,22 @@ def seeded_secrets(config: TenantConfig, raw: dict[str, Any], source: str) -> di
     return seeded
 
 
+def route_lines(config: TenantConfig, base_url: str) -> list[str]:
+    """Per connection, the URLs it is reached at: only its own ledger's routes exist
+    (connector.resources.select), so a Desktop connection has no connect link."""
+    lines = []
+    for connection in config.connections:
+        ledger_route = (
+            f"connect {base_url}/oauth/qbo/connect/{connection.id}"
+            if connection.ledger.kind == "qbo"
+            else f"Web Connector {base_url}/qbwc/{connection.id}"
+        )
+        lines.append(
+            f"  {connection.id}: webhook {base_url}/webhooks/{connection.id}  {ledger_route}"
+        )
+    return lines
+
+
 def run_local(config_path: Path, secrets_path: Path | None, port: int) -> int:
     from connector.local import LocalRuntime
 
@@ -74,12 +90,8 @@ def run_local(config_path: Path, secrets_path: Path | None, port: int) -> int:
         cli_target.write_local_file(endpoint_file, endpoint)
         try:
             print(runtime.base_url, flush=True)
-            for connection in config.connections:
-                print(
-                    f"  {connection.id}: webhook {runtime.base_url}/webhooks/{connection.id}  "
-                    f"connect {runtime.base_url}/oauth/qbo/connect/{connection.id}",
-                    flush=True,
-                )
+            for line in route_lines(config, runtime.base_url):
+                print(line, flush=True)
             print(
                 f"  AWS (moto) {endpoint.aws_endpoint_url}, account {endpoint.account_id}, "
                 f"region {endpoint.region}; written to {endpoint_file}",

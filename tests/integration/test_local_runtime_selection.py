@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from connector import cli_target, resources
+from connector.cli_local import route_lines
 from connector.config import TenantConfig, parse_tenant_json
 from connector.local import LocalRuntime
 from simulators.testbed.tenant_files import publish, run_cli, write_tenant_file
@@ -96,3 +97,20 @@ def test_status_and_parked_work_for_a_tenant_without_the_desktop_outbox(
     parked = run_cli("parked", "--config", str(path), "--local", "--json")
     assert parked.returncode == 0, parked.stderr
     assert json.loads(parked.stdout) == []
+
+
+@pytest.mark.parametrize("kind", ["qbo", "qbd"])
+def test_every_url_connector_local_prints_is_a_route_it_serves(kind: str) -> None:
+    config = _tenant(kind)
+    with (
+        LocalRuntime(tenant="solo", tenant_config_json=config) as running,
+        httpx.Client(timeout=30) as http,
+    ):
+        (line,) = route_lines(parse_tenant_json(config), running.base_url)
+        urls = [word for word in line.split() if word.startswith("http")]
+        assert len(urls) == 2
+        assert ("/qbwc/shop" in urls[1]) is (kind == "qbd")
+        webhook, ledger = urls
+        # Not API Gateway's answer for a route the stage lacks: a handler answered.
+        for answer in (http.post(webhook, content=b"{}"), http.get(ledger)):
+            assert "Missing Authentication Token" not in answer.text, answer.url
