@@ -513,10 +513,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     config = load_tenant(path)
     if args.tenant and config.tenant != args.tenant:
         raise ConfigError(f"--tenant is {args.tenant!r} but the tenant file is {config.tenant!r}")
-    connection = config.connection(args.connection)
-    if connection is None:
-        known = ", ".join(c.id for c in config.connections)
-        raise ConfigError(f"no connection {args.connection!r} in tenant {config.tenant} ({known})")
+    connection = config.require_connection(args.connection)
     target = cli_target.open_target(config.tenant, path, local=args.local)
     with httpx.Client(timeout=30.0) as http:
         store = open_store(connection, vault=target.vault(), http=http, lookups=StoreLookups())

@@ -62,12 +62,7 @@ def _status(args: argparse.Namespace) -> int:
 def _connect_url(args: argparse.Namespace) -> int:
     """The link the merchant opens to connect QuickBooks Online (the stack's ConnectUrl…)."""
     config, target = _tenant_target(args, "connect-url")
-    connection = config.connection(args.connection_id)
-    if connection is None:
-        known = ", ".join(c.id for c in config.connections)
-        raise ConfigError(
-            f"no connection {args.connection_id!r} in tenant {config.tenant} ({known})"
-        )
+    connection = config.require_connection(args.connection_id)
     if connection.ledger.kind != "qbo":
         raise ConfigError(
             f"connection {connection.id} posts to QuickBooks Desktop: it connects through the "
@@ -81,12 +76,7 @@ def _qwc(args: argparse.Namespace) -> int:
     from connector.qwc import ensure_password, render_qwc
 
     config, target = _tenant_target(args, "qwc")
-    connection = config.connection(args.connection_id)
-    if connection is None:
-        known = ", ".join(c.id for c in config.connections)
-        raise ConfigError(
-            f"no connection {args.connection_id!r} in tenant {config.tenant} ({known})"
-        )
+    connection = config.require_connection(args.connection_id)
     ledger = connection.qbd  # refuses a QuickBooks Online connection before any AWS call
     base_url = args.url or target.api_url
     # Everything that can refuse (https, ids) runs before the password is touched.
@@ -121,14 +111,11 @@ def _webhooks(args: argparse.Namespace) -> int:
     from connector import webhook_setup
 
     config, target = _tenant_target(args, "webhooks")
-    connections = list(config.connections)
-    if args.connection:
-        connections = [c for c in connections if c.id == args.connection]
-        if not connections:
-            known = ", ".join(c.id for c in config.connections)
-            raise ConfigError(
-                f"no connection {args.connection!r} in tenant {config.tenant} ({known})"
-            )
+    connections = (
+        [config.require_connection(args.connection)]
+        if args.connection
+        else list(config.connections)
+    )
     base_url = args.url or target.api_url
     vault = target.vault()
     dry_run = args.verb == "sync" and args.dry_run

@@ -7,7 +7,6 @@ import json
 from connector import cli_target, resources
 from connector.cli_target import Target
 from connector.config import TenantConfig
-from connector.errors import ConfigError
 from connector.health import HealthMarks
 from connector.ledgers.qbd.outbox import OutboxStore
 from connector.parked import counts, parked_records, render
@@ -29,9 +28,8 @@ def _stores(target: Target) -> tuple[StateStore, OutboxStore | None]:
 def parked(
     config: TenantConfig, target: Target, *, connection_id: str | None, as_json: bool
 ) -> int:
-    if connection_id and config.connection(connection_id) is None:
-        known = ", ".join(c.id for c in config.connections)
-        raise ConfigError(f"no connection {connection_id!r} in tenant {config.tenant} ({known})")
+    if connection_id:
+        config.require_connection(connection_id)
     state, outbox = _stores(target)
     records = parked_records(config, state=state, outbox=outbox, connection_id=connection_id)
     if as_json:

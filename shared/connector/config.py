@@ -453,6 +453,14 @@ class TenantConfig(_Settings):
     def connection(self, connection_id: str) -> Connection | None:
         return next((c for c in self.connections if c.id == connection_id), None)
 
+    def require_connection(self, connection_id: str) -> Connection:
+        """The connection a command names; a ConfigError listing the known ones otherwise."""
+        found = self.connection(connection_id)
+        if found is None:
+            known = ", ".join(c.id for c in self.connections)
+            raise ConfigError(f"no connection {connection_id!r} in tenant {self.tenant} ({known})")
+        return found
+
 
 _KINDS = {"store": {"woocommerce", "bigcommerce", "magento"}, "ledger": {"qbo", "qbd"}}
 

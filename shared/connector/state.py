@@ -201,16 +201,7 @@ class StateStore:
     def sync_states(self, connection_id: str, entity: str) -> Iterator[SyncState]:
         """Every record's state for a connection and entity (a scan: reports and tests only)."""
         prefix = f"{connection_id}#{entity}#"
-        kwargs: dict[str, Any] = {
-            "FilterExpression": Attr("pk").begins_with(prefix) & Attr("sk").eq("STATE")
-        }
-        while True:
-            page = self._table.scan(**kwargs)
-            for item in page.get("Items", []):
-                yield SyncState.model_validate(_plain(item))
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        yield from self._scan_states(Attr("pk").begins_with(prefix) & Attr("sk").eq("STATE"))
 
     def parked_states(self, connection_id: str | None = None) -> Iterator[SyncState]:
         """Every parked record's state, of one connection or all (connector.parked).
@@ -221,7 +212,13 @@ class StateStore:
         condition = Attr("sk").eq("STATE") & Attr("status").is_in(list(PARKED_STATUSES))
         if connection_id:
             condition = condition & Attr("pk").begins_with(f"{connection_id}#")
-        kwargs: dict[str, Any] = {"FilterExpression": condition, "ConsistentRead": True}
+        yield from self._scan_states(condition, consistent=True)
+
+    def _scan_states(self, condition: Any, *, consistent: bool = False) -> Iterator[SyncState]:
+        """The sync states a filtered scan finds, page by page."""
+        kwargs: dict[str, Any] = {"FilterExpression": condition}
+        if consistent:
+            kwargs["ConsistentRead"] = True
         while True:
             page = self._table.scan(**kwargs)
             for item in page.get("Items", []):
