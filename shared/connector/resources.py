@@ -284,3 +284,11 @@ def secret_prefix(tenant: str) -> str:
 def secret_name(prefix: str, connection_id: str, part: Literal["store", "ledger"]) -> str:
     """Secrets Manager name of one connection's store keys or ledger tokens."""
     return f"{prefix}/{connection_id}/{part}"
+
+
+def connect_link_key_name(prefix: str) -> str:
+    """Secrets Manager name of the tenant's key that signs QuickBooks connect links.
+
+    One level above the connections' secrets, so no connection id can collide with it.
+    """
+    return f"{prefix}/connect-link-key"
