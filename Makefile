@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test modules run in parallel, one module (and the whole infra layer) per worker: tests/conftest.py.
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadgroup
 
 .PHONY: dev demo run test test-unit test-integration test-infra test-e2e lint format build synth deploy bench clean
 
@@ -24,10 +26,10 @@ run: demo
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest tests
+	$(PYTEST) tests
 
 test-unit test-integration test-infra test-e2e: $(STAMP)
-	$(BIN)/python -m pytest tests/$(subst test-,,$@)
+	$(PYTEST) tests/$(subst test-,,$@)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

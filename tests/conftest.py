@@ -25,6 +25,18 @@ from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET, Api
 from simulators.testbed.reference import REFERENCE
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``).
+
+    A module's tests share one worker, so its module-scoped rigs start once, not once per
+    worker. The infra layer shares one worker because every synth reads build/lambda, which
+    scripts/build_assets.py rewrites in place.
+    """
+    for item in items:
+        group = "infra" if item.path.parent.name == "infra" else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A test marked ``reference`` reads ../shared/reference: it skips where that is absent."""
     if item.get_closest_marker("reference") is not None and not REFERENCE.is_dir():
