@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connector.errors import ConfigError
+from connector.retention import DEFAULT_RETENTION_DAYS, check_days
 
 _ID = r"^[a-z0-9][a-z0-9-]{0,39}$"
 _DOC_FIELDS = {"number", "id", "prefix"}
@@ -441,6 +442,13 @@ class Connection(_Settings):
 class TenantConfig(_Settings):
     tenant: Annotated[str, Field(pattern=_ID)]
     connections: Annotated[tuple[Connection, ...], Field(min_length=1)]
+    # How long audit events and finished Desktop outbox entries are kept (connector.retention).
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _whole_days(cls, value: object) -> int:
+        return check_days(value)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TenantConfig:

@@ -304,3 +304,26 @@ def test_bigcommerce_and_magento_stores_are_configured_by_kind(tmp_path: Path) -
     wrong = bigcommerce.replace('store_hash = "abc123"', 'store_hash = "abc123"\nurl = "https://x"')
     with pytest.raises(ConfigError, match=r"connections\.0\.store\.url: Extra inputs"):
         load_tenant(_write(tmp_path, wrong))
+
+
+def test_retention_days_defaults_to_seven_years_and_can_be_set(tmp_path: Path) -> None:
+    assert load_tenant(_write(tmp_path, GOOD)).retention_days == 2557
+    set_to = GOOD.replace('tenant = "acme"', 'tenant = "acme"\nretention_days = 3653')
+    config = load_tenant(_write(tmp_path, set_to))
+    assert config.retention_days == 3653
+    # The functions read the tenant file as JSON from their environment: it survives the trip
+    assert parse_tenant_json(config.model_dump_json()).retention_days == 3653
+
+
+@pytest.mark.parametrize("value", ["0", "-30", "2557.5", '"7 years"', '"never"', "true", "99999"])
+def test_retention_days_that_are_not_whole_days_are_refused(tmp_path: Path, value: str) -> None:
+    path = _write(
+        tmp_path, GOOD.replace('tenant = "acme"', f'tenant = "acme"\nretention_days = {value}')
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_tenant(path)
+    message = str(raised.value)
+    assert str(path) in message
+    assert "retention_days: " in message
+    assert "whole number of days from 1 to 36525" in message
+    assert "default, 2557 days" in message
