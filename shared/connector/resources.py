@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from connector.retention import TTL_ATTRIBUTE
+
 # Environment variables through which a deployment tells the functions where
 # their resources are. connector.settings reads them; nothing else does.
 ENV_TENANT = "CONNECTOR_TENANT"
@@ -108,11 +110,15 @@ STATE_TABLE = TableSpec(
 AUDIT_TABLE = TableSpec(
     logical_id="AuditTable",
     env_var=ENV_AUDIT_TABLE,
+    # Each event expires retention_days after it was written (connector.retention).
+    ttl_attribute=TTL_ATTRIBUTE,
     purpose="append-only audit events per record",
 )
 OUTBOX_TABLE = TableSpec(
     logical_id="OutboxTable",
     env_var=ENV_OUTBOX_TABLE,
+    # Finished entries expire retention_days after QuickBooks took them; waiting ones never.
+    ttl_attribute=TTL_ATTRIBUTE,
     purpose="QuickBooks Desktop work waiting for the Web Connector, in order per connection",
     only_for="qbd",
 )

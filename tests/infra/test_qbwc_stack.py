@@ -133,7 +133,7 @@ def test_post_and_get_on_qbwc_connection_reach_the_qbwc_function(desk: Synth):
     assert any("/GET/qbwc/*" in arn for arn in arns)
 
 
-def test_outbox_and_session_tables_are_keyed_recoverable_and_sessions_expire(desk: Synth):
+def test_outbox_and_session_tables_are_keyed_recoverable_and_expire_items(desk: Synth):
     for spec in (resources.OUTBOX_TABLE, resources.SESSION_TABLE):
         logical_id = desk.logical_id(desk.stack.tables.by_id[spec.logical_id])
         table = desk.cfn["Resources"][logical_id]
@@ -154,8 +154,8 @@ def test_outbox_and_session_tables_are_keyed_recoverable_and_sessions_expire(des
     outbox = desk.cfn["Resources"][
         desk.logical_id(desk.stack.tables.by_id[resources.OUTBOX_TABLE.logical_id])
     ]["Properties"]
-    # Outbox entries are kept until drained or replayed; nothing expires them.
-    assert "TimeToLiveSpecification" not in outbox
+    # Finished outbox entries expire retention_days after QuickBooks took them.
+    assert outbox["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
 def test_only_the_sync_worker_and_the_qbwc_function_touch_the_outbox(desk: Synth):

@@ -64,12 +64,12 @@ def test_tables_are_on_demand_with_point_in_time_recovery_and_retained(acme: Syn
         assert "KMSMasterKeyId" not in props["SSESpecification"]
 
 
-def test_only_the_state_table_expires_items(acme: Synth):
+def test_the_state_and_audit_tables_expire_items_by_expires_at(acme: Synth):
     state = _props(acme, acme.stack.tables.by_id["StateTable"])
     audit = _props(acme, acme.stack.tables.by_id["AuditTable"])
     assert state["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    # The audit trail is append-only and kept.
-    assert "TimeToLiveSpecification" not in audit
+    # Audit events are kept retention_days (the tenant file), then DynamoDB deletes them.
+    assert audit["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
 def test_each_connection_has_a_store_and_a_ledger_secret_under_the_tenant_prefix(acme: Synth):
