@@ -12,7 +12,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connector.errors import ConfigError
 from connector.retention import DEFAULT_RETENTION_DAYS, check_days
@@ -444,6 +452,9 @@ class TenantConfig(_Settings):
     connections: Annotated[tuple[Connection, ...], Field(min_length=1)]
     # How long audit events and finished Desktop outbox entries are kept (connector.retention).
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # A WAF web ACL on the API stage (infra/waf.py): per-IP rate rules and AWS's common rules.
+    # Strict: a quoted "false" is a mistake to report, not a truthy string.
+    waf: StrictBool = False
 
     @field_validator("retention_days", mode="before")
     @classmethod

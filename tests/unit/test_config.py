@@ -327,3 +327,21 @@ def test_retention_days_that_are_not_whole_days_are_refused(tmp_path: Path, valu
     assert "retention_days: " in message
     assert "whole number of days from 1 to 36525" in message
     assert "default, 2557 days" in message
+
+
+def test_waf_is_off_unless_the_tenant_file_turns_it_on(tmp_path: Path) -> None:
+    assert load_tenant(_write(tmp_path, GOOD)).waf is False
+    on = load_tenant(
+        _write(tmp_path, GOOD.replace('tenant = "acme"', 'tenant = "acme"\nwaf = true'))
+    )
+    assert on.waf is True
+    assert parse_tenant_json(on.model_dump_json()).waf is True
+
+
+@pytest.mark.parametrize("value", ['"true"', '"false"', "1", '"yes"'])
+def test_a_waf_that_is_not_true_or_false_is_refused(tmp_path: Path, value: str) -> None:
+    path = _write(tmp_path, GOOD.replace('tenant = "acme"', f'tenant = "acme"\nwaf = {value}'))
+    with pytest.raises(ConfigError) as raised:
+        load_tenant(path)
+    assert str(path) in str(raised.value)
+    assert "waf: Input should be a valid boolean" in str(raised.value)
