@@ -45,7 +45,7 @@ from connector.ledgers.qbd.outbox import (
 from connector.ledgers.qbd.password import same_user, verify_password
 from connector.ledgers.qbd.preferences import company_preferences
 from connector.ledgers.qbd.qbwc_logins import login_delay
-from connector.ledgers.qbd.qbwc_sessions import Session, SessionStore
+from connector.ledgers.qbd.qbwc_sessions import ACTIVE_TIMEOUT_S, Session, SessionStore
 from connector.ledgers.qbd.qbwc_soap import (
     SoapCall,
     SoapFault,
@@ -67,6 +67,12 @@ MIN_CLIENT_VERSION = (2, 1, 0, 30)
 WARN_CLIENT_VERSION = (2, 2, 0, 0)
 MAX_UNPROCESSED = 3  # messages QuickBooks failed to process (hresult) before an entry parks
 NVU, NONE, BUSY = "nvu", "none", "busy"
+# What a ticket whose session lease lapsed is told (getLastError, closeConnection): its
+# sendRequestXML got "" and its receiveResponseXML -1, which end the Web Connector's run.
+ENDED = (
+    f"This session expired: no call for {ACTIVE_TIMEOUT_S // 60} minutes. Nothing is lost; "
+    "the next scheduled run starts a new session and picks up what was left."
+)
 
 
 @dataclass(frozen=True)
@@ -258,9 +264,24 @@ class QbwcService:
         metrics.add_metric(name="WebConnectorLoginFailed", unit="Count", value=1)
         self._sleep(delay_s * self._delay_scale)
 
-    def _session(self, connection_id: str, ticket: str) -> Session | None:
+    def _known(self, connection_id: str, ticket: str) -> Session | None:
+        """The open session a ticket names, whether or not its lease still holds."""
         session = self._sessions.get(ticket)
         if session is None or session.connection_id != connection_id or session.closed:
+            return None
+        return session
+
+    def _session(self, connection_id: str, ticket: str) -> Session | None:
+        """The ticket's session, its lease renewed for this call; None when the ticket is
+        unknown or its lease lapsed (the Web Connector is then told the session ended)."""
+        session = self._known(connection_id, ticket)
+        if session is None:
+            return None
+        if not self._sessions.renew(session):
+            logger.warning(
+                "QBWC ticket refused: its session's lease lapsed",
+                idle_s=int(self._clock() - session.last_seen),
+            )
             return None
         return session
 
@@ -542,6 +563,8 @@ class QbwcService:
     def get_last_error(self, connection_id: str, ticket: str) -> str:
         session = self._session(connection_id, ticket)
         if session is None:
+            if self._known(connection_id, ticket) is not None:
+                return ENDED
             return "The session is unknown or has expired; the next scheduled run starts a new one."
         return session.last_error or "Nothing more to send."
 
@@ -559,7 +582,7 @@ class QbwcService:
     def close_connection(self, connection_id: str, ticket: str) -> str:
         session = self._session(connection_id, ticket)
         if session is None:
-            return "OK"
+            return ENDED if self._known(connection_id, ticket) is not None else "OK"
         self._sessions.close(session)
         left = self._outbox.count_waiting(connection_id)
         self._state.set_connection_status(

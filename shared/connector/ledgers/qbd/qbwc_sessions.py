@@ -16,7 +16,9 @@ answers "busy" (with a postpone hint). A session counts as alive until
 ACTIVE_TIMEOUT_S after its last call, long enough for QuickBooks to start and
 answer one message, short enough that a PC that crashed mid-session does not keep
 the next scheduled run out for long (consolibyte blocks for 60 s; QuickBooks can
-take tens of seconds to open a company file).
+take tens of seconds to open a company file). A ticket is good exactly as long:
+every call with one renews the lease first (``renew``) and is refused once it has
+lapsed, so a session that went quiet can never write beside the one that took over.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector import dynamo_batch
 from connector.dynamo_batch import Write
+from connector.observability import logger
 
 SESSION_TTL_S = 4 * 3600
 ACTIVE_TIMEOUT_S = 300
@@ -162,26 +165,35 @@ class SessionStore:
     def save(self, session: Session) -> Session:
         """Write the session back and keep its lease alive (it was read at ``session.version``)."""
         saved = self._write(session, new=False)
-        if not session.closed:
-            now = self._clock()
-            try:
-                self._table.update_item(
-                    Key={"pk": f"active#{session.connection_id}", "sk": "LEASE"},
-                    UpdateExpression="SET alive_until = :until",
-                    ConditionExpression=Attr("ticket").eq(session.ticket),
-                    ExpressionAttributeValues={":until": int(now) + ACTIVE_TIMEOUT_S},
-                )
-            except ClientError as exc:
-                # Another session took over after this one went quiet; it keeps the lease.
-                if not _conditional(exc):
-                    raise
+        if not session.closed and not self.renew(session):
+            # The call began under the lease (QbwcService renews it first) and a call is far
+            # shorter than ACTIVE_TIMEOUT_S; losing it here means a clock jumped.
+            logger.warning("QBWC session lease lapsed during a call")
         return saved
 
-    def holds_lease(self, session: Session) -> bool:
-        item = self._table.get_item(
-            Key={"pk": f"active#{session.connection_id}", "sk": "LEASE"}, ConsistentRead=True
-        ).get("Item")
-        return bool(item and item.get("ticket") == session.ticket)
+    def renew(self, session: Session) -> bool:
+        """Hold the connection's lease for another ACTIVE_TIMEOUT_S, if this session still
+        holds it; False when it lapsed or another session took it, and then the ticket is
+        good for nothing more. A lapsed lease is never revived, even when nobody took it:
+        the Web Connector may already have given up on the session."""
+        now = int(self._clock())
+        try:
+            self._table.update_item(
+                Key={"pk": f"active#{session.connection_id}", "sk": "LEASE"},
+                UpdateExpression="SET alive_until = :until, expires_at = :expires",
+                ConditionExpression=Attr("ticket").eq(session.ticket)
+                & Attr("alive_until").gte(now),
+                ExpressionAttributeValues={
+                    ":until": now + ACTIVE_TIMEOUT_S,
+                    # A session longer than SESSION_TTL_S must not lose its lease item to TTL.
+                    ":expires": now + SESSION_TTL_S,
+                },
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+        return True
 
     def close(self, session: Session) -> Session:
         closed = self._write(session.model_copy(update={"closed": True}), new=False)
