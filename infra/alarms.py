@@ -7,6 +7,7 @@ metrics are emitted only when something happens.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
@@ -21,7 +22,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from connector.resources import QBO_TOKEN, SERVICE_NAME
+from connector.resources import QBO_TOKEN, SERVICE_NAME, LedgerKind
 from infra.naming import METRICS_NAMESPACE, TOKEN_REFRESH_FAILED_METRIC, pascal
 
 PERIOD = Duration.minutes(5)
@@ -53,6 +54,8 @@ class MetricAlarm:
     comparison: cloudwatch.ComparisonOperator = GT
     evaluation_periods: int = 1
     datapoints_to_alarm: int | None = None
+    # Its metric exists only where a connection of this ledger kind does (None: any tenant).
+    only_for: LedgerKind | None = None
 
 
 def custom_metric_alarms(tenant: str) -> list[MetricAlarm]:
@@ -66,6 +69,7 @@ def custom_metric_alarms(tenant: str) -> list[MetricAlarm]:
             "A QuickBooks Online token refresh failed (Intuit down, or the merchant revoked the "
             f"app). Run `{status}`: a connection that needs a reconnect gets its ConnectUrl "
             f"output opened by the merchant, then `connector replay --tenant {tenant}`.",
+            only_for="qbo",
         ),
         MetricAlarm(
             "CircuitOpen",
@@ -75,6 +79,9 @@ def custom_metric_alarms(tenant: str) -> list[MetricAlarm]:
             "holds its records with a delay; they post when it answers again. First check "
             f"status.developer.intuit.com and the sync function's logs, then run `{status}` "
             "for the circuit state and what is queued.",
+            # The breaker guards QuickBooks Online companies (Runtime.circuit); Desktop work
+            # waits in the outbox for the Web Connector instead.
+            only_for="qbo",
         ),
         MetricAlarm(
             "DeliveriesNotQueued",
@@ -115,6 +122,7 @@ def custom_metric_alarms(tenant: str) -> list[MetricAlarm]:
             f"Connector is closed, or its password changed. Run `{status}` for its last "
             "contact, then ask the bookkeeper to open the Web Connector and Update Selected.",
             period=Duration.minutes(15),
+            only_for="qbd",
         ),
         MetricAlarm(
             "WebConnectorLoginFailed",
@@ -130,6 +138,7 @@ def custom_metric_alarms(tenant: str) -> list[MetricAlarm]:
             # A stale password on a 5-minute schedule fails 12 times an hour; a typo or two not.
             period=Duration.hours(1),
             threshold=4,
+            only_for="qbd",
         ),
         MetricAlarm(
             "RecordsParked",
@@ -152,6 +161,7 @@ def custom_metric_alarms(tenant: str) -> list[MetricAlarm]:
             period=Duration.minutes(2 * (QBO_TOKEN.schedule_minutes or 30)),
             threshold=RECONNECT_WARNING_DAYS,
             comparison=LT,
+            only_for="qbo",
         ),
     ]
 
@@ -169,6 +179,7 @@ class ConnectorAlarms(Construct):
         dead_letter_queues: list[sqs.IQueue],
         functions: dict[str, lambda_.IFunction],
         rest_api: apigateway.RestApi,
+        ledger_kinds: Collection[str],
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -227,6 +238,8 @@ class ConnectorAlarms(Construct):
             f"check --tenant {tenant}`.",
         )
         for spec in custom_metric_alarms(tenant):
+            if spec.only_for is not None and spec.only_for not in ledger_kinds:
+                continue  # an alarm whose metric this tenant never emits only misleads
             self._alarm(
                 spec.construct_id,
                 cloudwatch.Metric(

@@ -78,7 +78,12 @@ class ConnectorStack(Stack):
         self.secrets = secrets = ConnectionSecrets(
             self, "Secrets", config=config, prefix=prefix, suffixes=suffixes
         )
-        self.api = api = ConnectorApi(self, "Api")
+        self.api = api = ConnectorApi(
+            self,
+            "Api",
+            routes=[route for spec in selection.functions for route in spec.routes],
+            waf=config.waf,
+        )
         sync_dlq = queues.dead_letter_by_id[resources.SYNC_QUEUE.logical_id]
         environment = {
             resources.ENV_TENANT: config.tenant,
@@ -113,6 +118,7 @@ class ConnectorStack(Stack):
             dead_letter_queues=list(queues.dead_letter_by_id.values()),
             functions=dict(functions.by_name),
             rest_api=api.rest_api,
+            ledger_kinds={c.ledger.kind for c in config.connections},
             alarm_email=alarm_email,
         )
 

@@ -48,9 +48,11 @@ def test_stage_has_access_logs_throttling_and_tracing(acme: Synth):
     assert props["TracingEnabled"] is True
     assert "DestinationArn" in props["AccessLogSetting"]
     assert '"status":"$context.status"' in props["AccessLogSetting"]["Format"]
-    (settings,) = props["MethodSettings"]
-    assert settings["ThrottlingRateLimit"] > 0
-    assert settings["ThrottlingBurstLimit"] > 0
+    # Every method is throttled: its own budget (test_route_budgets_and_waf) or the default
+    assert props["MethodSettings"]
+    for settings in props["MethodSettings"]:
+        assert settings["ThrottlingRateLimit"] > 0
+        assert settings["ThrottlingBurstLimit"] > 0
     (api,) = acme.resources("AWS::ApiGateway::RestApi").values()
     assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
 

@@ -11,9 +11,15 @@ import pytest
 
 from connector import resources
 from infra.alarms import custom_metric_alarms
-from simulators.testbed.synth import TWO_CONNECTIONS, Synth
+from simulators.testbed.synth import MIXED_LEDGERS, TWO_CONNECTIONS, Synth
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def mixed(synth) -> Synth:
+    """Online and Desktop connections: every alarm has a metric that can exist."""
+    return synth(MIXED_LEDGERS, "acme")
 
 
 def test_scheduled_functions_run_at_their_declared_rate(acme: Synth):
@@ -130,11 +136,11 @@ COMPARISONS = {">": "GreaterThanThreshold", "<": "LessThanThreshold"}
 
 
 @pytest.mark.parametrize("metric_name", sorted(CUSTOM_METRIC_ALARMS))
-def test_each_metric_the_functions_emit_has_its_alarm(acme: Synth, metric_name: str):
+def test_each_metric_the_functions_emit_has_its_alarm(mixed: Synth, metric_name: str):
     statistic, threshold, comparison, period, periods, datapoints, command = CUSTOM_METRIC_ALARMS[
         metric_name
     ]
-    alarm = _alarm_on(acme, metric_name)
+    alarm = _alarm_on(mixed, metric_name)
     assert alarm["Namespace"] == "MlConnector"
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "ml-connector"}]
     assert alarm["Statistic"] == statistic
@@ -144,6 +150,40 @@ def test_each_metric_the_functions_emit_has_its_alarm(acme: Synth, metric_name: 
     assert alarm["EvaluationPeriods"] == periods
     assert alarm.get("DatapointsToAlarm", 1) == datapoints
     assert f"`{command} --tenant acme`" in alarm["AlarmDescription"]
+
+
+# Metrics only one ledger kind's code emits: QuickBooks Online tokens and circuit breaker,
+# the Web Connector's logins and silence. The rest (store side, parking) exist for any tenant.
+ONLINE_ONLY_METRICS = {"TokenRefreshFailed", "RefreshTokenDaysLeft", "CircuitOpened"}
+DESKTOP_ONLY_METRICS = {"WebConnectorSilent", "WebConnectorLoginFailed"}
+EVERY_TENANT_METRICS = set(CUSTOM_METRIC_ALARMS) - ONLINE_ONLY_METRICS - DESKTOP_ONLY_METRICS
+
+
+def _custom_metrics_alarmed(s: Synth) -> set[str]:
+    return {a["MetricName"] for a in _alarms(s) if a["Namespace"] == "MlConnector"}
+
+
+def test_an_online_only_tenant_gets_no_web_connector_alarms(acme: Synth):
+    assert _custom_metrics_alarmed(acme) == EVERY_TENANT_METRICS | ONLINE_ONLY_METRICS
+
+
+def test_a_desktop_only_tenant_gets_no_token_or_circuit_alarms(synth):
+    # The mixed tenant's Desktop connection alone
+    desktop = 'tenant = "acme"\n\n[[connections]]' + MIXED_LEDGERS.split("[[connections]]")[-1]
+    desk = synth(desktop, "acme")
+    assert 'kind = "qbo"' not in desktop
+    assert _custom_metrics_alarmed(desk) == EVERY_TENANT_METRICS | DESKTOP_ONLY_METRICS
+    assert not [a for a in _alarms(desk) if "QuickBooks Online" in a["AlarmDescription"]]
+
+
+def test_a_tenant_with_both_ledgers_gets_every_alarm(mixed: Synth):
+    assert _custom_metrics_alarmed(mixed) == set(CUSTOM_METRIC_ALARMS)
+
+
+def test_each_alarm_is_declared_for_the_ledger_whose_code_emits_its_metric():
+    kinds = {spec.metric_name: spec.only_for for spec in custom_metric_alarms("acme")}
+    assert {m for m, kind in kinds.items() if kind == "qbo"} == ONLINE_ONLY_METRICS
+    assert {m for m, kind in kinds.items() if kind == "qbd"} == DESKTOP_ONLY_METRICS
 
 
 def test_alarm_topic_is_encrypted_and_tls_only(acme: Synth):

@@ -45,6 +45,22 @@ mode = "per_rate"
 codes = { "1" = "VAT 20%" }
 """
 
+# The same tenant with a QuickBooks Desktop connection as well: both ledger kinds.
+MIXED_LEDGERS = (
+    TWO_CONNECTIONS
+    + """
+[[connections]]
+id = "books"
+[connections.store]
+kind = "woocommerce"
+url = "https://books.acme.test"
+[connections.ledger]
+kind = "qbd"
+[connections.mapping]
+fallback_item = "Sales"
+"""
+)
+
 
 @dataclass(frozen=True)
 class Synth:
