@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connector.ledgers.qbo.connect import Page, QboConnect
+from connector.ledgers.qbo.connect_links import LinkKey
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime
 
@@ -18,6 +20,7 @@ connect = QboConnect(
     vault=runtime.vault,
     state=runtime.state,
     audit=runtime.audit,
+    link_key=LinkKey(runtime.settings.secret_prefix, client=boto3.client("secretsmanager")),
     http=runtime.http,
 )
 app = APIGatewayRestResolver()
@@ -43,7 +46,8 @@ def _answer(page: Page) -> Response[str]:
 
 @app.get("/oauth/qbo/connect/<connection_id>")
 def start(connection_id: str) -> Response[str]:
-    return _answer(connect.start(connection_id, _base_url()))
+    query = app.current_event.query_string_parameters or {}
+    return _answer(connect.start(connection_id, _base_url(), dict(query)))
 
 
 @app.get("/oauth/qbo/callback")

@@ -158,4 +158,7 @@ class Runtime:
             http=self.http,
             guard=self.circuit(connection, realm_id),
         )
-        return QboLedger(connection=connection, client=client, state=self.state)
+        # Ids are cached per company: a connection moved to another company starts afresh.
+        return QboLedger(
+            connection=connection, client=client, state=self.state.for_company(realm_id)
+        )

@@ -2,9 +2,11 @@
 
 Keys (state table, pk / sk); the modules named keep their own items, every other one is here:
   <conn>#<entity>#<id>        / STATE        sync state of one store record
-  <conn>#map#<kind>           / <key>        store key -> QuickBooks id (customers, items, tax codes)
+  <conn>#map#<kind>           / <key>        store key -> QuickBooks id (Desktop; refunds of an order)
+  <conn>#<realm>#map#<kind>   / <key>        the same for one QuickBooks Online company (for_company)
   lock#<name>                 / LOCK         short leases; fenced ones (token refresh) keep a fence
   oauth#<state>               / STATE        single-use OAuth state, 10 minutes
+  connect-link#<nonce>        / USED         a spent connect link (connector.ledgers.qbo.connect_links)
   <conn>#connection           / STATUS       connection health (needs reconnect)
   <conn>#reconcile            / POLL         the poll's watermarks and last run (connector.reconcile)
   <conn>#health               / HEALTH       what the functions last saw (connector.health)
@@ -16,6 +18,7 @@ Audit table: <conn>#<entity>#<id> / <timestamp>#<random>: events in order, never
 
 from __future__ import annotations
 
+import copy
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -50,6 +53,8 @@ AuditEventType = Literal[
     "total_mismatch",
     "tax_adjusted",
     "connected",
+    # The callback refused a QuickBooks company other than the connection's (no tokens saved).
+    "connect_refused",
     "token_refreshed",
     "needs_reconnect",
     "polled",
@@ -111,6 +116,16 @@ class PollMark(BaseModel):
     watermarks: dict[str, datetime] = {}
 
 
+class OAuthGrant(BaseModel):
+    """What a consumed OAuth state was issued for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    # The connect link allowed moving the connection to another QuickBooks company.
+    change_company: bool = False
+
+
 class ConcurrentUpdate(Exception):
     """Another worker changed the sync state first; re-read and decide again."""
 
@@ -135,6 +150,22 @@ def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
 class StateStore:
     def __init__(self, table_name: str, *, resource: Any | None = None) -> None:
         self._table = _table(table_name, resource)
+        self._company: str | None = None
+
+    def for_company(self, realm_id: str) -> StateStore:
+        """This store, with id mappings kept apart per QuickBooks company (realm id).
+
+        A QuickBooks Online connection moved to another company must not use the old
+        company's customer, item or tax-code ids; going back finds them again.
+        """
+        scoped = copy.copy(self)
+        scoped._company = realm_id
+        return scoped
+
+    def _mapping_pk(self, connection_id: str, kind: str) -> str:
+        if self._company:
+            return f"{connection_id}#{self._company}#map#{kind}"
+        return f"{connection_id}#map#{kind}"
 
     # --- sync state -------------------------------------------------------------
     def get_sync_state(self, record_key: str) -> SyncState | None:
@@ -191,7 +222,7 @@ class StateStore:
 
     def get_mappings(self, connection_id: str, kind: str, keys: Iterable[str]) -> dict[str, str]:
         """Many mappings of one kind at once; keys without a mapping are left out."""
-        pk = f"{connection_id}#map#{kind}"
+        pk = self._mapping_pk(connection_id, kind)
         items = self._batch_get([(pk, key) for key in dict.fromkeys(keys)])
         return {sk: str(item["ledger_id"]) for (_, sk), item in items.items()}
 
@@ -229,15 +260,15 @@ class StateStore:
 
     # --- mappings (store key -> QuickBooks id) ----------------------------------------
     def get_mapping(self, connection_id: str, kind: str, key: str) -> str | None:
-        item = self._table.get_item(Key={"pk": f"{connection_id}#map#{kind}", "sk": key}).get(
-            "Item"
-        )
+        item = self._table.get_item(
+            Key={"pk": self._mapping_pk(connection_id, kind), "sk": key}
+        ).get("Item")
         return str(item["ledger_id"]) if item else None
 
     def mappings(self, connection_id: str, kind: str) -> dict[str, str]:
         """Every mapping of one kind (one partition: a query, not a scan)."""
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"{connection_id}#map#{kind}"),
+            "KeyConditionExpression": Key("pk").eq(self._mapping_pk(connection_id, kind)),
             "ConsistentRead": True,
         }
         found: dict[str, str] = {}
@@ -250,7 +281,7 @@ class StateStore:
 
     def mapping_put(self, connection_id: str, kind: str, key: str, ledger_id: str) -> Write:
         item = {
-            "pk": f"{connection_id}#map#{kind}",
+            "pk": self._mapping_pk(connection_id, kind),
             "sk": key,
             "ledger_id": ledger_id,
             "updated_at": _iso(),
@@ -259,7 +290,7 @@ class StateStore:
 
     def mapping_delete(self, connection_id: str, kind: str, key: str) -> Write:
         return dynamo_batch.delete(
-            self._table.name, {"pk": f"{connection_id}#map#{kind}", "sk": key}
+            self._table.name, {"pk": self._mapping_pk(connection_id, kind), "sk": key}
         )
 
     def put_mapping(self, connection_id: str, kind: str, key: str, ledger_id: str) -> None:
@@ -384,20 +415,43 @@ class StateStore:
         )
 
     # --- OAuth states -----------------------------------------------------------------
-    def create_oauth_state(self, connection_id: str, ttl_s: int = 600) -> str:
+    def spend_connect_nonce(self, nonce: str, expires_at: int) -> bool:
+        """Mark a connect link's nonce used; False when it was used before (a conditional
+        put, so of two visits at once only one goes on to Intuit)."""
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": f"connect-link#{nonce}",
+                    "sk": "USED",
+                    "used_at": _iso(),
+                    # Kept a day past the link's expiry (the signature refuses it after that).
+                    "expires_at": expires_at + 24 * 3600,
+                },
+                ConditionExpression=Attr("pk").not_exists(),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def create_oauth_state(
+        self, connection_id: str, ttl_s: int = 600, *, change_company: bool = False
+    ) -> str:
         state = secrets.token_urlsafe(32)
         self._table.put_item(
             Item={
                 "pk": f"oauth#{state}",
                 "sk": "STATE",
                 "connection_id": connection_id,
+                "change_company": change_company,
                 "expires_at": int(time.time()) + ttl_s,
             }
         )
         return state
 
-    def consume_oauth_state(self, state: str) -> str | None:
-        """The connection a state was issued for, once; None when unknown, used or expired."""
+    def consume_oauth_state(self, state: str) -> OAuthGrant | None:
+        """What a state was issued for, once; None when unknown, used or expired."""
         try:
             old = self._table.delete_item(
                 Key={"pk": f"oauth#{state}", "sk": "STATE"},
@@ -412,7 +466,10 @@ class StateStore:
         # TTL deletion lags by up to days, so expiry is checked here, not trusted to DynamoDB.
         if int(item.get("expires_at", 0)) < time.time():
             return None
-        return str(item["connection_id"])
+        return OAuthGrant(
+            connection_id=str(item["connection_id"]),
+            change_company=bool(item.get("change_company", False)),
+        )
 
     # --- connection health -------------------------------------------------------------
     def set_connection_status(self, connection_id: str, status: str, message: str) -> None:

@@ -196,7 +196,7 @@ def test_a_callback_for_a_connection_without_the_apps_credentials_is_a_409(rig: 
     secrets = rig.runtime.boto3_client("secretsmanager")
     name = secret_name(rig.runtime.secret_prefix, SHOP, "ledger")
     kept = secrets.get_secret_value(SecretId=name)["SecretString"]
-    start = httpx.get(f"{rig.runtime.base_url}/oauth/qbo/connect/{SHOP}", timeout=30)
+    start = httpx.get(rig.connect_link(SHOP), timeout=30)
     callback = httpx.get(start.headers["location"], timeout=30).headers["location"]
     # The app's credentials are taken out while the merchant is at Intuit.
     secrets.put_secret_value(SecretId=name, SecretString="{}")

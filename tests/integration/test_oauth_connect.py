@@ -1,4 +1,4 @@
-"""Connecting QuickBooks Online: GET /oauth/qbo/connect/{id} -> simulated Intuit -> /oauth/qbo/callback.
+"""Connecting QuickBooks Online: a signed connect link -> simulated Intuit -> /oauth/qbo/callback.
 
 What the merchant's browser sees (redirects and pages), and what lands in
 Secrets Manager, for the happy path and for every way the callback can be wrong.
@@ -42,7 +42,8 @@ def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
 
 
 def _start(rig: QboRig, connection_id: str) -> httpx.Response:
-    return httpx.get(f"{rig.runtime.base_url}/oauth/qbo/connect/{connection_id}", timeout=10)
+    """The merchant opens a fresh link from `connector connect-url`."""
+    return httpx.get(rig.connect_link(connection_id), timeout=10)
 
 
 def _intuit_approves(rig: QboRig, authorize_url: str) -> str:
@@ -72,9 +73,7 @@ def test_connect_redirects_to_intuit_with_state_client_redirect_and_scope(rig: Q
 
 
 def test_following_the_flow_connects_and_stores_realm_and_tokens(rig: QboRig) -> None:
-    page = httpx.get(
-        f"{rig.runtime.base_url}/oauth/qbo/connect/{SHOP}", follow_redirects=True, timeout=30
-    )
+    page = httpx.get(rig.connect_link(SHOP), follow_redirects=True, timeout=30)
 
     assert page.status_code == 200
     assert "QuickBooks is connected" in page.text and rig.qbo.realm_id in page.text
@@ -162,9 +161,7 @@ def test_connecting_without_the_apps_credentials_says_which_secret_is_missing(
 
 
 def test_a_wrong_client_secret_shows_intuits_refusal(rig: QboRig) -> None:
-    page = httpx.get(
-        f"{rig.runtime.base_url}/oauth/qbo/connect/{WRONG_APP}", follow_redirects=True, timeout=30
-    )
+    page = httpx.get(rig.connect_link(WRONG_APP), follow_redirects=True, timeout=30)
 
     assert page.status_code == 502
     assert "was not connected" in page.text and "invalid_client" in page.text

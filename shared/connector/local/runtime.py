@@ -18,8 +18,10 @@ other's tables, queues or secrets.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
+import secrets as token_source
 import sys
 import threading
 import time
@@ -172,6 +174,7 @@ class LocalRuntime:
             self.tenant, self.queues, self.visibility_timeout_override_s
         )
         self.secret_names = self._aws.create_secrets(self.secret_prefix, self.secrets)
+        self._seed_connect_link_key()
         # Binding the socket first gives the public base URL the handlers are told.
         self._gateway = Gateway(
             self.functions, self._invoke, account_id=self.account_id, port=self.port
@@ -213,6 +216,17 @@ class LocalRuntime:
             self.base_url,
             self.aws_endpoint_url,
         )
+
+    def _seed_connect_link_key(self) -> None:
+        """A random key signs this runtime's connect links, as the stack's generated one does."""
+        name = resources.connect_link_key_name(self.secret_prefix)
+        client = self._aws.client("secretsmanager")
+        try:
+            client.create_secret(
+                Name=name, SecretString=json.dumps({"key": token_source.token_urlsafe(32)})
+            )
+        except client.exceptions.ResourceExistsException:
+            return  # kept: links made before stay valid
 
     def _check_declarations(self) -> None:
         queue_ids = {spec.logical_id for spec in self.queues}

@@ -30,6 +30,7 @@ from connector.config import Connection, TenantConfig
 from connector.ledgers.posting import Posted
 from connector.ledgers.qbd.ledger import QbdLedger
 from connector.ledgers.qbd.outbox import OutboxStore
+from connector.ledgers.qbo.connect_links import LinkKey, link_url, new_link
 from connector.local import LocalRuntime
 from connector.messages import SyncMessage
 from connector.model import Order, Refund
@@ -177,13 +178,19 @@ class Rig:
         return SyncQueue(self.queue_url, client=self.sqs)
 
     # --- the merchant ---------------------------------------------------------------------
+    def connect_link(
+        self, connection_id: str, *, change_company: bool = False, now: float | None = None
+    ) -> str:
+        """A signed connect link, as `connector connect-url` makes it (``now``: issued then)."""
+        key = LinkKey(
+            self.runtime.secret_prefix, client=self.runtime.boto3_client("secretsmanager")
+        ).get()
+        link = new_link(connection_id, change_company=change_company, now=now)
+        return link_url(self.runtime.base_url, key, link)
+
     def connect(self, connection_id: str) -> httpx.Response:
-        """Click "Connect to QuickBooks" and let the simulated Intuit approve."""
-        page = httpx.get(
-            f"{self.runtime.base_url}/oauth/qbo/connect/{connection_id}",
-            follow_redirects=True,
-            timeout=30,
-        )
+        """Open a fresh connect link, click "Connect" and let the simulated Intuit approve."""
+        page = httpx.get(self.connect_link(connection_id), follow_redirects=True, timeout=30)
         if page.status_code != 200 or "is connected" not in page.text:
             raise RuntimeError(
                 f"connecting {connection_id} to QuickBooks failed: "

@@ -1,5 +1,9 @@
 """Connecting a QuickBooks Online company: the OAuth 2.0 authorisation code flow.
 
+Only a signed, single-use connect link (connector.ledgers.qbo.connect_links, made by
+`connector connect-url`) starts it; anything else is refused before Intuit. The callback
+keeps the company the connection already holds unless the link allowed a change.
+
 The state parameter is random, single-use, bound to one connection and valid
 for ten minutes, so a callback can neither be forged nor replayed, nor land a
 company's tokens on another connection. The tokens are saved under the same
@@ -15,8 +19,9 @@ import httpx
 
 from connector.config import QboLedger, TenantConfig
 from connector.errors import PermanentError, TransientError
-from connector.ledgers.qbo import oauth
+from connector.ledgers.qbo import connect_links, oauth
 from connector.ledgers.qbo import tokens as tokens_module
+from connector.ledgers.qbo.connect_links import LinkKey, LinkRefused
 from connector.ledgers.qbo.token_lease import TokenLease
 from connector.observability import logger
 from connector.secrets import SecretVault
@@ -51,15 +56,24 @@ class QboConnect:
         vault: SecretVault,
         state: StateStore,
         audit: AuditTrail,
+        link_key: LinkKey,
         http: httpx.Client | None = None,
     ) -> None:
         self._config = config
         self._vault = vault
         self._state = state
         self._audit = audit
+        self._link_key = link_key
         self._http = http
 
-    def start(self, connection_id: str, base_url: str) -> Page:
+    def _new_link_hint(self, connection_id: str) -> str:
+        return (
+            "Ask whoever runs the connector for a new link: `connector connect-url --tenant "
+            f"{self._config.tenant} --connection {connection_id}` (add --change-company to move "
+            "it to another QuickBooks company)."
+        )
+
+    def start(self, connection_id: str, base_url: str, query: dict[str, str]) -> Page:
         connection = self._config.connection(connection_id)
         if connection is None:
             return Page(404, "Unknown connection", f"There is no connection named {connection_id}.")
@@ -76,7 +90,24 @@ class QboConnect:
             # The app's credentials are not in Secrets Manager yet: say so. A 409 (the
             # connection is not ready), not a 5xx: any visitor could page on-call with one.
             return Page(409, "QuickBooks cannot be connected yet", exc.reason)
-        state = self._state.create_oauth_state(connection_id)
+        try:
+            key = self._link_key.get()
+        except PermanentError as exc:
+            logger.error("connect link key unreadable", reason=exc.reason)
+            return Page(409, "QuickBooks cannot be connected yet", exc.reason)
+        try:
+            link = connect_links.verify(key, connection_id, query)
+            # Spent before the redirect: of two visits with one link only one reaches Intuit.
+            if not self._state.spend_connect_nonce(link.nonce, link.expires_at):
+                raise LinkRefused("This connect link was used already.", status=410)
+        except LinkRefused as refused:
+            logger.warning("connect link refused", connection_id=connection_id, why=refused.reason)
+            return Page(
+                refused.status,
+                "This connect link does not work",
+                f"{refused.reason} {self._new_link_hint(connection_id)}",
+            )
+        state = self._state.create_oauth_state(connection_id, change_company=link.change_company)
         url = oauth.authorize_url(
             authorize_endpoint=connection.qbo.authorize_endpoint,
             client_id=secrets.client_id,
@@ -106,13 +137,14 @@ class QboConnect:
                 "QuickBooks was not connected",
                 "This link was not made by this connector. Start again from the Connect link.",
             )
-        connection_id = self._state.consume_oauth_state(state)
-        if connection_id is None:
+        grant = self._state.consume_oauth_state(state)
+        if grant is None:
             return Page(
                 400,
                 "QuickBooks was not connected",
                 "This link has expired or was already used. Start again from the Connect link.",
             )
+        connection_id = grant.connection_id
         connection = self._config.connection(connection_id)
         if connection is None or not isinstance(connection.ledger, QboLedger):
             # The tenant file changed between the connect link and Intuit's answer.
@@ -125,6 +157,27 @@ class QboConnect:
             secrets = self._vault.ledger(connection_id)
         except PermanentError as exc:
             return Page(409, "QuickBooks was not connected", exc.reason)
+        held = secrets.realm_id
+        if held and held != realm_id and not grant.change_company:
+            # Checked before the code is exchanged: no tokens for the other company exist.
+            logger.warning(
+                "connect refused: another QuickBooks company", connection_id=connection_id
+            )
+            self._audit.append(
+                f"{connection_id}#connection#qbo",
+                "connect_refused",
+                f"refused QuickBooks company {realm_id}: the connection posts to company {held}",
+                detail={"realm_id": realm_id, "held_realm_id": held},
+            )
+            return Page(
+                409,
+                "QuickBooks was not connected",
+                f"Connection {connection_id} posts to QuickBooks company {held}, and you signed "
+                f"in to company {realm_id}. Nothing changed. To move the connection to another "
+                "company, ask whoever runs the connector for a link made with --change-company: "
+                f"`connector connect-url --tenant {self._config.tenant} --connection "
+                f"{connection_id} --change-company`.",
+            )
         try:
             tokens = oauth.exchange_code(
                 token_url=connection.qbo.token_endpoint,
@@ -168,10 +221,14 @@ class QboConnect:
             logger.warning("tokens not saved: the token lease is busy", connection_id=connection_id)
             return Page(503, "QuickBooks was not connected", f"{exc}. Start again in a minute.")
         self._state.set_connection_status(connection_id, "connected", f"company {realm_id}")
+        moved = bool(held) and held != realm_id
         self._audit.append(
             f"{connection_id}#connection#qbo",
             "connected",
-            f"connected to QuickBooks company {realm_id}",
+            f"moved from QuickBooks company {held} to company {realm_id}"
+            if moved
+            else f"connected to QuickBooks company {realm_id}",
+            detail={"realm_id": realm_id, "previous_realm_id": held} if moved else None,
         )
         return Page(
             200,
