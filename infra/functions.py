@@ -159,11 +159,11 @@ class ConnectorFunctions(Construct):
             )
         for queue_id in spec.sends_to_queues:
             self._queues[queue_id].grant_send_messages(role)
-        actions = [
-            *(["secretsmanager:GetSecretValue"] if spec.reads_secrets else []),
-            *(["secretsmanager:PutSecretValue"] if spec.writes_secrets else []),
-        ]
-        if actions:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(actions=actions, resources=self._secrets.arns())
-            )
+        # Secret by secret (decision 51): each action only on the secrets its parts name.
+        for action, parts in (
+            ("secretsmanager:GetSecretValue", spec.secrets_read),
+            ("secretsmanager:PutSecretValue", spec.secrets_write),
+        ):
+            arns = self._secrets.arns(parts)
+            if arns:
+                role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=arns))

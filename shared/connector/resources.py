@@ -38,6 +38,16 @@ LOCAL_RETRY_SCALE = 1 / 360
 # deployed only for a tenant with a connection of that kind.
 LedgerKind = Literal["qbo", "qbd"]
 
+# A kind of secret a function may read or write; IAM grants it secret by secret:
+#   webhook           <prefix>/<connection>/webhook: what store webhooks are verified with
+#   store             <prefix>/<connection>/store: the store's API credentials
+#   qbo_ledger        <prefix>/<connection>/ledger of an Online connection: app keys, tokens
+#   qbd_ledger        <prefix>/<connection>/ledger of a Desktop connection: password hash
+#   connect_link_key  <prefix>/connect-link-key: signs QuickBooks connect links (tenant-wide)
+SecretPart = Literal["webhook", "store", "qbo_ledger", "qbd_ledger", "connect_link_key"]
+# The secrets each connection has, by the last part of their names.
+ConnectionSecretName = Literal["store", "webhook", "ledger"]
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -95,8 +105,8 @@ class FunctionSpec:
     writes_tables: tuple[str, ...] = ()
     writes_items: tuple[ItemWrites, ...] = ()
     sends_to_queues: tuple[str, ...] = ()
-    reads_secrets: bool = False
-    writes_secrets: bool = False
+    secrets_read: tuple[SecretPart, ...] = ()
+    secrets_write: tuple[SecretPart, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     only_for: LedgerKind | None = None
 
@@ -157,7 +167,7 @@ INGEST = FunctionSpec(
     # (connector.health): a forged request that got past ingest cannot touch sync state.
     writes_items=(ItemWrites(STATE_TABLE.logical_id, ("*#unqueued", "*#health")),),
     sends_to_queues=(SYNC_QUEUE.logical_id,),
-    reads_secrets=True,
+    secrets_read=("webhook",),
 )
 SYNC = FunctionSpec(
     name="sync",
@@ -171,8 +181,11 @@ SYNC = FunctionSpec(
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id, OUTBOX_TABLE.logical_id),
     # Permanent failures are parked in the dead-letter queue at once, with their reason.
     sends_to_queues=("SyncDeadLetterQueue",),
-    reads_secrets=True,
-    writes_secrets=True,
+    # Store API keys to fetch records; Online tokens to post, and to save the rotated ones when
+    # an access token lapses or QuickBooks answers 401 mid-batch (connector.ledgers.qbo.tokens,
+    # under the fenced token lease; decision 51). Desktop work goes to the outbox, no secret.
+    secrets_read=("store", "qbo_ledger"),
+    secrets_write=("qbo_ledger",),
 )
 OAUTH = FunctionSpec(
     name="oauth",
@@ -186,8 +199,8 @@ OAUTH = FunctionSpec(
     ),
     reads_tables=(STATE_TABLE.logical_id,),
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
-    reads_secrets=True,
-    writes_secrets=True,
+    secrets_read=("qbo_ledger", "connect_link_key"),
+    secrets_write=("qbo_ledger",),
     only_for="qbo",
 )
 QBO_TOKEN = FunctionSpec(
@@ -199,8 +212,8 @@ QBO_TOKEN = FunctionSpec(
     schedule_minutes=30,
     reads_tables=(STATE_TABLE.logical_id,),
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
-    reads_secrets=True,
-    writes_secrets=True,
+    secrets_read=("qbo_ledger",),
+    secrets_write=("qbo_ledger",),
     only_for="qbo",
 )
 QBWC = FunctionSpec(
@@ -222,7 +235,8 @@ QBWC = FunctionSpec(
         OUTBOX_TABLE.logical_id,
         SESSION_TABLE.logical_id,
     ),
-    reads_secrets=True,
+    # The password hash only: `connector qwc` sets it from the operator's shell.
+    secrets_read=("qbd_ledger",),
     only_for="qbd",
 )
 RECONCILE = FunctionSpec(
@@ -237,7 +251,8 @@ RECONCILE = FunctionSpec(
     reads_tables=(STATE_TABLE.logical_id,),
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
     sends_to_queues=(SYNC_QUEUE.logical_id,),
-    reads_secrets=True,
+    # Store API keys to poll; the webhook secret to register a webhook it repairs.
+    secrets_read=("store", "webhook"),
 )
 FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC, RECONCILE)
 
@@ -287,8 +302,8 @@ def secret_prefix(tenant: str) -> str:
     return f"{SERVICE_NAME}/{tenant}"
 
 
-def secret_name(prefix: str, connection_id: str, part: Literal["store", "ledger"]) -> str:
-    """Secrets Manager name of one connection's store keys or ledger tokens."""
+def secret_name(prefix: str, connection_id: str, part: ConnectionSecretName) -> str:
+    """Secrets Manager name of one connection's store keys, webhook secret or ledger secret."""
     return f"{prefix}/{connection_id}/{part}"
 
 

@@ -1,5 +1,8 @@
 """Each connection's secrets in Secrets Manager, through Powertools' SecretsProvider.
 
+Three per connection (decision 51), so that IAM can grant each function only what it needs:
+``store`` (the store's API credentials), ``webhook`` (what webhooks are verified with) and
+``ledger`` (QuickBooks Online app keys and tokens, or the Web Connector password hash).
 Store keys and the webhook secret are cached briefly (they change rarely);
 QuickBooks tokens are always read fresh because another invocation may have
 rotated them a moment ago.
@@ -16,13 +19,17 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from connector.errors import PermanentError
-from connector.resources import secret_name
+from connector.resources import ConnectionSecretName, secret_name
 
 STORE_CACHE_S = 300
 
+# What the webhook secret holds: the secret stores sign (or tag) deliveries with, and
+# BigCommerce's app client secret, which only verifies Standard Webhooks signatures.
+WEBHOOK_FIELDS = ("webhook_secret", "client_secret")
+
 
 class WebhookSecret(BaseModel):
-    """What every store's secret holds: the webhook secret (the rest is the adapter's)."""
+    """The connection's webhook secret (``<prefix>/<connection>/webhook``)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -33,11 +40,12 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 
 class StoreSecrets(BaseModel):
+    """A WooCommerce store's REST API keys."""
+
     model_config = ConfigDict(extra="ignore")
 
     consumer_key: SecretStr
     consumer_secret: SecretStr
-    webhook_secret: SecretStr
 
 
 class LedgerSecrets(BaseModel):
@@ -75,52 +83,49 @@ class SecretVault:
         self._prefix = prefix
         self._provider = SecretsProvider(boto3_client=client) if client else SecretsProvider()
 
-    def _name(self, connection_id: str, part: str) -> str:
-        return secret_name(self._prefix, connection_id, part)  # type: ignore[arg-type]
+    def secret_name(self, connection_id: str, part: ConnectionSecretName) -> str:
+        """The Secrets Manager name of one of the connection's secrets (for messages)."""
+        return secret_name(self._prefix, connection_id, part)
 
     def store_as(self, connection_id: str, model: type[_Model], store_name: str) -> _Model:
         """The connection's store secret as the store adapter's own model."""
-        raw = self._provider.get(
-            self._name(connection_id, "store"), transform="json", max_age=STORE_CACHE_S
-        )
+        name = self.secret_name(connection_id, "store")
+        raw = self._provider.get(name, transform="json", max_age=STORE_CACHE_S)
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
             fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
             raise PermanentError(
                 f"the store secret of connection {connection_id} lacks {fields}: put the "
-                f"{store_name} credentials and webhook secret into Secrets Manager"
+                f"{store_name} API credentials into Secrets Manager ({name})"
             ) from None
 
-    def store_field(self, connection_id: str, field: str) -> str:
-        """One field of the connection's store secret ("" when it has none)."""
+    def webhook_field(self, connection_id: str, field: str) -> str:
+        """One field of the connection's webhook secret ("" when it has none)."""
         raw = self._provider.get(
-            self._name(connection_id, "store"), transform="json", max_age=STORE_CACHE_S
+            self.secret_name(connection_id, "webhook"), transform="json", max_age=STORE_CACHE_S
         )
         value = raw.get(field, "") if isinstance(raw, dict) else ""
         return str(value or "")
 
     def webhook_secret(self, connection_id: str) -> str:
         """The secret the connection's store signs (or authenticates) its webhooks with."""
-        return self.store_as(
-            connection_id, WebhookSecret, "store"
-        ).webhook_secret.get_secret_value()
+        name = self.secret_name(connection_id, "webhook")
+        raw = self._provider.get(name, transform="json", max_age=STORE_CACHE_S)
+        try:
+            found = WebhookSecret.model_validate(raw)
+        except ValidationError:
+            raise PermanentError(
+                f"the webhook secret of connection {connection_id} lacks webhook_secret: put "
+                f"the secret the store's webhooks are verified with into Secrets Manager ({name})"
+            ) from None
+        return found.webhook_secret.get_secret_value()
 
     def store(self, connection_id: str) -> StoreSecrets:
-        raw = self._provider.get(
-            self._name(connection_id, "store"), transform="json", max_age=STORE_CACHE_S
-        )
-        try:
-            return StoreSecrets.model_validate(raw)
-        except ValidationError as exc:
-            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
-            raise PermanentError(
-                f"the store secret of connection {connection_id} lacks {fields}: put the WooCommerce "
-                "consumer key, consumer secret and webhook secret into Secrets Manager"
-            ) from None
+        return self.store_as(connection_id, StoreSecrets, "WooCommerce")
 
     def ledger(self, connection_id: str) -> LedgerSecrets:
-        name = self._name(connection_id, "ledger")
+        name = self.secret_name(connection_id, "ledger")
         try:
             raw = self._provider.get(name, transform="json", force_fetch=True)
         except GetParameterError as exc:
@@ -139,11 +144,11 @@ class SecretVault:
             ) from None
 
     def save_ledger(self, connection_id: str, secrets: LedgerSecrets) -> None:
-        self._provider.set(self._name(connection_id, "ledger"), secrets.to_json())
+        self._provider.set(self.secret_name(connection_id, "ledger"), secrets.to_json())
 
     def qbd(self, connection_id: str, *, fresh: bool = False) -> QbdSecrets:
         raw = self._provider.get(
-            self._name(connection_id, "ledger"),
+            self.secret_name(connection_id, "ledger"),
             transform="json",
             max_age=STORE_CACHE_S,
             force_fetch=fresh,
@@ -157,7 +162,7 @@ class SecretVault:
             ) from None
 
     def save_qbd(self, connection_id: str, secrets: QbdSecrets) -> None:
-        self._provider.set(self._name(connection_id, "ledger"), secrets.model_dump_json())
+        self._provider.set(self.secret_name(connection_id, "ledger"), secrets.model_dump_json())
 
 
 def secret_missing(exc: GetParameterError) -> bool:

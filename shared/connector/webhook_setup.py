@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from connector.config import Connection
 from connector.errors import SyncError
+from connector.resources import ConnectionSecretName
 from connector.secrets import SecretVault
 from connector.stores.port import HookStatus, WebhookReport
 from connector.stores.registry import open_webhooks
@@ -67,8 +68,11 @@ def run(
     for connection in connections:
         url = delivery_url(base_url, connection.id)
         store = connection.store.display_name
+        # Which secret is being read, for the error: the store's API keys, then the webhook's.
+        reading: ConnectionSecretName = "store"
         try:
             hooks = open_webhooks(connection, vault=vault, http=http)
+            reading = "webhook"
             secret = vault.webhook_secret(connection.id)
             report = (
                 hooks.sync_webhooks(url, secret, dry_run=dry_run)
@@ -79,12 +83,13 @@ def run(
             found.append(ConnectionHooks(connection.id, store, url, error=str(exc)))
             continue
         except GetParameterError as exc:
+            name = vault.secret_name(connection.id, reading)
             found.append(
                 ConnectionHooks(
                     connection.id,
                     store,
                     url,
-                    error=f"cannot read the connection's store secret: {exc}",
+                    error=f"cannot read the connection's {reading} secret ({name}): {exc}",
                 )
             )
             continue

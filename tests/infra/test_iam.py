@@ -100,21 +100,31 @@ def test_grants_follow_the_function_specs(acme: Synth):
             )
 
 
-def test_secret_access_names_the_tenants_secrets_only(acme: Synth):
-    secret_refs = [{"Ref": k} for k in acme.resources("AWS::SecretsManager::Secret")]
+def test_secret_access_follows_the_function_specs(acme: Synth):
+    """Each action only on the secrets its FunctionSpec's parts name (test_secret_reach.py
+    spells them out per function and per secret for a tenant of both ledger kinds)."""
+    secrets = acme.stack.secrets
     for spec in acme.stack.selection.functions:
         statements = [
             s
             for s in _statements(acme, spec.name)
             if any(a.startswith("secretsmanager:") for a in _list(s["Action"]))
         ]
-        actions = {a for s in statements for a in _list(s["Action"])}
-        expected = {"secretsmanager:GetSecretValue"} if spec.reads_secrets else set()
-        if spec.writes_secrets:
-            expected.add("secretsmanager:PutSecretValue")
-        assert actions == expected, spec.name
+        granted: dict[str, list[Any]] = {}
         for statement in statements:
-            assert sorted(_list(statement["Resource"]), key=str) == sorted(secret_refs, key=str)
+            for action in _list(statement["Action"]):
+                granted.setdefault(action, []).extend(_list(statement["Resource"]))
+        expected = {
+            action: [acme.stack.resolve(arn) for arn in secrets.arns(parts)]
+            for action, parts in (
+                ("secretsmanager:GetSecretValue", spec.secrets_read),
+                ("secretsmanager:PutSecretValue", spec.secrets_write),
+            )
+            if secrets.arns(parts)
+        }
+        assert {a: sorted(r, key=str) for a, r in granted.items()} == {
+            a: sorted(r, key=str) for a, r in expected.items()
+        }, spec.name
 
 
 def test_no_wildcard_resource_except_for_xray(acme: Synth):

@@ -186,12 +186,15 @@ def test_the_qbwc_function_reads_secrets_but_cannot_change_them(desk: Synth):
     }
     # The password hash is set by `connector qwc` from the operator's shell, never by the endpoint.
     assert actions == {"secretsmanager:GetSecretValue"}
+    # Only the Desktop connection's ledger secret (the hash): no store key, no Online token.
     ledger = desk.stack.secrets.ledger["books"]
-    assert any(
-        {"Ref": desk.logical_id(ledger)} in _list(s["Resource"])
+    readable = [
+        r
         for s in _statements(desk, "qbwc")
         if "secretsmanager:GetSecretValue" in _list(s["Action"])
-    )
+        for r in _list(s["Resource"])
+    ]
+    assert readable == [{"Ref": desk.logical_id(ledger)}]
 
 
 def test_outputs_name_the_tables_replay_and_qwc_read(desk: Synth):

@@ -532,9 +532,15 @@ def test_secrets_are_stored_under_their_names(runtime: LocalRuntime, http: httpx
     # A handler reads the store secret by the name it derives from the prefix
     response = http.get("/secrets/conn-1")
     assert response.status_code == 200
-    assert response.json() == STORE_SECRET
-    # And the ledger part is stored as JSON under its own name
+    # The webhook secret given with the store keys is moved into its own secret, as deployed
+    # (each function is granted only the secrets it needs)
+    assert response.json() == {k: v for k, v in STORE_SECRET.items() if k != "webhook_secret"}
     client = runtime.boto3_client("secretsmanager")
+    webhook = resources.secret_name(f"ml-connector/{TENANT}", "conn-1", "webhook")
+    assert json.loads(client.get_secret_value(SecretId=webhook)["SecretString"]) == {
+        "webhook_secret": STORE_SECRET["webhook_secret"]
+    }
+    # And the ledger part is stored as JSON under its own name
     name = resources.secret_name(f"ml-connector/{TENANT}", "conn-1", "ledger")
     assert json.loads(client.get_secret_value(SecretId=name)["SecretString"]) == LEDGER_SECRET
 

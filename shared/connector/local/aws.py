@@ -18,12 +18,13 @@ import secrets as token_source
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-from connector.resources import QueueSpec, TableSpec, secret_name
+from connector.resources import ConnectionSecretName, QueueSpec, TableSpec, secret_name
+from connector.secrets import WEBHOOK_FIELDS
 
 REGION = "us-east-1"
 _ACCOUNT_HEADER = "x-moto-account-id"
@@ -205,17 +206,41 @@ class EmbeddedAws:
     def create_secrets(
         self, prefix: str, secrets: Mapping[str, Mapping[str, Any]]
     ) -> tuple[str, ...]:
-        """Stores each connection's "store" and "ledger" parts as JSON secrets."""
+        """Stores each connection's secrets as the stack names them.
+
+        The secrets file gives a "store" and a "ledger" part per connection; the store part
+        may carry the webhook fields (connector.secrets.WEBHOOK_FIELDS) with the store's
+        keys, as merchants are used to. They are moved into the connection's own webhook
+        secret, as deployed, so nothing reads them from the store secret locally either.
+        """
         client = self.client("secretsmanager")
         names: list[str] = []
         for connection_id, parts in secrets.items():
-            for part, value in parts.items():
-                if part not in ("store", "ledger"):
-                    raise ValueError(
-                        f"secret part {part!r} of connection {connection_id!r}: "
-                        "expected 'store' or 'ledger'"
-                    )
-                name = secret_name(prefix, connection_id, cast(Literal["store", "ledger"], part))
+            for part, value in split_webhook_fields(connection_id, parts).items():
+                name = secret_name(prefix, connection_id, part)
                 client.create_secret(Name=name, SecretString=json.dumps(value))
                 names.append(name)
         return tuple(names)
+
+
+def split_webhook_fields(
+    connection_id: str, parts: Mapping[str, Any]
+) -> dict[ConnectionSecretName, dict[str, Any]]:
+    """A connection's parts from the secrets file, the webhook fields in a part of their own."""
+    split: dict[ConnectionSecretName, dict[str, Any]] = {}
+    for part, value in parts.items():
+        if part not in ("store", "ledger"):
+            raise ValueError(
+                f"secret part {part!r} of connection {connection_id!r}: "
+                "expected 'store' or 'ledger' (the store part carries webhook_secret)"
+            )
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"secret part {part!r} of connection {connection_id!r} is not a JSON object"
+            )
+        split[cast(ConnectionSecretName, part)] = dict(value)
+    store = split.get("store", {})
+    webhook = {field: store.pop(field) for field in WEBHOOK_FIELDS if field in store}
+    if webhook:
+        split["webhook"] = webhook
+    return split

@@ -122,7 +122,7 @@ class Store(Protocol):
         ...
 
 
-# A named field of the connection's store secret (e.g. an app's client secret), read on demand.
+# A named field of the connection's webhook secret (e.g. an app's client secret), read on demand.
 StoreSecretField = Callable[[str], str]
 
 
@@ -136,7 +136,7 @@ class WebhookReader(Protocol):
     ) -> WebhookReading:
         """Read one delivery. ``secret`` gives the connection's webhook secret, asked for only
         once the delivery needs verifying (a ping does not); ``store_secret`` reads another
-        field of the store secret for stores that sign with it."""
+        field of the webhook secret for stores that sign with more than one."""
         ...
 
 

@@ -31,14 +31,12 @@ DISPLAY_NAME = "BigCommerce"
 
 
 class BigCommerceSecrets(BaseModel):
-    """The connection's store secret: the API account's token and client secret, and the
-    value the connector registers its hooks' X-Connector-Token header with."""
+    """The connection's store secret: the API account's token. The X-Connector-Token value
+    and the app's client secret (Standard Webhooks) are in the webhook secret."""
 
     model_config = ConfigDict(extra="ignore")
 
     access_token: SecretStr
-    client_secret: SecretStr
-    webhook_secret: SecretStr
 
 
 class BigCommerceOrderArchived(StoreRecordNotFound):

@@ -53,7 +53,7 @@ SCOPES: dict[str, tuple[Entity, Action]] = {
     "store/customer/deleted": ("customer", "delete"),
 }
 
-# A field of the connection's store secret by name ("client_secret"); see read_webhook.
+# A field of the connection's webhook secret by name ("client_secret"); see read_webhook.
 StoreSecret = Callable[[str], str]
 
 
@@ -202,7 +202,7 @@ def read_webhook(
 
     ``secret`` gives the connection's ``webhook_secret`` (the X-Connector-Token). Standard
     Webhooks need the app's client secret too: ``store_secret("client_secret")`` reads a named
-    field of the connection's store secret, asked for only when such a delivery comes. The port's
+    field of the connection's webhook secret, asked for only when such a delivery comes. The port's
     three-argument call leaves it out, and a Standard-Webhooks-only callback is then refused.
     """
     return read_callback(headers, body, secret, store_secret, time.time())

@@ -30,8 +30,8 @@ DISPLAY_NAME = "Magento"
 
 
 class MagentoSecrets(BaseModel):
-    """The connection's store secret for Magento: the integration's four OAuth values and the
-    secret the push hints are signed with."""
+    """The connection's store secret for Magento: the integration's four OAuth values (the
+    secret the push hints are signed with is in the webhook secret)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -39,7 +39,6 @@ class MagentoSecrets(BaseModel):
     consumer_secret: SecretStr
     access_token: SecretStr
     access_token_secret: SecretStr
-    webhook_secret: SecretStr
 
     def credentials(self) -> OAuthCredentials:
         return OAuthCredentials(
