@@ -527,7 +527,11 @@ def backfill_command(args: argparse.Namespace) -> int:
                 connection=connection,
                 store=store,
                 state=StateStore(state_table, resource=dynamodb),
-                audit=AuditTrail(target.table(resources.AUDIT_TABLE), resource=dynamodb),
+                audit=AuditTrail(
+                    target.table(resources.AUDIT_TABLE),
+                    resource=dynamodb,
+                    retention_days=config.retention_days,
+                ),
                 queue=SyncQueue(
                     target.output(cli_target.SYNC_QUEUE_URL), client=target.client("sqs")
                 ),

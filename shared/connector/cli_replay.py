@@ -17,6 +17,7 @@ from typing import Any
 from connector import cli_target, resources
 from connector.config import TenantConfig, load_tenant
 from connector.errors import ConfigError
+from connector.retention import DEFAULT_RETENTION_DAYS
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -77,7 +78,11 @@ def replay(args: argparse.Namespace) -> int:
     outbox_table, state_table, audit_table = tables
     if outbox_table and state_table and audit_table:
         requeued = _requeue_desktop(
-            dynamodb, outbox_table, state_table, audit_table, args.connection, args.record
+            dynamodb,
+            (outbox_table, state_table, audit_table),
+            args.connection,
+            args.record,
+            retention_days=config.retention_days if config else DEFAULT_RETENTION_DAYS,
         )
         report["desktop_requeued"] = requeued
         done.update(str(entry["record_key"]) for entry in requeued)
@@ -108,19 +113,21 @@ def _tenant_config(args: argparse.Namespace) -> TenantConfig | None:
 
 def _requeue_desktop(
     dynamodb: Any,
-    outbox_table: str,
-    state_table: str,
-    audit_table: str,
+    tables: tuple[str, str, str],
     connection_id: str | None,
     record_id: str | None,
+    *,
+    retention_days: int,
 ) -> list[dict[str, Any]]:
-    """Parked Desktop outbox entries back to pending, for the Web Connector's next run."""
+    """Parked Desktop outbox entries back to pending, for the Web Connector's next run;
+    ``tables``: the outbox, state and audit tables."""
     from connector.ledgers.qbd.outbox import OutboxStore, requeue_parked
     from connector.state import AuditTrail, StateStore
 
-    outbox = OutboxStore(outbox_table, resource=dynamodb)
+    outbox_table, state_table, audit_table = tables
+    outbox = OutboxStore(outbox_table, resource=dynamodb, retention_days=retention_days)
     state = StateStore(state_table, resource=dynamodb)
-    audit = AuditTrail(audit_table, resource=dynamodb)
+    audit = AuditTrail(audit_table, resource=dynamodb, retention_days=retention_days)
     connections = [connection_id] if connection_id else _parked_connections(dynamodb, outbox_table)
     requeued: list[dict[str, Any]] = []
     for connection in connections:

@@ -59,18 +59,20 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> Runtime:
         dynamodb = boto3.resource("dynamodb")
         sqs = boto3.client("sqs")
+        # What is written expires after the tenant file's retention (connector.retention).
+        days = settings.tenant_config.retention_days
         return cls(
             settings=settings,
             config=settings.tenant_config,
             state=StateStore(settings.state_table, resource=dynamodb),
-            audit=AuditTrail(settings.audit_table, resource=dynamodb),
+            audit=AuditTrail(settings.audit_table, resource=dynamodb, retention_days=days),
             vault=SecretVault(settings.secret_prefix, client=boto3.client("secretsmanager")),
             sync_queue=SyncQueue(settings.sync_queue_url, client=sqs),
             dead_letters=SyncQueue(settings.sync_dlq_url, client=sqs)
             if settings.sync_dlq_url
             else None,
             sqs=sqs,
-            outbox=OutboxStore(settings.outbox_table, resource=dynamodb)
+            outbox=OutboxStore(settings.outbox_table, resource=dynamodb, retention_days=days)
             if settings.outbox_table
             else None,
         )

@@ -13,7 +13,8 @@ Keys (state table, pk / sk); the modules named keep their own items, every other
   <conn>#unqueued             / <at>#<entity>#<id>  deliveries SQS refused (connector.unqueued)
   <conn>#backfill             / <since>..<until>    a backfill's checkpoint (connector.backfill)
   circuit#<realm>             / CIRCUIT      a QuickBooks company's circuit breaker (connector.circuit)
-Audit table: <conn>#<entity>#<id> / <timestamp>#<random>: events in order, never updated.
+Audit table: <conn>#<entity>#<id> / <timestamp>#<random>: events in order, never updated,
+each deleted by DynamoDB's TTL retention_days after it was written (expires_at).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from connector import dynamo_batch
 from connector.dynamo_batch import Write
+from connector.retention import DEFAULT_RETENTION_DAYS, expires_at
 
 SyncStatus = Literal[
     "received", "queued", "posted", "skipped", "failed", "parked", "voided", "deleted"
@@ -103,6 +105,8 @@ class AuditEvent(BaseModel):
     outcome: str
     ledger_id: str | None = None
     detail: dict[str, Any] = {}
+    # When DynamoDB may delete the event (epoch seconds; connector.retention).
+    expires_at: int | None = None
 
 
 class PollMark(BaseModel):
@@ -490,10 +494,18 @@ class StateStore:
 
 
 class AuditTrail:
-    """Append-only: events are put with a fresh sort key and never updated or deleted."""
+    """Append-only: events are put with a fresh sort key and never updated; each expires
+    ``retention_days`` (the tenant file's) after it was written."""
 
-    def __init__(self, table_name: str, *, resource: Any | None = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        resource: Any | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+    ) -> None:
         self._table = _table(table_name, resource)
+        self._retention_days = retention_days
 
     def append(
         self,
@@ -524,6 +536,7 @@ class AuditTrail:
             outcome=outcome,
             ledger_id=ledger_id,
             detail=dict(detail or {}),
+            expires_at=expires_at(self._retention_days),
         )
         # Never over an earlier event: the sort key is the time plus 64 random bits.
         item = {

@@ -147,6 +147,7 @@ class Rig:
         return AuditTrail(
             self.runtime.env["CONNECTOR_AUDIT_TABLE"],
             resource=self.runtime.boto3_resource("dynamodb"),
+            retention_days=self.config.retention_days,
         )
 
     @property
@@ -154,6 +155,7 @@ class Rig:
         return OutboxStore(
             self.runtime.env["CONNECTOR_OUTBOX_TABLE"],
             resource=self.runtime.boto3_resource("dynamodb"),
+            retention_days=self.config.retention_days,
         )
 
     @property
@@ -382,6 +384,7 @@ def deployment(
     poll_interval_s: float = 0.05,
     rig: type[Rig] = Rig,
     extra_env: Mapping[str, str] | None = None,
+    tenant_fields: Mapping[str, Any] | None = None,
 ) -> Iterator[Rig]:
     """Serve the simulators, start the runtime and connect the Online connections.
 
@@ -392,7 +395,8 @@ def deployment(
     function of the tenant's configuration that gives them);
     ``connect`` which connections to connect through OAuth (default: every QuickBooks Online
     one; ``()`` for none yet); ``rig`` the Rig class to yield (a preset's subclass);
-    ``extra_env`` variables the handlers see besides the runtime's (e.g. a retry scale).
+    ``extra_env`` variables the handlers see besides the runtime's (e.g. a retry scale);
+    ``tenant_fields`` top-level fields of the tenant file (e.g. ``retention_days``).
     """
     with ExitStack() as stack:
         box: list[Rig] = []  # the handlers reach the rig, which needs the servers' addresses
@@ -415,7 +419,11 @@ def deployment(
             qbo_url = stack.enter_context(qbo_server).base_url
         endpoints = Endpoints(qbo=qbo_url, stores=urls)
         config = TenantConfig.model_validate(
-            {"tenant": tenant, "connections": list(connections(endpoints))}
+            {
+                "tenant": tenant,
+                **(tenant_fields or {}),
+                "connections": list(connections(endpoints)),
+            }
         )
         runtime = stack.enter_context(
             LocalRuntime(

@@ -180,14 +180,20 @@ QbwcRigs = Callable[..., AbstractContextManager[QbwcRig]]  # qbwc_rig, as the te
 
 @contextmanager
 def qbwc_rig(
-    *, functions: Sequence[FunctionSpec] = (QBWC,), document: str = "invoice", **mapping: Any
+    *,
+    functions: Sequence[FunctionSpec] = (QBWC,),
+    document: str = "invoice",
+    retention_days: int | None = None,
+    **mapping: Any,
 ) -> Iterator[QbwcRig]:
-    """The ``desk`` connection (``mapping`` added to its mapping), with only ``functions``."""
+    """The ``desk`` connection (``mapping`` added to its mapping), with only ``functions``;
+    ``retention_days`` as the tenant file sets it (None: left out, the default)."""
     with deployment(
         TENANT,
         lambda _: [connection_settings(document, **mapping)],
         {CONN: {"ledger": {"password_hash": hash_password(PASSWORD)}}},
         functions=functions,
         rig=QbwcRig,
+        tenant_fields={} if retention_days is None else {"retention_days": retention_days},
     ) as rig:
         yield cast(QbwcRig, rig)

@@ -11,6 +11,11 @@ read: the outcome is unknown), done, parked (needs a person; replay re-queues it
 Done entries leave the connection's partition, so reading what waits costs the
 same after a million orders as after ten (a filtered query still reads every
 item it skips).
+
+Retention (connector.retention): a done entry keeps ids, hashes and amounts, not the
+order's names, addresses or e-mails, and expires retention_days after QuickBooks took it.
+Waiting and parked entries keep their payload and never expire: they are work not yet
+done. Dedup items (ids and a hash) expire retention_days after they were written.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from connector import dynamo_batch
 from connector.dynamo_batch import Write
 from connector.model import Customer, Order, Refund
+from connector.retention import DEFAULT_RETENTION_DAYS, expires_at
 from connector.state import AuditTrail, ConcurrentUpdate, StateStore
 
 OutboxAction = Literal[
@@ -122,6 +128,10 @@ class OutboxEntry(BaseModel):
     updated_at: str = ""
     ledger_type: str = ""  # Invoice, SalesReceipt, Customer, CreditMemo or ReceivePayment
     message_set_id: str | None = None  # the qbXML message that carried it (status sent)
+    # A done entry's: what it carried in place of its payload, and when DynamoDB may delete it.
+    amount: Decimal | None = None
+    currency: str | None = None
+    expires_at: int | None = None
 
     _payload: Payload | None = PrivateAttr(default=None)
 
@@ -131,6 +141,10 @@ class OutboxEntry(BaseModel):
 
     def payload(self) -> Payload:
         """The record the entry carries, parsed once: a round reads it several times."""
+        if self._payload is None and not self.payload_json:
+            raise ValueError(
+                f"outbox entry {self.seq} of {self.connection_id} is done and keeps no payload"
+            )
         if self._payload is None:
             if self.action == "upsert_order":
                 self._payload = Order.model_validate_json(self.payload_json)
@@ -148,8 +162,15 @@ class OutboxEntry(BaseModel):
 
 
 class OutboxStore:
-    def __init__(self, table_name: str, *, resource: Any | None = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        resource: Any | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+    ) -> None:
         self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+        self._retention_days = retention_days
 
     @staticmethod
     def _sk(seq: int) -> str:
@@ -189,7 +210,9 @@ class OutboxStore:
         self._table.put_item(
             Item={"pk": conn, "sk": self._sk(seq), **stored.model_dump(exclude_none=True)}
         )
-        self._table.put_item(Item={**dedup_key, "seq": seq})
+        self._table.put_item(
+            Item={**dedup_key, "seq": seq, "expires_at": expires_at(self._retention_days)}
+        )
         return stored
 
     def get(self, connection_id: str, seq: int) -> OutboxEntry | None:
@@ -295,9 +318,15 @@ class OutboxStore:
         return dynamo_batch.put(self._table.name, item)
 
     def finish_writes(self, entry: OutboxEntry) -> list[Write]:
-        """The writes that move an entry QuickBooks has to the done partition."""
-        done = entry.model_copy(
-            update={"status": "done", "updated_at": _now(), "message_set_id": None}
+        """The writes that move an entry QuickBooks has to the done partition, stripped of
+        what it no longer needs (see :func:`stripped`) and expiring after the retention."""
+        done = stripped(entry).model_copy(
+            update={
+                "status": "done",
+                "updated_at": _now(),
+                "message_set_id": None,
+                "expires_at": expires_at(self._retention_days),
+            }
         )
         key = {"pk": entry.connection_id, "sk": self._sk(entry.seq)}
         return [dynamo_batch.delete(self._table.name, key), self.entry_put(done)]
@@ -309,6 +338,37 @@ class OutboxStore:
             return False
         dynamo_batch.write_all(self._table.meta.client, self.finish_writes(entry))
         return True
+
+
+def stripped(entry: OutboxEntry) -> OutboxEntry:
+    """``entry`` as a done entry keeps it: its ids, content hash and the amount it carried.
+
+    Orders, customers, refunds and payments carry names, addresses and e-mails; nothing reads
+    a done entry's payload (re-posts and duplicates are decided from the sync state, the
+    dedup items and QuickBooks itself), so it goes. Withdrawals carry only ids and stay.
+    An error text may quote a customer's name, so it goes too.
+    """
+    try:
+        payload = entry.payload()
+    except ValueError:  # unreadable (or stripped already): QuickBooks has it, it goes all the same
+        return entry.model_copy(update={"payload_json": "", "last_error": None})
+    if isinstance(payload, WithdrawalPayload | RefundWithdrawalPayload):
+        return entry.model_copy(update={"last_error": None})
+    amount, currency = _amount_of(payload)
+    return entry.model_copy(
+        update={"payload_json": "", "amount": amount, "currency": currency, "last_error": None}
+    )
+
+
+def _amount_of(payload: Payload) -> tuple[Decimal | None, str | None]:
+    """The money an entry carried, in its currency (a customer carries none)."""
+    if isinstance(payload, PaymentPayload):
+        return payload.order.q(payload.order.total - payload.credited), payload.order.currency
+    if isinstance(payload, Order):
+        return payload.q(payload.total), payload.currency
+    if isinstance(payload, RefundPayload):
+        return payload.refund.amount, payload.refund.currency
+    return None, None
 
 
 def marked(
@@ -333,7 +393,7 @@ def marked(
 
 
 def _entry(item: dict[str, Any]) -> OutboxEntry:
-    plain = {k: (int(v) if k in ("seq", "attempts") else v) for k, v in item.items()}
+    plain = {k: (int(v) if k in ("seq", "attempts", "expires_at") else v) for k, v in item.items()}
     return OutboxEntry.model_validate(plain)
 
 
