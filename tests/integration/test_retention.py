@@ -103,3 +103,14 @@ def test_a_done_entry_says_it_keeps_no_payload(rig: QbwcRig) -> None:
     assert done.payload_json == "" and done.amount == Decimal("26.60")
     with pytest.raises(ValueError, match="is done and keeps no payload"):
         done.payload()
+
+
+def test_the_local_runtime_expires_audit_events_and_outbox_entries(rig: QbwcRig) -> None:
+    dynamodb = rig.runtime.boto3_client("dynamodb")
+    for env_var in ("CONNECTOR_AUDIT_TABLE", "CONNECTOR_OUTBOX_TABLE"):
+        ttl = dynamodb.describe_time_to_live(TableName=rig.runtime.env[env_var])
+        described = ttl["TimeToLiveDescription"]
+        assert (described["TimeToLiveStatus"], described["AttributeName"]) == (
+            "ENABLED",
+            "expires_at",
+        ), env_var
