@@ -7,7 +7,7 @@ connector replay (--tenant T [--config FILE] [--local] | --queue-url URL --dlq-u
                  [--connection ID] [--record ID]
 connector parked --tenant T [--config FILE] [--local] [--connection C] [--json]
 connector status --tenant T [--config FILE] [--local] [--json]
-connector connect-url CONNECTION --tenant T [--config FILE] [--local]
+connector connect-url --tenant T [--config FILE] [--local] --connection C [--change-company]
 connector qwc CONNECTION --tenant T [--config FILE] [--local] [--url BASE] [--out FILE] [--rotate] [--generation N]
 connector backfill --tenant T [--config FILE] [--local] --connection C --since YYYY-MM-DD
                    [--until YYYY-MM-DD] [--dry-run] [--per-minute N] [--restart] [--no-wait]
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from connector import cli_target
@@ -60,15 +61,36 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _connect_url(args: argparse.Namespace) -> int:
-    """The link the merchant opens to connect QuickBooks Online (the stack's ConnectUrl…)."""
+    """A signed, single-use link the merchant opens to connect QuickBooks Online."""
+    from connector import resources
+    from connector.errors import PermanentError
+    from connector.ledgers.qbo import connect_links
+
     config, target = _tenant_target(args, "connect-url")
-    connection = config.require_connection(args.connection_id)
+    connection = config.require_connection(args.connection)
     if connection.ledger.kind != "qbo":
         raise ConfigError(
             f"connection {connection.id} posts to QuickBooks Desktop: it connects through the "
             f"Web Connector (`connector qwc {connection.id}`), not a link"
         )
-    print(f"{target.api_url.rstrip('/')}/oauth/qbo/connect/{connection.id}")
+    base_url = target.api_url
+    key_reader = connect_links.LinkKey(
+        resources.secret_prefix(config.tenant), client=target.client("secretsmanager")
+    )
+    try:
+        key = key_reader.get()
+    except PermanentError as exc:
+        raise ConfigError(f"{target.where}: {exc.reason}") from None
+    link = connect_links.new_link(connection.id, change_company=args.change_company)
+    print(connect_links.link_url(base_url, key, link))
+    # The note goes to stderr so that the link alone can be piped or pasted.
+    until = datetime.fromtimestamp(link.expires_at, UTC).strftime("%H:%M UTC")
+    change = (
+        "; it may move the connection to another QuickBooks company (mappings start afresh)"
+        if args.change_company
+        else ""
+    )
+    print(f"works once, until {until}{change}", file=sys.stderr)
     return 0
 
 
@@ -210,10 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     status.set_defaults(run=_status)
 
     connect_url = commands.add_parser(
-        "connect-url", help="print the link the merchant opens to connect QuickBooks Online"
+        "connect-url",
+        help="print a signed link (single use, 30 minutes) the merchant opens to connect "
+        "QuickBooks Online",
     )
-    connect_url.add_argument("connection_id", help="a connection whose ledger kind is qbo")
     _tenant_arguments(connect_url)
+    connect_url.add_argument(
+        "--connection", required=True, help="a connection whose ledger kind is qbo"
+    )
+    connect_url.add_argument(
+        "--change-company",
+        action="store_true",
+        help="let the link move the connection to another QuickBooks company (its id "
+        "mappings start afresh); without it the callback refuses any other company",
+    )
     connect_url.set_defaults(run=_connect_url)
 
     qwc = commands.add_parser(

@@ -52,11 +52,14 @@ def seeded_secrets(config: TenantConfig, raw: dict[str, Any], source: str) -> di
 
 def route_lines(config: TenantConfig, base_url: str) -> list[str]:
     """Per connection, the URLs it is reached at: only its own ledger's routes exist
-    (connector.resources.select), so a Desktop connection has no connect link."""
+    (connector.resources.select), so a Desktop connection has no connect link. An Online
+    connection's connect route takes only a signed link, so the line names the verb that
+    makes one."""
     lines = []
     for connection in config.connections:
         ledger_route = (
-            f"connect {base_url}/oauth/qbo/connect/{connection.id}"
+            "connect: connector connect-url --tenant "
+            f"{config.tenant} --connection {connection.id} --local"
             if connection.ledger.kind == "qbo"
             else f"Web Connector {base_url}/qbwc/{connection.id}"
         )

@@ -223,14 +223,20 @@ def test_parked_and_replay_reach_the_local_runtime(local: Local) -> None:
     assert report["desktop_requeued"] == []
 
 
-def test_connect_url_names_the_local_oauth_route_and_refuses_a_desktop_connection(
+def test_connect_url_prints_a_single_use_link_and_refuses_a_desktop_connection(
     local: Local,
 ) -> None:
-    done = run_cli("connect-url", "shop", "--config", str(local.tenant_file))
+    done = run_cli("connect-url", "--config", str(local.tenant_file), "--connection", "shop")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"{local.base_url}/oauth/qbo/connect/shop"
+    link = done.stdout.strip()
+    assert link.startswith(f"{local.base_url}/oauth/qbo/connect/shop?")
+    assert "works once, until" in done.stderr
     # The link answers as Intuit's authorisation start: a redirect to Intuit's consent page
-    answer = httpx.get(done.stdout.strip(), follow_redirects=False)
+    answer = httpx.get(link, follow_redirects=False)
     assert answer.status_code in (302, 303) and "state=" in answer.headers["location"]
-    desk = run_cli("connect-url", "desk", "--config", str(local.tenant_file))
+    # once: a second visit, and a visit without a link, get a page that says how to get one
+    for refused in (httpx.get(link), httpx.get(f"{local.base_url}/oauth/qbo/connect/shop")):
+        assert refused.status_code in (403, 410) and "location" not in refused.headers
+        assert "connector connect-url" in refused.text
+    desk = run_cli("connect-url", "--config", str(local.tenant_file), "--connection", "desk")
     assert desk.returncode == 2 and "connector qwc desk" in desk.stderr

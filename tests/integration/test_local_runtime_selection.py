@@ -108,6 +108,10 @@ def test_every_url_connector_local_prints_is_a_route_it_serves(kind: str) -> Non
     ):
         (line,) = route_lines(parse_tenant_json(config), running.base_url)
         urls = [word for word in line.split() if word.startswith("http")]
+        if kind == "qbo":
+            # The connect route takes only a signed link: the line names the verb making one.
+            assert "connector connect-url --tenant solo --connection shop --local" in line
+            urls.append(f"{running.base_url}/oauth/qbo/connect/shop")
         assert len(urls) == 2
         assert ("/qbwc/shop" in urls[1]) is (kind == "qbd")
         webhook, ledger = urls
