@@ -345,3 +345,10 @@ def test_a_waf_that_is_not_true_or_false_is_refused(tmp_path: Path, value: str) 
         load_tenant(path)
     assert str(path) in str(raised.value)
     assert "waf: Input should be a valid boolean" in str(raised.value)
+
+
+def test_the_example_tenants_commented_waf_line_turns_the_web_acl_on(tmp_path: Path) -> None:
+    text = (REPO / "tenants" / "example.toml").read_text(encoding="utf-8")
+    assert load_tenant(_write(tmp_path, text)).waf is False
+    assert "\n# waf = true\n" in text
+    assert load_tenant(_write(tmp_path, text.replace("\n# waf = true\n", "\nwaf = true\n"))).waf
