@@ -146,7 +146,8 @@ class ConnectorStack(Stack):
                 self,
                 f"ConnectUrl{suffix}",
                 value=f"{url}oauth/qbo/connect/{connection.id}",
-                description=f"Open in a browser to connect QuickBooks for {connection.id}",
+                description=f"QuickBooks connect route of {connection.id}: it opens only a "
+                f"signed link from `connector connect-url --connection {connection.id}`",
             )
         CfnOutput(self, OUTPUT_DLQ_URL, value=sync_dlq.queue_url, description="Parked messages")
         CfnOutput(

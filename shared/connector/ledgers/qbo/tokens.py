@@ -102,8 +102,9 @@ class QboTokens:
             self._mark_needs_reconnect(str(exc))
             raise NeedsReconnect(
                 f"QuickBooks refused the stored refresh token for connection "
-                f"{self._connection.id} (invalid_grant): open the Connect to QuickBooks link "
-                "to reconnect, then replay the parked records"
+                f"{self._connection.id} (invalid_grant): reconnect with a link from "
+                f"`connector connect-url --connection {self._connection.id}`, then replay the "
+                "parked records"
             ) from None
         updated = secrets.model_copy(
             update={
@@ -169,6 +170,7 @@ class QboTokens:
 
     def _not_connected_reason(self) -> str:
         return (
-            f"connection {self._connection.id} is not connected to QuickBooks yet: open its "
-            "Connect to QuickBooks link, then replay the parked records"
+            f"connection {self._connection.id} is not connected to QuickBooks yet: open a link "
+            f"from `connector connect-url --connection {self._connection.id}`, then replay the "
+            "parked records"
         )
