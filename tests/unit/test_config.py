@@ -352,3 +352,11 @@ def test_the_example_tenants_commented_waf_line_turns_the_web_acl_on(tmp_path: P
     assert load_tenant(_write(tmp_path, text)).waf is False
     assert "\n# waf = true\n" in text
     assert load_tenant(_write(tmp_path, text.replace("\n# waf = true\n", "\nwaf = true\n"))).waf
+
+
+def test_the_example_tenant_s_retention_line_is_the_default(tmp_path: Path) -> None:
+    text = (REPO / "tenants" / "example.toml").read_text(encoding="utf-8")
+    assert "# retention_days = 2557\n" in text
+    uncommented = text.replace("# retention_days = 2557\n", "retention_days = 2557\n")
+    assert load_tenant(_write(tmp_path, uncommented)).retention_days == 2557
+    assert load_tenant(REPO / "tenants" / "example.toml").retention_days == 2557
