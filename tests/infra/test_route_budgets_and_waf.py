@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
 
+from connector import resources
 from connector.resources import Route
 from infra.api import ConnectorApi
 from infra.nag import unacknowledged_findings
@@ -100,12 +102,25 @@ def test_an_online_only_tenant_throttles_only_the_routes_it_has(acme: Synth):
     }
 
 
-def test_a_route_without_a_budget_is_refused_at_synth():
+def test_a_route_without_a_budget_is_refused_when_the_api_is_built():
     stack = Stack(App(), "Unbudgeted")
+    admin = Route("PUT", "/admin/{id}")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"route PUT /admin/\{id\} has no throttle budget"):
-        ConnectorApi(
-            stack, "Api", routes=[Route("POST", "/webhooks/{x}"), Route("PUT", "/admin/{id}")]
-        )  # type: ignore[arg-type]
+        ConnectorApi(stack, "Api", routes=[Route("POST", "/webhooks/{x}"), admin])
+
+
+def test_a_function_whose_routes_the_stage_does_not_throttle_is_refused():
+    stack = Stack(App(), "Undeclared")
+    api = ConnectorApi(stack, "Api", routes=[Route("POST", "/webhooks/{connection_id}")])
+    function = lambda_.Function(
+        stack,
+        "Qbwc",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+    )
+    with pytest.raises(ValueError, match=r"routes \['POST /qbwc/\{connection_id\}'.*qbwc"):
+        api.add_routes(resources.QBWC, function)
 
 
 def test_without_waf_there_is_no_web_acl_and_nag_says_why(mixed: Synth):
