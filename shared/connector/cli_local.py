@@ -50,16 +50,16 @@ def seeded_secrets(config: TenantConfig, raw: dict[str, Any], source: str) -> di
     return seeded
 
 
-def route_lines(config: TenantConfig, base_url: str) -> list[str]:
+def route_lines(config: TenantConfig, base_url: str, config_path: Path | None = None) -> list[str]:
     """Per connection, the URLs it is reached at: only its own ledger's routes exist
     (connector.resources.select), so a Desktop connection has no connect link. An Online
     connection's connect route takes only a signed link, so the line names the verb that
     makes one."""
+    where = f"--config {config_path}" if config_path else f"--tenant {config.tenant}"
     lines = []
     for connection in config.connections:
         ledger_route = (
-            "connect: connector connect-url --tenant "
-            f"{config.tenant} --connection {connection.id} --local"
+            f"connect: connector connect-url {where} --connection {connection.id} --local"
             if connection.ledger.kind == "qbo"
             else f"Web Connector {base_url}/qbwc/{connection.id}"
         )
@@ -93,7 +93,7 @@ def run_local(config_path: Path, secrets_path: Path | None, port: int) -> int:
         cli_target.write_local_file(endpoint_file, endpoint)
         try:
             print(runtime.base_url, flush=True)
-            for line in route_lines(config, runtime.base_url):
+            for line in route_lines(config, runtime.base_url, config_path):
                 print(line, flush=True)
             print(
                 f"  AWS (moto) {endpoint.aws_endpoint_url}, account {endpoint.account_id}, "

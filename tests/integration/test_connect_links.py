@@ -21,6 +21,7 @@ from simulators.woocommerce import LineSpec, OrderSpec
 
 SHOP = "shop"  # holds the simulated company; someone tries to point it elsewhere
 MOVER = "mover"  # moved to another company and back, on purpose
+NO_APP = "no-app"  # the Intuit app's credentials are not in Secrets Manager yet
 OTHER_REALM = "6666666666"
 MUG, JANE = 10, 2  # a product and a registered customer of the simulated store
 
@@ -30,12 +31,14 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
     return [
         connection_settings(SHOP, woo_url=woo_url, qbo_url=qbo_url, mapping=lenient),
         connection_settings(MOVER, woo_url=woo_url, qbo_url=qbo_url, mapping=lenient),
+        connection_settings(NO_APP, woo_url=woo_url, qbo_url=qbo_url, mapping=lenient),
     ]
 
 
 @pytest.fixture(scope="module")
 def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
-    with qbo_rig(_connections) as running:  # every connection connected with a link
+    # SHOP and MOVER connected with a link each, as the merchant would
+    with qbo_rig(_connections, connect=(SHOP, MOVER), ledger_secrets={NO_APP: None}) as running:
         yield running
 
 
@@ -77,6 +80,39 @@ def test_an_unsigned_visit_is_refused_with_how_to_get_a_link(rig: QboRig) -> Non
     answer = httpx.get(f"{rig.runtime.base_url}/oauth/qbo/connect/{SHOP}", timeout=30)
 
     _assert_refused(answer, 403, "needs a connect link", SHOP)
+
+
+def test_an_unsigned_visit_learns_no_secret_name(rig: QboRig) -> None:
+    unsigned = httpx.get(f"{rig.runtime.base_url}/oauth/qbo/connect/{NO_APP}", timeout=30)
+
+    _assert_refused(unsigned, 403, "needs a connect link", NO_APP)
+    assert "secret" not in unsigned.text.lower()
+    # The link's holder is told what is missing, and the link stays unspent for later.
+    link = rig.connect_link(NO_APP)
+    for _ in range(2):
+        signed = httpx.get(link, timeout=30)
+        assert signed.status_code == 409 and f"{NO_APP}/ledger" in signed.text
+
+
+_NONCE, _SIG = "n" * 32, "s" * 43
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"expires={'9' * 5000}&nonce={_NONCE}&sig={_SIG}",
+        f"expires=soon&nonce={_NONCE}&sig={_SIG}",
+        f"expires=1&nonce={_NONCE}&sig={'%FF%FE' * 8}",
+        f"expires=1&nonce=%3Cscript%3Ealert(1)%3C/script%3E&sig={_SIG}",
+        f"expires=1&nonce={'n' * 5000}&sig={_SIG}",
+    ],
+    ids=["huge-expiry", "text-expiry", "non-utf-8-sig", "markup-nonce", "huge-nonce"],
+)
+def test_junk_in_a_link_is_a_403_page(rig: QboRig, query: str) -> None:
+    answer = httpx.get(f"{rig.runtime.base_url}/oauth/qbo/connect/{SHOP}?{query}", timeout=30)
+
+    _assert_refused(answer, 403, "damaged or was not made here", SHOP)
+    assert "<script>" not in answer.text
 
 
 @pytest.mark.parametrize(

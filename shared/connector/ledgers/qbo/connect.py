@@ -73,6 +73,14 @@ class QboConnect:
             "it to another QuickBooks company)."
         )
 
+    def _refused(self, connection_id: str, refused: LinkRefused) -> Page:
+        logger.warning("connect link refused", connection_id=connection_id, why=refused.reason)
+        return Page(
+            refused.status,
+            "This connect link does not work",
+            f"{refused.reason} {self._new_link_hint(connection_id)}",
+        )
+
     def start(self, connection_id: str, base_url: str, query: dict[str, str]) -> Page:
         connection = self._config.connection(connection_id)
         if connection is None:
@@ -85,27 +93,30 @@ class QboConnect:
                 "QuickBooks Desktop through the Web Connector, which needs no connecting here.",
             )
         try:
-            secrets = self._vault.ledger(connection_id)
-        except PermanentError as exc:
-            # The app's credentials are not in Secrets Manager yet: say so. A 409 (the
-            # connection is not ready), not a 5xx: any visitor could page on-call with one.
-            return Page(409, "QuickBooks cannot be connected yet", exc.reason)
-        try:
             key = self._link_key.get()
         except PermanentError as exc:
+            # The operator's to fix; a visitor learns no secret's name from it.
             logger.error("connect link key unreadable", reason=exc.reason)
-            return Page(409, "QuickBooks cannot be connected yet", exc.reason)
+            return Page(
+                409,
+                "QuickBooks cannot be connected yet",
+                "This connector cannot check connect links yet: whoever runs it must deploy "
+                "it again.",
+            )
         try:
             link = connect_links.verify(key, connection_id, query)
-            # Spent before the redirect: of two visits with one link only one reaches Intuit.
-            if not self._state.spend_connect_nonce(link.nonce, link.expires_at):
-                raise LinkRefused("This connect link was used already.", status=410)
         except LinkRefused as refused:
-            logger.warning("connect link refused", connection_id=connection_id, why=refused.reason)
-            return Page(
-                refused.status,
-                "This connect link does not work",
-                f"{refused.reason} {self._new_link_hint(connection_id)}",
+            return self._refused(connection_id, refused)
+        try:
+            secrets = self._vault.ledger(connection_id)
+        except PermanentError as exc:
+            # The app's credentials are not in Secrets Manager yet: say so (to a link holder
+            # only). A 409 (the connection is not ready), not a 5xx, and the link stays unspent.
+            return Page(409, "QuickBooks cannot be connected yet", exc.reason)
+        # Spent before the redirect: of two visits with one link only one reaches Intuit.
+        if not self._state.spend_connect_nonce(link.nonce, link.expires_at):
+            return self._refused(
+                connection_id, LinkRefused("This connect link was used already.", status=410)
             )
         state = self._state.create_oauth_state(connection_id, change_company=link.change_company)
         url = oauth.authorize_url(
