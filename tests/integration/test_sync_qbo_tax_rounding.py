@@ -114,8 +114,8 @@ def test_a_known_company_costs_no_reads_for_tax_codes_and_rates(rig: QboRig) -> 
     assert [c for c in calls if c[0] == "POST"] == [("POST", "invoice"), ("POST", "payment")]
     (invoice,) = rig.documents("Invoice", second["id"])
     assert _money(invoice["TotalAmt"]) == Decimal(second["total"])
-    # and the cached facts are in the state table, per tax code Id
-    cached = rig.state.mappings(SHOP, "taxcode-rates")
+    # and the cached facts are in the state table, per tax code Id (and per company)
+    cached = rig.state.for_company(rig.qbo.realm_id).mappings(SHOP, "taxcode-rates")
     assert set(cached) >= {"2", "3"}
 
 
@@ -140,8 +140,9 @@ def test_codes_known_by_id_alone_have_their_rates_read_once(rig: QboRig) -> None
     # Given a connection that cached its tax code ids before rates were cached too
     first = _order(rig, (PRINT, 1), shipping=None)
     rig.sync(SHOP, "order.created", first["id"])
-    for code_id in rig.state.mappings(SHOP, "taxcode-rates"):
-        rig.state.delete_mapping(SHOP, "taxcode-rates", code_id)
+    company = rig.state.for_company(rig.qbo.realm_id)
+    for code_id in company.mappings(SHOP, "taxcode-rates"):
+        company.delete_mapping(SHOP, "taxcode-rates", code_id)
     # When the next order posts
     mark = len(rig.qbo.request_log)
     second = _order(rig, (PRINT, 1), (BOOK, 1), shipping=None)
@@ -155,4 +156,4 @@ def test_codes_known_by_id_alone_have_their_rates_read_once(rig: QboRig) -> None
     assert "Id IN ('2', '3')" in queries[0]
     (invoice,) = rig.documents("Invoice", second["id"])
     assert _money(invoice["TotalAmt"]) == Decimal(second["total"])
-    assert set(rig.state.mappings(SHOP, "taxcode-rates")) == {"2", "3"}
+    assert set(company.mappings(SHOP, "taxcode-rates")) == {"2", "3"}
