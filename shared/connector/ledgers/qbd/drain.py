@@ -33,7 +33,8 @@ RefNumbers are fitted to 11 characters, so another record may hold the same one.
 
 :func:`read` turns QuickBooks' answer into facts (kept in the session) and one
 :class:`Decision` per entry that reached an outcome. Facts are JSON so the
-session item in DynamoDB can carry them between Lambda invocations.
+session item in DynamoDB can carry them between Lambda invocations, and a bounded
+cache (drain_facts): a fact let go is asked for again.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from connector.errors import PermanentError
 from connector.ledgers.qbd import drain_money, qbxml, qbxml_txns
 from connector.ledgers.qbd.currencies import MULTICURRENCY_SETTING, currency_name, in_currency
 from connector.ledgers.qbd.customer_names import customer_name, disambiguated_name
+from connector.ledgers.qbd.drain_facts import learn
 from connector.ledgers.qbd.drain_parts import Decision, Needs, Park, Work, Writes
 from connector.ledgers.qbd.outbox import (
     OutboxEntry,
@@ -756,14 +758,18 @@ def read(
             if ret is None and code == qbxml.STATUS_OK:
                 ret = response.ret  # the one record asked for, however QuickBooks spells it
             if ret is None:
-                facts["customers"][name.lower()] = {"missing": True}
+                learn(facts["customers"], name.lower(), {"missing": True})
             else:
-                facts["customers"][name.lower()] = {
-                    "name": _text(ret, "FullName") or name,
-                    "list_id": _text(ret, "ListID"),
-                    "edit_sequence": _text(ret, "EditSequence"),
-                    "email": _text(ret, "Email"),
-                }
+                learn(
+                    facts["customers"],
+                    name.lower(),
+                    {
+                        "name": _text(ret, "FullName") or name,
+                        "list_id": _text(ret, "ListID"),
+                        "edit_sequence": _text(ret, "EditSequence"),
+                        "email": _text(ret, "Email"),
+                    },
+                )
         elif op == "item_query":
             if _is_error(response):
                 for seq in purpose["seqs"]:
@@ -771,11 +777,11 @@ def read(
                 continue
             for name in purpose["names"]:
                 ret = response.named(str(name))
-                facts["items"][str(name).lower()] = _text(ret, "ListID") if ret else ""
+                learn(facts["items"], str(name).lower(), _text(ret, "ListID") if ret else "")
         elif op == "txn_query":
             key = txn_key(str(purpose["kind"]), str(purpose["ref"]))
             if not _is_error(response) and not response.rets:
-                facts["txns"][key] = {}
+                learn(facts["txns"], key, {})
             elif not _is_error(response):
                 candidates = [
                     {
@@ -787,7 +793,7 @@ def read(
                     for ret in response.rets
                 ]
                 # RefNumber is no key: every transaction holding it, ours told by its Memo.
-                facts["txns"][key] = {**candidates[0], "candidates": candidates}
+                learn(facts["txns"], key, {**candidates[0], "candidates": candidates})
             else:
                 for seq in purpose["seqs"]:
                     decide(
@@ -806,9 +812,9 @@ def read(
         elif op == "item_add":
             name = str(purpose["name"])
             if not _is_error(response):
-                facts["items"][name.lower()] = _text(response.ret, "ListID") or "?"
+                learn(facts["items"], name.lower(), _text(response.ret, "ListID") or "?")
             elif code == NAME_IN_USE:
-                facts["items"][name.lower()] = "?"  # it appeared since the lookup: use it
+                learn(facts["items"], name.lower(), "?")  # it appeared since the lookup: use it
             elif code == INVALID_REFERENCE and _names(response, "account", purpose.get("account")):
                 decide(
                     Decision(
@@ -877,12 +883,16 @@ def _read_customer_write(
     code = response.status_code
     if not _is_error(response):
         ret = response.ret
-        facts["customers"][name.lower()] = {
-            "name": _text(ret, "FullName") or name,
-            "list_id": _text(ret, "ListID"),
-            "edit_sequence": _text(ret, "EditSequence"),
-            "email": _text(ret, "Email") or str(purpose.get("email") or ""),
-        }
+        learn(
+            facts["customers"],
+            name.lower(),
+            {
+                "name": _text(ret, "FullName") or name,
+                "list_id": _text(ret, "ListID"),
+                "edit_sequence": _text(ret, "EditSequence"),
+                "email": _text(ret, "Email") or str(purpose.get("email") or ""),
+            },
+        )
         if decides:
             decide(
                 Decision(
@@ -899,7 +909,8 @@ def _read_customer_write(
             )
     elif code == NAME_IN_USE:
         # A vendor, employee or other name has it (names are unique across lists).
-        facts["taken"] = sorted({*facts["taken"], name.lower()})
+        # Newest last, as drain_facts lets the oldest go.
+        facts["taken"] = [*(t for t in facts["taken"] if t != name.lower()), name.lower()]
         facts["customers"].pop(name.lower(), None)
         decide(Decision(seq, "again", f"the name {name!r} is in use in QuickBooks", why="3100"))
     elif code in (STALE, INVALID_REFERENCE):

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector import dynamo_batch
 from connector.dynamo_batch import Write
+from connector.ledgers.qbd.drain_facts import bound_facts
 from connector.observability import logger
 
 SESSION_TTL_S = 4 * 3600
@@ -55,7 +56,7 @@ class Session(BaseModel):
     # Drain progress, all JSON: see connector.ledgers.qbd.drain.
     in_flight: dict[str, Any] | None = None  # the message QuickBooks is working on
     prepared: dict[str, Any] | None = None  # the next message, planned with the last answer
-    facts: dict[str, Any] = Field(default_factory=dict)
+    facts: dict[str, Any] = Field(default_factory=dict)  # bounded: drain_facts
     deferred: list[int] = Field(default_factory=list)  # outbox seqs left for the next session
     retries: dict[str, int] = Field(default_factory=dict)  # "<seq>:<why>" -> times re-planned
     recovered: bool = False  # a lost answer (last session's, or this one's) was asked for
@@ -208,6 +209,8 @@ class SessionStore:
         return closed
 
     def _write(self, session: Session, *, new: bool) -> Session:
+        # An item holds 400 KB: the facts are a cache, their oldest let go (drain_facts).
+        bound_facts(session.facts)
         now = self._clock()
         stored = session.model_copy(update={"last_seen": now, "version": session.version + 1})
         condition = Attr("pk").not_exists() if new else Attr("version").eq(session.version)
