@@ -256,7 +256,10 @@ def test_a_refused_refresh_token_parks_the_order_and_asks_for_a_reconnect(rig: Q
     assert flagged.event == "needs_reconnect" and "invalid_grant" in flagged.detail["error"]
     state = rig.sync_state(SHOP, order["id"])
     assert state.status == "parked" and state.last_error
-    assert "Connect to QuickBooks" in state.last_error and "replay" in state.last_error
+    assert (
+        "connector connect-url --connection shop" in state.last_error
+        and "replay" in state.last_error
+    )
     (parked,) = rig.parked(SHOP, order["id"])
     assert "reconnect" in parked["reason"]
     assert rig.documents("Invoice", order["id"]) == []
