@@ -37,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector import dynamo_batch
 from connector.dynamo_batch import Write
 from connector.ledgers.qbd.drain_facts import bound_facts
-from connector.observability import logger
 
 SESSION_TTL_S = 4 * 3600
 ACTIVE_TIMEOUT_S = 300
@@ -164,13 +163,9 @@ class SessionStore:
         return session.model_copy(update={"version": int(item["version"])})
 
     def save(self, session: Session) -> Session:
-        """Write the session back and keep its lease alive (it was read at ``session.version``)."""
-        saved = self._write(session, new=False)
-        if not session.closed and not self.renew(session):
-            # The call began under the lease (QbwcService renews it first) and a call is far
-            # shorter than ACTIVE_TIMEOUT_S; losing it here means a clock jumped.
-            logger.warning("QBWC session lease lapsed during a call")
-        return saved
+        """Write the session back (it was read at ``session.version``). Its lease was renewed
+        when the call began (QbwcService), ACTIVE_TIMEOUT_S ahead of a call of seconds."""
+        return self._write(session, new=False)
 
     def renew(self, session: Session) -> bool:
         """Hold the connection's lease for another ACTIVE_TIMEOUT_S, if this session still
