@@ -60,6 +60,17 @@ def _status(args: argparse.Namespace) -> int:
     return status(config, target, as_json=args.json)
 
 
+def _order_count(text: str) -> int:
+    """How many orders the demo sells: a whole number, at least one."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("the demo needs at least one order")
+    return count
+
+
 def _connect_url(args: argparse.Namespace) -> int:
     """A signed, single-use link the merchant opens to connect QuickBooks Online."""
     from connector import resources
@@ -194,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser(
         "demo", help="simulated store and QuickBooks through the local runtime"
     )
-    demo.add_argument("--orders", type=int, default=40)
+    demo.add_argument("--orders", type=_order_count, default=40)
     demo.set_defaults(run=_demo)
 
     replay = commands.add_parser("replay", help="send parked records through the sync queue again")

@@ -63,3 +63,13 @@ def test_later_changes_happen_only_where_a_shop_makes_them() -> None:
     # A cancelled order was never refunded
     cancelled = {c.order for c in day.later if c.kind == "cancel"}
     assert len(cancelled) >= 6 and not cancelled & set(refunded)
+
+
+def test_a_day_of_a_few_orders_is_planned_whole() -> None:
+    # `connector demo --orders 3` once raised ValueError: it sampled four refunds from fewer
+    # paid orders.
+    for count in range(1, 8):
+        for seed in range(5):
+            day = plan_day(count, seed=seed)
+            assert [o.n for o in day.orders] == list(range(count))
+            assert all(0 <= change.order < count for change in day.later)

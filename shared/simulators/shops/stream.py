@@ -168,7 +168,8 @@ def _later(orders: tuple[PlannedOrder, ...], rng: random.Random) -> tuple[Change
     paid = sorted([o.n for o in orders if o.payment == "card"] + paid_later)
     unpaid = [n for n in transfers if n not in paid_later]
     shipped = rng.sample(paid, len(paid) // 10)
-    refunded = rng.sample(paid, max(4, len(orders) // 7)) + rng.sample(
+    # A short stream (connector demo --orders 3) has fewer paid orders than the usual share.
+    refunded = rng.sample(paid, min(len(paid), max(4, len(orders) // 7))) + rng.sample(
         unpaid, min(len(unpaid), max(1, len(orders) // 40))
     )
     refunds: list[Change] = []
@@ -179,7 +180,7 @@ def _later(orders: tuple[PlannedOrder, ...], rng: random.Random) -> tuple[Change
             kind = "full"
         refunds.append(Change("refund", n, kind))
     rest = [o.n for o in orders if o.n not in refunded and o.payment != "abandoned"]
-    cancelled = rng.sample(rest, max(2, len(orders) // 20))
+    cancelled = rng.sample(rest, min(len(rest), max(2, len(orders) // 20)))
     pays = [Change("pay", n) for n in paid_later]
     ships = [Change("complete", n) for n in shipped]
     rng.shuffle(pays)
