@@ -3,7 +3,8 @@
 Serves the demo, the integration tests and the benchmarks. It answers like the real service:
 single-use authorization codes, rotating refresh tokens, 401 AuthenticationFailed faults,
 429 ThrottleExceeded (XML) at the published limits, ``requestid`` replay, and Fault bodies
-for the validation rules in ``simulators.qbo_company``. ``inject`` makes the next matching
+for the validation rules in ``simulators.qbo_company``; ``POST batch`` is
+``simulators.qbo_batch``. ``inject`` makes the next matching
 requests fail the way QBO sometimes does, including a write whose answer is lost.
 """
 
@@ -25,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from simulators import qbo_faults
+from simulators import qbo_batch, qbo_faults
 from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.qbo_company import WRITABLE, Company
 from simulators.qbo_faults import ApiFault, unsupported_operation
@@ -38,6 +39,8 @@ REFRESH_HARD_TTL_S = 5 * 365 * 86_400  # the 5-year maximum since late 2025
 ROTATED_GRACE_S = 86_400  # a replaced refresh token keeps working for 24 h
 AUTH_CODE_TTL_S = 300
 INJECTABLE = {"401", "429", "500", "503", "5010", "6000", "lost"}
+# Faults a batch item can meet on its own; the rest are the batch request's (its gateway's).
+_ITEM_KINDS = frozenset({"500", "5010", "6000", "lost"})
 
 _API_PATH = re.compile(r"^/v3/company/(?P<realm>[^/]+)/(?P<rest>.+)$")
 _ENTITY_NAMES = {e.lower(): e for e in WRITABLE}
@@ -112,6 +115,8 @@ class QboSimulator:
         per_minute_limit: int = 500,
         per_second_limit: int = 10,
         max_concurrent: int = 10,
+        batch_per_minute_limit: int = 40,
+        max_batch_items: int = 30,
         latency_s: float = 0.0,
         token_delay_s: float = 0.0,
         allow_shipping: bool = False,
@@ -161,7 +166,10 @@ class QboSimulator:
         self._draw = random.Random(0)
         self._outages: list[_Outage] = []
         self.outage_requests = 0  # API requests answered 503 because of an outage
-        self._replies: dict[str, Response] = {}
+        self._replies: dict[str, dict[str, Any]] = {}  # requestid -> the answer's payload
+        self._recent_batches: deque[float] = deque()
+        self.batch_per_minute = batch_per_minute_limit
+        self.max_batch_items = max_batch_items
         self.request_log: list[LoggedRequest] = []
         self.writes = 0
         self.reads = 0
@@ -437,14 +445,34 @@ class QboSimulator:
     def _now_text(self) -> str:
         return response_time(self._clock())
 
+    # What simulators.qbo_batch runs a batch's items with.
+    now_text = _now_text
+    sleep = staticmethod(time.sleep)
+
+    @property
+    def latency_s(self) -> float:
+        return self._latency_s
+
+    @staticmethod
+    def writable(entity: str) -> bool:
+        return entity in WRITABLE
+
+    def parse_body(self, request: Request) -> dict[str, Any]:
+        return self._body(request)
+
     def _api(self, request: Request) -> Response:
         match = _API_PATH.match(request.path)
         assert match is not None
         rest = match.group("rest")
-        entity, operation = self._classify(request.method, rest, request)
+        batch = rest == "batch" and request.method == "POST"
+        entity, operation = (
+            (None, "batch") if batch else self._classify(request.method, rest, request)
+        )
         with self._lock:
             self._in_flight += 1
         try:
+            if batch:
+                return qbo_batch.run(self, request, match.group("realm"))
             return self._api_guarded(request, match.group("realm"), rest, entity, operation)
         finally:
             with self._lock:
@@ -472,55 +500,98 @@ class QboSimulator:
     def _api_guarded(
         self, request: Request, realm: str, rest: str, entity: str | None, operation: str
     ) -> Response:
-        with self._lock:
-            if any(o.covers() for o in self._outages):
-                self.outage_requests += 1
-                return qbo_faults.service_unavailable()
-            taken = self._take_injection(entity, operation)
-            injected = taken.kind if taken is not None else self._drawn()
-            if injected == "401":
-                return qbo_faults.authentication_failed(
-                    "Token expired: access token no longer valid", int(self._clock() * 1000)
-                )
-            refused = self._check_bearer(request, realm)
-            if refused is None and (injected == "429" or self._over_limits()):
-                refused = qbo_faults.throttled().xml_response(self._now_text())
-            if refused is not None:
-                if taken is not None and injected != "429":
-                    taken.remaining += 1  # refused at the door: the fault is still to come
-                return refused
-            self._recent.append(self._clock())
-            if injected == "500":
-                return qbo_faults.server_error().json_response(self._now_text())
-            if injected == "503":
-                return qbo_faults.service_unavailable()
-            if injected == "5010":
-                return qbo_faults.stale_object().json_response(self._now_text())
-            if injected == "6000":
-                return qbo_faults.business_validation_retryable().json_response(self._now_text())
+        refused, injected = self.admit(request, realm, entity, operation)
+        if refused is not None:
+            return refused
         if self._latency_s:
             time.sleep(self._latency_s)  # outside the lock, so concurrent calls overlap
         request_id = request.arg("requestid")
         is_write = operation in ("create", "update", "void", "delete")
+        replay_key = f"{realm}:{request_id}" if request_id and is_write else None
+        try:
+            payload = self.perform_one(request, rest, entity, operation, injected, replay_key)
+        except ApiFault as fault:
+            return fault.json_response(self._now_text())
+        if injected == "lost":
+            return qbo_faults.gateway_timeout()
+        return json_response(payload)
+
+    def admit(
+        self,
+        request: Request,
+        realm: str,
+        entity: str | None,
+        operation: str,
+        *,
+        kinds: frozenset[str] | None = None,
+    ) -> tuple[Response | None, str | None]:
+        """The gateway's part of a request: outages, injected 401/429/503, the bearer token
+        and the limits. Returns the refusal (or None) and the fault still to come, if any;
+        ``kinds`` limits which injected faults this request can take (a batch's own)."""
         with self._lock:
-            replay_key = f"{realm}:{request_id}" if request_id and is_write else None
+            if any(o.covers() for o in self._outages):
+                self.outage_requests += 1
+                return qbo_faults.service_unavailable(), None
+            taken = self._take_injection(entity, operation, kinds=kinds)
+            injected = taken.kind if taken is not None else self._drawn()
+            if kinds is not None and injected not in kinds:
+                injected = None
+            if injected == "401":
+                return qbo_faults.authentication_failed(
+                    "Token expired: access token no longer valid", int(self._clock() * 1000)
+                ), None
+            refused = self._check_bearer(request, realm)
+            if refused is None and (injected == "429" or self._over_limits(operation)):
+                refused = qbo_faults.throttled().xml_response(self._now_text())
+            if refused is not None:
+                if taken is not None and injected != "429":
+                    taken.remaining += 1  # refused at the door: the fault is still to come
+                return refused, None
+            self._recent.append(self._clock())
+            if operation == "batch":
+                self._recent_batches.append(self._clock())
+            if injected == "503":
+                return qbo_faults.service_unavailable(), None
+            return None, injected
+
+    def perform_one(
+        self,
+        request: Request,
+        rest: str,
+        entity: str | None,
+        operation: str,
+        injected: str | None,
+        replay_key: str | None,
+    ) -> dict[str, Any]:
+        """One admitted operation: its injected fault, ``requestid`` replay, then the company's
+        rules. Raises ApiFault; a batch item runs through here as a single request does."""
+        is_write = operation in ("create", "update", "void", "delete")
+        with self._lock:
+            if injected == "500":
+                raise qbo_faults.server_error()
+            if injected == "5010":
+                raise qbo_faults.stale_object()
+            if injected == "6000":
+                raise qbo_faults.business_validation_retryable()
             if replay_key and replay_key in self._replies:
-                reply = self._replies[replay_key]
-                return Response(reply.status, reply.body, dict(reply.headers))
-            try:
-                payload = self._perform(request, rest, entity, operation)
-            except ApiFault as fault:
-                return fault.json_response(self._now_text())
-            response = json_response({**payload, "time": self._now_text()})
+                return copy.deepcopy(self._replies[replay_key])
+            payload = {**self._perform(request, rest, entity, operation), "time": self._now_text()}
             if is_write:
                 self.writes += 1
                 if replay_key:
-                    self._replies[replay_key] = response
+                    self._replies[replay_key] = copy.deepcopy(payload)
             else:
                 self.reads += 1
-        if injected == "lost":
-            return qbo_faults.gateway_timeout()
-        return response
+            return payload
+
+    def take_item_injection(self, entity: str | None, operation: str) -> str | None:
+        """The injected or drawn fault for one item of a batch (the door took its own)."""
+        with self._lock:
+            taken = self._take_injection(entity, operation, kinds=_ITEM_KINDS)
+            if taken is not None:
+                return taken.kind
+            drawn = self._drawn()
+            return drawn if drawn in _ITEM_KINDS else None
 
     def _drawn(self) -> str | None:
         """A random fault for this request, per the shares given to ``inject_share``."""
@@ -533,9 +604,13 @@ class QboSimulator:
             roll -= share
         return None
 
-    def _take_injection(self, entity: str | None, operation: str) -> _Injection | None:
+    def _take_injection(
+        self, entity: str | None, operation: str, *, kinds: frozenset[str] | None = None
+    ) -> _Injection | None:
         for injection in self._injections:
             if injection.remaining <= 0:
+                continue
+            if kinds is not None and injection.kind not in kinds:
                 continue
             if injection.entity is not None and injection.entity != (entity or "").lower():
                 continue
@@ -560,15 +635,19 @@ class QboSimulator:
             return qbo_faults.authorization_failed().json_response(self._now_text())
         return None
 
-    def _over_limits(self) -> bool:
+    def _over_limits(self, operation: str) -> bool:
         now = self._clock()
         while self._recent and self._recent[0] <= now - 60:
             self._recent.popleft()
+        while self._recent_batches and self._recent_batches[0] <= now - 60:
+            self._recent_batches.popleft()
         last_second = sum(1 for t in self._recent if t > now - 1)
         return (
             self._in_flight > self._max_concurrent
             or last_second >= self._per_second
             or len(self._recent) >= self._per_minute
+            # A batch request counts as one request, and against its own 40 a minute.
+            or (operation == "batch" and len(self._recent_batches) >= self.batch_per_minute)
         )
 
     def _perform(
