@@ -12,9 +12,11 @@ import json
 import math
 import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -22,6 +24,7 @@ from connector.ledgers.qbo.faults import (
     FaultError,
     FaultInfo,
     QboAuthFailed,
+    QboFault,
     QboServerError,
     QboThrottled,
     QboTimeout,
@@ -38,6 +41,9 @@ API_BASE_PRODUCTION = "https://quickbooks.api.intuit.com"
 API_BASE_SANDBOX = "https://sandbox-quickbooks.api.intuit.com"
 MINOR_VERSION = 75
 MAX_REQUEST_ID_LENGTH = 50
+MAX_BATCH_REQUEST_ID_LENGTH = 36  # requestid on a batch: its items' bIds are added to it
+MAX_BATCH_ITEMS = 30
+MAX_BID_LENGTH = 10
 QUERY_PAGE_SIZE = 1000  # the largest MAXRESULTS QBO accepts
 
 _TYPOGRAPHIC_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'"})
@@ -118,6 +124,67 @@ def _check_request_id(request_id: str) -> str:
     if not request_id or len(request_id) > MAX_REQUEST_ID_LENGTH:
         raise ValueError(f"requestid must be 1-{MAX_REQUEST_ID_LENGTH} characters: {request_id!r}")
     return request_id
+
+
+@dataclass(frozen=True)
+class BatchOperation:
+    """One item of a batch request: a write of ``body`` to ``entity``, or a query."""
+
+    bid: str
+    operation: Literal["create", "update", "delete", "void", "query"]
+    entity: str = ""
+    body: dict[str, Any] | None = None
+    statement: str = ""
+
+    def item(self) -> dict[str, Any]:
+        if self.operation == "query":
+            return {"bId": self.bid, "Query": self.statement}
+        body = dict(self.body or {})
+        if self.operation == "update":
+            body["sparse"] = True  # as ``QboClient.update``: only the fields sent change
+        return {"bId": self.bid, "operation": self.operation, self.entity: body}
+
+
+def _check_batch(operations: Sequence[BatchOperation], request_id: str | None) -> None:
+    if not operations or len(operations) > MAX_BATCH_ITEMS:
+        raise ValueError(f"a batch takes 1-{MAX_BATCH_ITEMS} operations, not {len(operations)}")
+    bids = [op.bid for op in operations]
+    if len(set(bids)) != len(bids) or any(not b or len(b) > MAX_BID_LENGTH for b in bids):
+        raise ValueError(f"bIds must be unique and 1-{MAX_BID_LENGTH} characters: {bids!r}")
+    for op in operations:
+        if op.operation == "query" and not op.statement:
+            raise ValueError(f"batch item {op.bid}: a query needs its statement")
+        if op.operation != "query" and not (op.entity and op.body is not None):
+            raise ValueError(f"batch item {op.bid}: {op.operation} needs an entity and a body")
+    if request_id is not None and not 0 < len(request_id) <= MAX_BATCH_REQUEST_ID_LENGTH:
+        raise ValueError(
+            f"a batch's requestid must be 1-{MAX_BATCH_REQUEST_ID_LENGTH} characters: "
+            f"{request_id!r}"
+        )
+
+
+def _batch_answer(op: BatchOperation, answer: dict[str, Any] | None) -> dict[str, Any] | QboFault:
+    if answer is None:
+        info = FaultInfo(
+            "", (FaultError("", "No answer for this batch item", f"bId {op.bid}", ""),), None
+        )
+        return QboUnknownOutcome(info)
+    fault = answer.get("Fault") or answer.get("fault")
+    if fault is not None:
+        # The item's Fault is classified by its codes, as a single call's would be; it came
+        # inside an HTTP 200, so no status speaks for it.
+        parsed = parse_fault(encode_json({"Fault": fault}))
+        if parsed is not None:
+            return classify(parsed)
+    key = "QueryResponse" if op.operation == "query" else op.entity
+    value = answer.get(key)
+    if not isinstance(value, dict):
+        keys = ", ".join(sorted(answer)) or "nothing"
+        info = FaultInfo(
+            "", (FaultError("", f'Expected "{key}" in batch item {op.bid}', keys, ""),), None
+        )
+        return QboValidation(info)
+    return value
 
 
 class QboClient:
@@ -240,6 +307,26 @@ class QboClient:
             request_id=request_id,
         )
         return self._entity(payload, entity)
+
+    def batch(
+        self, operations: Sequence[BatchOperation], *, request_id: str | None = None
+    ) -> dict[str, dict[str, Any] | QboFault]:
+        """One ``POST batch`` of up to 30 operations; each bId's answer: the entity object
+        (``QueryResponse`` for a query) or its own fault, classified as a single call's would
+        be. A failure of the whole request (401 after a refresh, throttled past the waits, a
+        lost answer) raises as a single call does. An operation missing from the answer is
+        a QboUnknownOutcome (it may have been applied). ``request_id`` (36 characters at most)
+        makes a resend of the same batch answer each write as the first time."""
+        _check_batch(operations, request_id)
+        items = [op.item() for op in operations]
+        payload = self._send(
+            "POST", "batch", body={"BatchItemRequest": items}, request_id=request_id
+        )
+        answers = payload.get("BatchItemResponse")
+        if not isinstance(answers, list):
+            raise self._unexpected(payload, "a BatchItemResponse list")
+        by_bid = {str(a.get("bId")): a for a in answers if isinstance(a, dict)}
+        return {op.bid: _batch_answer(op, by_bid.get(op.bid)) for op in operations}
 
     def preferences(self) -> dict[str, Any]:
         return self._entity(self._send("GET", "preferences"), "Preferences")
