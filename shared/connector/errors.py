@@ -29,6 +29,16 @@ class ServicePaused(TransientError):
         super().__init__(message, retry_after_s=retry_after_s)
 
 
+class NoCapacityYet(TransientError):
+    """A shared limit (a QuickBooks company's requests a minute, calls at once, or a pause after
+    a throttle answer) has no room for this call for ``retry_after_s`` seconds. Not a failure:
+    the record goes back to the queue for exactly that long, spends no retry budget, counts
+    toward no circuit and never parks."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+
+
 class PermanentError(SyncError):
     """Retrying will not help until someone fixes the cause.
 

@@ -1,0 +1,315 @@
+"""One limiter per QuickBooks Online company (realm), shared through the state table by every
+function that calls it (decision 56).
+
+QuickBooks takes at most 500 requests a minute (10 a second) from one app for one company, at
+most 10 at once, and of those at most 40 batch requests a minute; over that it answers 429.
+Before each call the client asks ``acquire``:
+
+- requests are spaced at the published rate less ``headroom`` (GCRA: the item keeps the
+  theoretical arrival time ``tat`` of the next request, and ``batch_tat`` of the next batch):
+  one booking is one conditional write, and a booking never runs ahead of the rate;
+- a call holds a lease until it ends (``release``); a lease expires after ``lease_s``, so a
+  function that crashed mid-call frees its slot, and at most ``max_in_flight`` are held;
+- a throttle answer (another app may use the same company's quota) pauses every caller of the
+  company for ``throttle_pause_s``.
+
+A wait of up to ``max_wait_s`` is slept; a longer one raises NoCapacityYet saying how long, which
+the sync worker turns into a hand-back of exactly that delay.
+
+Key: ``limiter#<realm>`` / ``LIMITER``. Writes are conditional on the item's ``version``; a write
+that loses the race gets the current item back (ReturnValuesOnConditionCheckFailure) and decides
+again, so a contended booking costs no extra read.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Literal
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from connector.errors import NoCapacityYet, TransientError
+from connector.observability import logger, metrics
+from connector.retry import jittered
+
+Kind = Literal["single", "batch"]
+
+_DESERIALIZE = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class LimiterRules:
+    """A company's limits as QuickBooks publishes them, and how the limiter keeps under them."""
+
+    per_minute: int = 500
+    per_second: int = 10
+    batches_per_minute: int = 40
+    max_in_flight: int = 10
+    # Spacing is this share below the published rates: Lambda clocks and the network move a
+    # request by some milliseconds, and a minute's 501st request is refused.
+    headroom: float = 0.04
+    # The client gives up on a call after 15 s; a lease outliving that belongs to a crashed call.
+    lease_s: float = 30.0
+    # Waits up to this are slept in the function; longer ones hand the record back.
+    max_wait_s: float = 2.0
+    # Intuit says to wait 60 s after a throttle answer.
+    throttle_pause_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("per_minute", "per_second", "batches_per_minute", "max_in_flight"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"limiter {name} must be at least 1")
+        if not 0 <= self.headroom < 1:
+            raise ValueError("limiter headroom must be in [0, 1)")
+        if self.lease_s <= 0 or self.max_wait_s < 0 or self.throttle_pause_s < 0:
+            raise ValueError("limiter durations must not be negative (lease_s positive)")
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between two requests of the company (the stricter of the two rates)."""
+        return max(60.0 / self.per_minute, 1.0 / self.per_second) / (1 - self.headroom)
+
+    @property
+    def batch_interval_s(self) -> float:
+        return 60.0 / self.batches_per_minute / (1 - self.headroom)
+
+    def scaled_pause(self, factor: float) -> LimiterRules:
+        """The pause after a throttle answer times ``factor`` (the retry scale)."""
+        return replace(self, throttle_pause_s=self.throttle_pause_s * factor)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One call's slot; ``release`` it when the call has ended, answered or not."""
+
+    lease_id: str
+    limiter: RealmLimiter
+    kind: Kind
+    waited_s: float
+
+    def release(self) -> None:
+        self.limiter.release(self.lease_id)
+
+
+def _key(realm_id: str) -> dict[str, str]:
+    return {"pk": f"limiter#{realm_id}", "sk": "LIMITER"}
+
+
+def _stored(epoch: float) -> Decimal:
+    return Decimal(f"{epoch:.3f}")
+
+
+def _number(item: dict[str, Any], name: str) -> float:
+    return float(item.get(name, 0))
+
+
+class RealmLimiter:
+    """The limiter of one QuickBooks Online company; thread-safe within a process."""
+
+    def __init__(
+        self,
+        table_name: str,
+        realm_id: str,
+        *,
+        rules: LimiterRules | None = None,
+        resource: Any | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
+        self.realm_id = realm_id
+        self.rules = rules or LimiterRules()
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        # The item as last seen: a booking tries it first and learns the current one on a race.
+        self._item: dict[str, Any] | None = None
+
+    # --- the caller's side ------------------------------------------------------------------
+    def acquire(self, kind: Kind = "single") -> Lease:
+        """A slot for one call of ``kind``, after sleeping a short wait; raises NoCapacityYet
+        when the wait would be longer than ``max_wait_s``."""
+        rules = self.rules
+        lease_id = uuid.uuid4().hex[:16]
+        deadline = self._clock() + rules.max_wait_s
+        waited = 0.0
+        while True:
+            item = self._current()
+            now = self._clock()
+            paused = _number(item, "paused_until") - now
+            if paused > 0:
+                raise self._no_capacity(
+                    paused, "paused after QuickBooks answered a request with a throttle fault"
+                )
+            leases = {
+                k: float(v) for k, v in dict(item.get("leases") or {}).items() if float(v) > now
+            }
+            if len(leases) >= rules.max_in_flight:
+                # Every slot is held by a call in flight; calls end within a second or so.
+                poll = jittered(min(rules.interval_s, 0.25))
+                if now + poll > deadline:
+                    raise self._no_capacity(
+                        1.0, f"{rules.max_in_flight} calls to it are already in flight"
+                    )
+                self._sleep(poll)
+                waited += poll
+                self._forget()  # read again: the leases we saw may have been released
+                continue
+            start = max(now, _number(item, "tat"))
+            if kind == "batch":
+                start = max(start, _number(item, "batch_tat"))
+            wait = start - now
+            if now + wait > deadline:
+                what = "batch requests" if kind == "batch" and start > _number(item, "tat") else ""
+                raise self._no_capacity(
+                    wait,
+                    f"its {what or 'requests'} are booked "
+                    f"{wait:.1f} s ahead (at most {self._rate(kind)})",
+                )
+            leases[lease_id] = start + rules.lease_s
+            values: dict[str, Any] = {
+                ":tat": _stored(start + rules.interval_s),
+                ":leases": {k: _stored(v) for k, v in leases.items()},
+                ":next": int(item.get("version", 0)) + 1,
+            }
+            expression = "SET tat = :tat, leases = :leases, version = :next"
+            if kind == "batch":
+                values[":batch_tat"] = _stored(start + rules.batch_interval_s)
+                expression += ", batch_tat = :batch_tat"
+            if not self._write(expression, values, item):
+                continue  # another function booked first: decide again on what it wrote
+            if wait > 0:
+                self._sleep(wait)
+                waited += wait
+            if waited > 0:
+                metrics.add_metric(
+                    name="QboCapacityWaitMs", unit="Milliseconds", value=waited * 1000
+                )
+            return Lease(lease_id, self, kind, waited)
+
+    def release(self, lease_id: str) -> None:
+        """Frees a call's slot. A failure to write is logged: the lease expires on its own."""
+        try:
+            item = self._table.update_item(
+                Key=_key(self.realm_id),
+                UpdateExpression="REMOVE leases.#id SET version = if_not_exists(version, :zero) "
+                "+ :one",
+                ConditionExpression="attribute_exists(leases.#id)",
+                ExpressionAttributeNames={"#id": lease_id},
+                ExpressionAttributeValues={":zero": 0, ":one": 1},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                logger.warning("could not release a QuickBooks call slot", error=str(exc))
+            return  # already expired and pruned by a booking
+        except BotoCoreError as exc:
+            logger.warning("could not release a QuickBooks call slot", error=str(exc))
+            return
+        self._remember(item)
+
+    def throttled(self) -> None:
+        """QuickBooks answered a throttle fault: nobody calls the company for the pause."""
+        until = self._clock() + self.rules.throttle_pause_s
+        metrics.add_metric(name="QboThrottled", unit="Count", value=1)
+        logger.warning(
+            "QuickBooks throttled the company: every call waits",
+            realm_id=self.realm_id,
+            pause_s=self.rules.throttle_pause_s,
+        )
+        try:
+            item = self._table.update_item(
+                Key=_key(self.realm_id),
+                UpdateExpression="SET paused_until = :until, "
+                "version = if_not_exists(version, :zero) + :one",
+                ConditionExpression="attribute_not_exists(paused_until) OR paused_until < :until",
+                ExpressionAttributeValues={":until": _stored(until), ":zero": 0, ":one": 1},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise TransientError(f"could not pause QuickBooks calls: {exc}") from exc
+            self._forget()  # someone paused it as long already
+            return
+        except BotoCoreError as exc:
+            raise TransientError(f"could not pause QuickBooks calls: {exc}") from exc
+        self._remember(item)
+
+    # --- DynamoDB ---------------------------------------------------------------------------
+    def _current(self) -> dict[str, Any]:
+        with self._lock:
+            if self._item is not None:
+                return dict(self._item)
+        try:
+            found = self._table.get_item(Key=_key(self.realm_id), ConsistentRead=True)
+        except (BotoCoreError, ClientError) as exc:
+            raise TransientError(f"could not read the QuickBooks limiter: {exc}") from exc
+        item = dict(found.get("Item") or {})
+        self._remember(item)
+        return item
+
+    def _write(self, expression: str, values: dict[str, Any], seen: dict[str, Any]) -> bool:
+        """One conditional write over the item as ``seen``; False (and the current item
+        remembered) when another writer got there first."""
+        condition = "version = :seen" if "version" in seen else "attribute_not_exists(version)"
+        if "version" in seen:
+            values = {**values, ":seen": seen["version"]}
+        try:
+            item = self._table.update_item(
+                Key=_key(self.realm_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise TransientError(f"could not book a QuickBooks call: {exc}") from exc
+            current = exc.response.get("Item")
+            if not isinstance(current, dict):
+                self._forget()
+            else:
+                self._remember(_deserialized(current))
+            return False
+        except BotoCoreError as exc:
+            raise TransientError(f"could not book a QuickBooks call: {exc}") from exc
+        self._remember(item)
+        return True
+
+    def _remember(self, item: dict[str, Any]) -> None:
+        with self._lock:
+            self._item = dict(item)
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._item = None
+
+    # --- words --------------------------------------------------------------------------------
+    def _rate(self, kind: Kind) -> str:
+        rules = self.rules
+        if kind == "batch":
+            return f"{rules.batches_per_minute} batch requests a minute"
+        return f"{rules.per_minute} requests a minute, {rules.per_second} a second"
+
+    def _no_capacity(self, wait_s: float, why: str) -> NoCapacityYet:
+        seconds = max(1, math.ceil(wait_s))
+        metrics.add_metric(name="QboNoCapacity", unit="Count", value=1)
+        return NoCapacityYet(
+            f"QuickBooks company {self.realm_id} has no capacity yet ({why}): retry in {seconds} s",
+            retry_after_s=seconds,
+        )
+
+
+def _deserialized(raw: dict[str, Any]) -> dict[str, Any]:
+    """An item as the low-level API sends it (a failed condition's ALL_OLD), as the resource
+    API would have given it."""
+    return {key: _DESERIALIZE.deserialize(value) for key, value in raw.items()}
