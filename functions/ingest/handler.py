@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -16,17 +17,22 @@ from connector.runtime import Runtime
 from connector.unqueued import UnqueuedDeliveries
 
 runtime = Runtime.from_environment()
-ingest = WebhookIngest(
-    config=runtime.config,
-    vault=runtime.vault,
-    queue=runtime.sync_queue,
-    audit=runtime.audit,
-    reader_for=runtime.webhook_reader,
-    # A delivery the queue refuses is kept in the state table for the reconcile run.
-    unqueued=UnqueuedDeliveries(runtime.settings.state_table),
-    health=HealthMarks(runtime.settings.state_table),
-)
 app = APIGatewayRestResolver()
+
+
+@cache
+def _ingest() -> WebhookIngest:
+    """Made by the first delivery, so that a cold start does not wait for AWS clients."""
+    return WebhookIngest(
+        config=runtime.config,
+        vault=runtime.vault,
+        queue=runtime.sync_queue,
+        audit=runtime.audit,
+        reader_for=runtime.webhook_reader,
+        # A delivery the queue refuses is kept in the state table for the reconcile run.
+        unqueued=UnqueuedDeliveries(runtime.settings.state_table, resource=runtime.dynamodb),
+        health=HealthMarks(runtime.settings.state_table, resource=runtime.dynamodb),
+    )
 
 
 @app.post("/webhooks/<connection_id>")
@@ -35,7 +41,7 @@ def webhook(connection_id: str) -> Response[Any]:
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
     logger.append_keys(connection_id=connection_id, topic=event.headers.get("X-WC-Webhook-Topic"))
-    answer = ingest.receive(connection_id, dict(event.headers), body)
+    answer = _ingest().receive(connection_id, dict(event.headers), body)
     return Response(
         status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body()
     )

@@ -1,13 +1,18 @@
 """The composition root: builds the library's parts from a function's settings, once per cold start.
 
 Handlers call ``Runtime.from_environment()`` at import; tests and the local
-runtime build one from explicit settings and clients instead.
+runtime build one from explicit settings instead. Nothing here touches AWS or
+imports an adapter until a part is first used (a cold start pays only for what
+its function needs): each AWS client and each store below it is made on first
+use and kept, and the QuickBooks and store adapters are imported by the method
+that opens them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import httpx
@@ -15,37 +20,24 @@ import httpx
 from connector.circuit import CircuitBreaker, CircuitChange, CircuitRules
 from connector.config import Connection, TenantConfig
 from connector.errors import PermanentError
-from connector.ledgers.qbd.ledger import QbdLedger
-from connector.ledgers.qbd.outbox import OutboxStore
-from connector.ledgers.qbo.client import QboClient
-from connector.ledgers.qbo.ledger import QboLedger
-from connector.ledgers.qbo.tokens import QboTokens
 from connector.retry import RetryPolicy
 from connector.secrets import SecretVault
 from connector.settings import Settings, load_settings
 from connector.state import AuditEventType, AuditTrail, StateStore
-from connector.stores.port import Store, WebhookReader
-from connector.stores.registry import StoreLookups, open_store, webhook_reader
 from connector.sync_queue import SyncQueue
+
+if TYPE_CHECKING:
+    from connector.ledgers.qbd.ledger import QbdLedger
+    from connector.ledgers.qbd.outbox import OutboxStore
+    from connector.ledgers.qbo.ledger import QboLedger
+    from connector.ledgers.qbo.tokens import QboTokens
+    from connector.stores.port import Store, WebhookReader
+    from connector.stores.registry import StoreLookups
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    config: TenantConfig
-    state: StateStore
-    audit: AuditTrail
-    vault: SecretVault
-    sync_queue: SyncQueue
-    dead_letters: SyncQueue | None
-    sqs: Any
-    # The QuickBooks Desktop outbox (None where the function has no outbox table).
-    outbox: OutboxStore | None = None
-    # One pooled HTTP client per cold start, shared by the store and QuickBooks adapters. Its
-    # timeouts leave room for a few calls and retries within a record's time (connector.retry).
-    http: httpx.Client = field(
-        default_factory=lambda: httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
-    )
     # Per connection: product categories and customer roles the store adapter looked up.
     store_lookups: dict[str, StoreLookups] = field(default_factory=dict)
     # Per QuickBooks Online company (realm): its circuit breaker, whose cache outlives a record.
@@ -57,25 +49,71 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        dynamodb = boto3.resource("dynamodb")
-        sqs = boto3.client("sqs")
+        return cls(settings=settings)
+
+    @property
+    def config(self) -> TenantConfig:
+        return self.settings.tenant_config
+
+    # --- AWS clients, each made on first use (creating one costs tens of milliseconds) ------
+    @cached_property
+    def dynamodb(self) -> Any:
+        return boto3.resource("dynamodb")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return boto3.client("sqs")
+
+    @cached_property
+    def secretsmanager(self) -> Any:
+        return boto3.client("secretsmanager")
+
+    @cached_property
+    def state(self) -> StateStore:
+        return StateStore(self.settings.state_table, resource=self.dynamodb)
+
+    @cached_property
+    def audit(self) -> AuditTrail:
         # What is written expires after the tenant file's retention (connector.retention).
-        days = settings.tenant_config.retention_days
-        return cls(
-            settings=settings,
-            config=settings.tenant_config,
-            state=StateStore(settings.state_table, resource=dynamodb),
-            audit=AuditTrail(settings.audit_table, resource=dynamodb, retention_days=days),
-            vault=SecretVault(settings.secret_prefix, client=boto3.client("secretsmanager")),
-            sync_queue=SyncQueue(settings.sync_queue_url, client=sqs),
-            dead_letters=SyncQueue(settings.sync_dlq_url, client=sqs)
-            if settings.sync_dlq_url
-            else None,
-            sqs=sqs,
-            outbox=OutboxStore(settings.outbox_table, resource=dynamodb, retention_days=days)
-            if settings.outbox_table
-            else None,
+        return AuditTrail(
+            self.settings.audit_table,
+            resource=self.dynamodb,
+            retention_days=self.config.retention_days,
         )
+
+    @cached_property
+    def vault(self) -> SecretVault:
+        return SecretVault(self.settings.secret_prefix, client=self.secretsmanager)
+
+    @cached_property
+    def sync_queue(self) -> SyncQueue:
+        return SyncQueue(self.settings.sync_queue_url, client=self.sqs)
+
+    @cached_property
+    def dead_letters(self) -> SyncQueue | None:
+        if not self.settings.sync_dlq_url:
+            return None
+        return SyncQueue(self.settings.sync_dlq_url, client=self.sqs)
+
+    @cached_property
+    def outbox(self) -> OutboxStore | None:
+        """The QuickBooks Desktop outbox (None where the function has no outbox table)."""
+        if not self.settings.outbox_table:
+            return None
+        from connector.ledgers.qbd.outbox import OutboxStore
+
+        return OutboxStore(
+            self.settings.outbox_table,
+            resource=self.dynamodb,
+            retention_days=self.config.retention_days,
+        )
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """One pooled HTTP client per cold start, shared by the store and QuickBooks adapters.
+        Its timeouts leave room for a few calls and retries within a record's time
+        (connector.retry)."""
+        return httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
 
     def connection(self, connection_id: str) -> Connection:
         found = self.config.connection(connection_id)
@@ -87,6 +125,8 @@ class Runtime:
 
     def store(self, connection: Connection) -> Store:
         """The connection's store, behind the port (the adapter its ``store.kind`` names)."""
+        from connector.stores.registry import StoreLookups, open_store
+
         return open_store(
             connection,
             vault=self.vault,
@@ -95,9 +135,13 @@ class Runtime:
         )
 
     def webhook_reader(self, connection: Connection) -> WebhookReader:
+        from connector.stores.registry import webhook_reader
+
         return webhook_reader(connection)
 
     def qbo_tokens(self, connection: Connection) -> QboTokens:
+        from connector.ledgers.qbo.tokens import QboTokens
+
         return QboTokens(
             connection=connection,
             vault=self.vault,
@@ -136,6 +180,7 @@ class Runtime:
                 self.settings.state_table,
                 realm_id,
                 rules=CircuitRules().scaled(self.settings.retry_scale),
+                resource=self.dynamodb,
                 notify=notify,
             )
             self.circuits[realm_id] = breaker
@@ -150,7 +195,12 @@ class Runtime:
 
     def ledger(self, connection: Connection) -> QboLedger | QbdLedger:
         if connection.ledger.kind == "qbd":
+            from connector.ledgers.qbd.ledger import QbdLedger
+
             return QbdLedger(connection=connection, outbox=self.require_outbox(), state=self.state)
+        from connector.ledgers.qbo.client import QboClient
+        from connector.ledgers.qbo.ledger import QboLedger
+
         tokens = self.qbo_tokens(connection)
         realm_id = tokens.realm_id()
         client = QboClient(
