@@ -3,7 +3,9 @@
 One call per method, no retry loops: the sync worker owns retry policy. The only retries
 here are the ones QBO asks for: on 401 refresh the access token once and resend; on a throttled
 answer wait (jittered) and resend. An optional ``CallGuard`` (connector.circuit's breaker)
-sees every request's outcome and may refuse to make one.
+sees every request's outcome and may refuse to make one. An optional ``CallLimit`` (the
+company's limiter, connector.ledgers.qbo.limiter) gives each request a slot first, and is told
+of a throttle answer instead of the client waiting it out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from connector.errors import NoCapacityYet
 from connector.ledgers.qbo.faults import (
     FaultError,
     FaultInfo,
@@ -60,6 +63,19 @@ class CallGuard(Protocol):
     def succeeded(self) -> None: ...
 
     def failed(self, error: str) -> None: ...
+
+
+class CallSlot(Protocol):
+    def release(self) -> None: ...
+
+
+class CallLimit(Protocol):
+    """The company's shared limiter: ``acquire`` a slot before a request (it may sleep, or raise
+    NoCapacityYet); ``throttled`` when QuickBooks refused one anyway, returning the pause."""
+
+    def acquire(self, kind: Literal["single", "batch"] = "single") -> CallSlot: ...
+
+    def throttled(self) -> float: ...
 
 
 class TokenProvider(Protocol):
@@ -204,6 +220,7 @@ class QboClient:
         timeout_s: float = 15.0,
         throttle_backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0),
         guard: CallGuard | None = None,
+        limiter: CallLimit | None = None,
     ) -> None:
         self._base = f"{api_base.rstrip('/')}/v3/company/{realm_id}"
         # Waits before each resend of a throttled request; after the last, the worker's queue retries.
@@ -213,6 +230,7 @@ class QboClient:
         self._timeout = httpx.Timeout(timeout_s)
         self._minorversion = minorversion
         self._guard = guard
+        self._limiter = limiter
         self.realm_id = realm_id
         self.calls = 0
 
@@ -371,7 +389,8 @@ class QboClient:
         content = encode_json(body) if body is not None else None
         url = f"{self._base}/{path}"
         token = self._tokens.access_token()
-        response = self._exchange(method, url, query, content, token)
+        kind: Literal["single", "batch"] = "batch" if path == "batch" else "single"
+        response = self._exchange(method, url, query, content, token, kind)
         refreshed = False
         waits = iter(self._throttle_backoff_s)
         while True:
@@ -379,6 +398,16 @@ class QboClient:
                 # Same requestid on the resend, so a write that did land is not repeated.
                 token = self._tokens.refresh_after_unauthorized(token)
                 refreshed = True
+            elif self._limiter is not None and _throttled(response):
+                # Another app may share the company's quota: every function of the company
+                # waits the pause, this record included (not a failure of the record).
+                pause = self._limiter.throttled()
+                raise NoCapacityYet(
+                    f"QuickBooks Online throttled a request to company {self.realm_id} "
+                    f"(its quota may be shared with another app): no calls to it for "
+                    f"{pause:.0f} s",
+                    retry_after_s=max(1, math.ceil(pause)),
+                )
             elif _throttled(response) and (delay := next(waits, None)) is not None:
                 # A throttled request was refused, not run: waiting and resending is safe,
                 # and Intuit's per-second limit clears within a second or two. Jittered, so
@@ -386,7 +415,7 @@ class QboClient:
                 time.sleep(jittered(delay))
             else:
                 break
-            response = self._exchange(method, url, query, content, token)
+            response = self._exchange(method, url, query, content, token, kind)
         if response.status_code == 401:
             fault = fault_from_response(401, response.content)
             raise fault if isinstance(fault, QboAuthFailed) else QboAuthFailed(fault.info)
@@ -404,13 +433,21 @@ class QboClient:
         return payload
 
     def _exchange(
-        self, method: str, url: str, query: dict[str, str], content: bytes | None, token: str
+        self,
+        method: str,
+        url: str,
+        query: dict[str, str],
+        content: bytes | None,
+        token: str,
+        kind: Literal["single", "batch"] = "single",
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if content is not None:
             headers["Content-Type"] = "application/json"
         if self._guard is not None:
             self._guard.before_call()  # an open circuit raises here: no request is made
+        # A slot of the company's limits (it may sleep a moment, or raise NoCapacityYet).
+        slot = self._limiter.acquire(kind) if self._limiter is not None else None
         self.calls += 1
         try:
             response = self._http.request(
@@ -423,6 +460,9 @@ class QboClient:
             raise self._failed(QboTimeout(_transport_info(exc, "timed out"))) from exc
         except httpx.TransportError as exc:
             raise self._failed(QboUnknownOutcome(_transport_info(exc, "connection lost"))) from exc
+        finally:
+            if slot is not None:
+                slot.release()
         if self._guard is not None:
             # QuickBooks answered: 5xx is its failure, anything else (a refusal included)
             # shows it is up.

@@ -216,8 +216,9 @@ class RealmLimiter:
             return
         self._remember(item)
 
-    def throttled(self) -> None:
-        """QuickBooks answered a throttle fault: nobody calls the company for the pause."""
+    def throttled(self) -> float:
+        """QuickBooks answered a throttle fault: nobody calls the company for the pause (its
+        seconds returned)."""
         until = self._clock() + self.rules.throttle_pause_s
         metrics.add_metric(name="QboThrottled", unit="Count", value=1)
         logger.warning(
@@ -238,10 +239,11 @@ class RealmLimiter:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise TransientError(f"could not pause QuickBooks calls: {exc}") from exc
             self._forget()  # someone paused it as long already
-            return
+            return self.rules.throttle_pause_s
         except BotoCoreError as exc:
             raise TransientError(f"could not pause QuickBooks calls: {exc}") from exc
         self._remember(item)
+        return self.rules.throttle_pause_s
 
     # --- DynamoDB ---------------------------------------------------------------------------
     def _current(self) -> dict[str, Any]:
