@@ -15,7 +15,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import httpx
 
 from connector.circuit import CircuitBreaker, CircuitChange, CircuitRules
 from connector.config import Connection, TenantConfig
@@ -27,6 +26,8 @@ from connector.state import AuditEventType, AuditTrail, StateStore
 from connector.sync_queue import SyncQueue
 
 if TYPE_CHECKING:
+    import httpx
+
     from connector.ledgers.qbd.ledger import QbdLedger
     from connector.ledgers.qbd.outbox import OutboxStore
     from connector.ledgers.qbo.ledger import QboLedger
@@ -112,7 +113,9 @@ class Runtime:
     def http(self) -> httpx.Client:
         """One pooled HTTP client per cold start, shared by the store and QuickBooks adapters.
         Its timeouts leave room for a few calls and retries within a record's time
-        (connector.retry)."""
+        (connector.retry). Imported here: ingest and the Web Connector's function call no one."""
+        import httpx
+
         return httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
 
     def connection(self, connection_id: str) -> Connection:

@@ -14,7 +14,7 @@ from connector import resources
 from connector.config import TenantConfig
 from connector.errors import PermanentError
 from connector.runtime import Runtime
-from connector.settings import Settings
+from connector.settings import load_settings
 
 CONFIG = TenantConfig.model_validate(
     {
@@ -45,7 +45,7 @@ def test_a_desktop_record_without_an_outbox_table_is_a_clear_permanent_error(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(resources.ENV_OUTBOX_TABLE, raising=False)
-    runtime = Runtime.from_settings(Settings())  # type: ignore[call-arg]
+    runtime = Runtime.from_settings(load_settings())
     assert runtime.outbox is None
     connection = runtime.connection("books")
     with pytest.raises(PermanentError, match=r"no Desktop outbox table .*CONNECTOR_OUTBOX_TABLE"):
