@@ -160,6 +160,11 @@ class QboSimulator:
         self._serial = 0
         self._recent: deque[float] = deque()
         self._in_flight = 0
+        # What the limits saw: most API requests in flight at once (refused ones included, as
+        # QBO counts them), most taken within a minute by the simulator's clock, 429s answered.
+        self.peak_in_flight = 0
+        self.busiest_minute = 0
+        self.throttled = 0
         self._injections: list[_Injection] = []
         # Faults drawn at random per API request (kind -> share), and outages by a clock.
         self._shares: dict[str, float] = {}
@@ -470,6 +475,7 @@ class QboSimulator:
         )
         with self._lock:
             self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
         try:
             if batch:
                 return qbo_batch.run(self, request, match.group("realm"))
@@ -543,11 +549,13 @@ class QboSimulator:
             refused = self._check_bearer(request, realm)
             if refused is None and (injected == "429" or self._over_limits(operation)):
                 refused = qbo_faults.throttled().xml_response(self._now_text())
+                self.throttled += 1
             if refused is not None:
                 if taken is not None and injected != "429":
                     taken.remaining += 1  # refused at the door: the fault is still to come
                 return refused, None
             self._recent.append(self._clock())
+            self.busiest_minute = max(self.busiest_minute, len(self._recent))
             if operation == "batch":
                 self._recent_batches.append(self._clock())
             if injected == "503":
