@@ -9,20 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 
 from connector.config import Connection
 from connector.secrets import SecretVault
-from connector.stores import woocommerce_hooks, woocommerce_store
-from connector.stores.bigcommerce import hooks as bigcommerce_hooks
-from connector.stores.bigcommerce import store as bigcommerce_store
-from connector.stores.bigcommerce import webhook as bigcommerce_webhook
-from connector.stores.magento import hooks as magento_hooks
-from connector.stores.magento import store as magento_store
-from connector.stores.magento import webhook as magento_webhook
+from connector.stores.lookups import StoreLookups
 from connector.stores.port import Store, WebhookReader, WebhookRegistration
-from connector.stores.woocommerce_client import StoreLookups
 
 __all__ = [
     "ADAPTERS",
@@ -46,24 +40,44 @@ class StoreAdapter:
     open_hooks: HooksOpener
 
 
-ADAPTERS: dict[str, StoreAdapter] = {
-    "woocommerce": StoreAdapter(
+def _woocommerce() -> StoreAdapter:
+    from connector.stores import woocommerce_hooks, woocommerce_store
+
+    return StoreAdapter(
         woocommerce_store.read_webhook, woocommerce_store.open_store, woocommerce_hooks.open_hooks
-    ),
-    "magento": StoreAdapter(
-        magento_webhook.read_webhook, magento_store.open_store, magento_hooks.open_hooks
-    ),
-    "bigcommerce": StoreAdapter(
-        bigcommerce_webhook.read_webhook, bigcommerce_store.open_store, bigcommerce_hooks.open_hooks
-    ),
+    )
+
+
+def _magento() -> StoreAdapter:
+    from connector.stores.magento import hooks, store, webhook
+
+    return StoreAdapter(webhook.read_webhook, store.open_store, hooks.open_hooks)
+
+
+def _bigcommerce() -> StoreAdapter:
+    from connector.stores.bigcommerce import hooks, store, webhook
+
+    return StoreAdapter(webhook.read_webhook, store.open_store, hooks.open_hooks)
+
+
+# Store kind -> what imports its adapter. A function imports a store's modules the first time
+# one of its connections needs them: a WooCommerce-only tenant never loads Magento's.
+ADAPTERS: dict[str, Callable[[], StoreAdapter]] = {
+    "woocommerce": _woocommerce,
+    "magento": _magento,
+    "bigcommerce": _bigcommerce,
 }
 
 
+@cache
+def _load(kind: str) -> StoreAdapter:
+    return ADAPTERS[kind]()
+
+
 def _adapter(connection: Connection) -> StoreAdapter:
-    found = ADAPTERS.get(connection.store.kind)
-    if found is None:
+    if connection.store.kind not in ADAPTERS:
         raise ValueError(f"no store adapter for kind {connection.store.kind!r}")
-    return found
+    return _load(connection.store.kind)
 
 
 def webhook_reader(connection: Connection) -> WebhookReader:
