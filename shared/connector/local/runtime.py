@@ -25,27 +25,28 @@ import secrets as token_source
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import SecretStr
 
 from connector import cli_target, resources
 from connector.config import parse_tenant_json
 from connector.local.aws import REGION, EmbeddedAws, LocalQueue
-from connector.local.context import function_physical_name, new_context
+from connector.local.context import function_physical_name
 from connector.local.gateway import Gateway
+from connector.local.invocation import FunctionTimedOut, Handler, run_handler
 from connector.local.queues import QueuePoller
 from connector.local.schedules import Schedule
-from connector.observability import metrics
+from connector.local.workers import ProcessPoller
 from connector.resources import QUEUES, TABLES, FunctionSpec, QueueSpec, TableSpec
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], Any], Any]
+__all__ = ["FunctionTimedOut", "LocalRuntime", "load_handler"]
 
 # Variables that would send boto3 to a real account or profile instead of moto.
 _UNSET_WHILE_RUNNING = (
@@ -55,10 +56,6 @@ _UNSET_WHILE_RUNNING = (
     "AWS_SECURITY_TOKEN",
 )
 DEFAULT_LOCAL_VISIBILITY_TIMEOUT_S = 2
-
-
-class FunctionTimedOut(RuntimeError):
-    """A function ran past its FunctionSpec.timeout_s."""
 
 
 def load_handler(dotted: str) -> Handler:
@@ -109,6 +106,7 @@ class LocalRuntime:
         extra_env: Mapping[str, str] | None = None,
         visibility_timeout_override_s: int | None = DEFAULT_LOCAL_VISIBILITY_TIMEOUT_S,
         timed_schedules: bool = True,
+        worker_processes: bool = False,
     ) -> None:
         self.tenant = tenant
         self.tenant_config_json = tenant_config_json
@@ -130,6 +128,13 @@ class LocalRuntime:
         # False: schedules fire only through fire_schedule (tests and scenarios decide when a
         # poll happens, so a background run cannot take an injected fault or skew a count).
         self.timed_schedules = timed_schedules
+        # True: each queue-triggered function polls from a process of its own
+        # (connector.local.workers), so a draining backlog does not slow the API's answers.
+        # False (tests): in this process, where a test can reach into the handler modules.
+        self.worker_processes = worker_processes
+        # (function, seconds) per invocation run in this process (not a worker process's):
+        # what Lambda would bill, for scripts/bench.py. The newest 100,000 are kept.
+        self.invocations: deque[tuple[str, float]] = deque(maxlen=100_000)
         self.base_url = ""
         self.aws_endpoint_url = ""
         self.env: dict[str, str] = {}
@@ -140,7 +145,7 @@ class LocalRuntime:
         self._gateway: Gateway | None = None
         self._handlers: dict[str, Handler] = {}
         self._function_locks: dict[str, threading.Lock] = {}
-        self._pollers: list[QueuePoller] = []
+        self._pollers: list[QueuePoller | ProcessPoller] = []
         self._schedules: dict[str, Schedule] = {}
         self._saved_env: dict[str, str | None] | None = None
         self._started = False
@@ -186,16 +191,7 @@ class LocalRuntime:
         self._function_locks = {spec.name: threading.Lock() for spec in self.functions}
         for spec in self.functions:
             if spec.queue_trigger:
-                self._pollers.append(
-                    QueuePoller(
-                        spec=spec,
-                        queue=self.local_queues[spec.queue_trigger],
-                        sqs=self._aws.client("sqs"),
-                        invoke=self._invoke,
-                        region=REGION,
-                        poll_interval_s=self.poll_interval_s,
-                    )
-                )
+                self._pollers.append(self._poller(spec, self.local_queues[spec.queue_trigger]))
             if spec.schedule_minutes:
                 self._schedules[spec.name] = Schedule(
                     spec=spec,
@@ -215,6 +211,27 @@ class LocalRuntime:
             self.tenant,
             self.base_url,
             self.aws_endpoint_url,
+        )
+
+    def _poller(self, spec: FunctionSpec, queue: LocalQueue) -> QueuePoller | ProcessPoller:
+        if self.worker_processes:
+            return ProcessPoller(
+                spec=spec,
+                queue=queue,
+                env=self.env,
+                unset=_UNSET_WHILE_RUNNING,
+                tenant=self.tenant,
+                account_id=self.account_id,
+                region=REGION,
+                poll_interval_s=self.poll_interval_s,
+            )
+        return QueuePoller(
+            spec=spec,
+            queue=queue,
+            sqs=self._aws.client("sqs"),
+            invoke=self._invoke,
+            region=REGION,
+            poll_interval_s=self.poll_interval_s,
         )
 
     def _seed_connect_link_key(self) -> None:
@@ -301,26 +318,18 @@ class LocalRuntime:
         # A Lambda instance runs one event at a time and handlers are written for
         # that; in one process, the same guarantee needs a lock per function.
         with self._function_locks[spec.name]:
-            context = new_context(
-                tenant=self.tenant, spec=spec, region=REGION, account_id=self.account_id
-            )
             started = time.monotonic()
             try:
-                result = handler(event, context)
+                return run_handler(
+                    handler,
+                    spec,
+                    event,
+                    tenant=self.tenant,
+                    region=REGION,
+                    account_id=self.account_id,
+                )
             finally:
-                if is_metrics_disabled():
-                    # Powertools keeps disabled metrics after a flush and prints them once
-                    # 100 pile up; an invocation's metrics must not outlive it, as on Lambda.
-                    metrics.clear_metrics()
-            elapsed = time.monotonic() - started
-        if elapsed > spec.timeout_s:
-            # Lambda would have stopped the function and discarded its answer;
-            # a thread cannot be stopped, but its answer can be discarded.
-            raise FunctionTimedOut(
-                f"{context.function_name}: task timed out after {spec.timeout_s} seconds "
-                f"(ran {elapsed:.2f} s)"
-            )
-        return result
+                self.invocations.append((spec.name, time.monotonic() - started))
 
     def stop(self) -> None:
         for schedule in self._schedules.values():

@@ -385,6 +385,7 @@ def deployment(
     rig: type[Rig] = Rig,
     extra_env: Mapping[str, str] | None = None,
     tenant_fields: Mapping[str, Any] | None = None,
+    worker_processes: bool = False,
 ) -> Iterator[Rig]:
     """Serve the simulators, start the runtime and connect the Online connections.
 
@@ -396,7 +397,8 @@ def deployment(
     ``connect`` which connections to connect through OAuth (default: every QuickBooks Online
     one; ``()`` for none yet); ``rig`` the Rig class to yield (a preset's subclass);
     ``extra_env`` variables the handlers see besides the runtime's (e.g. a retry scale);
-    ``tenant_fields`` top-level fields of the tenant file (e.g. ``retention_days``).
+    ``tenant_fields`` top-level fields of the tenant file (e.g. ``retention_days``);
+    ``worker_processes`` runs the queue workers in processes of their own (LocalRuntime's).
     """
     with ExitStack() as stack:
         box: list[Rig] = []  # the handlers reach the rig, which needs the servers' addresses
@@ -435,6 +437,7 @@ def deployment(
                 extra_env=extra_env,
                 # A test or scenario polls when it says so (fire_schedule), never in between.
                 timed_schedules=False,
+                worker_processes=worker_processes,
             )
         )
         running = rig(runtime=runtime, config=config, endpoints=endpoints, stores=served, qbo=qbo)
