@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from connector.health import HealthMarks
+from connector.ledgers.qbo.batching import BatchRoute, BatchSettings, run_groups
 from connector.messages import SyncMessage
 from connector.observability import logger, metrics, tracer
 from connector.resources import SYNC_QUEUE
@@ -35,6 +36,7 @@ class SyncRecord(SqsRecordModel):
 
 
 runtime = Runtime.from_environment()
+batching = BatchSettings.from_environment()
 
 
 def _park(message: SyncMessage, reason: str) -> None:
@@ -129,8 +131,40 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     remember_config.register_lambda_context(context)
     _handed_back.clear()
     _group_delays.clear()
-    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    records = event.get("Records", [])
+    if batching.applies(_records_per_connection(records)):
+        response = _side_by_side(records, context)
+    else:
+        response = process_partial_response(  # type: ignore[assignment]
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     _hold_skipped(event, response)
     return response
+
+
+def _records_per_connection(records: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for raw in records:
+        # The group id starts with the connection id (SyncMessage.group_id).
+        group = str(raw.get("attributes", {}).get("MessageGroupId", ""))
+        connection = group.split(":", 1)[0]
+        counts[connection] = counts.get(connection, 0) + 1
+    return counts
+
+
+def _side_by_side(records: list[dict[str, Any]], context: LambdaContext) -> dict[str, Any]:
+    """Each message group on its own thread, creates gathered into batch requests; failures
+    reported as the FIFO processor reports them (the failed record and its group behind it)."""
+    route = BatchRoute(window_s=batching.window_ms / 1000)
+
+    def handle(raw: Any) -> None:
+        record_handler(SyncRecord.model_validate(raw), context)
+
+    failed = run_groups(records, handle, route=route)
+    logger.info(
+        "records worked side by side",
+        records=len(records),
+        batch_requests=route.batches,
+        single_creates=route.singles,
+    )
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

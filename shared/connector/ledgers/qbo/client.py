@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,22 @@ class CallLimit(Protocol):
     def acquire(self, kind: Literal["single", "batch"] = "single") -> CallSlot: ...
 
     def throttled(self) -> float: ...
+
+
+class CreateRoute(Protocol):
+    """Where a thread's creates go instead of a request each (connector.ledgers.qbo.batching)."""
+
+    def create(
+        self, client: QboClient, entity: str, body: dict[str, Any], *, request_id: str
+    ) -> dict[str, Any]: ...
+
+
+_routes = threading.local()
+
+
+def route_creates(route: CreateRoute | None) -> None:
+    """Send this thread's ``QboClient.create`` calls through ``route`` (None: one request each)."""
+    _routes.route = route
 
 
 class TokenProvider(Protocol):
@@ -285,6 +302,13 @@ class QboClient:
     # -- writes --------------------------------------------------------------------------
 
     def create(self, entity: str, body: dict[str, Any], *, request_id: str) -> dict[str, Any]:
+        route = getattr(_routes, "route", None)
+        if route is not None:  # this thread's creates are gathered into batch requests
+            return route.create(self, entity, body, request_id=request_id)
+        return self.create_now(entity, body, request_id=request_id)
+
+    def create_now(self, entity: str, body: dict[str, Any], *, request_id: str) -> dict[str, Any]:
+        """A create sent at once as its own request, whatever route this thread has."""
         payload = self._send("POST", entity.lower(), body=body, request_id=request_id)
         return self._entity(payload, entity)
 
