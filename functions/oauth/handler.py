@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,15 +15,20 @@ from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime
 
 runtime = Runtime.from_environment()
-connect = QboConnect(
-    config=runtime.config,
-    vault=runtime.vault,
-    state=runtime.state,
-    audit=runtime.audit,
-    link_key=LinkKey(runtime.settings.secret_prefix, client=boto3.client("secretsmanager")),
-    http=runtime.http,
-)
 app = APIGatewayRestResolver()
+
+
+@cache
+def _connect() -> QboConnect:
+    """Made by the first visit, so that a cold start does not wait for AWS clients."""
+    return QboConnect(
+        config=runtime.config,
+        vault=runtime.vault,
+        state=runtime.state,
+        audit=runtime.audit,
+        link_key=LinkKey(runtime.settings.secret_prefix, client=runtime.secretsmanager),
+        http=runtime.http,
+    )
 
 
 def _base_url() -> str:
@@ -47,14 +52,14 @@ def _answer(page: Page) -> Response[str]:
 @app.get("/oauth/qbo/connect/<connection_id>")
 def start(connection_id: str) -> Response[str]:
     query = app.current_event.query_string_parameters or {}
-    return _answer(connect.start(connection_id, _base_url(), dict(query)))
+    return _answer(_connect().start(connection_id, _base_url(), dict(query)))
 
 
 @app.get("/oauth/qbo/callback")
 def callback() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
     return _answer(
-        connect.callback(
+        _connect().callback(
             base_url=_base_url(),
             code=query.get("code"),
             state=query.get("state"),

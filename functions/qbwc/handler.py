@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -16,8 +17,13 @@ from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime
 
 runtime = Runtime.from_environment()
-service = QbwcService.from_runtime(runtime)
 app = APIGatewayRestResolver()
+
+
+@cache
+def _service() -> QbwcService:
+    """Made by the first SOAP call, so that a cold start does not wait for AWS clients."""
+    return QbwcService.from_runtime(runtime)
 
 
 def _own_url(connection_id: str) -> str:
@@ -52,7 +58,7 @@ def soap(connection_id: str) -> Response[str]:
     refused = _not_desktop(connection_id)
     if refused is not None:
         return refused
-    answer = service.handle(connection_id, _body())
+    answer = _service().handle(connection_id, _body())
     return Response(status_code=answer.status, content_type=CONTENT_TYPE, body=answer.body)
 
 

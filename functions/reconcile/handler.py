@@ -9,6 +9,7 @@ before the function's timeout (the context's remaining time).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,29 +23,34 @@ from connector.unqueued import UnqueuedDeliveries
 from connector.webhook_health import WebhookWatch
 
 runtime = Runtime.from_environment()
-health = HealthMarks(runtime.settings.state_table)
-reconciler = Reconciler(
-    connections=runtime.config.connections,
-    store_for=runtime.store,
-    state=runtime.state,
-    audit=runtime.audit,
-    queue=runtime.sync_queue,
-    lease_s=RECONCILE.timeout_s,
-    unqueued=UnqueuedDeliveries(runtime.settings.state_table),
-    health=health,
-    webhooks=WebhookWatch(
-        base_url=runtime.settings.public_base_url,
-        vault=runtime.vault,
-        http=runtime.http,
+
+
+@cache
+def _reconciler() -> Reconciler:
+    """Made by the first run, so that a cold start does not wait for AWS clients."""
+    health = HealthMarks(runtime.settings.state_table, resource=runtime.dynamodb)
+    return Reconciler(
+        connections=runtime.config.connections,
+        store_for=runtime.store,
+        state=runtime.state,
         audit=runtime.audit,
+        queue=runtime.sync_queue,
+        lease_s=RECONCILE.timeout_s,
+        unqueued=UnqueuedDeliveries(runtime.settings.state_table, resource=runtime.dynamodb),
         health=health,
-    ),
-)
+        webhooks=WebhookWatch(
+            base_url=runtime.settings.public_base_url,
+            vault=runtime.vault,
+            http=runtime.http,
+            audit=runtime.audit,
+            health=health,
+        ),
+    )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = reconciler.run(poll_request(event), context.get_remaining_time_in_millis)
+    report = _reconciler().run(poll_request(event), context.get_remaining_time_in_millis)
     return report.model_dump(mode="json")

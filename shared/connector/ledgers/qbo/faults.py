@@ -12,18 +12,17 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from lxml import etree
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from connector.errors import NeedsReconnect, PermanentError, SyncError, TransientError
 
 # Intuit asks integrators to wait a minute after a 429; it sends no Retry-After we can trust.
 THROTTLE_RETRY_AFTER_S = 60
 
-_XML_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-)
+if TYPE_CHECKING:
+    from lxml import etree
+
 _TXN_ID = re.compile(r"TxnId\s*=\s*(\w+)")
 
 
@@ -186,13 +185,25 @@ def _from_json(payload: Mapping[str, Any]) -> tuple[str, list[FaultError]] | Non
     return _text(fault.get("type")), errors
 
 
+@cache
+def _xml_parser() -> etree.XMLParser:
+    # lxml (some 20 ms to import) is loaded by the first XML fault: most answers are JSON.
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
 def _local(tag: object) -> str:
+    from lxml import etree
+
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
 def _from_xml(body: bytes) -> tuple[str, list[FaultError]] | None:
+    from lxml import etree
+
     try:
-        root = etree.fromstring(body, parser=_XML_PARSER)
+        root = etree.fromstring(body, parser=_xml_parser())
     except etree.XMLSyntaxError:
         return None
     fault = root if _local(root.tag) == "Fault" else None

@@ -1,0 +1,161 @@
+"""Cold import of each handler module against bare ``import boto3, aws_lambda_powertools``.
+
+Each figure is a whole fresh interpreter (``python -c "import functions.<name>.handler"``) with
+the environment a deployed function has (the example tenant, every table and queue name, the
+Powertools variables, ``LAMBDA_TASK_ROOT``), tracing on as deployed and off
+(POWERTOOLS_TRACE_DISABLED). AWS_ENDPOINT_URL points at a closed port: a module that called
+AWS while importing would fail here instead of being timed.
+
+Rounds run the bare import and every handler one after the other, so a busy machine slows all
+alike; each figure is the median over rounds. The ratio is CPU time (user + system of the
+child), which the other processes on a shared machine disturb far less than wall time.
+
+``measure_imports()`` is what ``scripts/bench.py`` calls; run alone, this prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from connector import resources  # noqa: E402
+from connector.config import load_tenant  # noqa: E402
+
+BARE = "import boto3, aws_lambda_powertools"
+# What the child prints after its import: how many modules it holds, and whether X-Ray is one.
+REPORT = "; import sys; print(len(sys.modules), 'aws_xray_sdk' in sys.modules)"
+# Where a call to AWS made while importing would go: nothing listens on port 9 (discard).
+NO_AWS = "http://127.0.0.1:9"
+TARGET_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class ImportTime:
+    """One module's cold import, medians over the rounds."""
+
+    name: str  # "bare" or the function's name
+    code: str
+    tracing: bool
+    wall_s: float
+    cpu_s: float
+    modules: int
+    xray: bool
+    # CPU time over the bare import's, with the same tracing (1.0 for the bare row).
+    ratio: float
+
+
+def deployed_environment(*, tracing: bool) -> dict[str, str]:
+    """A deployed function's variables (infra.stack and infra.functions), AWS out of reach."""
+    tenant = load_tenant(ROOT / "tenants" / "example.toml")
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/ml-connector-example-sync.fifo"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'shared'}",
+        resources.ENV_TENANT: tenant.tenant,
+        resources.ENV_TENANT_CONFIG: tenant.model_dump_json(),
+        resources.ENV_SECRET_PREFIX: resources.secret_prefix(tenant.tenant),
+        resources.ENV_PUBLIC_BASE_URL: "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+        resources.ENV_SYNC_QUEUE_URL: queue,
+        resources.ENV_SYNC_DLQ_URL: queue.replace("-sync", "-sync-dlq"),
+        **{spec.env_var: f"ml-connector-example-{spec.logical_id}" for spec in resources.TABLES},
+        "POWERTOOLS_SERVICE_NAME": resources.SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": "MlConnector",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "AKIAIMPORTBENCH",
+        "AWS_SECRET_ACCESS_KEY": "not-a-secret",
+        "AWS_LAMBDA_FUNCTION_NAME": "ml-connector-example-bench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "LAMBDA_TASK_ROOT": str(ROOT),
+        resources.ENV_AWS_ENDPOINT_URL: NO_AWS,
+    }
+    if not tracing:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    return env
+
+
+def _run_once(code: str, env: dict[str, str]) -> tuple[float, float, int, bool]:
+    """(wall seconds, CPU seconds, modules held, X-Ray imported) of one fresh interpreter."""
+    # The children's usage grows by exactly this child's once it is reaped (one at a time).
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code + REPORT], env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{code!r} failed:\n{done.stderr.strip()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    modules, xray = done.stdout.split()
+    return wall, cpu, int(modules), xray == "True"
+
+
+def measure_imports(rounds: int = 7, tracing: tuple[bool, ...] = (False, True)) -> list[ImportTime]:
+    """The bare import and each deployed handler module's, for each tracing setting."""
+    targets = [("bare", BARE)] + [
+        (spec.name, f"import {spec.handler.rpartition('.')[0]}") for spec in resources.FUNCTIONS
+    ]
+    rows: list[ImportTime] = []
+    for traced in tracing:
+        env = deployed_environment(tracing=traced)
+        samples: dict[str, list[tuple[float, float, int, bool]]] = {n: [] for n, _ in targets}
+        for _ in range(rounds):
+            for name, code in targets:
+                samples[name].append(_run_once(code, env))
+        bare_cpu = statistics.median(s[1] for s in samples["bare"])
+        for name, code in targets:
+            runs = samples[name]
+            cpu = statistics.median(s[1] for s in runs)
+            rows.append(
+                ImportTime(
+                    name=name,
+                    code=code,
+                    tracing=traced,
+                    wall_s=statistics.median(s[0] for s in runs),
+                    cpu_s=cpu,
+                    modules=runs[-1][2],
+                    xray=runs[-1][3],
+                    ratio=cpu / bare_cpu,
+                )
+            )
+    return rows
+
+
+def print_table(rows: list[ImportTime], rounds: int) -> None:
+    print(
+        f"cold import, whole process (median of {rounds} rounds; x bare = CPU time over "
+        f"`{BARE}`'s; target <= {TARGET_RATIO}x)"
+    )
+    for traced in sorted({row.tracing for row in rows}):
+        print(f"  tracing {'on (as deployed)' if traced else 'off'}")
+        print(
+            f"    {'module':<12} {'wall ms':>8} {'cpu ms':>8} {'x bare':>7} {'modules':>8}  X-Ray"
+        )
+        for row in (r for r in rows if r.tracing == traced):
+            print(
+                f"    {row.name:<12} {row.wall_s * 1000:8.1f} {row.cpu_s * 1000:8.1f} "
+                f"{row.ratio:7.2f} {row.modules:8d}  {'yes' if row.xray else 'no'}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    print_table(measure_imports(args.rounds), args.rounds)
+
+
+if __name__ == "__main__":
+    main()

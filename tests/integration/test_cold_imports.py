@@ -1,0 +1,89 @@
+"""A handler module imports only what its function needs (issue #12, cold starts).
+
+Each handler is imported in a fresh interpreter with a deployed function's environment
+(scripts/bench_imports.py, AWS out of reach) and what it left in ``sys.modules`` is checked:
+no X-Ray SDK where tracing is off, no AWS client made at import, no store adapter or
+QuickBooks ledger a function does not use. How long the imports take is ``make bench``'s
+business, not a test's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+
+import pytest
+
+from connector import resources
+from scripts.bench_imports import deployed_environment
+
+STORE_ADAPTERS = (
+    "connector.stores.woocommerce",
+    "connector.stores.magento",
+    "connector.stores.bigcommerce",
+)
+# What each function's module must not import: it never needs it, or not before its first
+# record (store adapters come from the registry when a connection first needs one).
+NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
+    "ingest": (*STORE_ADAPTERS, "connector.ledgers", "httpx", "lxml"),
+    "sync": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
+    "oauth": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
+    "qbo_token": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
+    "qbwc": (*STORE_ADAPTERS, "connector.ledgers.qbo", "httpx"),
+    "reconcile": (*STORE_ADAPTERS, "connector.ledgers", "lxml"),
+}
+# Never at import, in any function: settings come from a plain model over os.environ.
+NOWHERE = ("pydantic_settings",)
+
+
+@cache
+def imported(module: str, *, tracing: bool) -> tuple[bool, frozenset[str]]:
+    """(boto3's default session still unmade, the modules held) after importing ``module``."""
+    code = (
+        f"import {module}; import boto3, json, sys; "
+        "print(json.dumps([boto3.DEFAULT_SESSION is None, sorted(sys.modules)]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=deployed_environment(tracing=tracing),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    no_session, modules = json.loads(done.stdout)
+    return no_session, frozenset(modules)
+
+
+def _found(modules: frozenset[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(
+        m
+        for m in modules
+        if any(m == p or m.startswith(f"{p}.") or m.startswith(f"{p}_") for p in prefixes)
+    )
+
+
+@pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda spec: spec.name)
+def test_a_handler_imports_neither_x_ray_nor_what_its_function_does_not_use(
+    spec: resources.FunctionSpec,
+) -> None:
+    module = spec.handler.rpartition(".")[0]
+    no_session, modules = imported(module, tracing=False)
+    assert not _found(modules, ("aws_xray_sdk",)), f"{module} imports the X-Ray SDK"
+    assert no_session, f"{module} makes an AWS client while importing"
+    unwanted = _found(modules, (*NOT_AT_IMPORT[spec.name], *NOWHERE))
+    assert not unwanted, f"{module} imports {unwanted}"
+
+
+def test_with_tracing_on_x_ray_patches_only_what_the_connector_calls_with() -> None:
+    module = resources.INGEST.handler.rpartition(".")[0]
+    no_session, modules = imported(module, tracing=True)
+    assert "aws_xray_sdk.core" in modules
+    assert no_session
+    # patch_all would import and patch these; only botocore and httpx are asked for.
+    patched = {m.split(".")[2] for m in modules if m.startswith("aws_xray_sdk.ext.")}
+    assert {"botocore", "httpx"} <= patched
+    assert not patched & {"requests", "sqlite3", "pymongo", "psycopg2", "sqlalchemy_core"}
+    assert "requests" not in modules
