@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
+from connector import sync_pull
 from connector.health import HealthMarks
 from connector.ledgers.qbo.batching import BatchRoute, BatchSettings, run_groups
 from connector.messages import SyncMessage
@@ -145,26 +146,61 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def _records_per_connection(records: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for raw in records:
-        # The group id starts with the connection id (SyncMessage.group_id).
-        group = str(raw.get("attributes", {}).get("MessageGroupId", ""))
-        connection = group.split(":", 1)[0]
+        connection = _connection_of(raw)
         counts[connection] = counts.get(connection, 0) + 1
     return counts
 
 
 def _side_by_side(records: list[dict[str, Any]], context: LambdaContext) -> dict[str, Any]:
-    """Each message group on its own thread, creates gathered into batch requests; failures
-    reported as the FIFO processor reports them (the failed record and its group behind it)."""
+    """Each message group on its own thread, creates gathered into batch requests, more
+    records pulled from the queue to fill them; failures of the event's records reported as
+    the FIFO processor reports them (the failed record and its group behind it)."""
+    queue_url = runtime.settings.sync_queue_url
+    room = batching.pull_to - len(records)
+    pulled = sync_pull.pull(runtime.sqs, queue_url, room, like=records[0]) if room > 0 else []
+    _warm([*records, *pulled])
     route = BatchRoute(window_s=batching.window_ms / 1000)
 
     def handle(raw: Any) -> None:
         record_handler(SyncRecord.model_validate(raw), context)
 
-    failed = run_groups(records, handle, route=route)
+    failed = set(run_groups([*records, *pulled], handle, route=route))
+    # Pulled records are this function's to settle: the event source knows only its own.
+    sync_pull.settle(runtime.sqs, queue_url, [r for r in pulled if r["messageId"] not in failed])
+    _hold_skipped(
+        {"Records": pulled},
+        {
+            "batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in pulled if r["messageId"] in failed
+            ]
+        },
+    )
     logger.info(
         "records worked side by side",
         records=len(records),
+        pulled=len(pulled),
         batch_requests=route.batches,
         single_creates=route.singles,
     )
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed
+        ]
+    }
+
+
+def _warm(records: list[dict[str, Any]]) -> None:
+    """Build what the records' threads share before they start: boto3 makes clients and
+    resources from one session, which is not safe from several threads at once."""
+    _worker()
+    _ = (runtime.sync_queue, runtime.dead_letters, runtime.vault, runtime.http)
+    for connection_id in sorted({_connection_of(r) for r in records}):
+        try:
+            runtime.ledger(runtime.connection(connection_id))  # its circuit and limiter
+        except Exception as exc:  # a record meets it again on its thread, and is handled there
+            logger.info("connection not prepared", connection_id=connection_id, error=str(exc))
+
+
+def _connection_of(raw: dict[str, Any]) -> str:
+    # The group id starts with the connection id (SyncMessage.group_id).
+    return str(raw.get("attributes", {}).get("MessageGroupId", "")).split(":", 1)[0]

@@ -62,18 +62,20 @@ def _queue_orders(rig: QboRig, count: int, *, guests: bool = False) -> list[dict
     return orders
 
 
-def _run_sync(rig: QboRig) -> dict[str, Any]:
-    """One invocation of the sync handler with every record now on the queue; deletes the
-    records it did not report failed, as the event source does."""
+def _run_sync(rig: QboRig, limit: int = 100) -> dict[str, Any]:
+    """One invocation of the sync handler with the records now on the queue (up to
+    ``limit``); deletes the records it did not report failed, as the event source does."""
     sqs = rig.sqs
     messages: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(
-        QueueUrl=rig.queue_url,
-        MaxNumberOfMessages=10,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-        VisibilityTimeout=120,
-    ).get("Messages", []):
+    while len(messages) < limit and (
+        batch := sqs.receive_message(
+            QueueUrl=rig.queue_url,
+            MaxNumberOfMessages=min(10, limit - len(messages)),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=120,
+        ).get("Messages", [])
+    ):
         messages.extend(batch)
     queue = SimpleNamespace(arn=f"arn:aws:sqs:{REGION}:123456789012:sync.fifo")
     event = {"Records": [sqs_record(m, queue, REGION) for m in messages]}  # type: ignore[arg-type]
@@ -162,3 +164,23 @@ def test_few_records_go_one_by_one(rig: QboRig) -> None:
     assert sorted(_posts(rig, mark)) == ["invoice", "invoice", "payment", "payment"]
     for order in orders:
         assert len(rig.documents("Invoice", order["id"])) == 1
+
+
+def test_the_function_pulls_more_records_to_fill_its_batches(rig: QboRig) -> None:
+    _known_customer(rig)
+    mark = len(rig.qbo.request_log)
+    orders = _queue_orders(rig, 25)
+    result = _run_sync(rig, limit=10)  # what Lambda hands a FIFO queue's function
+    assert result["records"] == 10
+    assert result["batchItemFailures"] == []
+    for order in orders:
+        assert len(rig.documents("Invoice", order["id"])) == 1
+    assert "invoice" not in _posts(rig, mark)
+    counts = rig.sqs.get_queue_attributes(
+        QueueUrl=rig.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert counts == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }  # the pulled ones deleted by the function

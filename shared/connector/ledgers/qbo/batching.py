@@ -47,15 +47,19 @@ from connector.observability import logger
 
 ENV_BATCH_FROM = "CONNECTOR_QBO_BATCH_FROM"
 ENV_BATCH_WINDOW_MS = "CONNECTOR_QBO_BATCH_WINDOW_MS"
+ENV_BATCH_PULL_TO = "CONNECTOR_QBO_BATCH_PULL_TO"
 
 
 class BatchSettings(BaseModel):
     """``CONNECTOR_QBO_BATCH_FROM``: batch a company's creates when one invocation holds at
     least this many of its records (0, the default, turns batching off);
-    ``CONNECTOR_QBO_BATCH_WINDOW_MS``: how long a create waits for others (default 200)."""
+    ``CONNECTOR_QBO_BATCH_WINDOW_MS``: how long a create waits for others (default 200);
+    ``CONNECTOR_QBO_BATCH_PULL_TO``: with batching on, the invocation pulls more records from
+    the queue until it holds this many (default 30; Lambda hands a FIFO queue's function 10)."""
 
     batch_from: int = Field(default=0, ge=0, validation_alias=ENV_BATCH_FROM)
     window_ms: int = Field(default=200, ge=1, le=5000, validation_alias=ENV_BATCH_WINDOW_MS)
+    pull_to: int = Field(default=30, ge=0, le=100, validation_alias=ENV_BATCH_PULL_TO)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> BatchSettings:
