@@ -10,6 +10,8 @@ that opens them.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,9 @@ class Runtime:
     store_lookups: dict[str, StoreLookups] = field(default_factory=dict)
     # Per QuickBooks Online company (realm): its circuit breaker, whose cache outlives a record.
     circuits: dict[str, CircuitBreaker] = field(default_factory=dict)
+    # The AWS clients made so far, by name (see _client).
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -57,23 +62,32 @@ class Runtime:
         return self.settings.tenant_config
 
     # --- AWS clients, each made on first use (creating one costs tens of milliseconds) ------
-    @cached_property
-    def dynamodb(self) -> Any:
-        return boto3.resource("dynamodb")
+    def _client(self, name: str, make: Callable[[], Any]) -> Any:
+        """Made once, under a lock: boto3's default session must not make clients on several
+        threads at once, and the batching worker's threads may be the first to ask."""
+        with self._clients_lock:
+            found = self._clients.get(name)
+            if found is None:
+                found = self._clients[name] = make()
+            return found
 
-    @cached_property
+    @property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb", lambda: boto3.resource("dynamodb"))
+
+    @property
     def dynamodb_client(self) -> Any:
         """A plain client: the resource's own (``dynamodb.meta.client``) serialises values again,
         which Powertools' idempotency layer has already typed."""
-        return boto3.client("dynamodb")
+        return self._client("dynamodb_client", lambda: boto3.client("dynamodb"))
 
-    @cached_property
+    @property
     def sqs(self) -> Any:
-        return boto3.client("sqs")
+        return self._client("sqs", lambda: boto3.client("sqs"))
 
-    @cached_property
+    @property
     def secretsmanager(self) -> Any:
-        return boto3.client("secretsmanager")
+        return self._client("secretsmanager", lambda: boto3.client("secretsmanager"))
 
     @cached_property
     def state(self) -> StateStore:
