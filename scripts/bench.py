@@ -9,6 +9,17 @@ printed, never asserted.
   and the ingest's answer time per push (p50/p95) as the store sees it
 - QuickBooks Desktop: SOAP round trips, qbXML messages and handler time per call (by method)
   to drain 1,000 queued orders (targets: at most 50 round trips, each call well under 1 s)
+- per QuickBooks Online company (scripts/bench_company.py): a backlog of orders with known
+  customer and items drained at the real limits and at limits scaled down tenfold, as orders a
+  minute over whole minutes and a share of the ceiling for those limits, 429s per 1,000 orders,
+  calls per order, records parked; batching off and on
+- ingest answer time (p50/p99) while a backlog drains, queue worker in the runtime's process
+  and in a process of its own
+- per-handler cold import as a ratio to the bare `import boto3, aws_lambda_powertools`
+  (scripts/bench_imports.py)
+- AWS cost per 1,000 orders from the invocations, durations and AWS requests measured
+
+Quick by default (a few minutes); ``--full`` for the 1,000-order runs.
 """
 
 from __future__ import annotations
@@ -31,7 +42,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared"), str(ROOT / "scripts")]
+
+import bench_company as company  # noqa: E402
 
 from connector.local.context import new_context  # noqa: E402
 from connector.observability import logger, metrics  # noqa: E402
@@ -304,19 +317,156 @@ def bench_desktop(orders: int) -> None:
     print(f"  drain time               {drained:8.1f} s")
 
 
+# What the handlers in worker processes are told, so their logs and warnings stay out of the
+# figures (the runtime's own process is quietened by _quiet).
+QUIET_ENV = {
+    "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "PYTHONWARNINGS": "ignore",
+}
+# The limiter's settings (connector.settings): the connector is told the limits QuickBooks has.
+ENV_REQUESTS_PER_MINUTE = "CONNECTOR_QBO_REQUESTS_PER_MINUTE"
+ENV_BATCHES_PER_MINUTE = "CONNECTOR_QBO_BATCHES_PER_MINUTE"
+# Batching (connector.ledgers.qbo.batching): on from this many records of a company.
+ENV_BATCH_FROM = "CONNECTOR_QBO_BATCH_FROM"
+BATCH_FROM = "4"
+
+
+def company_env(limits: company.Limits, batch: bool) -> dict[str, str]:
+    env = {
+        **QUIET_ENV,
+        ENV_REQUESTS_PER_MINUTE: str(limits.per_minute),
+        ENV_BATCHES_PER_MINUTE: str(limits.batch_per_minute),
+    }
+    if batch:
+        env[ENV_BATCH_FROM] = BATCH_FROM
+    return env
+
+
+def bench_company(runs: list[tuple[company.Limits, bool, int]]) -> None:
+    print(
+        "one QuickBooks Online company draining a backlog (sales receipts, customer and item "
+        "known; worker and moto in processes of their own)"
+    )
+    for limits, batch, orders in runs:
+        result = company.drain_backlog(
+            orders, limits, worker_processes=True, extra_env=company_env(limits, batch)
+        )
+        counted = (
+            f"over {result.whole_minutes} whole minute(s)"
+            if result.whole_minutes
+            else f"over {result.elapsed_s:.0f} s, under one whole minute"
+        )
+        print(
+            f"  {limits.per_minute}/min, {limits.batch_per_minute} batches/min, batching "
+            f"{'on ' if batch else 'off'}: {result.per_minute:6.1f} orders/min {counted}; "
+            f"{result.share_of_ceiling:.2f} of the ceiling {limits.ceiling}/min "
+            f"(single requests only: {result.per_minute / limits.per_minute:.2f} of "
+            f"{limits.per_minute})"
+        )
+        print(
+            f"  {'':<4}{orders} orders, {result.documents} documents; "
+            f"429s per 1,000 orders {result.throttled_per_1000_orders:6.1f} "
+            f"({result.throttled_share:.1%} of calls); calls per order "
+            f"{result.calls_per_order:.2f}; parked {result.parked}; drained: {result.drained}"
+        )
+
+
+def bench_ingest_under_backlog(backlog: int, probes: int, modes: tuple[bool, ...]) -> None:
+    print(f"ingest answer time while a backlog of {backlog} orders drains ({probes} pushes)")
+    for processes in modes:
+        result = company.ingest_under_backlog(
+            backlog, probes, worker_processes=processes, extra_env=QUIET_ENV
+        )
+        where = "worker and moto in processes of their own" if processes else "one process"
+        print(
+            f"  {where:<42} p50 {result.percentile(50):6.1f} ms, p99 "
+            f"{result.percentile(99):6.1f} ms (answers {dict(result.statuses)}; "
+            f"{result.posted_meanwhile} backlog orders posted meanwhile)"
+        )
+
+
+def bench_imports(rounds: int) -> None:
+    try:
+        from bench_imports import measure_imports
+    except ImportError:
+        print("per-handler cold import: not measured yet (scripts/bench_imports.py missing)")
+        return
+    rows = measure_imports(rounds, tracing=(False,))
+    print(
+        f"cold import, whole process, as a ratio to `import boto3, aws_lambda_powertools` "
+        f"(CPU time, median of {rounds}; tracing off; target <= 1.5x)"
+    )
+    for row in rows:
+        print(
+            f"  {row.name:<12} {row.wall_s * 1000:7.1f} ms wall {row.cpu_s * 1000:7.1f} ms CPU "
+            f"{row.ratio:5.2f}x bare"
+        )
+
+
+def bench_cost(orders: int) -> None:
+    cost = company.cost_per_1000(orders)
+    print(f"AWS cost per 1,000 orders (measured on {orders} orders pushed and posted)")
+    for service, dollars in cost.dollars().items():
+        print(f"  {service:<16} ${dollars:.4f}")
+    print(f"  {'total':<16} ${cost.total:.4f}")
+    invocations = ", ".join(f"{n} {name}" for name, n in sorted(cost.invocations.items()))
+    print(
+        f"  measured: {invocations} invocations, {cost.gb_seconds:.1f} GB-s (durations here, "
+        f"against moto); DynamoDB {cost.use.read_units} read and {cost.use.write_units} write "
+        f"units; {cost.use.count('sqs')} SQS and {cost.use.count('secretsmanager')} Secrets "
+        "Manager requests"
+    )
+    print(f"  prices: {company.PRICES}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=300, help="ingest requests to time")
-    parser.add_argument("--orders", type=int, default=100, help="orders for the throughput run")
-    parser.add_argument("--desktop-orders", type=int, default=1000, help="queued Desktop orders")
-    parser.add_argument("--store-orders", type=int, default=100, help="orders per store")
+    parser.add_argument("--full", action="store_true", help="the 1,000-order runs (long)")
+    parser.add_argument("--samples", type=int, help="ingest requests to time")
+    parser.add_argument("--orders", type=int, help="orders for the throughput run")
+    parser.add_argument("--desktop-orders", type=int, help="queued Desktop orders")
+    parser.add_argument("--store-orders", type=int, help="orders per store")
+    parser.add_argument(
+        "--backlog", type=int, help="orders per company backlog (default 1000 full, 120 quick)"
+    )
+    parser.add_argument(
+        "--batch",
+        choices=("off", "on", "both"),
+        default="both",
+        help="the connector's batching in the per-company runs",
+    )
+    parser.add_argument(
+        "--limits",
+        choices=("real", "tenfold", "both"),
+        default="both",
+        help="QuickBooks' limits in the per-company runs: 500/40 a minute, or 50/4",
+    )
     args = parser.parse_args()
+    full = bool(args.full)
     _quiet()
-    bench_ingest(args.samples)
+    print(
+        f"make bench{' --full' if full else ''} on {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+    bench_ingest(args.samples or (300 if full else 100))
     bench_calls_per_order(20)
-    bench_throughput(args.orders)
-    bench_stores(args.store_orders)
-    bench_desktop(args.desktop_orders)
+    bench_throughput(args.orders or (100 if full else 40))
+    bench_stores(args.store_orders or (100 if full else 30))
+    bench_desktop(args.desktop_orders or (1000 if full else 200))
+    backlog = args.backlog or (1000 if full else 120)
+    limits = {
+        "real": [company.REAL_LIMITS],
+        "tenfold": [company.TENFOLD_DOWN],
+        "both": [company.TENFOLD_DOWN, company.REAL_LIMITS],
+    }[args.limits]
+    batching = {"off": [False], "on": [True], "both": [False, True]}[args.batch]
+    bench_company([(lim, batch, backlog) for lim in limits for batch in batching])
+    bench_ingest_under_backlog(
+        1000 if full else 200, 100 if full else 40, (False, True) if full else (True,)
+    )
+    bench_imports(7 if full else 3)
+    bench_cost(200 if full else 30)
 
 
 if __name__ == "__main__":

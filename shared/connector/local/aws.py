@@ -23,6 +23,7 @@ from typing import Any, cast
 import boto3
 from moto.server import ThreadedMotoServer
 
+from connector.local.moto_process import MotoProcess
 from connector.resources import ConnectionSecretName, QueueSpec, TableSpec, secret_name
 from connector.secrets import WEBHOOK_FIELDS
 
@@ -52,10 +53,12 @@ def queue_name(tenant: str, logical_id: str, fifo: bool) -> str:
 class EmbeddedAws:
     """A moto server on 127.0.0.1 with a private account and clients for it."""
 
-    def __init__(self, region: str = REGION) -> None:
+    def __init__(self, region: str = REGION, *, separate_process: bool = False) -> None:
         self.region = region
+        # True: moto serves from a child process (connector.local.moto_process).
+        self.separate_process = separate_process
         self.account_id = "".join(str(token_source.randbelow(10)) for _ in range(12))
-        self._server: ThreadedMotoServer | None = None
+        self._server: ThreadedMotoServer | MotoProcess | None = None
         self._session = boto3.session.Session()
         # boto3 sessions are not thread-safe; clients made from them are.
         self._session_lock = threading.Lock()
@@ -68,7 +71,11 @@ class EmbeddedAws:
         if werkzeug_log.level == logging.NOTSET:
             # moto's server logs every request line; the runtime logs what matters.
             werkzeug_log.setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = (
+            MotoProcess()
+            if self.separate_process
+            else ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        )
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -129,7 +129,8 @@ class LocalRuntime:
         # poll happens, so a background run cannot take an injected fault or skew a count).
         self.timed_schedules = timed_schedules
         # True: each queue-triggered function polls from a process of its own
-        # (connector.local.workers), so a draining backlog does not slow the API's answers.
+        # (connector.local.workers), and moto serves from another (connector.local.
+        # moto_process), so a draining backlog does not slow the API's answers.
         # False (tests): in this process, where a test can reach into the handler modules.
         self.worker_processes = worker_processes
         # (function, seconds) per invocation run in this process (not a worker process's):
@@ -141,7 +142,7 @@ class LocalRuntime:
         self.table_names: dict[str, str] = {}
         self.local_queues: dict[str, LocalQueue] = {}
         self.secret_names: tuple[str, ...] = ()
-        self._aws = EmbeddedAws(REGION)
+        self._aws = EmbeddedAws(REGION, separate_process=worker_processes)
         self._gateway: Gateway | None = None
         self._handlers: dict[str, Handler] = {}
         self._function_locks: dict[str, threading.Lock] = {}

@@ -198,6 +198,7 @@ def _serve(assignment: _Assignment) -> None:
 
 def main() -> None:
     """The child's entry point (connector.local.worker_process)."""
-    logging.basicConfig(level=logging.WARNING)
+    # The function's own log level (Powertools' variable) for what the poller logs too.
+    logging.basicConfig(level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING").upper())
     # Unpickling is safe here: the bytes come from the parent runtime, on a pipe it opened.
     _serve(pickle.loads(base64.b64decode(sys.stdin.buffer.read())))
