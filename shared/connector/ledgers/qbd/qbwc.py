@@ -121,11 +121,11 @@ class QbwcService:
         return cls(
             config=runtime.config,
             vault=runtime.vault,
-            sessions=SessionStore(runtime.settings.session_table),
+            sessions=SessionStore(runtime.settings.session_table, resource=runtime.dynamodb),
             outbox=runtime.require_outbox(),
             state=runtime.state,
             audit=runtime.audit,
-            health=HealthMarks(runtime.settings.state_table),
+            health=HealthMarks(runtime.settings.state_table, resource=runtime.dynamodb),
             delay_scale=runtime.settings.retry_scale,
         )
 
