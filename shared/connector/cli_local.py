@@ -84,6 +84,9 @@ def run_local(config_path: Path, secrets_path: Path | None, port: int) -> int:
         tenant_config_json=config.model_dump_json(),
         port=port,
         secrets=secrets,
+        # The sync worker and moto in processes of their own: a backlog draining does not
+        # slow the answers to the stores' webhooks.
+        worker_processes=True,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

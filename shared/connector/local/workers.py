@@ -177,9 +177,11 @@ def _serve(assignment: _Assignment) -> None:
         region=region,
         poll_interval_s=assignment.poll_interval_s,
     )
+    parent = os.getppid()
     flags.set(_BUSY, True)
     flags.set(_READY, True)
-    while not flags.get(_STOP):
+    # A runtime killed outright never sets the stop flag: its worker leaves with it.
+    while not flags.get(_STOP) and os.getppid() == parent:
         # Set before the receive and cleared only once the holding flag is current, so that
         # drain() (busy, then holding, then SQS's counters) never misses a message.
         flags.set(_BUSY, True)
