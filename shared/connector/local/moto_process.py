@@ -64,6 +64,9 @@ class MotoProcess:
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
+    from connector.local import moto_speedups
+
+    moto_speedups.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
