@@ -18,6 +18,7 @@ from connector.local.context import new_context
 from connector.local.queues import sqs_record
 from connector.local.runtime import load_handler
 from connector.resources import FUNCTIONS, SYNC
+from simulators.httpserver import Request, Response
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
 from simulators.woocommerce_catalogue import Person
@@ -44,6 +45,7 @@ def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
 def _no_leftover_faults(rig: QboRig) -> Iterator[None]:
     yield
     rig.qbo.clear_faults()
+    rig.qbo_hook = None
 
 
 def _queue_orders(rig: QboRig, count: int, *, guests: bool = False) -> list[dict[str, Any]]:
@@ -184,3 +186,28 @@ def test_the_function_pulls_more_records_to_fill_its_batches(rig: QboRig) -> Non
         "ApproximateNumberOfMessages": "0",
         "ApproximateNumberOfMessagesNotVisible": "0",
     }  # the pulled ones deleted by the function
+
+
+def test_a_batch_lost_twice_is_found_by_doc_number_not_posted_again(rig: QboRig) -> None:
+    _known_customer(rig)
+    lost: list[int] = []
+
+    def lose_two_batch_answers(request: Request) -> Response | None:
+        if not request.path.endswith("/batch") or len(lost) == 2:
+            return None
+        lost.append(rig.qbo.handle(request).status)  # applied, then the answer is lost
+        return Response.of_text("<html>504 Gateway Time-out</html>", 504, "text/html")
+
+    rig.qbo_hook = lose_two_batch_answers
+    orders = _queue_orders(rig, 5)
+    assert _run_sync(rig)["batchItemFailures"] == []
+    # The batch was applied; the answers to it and to its identical resend never came back.
+    assert len(lost) == 2 and lost[0] == 200
+    for order in orders:
+        (invoice,) = rig.documents("Invoice", order["id"])
+        assert rig.sync_state(SHOP, order["id"]).ledger_id == invoice["Id"]
+        audit = rig.audit(SHOP, order["id"])
+        assert "failed" in [e.event for e in audit]  # the unknown outcome
+        # Found by its DocNumber (or QuickBooks' 6140) on the next try, not created again.
+        assert audit[-1].event == "posted"
+        assert audit[-1].detail["operation"] == "adopted"

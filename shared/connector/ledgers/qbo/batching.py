@@ -23,7 +23,6 @@ create is sent as the single create, with its own requestid.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import threading
@@ -42,7 +41,7 @@ from connector.ledgers.qbo.client import (
     QboClient,
     route_creates,
 )
-from connector.ledgers.qbo.faults import QboFault, QboUnknownOutcome
+from connector.ledgers.qbo.faults import FaultError, FaultInfo, QboFault, QboUnknownOutcome
 from connector.observability import logger
 
 ENV_BATCH_FROM = "CONNECTOR_QBO_BATCH_FROM"
@@ -152,35 +151,40 @@ class BatchRoute:
         return slot.result
 
     def _send(self, client: QboClient, slots: Sequence[_Slot]) -> None:
-        """Send ``slots`` (one company's) and hand each its answer; never raises."""
+        """Send ``slots`` (one company's) and hand each its answer; never raises, and never
+        leaves a slot without an answer (its thread would wait for ever)."""
+        failure: BaseException | None = None
         try:
-            if len(slots) == 1:
-                self.singles += 1
-                only = slots[0]
-                self._settle(
-                    only, client.create_now(only.entity, only.body, request_id=only.request_id)
-                )
-                return
-            operations = [
-                BatchOperation(str(n), "create", s.entity, s.body)
-                for n, s in enumerate(slots, start=1)
-            ]
-            request_id = batch_request_id([s.request_id for s in slots])
-            try:
-                self.batches += 1
-                answers = client.batch(operations, request_id=request_id)
-            except QboUnknownOutcome:
-                # The items may have been applied: the same batch under the same requestid is
-                # answered item by item as the first time, nothing applied twice.
-                logger.warning("batch answer lost; sending the same batch again", items=len(slots))
-                self.batches += 1
-                answers = client.batch(operations, request_id=request_id)
-            for operation, slot in zip(operations, slots, strict=True):
-                self._settle(slot, answers[operation.bid])
+            self._deliver(client, slots)
         except BaseException as exc:  # the whole request failed: each create fails with it
-            for slot in slots:
-                if not slot.done:
-                    self._settle(slot, _own_copy(exc))
+            failure = exc
+        for slot in slots:
+            if not slot.done:
+                self._settle(slot, _own_copy(failure) if failure else _no_answer())
+
+    def _deliver(self, client: QboClient, slots: Sequence[_Slot]) -> None:
+        if len(slots) == 1:
+            self.singles += 1
+            only = slots[0]
+            self._settle(
+                only, client.create_now(only.entity, only.body, request_id=only.request_id)
+            )
+            return
+        operations = [
+            BatchOperation(str(n), "create", s.entity, s.body) for n, s in enumerate(slots, start=1)
+        ]
+        request_id = batch_request_id([s.request_id for s in slots])
+        try:
+            self.batches += 1
+            answers = client.batch(operations, request_id=request_id)
+        except QboUnknownOutcome:
+            # The items may have been applied: the same batch under the same requestid is
+            # answered item by item as the first time, nothing applied twice.
+            logger.warning("batch answer lost; sending the same batch again", items=len(slots))
+            self.batches += 1
+            answers = client.batch(operations, request_id=request_id)
+        for operation, slot in zip(operations, slots, strict=True):
+            self._settle(slot, answers[operation.bid])
 
     def _settle(self, slot: _Slot, answer: dict[str, Any] | BaseException) -> None:
         with self._cond:
@@ -193,10 +197,19 @@ class BatchRoute:
 
 
 def _own_copy(exc: BaseException) -> BaseException:
-    """Each thread raises its own exception object (tracebacks are per raise)."""
+    """Each thread raises its own exception object (tracebacks are per raise). A fault is
+    made again from what QuickBooks said (``copy`` would call its constructor wrongly)."""
     if isinstance(exc, QboFault):
-        return copy.copy(exc)
+        made = type(exc)(exc.info, str(exc))
+        made.retry_after_s = exc.retry_after_s
+        return made
     return exc
+
+
+def _no_answer() -> QboUnknownOutcome:
+    return QboUnknownOutcome(
+        FaultInfo("", (FaultError("", "No answer for this create", "", ""),), None)
+    )
 
 
 def batch_request_id(item_request_ids: Sequence[str]) -> str:
