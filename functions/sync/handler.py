@@ -194,11 +194,17 @@ def _warm(records: list[dict[str, Any]]) -> None:
     resources from one session, which is not safe from several threads at once."""
     _worker()
     _ = (runtime.sync_queue, runtime.dead_letters, runtime.vault, runtime.http)
-    for connection_id in sorted({_connection_of(r) for r in records}):
+    for connection_id in sorted({_connection_of(r) for r in records} - _prepared):
         try:
             runtime.ledger(runtime.connection(connection_id))  # its circuit and limiter
         except Exception as exc:  # a record meets it again on its thread, and is handled there
             logger.info("connection not prepared", connection_id=connection_id, error=str(exc))
+        else:
+            _prepared.add(connection_id)
+
+
+# Connections whose shared parts this container has built (a secret read each, once).
+_prepared: set[str] = set()
 
 
 def _connection_of(raw: dict[str, Any]) -> str:
