@@ -73,12 +73,11 @@ class BatchSettings(BaseModel):
         )
 
 
-@dataclass
+@dataclass(eq=False)  # a slot is itself only: pending lists are searched by identity
 class _Slot:
     entity: str
     body: dict[str, Any]
     request_id: str
-    client: QboClient
     done: bool = False
     result: dict[str, Any] | None = None
     error: BaseException | None = None
@@ -119,7 +118,7 @@ class BatchRoute:
     def create(
         self, client: QboClient, entity: str, body: dict[str, Any], *, request_id: str
     ) -> dict[str, Any]:
-        slot = _Slot(entity, body, request_id, client)
+        slot = _Slot(entity, body, request_id)
         with self._cond:
             company = self._companies.setdefault(client.realm_id, _Company())
             company.pending.append(slot)
@@ -200,7 +199,10 @@ def _own_copy(exc: BaseException) -> BaseException:
     """Each thread raises its own exception object (tracebacks are per raise). A fault is
     made again from what QuickBooks said (``copy`` would call its constructor wrongly)."""
     if isinstance(exc, QboFault):
-        made = type(exc)(exc.info, str(exc))
+        try:
+            made = type(exc)(exc.info, str(exc))
+        except Exception:  # a subclass made otherwise: the threads share the one object
+            return exc
         made.retry_after_s = exc.retry_after_s
         return made
     return exc
