@@ -134,6 +134,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _group_delays.clear()
     records = event.get("Records", [])
     if batching.applies(_records_per_connection(records)):
+        _worker()  # made once, here, before the threads that share it ask for it
         response = _side_by_side(records, context)
     else:
         response = process_partial_response(  # type: ignore[assignment]
