@@ -33,6 +33,13 @@ ENV_RETRY_SCALE = "CONNECTOR_RETRY_SCALE"
 # What the local runtime sets it to: one hour of retrying in ten seconds, so a laptop (and the
 # tests) see a two-hour outage ridden out in about twenty.
 LOCAL_RETRY_SCALE = 1 / 360
+# A QuickBooks Online company's limits the limiter keeps under (connector.ledgers.qbo.limiter):
+# unset when deployed (Intuit's 500 requests and 40 batches a minute, 10 at once); tests and the
+# benchmark scale them down. Waits up to the last are slept, longer ones hand the record back.
+ENV_QBO_REQUESTS_PER_MINUTE = "CONNECTOR_QBO_REQUESTS_PER_MINUTE"
+ENV_QBO_BATCHES_PER_MINUTE = "CONNECTOR_QBO_BATCHES_PER_MINUTE"
+ENV_QBO_MAX_IN_FLIGHT = "CONNECTOR_QBO_MAX_IN_FLIGHT"
+ENV_QBO_MAX_WAIT_S = "CONNECTOR_QBO_MAX_WAIT_S"
 
 # A ledger kind (connector.config's ledger.kind): a function or table marked with one is
 # deployed only for a tenant with a connection of that kind.
@@ -179,8 +186,9 @@ SYNC = FunctionSpec(
     batch_size=10,
     reads_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id, OUTBOX_TABLE.logical_id),
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id, OUTBOX_TABLE.logical_id),
-    # Permanent failures are parked in the dead-letter queue at once, with their reason.
-    sends_to_queues=("SyncDeadLetterQueue",),
+    # Permanent failures are parked in the dead-letter queue at once, with their reason; a
+    # record only waiting for QuickBooks capacity whose receives run out is queued afresh.
+    sends_to_queues=("SyncDeadLetterQueue", SYNC_QUEUE.logical_id),
     # Store API keys to fetch records; Online tokens to post, and to save the rotated ones when
     # an access token lapses or QuickBooks answers 401 mid-batch (connector.ledgers.qbo.tokens,
     # under the fenced token lease; decision 51). Desktop work goes to the outbox, no secret.

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from connector.ledgers.qbd.ledger import QbdLedger
     from connector.ledgers.qbd.outbox import OutboxStore
     from connector.ledgers.qbo.ledger import QboLedger
+    from connector.ledgers.qbo.limiter import RealmLimiter
     from connector.ledgers.qbo.tokens import QboTokens
     from connector.stores.port import Store, WebhookReader
     from connector.stores.registry import StoreLookups
@@ -48,6 +49,8 @@ class Runtime:
     # The AWS clients made so far, by name (see _client).
     _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Per QuickBooks Online company: its limiter (the item it last saw outlives a record).
+    limiters: dict[str, RealmLimiter] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -209,6 +212,26 @@ class Runtime:
             self.circuits[realm_id] = breaker
         return breaker
 
+    def limiter(self, realm_id: str) -> RealmLimiter:
+        """The company's limiter, shared through the state table with every function calling
+        it; its limits from the settings, the pause after a throttle answer retry-scaled."""
+        from connector.ledgers.qbo.limiter import LimiterRules, RealmLimiter
+
+        limiter = self.limiters.get(realm_id)
+        if limiter is None:
+            settings = self.settings
+            rules = LimiterRules(
+                per_minute=settings.qbo_requests_per_minute,
+                batches_per_minute=settings.qbo_batches_per_minute,
+                max_in_flight=settings.qbo_max_in_flight,
+                max_wait_s=settings.qbo_max_wait_s,
+            ).scaled_pause(settings.retry_scale)
+            limiter = RealmLimiter(
+                settings.state_table, realm_id, rules=rules, resource=self.dynamodb
+            )
+            self.limiters[realm_id] = limiter
+        return limiter
+
     def require_outbox(self) -> OutboxStore:
         if self.outbox is None:
             raise PermanentError(
@@ -232,6 +255,7 @@ class Runtime:
             tokens=tokens,
             http=self.http,
             guard=self.circuit(connection, realm_id),
+            limiter=self.limiter(realm_id),
         )
         # Ids are cached per company: a connection moved to another company starts afresh.
         return QboLedger(

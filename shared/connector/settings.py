@@ -38,6 +38,18 @@ class Settings(BaseModel):
     # Every queue-level retry wait and circuit cooldown times this (connector.retry): 1 when
     # deployed; the local runtime plays hours in seconds with a small one.
     retry_scale: float = Field(default=1.0, gt=0, validation_alias=resources.ENV_RETRY_SCALE)
+    # A QuickBooks Online company's limits (connector.ledgers.qbo.limiter): Intuit's published
+    # ones when deployed; tests and the benchmark scale them down.
+    qbo_requests_per_minute: int = Field(
+        default=500, ge=1, validation_alias=resources.ENV_QBO_REQUESTS_PER_MINUTE
+    )
+    qbo_batches_per_minute: int = Field(
+        default=40, ge=1, validation_alias=resources.ENV_QBO_BATCHES_PER_MINUTE
+    )
+    qbo_max_in_flight: int = Field(
+        default=10, ge=1, validation_alias=resources.ENV_QBO_MAX_IN_FLIGHT
+    )
+    qbo_max_wait_s: float = Field(default=2.0, ge=0, validation_alias=resources.ENV_QBO_MAX_WAIT_S)
 
     @cached_property
     def tenant_config(self) -> TenantConfig:

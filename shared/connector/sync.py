@@ -9,6 +9,8 @@ are parked (DLQ plus audit) with a reason a bookkeeper can act on, never dropped
 An unexpected exception (a bug) is handed back on the same budget, then parked
 with a reason that says to report it.
 A record is started only while the function has time to finish it.
+A record the QuickBooks company's limiter has no room for yet (NoCapacityYet) goes back for
+exactly the limiter's delay: not a failure, no retry budget spent, never parked.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connector import outcomes
+from connector import capacity, outcomes
 from connector.config import Connection
-from connector.errors import PermanentError, ServicePaused, TransientError
+from connector.errors import NoCapacityYet, PermanentError, ServicePaused, TransientError
 from connector.health import HealthMarks
 from connector.ledgers.posting import Ledger, PaymentLedger
 from connector.mapping import content_hash
@@ -60,7 +62,15 @@ from connector.stores.port import (
 )
 
 Outcome = Literal[
-    "posted", "updated", "adopted", "skipped", "voided", "deleted", "parked", "queued"
+    "posted",
+    "updated",
+    "adopted",
+    "skipped",
+    "voided",
+    "deleted",
+    "parked",
+    "queued",
+    "requeued",
 ]
 
 
@@ -119,6 +129,7 @@ class SyncWorker:
         policy: RetryPolicy | None = None,
         health: HealthMarks | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        requeue: Callable[[SyncMessage], None] | None = None,
     ) -> None:
         self._connection_for = connection_for
         self._store_for = store_for
@@ -130,6 +141,8 @@ class SyncWorker:
         self._policy = policy or RetryPolicy()
         self._health = health
         self._sleep = sleep
+        # Sends a fresh copy of a message to the sync queue (its receive count starts again).
+        self._requeue = requeue
         self._sync_once: Callable[..., SyncResult] = self._sync_version
         if remember is not None:
             # A version of a record already brought into step is answered from DynamoDB
@@ -159,9 +172,12 @@ class SyncWorker:
         attempt = 1
         while True:
             try:
-                result = self._sync_once(version_key=_version_key(message), message=message)
+                with capacity.one_record():
+                    result = self._sync_once(version_key=_version_key(message), message=message)
             except IdempotencyAlreadyInProgressError:
                 failure = TransientError(f"{key} is being synced by another worker")
+            except NoCapacityYet as waiting:
+                return self._wait_for_capacity(message, waiting, delivery)
             except PermanentError as exc:
                 return self._give_up(message, exc.reason)
             except TransientError as exc:
@@ -234,6 +250,41 @@ class SyncWorker:
         metrics.add_metric(name="SyncRetried", unit="Count", value=1)
         metrics.add_metric(name="SyncDeferred", unit="Count", value=1)
         logger.warning("sync failed; handed back to the queue", error=str(failure), delay_s=seconds)
+        raise HandedBack(reason, seconds)
+
+    def _wait_for_capacity(
+        self, message: SyncMessage, waiting: NoCapacityYet, delivery: Delivery
+    ) -> SyncResult:
+        """Not a failure of the record: QuickBooks has no room for it yet. It goes back for
+        exactly the limiter's delay. On the queue's last receive (the queue would move it to
+        the dead-letter queue) a fresh copy is queued instead, so waiting never parks it."""
+        seconds = visibility_s(waiting.retry_after_s or 1)
+        metrics.add_metric(name="SyncWaitingForCapacity", unit="Count", value=1)
+        if delivery.last_receive and self._requeue is not None:
+            self._requeue(message)
+            reason = f"{waiting}; queued again afresh after {delivery.receives} receives"
+            self._audit.append(
+                message.record_key,
+                "queued",
+                reason,
+                detail={"waiting_for_capacity": True, "requeued": True},
+            )
+            logger.info("record queued again while waiting for capacity")
+            return SyncResult("requeued", reason)
+        retry_at = datetime.now(UTC) + timedelta(seconds=seconds)
+        reason = f"{waiting}; back to the queue until {retry_at:%H:%M:%S} UTC (not a failure)"
+        self._audit.append(
+            message.record_key,
+            "queued",
+            reason,
+            detail={
+                "waiting_for_capacity": True,
+                "retry_at": retry_at.isoformat(timespec="seconds"),
+                "delay_s": seconds,
+                "receives": delivery.receives,
+            },
+        )
+        logger.info("waiting for QuickBooks capacity", delay_s=seconds)
         raise HandedBack(reason, seconds)
 
     def _hand_back_unstarted(self, message: SyncMessage, left: float) -> HandedBack:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 import boto3
@@ -50,6 +51,11 @@ class SyncQueue:
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable(str(exc)) from exc
         return str(response["MessageId"])
+
+    def requeue(self, message: SyncMessage) -> str:
+        """Queue a fresh copy of a received message (its own deduplication id, its receive
+        count from zero): for a record that is only waiting, whose receives run out."""
+        return self.send(message, version=f"requeued:{uuid.uuid4().hex}")
 
     def hand_back(self, receipt_handle: str, delay_s: int) -> bool:
         """Make a received message visible again in ``delay_s`` seconds (ChangeMessageVisibility).

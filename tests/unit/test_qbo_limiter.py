@@ -4,13 +4,16 @@ that expire, a separate batch budget, and a throttle answer pausing every caller
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from connector import capacity
 from connector.errors import NoCapacityYet, TransientError
 from connector.ledgers.qbo.limiter import LimiterRules, RealmLimiter
 from simulators.testbed.clocks import Clock
@@ -181,3 +184,32 @@ def test_limits_that_allow_nothing_are_refused() -> None:
         LimiterRules(per_minute=0)
     with pytest.raises(ValueError, match="headroom"):
         LimiterRules(headroom=1)
+
+
+def test_a_record_that_has_called_waits_its_turn_instead_of_going_back(
+    dynamodb: Any, clock: Clock
+) -> None:
+    slept: list[float] = []
+    rules = LimiterRules(per_minute=60, max_in_flight=100, headroom=0, max_wait_s=2)
+    # Another function, booking ahead (however long it has to wait)
+    other = limiter(dynamodb, clock, replace(rules, max_wait_s=100), sleeps=[])
+    caller = limiter(dynamodb, clock, rules, sleeps=slept)
+
+    def other_books(times: int) -> None:
+        # Outside this record's context, as another function would
+        contextvars.Context().run(lambda: [other.acquire() for _ in range(times)])
+
+    other_books(4)
+    with capacity.one_record():
+        # Its first call would wait 4 s: the record goes back before calling at all
+        with pytest.raises(NoCapacityYet):
+            caller.acquire()
+        clock.advance(4)
+        caller.acquire()
+        # Having called, it waits 5 s for its next slot in the function (up to started_wait_s)
+        other_books(4)
+        caller.acquire()
+        assert slept == [5]
+    other_books(1)
+    with pytest.raises(NoCapacityYet):
+        caller.acquire()  # the next record starts again at max_wait_s

@@ -14,7 +14,9 @@ Before each call the client asks ``acquire``:
   company for ``throttle_pause_s``.
 
 A wait of up to ``max_wait_s`` is slept; a longer one raises NoCapacityYet saying how long, which
-the sync worker turns into a hand-back of exactly that delay.
+the sync worker turns into a hand-back of exactly that delay. A record that has already had a
+slot waits up to ``started_wait_s`` instead (connector.capacity: handing it back then would
+throw its calls away).
 
 Key: ``limiter#<realm>`` / ``LIMITER``. Writes are conditional on the item's ``version``; a write
 that loses the race gets the current item back (ReturnValuesOnConditionCheckFailure) and decides
@@ -36,6 +38,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from connector import capacity
 from connector.errors import NoCapacityYet, TransientError
 from connector.observability import logger, metrics
 from connector.retry import jittered
@@ -60,6 +63,8 @@ class LimiterRules:
     lease_s: float = 30.0
     # Waits up to this are slept in the function; longer ones hand the record back.
     max_wait_s: float = 2.0
+    # ... unless the record has had a slot already: it waits up to this for the next.
+    started_wait_s: float = 10.0
     # Intuit says to wait 60 s after a throttle answer.
     throttle_pause_s: float = 60.0
 
@@ -69,7 +74,10 @@ class LimiterRules:
                 raise ValueError(f"limiter {name} must be at least 1")
         if not 0 <= self.headroom < 1:
             raise ValueError("limiter headroom must be in [0, 1)")
-        if self.lease_s <= 0 or self.max_wait_s < 0 or self.throttle_pause_s < 0:
+        if (
+            self.lease_s <= 0
+            or min(self.max_wait_s, self.started_wait_s, self.throttle_pause_s) < 0
+        ):
             raise ValueError("limiter durations must not be negative (lease_s positive)")
 
     @property
@@ -139,7 +147,8 @@ class RealmLimiter:
         when the wait would be longer than ``max_wait_s``."""
         rules = self.rules
         lease_id = uuid.uuid4().hex[:16]
-        deadline = self._clock() + rules.max_wait_s
+        patience = max(rules.max_wait_s, rules.started_wait_s if capacity.started() else 0.0)
+        deadline = self._clock() + patience
         waited = 0.0
         while True:
             item = self._current()
@@ -155,7 +164,7 @@ class RealmLimiter:
             if len(leases) >= rules.max_in_flight:
                 # Every slot is held by a call in flight; calls end within a second or so.
                 poll = jittered(min(rules.interval_s, 0.25))
-                if now + poll > deadline:
+                if now + poll > deadline or waited + poll > patience:
                     raise self._no_capacity(
                         1.0, f"{rules.max_in_flight} calls to it are already in flight"
                     )
@@ -189,6 +198,7 @@ class RealmLimiter:
             if wait > 0:
                 self._sleep(wait)
                 waited += wait
+            capacity.called()
             if waited > 0:
                 metrics.add_metric(
                     name="QboCapacityWaitMs", unit="Milliseconds", value=waited * 1000
