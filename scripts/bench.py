@@ -417,6 +417,8 @@ def bench_cost(orders: int) -> None:
         f"units; {cost.use.count('sqs')} SQS and {cost.use.count('secretsmanager')} Secrets "
         "Manager requests"
     )
+    busiest = ", ".join(f"{name} {n}" for name, n in cost.use.requests.most_common(6))
+    print(f"  most made: {busiest}")
     print(f"  prices: {company.PRICES}")
 
 
@@ -428,7 +430,7 @@ def main() -> None:
     parser.add_argument("--desktop-orders", type=int, help="queued Desktop orders")
     parser.add_argument("--store-orders", type=int, help="orders per store")
     parser.add_argument(
-        "--backlog", type=int, help="orders per company backlog (default 1000 full, 120 quick)"
+        "--backlog", type=int, help="orders per company backlog (default 1000 full, 60 quick)"
     )
     parser.add_argument(
         "--batch",
@@ -454,7 +456,7 @@ def main() -> None:
     bench_throughput(args.orders or (100 if full else 40))
     bench_stores(args.store_orders or (100 if full else 30))
     bench_desktop(args.desktop_orders or (1000 if full else 200))
-    backlog = args.backlog or (1000 if full else 120)
+    backlog = args.backlog or (1000 if full else 60)
     limits = {
         "real": [company.REAL_LIMITS],
         "tenfold": [company.TENFOLD_DOWN],
