@@ -48,6 +48,11 @@ def _park(message: SyncMessage, reason: str) -> None:
     )
 
 
+def _requeue(message: SyncMessage) -> None:
+    """A record only waiting for QuickBooks capacity whose receives ran out: a fresh copy."""
+    runtime.sync_queue.requeue(message)
+
+
 remember_config = IdempotencyConfig(expires_after_seconds=3600)
 
 
@@ -69,6 +74,7 @@ def _worker() -> SyncWorker:
         state=runtime.state,
         audit=runtime.audit,
         park=_park,
+        requeue=_requeue,
         remember=remember,
         remember_config=remember_config,
         policy=runtime.retry_policy,
