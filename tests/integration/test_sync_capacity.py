@@ -17,6 +17,11 @@ from typing import Any
 import pytest
 
 from connector import resources
+from connector.ledgers.qbo.limiter import LimiterRules, RealmLimiter
+from connector.messages import SyncMessage
+from connector.runtime import Runtime
+from connector.state import now_utc
+from connector.sync import Delivery, SyncWorker
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
 
@@ -90,3 +95,45 @@ def test_a_throttle_answer_holds_the_record_for_the_pause_without_failing_it(
     # The pause is Intuit's minute, on the local runtime's retry scale (1/360): one second
     assert [e.detail["delay_s"] for e in paused] == [1, 1]
     assert "failed" not in [e.event for e in trail]
+
+
+def test_a_record_waiting_on_its_last_receive_is_queued_afresh_not_parked(rig: QboRig) -> None:
+    # The rig's environment is the deployed function's: build its worker as the handler does
+    runtime = Runtime.from_environment()
+    parked: list[str] = []
+    worker = SyncWorker(
+        connection_for=runtime.connection,
+        store_for=runtime.store,
+        ledger_for=runtime.ledger,
+        state=runtime.state,
+        audit=runtime.audit,
+        park=lambda _message, reason: parked.append(reason),
+        requeue=runtime.sync_queue.requeue,
+        policy=runtime.retry_policy,
+    )
+    order = rig.woo.create_order(OrderSpec(lines=[LineSpec(MUG, 3)], customer_id=JANE))
+    message = SyncMessage(
+        connection_id=SHOP,
+        entity="order",
+        record_id=str(order["id"]),
+        topic="order.created",
+        received_at=now_utc(),
+    )
+    # QuickBooks throttled another function of the company a moment ago: a 3 s pause
+    RealmLimiter(
+        runtime.settings.state_table,
+        rig.qbo.realm_id,
+        rules=LimiterRules(throttle_pause_s=3),
+        resource=runtime.dynamodb,
+    ).throttled()
+
+    result = worker.process(message, Delivery(receives=100, last_receive=True))
+
+    assert result.outcome == "requeued" and parked == []
+    (waited,) = [e for e in rig.audit(SHOP, order["id"]) if e.detail.get("waiting_for_capacity")]
+    assert waited.event == "queued" and waited.detail["requeued"] is True
+    assert "queued again afresh after 100 receives" in waited.outcome
+    # The fresh copy posts once the pause is over
+    rig.drain(timeout_s=30)
+    (invoice,) = rig.documents("Invoice", order["id"])
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal(order["total"])
