@@ -129,7 +129,7 @@ class SyncWorker:
         policy: RetryPolicy | None = None,
         health: HealthMarks | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        requeue: Callable[[SyncMessage], None] | None = None,
+        requeue: Callable[[SyncMessage], object] | None = None,
     ) -> None:
         self._connection_for = connection_for
         self._store_for = store_for
