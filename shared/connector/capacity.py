@@ -1,4 +1,4 @@
-"""Whether the record being synced has already called QuickBooks (decision 56).
+"""Whether the record being synced has already called QuickBooks (decision 59).
 
 The company's limiter hands a record back when the wait for a slot is long, but only before
 the record's first call: once it has called, handing it back would throw that call away (a

@@ -1,5 +1,5 @@
 """One limiter per QuickBooks Online company (realm), shared through the state table by every
-function that calls it (decision 56).
+function that calls it (decision 59).
 
 QuickBooks takes at most 500 requests a minute (10 a second) from one app for one company, at
 most 10 at once, and of those at most 40 batch requests a minute; over that it answers 429.
