@@ -3,7 +3,7 @@ through the queue with a growing, jittered delay, until its retry budget is spen
 
 Deployed figures (``RetryPolicy()``): in process, up to two more tries after pauses of up to
 0.25 s and 0.5 s; then the record goes back to the queue for a delay drawn uniformly from
-[0, 30 s x 2^(receive-1)] ("full jitter"), capped at SQS's 12-hour maximum; a record still
+[0, 30 s x 2^(failure-1)] ("full jitter"), capped at SQS's 12-hour maximum; a record still
 failing 24 hours after it was queued is parked with its reason. A service's own wait
 (``retry_after_s``) is never cut short. ``scaled(f)`` multiplies every queue-level duration
 (base, cap, budget) by ``f`` so tests play hours in seconds.
@@ -41,7 +41,7 @@ class RetryPolicy:
     # A record starts (or tries again in process) only with this much of the function's
     # time left: the slowest record is a few QuickBooks calls of at most 15 s each.
     record_time_s: float = 40.0
-    # Through the queue: the first hand-back's ceiling, doubled per receive, up to the cap.
+    # Through the queue: the first hand-back's ceiling, doubled per failure, up to the cap.
     base_s: float = 30.0
     cap_s: float = float(SQS_MAX_VISIBILITY_S)
     # A record still failing transiently this long after it was queued is parked.
@@ -74,12 +74,12 @@ class RetryPolicy:
         return full_jitter(ceiling, rng)
 
     def delay(
-        self, receives: int, retry_after_s: float | None = None, rng: random.Random | None = None
+        self, failures: int, retry_after_s: float | None = None, rng: random.Random | None = None
     ) -> float:
-        """Seconds until the queue hands the record out again after its ``receives``-th
-        receive failed: full jitter over an exponential ceiling, never shorter than the
+        """Seconds until the queue hands the record out again after its ``failures``-th
+        failure: full jitter over an exponential ceiling, never shorter than the
         service's ``retry_after_s``, never beyond SQS's maximum."""
-        ceiling = min(self.cap_s, self.base_s * 2 ** max(0, min(receives, 64) - 1))
+        ceiling = min(self.cap_s, self.base_s * 2 ** max(0, min(failures, 64) - 1))
         wait = full_jitter(ceiling, rng)
         if retry_after_s is not None:
             wait = max(wait, retry_after_s)

@@ -219,6 +219,22 @@ class StateStore:
         """Make writes built by any of the stores (they share one DynamoDB endpoint)."""
         dynamo_batch.write_all(self._table.meta.client, writes)
 
+    def count_failure(self, record_key: str, delivery: str, *, keep_s: int) -> int:
+        """How many times this delivery of the record has failed, this one included.
+
+        The retry delay doubles per failure, not per receive: a record handed back while it
+        waited for QuickBooks capacity was received without failing, and counting those
+        receives stretched a later failure's delay far past the budget's intent. One atomic
+        counter per delivery (``FAILURES#<delivery>``), gone ``keep_s`` after its last failure.
+        """
+        answer = self._table.update_item(
+            Key={"pk": record_key, "sk": f"FAILURES#{delivery}"},
+            UpdateExpression="ADD failures :one SET expires_at = :expires",
+            ExpressionAttributeValues={":one": 1, ":expires": int(time.time()) + keep_s},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["failures"])
+
     def get_sync_states(self, record_keys: Iterable[str]) -> dict[str, SyncState]:
         """Many records' states in a few round trips (BatchGetItem, 100 keys a call)."""
         items = self._batch_get([(key, "STATE") for key in dict.fromkeys(record_keys)])

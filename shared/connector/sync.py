@@ -232,7 +232,7 @@ class SyncWorker:
         if isinstance(failure, ServicePaused):
             delay = self._policy.hold(failure.retry_after_s or 0)
         else:
-            delay = self._policy.delay(delivery.receives, failure.retry_after_s)
+            delay = self._policy.delay(self._failures(message, delivery), failure.retry_after_s)
         seconds = visibility_s(delay)
         retry_at = datetime.now(UTC) + timedelta(seconds=seconds)
         reason = f"{failure}; back to the queue, tried again at {retry_at:%H:%M:%S} UTC"
@@ -251,6 +251,21 @@ class SyncWorker:
         metrics.add_metric(name="SyncDeferred", unit="Count", value=1)
         logger.warning("sync failed; handed back to the queue", error=str(failure), delay_s=seconds)
         raise HandedBack(reason, seconds)
+
+    def _failures(self, message: SyncMessage, delivery: Delivery) -> int:
+        """This delivery's failures so far, this one included; its receives if the count
+        cannot be kept (never fewer than one)."""
+        try:
+            return self._state.count_failure(
+                message.record_key,
+                message.received_at.isoformat(),
+                keep_s=int(self._policy.budget_s) + 86_400,
+            )
+        except ClientError as exc:
+            logger.warning(
+                "could not count the failure; the delay follows receives", error=str(exc)
+            )
+            return max(1, delivery.receives)
 
     def _wait_for_capacity(
         self, message: SyncMessage, waiting: NoCapacityYet, delivery: Delivery

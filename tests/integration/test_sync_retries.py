@@ -27,6 +27,7 @@ from connector.local.queues import sqs_record
 from connector.local.runtime import load_handler
 from connector.messages import SyncMessage
 from connector.replay import replay_parked
+from connector.retry import RetryPolicy
 from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.sync import Delivery, HandedBack, SyncWorker
@@ -378,3 +379,35 @@ def test_an_outage_opens_the_circuit_and_the_order_posts_once_it_closes(
     assert metrics.count("CircuitOpened") == 1 and "SyncDeferred" in metrics
     # Eight failed calls opened it; then only its probes reached QuickBooks
     assert 8 <= rig.qbo.outage_requests <= 20, rig.qbo.outage_requests
+
+
+def test_the_retry_delay_doubles_per_failure_not_per_receive(rig: QboRig) -> None:
+    # Given a record received 40 times while it waited for QuickBooks capacity (receives that
+    # were not failures), and QuickBooks now answering 503, at the deployed delays
+    runtime = Runtime.from_environment()
+    worker = SyncWorker(
+        connection_for=runtime.connection,
+        store_for=runtime.store,
+        ledger_for=runtime.ledger,
+        state=runtime.state,
+        audit=runtime.audit,
+        park=lambda _message, reason: pytest.fail(f"parked: {reason}"),
+        policy=RetryPolicy(tries_in_process=1),
+    )
+    order = _order(rig, (MUG, 1))
+    message = SyncMessage(
+        connection_id=SHOP,
+        entity="order",
+        record_id=str(order["id"]),
+        topic="order.created",
+        received_at=now_utc(),
+    )
+    rig.qbo.inject_share({503: 1.0})
+    delays = []
+    for receives in (40, 41):
+        with pytest.raises(HandedBack) as handed:
+            worker.process(message, Delivery(receives=receives, queued_at=now_utc()))
+        delays.append(handed.value.delay_s)
+    # Then its first failure waits at most the first ceiling (30 s) and its second at most 60 s,
+    # not the 12-hour cap that 2^39 ceilings reach
+    assert delays[0] <= 30 and delays[1] <= 60, delays
