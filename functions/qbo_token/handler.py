@@ -13,8 +13,8 @@ from connector.runtime import Runtime
 runtime = Runtime.from_environment()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return refresh_all(runtime.config.connections, runtime.qbo_tokens).model_dump()

@@ -48,8 +48,8 @@ def _reconciler() -> Reconciler:
     )
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = _reconciler().run(poll_request(event), context.get_remaining_time_in_millis)

@@ -95,7 +95,7 @@ _handed_back: dict[str, int] = {}
 _group_delays: dict[str, int] = {}
 
 
-@tracer.capture_method(capture_response=False)
+@tracer.capture_method(capture_response=False, capture_error=False)
 def record_handler(record: SyncRecord, lambda_context: LambdaContext) -> str:
     receives = int(record.attributes.ApproximateReceiveCount)
     delivery = Delivery(
@@ -131,8 +131,8 @@ def _hold_skipped(event: dict[str, Any], response: dict[str, Any]) -> None:
             _hand_back(message_id, raw["receiptHandle"], _group_delays[group])
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     remember_config.register_lambda_context(context)
