@@ -68,7 +68,8 @@ def _as_record(message: Mapping[str, Any], like: Mapping[str, Any]) -> dict[str,
         "body": message["Body"],
         "attributes": {k: str(v) for k, v in message.get("Attributes", {}).items()},
         "messageAttributes": {
-            name: _attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+            name: lambda_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
         },
         "md5OfBody": message["MD5OfBody"],
         "eventSource": "aws:sqs",
@@ -77,7 +78,7 @@ def _as_record(message: Mapping[str, Any], like: Mapping[str, Any]) -> dict[str,
     }
 
 
-def _attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+def lambda_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
     """ReceiveMessage's attribute shape -> the Lambda event's (lower camel case)."""
     attribute: dict[str, Any] = {
         "stringListValues": [],

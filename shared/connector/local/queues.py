@@ -12,7 +12,6 @@ as SQS does.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -20,25 +19,13 @@ from typing import Any
 
 from connector.local.aws import LocalQueue
 from connector.resources import FunctionSpec
+from connector.sync_pull import lambda_attribute
 
 log = logging.getLogger(__name__)
 
 # SQS hands out at most ten messages per receive; Lambda batches larger
 # than that are gathered over a batching window, which the local runtime skips.
 _MAX_RECEIVE = 10
-
-
-def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
-    attribute: dict[str, Any] = {
-        "stringListValues": [],
-        "binaryListValues": [],
-        "dataType": value["DataType"],
-    }
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
-    return attribute
 
 
 def sqs_record(message: Mapping[str, Any], queue: LocalQueue, region: str) -> dict[str, Any]:
@@ -49,7 +36,7 @@ def sqs_record(message: Mapping[str, Any], queue: LocalQueue, region: str) -> di
         "body": message["Body"],
         "attributes": {name: str(value) for name, value in message.get("Attributes", {}).items()},
         "messageAttributes": {
-            name: _lambda_message_attribute(value)
+            name: lambda_attribute(value)
             for name, value in message.get("MessageAttributes", {}).items()
         },
         "md5OfBody": message["MD5OfBody"],
