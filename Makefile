@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Test modules run in parallel, one module (and the whole infra layer) per worker: tests/conftest.py.
-PYTEST := $(BIN)/python -m pytest -n auto --dist loadgroup
+PYTEST := $(BIN)/python -m pytest
 
 .PHONY: dev demo run test test-unit test-integration test-infra test-e2e lint format build synth deploy bench clean
 
