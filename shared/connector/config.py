@@ -364,6 +364,33 @@ class MappingRules(_Settings):
         return self.fallback_item
 
 
+class SyncDirections(_Settings):
+    """What flows QuickBooks → store for a connection (issue #13); everything is off by default.
+
+    ``customers``: "off" is store → QuickBooks only, as before issue #13 (customer events and
+    orders' buyers); "qbo_to_store" writes customers created or edited in QuickBooks to the
+    store, and store customers reach QuickBooks only as their orders need them; "both" does
+    both (an edit on either side arrives on the other, never echoed back).
+    """
+
+    products: Literal["off", "qbo_to_store"] = "off"  # name, description, active, category
+    prices: Literal["off", "qbo_to_store"] = "off"
+    inventory: Literal["off", "qbo_to_store"] = "off"  # QtyOnHand → stock quantity
+    customers: Literal["off", "qbo_to_store", "both"] = "off"
+    qbo_invoices_to_orders: StrictBool = False
+    # An item whose store product was deleted in the store: made again, or parked for a person.
+    deleted_products: Literal["recreate", "park"] = "park"
+
+    @property
+    def any_from_ledger(self) -> bool:
+        """Whether anything flows QuickBooks → store on this connection."""
+        return (
+            "qbo_to_store" in (self.products, self.prices, self.inventory)
+            or self.customers != "off"
+            or self.qbo_invoices_to_orders
+        )
+
+
 class Connection(_Settings):
     id: Annotated[str, Field(pattern=_ID)]
     store: StoreSettings
@@ -380,6 +407,8 @@ class Connection(_Settings):
     # Minutes between polls of the store for records changed since the last one
     # (connector.reconcile); unset: the store's default (15; Magento 2).
     reconcile_every_minutes: int | None = None
+    # QuickBooks → store directions (issue #13), `[connections.sync]` in the tenant file.
+    sync: SyncDirections = SyncDirections()
 
     @field_validator("reconcile_every_minutes", mode="before")
     @classmethod

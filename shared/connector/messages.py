@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from connector.ledger_records import LedgerEntity
 from connector.model import Entity
 
 Action = Literal["upsert", "delete"]
@@ -18,7 +19,9 @@ class SyncMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     connection_id: str
-    entity: Entity
+    # A store record (order, customer) goes store → QuickBooks; a ledger record (issue #13)
+    # goes QuickBooks → store when the connection's `sync` directions allow it.
+    entity: Entity | LedgerEntity
     record_id: str
     action: Action = "upsert"
     topic: str  # as the store named it, e.g. "order.updated"
@@ -27,7 +30,9 @@ class SyncMessage(BaseModel):
     # resolution) plus a digest of the event's body. Ingest derives SQS deduplication from it.
     version: str | None = None
     received_at: datetime
-    source: Literal["webhook", "reconcile", "replay", "backfill"] = "webhook"
+    source: Literal[
+        "webhook", "reconcile", "replay", "backfill", "ledger_webhook", "ledger_poll", "qbwc"
+    ] = "webhook"
 
     @property
     def group_id(self) -> str:
