@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode
 
-from simulators import qbo_batch, qbo_faults
+from simulators import qbo_batch, qbo_changes, qbo_faults
 from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.qbo_company import WRITABLE, Company
 from simulators.qbo_faults import ApiFault, unsupported_operation
@@ -266,6 +266,60 @@ class QboSimulator:
     def set_active(self, entity: str, entity_id: str, active: bool) -> dict[str, Any]:
         with self._lock:
             return self.company.set_active(entity, entity_id, active)
+
+    def edit(self, entity: str, entity_id: str, **fields: Any) -> dict[str, Any]:
+        """A person changing a record in QuickBooks' screens (a sparse update of ``fields``):
+        SyncToken and LastUpdatedTime move on, CDC and the webhooks hear of it."""
+        with self._lock:
+            current = self.company.read(entity, entity_id)
+            body = {"Id": entity_id, "SyncToken": current["SyncToken"], "sparse": True, **fields}
+            return self.company.update(entity, body)
+
+    def void_as_person(self, entity: str, entity_id: str) -> dict[str, Any]:
+        """A person voiding a transaction in QuickBooks."""
+        with self._lock:
+            current = self.company.read(entity, entity_id)
+            return self.company.void(entity, {"Id": entity_id, "SyncToken": current["SyncToken"]})
+
+    def delete_as_person(self, entity: str, entity_id: str) -> dict[str, Any]:
+        with self._lock:
+            current = self.company.read(entity, entity_id)
+            return self.company.delete(entity, {"Id": entity_id, "SyncToken": current["SyncToken"]})
+
+    def changes(self) -> list[qbo_changes.Change]:
+        """Every change since seeding, in order."""
+        with self._lock:
+            return list(self.company.changes.entries)
+
+    def send_webhooks(
+        self,
+        url: str,
+        verifier_token: str,
+        *,
+        style: Literal["legacy", "cloudevents"] = "legacy",
+        entities: tuple[str, ...] = ("Item", "Customer", "Invoice"),
+        retry_scale: float = 0.001,
+        batch_window_s: float = 0.05,
+    ) -> qbo_changes.WebhookSender:
+        """Send signed webhooks to ``url`` for every change from now on (as the Intuit app's
+        webhook settings do); the sender's ``flush()`` waits for their acknowledgement."""
+        sender = qbo_changes.WebhookSender(
+            realm_id=self.realm_id,
+            url=url,
+            verifier_token=verifier_token,
+            style=style,
+            entities=entities,
+            retry_scale=retry_scale,
+            batch_window_s=batch_window_s,
+        )
+        with self._lock:
+            self.company.changes.listeners.append(sender.hear)
+        return sender
+
+    def stop_webhooks(self, sender: qbo_changes.WebhookSender) -> None:
+        with self._lock:
+            self.company.changes.listeners.remove(sender.hear)
+        sender.stop()
 
     def turn_on_multicurrency(self) -> None:
         """What the merchant does in Settings → Advanced → Currency (QuickBooks never turns it
@@ -668,6 +722,14 @@ class QboSimulator:
                 statement = request.body.decode("utf-8", "replace")
             return company.query(statement or "")
         parts = rest.split("/")
+        if request.method == "GET" and parts == ["cdc"]:
+            return qbo_changes.cdc(
+                company.changes,
+                company.docs,
+                entities=request.arg("entities"),
+                changed_since=request.arg("changedSince"),
+                now=self._clock(),
+            )
         if request.method == "GET" and parts == ["preferences"]:
             return {"Preferences": copy.deepcopy(company.preferences)}
         if request.method == "GET" and parts == ["exchangerate"]:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from simulators import qbo_query, qbo_tax
+from simulators.qbo_changes import ChangeLog, Operation
 from simulators.qbo_currency import Currencies, cents, currency_mismatch, money, ref_code
 from simulators.qbo_faults import (
     ApiFault,
@@ -72,6 +73,15 @@ DEPOSIT_SIGN = {"SalesReceipt": 1, "Payment": 1, "RefundReceipt": -1}
 DOC_NUMBER_MAX = 21
 PRIVATE_NOTE_MAX = 4000
 DISPLAY_NAME_MAX = 500
+ITEM_TYPES = ("Service", "NonInventory", "Inventory", "Category")
+CATEGORY_REFUSES = (
+    "UnitPrice",
+    "IncomeAccountRef",
+    "ExpenseAccountRef",
+    "AssetAccountRef",
+    "QtyOnHand",
+    "TrackQtyOnHand",
+)
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,8 @@ class Company:
         # What the caller sent (merged over sparse updates): documents are rebuilt from it.
         self._sources: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in WRITABLE}
         self._voided: set[tuple[str, str]] = set()
+        # Every write after seeding, for CDC and webhooks (simulators.qbo_changes).
+        self.changes = ChangeLog()
         self._next_id: dict[str, int] = {}
         self._next_doc_number = 1001
         self._next_address_id = 1
@@ -343,6 +355,8 @@ class Company:
         meta = {**current["MetaData"], "LastUpdatedTime": timestamp(self._clock())}
         doc = self._build(entity, source, entity_id, str(int(current["SyncToken"]) + 1), meta)
         self._store(entity, entity_id, doc, source, before=current)
+        if entity == "Item":
+            self.refresh_item_paths(entity_id)
         return copy.deepcopy(self.docs[entity][entity_id])
 
     def void(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -371,7 +385,7 @@ class Company:
         doc["SyncToken"] = str(int(current["SyncToken"]) + 1)
         doc["MetaData"] = {**current["MetaData"], "LastUpdatedTime": timestamp(self._clock())}
         self._voided.add((entity, entity_id))
-        self._store(entity, entity_id, doc, None, before=current)
+        self._store(entity, entity_id, doc, None, before=current, operation="Void")
         return copy.deepcopy(doc)
 
     def delete(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -385,6 +399,7 @@ class Company:
         del self._sources[entity][entity_id]
         self._voided.discard((entity, entity_id))
         self._after_write(entity, entity_id, current, None)
+        self.changes.record(entity, entity_id, "Delete", self._clock())
         return {"status": "Deleted", "domain": "QBO", "Id": entity_id}
 
     def set_active(self, entity: str, entity_id: str, active: bool) -> dict[str, Any]:
@@ -426,11 +441,14 @@ class Company:
         source: dict[str, Any] | None,
         *,
         before: dict[str, Any] | None,
+        operation: Operation | None = None,
     ) -> None:
         if source is not None:
             self._sources[entity][entity_id] = source
         self.docs[entity][entity_id] = doc
         self._after_write(entity, entity_id, before, doc)
+        kind: Operation = operation or ("Create" if before is None else "Update")
+        self.changes.record(entity, entity_id, kind, self._clock())
 
     def _after_write(
         self,
@@ -658,10 +676,36 @@ class Company:
             if other_id != entity_id and other["Name"].casefold() == name.casefold():
                 raise duplicate_name("product or service", other_id)
         item_type = source.get("Type", "NonInventory")
-        if item_type not in ("Service", "NonInventory", "Inventory"):
+        if item_type not in ITEM_TYPES:
             raise invalid_enumeration(str(item_type), "Type")
         doc: dict[str, Any] = {"Id": entity_id, "SyncToken": sync, "MetaData": meta}
         doc.update(source)
+        parent = self._item_parent(source, entity_id, item_type)
+        qualified = f"{parent['FullyQualifiedName']}:{name}" if parent else name
+        doc["SubItem"] = parent is not None
+        doc["Level"] = parent["Level"] + 1 if parent else 0
+        if parent is not None:
+            doc["ParentRef"] = {"value": parent["Id"], "name": parent["Name"]}
+        if item_type == "Category":
+            # A category only groups items: QBO refuses what would make it sellable.
+            for refused in CATEGORY_REFUSES:
+                if source.get(refused) not in (None, 0, "0", False):
+                    raise business(
+                        f"A category can't have {refused}: only products and services have "
+                        "prices, accounts and quantities.",
+                        refused,
+                    )
+            doc.update(
+                {
+                    "Name": name,
+                    "FullyQualifiedName": qualified,
+                    "Type": item_type,
+                    "Active": source.get("Active", True) is not False,
+                    "domain": "QBO",
+                    "sparse": False,
+                }
+            )
+            return doc
         doc["IncomeAccountRef"] = self._account_ref(source, "IncomeAccountRef")
         if item_type == "Inventory":
             doc["ExpenseAccountRef"] = self._account_ref(source, "ExpenseAccountRef")
@@ -669,13 +713,14 @@ class Company:
             for needed in ("QtyOnHand", "InvStartDate"):
                 if needed not in source:
                     raise required(needed, needed)
+            doc["QtyOnHand"] = money(source["QtyOnHand"], "QtyOnHand")
             doc["TrackQtyOnHand"] = True
         else:
             doc["TrackQtyOnHand"] = False
         doc.update(
             {
                 "Name": name,
-                "FullyQualifiedName": name,
+                "FullyQualifiedName": qualified,
                 "Type": item_type,
                 "Active": source.get("Active", True) is not False,
                 "Taxable": source.get("Taxable", self.setup.partner_tax),
@@ -685,6 +730,33 @@ class Company:
             }
         )
         return doc
+
+    def _item_parent(
+        self, source: dict[str, Any], entity_id: str, item_type: str
+    ) -> dict[str, Any] | None:
+        """The category or item ``ParentRef`` names (a category's parent is a category)."""
+        if source.get("ParentRef") is None:
+            return None
+        parent = active_ref(self.docs["Item"], source["ParentRef"], "ParentRef")
+        if item_type == "Category" and parent["Type"] != "Category":
+            raise business("A category's parent must be a category.", "ParentRef")
+        ancestor: dict[str, Any] | None = parent
+        while ancestor is not None:  # no item may sit under itself
+            if ancestor["Id"] == entity_id:
+                raise business("An item can't be its own parent.", "ParentRef")
+            up = ref_code(ancestor.get("ParentRef"))
+            ancestor = self.docs["Item"].get(up) if up else None
+        return parent
+
+    def refresh_item_paths(self, parent_id: str) -> None:
+        """After a rename or move, QBO shows the new path in every item under it."""
+        parent = self.docs["Item"][parent_id]
+        for child in self.docs["Item"].values():
+            if ref_code(child.get("ParentRef")) == parent_id:
+                child["ParentRef"] = {"value": parent_id, "name": parent["Name"]}
+                child["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{child['Name']}"
+                child["Level"] = parent["Level"] + 1
+                self.refresh_item_paths(child["Id"])
 
     def _item_ref(self, ref: Any) -> dict[str, str]:
         ref_id = ref_code(ref)
@@ -697,6 +769,8 @@ class Company:
             raise invalid_reference("ItemRef", ref_id)
         if not item["Active"]:
             raise inactive_reference("ItemRef")
+        if item["Type"] == "Category":
+            raise business(f"{item['Name']} is a category; a sales line needs an item.", "ItemRef")
         return {"value": ref_id, "name": item["Name"]}
 
     def _tax_code(self, ref: Any) -> dict[str, Any] | None:

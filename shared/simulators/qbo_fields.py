@@ -58,7 +58,7 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
             f"{_COMMON} Title GivenName MiddleName FamilyName Suffix FullyQualifiedName "
             "CompanyName DisplayName PrintOnCheckName Active PrimaryPhone AlternatePhone Mobile "
             "Fax PrimaryEmailAddr WebAddr DefaultTaxCodeRef Taxable BillAddr ShipAddr Notes Job "
-            "BillWithParent ParentRef Level SalesTermRef PaymentMethodRef Balance "
+            "BillWithParent ParentRef Level SalesTermRef PaymentMethodRef CustomerTypeRef Balance "
             "OpenBalanceDate BalanceWithJobs CurrencyRef PreferredDeliveryMethod ResaleNum "
             "TaxExemptionReasonId PrimaryTaxIdentifier"
         ).split()
