@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.woocommerce_auth import AuthError, StoreAuth
+from simulators.woocommerce_catalog import CatalogError, WooCatalog
 from simulators.woocommerce_catalogue import (
     CATEGORIES,
     COUPONS,
@@ -185,6 +186,8 @@ class WooSimulator:
             self.create_customer(person)
         # /wc/v3/webhooks: the store's webhooks, which deliver through WebhookSender.
         self.webhooks = WebhookResource(self)
+        # Product, variation, category and customer writes (simulators.woocommerce_catalog).
+        self.catalog = WooCatalog(self)
 
     # -- time and ids ------------------------------------------------------------------
 
@@ -761,6 +764,11 @@ class WooSimulator:
             if resource_id not in self._customers:
                 raise _ApiError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
             return self._render_customer(resource_id)
+        if resource == "product":
+            try:
+                return self.catalog.render_product(resource_id)
+            except CatalogError as exc:
+                raise _ApiError(exc.status, exc.code, exc.message) from None
         raise _ApiError(
             404, "rest_no_route", "No route was found matching the URL and request method."
         )
@@ -810,6 +818,8 @@ class WooSimulator:
             raise _ApiError(auth.status, auth.code, auth.message)
         if request.path.startswith(_API + "/webhooks"):
             return self.webhooks.handle(request, authenticated=auth is True)
+        if self.catalog.claims(request):
+            return self.catalog.handle(request, authenticated=auth is True)
         route = next(
             ((name, m) for name, pattern in _ROUTES if (m := pattern.match(request.path))), None
         )
