@@ -31,6 +31,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from simulators.qbd_items import Bookkeeper, QbdItem, item_view, parse_query_date
 from simulators.qbd_lists import Ids, Lists
 from simulators.qbd_money import MONEY_KINDS, MoneyRecord, MoneyTxns
 from simulators.qbd_records import (
@@ -59,6 +60,7 @@ __all__ = [
     "QbXmlParseError",
     "QbdCompany",
     "QbdCustomer",
+    "QbdItem",
     "QbdLine",
     "QbdMoney",
     "QbdTxn",
@@ -218,6 +220,7 @@ class QbdCompany:
         self.lists = Lists(self.ids, self._clock)
         self.txns = Transactions(self.lists, self.ids, self._clock)
         self.money = MoneyTxns(self.txns, self.lists, self.ids, self._clock)
+        self._bookkeeper = Bookkeeper(self.lists, self._clock.tick)
         # Edit > Preferences > Multiple Currencies; off in a new company file.
         self.multicurrency = multicurrency
         self.home_currency = home_currency
@@ -462,6 +465,8 @@ class QbdCompany:
         kinds = _QUERY_KINDS[name]
         if request.get("iterator") == "Continue":
             return self._continue(request)
+        if request.get("iterator") == "Stop":
+            return self._stop(request)
         ids = [n.text or "" for n in request.findall("ListID")]
         names = [n.text or "" for n in request.findall("FullName")]
         max_returned = _int(request.findtext("MaxReturned"))
@@ -511,9 +516,15 @@ class QbdCompany:
                 "EndsWith": str.endswith,
             }[criterion]
             records = [r for r in records if test(r.full_name.casefold(), needle)]
+        # Both ends inclusive: "modified on or after" / "on or before" (the SDK's wording).
         since = request.findtext("FromModifiedDate")
         if since:
-            records = [r for r in records if qb_time(r.modified) >= since]
+            low = parse_query_date(since, "FromModifiedDate", _EST)
+            records = [r for r in records if r.modified.replace(microsecond=0) >= low]
+        until = request.findtext("ToModifiedDate")
+        if until:
+            high = parse_query_date(until, "ToModifiedDate", _EST)
+            records = [r for r in records if r.modified.replace(microsecond=0) <= high]
         return records
 
     def _txn_query(
@@ -623,6 +634,17 @@ class QbdCompany:
             "iteratorRemainingCount": str(len(state.remaining)),
             "iteratorID": iterator_id,
         }
+
+    def _stop(self, request: etree._Element) -> tuple[list[etree._Element], dict[str, str]]:
+        """iterator="Stop": the application is done early; QuickBooks lets the iterator go."""
+        iterator_id = request.get("iteratorID") or ""
+        state = self._iterators.get(iterator_id)
+        if state is None or state.kind != request.tag:
+            raise QbStatus(
+                3000, f'The given object ID "{iterator_id}" in the field "iteratorID" is invalid.'
+            )
+        del self._iterators[iterator_id]
+        return [], {"iteratorRemainingCount": "0", "iteratorID": iterator_id}
 
     # -- void / delete ------------------------------------------------------------------------------
 
@@ -809,6 +831,55 @@ class QbdCompany:
                 )
                 for r in self.lists.of_kind(("Customer",))
             ]
+
+    # -- a person at the keyboard ---------------------------------------------------------------
+
+    def add_item(
+        self,
+        kind: str,
+        name: str,
+        *,
+        parent: str | None = None,
+        price: Decimal | str | None = None,
+        desc: str | None = None,
+        quantity_on_hand: Decimal | str | None = None,
+        active: bool = True,
+    ) -> str:
+        """The bookkeeper adds an inventory, non-inventory or service item; its ListID."""
+        with self._lock:
+            return self._bookkeeper.add_item(
+                kind, name, parent=parent, price=price, desc=desc,
+                quantity_on_hand=quantity_on_hand, active=active,
+            ).list_id  # fmt: skip
+
+    def edit_item(
+        self,
+        full_name: str,
+        *,
+        price: Decimal | str | None = None,
+        desc: str | None = None,
+        quantity_on_hand: Decimal | str | None = None,
+        active: bool | None = None,
+        name: str | None = None,
+    ) -> QbdItem:
+        """The bookkeeper changes an item (EditSequence and TimeModified move on)."""
+        with self._lock:
+            record = self._bookkeeper.edit_item(
+                full_name, price=price, desc=desc, quantity_on_hand=quantity_on_hand,
+                active=active, name=name,
+            )  # fmt: skip
+            return item_view(record)
+
+    def edit_customer(self, full_name: str, **changes: str | bool | dict[str, str]) -> QbdCustomer:
+        """The bookkeeper edits a customer (EditSequence and TimeModified move on)."""
+        with self._lock:
+            record = self._bookkeeper.edit_customer(full_name, **changes)
+            return next(c for c in self.customers() if c.list_id == record.list_id)
+
+    def item(self, full_name: str) -> QbdItem | None:
+        with self._lock:
+            record = self.lists.by_name(ITEM_KINDS, full_name)
+            return item_view(record) if record is not None else None
 
     def items(self) -> dict[str, str]:
         """Item name -> item type (ItemService, ItemNonInventory, ...)."""

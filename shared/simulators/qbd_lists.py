@@ -27,7 +27,7 @@ from simulators.qbd_records import (
 
 _COMPUTED = frozenset(
     {"ListID", "TimeCreated", "TimeModified", "EditSequence", "Name", "FullName", "IsActive",
-     "Sublevel", "Balance", "TotalBalance", "JobStatus"}
+     "Sublevel", "Balance", "TotalBalance", "JobStatus", "ParentRef"}
 )  # fmt: skip
 
 
@@ -135,8 +135,15 @@ class Lists:
             if record.full_name.casefold() == key:
                 raise QbStatus(3100, f'The name "{name}" of the list element is already in use.')
 
-    def add(self, kind: str, name: str, fields: dict[str, list[etree._Element]]) -> ListRecord:
-        self.check_name_free(kind, name)
+    def add(
+        self,
+        kind: str,
+        name: str,
+        fields: dict[str, list[etree._Element]],
+        *,
+        parent: ListRecord | None = None,
+    ) -> ListRecord:
+        self.check_name_free(kind, f"{parent.full_name}:{name}" if parent else name)
         now = self.clock()
         record = ListRecord(
             kind=kind,
@@ -146,6 +153,7 @@ class Lists:
             modified=now,
             edit_sequence=self.ids.edit_sequence(),
             fields=fields,
+            parent=parent,
         )
         self.records[record.list_id] = record
         return record
@@ -155,7 +163,13 @@ class Lists:
         if not name:
             raise QbStatus(3150, f'There is a missing element: "Name" in the {kind}Add.')
         fields = self._fields(kind, body)
-        record = self.add(kind, name, fields)
+        parent_ref = body.find("ParentRef")
+        parent = None
+        if parent_ref is not None:
+            # A sub-item's parent is any item; a job's parent is a customer.
+            space = ITEM_KINDS if kind in ITEM_KINDS else (kind,)
+            parent = self.resolve(parent_ref, space, f"{kind}Add")
+        record = self.add(kind, name, fields, parent=parent)
         active = body.findtext("IsActive")
         record.is_active = active != "false"
         return record
@@ -173,7 +187,8 @@ class Lists:
         new_name = body.findtext("Name")
         fields = self._fields(kind, body)  # resolve refs before changing anything
         if new_name is not None and new_name.strip() != record.name:
-            self.check_name_free(kind, new_name.strip(), except_id=record.list_id)
+            prefix = f"{record.parent.full_name}:" if record.parent is not None else ""
+            self.check_name_free(kind, prefix + new_name.strip(), except_id=record.list_id)
             record.name = new_name.strip()
         active = body.findtext("IsActive")
         if active is not None:

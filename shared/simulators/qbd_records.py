@@ -19,7 +19,14 @@ CENT = Decimal("0.01")
 
 CUSTOMER = "Customer"
 NAME_KINDS = ("Customer", "Vendor", "Employee", "OtherName")  # one name space in QuickBooks
-ITEM_KINDS = ("ItemService", "ItemNonInventory", "ItemOtherCharge", "ItemDiscount", "ItemSalesTax")
+ITEM_KINDS = (
+    "ItemService",
+    "ItemNonInventory",
+    "ItemInventory",
+    "ItemOtherCharge",
+    "ItemDiscount",
+    "ItemSalesTax",
+)
 TXN_KINDS = ("Invoice", "SalesReceipt", "CreditMemo")
 
 # Which lists a reference element points into (others are kept as sent).
@@ -30,6 +37,8 @@ REF_KINDS: dict[str, tuple[str, ...]] = {
     "AccountRef": ("Account",),
     "IncomeAccountRef": ("Account",),
     "ExpenseAccountRef": ("Account",),
+    "COGSAccountRef": ("Account",),
+    "AssetAccountRef": ("Account",),
     "ARAccountRef": ("Account",),
     "DepositToAccountRef": ("Account",),
     "RefundFromAccountRef": ("Account",),
@@ -89,6 +98,14 @@ RET_ORDER: dict[str, tuple[str, ...]] = {
         "BarCodeValue", "IsActive", "ClassRef", "ParentRef", "Sublevel", "ManufacturerPartNumber",
         "UnitOfMeasureSetRef", "IsTaxIncluded", "SalesTaxCodeRef", "SalesOrPurchase",
         "SalesAndPurchase", "ExternalGUID",
+    ),
+    "ItemInventory": (
+        "ListID", "TimeCreated", "TimeModified", "EditSequence", "Name", "FullName",
+        "BarCodeValue", "IsActive", "ClassRef", "ParentRef", "Sublevel", "ManufacturerPartNumber",
+        "UnitOfMeasureSetRef", "IsTaxIncluded", "SalesTaxCodeRef", "SalesDesc", "SalesPrice",
+        "IncomeAccountRef", "PurchaseDesc", "PurchaseCost", "PurchaseTaxCodeRef", "COGSAccountRef",
+        "PrefVendorRef", "AssetAccountRef", "ReorderPoint", "Max", "QuantityOnHand", "AverageCost",
+        "QuantityOnOrder", "QuantityOnSalesOrder", "ExternalGUID",
     ),
     "ItemOtherCharge": (
         "ListID", "TimeCreated", "TimeModified", "EditSequence", "Name", "FullName",
@@ -249,10 +266,16 @@ class ListRecord:
     is_active: bool = True
     # Copies of supplied elements by tag, refs already resolved; a list keeps repeats.
     fields: dict[str, list[etree._Element]] = field(default_factory=dict)
+    # A sub-item's parent item (a sub-customer's parent customer): FullName is "Parent:Name".
+    parent: ListRecord | None = None
 
     @property
     def full_name(self) -> str:
-        return self.name
+        return f"{self.parent.full_name}:{self.name}" if self.parent is not None else self.name
+
+    @property
+    def sublevel(self) -> int:
+        return self.parent.sublevel + 1 if self.parent is not None else 0
 
     def ref(self, tag: str) -> etree._Element:
         return ref_element(tag, self.list_id, self.full_name)
@@ -283,10 +306,12 @@ class ListRecord:
             "Name": self.name,
             "FullName": self.full_name,
             "IsActive": "true" if self.is_active else "false",
-            "Sublevel": "0",
+            "Sublevel": str(self.sublevel),
             **computed,
         }
         for tag in RET_ORDER[self.kind]:
+            if tag == "ParentRef" and self.parent is not None:
+                node.append(self.parent.ref("ParentRef"))
             if tag in base:
                 etree.SubElement(node, tag).text = base[tag]
             for value in self.fields.get(tag, []):

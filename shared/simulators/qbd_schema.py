@@ -20,6 +20,11 @@ PARSE_ERROR_HRESULT = "0x80040400"
 PARSE_ERROR_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
 
 _SCHEMA_FILES = {"13.0": "130/qbxmlops130.xsd", "16.0": "160/qbxmlops160.xsd"}
+# DATETIMETYPE's pattern (qbxmltypes130.xsd): a date, optionally a time and an offset.
+_DATETIME = re.compile(
+    r"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(T[0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2}"
+    r"([+\-][0-9]{1,2}:[0-9]{1,2})?)?)?)?)?"
+)
 _VERSION_PI = re.compile(r'version\s*=\s*"(?P<version>\d+\.\d+)"')
 DEFAULT_XSD_DIR = (
     Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "qbd" / "xsd"
@@ -137,4 +142,19 @@ def _structural_check(
             continue
         if known_requests is not None and request.tag not in known_requests:
             raise QbXmlParseError(f"unknown request <{request.tag}>")
+        _check_filters(request)
     return msgs
+
+
+def _check_filters(request: etree._Element) -> None:
+    """What Intuit's schema says of query filters, checked with or without the schema files:
+    MaxReturned is an integer of at least 1; a modified date matches DATETIMETYPE."""
+    for node in request.iter("MaxReturned"):
+        text = (node.text or "").strip()
+        if not text.lstrip("+-").isdigit() or int(text) < 1:
+            raise QbXmlParseError(f"<MaxReturned> {text!r} is not an integer of at least 1")
+    for tag in ("FromModifiedDate", "ToModifiedDate"):
+        for node in request.iter(tag):
+            text = (node.text or "").strip()
+            if not _DATETIME.fullmatch(text):
+                raise QbXmlParseError(f"<{tag}> {text!r} is not a qbXML DATETIMETYPE")
