@@ -141,6 +141,9 @@ class QbdLedger(_Settings):
     discount_item: str = "Discount"
     # qbXML requests per message the Web Connector carries to QuickBooks at once.
     max_requests_per_message: Annotated[int, Field(ge=1, le=100)] = 50
+    # Records per page of the item and customer queries a session makes when `sync` brings
+    # QuickBooks changes to the store (qbXML MaxReturned; pages continue by iterator).
+    max_returned: Annotated[int, Field(ge=1, le=1000)] = 100
 
 
 class TaxRules(_Settings):
