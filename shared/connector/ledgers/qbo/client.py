@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -298,6 +298,17 @@ class QboClient:
     def read(self, entity: str, entity_id: str) -> dict[str, Any]:
         payload = self._send("GET", f"{entity.lower()}/{entity_id}")
         return self._entity(payload, entity)
+
+    def cdc(self, entities: Sequence[str], changed_since: datetime) -> dict[str, Any]:
+        """The change feed (GET cdc): the ``entities`` changed after ``changed_since``, one
+        ``QueryResponse`` each (QuickBooks looks back 30 days and answers 1,000 objects at most)."""
+        moment = changed_since.astimezone(UTC).isoformat(timespec="seconds")
+        payload = self._send(
+            "GET", "cdc", params={"entities": ",".join(entities), "changedSince": moment}
+        )
+        if not isinstance(payload.get("CDCResponse"), list):
+            raise self._unexpected(payload, "a CDCResponse list")
+        return payload
 
     # -- writes --------------------------------------------------------------------------
 
