@@ -54,6 +54,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("product", r"/products/(\d+)"),
         ("customers", "/customers"),
         ("customer", r"/customers/(\d+)"),
+        ("currency", "/settings/general/woocommerce_currency"),
     )
 )
 # Writes to these are the catalogue's; their GETs stay with the store's own routes.
@@ -167,6 +168,8 @@ class WooCatalog:
                 return _json(self._render_category(self._category(ids[0])))
             if name == "category" and method in ("PUT", "POST", "PATCH"):
                 return _json(self._update_category(ids[0], _body(request)))
+            if name == "currency" and method == "GET":
+                return _json(self._currency_setting())
             if name == "customers" and method == "POST":
                 return _json(self._create_customer(_body(request), fired), 201)
             if name == "customer" and method in ("PUT", "POST", "PATCH"):
@@ -247,7 +250,9 @@ class WooCatalog:
         shown: dict[str, Any] = {"id": variation.id}
         if as_product:
             shown["type"] = "variation"
+        options = ", ".join(value for _, value in variation.attributes)
         return shown | {
+            "name": f"{parent.name} - {options}" if options else parent.name,
             "parent_id": parent.id,
             "date_modified": local,
             "date_modified_gmt": gmt,
@@ -510,6 +515,16 @@ class WooCatalog:
             category.parent = parent
         self.writes += 1
         return self._render_category(category)
+
+    def _currency_setting(self) -> dict[str, Any]:
+        """``GET /settings/general/woocommerce_currency``: the store's one currency."""
+        return {
+            "id": "woocommerce_currency",
+            "label": "Currency",
+            "type": "select",
+            "default": "USD",
+            "value": self._sim.currency,
+        }
 
     # -- customers --------------------------------------------------------------------
 

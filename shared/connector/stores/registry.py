@@ -14,9 +14,11 @@ from functools import cache
 import httpx
 
 from connector.config import Connection
+from connector.errors import PermanentError
 from connector.secrets import SecretVault
 from connector.stores.lookups import StoreLookups
 from connector.stores.port import Store, WebhookReader, WebhookRegistration
+from connector.stores.writes import StoreWrites
 
 __all__ = [
     "ADAPTERS",
@@ -24,6 +26,7 @@ __all__ = [
     "StoreLookups",
     "open_store",
     "open_webhooks",
+    "open_writes",
     "webhook_reader",
 ]
 
@@ -97,3 +100,16 @@ def open_webhooks(
 ) -> WebhookRegistration:
     """The connector's webhooks in the connection's store (``connector webhooks``)."""
     return _adapter(connection).open_hooks(connection, vault, http)
+
+
+def open_writes(connection: Connection, *, vault: SecretVault, http: httpx.Client) -> StoreWrites:
+    """The connection's store, written (issue #13: QuickBooks → store). Only WooCommerce has a
+    write adapter yet; for another store a ledger record is parked with that reason."""
+    if connection.store.kind == "woocommerce":
+        from connector.stores.woocommerce_writes import open_writes as open_woo_writes
+
+        return open_woo_writes(connection, vault, http)
+    raise PermanentError(
+        f"connection {connection.id}: writing QuickBooks changes to a {connection.store.kind} "
+        "store is not supported yet (only WooCommerce); turn [connections.sync] off for it"
+    )

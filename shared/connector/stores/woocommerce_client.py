@@ -284,6 +284,11 @@ class WooClient:
         body, _ = self._get(path, [], what, gone)
         return self._answers.record(body, what)
 
+    def get_record(self, path: str, what: str, gone: str) -> dict[str, Any]:
+        """One record under ``/wp-json/wc/v3/``; StoreRecordNotFound when the store's 404
+        carries ``gone`` (its word that the record does not exist)."""
+        return self._object(path, what, gone)
+
     def pages(
         self, path: str, params: list[tuple[str, str]], what: str
     ) -> Iterator[dict[str, Any]]:
