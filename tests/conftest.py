@@ -8,6 +8,8 @@ imported from ``simulators.testbed``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
+from typing import Any
 
 import pytest
 
@@ -25,16 +27,35 @@ from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET, Api
 from simulators.testbed.reference import REFERENCE
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``).
+def worker_group(nodeid: str) -> str:
+    """The unit of work pytest-xdist hands one worker: a test's module, or the whole infra
+    layer (every synth reads build/lambda, which scripts/build_assets.py rewrites in place).
 
-    A module's tests share one worker, so its module-scoped rigs start once, not once per
-    worker. The infra layer shares one worker because every synth reads build/lambda, which
-    scripts/build_assets.py rewrites in place.
+    A module's tests share one worker, so its module-scoped rigs start once and each test
+    sees what the module's earlier tests left (a replay after a parked order, a company whose
+    tax codes an earlier order cached).
     """
-    for item in items:
-        group = "infra" if item.path.parent.name == "infra" else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+    path = PurePosixPath(nodeid.split("::", 1)[0])
+    return "tests/infra" if path.parent.name == "infra" else str(path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (``make test``) schedules by ``worker_group``.
+
+    Not by xdist_group marks: xdist passes a mark to its scheduler by appending it to the node
+    id, which pytest 9.2 no longer lets a plugin change (pytest-xdist issue #1386), so marked
+    tests were spread one by one over the workers. The node id itself is enough here.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByWorkerGroup(config, log)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
