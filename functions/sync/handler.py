@@ -79,6 +79,8 @@ def _worker() -> SyncWorker:
         remember_config=remember_config,
         policy=runtime.retry_policy,
         health=HealthMarks(runtime.settings.state_table, resource=runtime.dynamodb),
+        # QuickBooks → store records (issue #13): made on first use, like the store.
+        both_ways=runtime.both_ways,
     )
 
 

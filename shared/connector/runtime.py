@@ -30,13 +30,17 @@ from connector.sync_queue import SyncQueue
 if TYPE_CHECKING:
     import httpx
 
+    from connector.both_ways.apply import LedgerToStore
+    from connector.ledgers.changes import LedgerChanges
     from connector.ledgers.qbd.ledger import QbdLedger
     from connector.ledgers.qbd.outbox import OutboxStore
+    from connector.ledgers.qbo.client import QboClient
     from connector.ledgers.qbo.ledger import QboLedger
     from connector.ledgers.qbo.limiter import RealmLimiter
     from connector.ledgers.qbo.tokens import QboTokens
     from connector.stores.port import Store, WebhookReader
     from connector.stores.registry import StoreLookups
+    from connector.stores.writes import StoreWrites
 
 
 @dataclass
@@ -51,6 +55,8 @@ class Runtime:
     _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # Per QuickBooks Online company: its limiter (the item it last saw outlives a record).
     limiters: dict[str, RealmLimiter] = field(default_factory=dict)
+    # Per connection: its store's write adapter (issue #13).
+    _store_writes: dict[str, StoreWrites] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -244,12 +250,21 @@ class Runtime:
             from connector.ledgers.qbd.ledger import QbdLedger
 
             return QbdLedger(connection=connection, outbox=self.require_outbox(), state=self.state)
-        from connector.ledgers.qbo.client import QboClient
         from connector.ledgers.qbo.ledger import QboLedger
+
+        client = self.qbo_client(connection)
+        # Ids are cached per company: a connection moved to another company starts afresh.
+        return QboLedger(
+            connection=connection, client=client, state=self.state.for_company(client.realm_id)
+        )
+
+    def qbo_client(self, connection: Connection) -> QboClient:
+        """The connection's QuickBooks Online company, through its breaker and limiter."""
+        from connector.ledgers.qbo.client import QboClient
 
         tokens = self.qbo_tokens(connection)
         realm_id = tokens.realm_id()
-        client = QboClient(
+        return QboClient(
             api_base=connection.qbo.api_base_url,
             realm_id=realm_id,
             tokens=tokens,
@@ -257,7 +272,48 @@ class Runtime:
             guard=self.circuit(connection, realm_id),
             limiter=self.limiter(realm_id),
         )
-        # Ids are cached per company: a connection moved to another company starts afresh.
-        return QboLedger(
-            connection=connection, client=client, state=self.state.for_company(realm_id)
+
+    # --- QuickBooks → store (issue #13) -------------------------------------------------
+    def ledger_changes(self, connection: Connection) -> LedgerChanges:
+        """The connection's ledger read for the store: QuickBooks Online over its API, Desktop
+        from what its last Web Connector session brought back."""
+        if connection.ledger.kind == "qbd":
+            from connector.ledgers.qbd.changes import QbdChanges
+
+            return QbdChanges.from_runtime(self, connection)
+        from connector.ledgers.qbo.changes import QboChanges
+
+        return QboChanges(self.qbo_client(connection))
+
+    def store_writes(self, connection: Connection) -> StoreWrites:
+        """The connection's store, written (kept: it remembers the store's currency)."""
+        found = self._store_writes.get(connection.id)
+        if found is None:
+            from connector.stores.registry import open_writes
+
+            found = open_writes(connection, vault=self.vault, http=self.http)
+            self._store_writes[connection.id] = found
+        return found
+
+    def item_keys(self, connection: Connection, ledger_id: str) -> list[str]:
+        """The store names and SKUs the item mapping sends to QuickBooks item ``ledger_id``."""
+        if connection.ledger.kind == "qbd":
+            mapped = self.state.mappings(connection.id, "qbd-item")
+        else:
+            realm_id = self.qbo_tokens(connection).realm_id()
+            mapped = self.state.for_company(realm_id).mappings(connection.id, "item")
+        return sorted(key for key, value in mapped.items() if value == ledger_id)
+
+    @cached_property
+    def both_ways(self) -> LedgerToStore:
+        from connector.both_ways.apply import LedgerToStore
+        from connector.both_ways.written import WrittenStore
+
+        return LedgerToStore(
+            state=self.state,
+            audit=self.audit,
+            written=WrittenStore(self.dynamodb.Table(self.settings.state_table)),
+            changes_for=self.ledger_changes,
+            writes_for=self.store_writes,
+            mapped_keys=self.item_keys,
         )

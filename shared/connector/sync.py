@@ -37,6 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connector import capacity, outcomes
+from connector.both_ways.port import BothWays
 from connector.config import Connection
 from connector.errors import NoCapacityYet, PermanentError, ServicePaused, TransientError
 from connector.health import HealthMarks
@@ -130,6 +131,7 @@ class SyncWorker:
         health: HealthMarks | None = None,
         sleep: Callable[[float], None] = time.sleep,
         requeue: Callable[[SyncMessage], object] | None = None,
+        both_ways: BothWays | None = None,
     ) -> None:
         self._connection_for = connection_for
         self._store_for = store_for
@@ -143,6 +145,8 @@ class SyncWorker:
         self._sleep = sleep
         # Sends a fresh copy of a message to the sync queue (its receive count starts again).
         self._requeue = requeue
+        # QuickBooks → store (issue #13): ledger records, and store echoes of its writes.
+        self._both_ways = both_ways
         self._sync_once: Callable[..., SyncResult] = self._sync_version
         if remember is not None:
             # A version of a record already brought into step is answered from DynamoDB
@@ -337,6 +341,8 @@ class SyncWorker:
 
     def _sync(self, message: SyncMessage) -> SyncResult:
         connection = self._connection_for(message.connection_id)
+        if message.entity.startswith("ledger_"):
+            return self._sync_ledger_record(message, connection)
         if message.entity == "customer":
             return self._sync_customer(message, connection)
         return self._sync_order(message, connection)
@@ -664,6 +670,16 @@ class SyncWorker:
         self._outcomes.record(key, outcome, _seen(previous, seen))
         return SyncResult(status, why, ledger_id)
 
+    # --- QuickBooks → store (issue #13) ----------------------------------------------------
+    def _sync_ledger_record(self, message: SyncMessage, connection: Connection) -> SyncResult:
+        if self._both_ways is None:
+            raise PermanentError(
+                f"{message.record_key}: this function does not write QuickBooks records to the "
+                "store (no connector.both_ways given to the sync worker)"
+            )
+        applied = self._both_ways.apply(message, connection)
+        return SyncResult(applied.outcome, applied.detail, message.record_id)
+
     # --- customers -----------------------------------------------------------------------
     def _sync_customer(self, message: SyncMessage, connection: Connection) -> SyncResult:
         key = message.record_key
@@ -682,6 +698,14 @@ class SyncWorker:
             return self._skip(key, previous, "no longer in the store", _stamp(message.modified_at))
         digest = customer.model_dump_json(exclude={"modified_at"})
         seen = _stamp(customer.modified_at or message.modified_at)
+        if connection.sync.customers == "qbo_to_store":
+            why = "customers flow QuickBooks → store on this connection; a store edit is not sent"
+            return self._skip(key, previous, why, seen)
+        if connection.sync.customers == "both" and self._both_ways is not None:
+            source = self._both_ways.own_customer_write(key, customer)
+            if source is not None:
+                why = f"the connector's own write from QuickBooks ({source}); not sent back"
+                return self._skip(key, previous, why, seen)
         if previous and previous.status in ("posted", "queued") and previous.content_hash == digest:
             return self._skip(key, previous, f"unchanged since it was {previous.status}", seen)
         posted = self._ledger_for(connection).upsert_customer(customer, previous)

@@ -1,0 +1,93 @@
+"""A QuickBooks customer into the store's customer, matched by e-mail (issue #13 part 4).
+
+Only the fields QuickBooks changed are written (``fields.to_write``). What was written is kept
+twice: on the ledger record (for the next QuickBooks change) and on the store customer (so the
+store's ``customer.updated`` for this write is recognised as the connector's own, ``echo``).
+"""
+
+from __future__ import annotations
+
+from connector.both_ways import fields
+from connector.both_ways.result import Applied
+from connector.both_ways.written import Written, WrittenStore
+from connector.config import Connection
+from connector.ledger_records import LedgerCustomer
+from connector.stores.writes import CustomerFields, StoreCustomerRecord, StoreWrites
+
+
+class CustomerToStore:
+    def __init__(
+        self, *, connection: Connection, writes: StoreWrites, written: WrittenStore
+    ) -> None:
+        self._connection = connection
+        self._store = writes
+        self._written = written
+
+    def apply(self, key: str, customer: LedgerCustomer) -> Applied:
+        if self._connection.sync.customers == "off":
+            return Applied("skipped", "customers do not flow QuickBooks → store on this connection")
+        if not customer.email:
+            return Applied(
+                "skipped",
+                f"QuickBooks customer {customer.display_name!r} has no e-mail, and the store "
+                "matches customers by e-mail: add one in QuickBooks to bring it to the store",
+            )
+        before = self._written.get(key)
+        found: StoreCustomerRecord | None = None
+        if before is not None:
+            found = self._store.get_customer(before.store_id)
+        if found is None:
+            found = self._store.find_customer(customer.email)
+        wanted = fields.wanted_customer(customer)
+        if found is None:
+            if not customer.active:
+                return Applied(
+                    "skipped", f"QuickBooks customer {customer.display_name!r} is inactive"
+                )
+            made = self._store.create_customer(_customer_fields(customer, wanted))
+            self._remember(key, made, wanted)
+            return Applied(
+                "posted",
+                f"created store customer {made.store_id} ({made.email})",
+                made.store_id,
+                wanted,
+            )
+        last = before.fields if before is not None and before.store_id == found.store_id else {}
+        changes = fields.to_write(wanted, fields.customer_now(found), last)
+        if not changes:
+            self._remember(key, found, wanted)
+            return Applied(
+                "skipped",
+                f"store customer {found.store_id} already matches QuickBooks",
+                found.store_id,
+            )
+        written = self._store.update_customer(found, _customer_fields(customer, changes))
+        self._remember(key, written, wanted)
+        return Applied(
+            "updated",
+            f"store customer {found.store_id}: {', '.join(sorted(changes))} written from QuickBooks",
+            written.store_id,
+            changes,
+        )
+
+    def _remember(self, key: str, customer: StoreCustomerRecord, wanted: dict[str, str]) -> None:
+        self._written.put(key, Written(store_id=customer.store_id, fields=wanted))
+        # On the store customer too: its webhook for this write is recognised as an echo.
+        store_key = f"{self._connection.id}#customer#{customer.store_id}"
+        self._written.put(
+            store_key, Written(store_id=customer.store_id, fields=wanted, ledger_key=key)
+        )
+
+
+def _customer_fields(customer: LedgerCustomer, changes: dict[str, str]) -> CustomerFields:
+    return CustomerFields(
+        first_name=changes.get("first_name"),
+        last_name=changes.get("last_name"),
+        email=changes.get("email"),
+        company=changes.get("company"),
+        phone=changes.get("phone"),
+        billing=customer.billing if "billing" in changes else None,
+        shipping=customer.shipping if "shipping" in changes else None,
+        customer_type=changes.get("customer_type"),
+        terms=changes.get("terms"),
+    )

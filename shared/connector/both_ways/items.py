@@ -1,0 +1,177 @@
+"""A QuickBooks item into the store's product (issue #13 part 3).
+
+Matching, in order: the product the connector wrote for this item before (its ``Written``
+link), the item's SKU, the store keys the item mapping sends to this item, the item's name.
+A SKU on two store products is parked naming both; a linked product the store deleted is made
+again or parked (``deleted_products``); a price in another currency than the store's is parked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from connector.both_ways import fields
+from connector.both_ways.result import Applied
+from connector.both_ways.written import Written, WrittenStore
+from connector.config import Connection
+from connector.errors import PermanentError
+from connector.ledger_records import LedgerItem
+from connector.stores.writes import ProductFields, StoreProduct, StoreWrites
+
+
+class ItemToProduct:
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        writes: StoreWrites,
+        written: WrittenStore,
+        mapped_keys: Callable[[str], list[str]],
+    ) -> None:
+        self._connection = connection
+        self._store = writes
+        self._written = written
+        # QuickBooks item id -> the store names/SKUs the item mapping sends to it.
+        self._mapped_keys = mapped_keys
+
+    def apply(self, key: str, item: LedgerItem) -> Applied:
+        directions = self._connection.sync
+        allowed = fields.allowed_product_fields(directions)
+        if not allowed:
+            return Applied("skipped", "products, prices and inventory are off on this connection")
+        if item.kind == "category":
+            return Applied("skipped", f"QuickBooks category {item.name!r} is not a product")
+        if "price" in allowed and item.unit_price is not None:
+            self._same_currency(item)
+        if "stock" in allowed and item.kind == "inventory" and item.qty_on_hand is not None:
+            fields.whole_stock(item)  # refuses negative stock before anything is written
+        before = self._written.get(key)
+        product = self._match(item, before)
+        if product is None and before is not None:
+            return self._deleted(key, item, before, allowed)
+        if product is None:
+            if "name" not in allowed:
+                return Applied(
+                    "skipped",
+                    f"no store product has SKU {item.sku!r} or name {item.name!r}, and "
+                    "products are off on this connection (only they create products)",
+                )
+            if not item.active:
+                return Applied("skipped", f"QuickBooks item {item.name!r} is inactive")
+            return self._create(key, item, allowed)
+        category = self._category(item, allowed, product)
+        wanted = fields.wanted_product(item, allowed, category)
+        last = before.fields if before is not None and before.store_id == product.store_id else {}
+        if product.parent_id:
+            wanted = {k: v for k, v in wanted.items() if k in ("price", "stock")}
+        changes = fields.to_write(wanted, fields.product_now(product), last)
+        if not changes:
+            self._remember(key, product, wanted)
+            return Applied(
+                "skipped", f"{product.label} already matches QuickBooks", product.store_id
+            )
+        written = self._store.update_product(product, _product_fields(changes))
+        self._remember(key, written, wanted)
+        return Applied(
+            "updated",
+            f"{product.label}: {', '.join(sorted(changes))} written from QuickBooks",
+            written.store_id,
+            changes,
+        )
+
+    # -- matching ----------------------------------------------------------------------
+
+    def _match(self, item: LedgerItem, before: Written | None) -> StoreProduct | None:
+        if before is not None:
+            linked = self._store.get_product(before.store_id)
+            if linked is not None:
+                return linked
+            return None  # deleted in the store: recreated or parked by the caller
+        if item.sku:
+            found = self._one(self._store.find_products(item.sku), f"SKU {item.sku!r}")
+            if found is not None:
+                return found
+        for mapped in self._mapped_keys(item.ledger_id):
+            found = self._one(self._store.find_products(mapped), f"SKU {mapped!r}")
+            if found is None:
+                found = self._one(self._store.find_products_named(mapped), f"name {mapped!r}")
+            if found is not None:
+                return found
+        return self._one(self._store.find_products_named(item.name), f"name {item.name!r}")
+
+    def _one(self, found: list[StoreProduct], what: str) -> StoreProduct | None:
+        if len(found) > 1:
+            named = " and ".join(p.label for p in found)
+            raise PermanentError(
+                f"{what} is on {len(found)} store products: {named}. The connector cannot tell "
+                "which one is QuickBooks' item: give each its own SKU in the store, then replay"
+            )
+        return found[0] if found else None
+
+    def _deleted(
+        self, key: str, item: LedgerItem, before: Written, allowed: tuple[str, ...]
+    ) -> Applied:
+        gone = f"store product {before.store_id} (QuickBooks item {item.name!r}) was deleted"
+        if self._connection.sync.deleted_products == "park" or "name" not in allowed:
+            raise PermanentError(
+                f"{gone} in the store. deleted_products is 'park': restore the product in the "
+                'store (or set deleted_products = "recreate"), then replay'
+            )
+        made = self._create(key, item, allowed)
+        return Applied("posted", f"{gone}; made again: {made.detail}", made.store_id, made.fields)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _create(self, key: str, item: LedgerItem, allowed: tuple[str, ...]) -> Applied:
+        category = self._category(item, allowed, None)
+        wanted = fields.wanted_product(item, allowed, category)
+        made = self._store.create_product(
+            ProductFields(
+                name=item.name,
+                sku=item.sku,
+                description=wanted.get("description"),
+                price=Decimal(wanted["price"]) if "price" in wanted else None,
+                active=item.active,
+                category_id=category,
+                stock=int(wanted["stock"]) if "stock" in wanted else None,
+            )
+        )
+        self._remember(key, made, wanted)
+        return Applied(
+            "posted", f"created {made.label} from QuickBooks", made.store_id, dict(wanted)
+        )
+
+    def _category(
+        self, item: LedgerItem, allowed: tuple[str, ...], product: StoreProduct | None
+    ) -> str | None:
+        if "category" not in allowed or not item.category_path:
+            return None
+        if product is not None and product.parent_id:
+            return None  # variations have no categories of their own
+        return self._store.ensure_category(item.category_path)
+
+    def _same_currency(self, item: LedgerItem) -> None:
+        store = self._store.currency()
+        if item.currency and store and item.currency.upper() != store:
+            raise PermanentError(
+                f"QuickBooks item {item.name!r} is priced in {item.currency} and the store sells "
+                f'in {store}: the connector does not convert prices. Set prices = "off" for '
+                "this connection, or price the store in QuickBooks' home currency"
+            )
+
+    def _remember(self, key: str, product: StoreProduct, wanted: dict[str, str]) -> None:
+        self._written.put(
+            key, Written(store_id=product.store_id, parent_id=product.parent_id, fields=wanted)
+        )
+
+
+def _product_fields(changes: dict[str, str]) -> ProductFields:
+    return ProductFields(
+        name=changes.get("name"),
+        description=changes.get("description"),
+        price=Decimal(changes["price"]) if "price" in changes else None,
+        active=changes["active"] == "yes" if "active" in changes else None,
+        category_id=changes.get("category"),
+        stock=int(changes["stock"]) if "stock" in changes else None,
+    )

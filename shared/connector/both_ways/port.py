@@ -1,0 +1,21 @@
+"""What the sync worker needs of the QuickBooks → store direction (issue #13)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from connector.both_ways.result import Applied
+from connector.config import Connection
+from connector.messages import SyncMessage
+from connector.model import Customer
+
+
+class BothWays(Protocol):
+    def apply(self, message: SyncMessage, connection: Connection) -> Applied:
+        """Bring the store into step with one ledger record; raises the worker's errors."""
+        ...
+
+    def own_customer_write(self, key: str, customer: Customer) -> str | None:
+        """The ledger record a store customer's current fields were written from by the
+        connector (its own write coming back), or None."""
+        ...
