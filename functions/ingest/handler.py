@@ -1,4 +1,5 @@
-"""POST /webhooks/{connection_id}: verify a store webhook and queue its record."""
+"""POST /webhooks/{connection_id}: verify a store webhook and queue its record;
+POST /webhooks/qbo/{connection_id}: the same for QuickBooks Online's webhooks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connector.health import HealthMarks
 from connector.ingest import WebhookIngest
+from connector.ledger_webhooks import LedgerRealms, LedgerWebhookIngest
 from connector.observability import logger, metrics, tracer
 from connector.runtime import Runtime
 from connector.unqueued import UnqueuedDeliveries
@@ -32,6 +34,31 @@ def _ingest() -> WebhookIngest:
         # A delivery the queue refuses is kept in the state table for the reconcile run.
         unqueued=UnqueuedDeliveries(runtime.settings.state_table, resource=runtime.dynamodb),
         health=HealthMarks(runtime.settings.state_table, resource=runtime.dynamodb),
+    )
+
+
+@cache
+def _ledger_ingest() -> LedgerWebhookIngest:
+    return LedgerWebhookIngest(
+        config=runtime.config,
+        vault=runtime.vault,
+        queue=runtime.sync_queue,
+        audit=runtime.audit,
+        realms=LedgerRealms(runtime.settings.state_table, resource=runtime.dynamodb),
+        unqueued=UnqueuedDeliveries(runtime.settings.state_table, resource=runtime.dynamodb),
+    )
+
+
+@app.post("/webhooks/qbo/<connection_id>")
+def qbo_webhook(connection_id: str) -> Response[Any]:
+    """QuickBooks Online's webhooks (connector.ledger_webhooks); Intuit wants 200 within 3 s."""
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+    logger.append_keys(connection_id=connection_id, topic="qbo")
+    answer = _ledger_ingest().receive(connection_id, dict(event.headers), body)
+    return Response(
+        status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body()
     )
 
 

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from connector.ledger_webhooks import LedgerRealms
 from connector.ledgers.qbo.connect import Page, QboConnect
 from connector.ledgers.qbo.connect_links import LinkKey
 from connector.observability import logger, metrics, tracer
@@ -28,6 +29,7 @@ def _connect() -> QboConnect:
         audit=runtime.audit,
         link_key=LinkKey(runtime.settings.secret_prefix, client=runtime.secretsmanager),
         http=runtime.http,
+        realms=LedgerRealms(runtime.settings.state_table, resource=runtime.dynamodb),
     )
 
 

@@ -168,11 +168,19 @@ INGEST = FunctionSpec(
     description="Verifies store webhooks and queues one sync message per record",
     timeout_s=10,
     memory_mb=256,
-    routes=(Route("POST", "/webhooks/{connection_id}"),),
+    routes=(
+        Route("POST", "/webhooks/{connection_id}"),
+        # QuickBooks Online's webhooks (issue #13, connector.ledger_webhooks).
+        Route("POST", "/webhooks/qbo/{connection_id}"),
+    ),
     writes_tables=(AUDIT_TABLE.logical_id,),
     # Only a delivery SQS refused (connector.unqueued) and the last-webhook moment
     # (connector.health): a forged request that got past ingest cannot touch sync state.
-    writes_items=(ItemWrites(STATE_TABLE.logical_id, ("*#unqueued", "*#health")),),
+    # It reads one kind of item: the QuickBooks company a connection is connected to.
+    writes_items=(
+        ItemWrites(STATE_TABLE.logical_id, ("*#unqueued", "*#health")),
+        ItemWrites(STATE_TABLE.logical_id, ("*#ledger_realm",), actions=("dynamodb:GetItem",)),
+    ),
     sends_to_queues=(SYNC_QUEUE.logical_id,),
     secrets_read=("webhook",),
 )

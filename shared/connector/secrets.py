@@ -23,9 +23,10 @@ from connector.resources import ConnectionSecretName, secret_name
 
 STORE_CACHE_S = 300
 
-# What the webhook secret holds: the secret stores sign (or tag) deliveries with, and
-# BigCommerce's app client secret, which only verifies Standard Webhooks signatures.
-WEBHOOK_FIELDS = ("webhook_secret", "client_secret")
+# What the webhook secret holds: the secret stores sign (or tag) deliveries with,
+# BigCommerce's app client secret, which only verifies Standard Webhooks signatures, and the
+# Intuit app's verifier token, which QuickBooks Online's webhooks are signed with (issue #13).
+WEBHOOK_FIELDS = ("webhook_secret", "client_secret", "webhook_verifier")
 
 
 class WebhookSecret(BaseModel):

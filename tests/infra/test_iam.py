@@ -72,7 +72,9 @@ def test_ingest_can_queue_and_audit_but_not_write_sync_state_or_consume(acme: Sy
         assert not _allowed(statements, action, state), action
     for action in ("dynamodb:PutItem", "dynamodb:UpdateItem"):
         assert _allowed_only_under(statements, action, state) == ["*#health", "*#unqueued"]
-    for action in ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:BatchWriteItem"):
+    # The one item it reads: the company a connection is connected to (QuickBooks webhooks).
+    assert _allowed_only_under(statements, "dynamodb:GetItem", state) == ["*#ledger_realm"]
+    for action in ("dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Query"):
         assert _allowed_only_under(statements, action, state) is None, action
     assert not _allowed(statements, "sqs:ReceiveMessage", queue)
     assert not _allowed(statements, "secretsmanager:PutSecretValue", {"Ref": "any"})

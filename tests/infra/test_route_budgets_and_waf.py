@@ -27,6 +27,7 @@ MIXED_WITH_WAF = MIXED_LEDGERS.replace('tenant = "acme"', 'tenant = "acme"\nwaf 
 # (method, resource path) -> (steady rate per second, burst), as the stage must carry them.
 EXPECTED_BUDGETS = {
     ("POST", "/webhooks/{connection_id}"): (50, 200),
+    ("POST", "/webhooks/qbo/{connection_id}"): (50, 200),
     ("GET", "/oauth/qbo/connect/{connection_id}"): (1, 5),
     ("GET", "/oauth/qbo/callback"): (1, 5),
     ("POST", "/qbwc/{connection_id}"): (10, 20),

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from connector.ledger_webhooks import LedgerRealms
 from simulators.qbo import SCOPE_ACCOUNTING
 from simulators.testbed.online import QBO_APP, QboRig, QboRigs, connection_settings
 
@@ -86,6 +87,11 @@ def test_following_the_flow_connects_and_stores_realm_and_tokens(rig: QboRig) ->
     assert hard - datetime.now(UTC) > timedelta(days=4 * 365)
     assert rig.state.connection_status(SHOP) == ("connected", f"company {rig.qbo.realm_id}")
     assert rig.events(SHOP, "qbo", "connection")[-1] == "connected"
+    # Where ingest checks QuickBooks webhooks' company (connector.ledger_webhooks).
+    realms = LedgerRealms(
+        rig.runtime.env["CONNECTOR_STATE_TABLE"], resource=rig.runtime.boto3_resource("dynamodb")
+    )
+    assert realms.realm(SHOP) == rig.qbo.realm_id and realms.realm(OTHER) is None
     # Only this connection got the company's tokens.
     assert rig.ledger_secret(OTHER).refresh_token is None
 

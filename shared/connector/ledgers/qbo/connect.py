@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -48,6 +49,12 @@ class Page:
         )
 
 
+class RealmRecord(Protocol):
+    """connector.ledger_webhooks.LedgerRealms: the company a connection is connected to."""
+
+    def record(self, connection_id: str, realm_id: str) -> None: ...
+
+
 class QboConnect:
     def __init__(
         self,
@@ -58,8 +65,11 @@ class QboConnect:
         audit: AuditTrail,
         link_key: LinkKey,
         http: httpx.Client | None = None,
+        realms: RealmRecord | None = None,
     ) -> None:
         self._config = config
+        # Where ingest reads the connected company to check QuickBooks webhooks against.
+        self._realms = realms
         self._vault = vault
         self._state = state
         self._audit = audit
@@ -232,6 +242,8 @@ class QboConnect:
             logger.warning("tokens not saved: the token lease is busy", connection_id=connection_id)
             return Page(503, "QuickBooks was not connected", f"{exc}. Start again in a minute.")
         self._state.set_connection_status(connection_id, "connected", f"company {realm_id}")
+        if self._realms is not None:
+            self._realms.record(connection_id, realm_id)
         moved = bool(held) and held != realm_id
         self._audit.append(
             f"{connection_id}#connection#qbo",
