@@ -251,6 +251,9 @@ QBWC = FunctionSpec(
         OUTBOX_TABLE.logical_id,
         SESSION_TABLE.logical_id,
     ),
+    # Items and customers a session brings back for the store (issue #13, `sync` on) are
+    # queued for the sync worker like store records.
+    sends_to_queues=(SYNC_QUEUE.logical_id,),
     # The password hash only: `connector qwc` sets it from the operator's shell.
     secrets_read=("qbd_ledger",),
     only_for="qbd",

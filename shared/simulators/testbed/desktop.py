@@ -33,9 +33,16 @@ USER = "shop-sync"
 PASSWORD = "correct horse battery"
 
 
-def connection_settings(document: str = "invoice", **mapping: Any) -> dict[str, Any]:
-    """The ``desk`` connection: WooCommerce into QuickBooks Desktop, ten requests a message."""
-    return {
+def connection_settings(
+    document: str = "invoice",
+    *,
+    sync: dict[str, Any] | None = None,
+    ledger: dict[str, Any] | None = None,
+    **mapping: Any,
+) -> dict[str, Any]:
+    """The ``desk`` connection: WooCommerce into QuickBooks Desktop, ten requests a message
+    (``sync``: its QuickBooks → store directions; ``ledger``: more ledger settings)."""
+    settings = {
         "id": CONN,
         "document": document,
         "store": {"kind": "woocommerce", "url": "https://shop.example"},
@@ -44,9 +51,13 @@ def connection_settings(document: str = "invoice", **mapping: Any) -> dict[str, 
             "user_name": USER,
             "sales_tax_item": "Sales Tax",
             "max_requests_per_message": 10,
+            **(ledger or {}),
         },
         "mapping": {"fallback_item": "Sales", **mapping},
     }
+    if sync is not None:
+        settings["sync"] = sync
+    return settings
 
 
 def envelope(method: str, **params: str | int) -> bytes:
@@ -184,13 +195,15 @@ def qbwc_rig(
     functions: Sequence[FunctionSpec] = (QBWC,),
     document: str = "invoice",
     retention_days: int | None = None,
+    sync: dict[str, Any] | None = None,
+    ledger: dict[str, Any] | None = None,
     **mapping: Any,
 ) -> Iterator[QbwcRig]:
     """The ``desk`` connection (``mapping`` added to its mapping), with only ``functions``;
     ``retention_days`` as the tenant file sets it (None: left out, the default)."""
     with deployment(
         TENANT,
-        lambda _: [connection_settings(document, **mapping)],
+        lambda _: [connection_settings(document, sync=sync, ledger=ledger, **mapping)],
         {CONN: {"ledger": {"password_hash": hash_password(PASSWORD)}}},
         functions=functions,
         rig=QbwcRig,

@@ -31,7 +31,8 @@ from connector.config import Connection, QbdLedger, TenantConfig
 from connector.dynamo_batch import Write
 from connector.errors import PermanentError
 from connector.health import HealthMarks, now_moment
-from connector.ledgers.qbd import drain, qbxml
+from connector.ledgers.qbd import changes_session, drain, qbxml
+from connector.ledgers.qbd.changes_session import ChangeQueue
 from connector.ledgers.qbd.outbox import (
     WAITING,
     OutboxEntry,
@@ -54,10 +55,12 @@ from connector.ledgers.qbd.qbwc_soap import (
     render_result,
 )
 from connector.ledgers.qbd.settlement import COMPANY_MAPPING, Settler
+from connector.ledgers.qbd.snapshots import SnapshotStore
 from connector.model import Customer, Order
 from connector.observability import logger, metrics
 from connector.secrets import SecretVault
 from connector.state import AuditTrail, StateStore
+from connector.sync_queue import QueueUnavailable
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -102,8 +105,13 @@ class QbwcService:
         health: HealthMarks | None = None,
         sleep: Callable[[float], None] = time.sleep,
         delay_scale: float = 1.0,
+        snapshots: SnapshotStore | None = None,
+        change_queue: ChangeQueue | None = None,
     ) -> None:
         self._config = config
+        # The QuickBooks → store direction (issue #13): without both, sessions ask nothing new.
+        self._snapshots = snapshots
+        self._change_queue = change_queue
         self._health = health
         self._vault = vault
         self._sessions = sessions
@@ -127,6 +135,12 @@ class QbwcService:
             audit=runtime.audit,
             health=HealthMarks(runtime.settings.state_table, resource=runtime.dynamodb),
             delay_scale=runtime.settings.retry_scale,
+            snapshots=SnapshotStore(
+                runtime.settings.state_table,
+                resource=runtime.dynamodb,
+                retention_days=runtime.config.retention_days,
+            ),
+            change_queue=ChangeQueue(runtime.settings.sync_queue_url, client=runtime.sqs),
         )
 
     # --- the door -----------------------------------------------------------------------
@@ -241,7 +255,7 @@ class QbwcService:
         # The right password never waits and never resets the count: the merchant's own
         # scheduled logins must not give a guesser back his short delays.
         waiting = self._outbox.count_waiting(connection_id)
-        if waiting == 0:
+        if waiting == 0 and not self._reads_changes(connection):
             return [decoy, NONE]
         session = self._sessions.open(connection_id, total=waiting)
         if session is None:
@@ -251,6 +265,14 @@ class QbwcService:
             return [decoy, BUSY, str(postpone)]
         logger.info("QBWC session opened", waiting=waiting)
         return [session.ticket, ""]
+
+    def _reads_changes(self, connection: Connection) -> bool:
+        """Whether sessions ask QuickBooks for changed items or customers (``sync``)."""
+        return bool(
+            self._snapshots is not None
+            and self._change_queue is not None
+            and changes_session.wanted(connection)
+        )
 
     def _slow_down(self, connection_id: str) -> None:
         """A wrong login: count it, then hold the answer (qbwc_logins), never lock out."""
@@ -321,6 +343,8 @@ class QbwcService:
             # (outcome unknown) and are pre-checked by RefNumber before any new Add; if it
             # wrote, the next message asks QuickBooks for its answer.
             session.recovered = session.recovered and not session.in_flight.get("written")
+            if session.in_flight.get("changes"):
+                changes_session.restart(session.changes, session.in_flight["purposes"])
             session.in_flight = None
             session.prepared = None
         message = session.prepared or self._plan_message(session, connection)
@@ -361,14 +385,14 @@ class QbwcService:
         for _ in range(50):
             works = self._works(session, connection)
             if not works:
-                return None
+                return self._plan_changes(session, connection)
             message_id = f"{secrets.token_hex(4)}{session.messages + 1:04d}"
             plan = drain.plan(works, session.facts, connection, prefix=message_id)
             self._settler.settle(session, connection, plan.decisions)
             if not plan.requests:
                 if plan.decisions:
                     continue  # decided without QuickBooks: plan the rest
-                return None
+                return self._plan_changes(session, connection)
             xml = qbxml.render_message(
                 plan.requests,
                 version=connection.qbd.qbxml_version,
@@ -384,6 +408,75 @@ class QbwcService:
                 "old": old_id,
             }
         return None
+
+    def _plan_changes(self, session: Session, connection: Connection) -> dict[str, Any] | None:
+        """After the outbox work: the next page of each QuickBooks → store query, if any."""
+        if self._snapshots is None or not self._reads_changes(connection):
+            return None
+        if not session.changes:
+            session.changes = changes_session.start(
+                connection, self._snapshots.watermarks(connection.id)
+            )
+        message_id = f"{secrets.token_hex(4)}{session.messages + 1:04d}"
+        requests, purposes = changes_session.plan(session.changes, connection, prefix=message_id)
+        if not requests:
+            return None
+        # Queries only: nothing to recover if the answer is lost (restart asks again).
+        xml = qbxml.render_message(
+            requests, version=connection.qbd.qbxml_version, on_error="continueOnError"
+        )
+        return {
+            "id": message_id,
+            "xml": _pack_text(xml),
+            "purposes": purposes,
+            "written": [],
+            "old": None,
+            "changes": True,
+        }
+
+    def _read_changes(
+        self, session: Session, connection: Connection, purposes: dict[str, str], answer: Any
+    ) -> None:
+        """Keep what QuickBooks returned: snapshots, then sync messages, then watermarks."""
+        if self._snapshots is None or self._change_queue is None:
+            return
+        home = (session.facts.get("company") or {}).get("home")
+        page = changes_session.read(
+            session.changes, purposes, answer.responses, currency=home or None
+        )
+        now = changes_session.now_utc()
+        complete = list(page.complete)
+        if page.records:
+            writes = self._snapshots.snapshot_puts(connection.id, page.records)
+            messages = [changes_session.message_for(connection.id, r, now) for r in page.records]
+            writes += [
+                self._audit.event_put(
+                    m.record_key,
+                    "received",
+                    "brought back by the Web Connector session",
+                    ledger_id=m.record_id,
+                    detail={"edit_sequence": m.version or ""},
+                )
+                for m in messages
+            ]
+            self._snapshots.write_all(writes)
+            try:
+                self._change_queue.send_all(messages)
+            except QueueUnavailable as exc:
+                # The snapshots stay; the watermarks do not move, so the next session sends again.
+                page.problems.append(f"the sync queue refused QuickBooks changes: {exc}")
+                for state in session.changes["kinds"].values():
+                    state["status"] = "failed" if state["status"] != "done" else state["status"]
+                complete = []
+        for kind in complete:
+            mark = changes_session.watermark_of(session.changes, kind)
+            if mark:
+                self._snapshots.set_watermark(connection.id, kind, mark)
+        if page.problems:
+            session.last_error = "; ".join(page.problems)[:2000]
+            logger.warning("QuickBooks changes not all kept", problems=page.problems[:5])
+        if page.records:
+            logger.info("QuickBooks changes queued for the store", records=len(page.records))
 
     def _hand_out(self, session: Session, connection: Connection, message: dict[str, Any]) -> str:
         """Send a planned message: its writes become "sent" (outcome unknown until answered)."""
@@ -404,6 +497,7 @@ class QbwcService:
             "purposes": message["purposes"],
             "written": written,
             "old": message["old"],
+            "changes": bool(message.get("changes")),
         }
         return _unpack_text(str(message["xml"]))
 
@@ -494,6 +588,12 @@ class QbwcService:
             return self._unprocessed(
                 session, connection, in_flight, "", f"unreadable answer: {exc}"
             )
+        if in_flight.get("changes"):
+            self._read_changes(session, connection, in_flight["purposes"], answer)
+            session.prepared = self._plan_message(session, connection)
+            percent = self._percent(session)
+            self._sessions.save(session)
+            return percent
         responses = answer.responses
         decisions: list[drain.Decision] = []
         old_id = in_flight.get("old")
@@ -588,9 +688,14 @@ class QbwcService:
         self._state.set_connection_status(
             connection_id, "connected", f"last Web Connector session {_iso()}"
         )
+        brought = (
+            f", {session.changes.get('read', 0)} QuickBooks changes for the store"
+            if session.changes
+            else ""
+        )
         return (
             f"OK: {session.posted} sent to QuickBooks, {session.parked} need attention, "
-            f"{left} waiting"
+            f"{left} waiting{brought}"
         )
 
 

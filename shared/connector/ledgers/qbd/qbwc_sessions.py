@@ -64,6 +64,8 @@ class Session(BaseModel):
     posted: int = 0
     parked: int = 0
     messages: int = 0
+    # The QuickBooks → store queries' progress (connector.ledgers.qbd.changes_session).
+    changes: dict[str, Any] = Field(default_factory=dict)
     last_error: str = ""
     closed: bool = False
     version: int = 0

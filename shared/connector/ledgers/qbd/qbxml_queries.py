@@ -121,6 +121,46 @@ def query_page(
     return QbRequest(request_id, f"{kind}Query", request)
 
 
+# The lists a Web Connector session reads for the QuickBooks → store direction (issue #13).
+ChangesKind = Literal["ItemInventory", "ItemNonInventory", "ItemService", "Customer"]
+CHANGES_KINDS: tuple[ChangesKind, ...] = (
+    "ItemInventory",
+    "ItemNonInventory",
+    "ItemService",
+    "Customer",
+)
+
+
+def changes_page(
+    kind: ChangesKind,
+    *,
+    request_id: str,
+    max_returned: int,
+    iterator_id: str | None = None,
+    modified_since: str | None = None,
+) -> QbRequest:
+    """One page of a list's records modified since ``modified_since`` (QuickBooks' own
+    TimeModified text, sent back as it came), active and inactive alike (an item made
+    inactive must reach the store). In qbXML's order: MaxReturned, ActiveStatus,
+    FromModifiedDate. Without ``iterator_id`` it starts an iterator, with it continues one
+    (the filters repeated, as QuickBooks expects)."""
+    if kind not in CHANGES_KINDS:
+        raise ValueError(f"changes kind {kind!r} is not one of {CHANGES_KINDS}")
+    if max_returned < 1:
+        raise ValueError("max_returned must be at least 1")
+    attributes = {"iterator": "Start"}
+    if iterator_id is not None:
+        if not iterator_id:
+            raise ValueError("iterator_id must not be empty")
+        attributes = {"iterator": "Continue", "iteratorID": iterator_id}
+    request = new_request(f"{kind}Query", request_id, **attributes)
+    sub(request, "MaxReturned", str(max_returned))
+    sub(request, "ActiveStatus", "All")
+    if modified_since:
+        sub(request, "FromModifiedDate", modified_since)
+    return QbRequest(request_id, f"{kind}Query", request)
+
+
 def query_stop(kind: ListKind | TxnKind, iterator_id: str, *, request_id: str) -> QbRequest:
     """Ends an iterator early so QuickBooks can release it."""
     if not iterator_id:
