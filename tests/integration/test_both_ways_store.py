@@ -1,0 +1,349 @@
+"""QuickBooks records into the simulated WooCommerce store through the sync worker, on moto's
+server (issue #13 parts 3, 4 and 6, store side).
+
+The records are canonical ones (``connector.ledger_records``) held by the test, as the ledger's
+read port would give them; the store is the simulated WooCommerce over its REST API; the worker
+is the deployed function's, with its state table, audit trail and parking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connector.both_ways.apply import LedgerToStore
+from connector.both_ways.written import WrittenStore
+from connector.config import Connection
+from connector.ledger_records import LedgerChange, LedgerCustomer, LedgerInvoice, LedgerItem
+from connector.messages import SyncMessage
+from connector.model import Address
+from connector.runtime import Runtime
+from connector.state import now_utc
+from connector.sync import SyncResult, SyncWorker
+from simulators.testbed.online import QboRig, QboRigs, connection_settings
+
+SHOP, REMAKE, NOTHING = "shop", "remake", "nothing"
+ALL_PRODUCT_FIELDS = {
+    "products": "qbo_to_store",
+    "prices": "qbo_to_store",
+    "inventory": "qbo_to_store",
+    "customers": "both",
+}
+
+
+def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
+    mapping = {"fallback_item": "Sales", "shipping_item": "Shipping"}
+
+    def one(connection_id: str, sync: dict[str, Any]) -> dict[str, Any]:
+        made = connection_settings(connection_id, woo_url=woo_url, qbo_url=qbo_url, mapping=mapping)
+        return {**made, "sync": sync}
+
+    return [
+        one(SHOP, ALL_PRODUCT_FIELDS),
+        one(REMAKE, {**ALL_PRODUCT_FIELDS, "deleted_products": "recreate"}),
+        one(NOTHING, {}),
+    ]
+
+
+@pytest.fixture(scope="module")
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
+    with qbo_rig(_connections, connect=(SHOP,)) as running:
+        yield running
+
+
+class Ledger:
+    """What QuickBooks holds, as its read port gives it."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, LedgerItem] = {}
+        self.customers: dict[str, LedgerCustomer] = {}
+
+    def item(self, ledger_id: str) -> LedgerItem | None:
+        return self.items.get(ledger_id)
+
+    def customer(self, ledger_id: str) -> LedgerCustomer | None:
+        return self.customers.get(ledger_id)
+
+    def invoice(self, ledger_id: str) -> LedgerInvoice | None:
+        return None
+
+    def changed_since(self, since: datetime) -> list[LedgerChange]:
+        return []
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return Ledger()
+
+
+@pytest.fixture
+def parked() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def worker(rig: QboRig, ledger: Ledger, parked: list[str]) -> SyncWorker:
+    # The rig's environment is the deployed function's: the worker as the handler builds it,
+    # with the test's QuickBooks records behind the read port.
+    runtime = Runtime.from_environment()
+
+    def changes_for(_connection: Connection) -> Ledger:
+        return ledger
+
+    both_ways = LedgerToStore(
+        state=runtime.state,
+        audit=runtime.audit,
+        written=WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)),
+        changes_for=changes_for,
+        writes_for=runtime.store_writes,
+    )
+    return SyncWorker(
+        connection_for=runtime.connection,
+        store_for=runtime.store,
+        ledger_for=runtime.ledger,
+        state=runtime.state,
+        audit=runtime.audit,
+        park=lambda _message, reason: parked.append(reason),
+        policy=runtime.retry_policy,
+        both_ways=both_ways,
+    )
+
+
+_ids = iter(range(500, 10_000))
+
+
+def _item(ledger: Ledger, **fields: Any) -> LedgerItem:
+    base: dict[str, Any] = {
+        "ledger_id": str(next(_ids)),
+        "version": "0",
+        "kind": "inventory",
+        "name": "Ceramic Mug",
+        "sku": "MUG-01",
+        "unit_price": Decimal("12.50"),
+        "currency": "USD",
+    }
+    item = LedgerItem.model_validate(base | fields)
+    ledger.items[item.ledger_id] = item
+    return item
+
+
+def _change(ledger: Ledger, item: LedgerItem, **fields: Any) -> LedgerItem:
+    changed = item.model_copy(update={"version": str(int(item.version) + 1), **fields})
+    ledger.items[item.ledger_id] = changed
+    return changed
+
+
+def _apply(worker: SyncWorker, connection: str, record_id: str, entity: str) -> SyncResult:
+    message = SyncMessage.model_validate(
+        {
+            "connection_id": connection,
+            "entity": entity,
+            "record_id": record_id,
+            "topic": f"{entity}.update",
+            "received_at": now_utc(),
+            "version": f"v{next(_ids)}",
+            "source": "ledger_webhook",
+        }
+    )
+    return worker.process(message)
+
+
+def _product(rig: QboRig, product_id: int | str) -> dict[str, Any]:
+    return rig.woo.catalog.render_product(int(product_id))
+
+
+def test_a_price_changed_in_quickbooks_reaches_the_store_once(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    # Given QuickBooks' mug, priced like the store's
+    item = _item(ledger, sku="PRINT-A2", name="Art Print \u2013 A2", unit_price=Decimal("24.99"))
+    # When its price changes in QuickBooks and the change is synced
+    _change(ledger, item, unit_price=Decimal("27.50"))
+    writes = rig.woo.catalog.writes
+    result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
+
+    # Then the store's product has the new price, and only that was written
+    assert result.outcome == "updated"
+    assert _product(rig, 11)["regular_price"] == "27.50"
+    assert rig.woo.catalog.writes == writes + 1
+    (event,) = rig.audit(SHOP, item.ledger_id, "ledger_item")
+    assert event.event == "updated" and event.detail["fields"] == ["price"]
+    assert event.detail["store_id"] == "11"
+    # And the same change delivered again writes nothing
+    again = _apply(worker, SHOP, item.ledger_id, "ledger_item")
+    assert again.outcome == "skipped" and rig.woo.catalog.writes == writes + 1
+
+
+def test_quantity_on_hand_becomes_a_variations_stock_found_by_sku(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    item = _item(
+        ledger, sku="HOODIE-GRN-S", name="Hoodie Green S", qty_on_hand=Decimal("7"),
+        unit_price=Decimal("42.50"),
+    )  # fmt: skip
+    result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
+
+    assert result.outcome == "updated", result.detail
+    assert rig.woo.catalog.stock(23) == 7
+    # The variation's name is its product's: only price and stock are a variation's own
+    assert "stock" in result.detail and "name" not in result.detail
+
+
+def test_a_new_item_becomes_a_product_in_its_category_and_a_move_leaves_the_old_one(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    item = _item(
+        ledger,
+        sku="TEAPOT-1",
+        name="Teapot",
+        description="Cast iron, 1 l",
+        unit_price=Decimal("39.00"),
+        qty_on_hand=Decimal("4"),
+        category_path=("Kitchen", "Tea"),
+    )
+    made = _apply(worker, SHOP, item.ledger_id, "ledger_item")
+    assert made.outcome == "posted"
+    (found,) = [p for p in rig.woo.catalog.categories.values() if p.name == "Tea"]
+    assert found.parent == 16  # under the store's own Kitchen
+    (product,) = [p for p in rig.woo.products.values() if p.sku == "TEAPOT-1" and not p.deleted]
+    shown = _product(rig, product.id)
+    assert (shown["name"], shown["regular_price"], shown["stock_quantity"]) == (
+        "Teapot",
+        "39.00",
+        4,
+    )
+    assert [c["name"] for c in shown["categories"]] == ["Tea"]
+
+    # When QuickBooks moves it to another category
+    _change(ledger, item, category_path=("Gifts",))
+    _apply(worker, SHOP, item.ledger_id, "ledger_item")
+    assert [c["name"] for c in _product(rig, product.id)["categories"]] == ["Gifts"]
+
+
+def test_a_sku_on_two_store_products_is_parked_naming_both(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    # A store whose import gave two products one SKU (WooCommerce refuses it through the API)
+    rig.woo.products[30].sku = "GIFT-25"
+    try:
+        item = _item(ledger, sku="GIFT-25", name="Gift Card", unit_price=Decimal("30.00"))
+        result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
+    finally:
+        rig.woo.products[30].sku = "POSTER-LTD"
+    assert result.outcome == "parked"
+    assert "product 13" in parked[-1] and "product 30" in parked[-1]
+    assert "give each its own SKU" in parked[-1]
+    state = rig.state_of(f"{SHOP}#ledger_item#{item.ledger_id}")
+    assert state is not None and state.status == "parked"
+    assert _product(rig, 13)["regular_price"] == "25.00", "nothing was written"
+
+
+def test_a_deleted_store_product_is_parked_or_made_again_per_setting(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    kept = _item(ledger, sku="KEEP-1", name="Candle", unit_price=Decimal("8.00"))
+    remade = _item(ledger, sku="REMAKE-1", name="Soap", unit_price=Decimal("5.00"))
+    assert _apply(worker, SHOP, kept.ledger_id, "ledger_item").outcome == "posted"
+    assert _apply(worker, REMAKE, remade.ledger_id, "ledger_item").outcome == "posted"
+    for sku in ("KEEP-1", "REMAKE-1"):
+        (product,) = [p for p in rig.woo.products.values() if p.sku == sku and not p.deleted]
+        rig.woo.delete_product(product.id)
+
+    _change(ledger, kept, unit_price=Decimal("9.00"))
+    _change(ledger, remade, unit_price=Decimal("6.00"))
+    assert _apply(worker, SHOP, kept.ledger_id, "ledger_item").outcome == "parked"
+    assert "was deleted in the store" in parked[-1] and "deleted_products" in parked[-1]
+    again = _apply(worker, REMAKE, remade.ledger_id, "ledger_item")
+    assert again.outcome == "posted" and "made again" in again.detail
+    (product,) = [p for p in rig.woo.products.values() if p.sku == "REMAKE-1" and not p.deleted]
+    assert product.price == Decimal("6.00")
+
+
+def test_negative_stock_and_another_currency_are_parked_with_their_reason(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    negative = _item(ledger, sku="BOOK-KIDS", name="Book", qty_on_hand=Decimal("-3"))
+    assert _apply(worker, SHOP, negative.ledger_id, "ledger_item").outcome == "parked"
+    assert "negative quantity on hand (-3)" in parked[-1]
+    euros = _item(ledger, sku="BOOK-KIDS", name="Book", currency="EUR", unit_price=Decimal("9"))
+    assert _apply(worker, SHOP, euros.ledger_id, "ledger_item").outcome == "parked"
+    assert "priced in EUR and the store sells in USD" in parked[-1]
+    assert _product(rig, 12)["regular_price"] == "7.99"
+    events = rig.events(SHOP, euros.ledger_id, "ledger_item")
+    assert events[-1] == "parked"
+
+
+def test_a_store_that_refuses_the_write_parks_the_record_with_its_words(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    item = _item(ledger, sku="MUG-01", unit_price=Decimal("14.00"))
+    rig.woo._auth.permissions = "read"
+    try:
+        result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
+    finally:
+        rig.woo._auth.permissions = "read_write"
+    assert result.outcome == "parked"
+    assert "does not have write permissions" in parked[-1]
+    # A store that fails for a moment is tried again by the client: written once
+    rig.woo.inject(503, times=2)
+    assert _apply(worker, SHOP, item.ledger_id, "ledger_item").outcome == "updated"
+    assert _product(rig, 10)["regular_price"] == "14.00"
+
+
+def test_directions_off_write_nothing(rig: QboRig, worker: SyncWorker, ledger: Ledger) -> None:
+    item = _item(ledger, sku="MUG-01", unit_price=Decimal("99.00"))
+    result = _apply(worker, NOTHING, item.ledger_id, "ledger_item")
+    assert result.outcome == "skipped" and "nothing flows" in result.detail
+    assert _product(rig, 10)["regular_price"] != "99.00"
+
+
+def test_a_quickbooks_customer_edit_reaches_the_store_and_its_echo_goes_no_further(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    jane = rig.woo.rest_representation("customer", 2)
+    customer = LedgerCustomer(
+        ledger_id="58",
+        version="1",
+        display_name="Jane Smith",
+        first_name="Jane",
+        last_name="Smith-Jones",
+        email=jane["email"],
+        phone="(415) 555-0199",
+        billing=Address(
+            first_name="Jane",
+            last_name="Smith-Jones",
+            line1="2 Market St",
+            city="San Francisco",
+            region="CA",
+            postcode="94105",
+            country="US",
+            phone="(415) 555-0199",
+        ),
+        customer_type="Wholesale",
+        terms="Net 30",
+    )
+    ledger.customers["58"] = customer
+    result = _apply(worker, SHOP, "58", "ledger_customer")
+    assert result.outcome == "updated", result.detail
+    shown = rig.woo.rest_representation("customer", 2)
+    assert shown["last_name"] == "Smith-Jones"
+    assert shown["billing"]["address_1"] == "2 Market St"
+    assert {m["key"]: m["value"] for m in shown["meta_data"]}["_qbo_customer_type"] == "Wholesale"
+
+    # The store tells the connector about the change it made: nothing goes to QuickBooks
+    calls = len(rig.qbo.request_log)
+    message = SyncMessage(
+        connection_id=SHOP,
+        entity="customer",
+        record_id="2",
+        topic="customer.updated",
+        received_at=now_utc(),
+        version="echo-1",
+    )
+    echoed = worker.process(message)
+    assert echoed.outcome == "skipped" and "own write from QuickBooks" in echoed.detail
+    assert len(rig.qbo.request_log) == calls
