@@ -132,6 +132,7 @@ def test_a_first_session_reads_every_item_and_customer_in_pages_and_queues_each_
     item = changes.item(linen.list_id)
     assert item is not None
     assert (item.name, item.category_path, item.kind) == ("Linen shirt", ("Shirts",), "inventory")
+    assert item.currency == "USD"  # the company's home currency, from its preferences
     assert (item.unit_price, item.qty_on_hand, item.description) == (
         Decimal("39.50"),
         Decimal("12"),
@@ -237,3 +238,19 @@ def test_a_desktop_connection_with_sync_off_asks_nothing_new(qbwc_rig: QbwcRigs)
         ]
         assert _queued(rig) == []
         assert _snapshots(rig).watermarks(CONN) == {}
+
+
+def test_a_sync_queue_that_refuses_keeps_the_watermark_so_nothing_is_lost(
+    rig: QbwcRig, company: QbdCompany
+) -> None:
+    rig.sqs.delete_queue(QueueUrl=rig.queue_url)
+    with rig.web_connector(CONN, USER, PASSWORD, company, noop_pause_s=0) as connector:
+        report = connector.run_session()
+    assert report.outcome == "done"
+    assert "not all kept, asked again next run: the sync queue refused" in (
+        report.close_message or ""
+    )
+    # The snapshots were kept, but no query's watermark moved: the next session reads again.
+    assert _snapshots(rig).watermarks(CONN) == {}
+    linen = company.item("Shirts:Linen shirt")
+    assert linen is not None and QbdChanges(CONN, _snapshots(rig)).item(linen.list_id) is not None

@@ -474,6 +474,7 @@ class QbwcService:
                 self._snapshots.set_watermark(connection.id, kind, mark)
         if page.problems:
             session.last_error = "; ".join(page.problems)[:2000]
+            session.changes["problem"] = page.problems[0][:300]
             logger.warning("QuickBooks changes not all kept", problems=page.problems[:5])
         if page.records:
             logger.info("QuickBooks changes queued for the store", records=len(page.records))
@@ -688,11 +689,11 @@ class QbwcService:
         self._state.set_connection_status(
             connection_id, "connected", f"last Web Connector session {_iso()}"
         )
-        brought = (
-            f", {session.changes.get('read', 0)} QuickBooks changes for the store"
-            if session.changes
-            else ""
-        )
+        brought = ""
+        if session.changes:
+            brought = f", {session.changes.get('read', 0)} QuickBooks changes for the store"
+            if session.changes.get("problem"):
+                brought += f" (not all kept, asked again next run: {session.changes['problem']})"
         return (
             f"OK: {session.posted} sent to QuickBooks, {session.parked} need attention, "
             f"{left} waiting{brought}"
