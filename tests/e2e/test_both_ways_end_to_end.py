@@ -1,0 +1,144 @@
+"""QuickBooks Online → WooCommerce end to end on the local runtime (issue #13).
+
+A bookkeeper changes prices and stock in the simulated QuickBooks Online; its signed webhooks
+reach the connector's ``/webhooks/qbo/<connection>`` route, ingest queues one message per
+change, the sync function reads each item back from QuickBooks and writes the simulated
+store's products through its REST API. Each change is written once; the store's own webhooks
+for those writes (registered in the store as the merchant's are) bring nothing back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connector.messages import SyncMessage
+from connector.resources import secret_name
+from connector.state import now_utc
+from simulators.testbed.online import QboRig, QboRigs, connection_settings
+
+SHOP = "shop"
+VERIFIER = "intuit-verifier-e2e"
+SYNC = {
+    "products": "qbo_to_store",
+    "prices": "qbo_to_store",
+    "inventory": "qbo_to_store",
+    "customers": "both",
+}
+
+
+def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
+    mapping = {"fallback_item": "Sales", "shipping_item": "Shipping"}
+    made = connection_settings(SHOP, woo_url=woo_url, qbo_url=qbo_url, mapping=mapping)
+    return [{**made, "sync": SYNC}]
+
+
+@pytest.fixture(scope="module")
+def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
+    with qbo_rig(_connections) as running:
+        # The merchant puts the Intuit app's verifier token into the connection's webhook secret.
+        client = running.runtime.boto3_client("secretsmanager")
+        name = secret_name(running.runtime.secret_prefix, SHOP, "webhook")
+        value = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
+        client.put_secret_value(
+            SecretId=name, SecretString=json.dumps({**value, "webhook_verifier": VERIFIER})
+        )
+        yield running
+
+
+def _inventory(rig: QboRig, name: str, sku: str, price: str, qty: str) -> dict[str, Any]:
+    return rig.qbo.seed(
+        "Item",
+        {
+            "Name": name,
+            "Sku": sku,
+            "Type": "Inventory",
+            "UnitPrice": price,
+            "IncomeAccountRef": {"value": "1"},
+            "ExpenseAccountRef": {"value": "7"},
+            "AssetAccountRef": {"value": "6"},
+            "QtyOnHand": qty,
+            "InvStartDate": "2026-01-01",
+        },
+    )
+
+
+def test_prices_and_stock_changed_in_quickbooks_reach_the_store_once_by_webhook(
+    rig: QboRig,
+) -> None:
+    # Given the store's mug and print kept in QuickBooks as inventory
+    mug = _inventory(rig, "Ceramic Mug", "MUG-01", "12.50", "5")
+    art = _inventory(rig, "Art Print - A2", "PRINT-A2", "24.99", "3")
+    # and the store's webhooks for products and customers pointing at the connector, as the
+    # connector registers its own
+    hook = rig.woo_sender(SHOP, "unused")
+    for topic in ("product.updated", "customer.updated"):
+        rig.woo.webhooks.add(topic, hook.target_url, "hooksecret")
+    sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
+    writes = rig.woo.catalog.writes
+    try:
+        # When the bookkeeper changes a price and a count in QuickBooks
+        rig.qbo.edit("Item", mug["Id"], UnitPrice="13.75", QtyOnHand="9")
+        rig.qbo.edit("Item", art["Id"], UnitPrice="26.00")
+        assert sender.flush(), [d.status for d in sender.deliveries]
+    finally:
+        rig.qbo.stop_webhooks(sender)
+    rig.drain()
+
+    # Then the store shows each change
+    mug_now = rig.woo.catalog.render_product(10)
+    art_now = rig.woo.catalog.render_product(11)
+    assert (mug_now["regular_price"], mug_now["stock_quantity"]) == ("13.75", 9)
+    assert art_now["regular_price"] == "26.00"
+    assert art_now["stock_quantity"] == 3  # first sight of the item: its count is written too
+    # each product written once (the print's price and first count in one write)
+    assert rig.woo.catalog.writes == writes + 2
+    mug_events = rig.events(SHOP, mug["Id"], "ledger_item")
+    assert mug_events[-1] == "updated", mug_events
+    (update,) = [e for e in rig.audit(SHOP, mug["Id"], "ledger_item") if e.event == "updated"]
+    assert update.detail["fields"] == ["price", "stock"]
+    assert update.detail["store_id"] == "10"
+
+    # And the same change delivered again (the poll's safety net) writes nothing
+    rig.sync_queue().send(_message(mug["Id"]), version="ledger-poll-repeat")
+    rig.drain()
+    assert rig.woo.catalog.writes == writes + 2
+    assert rig.events(SHOP, mug["Id"], "ledger_item")[-1] == "skipped"
+
+
+def _message(item_id: str) -> SyncMessage:
+    return SyncMessage(
+        connection_id=SHOP,
+        entity="ledger_item",
+        record_id=item_id,
+        topic="ledger_poll",
+        received_at=now_utc(),
+        version="poll-repeat",
+        source="ledger_poll",
+    )
+
+
+def test_prices_round_to_the_cent_as_strings(rig: QboRig) -> None:
+    gift = rig.qbo.seed(
+        "Item",
+        {
+            "Name": "Gift Card",
+            "Sku": "GIFT-25",
+            "Type": "Service",
+            "UnitPrice": "25",
+            "IncomeAccountRef": {"value": "1"},
+        },
+    )
+    sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
+    try:
+        rig.qbo.edit("Item", gift["Id"], UnitPrice="27.5")
+        assert sender.flush()
+    finally:
+        rig.qbo.stop_webhooks(sender)
+    rig.drain()
+    assert rig.woo.catalog.render_product(13)["regular_price"] == "27.50"
+    assert Decimal(rig.woo.products[13].price) == Decimal("27.50")
