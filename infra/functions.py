@@ -66,6 +66,9 @@ class ConnectorFunctions(Construct):
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # No pydantic plugins are installed: without this, the first model a cold start
+            # builds scans every installed package's entry points looking for some.
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }
         self.code = lambda_.Code.from_asset(str(assets.code_dir))
         self.layer = lambda_.LayerVersion(

@@ -71,6 +71,7 @@ def deployed_environment(*, tracing: bool) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": resources.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": "MlConnector",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "AKIAIMPORTBENCH",

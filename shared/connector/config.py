@@ -8,7 +8,6 @@ webhook secrets and QuickBooks tokens are in Secrets Manager.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -551,6 +550,9 @@ def parse_tenant_json(text: str, source: str = "tenant configuration") -> Tenant
 
 def load_tenant(path: Path) -> TenantConfig:
     """Read and validate a tenant file; errors name the file, the field and what is wrong."""
+    # Only synth and the command line read tenant files; a function gets the tenant as JSON.
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

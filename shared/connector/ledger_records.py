@@ -21,7 +21,9 @@ ItemKind = Literal["inventory", "non_inventory", "service", "category", "other"]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built at first validation, not at import: only connections syncing QuickBooks records
+    # to the store use these, and a cold start should not pay for schemas it does not use.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class LedgerItem(_Record):

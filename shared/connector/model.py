@@ -59,7 +59,9 @@ def rate_into(rate: Decimal | None, rate_currency: str | None, home: str) -> Dec
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built at first validation, not at import: ingest, oauth and qbo_token never validate an
+    # order, and a cold start should not pay for schemas its function does not use.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Address(_Record):

@@ -63,6 +63,7 @@ def test_environment_tells_each_function_its_tenant_resources_and_powertools_set
         assert env["POWERTOOLS_SERVICE_NAME"] == "ml-connector"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "MlConnector"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
         assert resources.ENV_AWS_ENDPOINT_URL not in env
         # The public base URL is the stage URL, built from the API id (no cycle via the stage).
         parts = env[resources.ENV_PUBLIC_BASE_URL]["Fn::Join"][1]
