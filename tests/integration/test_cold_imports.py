@@ -34,8 +34,17 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "qbwc": (*STORE_ADAPTERS, "connector.ledgers.qbo", "httpx"),
     "reconcile": (*STORE_ADAPTERS, "connector.ledgers", "lxml"),
 }
-# Never at import, in any function: settings come from a plain model over os.environ.
-NOWHERE = ("pydantic_settings",)
+# Never at import, in any function: settings come from a plain model over os.environ, and a
+# function gets its tenant as JSON (tomllib is for tenant files, read by synth and the CLI).
+NOWHERE = ("pydantic_settings", "tomllib")
+# Models built at first validation (defer_build), and the functions that never validate them:
+# their schemas must not be built while importing.
+DEFERRED = (
+    "connector.model.Order",
+    "connector.model.Refund",
+    "connector.ledger_records.LedgerItem",
+)
+NEVER_VALIDATE_ORDERS = ("ingest", "oauth", "qbo_token")
 
 
 @cache
@@ -87,3 +96,40 @@ def test_with_tracing_on_x_ray_patches_only_what_the_connector_calls_with() -> N
     assert {"botocore", "httpx"} <= patched
     assert not patched & {"requests", "sqlite3", "pymongo", "psycopg2", "sqlalchemy_core"}
     assert "requests" not in modules
+
+
+@cache
+def built(module: str) -> tuple[bool, dict[str, bool]]:
+    """(pydantic's plugin scan still not run, whether each DEFERRED model is built)."""
+    code = (
+        f"import {module}; import importlib, json; "
+        "from pydantic.plugin import _loader; "
+        f"names = {list(DEFERRED)!r}; "
+        "found = {n: getattr(importlib.import_module(n.rpartition('.')[0]), "
+        "n.rpartition('.')[2]).__pydantic_complete__ for n in names}; "
+        "print(json.dumps([_loader._plugins is None, found]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=deployed_environment(tracing=False),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    unscanned, models = json.loads(done.stdout)
+    return unscanned, models
+
+
+@pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda spec: spec.name)
+def test_a_cold_start_neither_scans_for_pydantic_plugins_nor_builds_models_it_never_validates(
+    spec: resources.FunctionSpec,
+) -> None:
+    module = spec.handler.rpartition(".")[0]
+    unscanned, models = built(module)
+    # PYDANTIC_DISABLE_PLUGINS, as deployed: no walk over every installed package's metadata.
+    assert unscanned, f"{module} scanned the installed packages for pydantic plugins"
+    if spec.name in NEVER_VALIDATE_ORDERS:
+        assert not any(models.values()), f"{module} built {models} while importing"
+    # Records from QuickBooks for the store are built by the first one, in every function.
+    assert not models["connector.ledger_records.LedgerItem"]
