@@ -14,7 +14,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from connector.config import Connection
 from connector.health import HealthMarks
+from connector.ledger_poll import ChangeFeed, LedgerPoll
+from connector.ledger_webhooks import LedgerRealms
 from connector.observability import logger, metrics, tracer
 from connector.reconcile import Reconciler, poll_request
 from connector.resources import RECONCILE
@@ -45,7 +48,22 @@ def _reconciler() -> Reconciler:
             audit=runtime.audit,
             health=health,
         ),
+        ledger_poll=LedgerPoll(
+            feed_for=_qbo_feed,
+            table_name=runtime.settings.state_table,
+            resource=runtime.dynamodb,
+            queue=runtime.sync_queue,
+            audit=runtime.audit,
+            realms=LedgerRealms(runtime.settings.state_table, resource=runtime.dynamodb),
+        ),
     )
+
+
+def _qbo_feed(connection: Connection) -> ChangeFeed:
+    """QuickBooks Online's change feed for a connection (imported when first polled)."""
+    from connector.ledgers.qbo.changes import QboChanges
+
+    return QboChanges(runtime.qbo_client(connection))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from connector.config import Connection, QbdLedger
 from connector.errors import SyncError
 from connector.health import HealthMarks
+from connector.ledger_poll import LedgerPoll
 from connector.messages import SyncMessage
 from connector.model import Entity
 from connector.observability import logger, metrics
@@ -274,6 +275,7 @@ class Reconciler:
         health: HealthMarks | None = None,
         webhooks: WebhookWatch | None = None,
         reserve: timedelta = RESERVE,
+        ledger_poll: LedgerPoll | None = None,
     ) -> None:
         self._connections = connections
         self._store_for = store_for
@@ -286,6 +288,8 @@ class Reconciler:
         self._health = health
         self._webhooks = webhooks
         self._reserve = reserve
+        # QuickBooks Online's change feed, polled with the store (connector.ledger_poll).
+        self._ledger_poll = ledger_poll
 
     def run(
         self, request: PollRequest, remaining_ms: Callable[[], int] | None = None
@@ -398,6 +402,8 @@ class Reconciler:
             if not forced and not is_due(mark, period, now):
                 return self._not_polled(connection, "not_due", kept)
             result = self._poll(connection, mark, period, now, budget, kept)
+            if self._ledger_poll is not None and not budget.spent:
+                self._ledger_poll.poll(connection)  # audited by itself; never raises
             if result.outcome == "polled" and not budget.spent:
                 result.webhooks = self._look_after_webhooks(connection, now, result.caught)
             return result

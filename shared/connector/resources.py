@@ -270,8 +270,11 @@ RECONCILE = FunctionSpec(
     reads_tables=(STATE_TABLE.logical_id,),
     writes_tables=(STATE_TABLE.logical_id, AUDIT_TABLE.logical_id),
     sends_to_queues=(SYNC_QUEUE.logical_id,),
-    # Store API keys to poll; the webhook secret to register a webhook it repairs.
-    secrets_read=("store", "webhook"),
+    # Store API keys to poll; the webhook secret to register a webhook it repairs; an Online
+    # connection's tokens to read QuickBooks' change feed (connector.ledger_poll), and to save
+    # them when they rotate (under the token lease, as the sync function does).
+    secrets_read=("store", "webhook", "qbo_ledger"),
+    secrets_write=("qbo_ledger",),
 )
 FUNCTIONS: tuple[FunctionSpec, ...] = (INGEST, SYNC, OAUTH, QBO_TOKEN, QBWC, RECONCILE)
 

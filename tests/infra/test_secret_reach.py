@@ -73,7 +73,11 @@ REACH: dict[str, dict[str, set[str]]] = {
     # The Desktop ledger secret (the password hash) only, read only.
     "qbwc": {GET: _names("ledger", DESKTOP)},
     # Store keys to poll; webhook secrets to register a webhook it repairs.
-    "reconcile": {GET: _names("store", ALL) | _names("webhook", ALL)},
+    # ... and Online tokens for QuickBooks' change feed (connector.ledger_poll), saved rotated.
+    "reconcile": {
+        GET: _names("store", ALL) | _names("webhook", ALL) | _names("ledger", ONLINE),
+        PUT: _names("ledger", ONLINE),
+    },
 }
 
 

@@ -45,6 +45,8 @@ _KINDS: dict[str, ItemKind] = {
 class ChangesClient(Protocol):
     """What the port needs of ``connector.ledgers.qbo.client.QboClient``."""
 
+    realm_id: str
+
     def read(self, entity: str, entity_id: str) -> dict[str, Any]: ...
 
     def query(self, statement: str) -> list[dict[str, Any]]: ...
@@ -121,6 +123,11 @@ class QboChanges:
         self._client = client
         self._home_currency: str | None = None
         self._terms: dict[str, str] = {}
+
+    @property
+    def realm_id(self) -> str:
+        """The company read."""
+        return self._client.realm_id
 
     # -- single records ------------------------------------------------------------------
 
