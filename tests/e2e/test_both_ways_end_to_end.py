@@ -19,6 +19,7 @@ import pytest
 from connector.messages import SyncMessage
 from connector.resources import secret_name
 from connector.state import now_utc
+from simulators.testbed.clocks import TickingClock
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 
 SHOP = "shop"
@@ -39,7 +40,9 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
-    with qbo_rig(_connections) as running:
+    # Each QuickBooks edit a second after the last, as a person's: a change's version is its
+    # LastUpdatedTime to the second.
+    with qbo_rig(_connections, clock=TickingClock()) as running:
         # The merchant puts the Intuit app's verifier token into the connection's webhook secret.
         client = running.runtime.boto3_client("secretsmanager")
         name = secret_name(running.runtime.secret_prefix, SHOP, "webhook")
@@ -47,6 +50,12 @@ def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
         client.put_secret_value(
             SecretId=name, SecretString=json.dumps({**value, "webhook_verifier": VERIFIER})
         )
+        # The store's webhooks point at the connector, as `connector webhooks sync` makes them:
+        # the connector's own writes come back through them like anyone's.
+        hook = running.sender(SHOP)
+        for topic in ("product.updated", "customer.created", "customer.updated"):
+            running.woo.webhooks.add(topic, hook.target_url, hook.secret)
+        hook.close()
         yield running
 
 
@@ -73,11 +82,6 @@ def test_prices_and_stock_changed_in_quickbooks_reach_the_store_once_by_webhook(
     # Given the store's mug and print kept in QuickBooks as inventory
     mug = _inventory(rig, "Ceramic Mug", "MUG-01", "12.50", "5")
     art = _inventory(rig, "Art Print - A2", "PRINT-A2", "24.99", "3")
-    # and the store's webhooks for products and customers pointing at the connector, as the
-    # connector registers its own
-    hook = rig.woo_sender(SHOP, "unused")
-    for topic in ("product.updated", "customer.updated"):
-        rig.woo.webhooks.add(topic, hook.target_url, "hooksecret")
     sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
     writes = rig.woo.catalog.writes
     try:
@@ -142,3 +146,70 @@ def test_prices_round_to_the_cent_as_strings(rig: QboRig) -> None:
     rig.drain()
     assert rig.woo.catalog.render_product(13)["regular_price"] == "27.50"
     assert Decimal(rig.woo.products[13].price) == Decimal("27.50")
+
+
+def _customer_writes(rig: QboRig, mark: int) -> list[str]:
+    """The connector's writes of QuickBooks customers since ``mark`` (creates and updates)."""
+    return [
+        f"{r.method} {r.path}"
+        for r in rig.requests_since(mark)
+        if r.method == "POST" and r.path.rstrip("/").endswith("/customer") and r.status < 300
+    ]
+
+
+def test_a_customer_edit_bounces_through_both_sides_and_is_written_once_each(
+    rig: QboRig,
+) -> None:
+    # Given Jane in both, linked by a first sync of the store's record (QuickBooks adopts her)
+    jane = rig.woo.rest_representation("customer", 2)
+    billing = jane["billing"]
+    booked = rig.qbo.seed(
+        "Customer",
+        {
+            "DisplayName": "Jane Smith",
+            "GivenName": "Jane",
+            "FamilyName": "Smith",
+            "PrimaryEmailAddr": {"Address": jane["email"]},
+            "PrimaryPhone": {"FreeFormNumber": billing["phone"]},
+            "BillAddr": {
+                "Line1": billing["address_1"],
+                "City": billing["city"],
+                "CountrySubDivisionCode": billing["state"],
+                "PostalCode": billing["postcode"],
+                "Country": billing["country"],
+            },
+        },
+    )
+    rig.sync(SHOP, "customer.updated", 2)
+    sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
+    try:
+        # When the bookkeeper changes her phone in QuickBooks
+        mark = len(rig.qbo.request_log)
+        writes = rig.woo.catalog.writes
+        rig.qbo.edit("Customer", booked["Id"], PrimaryPhone={"FreeFormNumber": "(415) 555-0142"})
+        assert sender.flush()
+        rig.drain()
+        # Then the store has it, written once, and the store's webhook for that write (it
+        # fires customer.updated like any edit) sends nothing back to QuickBooks
+        assert rig.woo.rest_representation("customer", 2)["billing"]["phone"] == "(415) 555-0142"
+        assert rig.woo.catalog.writes == writes + 1
+        assert _customer_writes(rig, mark) == []
+        outcomes = [e.outcome for e in rig.audit(SHOP, 2, "customer")]
+        assert any("own write from QuickBooks" in o for o in outcomes), outcomes
+
+        # When a person then edits her last name in the store
+        mark = len(rig.qbo.request_log)
+        rig.woo.update_customer(2, last_name="Smith-Jones")
+        rig.deliver(SHOP, "customer.updated", 2)
+        rig.drain()
+        assert sender.flush()
+        rig.drain()
+    finally:
+        rig.qbo.stop_webhooks(sender)
+    # Then QuickBooks has it, written once, and QuickBooks' webhook for that write brings
+    # nothing back to the store
+    assert len(_customer_writes(rig, mark)) == 1
+    assert rig.qbo.company.read("Customer", booked["Id"])["FamilyName"] == "Smith-Jones"
+    assert rig.woo.catalog.writes == writes + 1
+    ledger_events = rig.audit(SHOP, booked["Id"], "ledger_customer")
+    assert ledger_events[-1].event == "skipped", [(e.event, e.outcome) for e in ledger_events]

@@ -90,3 +90,21 @@ def test_negative_or_fractional_stock_is_refused_with_the_reason() -> None:
 def test_a_product_in_several_categories_is_not_yet_in_quickbooks_one() -> None:
     assert fields.product_now(_product(category_ids=("16", "17")))["category"] == ""
     assert fields.product_now(_product(category_ids=("101",)))["category"] == "101"
+
+
+def test_a_blank_in_quickbooks_leaves_the_store_customer_s_value() -> None:
+    from connector.ledger_records import LedgerCustomer
+    from connector.model import Address
+
+    customer = LedgerCustomer(
+        ledger_id="58",
+        version="2",
+        display_name="Jane Smith",
+        first_name="Jane",
+        last_name="Smith",
+        email="jane@example.com",
+        billing=Address(line1="1 Market St", city="San Francisco", country="US"),
+    )
+    wanted = fields.wanted_customer(customer)
+    assert set(wanted) == {"first_name", "last_name", "email", "billing"}
+    assert wanted["billing"] == "1 Market St||San Francisco|||US"

@@ -115,38 +115,37 @@ def to_write(
 
 
 def address_text(address: Address) -> str:
-    """An address as one comparable text (its parts in order, empty ones kept)."""
+    """An address's postal parts as one comparable text (empty ones kept). Names, company and
+    phone are fields of their own: QuickBooks' addresses carry none of them."""
     return "|".join(
         (
-            address.first_name,
-            address.last_name,
-            address.company,
             address.line1,
             address.line2,
             address.city,
             address.region,
             address.postcode,
             address.country,
-            address.phone,
         )
     )
 
 
 def wanted_customer(customer: LedgerCustomer) -> dict[str, str]:
+    """The customer's fields QuickBooks has a value for: a blank in QuickBooks (no shipping
+    address, no phone) leaves the store's value, it does not erase it."""
     wanted = {
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "email": customer.email,
         "company": customer.company,
         "phone": customer.phone,
-        "billing": address_text(customer.billing),
-        "shipping": address_text(customer.shipping),
+        "customer_type": customer.customer_type or "",
+        "terms": customer.terms or "",
     }
-    if customer.customer_type is not None:
-        wanted["customer_type"] = customer.customer_type
-    if customer.terms is not None:
-        wanted["terms"] = customer.terms
-    return wanted
+    if not customer.billing.is_empty():
+        wanted["billing"] = address_text(customer.billing)
+    if not customer.shipping.is_empty():
+        wanted["shipping"] = address_text(customer.shipping)
+    return {name: value for name, value in wanted.items() if value}
 
 
 def customer_now(customer: StoreCustomerRecord) -> dict[str, str]:

@@ -315,17 +315,14 @@ def _address(woo: WooAddress) -> Address:
 
 
 def _woo_address(address: Address) -> dict[str, str]:
+    """The postal parts only: names, company and phone are written as fields of their own."""
     return {
-        "first_name": address.first_name,
-        "last_name": address.last_name,
-        "company": address.company,
         "address_1": address.line1,
         "address_2": address.line2,
         "city": address.city,
         "state": address.region,
         "postcode": address.postcode,
         "country": address.country,
-        "phone": address.phone,
     }
 
 
@@ -338,6 +335,11 @@ def _customer_body(fields: CustomerFields) -> dict[str, Any]:
     billing: dict[str, str] = {}
     if fields.billing is not None:
         billing.update(_woo_address(fields.billing))
+    # The billing names are what the store's orders and emails show: kept with the customer's.
+    if fields.first_name is not None:
+        billing["first_name"] = fields.first_name
+    if fields.last_name is not None:
+        billing["last_name"] = fields.last_name
     if fields.company is not None:
         billing["company"] = fields.company
     if fields.phone is not None:
