@@ -441,3 +441,39 @@ def cost_per_1000(orders: int) -> CostPer1000:
         Decimal(0),
     )
     return CostPer1000(orders, Counter(name for name, _ in ran), gb_seconds, use)
+
+
+def main() -> None:
+    """Only the per-company drains of ``make bench``, printed as it prints them."""
+    import argparse
+    import os
+
+    import bench  # scripts/bench.py: the same runs and lines as make bench
+
+    parser = argparse.ArgumentParser(
+        description="Orders a minute one QuickBooks Online company takes from a backlog "
+        "(the per-company lines of make bench)."
+    )
+    parser.add_argument("--full", action="store_true", help="a 1,000-order backlog (long)")
+    parser.add_argument("--backlog", type=int, help="orders per run (default 1000 full, 60 quick)")
+    parser.add_argument("--limits", choices=("real", "tenfold", "both"), default="tenfold")
+    parser.add_argument("--batch", choices=("off", "on", "both"), default="both")
+    args = parser.parse_args()
+    bench._quiet()
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+        f"load average {load}"
+    )
+    limits = {
+        "real": [REAL_LIMITS],
+        "tenfold": [TENFOLD_DOWN],
+        "both": [TENFOLD_DOWN, REAL_LIMITS],
+    }[args.limits]
+    batching = {"off": [False], "on": [True], "both": [False, True]}[args.batch]
+    backlog = args.backlog or (1000 if args.full else 60)
+    bench.bench_company([(lim, batch, backlog) for lim in limits for batch in batching])
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,8 @@ its message group that the FIFO processor skipped wait the same delay.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -162,40 +164,72 @@ def _records_per_connection(records: list[dict[str, Any]]) -> dict[str, int]:
 
 def _side_by_side(records: list[dict[str, Any]], context: LambdaContext) -> dict[str, Any]:
     """Each message group on its own thread, creates gathered into batch requests, more
-    records pulled from the queue to fill them; failures of the event's records reported as
-    the FIFO processor reports them (the failed record and its group behind it)."""
+    records pulled from the queue while the function has time, so that batches fill; failures
+    of the event's records reported as the FIFO processor reports them (the failed record and
+    its group behind it), pulled records settled by the function as their groups end."""
     queue_url = runtime.settings.sync_queue_url
+    event_ids = {r["messageId"] for r in records}
+    pulled: list[dict[str, Any]] = []
+    # A record pulled now must have time to wait for a batch slot and still finish.
+    keep_pulling_s = runtime.retry_policy.record_time_s + batching.hold_s
+    # Held records stay hidden until the function ends (and a while after, should it be
+    # killed): the queue's visibility timeout may be shorter than the function holds them.
+    hidden_s = math.ceil(context.get_remaining_time_in_millis() / 1000) + _HIDDEN_AFTER_S
+    sync_pull.hide(runtime.sqs, queue_url, records, hidden_s)
+
+    def more(count: int) -> list[dict[str, Any]]:
+        if context.get_remaining_time_in_millis() / 1000 < keep_pulling_s:
+            return []
+        fresh = sync_pull.pull(runtime.sqs, queue_url, count, like=records[0], hidden_s=hidden_s)
+        _warm(fresh)
+        pulled.extend(fresh)
+        return fresh
+
+    def finished(group: Sequence[Mapping[str, Any]], failed: set[str]) -> None:
+        mine = [dict(r) for r in group if r["messageId"] not in event_ids]
+        # Pulled records are this function's to settle: the event source knows only its own.
+        sync_pull.settle(runtime.sqs, queue_url, [r for r in mine if r["messageId"] not in failed])
+        _hold_skipped(
+            {"Records": mine},
+            {"batchItemFailures": [{"itemIdentifier": i} for i in failed]},
+        )
+
+    _warm(records)
     room = batching.pull_to - len(records)
-    pulled = sync_pull.pull(runtime.sqs, queue_url, room, like=records[0]) if room > 0 else []
-    _warm([*records, *pulled])
-    route = BatchRoute(window_s=batching.window_ms / 1000)
+    first = more(room) if room > 0 else []
+    route = BatchRoute(window_s=batching.window_ms / 1000, hold_s=batching.hold_s)
 
     def handle(raw: Any) -> None:
         record_handler(SyncRecord.model_validate(raw), context)
 
-    failed = set(run_groups([*records, *pulled], handle, route=route))
-    # Pulled records are this function's to settle: the event source knows only its own.
-    sync_pull.settle(runtime.sqs, queue_url, [r for r in pulled if r["messageId"] not in failed])
-    _hold_skipped(
-        {"Records": pulled},
-        {
-            "batchItemFailures": [
-                {"itemIdentifier": r["messageId"]} for r in pulled if r["messageId"] in failed
-            ]
-        },
+    failed = set(
+        run_groups(
+            [*records, *first],
+            handle,
+            route=route,
+            max_threads=batching.pull_to,
+            more=more if batching.pull_to > 0 else None,
+            finished=finished,
+        )
     )
     logger.info(
         "records worked side by side",
         records=len(records),
         pulled=len(pulled),
         batch_requests=route.batches,
+        batched_creates=route.batched,
         single_creates=route.singles,
+        waited_again=route.waited_again,
     )
     return {
         "batchItemFailures": [
             {"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed
         ]
     }
+
+
+# How long after the function's end a record it held and never settled stays hidden.
+_HIDDEN_AFTER_S = 30
 
 
 def _warm(records: list[dict[str, Any]]) -> None:

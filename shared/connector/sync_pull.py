@@ -21,11 +21,23 @@ from connector.observability import logger
 _MAX_RECEIVE = 10  # SQS's most per ReceiveMessage
 
 
-def pull(sqs: Any, queue_url: str, count: int, *, like: Mapping[str, Any]) -> list[dict[str, Any]]:
+def pull(
+    sqs: Any,
+    queue_url: str,
+    count: int,
+    *,
+    like: Mapping[str, Any],
+    hidden_s: int | None = None,
+) -> list[dict[str, Any]]:
     """Up to ``count`` messages now visible on the queue, as Lambda event records (shaped
     like ``like``, a record of the event: its source ARN and region). Never waits; an SQS
-    failure ends the pull with what it has (the event's records still go on)."""
+    failure ends the pull with what it has (the event's records still go on).
+
+    ``hidden_s``: how long the messages stay invisible to other receivers (default the
+    queue's visibility timeout): at least as long as the function may hold them, or another
+    receive would hand out a record still being worked."""
     records: list[dict[str, Any]] = []
+    visibility = {} if hidden_s is None else {"VisibilityTimeout": hidden_s}
     while len(records) < count:
         try:
             messages = sqs.receive_message(
@@ -34,6 +46,7 @@ def pull(sqs: Any, queue_url: str, count: int, *, like: Mapping[str, Any]) -> li
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
                 WaitTimeSeconds=0,
+                **visibility,
             ).get("Messages", [])
         except (BotoCoreError, ClientError) as exc:
             logger.warning("could not pull more records from the sync queue", error=str(exc))
@@ -59,6 +72,26 @@ def settle(sqs: Any, queue_url: str, records: Sequence[Mapping[str, Any]]) -> No
             continue
         if answer.get("Failed"):
             logger.warning("could not delete some pulled records", failed=answer["Failed"])
+
+
+def hide(sqs: Any, queue_url: str, records: Sequence[Mapping[str, Any]], hidden_s: int) -> None:
+    """Keep records the function holds invisible for ``hidden_s`` more seconds (the event's
+    own, received with the queue's visibility timeout, which may be shorter than the
+    function will hold them). A failure is logged: the record may then be handed out again,
+    and its second worker finds it in progress or done (the idempotency record)."""
+    for start in range(0, len(records), _MAX_RECEIVE):
+        chunk = records[start : start + _MAX_RECEIVE]
+        entries = [
+            {"Id": str(n), "ReceiptHandle": str(r["receiptHandle"]), "VisibilityTimeout": hidden_s}
+            for n, r in enumerate(chunk)
+        ]
+        try:
+            answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("could not keep held records hidden", error=str(exc), count=len(chunk))
+            continue
+        if answer.get("Failed"):
+            logger.warning("could not keep some held records hidden", failed=answer["Failed"])
 
 
 def _as_record(message: Mapping[str, Any], like: Mapping[str, Any]) -> dict[str, Any]:

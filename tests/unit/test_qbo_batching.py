@@ -54,7 +54,7 @@ def test_batching_is_off_unless_set_and_applies_from_the_threshold() -> None:
     on = BatchSettings.from_environment({"CONNECTOR_QBO_BATCH_FROM": "4"})
     assert not on.applies({"shop": 3, "other": 3})
     assert on.applies({"shop": 4})
-    assert on.window_ms == 200
+    assert on.window_ms == 1000
 
 
 def test_a_bad_setting_is_a_clear_error() -> None:

@@ -251,6 +251,11 @@ class QboClient:
         self.realm_id = realm_id
         self.calls = 0
 
+    @property
+    def limiter(self) -> CallLimit | None:
+        """The company's limiter, if calls go through one (a batch route plans by it)."""
+        return self._limiter
+
     # -- reads ---------------------------------------------------------------------------
 
     def query(self, statement: str) -> list[dict[str, Any]]:

@@ -205,6 +205,22 @@ class RealmLimiter:
                 )
             return Lease(lease_id, self, kind, waited)
 
+    @property
+    def interval_s(self) -> float:
+        """Seconds between two of the company's requests (the GCRA's spacing)."""
+        return self.rules.interval_s
+
+    def ahead_s(self, kind: Kind = "single") -> float:
+        """Seconds until a call of ``kind`` could start, from the item as this process last
+        saw it (read once if never seen): a hint for planning, never a booking. Another
+        function may have booked since; ``acquire`` decides on the current item."""
+        item = self._current()
+        now = self._clock()
+        start = max(now, _number(item, "tat"), _number(item, "paused_until"))
+        if kind == "batch":
+            start = max(start, _number(item, "batch_tat"))
+        return start - now
+
     def release(self, lease_id: str) -> None:
         """Frees a call's slot. A failure to write is logged: the lease expires on its own."""
         try:
