@@ -133,6 +133,10 @@ def test_a_first_session_reads_every_item_and_customer_in_pages_and_queues_each_
     assert item is not None
     assert (item.name, item.category_path, item.kind) == ("Linen shirt", ("Shirts",), "inventory")
     assert item.currency == "USD"  # the company's home currency, from its preferences
+    shirts = company.item("Shirts")
+    assert shirts is not None
+    # An item a sub-item sits under is Desktop's category: the store makes no product of it.
+    assert changes.item(shirts.list_id).kind == "category"  # type: ignore[union-attr]
     assert (item.unit_price, item.qty_on_hand, item.description) == (
         Decimal("39.50"),
         Decimal("12"),

@@ -4,7 +4,8 @@ Desktop answers only inside a Web Connector session, so ``item`` and ``customer`
 snapshot the last session wrote (connector.ledgers.qbd.snapshots), and ``changed_since``
 lists snapshots by their TimeModified. None means the session never returned the record
 (an item deleted in QuickBooks is not reported by a modified-since query: the store keeps
-its product). Invoices do not travel from Desktop yet: ``invoice`` answers None and says why.
+its product). An item other items sit under ("Shirts" of "Shirts:Linen") is a category, as
+QuickBooks Online's Category items are. Invoices do not travel from Desktop yet: ``invoice`` answers None and says why.
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ class QbdChanges:
         )
 
     def item(self, ledger_id: str) -> LedgerItem | None:
-        return self._snapshots.item(self._connection_id, ledger_id)
+        """The item; one that sub-items sit under is Desktop's category, not a product."""
+        item = self._snapshots.item(self._connection_id, ledger_id)
+        if item is None or item.kind == "category":
+            return item
+        full_name = ":".join((*item.category_path, item.name))
+        if self._snapshots.is_parent(self._connection_id, full_name):
+            return item.model_copy(update={"kind": "category"})
+        return item
 
     def customer(self, ledger_id: str) -> LedgerCustomer | None:
         return self._snapshots.customer(self._connection_id, ledger_id)

@@ -447,7 +447,9 @@ class QbwcService:
         now = changes_session.now_utc()
         complete = list(page.complete)
         if page.records:
-            writes = self._snapshots.snapshot_puts(connection.id, page.records)
+            # Parents first: the worker must find an item's sub-items' mark when it reads it.
+            writes = self._snapshots.parent_puts(connection.id, page.records)
+            writes += self._snapshots.snapshot_puts(connection.id, page.records)
             messages = [changes_session.message_for(connection.id, r, now) for r in page.records]
             writes += [
                 self._audit.event_put(

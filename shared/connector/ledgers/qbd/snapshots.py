@@ -7,6 +7,8 @@ works from these snapshots (connector.ledgers.qbd.changes). Keys (pk / sk):
   <conn>#qbd#ledger_customer  / <ListID>   the customer likewise
   <conn>#qbd#changes          / <query>    the watermark of one query (ItemInventory, ...):
                                            the latest TimeModified of a query read to its end
+  <conn>#qbd#parents          / <FullName, casefolded>  an item some sub-item sits under:
+                                           Desktop's way of making a category
 A snapshot holds a customer's names and addresses; it expires retention_days after it was
 written, like the audit trail.
 """
@@ -61,6 +63,33 @@ class SnapshotStore:
             )
             for record in records
         ]
+
+    def parent_puts(self, connection_id: str, records: Sequence[Snapshot]) -> list[Write]:
+        """The writes that remember every item a sub-item of ``records`` sits under."""
+        parents = {
+            ":".join(record.category_path[:depth]).casefold()
+            for record in records
+            if isinstance(record, LedgerItem)
+            for depth in range(1, len(record.category_path) + 1)
+        }
+        return [
+            dynamo_batch.put(
+                self._table.name,
+                {
+                    "pk": f"{connection_id}#qbd#parents",
+                    "sk": parent,
+                    "expires_at": expires_at(self._retention_days),
+                },
+            )
+            for parent in sorted(parents)
+        ]
+
+    def is_parent(self, connection_id: str, full_name: str) -> bool:
+        item = self._table.get_item(
+            Key={"pk": f"{connection_id}#qbd#parents", "sk": full_name.casefold()},
+            ConsistentRead=True,
+        ).get("Item")
+        return item is not None
 
     def write_all(self, writes: Sequence[Write]) -> None:
         dynamo_batch.write_all(self._table.meta.client, writes)
