@@ -412,6 +412,14 @@ class Connection(_Settings):
     # QuickBooks → store directions (issue #13), `[connections.sync]` in the tenant file.
     sync: SyncDirections = SyncDirections()
 
+    @field_validator("id")
+    @classmethod
+    def _not_a_route(cls, value: str) -> str:
+        if value == "qbo":
+            # /webhooks/qbo/{connection} is QuickBooks Online's webhook route (decision 63).
+            raise ValueError("'qbo' names the QuickBooks webhook route; choose another id")
+        return value
+
     @field_validator("reconcile_every_minutes", mode="before")
     @classmethod
     def _whole_minutes(cls, value: object) -> object:

@@ -305,3 +305,19 @@ def test_the_simulated_company_s_own_webhooks_arrive_signed_and_are_queued(
     assert [(p["entity"], p["record_id"], p["source"]) for p in payloads] == [
         ("ledger_item", item["Id"], "ledger_webhook")
     ]
+
+
+def test_a_connection_cannot_be_named_after_the_quickbooks_route() -> None:
+    with pytest.raises(ValueError, match="'qbo' names the QuickBooks webhook route"):
+        TenantConfig.model_validate(
+            {
+                "tenant": "acme",
+                "connections": [
+                    {
+                        "id": "qbo",
+                        "store": {"kind": "woocommerce", "url": "https://shop.example.com"},
+                        "ledger": {"kind": "qbo"},
+                    }
+                ],
+            }
+        )
