@@ -842,7 +842,7 @@ class QbdCompany:
         parent: str | None = None,
         price: Decimal | str | None = None,
         desc: str | None = None,
-        quantity_on_hand: Decimal | str | None = None,
+        quantity_on_hand: Decimal | int | str | None = None,
         active: bool = True,
     ) -> str:
         """The bookkeeper adds an inventory, non-inventory or service item; its ListID."""
@@ -858,7 +858,7 @@ class QbdCompany:
         *,
         price: Decimal | str | None = None,
         desc: str | None = None,
-        quantity_on_hand: Decimal | str | None = None,
+        quantity_on_hand: Decimal | int | str | None = None,
         active: bool | None = None,
         name: str | None = None,
     ) -> QbdItem:

@@ -124,7 +124,7 @@ class Bookkeeper:
         parent: str | None = None,
         price: Decimal | str | None = None,
         desc: str | None = None,
-        quantity_on_hand: Decimal | str | None = None,
+        quantity_on_hand: Decimal | int | str | None = None,
         active: bool = True,
     ) -> ListRecord:
         if kind not in ("ItemInventory", "ItemNonInventory", "ItemService"):
@@ -159,7 +159,7 @@ class Bookkeeper:
         *,
         price: Decimal | str | None = None,
         desc: str | None = None,
-        quantity_on_hand: Decimal | str | None = None,
+        quantity_on_hand: Decimal | int | str | None = None,
         active: bool | None = None,
         name: str | None = None,
     ) -> ListRecord:
@@ -218,7 +218,7 @@ class Bookkeeper:
         *,
         price: Decimal | str | None,
         desc: str | None,
-        quantity_on_hand: Decimal | str | None,
+        quantity_on_hand: Decimal | int | str | None,
     ) -> None:
         if record.kind == "ItemInventory":
             if desc is not None:

@@ -1,0 +1,106 @@
+"""QuickBooks Desktop → WooCommerce end to end on the local runtime (issue #13 part 7).
+
+A bookkeeper changes stock and prices in the simulated QuickBooks Desktop company file; the
+simulated Web Connector's next scheduled run asks for the items modified since the last one,
+the qbwc function keeps each as a snapshot and queues it, and the sync function writes the
+simulated store's products through its REST API (Desktop items have no SKU: matched by name).
+Each change is written once; a run with nothing new writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+
+from connector.ledgers.qbd.password import hash_password
+from simulators.qbd import QbdCompany
+from simulators.testbed.clocks import TickingClock
+from simulators.testbed.deployment import Endpoints, Rig, deployment
+from simulators.testbed.online import STORE_KEYS, WEBHOOK_SECRET
+from simulators.woocommerce import WooSimulator
+
+DESK, USER, PASSWORD = "desk", "shop-sync", "correct horse battery"
+MUG, STICKERS = 10, 14  # the simulated store's "Ceramic Mug" and "Sticker Pack"
+
+
+def _connections(at: Endpoints) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": DESK,
+            "store": {"kind": "woocommerce", "url": at.store},
+            "ledger": {
+                "kind": "qbd",
+                "user_name": USER,
+                "sales_tax_item": "Sales Tax",
+                "max_returned": 2,
+            },
+            "mapping": {"fallback_item": "Sales"},
+            "sync": {"prices": "qbo_to_store", "inventory": "qbo_to_store"},
+        }
+    ]
+
+
+@pytest.fixture(scope="module")
+def woo() -> WooSimulator:
+    return WooSimulator(
+        consumer_key=STORE_KEYS["consumer_key"],
+        consumer_secret=STORE_KEYS["consumer_secret"],
+        clock=TickingClock(),
+        seed=3,
+    )
+
+
+@pytest.fixture(scope="module")
+def rig(woo: WooSimulator) -> Iterator[Rig]:
+    secrets = {
+        DESK: {
+            "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
+            "ledger": {"password_hash": hash_password(PASSWORD)},
+        }
+    }
+    with deployment("deskshop", _connections, secrets, store=woo) as running:
+        yield running
+
+
+def _run(rig: Rig, company: QbdCompany) -> None:
+    with rig.web_connector(DESK, USER, PASSWORD, company, noop_pause_s=0) as connector:
+        report = connector.run_session()
+    assert report.outcome == "done", (report.outcome, report.last_errors)
+    rig.drain()
+
+
+def _product(woo: WooSimulator, product_id: int) -> tuple[str, int | None]:
+    shown = woo.catalog.render_product(product_id)
+    return cast(str, shown["regular_price"]), shown["stock_quantity"]
+
+
+def test_desktop_stock_and_price_changes_reach_the_store_once(rig: Rig, woo: WooSimulator) -> None:
+    # Given the store's mug and stickers kept in QuickBooks Desktop as inventory items
+    company = QbdCompany()
+    company.add_item("ItemInventory", "Ceramic Mug", price="12.50", quantity_on_hand=5)
+    company.add_item("ItemInventory", "Sticker Pack", price="3.33", quantity_on_hand=120)
+    company.add_item("ItemInventory", "Not in the store", price="1.00", quantity_on_hand=1)
+
+    # When the Web Connector runs for the first time, every item's count reaches the store
+    _run(rig, company)
+    assert _product(woo, MUG) == ("12.50", 5)
+    assert _product(woo, STICKERS) == ("3.33", 120)
+    writes = woo.catalog.writes
+
+    # And when the bookkeeper changes a count and a price, the next run brings just those
+    company.edit_item("Ceramic Mug", quantity_on_hand=9)
+    company.edit_item("Sticker Pack", price="3.50")
+    _run(rig, company)
+    assert _product(woo, MUG) == ("12.50", 9)
+    assert _product(woo, STICKERS) == ("3.50", 120)
+    assert woo.catalog.writes == writes + 2  # each product written once
+
+    # And a run with nothing changed writes nothing (the watermark's second comes again)
+    _run(rig, company)
+    assert woo.catalog.writes == writes + 2
+    mug = company.item("Ceramic Mug")
+    assert mug is not None
+    events = [e.event for e in rig.audit_of(f"{DESK}#ledger_item#{mug.list_id}")]
+    assert events.count("updated") == 2, events  # first sight, then the new count
