@@ -398,9 +398,14 @@ def bench_imports(rounds: int) -> None:
         f"(CPU time, median of {rounds}; tracing off; target <= 1.5x)"
     )
     for row in rows:
+        libraries = (
+            ""
+            if row.libraries_ratio is None
+            else f" (its libraries alone {row.libraries_ratio:.2f}x)"
+        )
         print(
             f"  {row.name:<12} {row.wall_s * 1000:7.1f} ms wall {row.cpu_s * 1000:7.1f} ms CPU "
-            f"{row.ratio:5.2f}x bare"
+            f"{row.ratio:5.2f}x bare{libraries}"
         )
 
 

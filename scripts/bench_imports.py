@@ -10,6 +10,10 @@ Rounds run the bare import and every handler one after the other, so a busy mach
 alike; each figure is the median over rounds. The ratio is CPU time (user + system of the
 child), which the other processes on a shared machine disturb far less than wall time.
 
+Next to each handler, the same for its libraries alone (``LIBRARIES``, no project code): what
+its cold import costs at the least while it uses them at import, so that the table shows how
+much of a ratio is the project's and how much the libraries'.
+
 ``measure_imports()`` is what ``scripts/bench.py`` calls; run alone, this prints the table.
 """
 
@@ -37,6 +41,33 @@ REPORT = "; import sys; print(len(sys.modules), 'aws_xray_sdk' in sys.modules)"
 # Where a call to AWS made while importing would go: nothing listens on port 9 (discard).
 NO_AWS = "http://127.0.0.1:9"
 TARGET_RATIO = 1.5
+# The libraries each function's handler imports, with none of the project's code: the least
+# its cold import costs while it uses them at import (the "libraries" column). Pydantic is
+# every function's (settings, tenant and messages); Powertools' event handler the API
+# functions'; httpx the functions calling stores or QuickBooks Online; the batch utility,
+# the SQS record model and idempotency the sync worker's; lxml and cryptography (Web
+# Connector passwords) the Web Connector's.
+_PYDANTIC = "from pydantic import BaseModel, Field"
+_RESOLVER = "import aws_lambda_powertools.event_handler"
+TRACER = (
+    "from aws_lambda_powertools import Tracer; "
+    "Tracer(service='bench', patch_modules=('botocore', 'httpx'))"
+)
+LIBRARIES: dict[str, str] = {
+    "ingest": f"{_RESOLVER}; {_PYDANTIC}",
+    "sync": (
+        "import aws_lambda_powertools.utilities.batch; "
+        "from aws_lambda_powertools.utilities.parser.models import SqsRecordModel; "
+        f"import aws_lambda_powertools.utilities.idempotency; {_PYDANTIC}; import httpx"
+    ),
+    "oauth": f"{_RESOLVER}; {_PYDANTIC}; import httpx",
+    "qbo_token": f"{_PYDANTIC}; import httpx",
+    "qbwc": (
+        f"{_RESOLVER}; {_PYDANTIC}; import lxml.etree; "
+        "import cryptography.hazmat.primitives.kdf.scrypt"
+    ),
+    "reconcile": f"{_PYDANTIC}; import httpx",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +83,8 @@ class ImportTime:
     xray: bool
     # CPU time over the bare import's, with the same tracing (1.0 for the bare row).
     ratio: float
+    # The same for the function's libraries alone (LIBRARIES), None for the bare row.
+    libraries_ratio: float | None = None
 
 
 def deployed_environment(*, tracing: bool) -> dict[str, str]:
@@ -105,20 +138,26 @@ def _run_once(code: str, env: dict[str, str]) -> tuple[float, float, int, bool]:
 
 def measure_imports(rounds: int = 7, tracing: tuple[bool, ...] = (False, True)) -> list[ImportTime]:
     """The bare import and each deployed handler module's, for each tracing setting."""
-    targets = [("bare", BARE)] + [
-        (spec.name, f"import {spec.handler.rpartition('.')[0]}") for spec in resources.FUNCTIONS
-    ]
     rows: list[ImportTime] = []
     for traced in tracing:
         env = deployed_environment(tracing=traced)
+        targets = [("bare", BARE)] + [
+            (spec.name, f"import {spec.handler.rpartition('.')[0]}") for spec in resources.FUNCTIONS
+        ]
+        # Where it traces, a handler also has Powertools' Tracer patching botocore and httpx.
+        tracer = f"; {TRACER}" if traced else ""
+        targets += [(f"{n} libraries", f"{BARE}; {code}{tracer}") for n, code in LIBRARIES.items()]
         samples: dict[str, list[tuple[float, float, int, bool]]] = {n: [] for n, _ in targets}
         for _ in range(rounds):
             for name, code in targets:
                 samples[name].append(_run_once(code, env))
         bare_cpu = statistics.median(s[1] for s in samples["bare"])
         for name, code in targets:
+            if name.endswith(" libraries"):
+                continue
             runs = samples[name]
             cpu = statistics.median(s[1] for s in runs)
+            libraries = samples.get(f"{name} libraries")
             rows.append(
                 ImportTime(
                     name=name,
@@ -129,6 +168,9 @@ def measure_imports(rounds: int = 7, tracing: tuple[bool, ...] = (False, True)) 
                     modules=runs[-1][2],
                     xray=runs[-1][3],
                     ratio=cpu / bare_cpu,
+                    libraries_ratio=(
+                        statistics.median(s[1] for s in libraries) / bare_cpu if libraries else None
+                    ),
                 )
             )
     return rows
@@ -137,17 +179,19 @@ def measure_imports(rounds: int = 7, tracing: tuple[bool, ...] = (False, True)) 
 def print_table(rows: list[ImportTime], rounds: int) -> None:
     print(
         f"cold import, whole process (median of {rounds} rounds; x bare = CPU time over "
-        f"`{BARE}`'s; target <= {TARGET_RATIO}x)"
+        f"`{BARE}`'s; target <= {TARGET_RATIO}x; libraries = the function's libraries alone)"
     )
     for traced in sorted({row.tracing for row in rows}):
         print(f"  tracing {'on (as deployed)' if traced else 'off'}")
         print(
-            f"    {'module':<12} {'wall ms':>8} {'cpu ms':>8} {'x bare':>7} {'modules':>8}  X-Ray"
+            f"    {'module':<12} {'wall ms':>8} {'cpu ms':>8} {'x bare':>7} {'libraries':>10} "
+            f"{'modules':>8}  X-Ray"
         )
         for row in (r for r in rows if r.tracing == traced):
+            libraries = "" if row.libraries_ratio is None else f"{row.libraries_ratio:.2f}"
             print(
                 f"    {row.name:<12} {row.wall_s * 1000:8.1f} {row.cpu_s * 1000:8.1f} "
-                f"{row.ratio:7.2f} {row.modules:8d}  {'yes' if row.xray else 'no'}"
+                f"{row.ratio:7.2f} {libraries:>10} {row.modules:8d}  {'yes' if row.xray else 'no'}"
             )
 
 

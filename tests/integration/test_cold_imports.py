@@ -17,7 +17,7 @@ from functools import cache
 import pytest
 
 from connector import resources
-from scripts.bench_imports import deployed_environment
+from scripts.bench_imports import LIBRARIES, deployed_environment
 
 STORE_ADAPTERS = (
     "connector.stores.woocommerce",
@@ -133,3 +133,17 @@ def test_a_cold_start_neither_scans_for_pydantic_plugins_nor_builds_models_it_ne
         assert not any(models.values()), f"{module} built {models} while importing"
     # Records from QuickBooks for the store are built by the first one, in every function.
     assert not models["connector.ledger_records.LedgerItem"]
+
+
+@pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda spec: spec.name)
+def test_the_benchmarks_libraries_row_imports_only_what_the_handler_imports(
+    spec: resources.FunctionSpec,
+) -> None:
+    # make bench's "libraries" figure is a floor only if the handler does import all of it.
+    named = {
+        part.split()[1].rstrip(";")
+        for part in LIBRARIES[spec.name].split(";")
+        if part.split() and part.split()[0] in ("import", "from")
+    }
+    _, modules = imported(spec.handler.rpartition(".")[0], tracing=False)
+    assert named and named <= modules, f"not imported by {spec.name}: {named - modules}"
