@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulators.httpserver import Request, Response
 from simulators.woocommerce_catalogue import CATEGORIES, Person, Product
+from simulators.woocommerce_order_writes import OrderRefusal, OrderWrites
 from simulators.woocommerce_pricing import money
 from simulators.woocommerce_webhooks import php_json
 
@@ -55,10 +56,13 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("customers", "/customers"),
         ("customer", r"/customers/(\d+)"),
         ("currency", "/settings/general/woocommerce_currency"),
+        ("orders", "/orders"),
+        ("order", r"/orders/(\d+)"),
+        ("notes", r"/orders/(\d+)/notes"),
     )
 )
 # Writes to these are the catalogue's; their GETs stay with the store's own routes.
-_WRITE_ONLY = frozenset({"customers", "customer"})
+_WRITE_ONLY = frozenset({"customers", "customer", "orders", "order"})
 
 
 class CatalogError(Exception):
@@ -100,6 +104,7 @@ class WooCatalog:
         }
         self._more: dict[int, _Extras] = {}
         self.writes = 0  # successful writes (benchmarks and "written once" tests count them)
+        self.orders = OrderWrites(sim)
 
     # -- routing ----------------------------------------------------------------------
 
@@ -115,7 +120,7 @@ class WooCatalog:
         fired: list[tuple[str, int]] = []
         try:
             response = self._answer(request, authenticated, fired)
-        except CatalogError as exc:
+        except (CatalogError, OrderRefusal) as exc:
             data = {"status": exc.status, **exc.data}
             return _json({"code": exc.code, "message": exc.message, "data": data}, exc.status)
         for topic, record_id in fired:
@@ -168,6 +173,18 @@ class WooCatalog:
                 return _json(self._render_category(self._category(ids[0])))
             if name == "category" and method in ("PUT", "POST", "PATCH"):
                 return _json(self._update_category(ids[0], _body(request)))
+            if name == "orders" and method == "POST":
+                made = self.orders.create(_body(request))
+                self._wrote(fired, "order.created", made["id"])
+                return _json(made, 201)
+            if name == "order" and method in ("PUT", "POST", "PATCH"):
+                changed = self.orders.update(ids[0], _body(request))
+                self._wrote(fired, "order.updated", ids[0])
+                return _json(changed)
+            if name == "notes" and method == "POST":
+                return _json(self.orders.add_note(ids[0], _body(request)), 201)
+            if name == "notes" and method == "GET":
+                return _page(request, self.orders.notes(ids[0]))
             if name == "currency" and method == "GET":
                 return _json(self._currency_setting())
             if name == "customers" and method == "POST":

@@ -168,3 +168,84 @@ def test_writes_through_the_api_fire_the_store_webhooks(
         ("customer.created", got[2][1]["id"]),
     ]
     assert got[0][1]["regular_price"] == "14.00"
+
+
+CA = {"first_name": "Jane", "last_name": "Smith", "address_1": "1 Market St",
+      "city": "San Francisco", "state": "CA", "postcode": "94105", "country": "US"}  # fmt: skip
+
+
+def test_an_order_made_through_the_api_is_totalled_by_the_store(sim: WooSimulator) -> None:
+    # Lines by SKU at the prices given, taxed by the store's own rates for the address
+    taxed = _call(
+        sim,
+        "POST",
+        "orders",
+        {"billing": CA, "line_items": [{"sku": "MUG-01", "quantity": 2, "total": "20.00"}]},
+    )
+    assert taxed.status_code == 201
+    assert (taxed.json()["total"], taxed.json()["total_tax"]) == ("21.65", "1.65")  # 7.25 % + 1 %
+    # The zero-rate class takes no tax; the tax travels as an untaxed fee, to the cent
+    exact = _call(
+        sim,
+        "POST",
+        "orders",
+        {
+            "billing": CA,
+            "set_paid": True,
+            "line_items": [
+                {"sku": "MUG-01", "quantity": 3, "total": "37.50", "tax_class": "zero-rate"}
+            ],
+            "fee_lines": [{"name": "Tax", "total": "3.09", "tax_status": "none"}],
+            "meta_data": [{"key": "_qbo_doc_number", "value": "1042"}],
+        },
+    ).json()
+    assert (exact["total"], exact["total_tax"], exact["status"]) == ("40.59", "0.00", "processing")
+    assert exact["created_via"] == "rest-api" and exact["date_paid"] is not None
+    assert exact["line_items"][0]["sku"] == "MUG-01"
+    assert {m["key"]: m["value"] for m in exact["meta_data"]} == {"_qbo_doc_number": "1042"}
+
+
+def test_an_order_with_an_unknown_product_is_refused_and_notes_are_kept(
+    sim: WooSimulator,
+) -> None:
+    unknown = _call(sim, "POST", "orders", {"line_items": [{"sku": "NOPE", "quantity": 1}]})
+    assert (unknown.status_code, unknown.json()["code"]) == (
+        400,
+        "woocommerce_rest_invalid_product_id",
+    )
+    nothing = _call(sim, "POST", "orders", {"line_items": [{"quantity": 1}]})
+    assert nothing.json()["code"] == "woocommerce_rest_required_product_reference"
+    order = _call(sim, "POST", "orders", {"line_items": [{"product_id": 11, "quantity": 1}]})
+    order_id = order.json()["id"]
+    note = _call(sim, "POST", f"orders/{order_id}/notes", {"note": "Shipped by UPS"})
+    assert note.status_code == 201
+    listed = _call(sim, "GET", f"orders/{order_id}/notes").json()
+    assert [n["note"] for n in listed] == ["Shipped by UPS"]
+    missing = _call(sim, "POST", "orders/99999/notes", {"note": "x"})
+    assert missing.json()["code"] == "woocommerce_rest_order_invalid_id"
+
+
+def test_an_order_update_replaces_lines_and_changes_status(sim: WooSimulator) -> None:
+    made = _call(
+        sim, "POST", "orders", {"line_items": [{"product_id": 10, "quantity": 1, "total": "5.00"}]}
+    ).json()
+    item_id = made["line_items"][0]["id"]
+    changed = _call(
+        sim,
+        "PUT",
+        f"orders/{made['id']}",
+        {
+            "status": "completed",
+            "line_items": [
+                {"id": item_id, "quantity": 0},
+                {"sku": "PRINT-A2", "quantity": 2, "total": "40.00"},
+            ],
+        },
+    ).json()
+    assert changed["status"] == "completed"
+    assert [(i["sku"], i["quantity"], i["total"]) for i in changed["line_items"]] == [
+        ("PRINT-A2", 2, "40.00")
+    ]
+    assert changed["total"] == "40.00"
+    bad = _call(sim, "PUT", f"orders/{made['id']}", {"status": "shipped"})
+    assert bad.json()["code"] == "rest_invalid_param"
