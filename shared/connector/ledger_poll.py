@@ -109,10 +109,11 @@ class LedgerPoll:
         ).get("Item")
         if not item:
             return None
+        recent = item.get("recent")
         return Watermark(
             datetime.fromisoformat(str(item["watermark"])),
             str(item["realm_id"]),
-            frozenset(str(k) for k in item.get("recent", [])),
+            frozenset(str(k) for k in recent) if isinstance(recent, list) else frozenset(),
         )
 
     def _put_watermark(
