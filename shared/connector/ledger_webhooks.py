@@ -9,9 +9,11 @@ CloudEvents (``qbo.<entity>.<op>.v1``).
 
 Where its inputs live (decision 63): the verifier token in the connection's webhook secret
 (``webhook_verifier``), the only secret ingest may read (decision 51); the company (realm)
-the connection is connected to in the state table's ``<connection>#ledger_realm`` item,
+each connection is connected to in the state table's ``<connection>#ledger_realm`` item,
 written by the connect callback and by the change-feed poll, the only state item ingest
-may read. A change of another company is acknowledged, audited and ignored.
+may read. An Intuit app has one webhook URL for every company connected to it, so each
+event goes to the tenant's connections connected to its company, whichever connection's URL
+received it; a company no connection holds is acknowledged, audited and ignored.
 """
 
 from __future__ import annotations
@@ -274,50 +276,70 @@ class LedgerWebhookIngest:
             return IngestAnswer(400, str(exc))
         return self._queue_changes(connection, changes)
 
+    def _holders(self, realm_id: str, cache: dict[str, list[Connection]]) -> list[Connection]:
+        """The tenant's Online connections connected to ``realm_id`` (one Intuit app sends
+        every company's events to the one URL its portal holds)."""
+        if realm_id not in cache:
+            cache[realm_id] = [
+                c
+                for c in self._config.connections
+                if c.ledger.kind == "qbo" and self._realms.realm(c.id) == realm_id
+            ]
+        return cache[realm_id]
+
     def _queue_changes(self, connection: Connection, changes: list[EntityChange]) -> IngestAnswer:
-        realm = self._realms.realm(connection.id)
-        entities = wanted(connection.sync)
+        holders: dict[str, list[Connection]] = {}
         queued = kept = 0
         strangers: set[str] = set()
         for change in changes:
-            if change.realm_id != realm:
+            targets = self._holders(change.realm_id, holders)
+            if not targets:
                 strangers.add(change.realm_id)
                 continue
             entity = LEDGER_ENTITIES.get(change.name.lower())
-            if entity is None or entity not in entities:
-                continue  # not asked for by the connection's [connections.sync]
-            message, version = self._message(connection.id, entity, change)
-            try:
-                self._queue.send(message, version=version)
-            except QueueUnavailable as exc:
-                if not self._keep(message, version, str(exc)):
-                    return IngestAnswer(
-                        503, "could not queue the event; please retry", queued=queued, kept=kept
-                    )
-                kept += 1
-                continue
-            self._audit.append(
-                message.record_key,
-                "received",
-                f"QuickBooks webhook: {change.name} {change.operation} queued",
-                detail={"version": version, "event_id": change.event_id},
-            )
-            queued += 1
+            for target in targets:
+                if entity is None or entity not in wanted(target.sync):
+                    continue  # not asked for by the connection's [connections.sync]
+                message, version = self._message(target.id, entity, change)
+                try:
+                    self._queue.send(message, version=version)
+                except QueueUnavailable as exc:
+                    if not self._keep(message, version, str(exc)):
+                        return IngestAnswer(
+                            503,
+                            "could not queue the event; please retry",
+                            queued=queued,
+                            kept=kept,
+                        )
+                    kept += 1
+                    continue
+                self._audit.append(
+                    message.record_key,
+                    "received",
+                    f"QuickBooks webhook: {change.name} {change.operation} queued",
+                    detail={
+                        "version": version,
+                        "event_id": change.event_id,
+                        "received_by": connection.id,
+                    },
+                )
+                queued += 1
+        realm = self._realms.realm(connection.id)
         for stranger in sorted(strangers):
             # Acknowledged, so Intuit does not hold back later events behind it; recorded.
             self._audit.append(
                 f"{connection.id}#connection#qbo_webhook",
                 "ignored",
-                f"QuickBooks webhook for company {stranger}, which this connection is not "
-                f"connected to ({'company ' + realm if realm else 'no company recorded yet'}); "
-                "ignored",
+                f"QuickBooks webhook for company {stranger}, which no connection of this tenant "
+                f"is connected to ({connection.id}: "
+                f"{'company ' + realm if realm else 'no company recorded yet'}); ignored",
                 detail={"realm_id": stranger, "connected_realm_id": realm},
             )
             metrics.add_metric(name="WebhookIgnored", unit="Count", value=1)
         metrics.add_metric(name="WebhookQueued", unit="Count", value=queued)
         answer = "queued" if not kept else "received; kept for the next reconcile run"
         ignored = len(changes) - queued - kept
-        if ignored:
+        if ignored > 0:
             answer += f"; {ignored} not synced (another company, or not asked for)"
         return IngestAnswer(200, answer, queued=queued, kept=kept)
 

@@ -24,6 +24,7 @@ from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET
 
 VERIFIER = "intuit-verifier-token"
 REALM = "9341450000000001"
+OTHER_REALM = "9341450000000002"  # shop-c's company: the same Intuit app, another company
 LEDGER = {"client_id": "app", "client_secret": "s"}
 SECRETS = {
     "shop-a": {
@@ -60,6 +61,12 @@ def _config() -> TenantConfig:
                     "ledger": {"kind": "qbo"},
                     "sync": {"prices": "qbo_to_store"},
                 },
+                {
+                    "id": "shop-c",
+                    "store": store,
+                    "ledger": {"kind": "qbo"},
+                    "sync": {"customers": "both"},
+                },
                 {"id": "desk", "store": store, "ledger": {"kind": "qbd"}},
             ],
         }
@@ -79,7 +86,8 @@ def runtime() -> Iterator[LocalRuntime]:
         )
         # What the connect callback records when the merchant connects the company.
         realms.record("shop-a", REALM)
-        realms.record("shop-b", REALM)
+        realms.record("shop-b", "9341450000000003")
+        realms.record("shop-c", OTHER_REALM)
         yield running
 
 
@@ -321,3 +329,41 @@ def test_a_connection_cannot_be_named_after_the_quickbooks_route() -> None:
                 ],
             }
         )
+
+
+def test_an_event_goes_to_the_connection_connected_to_its_company_whichever_url_got_it(
+    runtime: LocalRuntime,
+) -> None:
+    # One Intuit app, one webhook URL in its portal (shop-a's), two companies connected.
+    body = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": OTHER_REALM,
+                    "dataChangeEvent": {
+                        "entities": [
+                            {"id": "7", "operation": "Update", "name": "Customer"},
+                            {"id": "11", "operation": "Update", "name": "Item"},
+                        ]
+                    },
+                },
+                {
+                    "realmId": REALM,
+                    "dataChangeEvent": {
+                        "entities": [{"id": "11", "operation": "Update", "name": "Item"}]
+                    },
+                },
+            ]
+        }
+    ).encode()
+
+    answer = _post(runtime, body, signature=_sign(body))
+
+    assert answer.status_code == 200, answer.text
+    payloads = [json.loads(m["Body"]) for m in _drain(runtime)]
+    assert sorted((p["connection_id"], p["entity"], p["record_id"]) for p in payloads) == [
+        ("shop-a", "ledger_item", "11"),  # shop-a takes prices
+        ("shop-c", "ledger_customer", "7"),  # shop-c takes customers only
+    ]
+    (received,) = _audit(runtime, "shop-c#ledger_customer#7")
+    assert received.detail["received_by"] == "shop-a"
