@@ -55,6 +55,7 @@ def _reconciler() -> Reconciler:
             queue=runtime.sync_queue,
             audit=runtime.audit,
             realms=LedgerRealms(runtime.settings.state_table, resource=runtime.dynamodb),
+            realm_for=lambda connection: runtime.qbo_tokens(connection).realm_id(),
         ),
     )
 

@@ -87,8 +87,13 @@ class LedgerPoll:
         realms: LedgerRealms | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         overlap: timedelta = OVERLAP,
+        realm_for: Callable[[Connection], str] | None = None,
     ) -> None:
         self._feed_for = feed_for
+        # The company an Online connection is connected to, without calling QuickBooks (the
+        # ledger secret's): recorded for ingest even while no direction is on, so webhooks
+        # are taken from the moment one is turned on.
+        self._realm_for = realm_for
         self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
         self._queue = queue
         self._audit = audit
@@ -139,6 +144,7 @@ class LedgerPoll:
         """One connection's poll; never raises for QuickBooks or AWS trouble (audited, and
         the watermark stays where it was for the next run)."""
         if not self.applies(connection):
+            self._note_realm(connection)
             return LedgerPollResult(connection.id, "off")
         now = self._clock()
         try:
@@ -157,6 +163,17 @@ class LedgerPoll:
             )
             metrics.add_metric(name="LedgerPollFailed", unit="Count", value=1)
             return LedgerPollResult(connection.id, "failed", error=str(exc)[:500])
+
+    def _note_realm(self, connection: Connection) -> None:
+        if connection.ledger.kind != "qbo" or self._realm_for is None or self._realms is None:
+            return
+        try:
+            realm = self._realm_for(connection)
+            if self._realms.realm(connection.id) != realm:
+                self._realms.record(connection.id, realm)
+        except (SyncError, BotoCoreError, ClientError) as exc:
+            # Not connected yet, or AWS trouble: the next run tries again; nothing is lost.
+            logger.info("company not recorded", connection_id=connection.id, error=str(exc)[:200])
 
     def _poll(self, connection: Connection, now: datetime) -> LedgerPollResult:
         feed = self._feed_for(connection)

@@ -123,6 +123,8 @@ def poller(runtime: LocalRuntime, api: Api, qbo_clock: Clock) -> LedgerPoll:
         audit=AuditTrail(runtime.env["CONNECTOR_AUDIT_TABLE"], resource=dynamodb),
         realms=LedgerRealms(table, resource=dynamodb),
         clock=lambda: datetime.fromtimestamp(qbo_clock.now, UTC),
+        # As the ledger secret says (the reconcile handler reads it through QboTokens).
+        realm_for=lambda connection: api.sim.realm_id,
     )
 
 
@@ -293,8 +295,8 @@ def test_quickbooks_failing_leaves_the_watermark_for_the_next_run(
     assert poller.poll(_connection()).queued == 1  # the next run catches up
 
 
-def test_a_connection_taking_nothing_from_quickbooks_is_not_polled(
-    api: Api, poller: LedgerPoll
+def test_a_connection_taking_nothing_from_quickbooks_is_not_polled_but_its_company_recorded(
+    runtime: LocalRuntime, api: Api, poller: LedgerPoll
 ) -> None:
     before = len(api.sim.request_log)
 
@@ -302,3 +304,9 @@ def test_a_connection_taking_nothing_from_quickbooks_is_not_polled(
 
     assert result.outcome == "off"
     assert len(api.sim.request_log) == before
+    assert poller.watermark("plain") is None
+    # Recorded for ingest, so its webhooks are taken as soon as a direction is turned on.
+    realms = LedgerRealms(
+        runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
+    )
+    assert realms.realm("plain") == api.sim.realm_id
