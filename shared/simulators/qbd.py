@@ -498,7 +498,11 @@ class QbdCompany:
             if child.tag not in _LIST_FILTERS | {"IncludeRetElement", "OwnerID", "AccountType"}:
                 raise QbStatus(1000, f"The simulated company does not filter by {child.tag}.")
         active = request.findtext("ActiveStatus") or "ActiveOnly"
-        records = sorted(self.lists.of_kind(kinds), key=lambda r: r.full_name.casefold())
+        # The list's own order: a parent, then its sub-items, then the next name.
+        records = sorted(
+            self.lists.of_kind(kinds),
+            key=lambda r: tuple(part.casefold() for part in r.full_name.split(":")),
+        )
         if active == "ActiveOnly":
             records = [r for r in records if r.is_active]
         elif active == "InactiveOnly":

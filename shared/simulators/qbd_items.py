@@ -133,9 +133,10 @@ class Bookkeeper:
             )
         over = None
         if parent is not None:
-            over = self._lists.by_name(("ItemInventory", "ItemNonInventory", "ItemService"), parent)
+            # QuickBooks offers as "Subitem of" only items of the same type.
+            over = self._lists.by_name((kind,), parent)
             if over is None:
-                raise KeyError(f"no item {parent!r} to put {name!r} under")
+                raise KeyError(f"no {kind} {parent!r} to put {name!r} under")
         fields: dict[str, list[etree._Element]] = {}
         if kind == "ItemInventory":
             self._account("Cost of Goods Sold", "CostOfGoodsSold")

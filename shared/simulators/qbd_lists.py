@@ -166,9 +166,8 @@ class Lists:
         parent_ref = body.find("ParentRef")
         parent = None
         if parent_ref is not None:
-            # A sub-item's parent is any item; a job's parent is a customer.
-            space = ITEM_KINDS if kind in ITEM_KINDS else (kind,)
-            parent = self.resolve(parent_ref, space, f"{kind}Add")
+            # A sub-item's parent is an item of its own type; a job's parent is a customer.
+            parent = self.resolve(parent_ref, (kind,), f"{kind}Add")
         record = self.add(kind, name, fields, parent=parent)
         active = body.findtext("IsActive")
         record.is_active = active != "false"

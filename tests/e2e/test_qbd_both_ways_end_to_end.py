@@ -22,6 +22,8 @@ from simulators.testbed.online import STORE_KEYS, WEBHOOK_SECRET
 from simulators.woocommerce import WooSimulator
 
 DESK, USER, PASSWORD = "desk", "shop-sync", "correct horse battery"
+# A second company file whose catalogue lives in QuickBooks: products made from its items.
+CATALOG, CATALOG_USER = "catalog", "catalog-sync"
 MUG, STICKERS = 10, 14  # the simulated store's "Ceramic Mug" and "Sticker Pack"
 
 
@@ -38,7 +40,18 @@ def _connections(at: Endpoints) -> list[dict[str, Any]]:
             },
             "mapping": {"fallback_item": "Sales"},
             "sync": {"prices": "qbo_to_store", "inventory": "qbo_to_store"},
-        }
+        },
+        {
+            "id": CATALOG,
+            "store": {"kind": "woocommerce", "url": at.store},
+            "ledger": {"kind": "qbd", "user_name": CATALOG_USER, "max_returned": 12},
+            "mapping": {"fallback_item": "Sales"},
+            "sync": {
+                "products": "qbo_to_store",
+                "prices": "qbo_to_store",
+                "inventory": "qbo_to_store",
+            },
+        },
     ]
 
 
@@ -55,17 +68,18 @@ def woo() -> WooSimulator:
 @pytest.fixture(scope="module")
 def rig(woo: WooSimulator) -> Iterator[Rig]:
     secrets = {
-        DESK: {
+        connection: {
             "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
             "ledger": {"password_hash": hash_password(PASSWORD)},
         }
+        for connection in (DESK, CATALOG)
     }
     with deployment("deskshop", _connections, secrets, store=woo) as running:
         yield running
 
 
-def _run(rig: Rig, company: QbdCompany) -> None:
-    with rig.web_connector(DESK, USER, PASSWORD, company, noop_pause_s=0) as connector:
+def _run(rig: Rig, company: QbdCompany, connection: str = DESK, user: str = USER) -> None:
+    with rig.web_connector(connection, user, PASSWORD, company, noop_pause_s=0) as connector:
         report = connector.run_session()
     assert report.outcome == "done", (report.outcome, report.last_errors)
     rig.drain()
@@ -104,3 +118,47 @@ def test_desktop_stock_and_price_changes_reach_the_store_once(rig: Rig, woo: Woo
     assert mug is not None
     events = [e.event for e in rig.audit_of(f"{DESK}#ledger_item#{mug.list_id}")]
     assert events.count("updated") == 2, events  # first sight, then the new count
+
+
+def test_a_desktop_catalogue_becomes_products_in_its_categories_and_50_counts_arrive_once(
+    rig: Rig, woo: WooSimulator
+) -> None:
+    # Given five ranges in QuickBooks Desktop, ten inventory sub-items each
+    company = QbdCompany()
+    for r in range(5):
+        company.add_item("ItemInventory", f"Range {r}", price="0", quantity_on_hand=0)
+        for i in range(10):
+            company.add_item(
+                "ItemInventory", f"Item {r}-{i}", parent=f"Range {r}", price=f"{10 + i}.25",
+                quantity_on_hand=i,
+            )  # fmt: skip
+    made_before = len(woo.products)
+
+    # When the Web Connector runs, each item becomes a product in its range's category,
+    # and no range becomes a product (twelve a page: "Range 1" ends the first page, its
+    # sub-items start the second)
+    _run(rig, company, CATALOG, CATALOG_USER)
+    made = {p.name: p for p in woo.products.values() if p.id not in _before_ids(woo, made_before)}
+    items = {f"Item {r}-{i}" for r in range(5) for i in range(10)}
+    assert items <= set(made) and not [name for name in made if name.startswith("Range")]
+    # (the company file's own service and non-inventory items become products too: with
+    # products on, every item the store lacks is made)
+    made = {name: product for name, product in made.items() if name in items}
+    shown = woo.catalog.render_product(made["Item 3-4"].id)
+    assert [c["name"] for c in shown["categories"]] == ["Range 3"]
+    assert (shown["regular_price"], shown["stock_quantity"]) == ("14.25", 4)
+    writes = woo.catalog.writes
+
+    # And when the bookkeeper counts stock again, all 50 counts reach the store, once each
+    for r in range(5):
+        for i in range(10):
+            company.edit_item(f"Range {r}:Item {r}-{i}", quantity_on_hand=100 + i)
+    _run(rig, company, CATALOG, CATALOG_USER)
+    assert [woo.catalog.render_product(p.id)["stock_quantity"] for p in made.values()] == [
+        100 + int(name.rsplit("-", 1)[1]) for name in made
+    ]
+    assert woo.catalog.writes == writes + 50
+
+
+def _before_ids(woo: WooSimulator, count: int) -> set[int]:
+    return set(sorted(woo.products)[:count])

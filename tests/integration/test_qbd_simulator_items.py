@@ -27,7 +27,7 @@ def _query(company: QbdCompany, kind: str, *, attrs: str = "", body: str = "") -
 @pytest.fixture
 def company() -> QbdCompany:
     company = QbdCompany()
-    company.add_item("ItemNonInventory", "Shirts", desc="All shirts")
+    company.add_item("ItemInventory", "Shirts", desc="All shirts")
     company.add_item(
         "ItemInventory",
         "Linen shirt",
@@ -158,8 +158,8 @@ def test_iterators_page_through_a_long_list_and_refuse_an_unknown_or_used_up_id(
         assert page.status_code == 0 and page.iterator_id == iterator
         remaining.append(page.iterator_remaining)
         seen += [r["FullName"] for r in page.rets]
-    assert remaining == [6, 3, 0]
-    assert len(seen) == len(set(seen)) == 9  # 7 socks, the scarf and the linen shirt
+    assert remaining == [7, 4, 1, 0]
+    assert len(seen) == len(set(seen)) == 10  # 7 socks, the scarf, the shirts and a shirt
     used_up = _query(company, "ItemInventory", attrs=f'iterator="Continue" iteratorID="{iterator}"')
     assert used_up.status_code == 3000 and iterator in used_up.status_message
     unknown = "{00000000-0000-4000-8000-000000000000}"
@@ -179,7 +179,7 @@ def test_an_iterator_ends_with_the_session_and_stop_lets_it_go(company: QbdCompa
     page = _query(
         company, "ItemInventory", attrs='iterator="Start"', body="<MaxReturned>1</MaxReturned>"
     )
-    assert page.iterator_remaining == 1
+    assert page.iterator_remaining == 2
     company.close_session()
     company.open_session()
     expired = _query(

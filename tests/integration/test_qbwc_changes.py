@@ -41,7 +41,7 @@ def rig(qbwc_rig: QbwcRigs) -> Iterator[QbwcRig]:
 @pytest.fixture()
 def company() -> QbdCompany:
     company = QbdCompany()
-    company.add_item("ItemNonInventory", "Shirts", desc="All shirts", price="0")
+    company.add_item("ItemInventory", "Shirts", desc="All shirts", price="0", quantity_on_hand=0)
     company.add_item(
         "ItemInventory",
         "Linen shirt",

@@ -186,7 +186,9 @@ def test_pages_stay_within_the_message_budget_and_a_watermark_moves_only_on_a_wh
         ],
         currency="USD",
     )
-    assert [r.ledger_id for r in page.records] == ["1", "2"]
+    assert [r.ledger_id for r in page.kept] == ["1", "2"]  # kept as snapshots, both
+    # The page's last item waits: the next page shows whether its sub-items follow it.
+    assert [r.ledger_id for r in page.queued] == ["1"]
     assert page.complete == []  # inventory has pages left; non-inventory lost a record
     assert "3: the sales price 'x' is not a number" in page.problems[0]
     requests, purposes = changes_session.plan(progress, connection, prefix="m2")
@@ -209,6 +211,7 @@ def test_pages_stay_within_the_message_budget_and_a_watermark_moves_only_on_a_wh
         currency="USD",
     )
     assert page.complete == ["ItemInventory", "ItemService"]
+    assert [r.ledger_id for r in page.queued] == ["1"]  # the restart let the held one go
     # The latest TimeModified of the query, as QuickBooks wrote it; nothing returned: none.
     assert changes_session.watermark_of(progress, "ItemInventory") == "2026-01-05T10:00:00-05:00"
     assert changes_session.watermark_of(progress, "ItemService") is None
@@ -219,3 +222,36 @@ def test_pages_stay_within_the_message_budget_and_a_watermark_moves_only_on_a_wh
     )
     assert refused.complete == [] and refused.problems == ["CustomerQuery refused (3250): off"]
     assert changes_session.plan(progress, connection, prefix="m5") == ([], {})
+
+
+def test_a_parent_at_a_page_end_waits_for_the_page_that_shows_its_sub_items() -> None:
+    connection = _connection({"products": "qbo_to_store"})
+    progress = changes_session.start(connection, {})
+    at = "2026-01-05T09:00:00-05:00"
+    purposes = {"p1": "ItemInventory"}
+    first = changes_session.read(
+        progress,
+        purposes,
+        [
+            _rs(
+                "p1",
+                "ItemInventory",
+                [("ItemInventoryRet", _item("A", at)), ("ItemInventoryRet", _item("B", at))],
+                remaining=2,
+            )
+        ],
+        currency=None,
+    )
+    assert [r.ledger_id for r in first.queued] == ["A"]
+    purposes = {"p2": "ItemInventory"}
+    child = _item("C", at, Name="C", FullName="B:C")
+    second = changes_session.read(
+        progress,
+        purposes,
+        [_rs("p2", "ItemInventory", [("ItemInventoryRet", child)], remaining=0)],
+        currency=None,
+    )
+    # B goes with its sub-item's page, whose parent mark is written before any message.
+    assert [r.ledger_id for r in second.queued] == ["B", "C"]
+    assert [r.category_path for r in second.kept] == [("B",)]
+    assert second.complete == ["ItemInventory"] and progress["read"] == 3

@@ -66,6 +66,7 @@ def start(connection: Connection, watermarks: dict[str, str]) -> dict[str, Any]:
             "latest": None,
             "status": "todo",
             "unreadable": 0,
+            "held": None,
         }
         for kind in wanted(connection)
     }
@@ -103,12 +104,13 @@ def restart(progress: dict[str, Any], purposes: dict[str, str]) -> None:
     for kind in purposes.values():
         state = progress.get("kinds", {}).get(kind)
         if state is not None and state["status"] in ("todo", "paging"):
-            state.update(iterator=None, status="todo")
+            state.update(iterator=None, status="todo", held=None)
 
 
 @dataclass
 class PageRead:
-    records: list[Snapshot] = field(default_factory=list)
+    kept: list[Snapshot] = field(default_factory=list)  # snapshots (and parent marks) to write
+    queued: list[Snapshot] = field(default_factory=list)  # one sync message each
     complete: list[str] = field(default_factory=list)  # queries whose last page came back
     problems: list[str] = field(default_factory=list)
 
@@ -134,35 +136,48 @@ def read(
         state = progress["kinds"][kind]
         response = by_id.get(request_id)
         if response is None:
-            state["status"] = "failed"
+            state.update(status="failed", held=None)
             out.problems.append(f"{kind}Query was not answered")
             continue
         if response.status_code not in (STATUS_OK, STATUS_NO_MATCH):
-            state["status"] = "failed"
+            state.update(status="failed", held=None)
             out.problems.append(
                 f"{kind}Query refused ({response.status_code}): {response.status_message}"
             )
             continue
+        page: list[Snapshot] = []
         for tag, ret in zip(response.ret_kinds, response.rets, strict=True):
             try:
                 if kind == "Customer":
                     if not is_job(ret):
-                        out.records.append(customer_from_ret(ret))
+                        page.append(customer_from_ret(ret))
                 else:
-                    out.records.append(item_from_ret(tag, ret, currency=currency))
+                    page.append(item_from_ret(tag, ret, currency=currency))
             except UnreadableRecord as exc:
                 state["unreadable"] += 1
                 out.problems.append(f"{kind}Query returned a record that cannot be read: {exc}")
                 continue
             if ret.get("TimeModified"):
                 state["latest"] = _later(state["latest"], str(ret["TimeModified"]))
+        out.kept += page
+        held = state.get("held")
+        sendable = [LedgerItem.model_validate_json(held), *page] if held else page
+        state["held"] = None
+        if response.iterator_remaining and kind != "Customer" and sendable:
+            # QuickBooks lists a parent item right before its sub-items (a sub-item is of its
+            # parent's type): the page's last item waits for the next page, which shows
+            # whether sub-items follow, so the store never takes a category for a product.
+            last = sendable[-1]
+            state["held"] = last.model_dump_json()
+            sendable = sendable[:-1]
+        out.queued += sendable
         if response.iterator_remaining:
             state.update(iterator=response.iterator_id, status="paging")
         else:
             state.update(iterator=None, status="done")
             if not state["unreadable"]:
                 out.complete.append(kind)
-    progress["read"] = int(progress.get("read", 0)) + len(out.records)
+    progress["read"] = int(progress.get("read", 0)) + len(out.queued)
     return out
 
 

@@ -446,11 +446,11 @@ class QbwcService:
         )
         now = changes_session.now_utc()
         complete = list(page.complete)
-        if page.records:
+        if page.kept or page.queued:
             # Parents first: the worker must find an item's sub-items' mark when it reads it.
-            writes = self._snapshots.parent_puts(connection.id, page.records)
-            writes += self._snapshots.snapshot_puts(connection.id, page.records)
-            messages = [changes_session.message_for(connection.id, r, now) for r in page.records]
+            writes = self._snapshots.parent_puts(connection.id, page.kept)
+            writes += self._snapshots.snapshot_puts(connection.id, page.kept)
+            messages = [changes_session.message_for(connection.id, r, now) for r in page.queued]
             writes += [
                 self._audit.event_put(
                     m.record_key,
@@ -468,7 +468,8 @@ class QbwcService:
                 # The snapshots stay; the watermarks do not move, so the next session sends again.
                 page.problems.append(f"the sync queue refused QuickBooks changes: {exc}")
                 for state in session.changes["kinds"].values():
-                    state["status"] = "failed" if state["status"] != "done" else state["status"]
+                    if state["status"] != "done":
+                        state.update(status="failed", held=None)
                 complete = []
         for kind in complete:
             mark = changes_session.watermark_of(session.changes, kind)
@@ -478,8 +479,8 @@ class QbwcService:
             session.last_error = "; ".join(page.problems)[:2000]
             session.changes["problem"] = page.problems[0][:300]
             logger.warning("QuickBooks changes not all kept", problems=page.problems[:5])
-        if page.records:
-            logger.info("QuickBooks changes queued for the store", records=len(page.records))
+        if page.queued:
+            logger.info("QuickBooks changes queued for the store", records=len(page.queued))
 
     def _hand_out(self, session: Session, connection: Connection, message: dict[str, Any]) -> str:
         """Send a planned message: its writes become "sent" (outcome unknown until answered)."""
