@@ -252,6 +252,19 @@ for _query in QUERY_KINDS:
         qbxml.query_page, _query, request_id="1", max_returned=100, iterator_id=ITERATOR
     )
 
+# The QuickBooks → store session's pages (issue #13): the watermark is QuickBooks' own text.
+for _changes in qbxml_queries.CHANGES_KINDS:
+    BUILDERS[f"{_changes}Query changed since"] = partial(
+        qbxml_queries.changes_page,
+        _changes,
+        request_id="1",
+        max_returned=100,
+        modified_since="2026-01-05T09:00:00-05:00",
+    )
+    BUILDERS[f"{_changes}Query changes continue"] = partial(
+        qbxml_queries.changes_page, _changes, request_id="1", max_returned=100, iterator_id=ITERATOR
+    )
+
 
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_every_request_is_valid_qbxml(schema: tuple[str, etree.XMLSchema], name: str) -> None:
