@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from connector.ledgers.qbo.tokens import QboTokens
     from connector.stores.port import Store, WebhookReader
     from connector.stores.registry import StoreLookups
-    from connector.stores.writes import StoreWrites
+    from connector.stores.writes import StoreOrderWrites
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Runtime:
     # Per QuickBooks Online company: its limiter (the item it last saw outlives a record).
     limiters: dict[str, RealmLimiter] = field(default_factory=dict)
     # Per connection: its store's write adapter (issue #13).
-    _store_writes: dict[str, StoreWrites] = field(default_factory=dict, init=False, repr=False)
+    _store_writes: dict[str, StoreOrderWrites] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -285,7 +285,7 @@ class Runtime:
 
         return QboChanges(self.qbo_client(connection))
 
-    def store_writes(self, connection: Connection) -> StoreWrites:
+    def store_writes(self, connection: Connection) -> StoreOrderWrites:
         """The connection's store, written (kept: it remembers the store's currency)."""
         found = self._store_writes.get(connection.id)
         if found is None:

@@ -37,7 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connector import capacity, outcomes
-from connector.both_ways.port import BothWays
+from connector.both_ways.port import FROM_LEDGER, OWN_DOCUMENTS, BothWays
 from connector.config import Connection
 from connector.errors import NoCapacityYet, PermanentError, ServicePaused, TransientError
 from connector.health import HealthMarks
@@ -351,6 +351,10 @@ class SyncWorker:
     def _sync_order(self, message: SyncMessage, connection: Connection) -> SyncResult:
         key = message.record_key
         previous = self._state.get_sync_state(key)
+        if previous is not None and previous.ledger_type == FROM_LEDGER:
+            # Made by the connector from a QuickBooks invoice (issue #13): QuickBooks has it.
+            why = f"made by the connector from QuickBooks invoice {previous.ledger_id}; not posted"
+            return self._skip(key, previous, why, _stamp(message.modified_at))
         store = self._store_for(connection)
         # A delete delivery is only a claim (a captured one replays for ever: WooCommerce
         # signs no time), so deletes are fetched like updates: only the store's own word
@@ -467,6 +471,9 @@ class SyncWorker:
                 update={"content_hash": digest, "store_modified_at": order.modified_at.isoformat()}
             ),
         )
+        if connection.sync.qbo_invoices_to_orders and posted.ledger_id:
+            # Its QuickBooks webhook must not make it a store order (connector.both_ways).
+            self._state.put_mapping(connection.id, OWN_DOCUMENTS, posted.ledger_id, key)
         if posted.operation == "queued":
             return SyncResult("queued", f"{posted.ledger_type} for the Web Connector")
         result: Outcome = "posted" if posted.operation == "created" else posted.operation

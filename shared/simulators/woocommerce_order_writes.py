@@ -7,9 +7,11 @@ As ``WC_REST_Orders_V2_Controller`` does: a line item names its product by ``pro
 (strings, ex tax) and ``tax_class`` may be given, else the product's price times the quantity;
 the store then calculates taxes itself (``calculate_totals``) from its own rates for the order's
 address and each line's tax class (``zero-rate`` has none), and taxable fee lines are taxed at
-the standard rate. ``set_paid`` marks the order paid (status ``processing``). An update may
-change the status, addresses, note and meta, and the lines: an item with its ``id`` and
-quantity 0 is removed, one without an ``id`` is added; the order is totalled again.
+the standard rate. ``set_paid`` marks the order paid (one awaiting payment becomes
+``processing``; a ``completed`` one stays so). An update may
+change the status, addresses, note and meta, and the lines: a line item with its ``id`` and
+quantity 0, or a fee line with its ``id`` and ``name`` null, is removed; one without an ``id``
+is added; the order is totalled again.
 ``order.created`` / ``order.updated`` fire for each write.
 """
 
@@ -73,7 +75,7 @@ class OrderWrites:
         sim = self._sim
         status = _status(body.get("status", "pending"))
         if body.get("set_paid") is True:
-            status = "processing"
+            status = _paid(status)
         customer_id = _int(body, "customer_id") or 0
         if customer_id and customer_id not in sim._customers:
             raise OrderRefusal(
@@ -138,11 +140,11 @@ class OrderWrites:
         doc = stored.doc
         status = _status(body["status"]) if "status" in body else None
         if body.get("set_paid") is True:
-            status = "processing"
+            status = _paid(status or doc["status"])
         lines = [self._line(raw) for raw in _list(body, "line_items") if "id" not in raw]
         fees = [self._fee(raw) for raw in _list(body, "fee_lines") if "id" not in raw]
-        gone_lines = _removed(_list(body, "line_items"))
-        gone_fees = _removed(_list(body, "fee_lines"))
+        gone_lines = _removed(_list(body, "line_items"), "quantity", 0)
+        gone_fees = _removed(_list(body, "fee_lines"), "name", None)
         if "line_items" in body or "fee_lines" in body:
             api.lines = [line for line in api.lines if line.item_id not in gone_lines] + lines
             api.fees = [fee for fee in api.fees if fee.item_id not in gone_fees] + fees
@@ -270,12 +272,22 @@ def _ids(lines: list[int], fees: list[int], sim: WooSimulator) -> Callable[[], i
     return next_id
 
 
-def _removed(raws: list[Any]) -> set[int]:
+def _removed(raws: list[Any], key: str, value: Any) -> set[int]:
+    """Items an update deletes: a line item given with quantity 0, a fee line with name null."""
     return {
         int(raw["id"])
         for raw in raws
-        if isinstance(raw, dict) and isinstance(raw.get("id"), int) and raw.get("quantity") == 0
+        if isinstance(raw, dict)
+        and isinstance(raw.get("id"), int)
+        and key in raw
+        and raw[key] == value
     }
+
+
+def _paid(status: str) -> str:
+    """``WC_Order::payment_complete``: an order awaiting payment becomes processing; one
+    already completed (or processing) keeps its status."""
+    return "processing" if status in ("pending", "on-hold", "failed", "cancelled") else status
 
 
 def _status(value: Any) -> str:

@@ -18,13 +18,20 @@ import pytest
 from connector.both_ways.apply import LedgerToStore
 from connector.both_ways.written import WrittenStore
 from connector.config import Connection
-from connector.ledger_records import LedgerChange, LedgerCustomer, LedgerInvoice, LedgerItem
+from connector.ledger_records import (
+    LedgerChange,
+    LedgerCustomer,
+    LedgerInvoice,
+    LedgerInvoiceLine,
+    LedgerItem,
+)
 from connector.messages import SyncMessage
 from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.sync import SyncResult, SyncWorker
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
+from simulators.woocommerce import LineSpec, OrderSpec
 
 SHOP, REMAKE, NOTHING = "shop", "remake", "nothing"
 ALL_PRODUCT_FIELDS = {
@@ -32,6 +39,7 @@ ALL_PRODUCT_FIELDS = {
     "prices": "qbo_to_store",
     "inventory": "qbo_to_store",
     "customers": "both",
+    "qbo_invoices_to_orders": True,
 }
 
 
@@ -61,6 +69,7 @@ class Ledger:
     def __init__(self) -> None:
         self.items: dict[str, LedgerItem] = {}
         self.customers: dict[str, LedgerCustomer] = {}
+        self.invoices: dict[str, LedgerInvoice] = {}
 
     def item(self, ledger_id: str) -> LedgerItem | None:
         return self.items.get(ledger_id)
@@ -69,7 +78,7 @@ class Ledger:
         return self.customers.get(ledger_id)
 
     def invoice(self, ledger_id: str) -> LedgerInvoice | None:
-        return None
+        return self.invoices.get(ledger_id)
 
     def changed_since(self, since: datetime) -> list[LedgerChange]:
         return []
@@ -347,3 +356,136 @@ def test_a_quickbooks_customer_edit_reaches_the_store_and_its_echo_goes_no_furth
     echoed = worker.process(message)
     assert echoed.outcome == "skipped" and "own write from QuickBooks" in echoed.detail
     assert len(rig.qbo.request_log) == calls
+
+
+def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
+    base: dict[str, Any] = {
+        "ledger_id": str(next(_ids)),
+        "version": "0",
+        "doc_number": "QB-1042",
+        "customer_ledger_id": "58",
+        "customer_name": "Tom Baker",
+        "customer_email": "tom.baker@example.net",
+        "currency": "USD",
+        "txn_date": now_utc(),
+        "lines": (
+            LedgerInvoiceLine(
+                item_ledger_id="1",
+                item_name="Ceramic Mug",
+                sku="MUG-01",
+                quantity=Decimal("3"),
+                unit_price=Decimal("12.50"),
+                amount=Decimal("37.50"),
+            ),
+            LedgerInvoiceLine(
+                item_ledger_id="2",
+                item_name="Art Print",
+                sku="PRINT-A2",
+                quantity=Decimal("1"),
+                unit_price=Decimal("24.99"),
+                amount=Decimal("24.99"),
+            ),
+        ),
+        "tax_total": Decimal("5.16"),
+        "total": Decimal("67.65"),
+        "balance": Decimal("0"),
+        "billing": Address(
+            line1="9 Ocean Ave", city="Santa Monica", region="CA", postcode="90401", country="US"
+        ),
+    }
+    invoice = LedgerInvoice.model_validate(base | fields)
+    ledger.invoices[invoice.ledger_id] = invoice
+    return invoice
+
+
+def _order_of(rig: QboRig, invoice: LedgerInvoice) -> dict[str, Any]:
+    state = rig.state_of(f"{SHOP}#ledger_invoice#{invoice.ledger_id}")
+    assert state is not None and state.doc_number, "the invoice's store order"
+    return dict(rig.woo.get_order(int(state.doc_number)))
+
+
+def test_an_invoice_made_in_quickbooks_becomes_one_store_order_to_the_cent(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    when = datetime(2026, 12, 3, 15, 0, tzinfo=now_utc().tzinfo)
+    invoice = _invoice(
+        ledger, ship_date=when, ship_method="UPS Ground", tracking_number="1Z999AA10123456784"
+    )
+    made = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
+    assert made.outcome == "posted", made.detail
+
+    order = _order_of(rig, invoice)
+    assert order["total"] == "67.65" and order["status"] == "completed"
+    assert [(i["sku"], i["quantity"], i["total"]) for i in order["line_items"]] == [
+        ("MUG-01", 3, "37.50"),
+        ("PRINT-A2", 1, "24.99"),
+    ]
+    assert [(f["name"], f["total"]) for f in order["fee_lines"]] == [("Tax", "5.16")]
+    meta = {m["key"]: m["value"] for m in order["meta_data"]}
+    assert meta == {"_qbo_invoice_id": invoice.ledger_id, "_qbo_doc_number": "QB-1042"}
+    notes = [n["note"] for n in rig.woo.catalog.orders.notes(order["id"])]
+    assert "Made from QuickBooks invoice QB-1042" in notes[-1]
+    assert notes[0] == (
+        "Shipment from QuickBooks: shipped 2026-12-03, via UPS Ground, "
+        "tracking number 1Z999AA10123456784."
+    )
+    # The same invoice again makes no second order
+    before = len(rig.woo.order_ids())
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "skipped"
+    assert len(rig.woo.order_ids()) == before
+
+    # And the store's order.created for it goes no further: nothing is posted to QuickBooks
+    rig.sync(SHOP, "order.created", order["id"])
+    assert rig.documents("Invoice", order["id"]) == []
+    assert (
+        "made by the connector from QuickBooks invoice" in rig.audit(SHOP, order["id"])[-1].outcome
+    )
+
+
+def test_a_discount_is_an_adjustment_and_a_void_cancels_the_order(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    # 62.49 of lines, 5.16 tax, 6.25 off: the total the invoice says, whatever made it
+    invoice = _invoice(ledger, total=Decimal("61.40"), balance=Decimal("61.40"))
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "posted"
+    order = _order_of(rig, invoice)
+    assert (order["total"], order["status"]) == ("61.40", "pending")
+    assert ("Adjustment (QuickBooks)", "-6.25") in [
+        (f["name"], f["total"]) for f in order["fee_lines"]
+    ]
+    # Paid in part, then voided in QuickBooks
+    ledger.invoices[invoice.ledger_id] = invoice.model_copy(update={"balance": Decimal("20")})
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "updated"
+    assert _order_of(rig, invoice)["status"] == "on-hold"
+    ledger.invoices[invoice.ledger_id] = invoice.model_copy(update={"voided": True})
+    _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
+    assert _order_of(rig, invoice)["status"] == "cancelled"
+
+
+def test_the_connector_s_own_invoice_is_not_made_into_an_order(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    # A store order the connector posted to QuickBooks
+    placed = rig.woo.create_order(OrderSpec(lines=[LineSpec(10, 1)], customer_id=2))
+    rig.sync(SHOP, "order.created", placed["id"])
+    (posted,) = rig.documents("Invoice", placed["id"])
+    orders = len(rig.woo.order_ids())
+    # comes back from QuickBooks (a webhook for its creation, or a payment applied to it)
+    invoice = _invoice(ledger, ledger_id=str(posted["Id"]), total=Decimal(str(posted["TotalAmt"])))
+    result = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
+    assert result.outcome == "skipped" and "the connector's own document" in result.detail
+    assert len(rig.woo.order_ids()) == orders
+
+
+def test_an_invoice_line_without_a_store_sku_parks_the_invoice(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    line = LedgerInvoiceLine(
+        item_ledger_id="9", item_name="Consulting", sku=None, quantity=Decimal("1"),
+        unit_price=Decimal("50"), amount=Decimal("50"),
+    )  # fmt: skip
+    invoice = _invoice(ledger, lines=(line,), tax_total=Decimal("0"), total=Decimal("50"))
+    orders = len(rig.woo.order_ids())
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "parked"
+    assert "line 1 of QuickBooks invoice QB-1042 ('Consulting') has no SKU" in parked[-1]
+    assert len(rig.woo.order_ids()) == orders

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from connector.both_ways.customers import CustomerToStore
 from connector.both_ways.echo import own_customer_write
+from connector.both_ways.invoices import InvoiceToOrder
 from connector.both_ways.items import ItemToProduct
 from connector.both_ways.result import Applied
 from connector.both_ways.written import WrittenStore
@@ -20,7 +21,7 @@ from connector.ledgers.changes import LedgerChanges
 from connector.messages import SyncMessage
 from connector.model import Customer
 from connector.state import AuditTrail, ConcurrentUpdate, StateStore, SyncState, now_utc
-from connector.stores.writes import StoreWrites
+from connector.stores.writes import StoreOrderWrites
 
 
 class LedgerToStore:
@@ -31,7 +32,7 @@ class LedgerToStore:
         audit: AuditTrail,
         written: WrittenStore,
         changes_for: Callable[[Connection], LedgerChanges],
-        writes_for: Callable[[Connection], StoreWrites],
+        writes_for: Callable[[Connection], StoreOrderWrites],
         mapped_keys: Callable[[Connection, str], list[str]] | None = None,
     ) -> None:
         self._state = state
@@ -72,11 +73,12 @@ class LedgerToStore:
                     written=self._written,
                 ).apply(key, customer)
         else:
-            applied = Applied(
-                "skipped",
-                f"{message.entity} → store is not carried yet (QuickBooks invoices to store "
-                "orders come later)",
-            )
+            applied = InvoiceToOrder(
+                connection=connection,
+                writes=self._writes_for(connection),
+                written=self._written,
+                state=self._state,
+            ).apply(key, changes.invoice(message.record_id), message.record_id)
         return self._record(key, message.record_id, applied)
 
     def _record(self, key: str, ledger_id: str, applied: Applied) -> Applied:

@@ -19,3 +19,11 @@ class BothWays(Protocol):
         """The ledger record a store customer's current fields were written from by the
         connector (its own write coming back), or None."""
         ...
+
+
+# The sync state's ledger_type of a store order the connector made from a QuickBooks invoice:
+# the store → QuickBooks path skips it (its store webhooks are the connector's own echo).
+FROM_LEDGER = "from_ledger"
+# The mapping kind naming the QuickBooks documents the connector posted for store orders
+# (document id -> the order's record key): those invoices never become store orders.
+OWN_DOCUMENTS = "ledger-docs"

@@ -9,9 +9,10 @@ field's value as written. The next change compares with it (``fields.to_write``)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 
@@ -42,3 +43,21 @@ class WrittenStore:
             **written.model_dump(exclude_none=True),
         }
         self._table.put_item(Item=dict(item))
+
+    def invoices_from(self, connection_id: str) -> date:
+        """The day the connection first carried QuickBooks invoices (set on first asking)."""
+        key = {"pk": f"{connection_id}#both_ways", "sk": "INVOICES_FROM"}
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if item:
+            return date.fromisoformat(str(item["day"]))
+        day = datetime.now(UTC).date()
+        try:
+            self._table.put_item(
+                Item={**key, "day": day.isoformat()},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return self.invoices_from(connection_id)
+        return day

@@ -18,7 +18,7 @@ from connector.errors import PermanentError
 from connector.secrets import SecretVault
 from connector.stores.lookups import StoreLookups
 from connector.stores.port import Store, WebhookReader, WebhookRegistration
-from connector.stores.writes import StoreWrites
+from connector.stores.writes import StoreOrderWrites
 
 __all__ = [
     "ADAPTERS",
@@ -102,7 +102,9 @@ def open_webhooks(
     return _adapter(connection).open_hooks(connection, vault, http)
 
 
-def open_writes(connection: Connection, *, vault: SecretVault, http: httpx.Client) -> StoreWrites:
+def open_writes(
+    connection: Connection, *, vault: SecretVault, http: httpx.Client
+) -> StoreOrderWrites:
     """The connection's store, written (issue #13: QuickBooks → store). Only WooCommerce has a
     write adapter yet; for another store a ledger record is parked with that reason."""
     if connection.store.kind == "woocommerce":

@@ -27,13 +27,15 @@ from connector.stores.port import (
     StoreRecordNotFound,
     StoreRequestRejected,
 )
-from connector.stores.woocommerce_client import GONE_PRODUCT, WooClient
+from connector.stores.woocommerce_client import GONE_ORDER, GONE_PRODUCT, WooClient
 from connector.stores.woocommerce_payloads import WooAddress, WooError
 from connector.stores.woocommerce_store import open_client
 from connector.stores.writes import (
     CustomerFields,
+    OrderFields,
     ProductFields,
     StoreCustomerRecord,
+    StoreOrderRecord,
     StoreProduct,
 )
 
@@ -78,6 +80,20 @@ class WooCustomerIn(RawPayload):
     billing: WooAddress = WooAddress()
     shipping: WooAddress = WooAddress()
     meta_data: list[_Meta] = Field(default_factory=list)
+
+
+class _ItemIn(RawPayload):
+    id: int
+
+
+class WooOrderIn(RawPayload):
+    id: int
+    number: Text = ""
+    status: Text = ""
+    currency: Text = ""
+    total: Text = "0"
+    line_items: list[_ItemIn] = Field(default_factory=list)
+    fee_lines: list[_ItemIn] = Field(default_factory=list)
 
 
 class WooWrites:
@@ -206,6 +222,43 @@ class WooWrites:
             f"updating customer {customer.store_id}",
         )
         return _customer(raw)
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def create_order(self, fields: OrderFields) -> StoreOrderRecord:
+        raw = self._send("POST", "orders", _order_body(fields), "creating an order")
+        return _order(raw)
+
+    def get_order(self, store_id: str) -> StoreOrderRecord | None:
+        try:
+            raw = self._client.get_record(
+                f"orders/{int(store_id)}", f"order {store_id}", GONE_ORDER
+            )
+        except StoreRecordNotFound:
+            return None
+        return _order(raw)
+
+    def update_order(self, order: StoreOrderRecord, fields: OrderFields) -> StoreOrderRecord:
+        body = _order_body(fields)
+        # WooCommerce removes a line item given with its id and quantity 0, a fee line given
+        # with its id and name null.
+        if fields.lines is not None:
+            body["line_items"] = [
+                *({"id": int(i), "quantity": 0} for i in order.line_ids),
+                *body["line_items"],
+            ]
+        if fields.fees is not None:
+            body["fee_lines"] = [
+                *({"id": int(i), "name": None} for i in order.fee_ids),
+                *body["fee_lines"],
+            ]
+        raw = self._send(
+            "PUT", f"orders/{int(order.store_id)}", body, f"updating order {order.number}"
+        )
+        return _order(raw)
+
+    def add_order_note(self, store_id: str, note: str) -> None:
+        self._send("POST", f"orders/{int(store_id)}/notes", {"note": note}, "adding an order note")
 
     # -- transport ------------------------------------------------------------------------
 
@@ -357,6 +410,69 @@ def _customer_body(fields: CustomerFields) -> dict[str, Any]:
         meta.append({"key": TERMS_META, "value": fields.terms})
     if meta:
         body["meta_data"] = meta
+    return body
+
+
+def _order(raw: Mapping[str, Any]) -> StoreOrderRecord:
+    woo = WooOrderIn.model_validate(raw)
+    return StoreOrderRecord(
+        store_id=str(woo.id),
+        number=woo.number or str(woo.id),
+        status=woo.status,
+        currency=woo.currency,
+        total=Decimal(woo.total or "0"),
+        line_ids=tuple(str(i.id) for i in woo.line_items),
+        fee_ids=tuple(str(i.id) for i in woo.fee_lines),
+    )
+
+
+def _order_body(fields: OrderFields) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if fields.status is not None:
+        body["status"] = fields.status
+    if fields.paid:
+        body["set_paid"] = True
+    if fields.currency is not None:
+        body["currency"] = fields.currency
+    if fields.customer_id is not None:
+        body["customer_id"] = int(fields.customer_id or 0)
+    if fields.billing is not None:
+        billing = {
+            **_woo_address(fields.billing),
+            "first_name": fields.billing.first_name,
+            "last_name": fields.billing.last_name,
+            "company": fields.billing.company,
+            "phone": fields.billing.phone,
+        }
+        if fields.email:
+            billing["email"] = fields.email
+        body["billing"] = billing
+    if fields.shipping is not None:
+        body["shipping"] = {
+            **_woo_address(fields.shipping),
+            "first_name": fields.shipping.first_name,
+            "last_name": fields.shipping.last_name,
+            "company": fields.shipping.company,
+        }
+    if fields.lines is not None:
+        # zero-rate: the store adds no tax of its own; the ledger's tax is a fee line.
+        body["line_items"] = [
+            {
+                "product_id": int(line.product_id),
+                "quantity": line.quantity,
+                "subtotal": f"{line.total:.2f}",
+                "total": f"{line.total:.2f}",
+                "tax_class": "zero-rate",
+            }
+            for line in fields.lines
+        ]
+    if fields.fees is not None:
+        body["fee_lines"] = [
+            {"name": name, "total": f"{amount:.2f}", "tax_status": "none"}
+            for name, amount in fields.fees
+        ]
+    if fields.meta:
+        body["meta_data"] = [{"key": key, "value": value} for key, value in fields.meta]
     return body
 
 

@@ -127,3 +127,61 @@ class StoreWrites(Protocol):
     def update_customer(
         self, customer: StoreCustomerRecord, fields: CustomerFields
     ) -> StoreCustomerRecord: ...
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line of an order the connector makes: the product by id (found by SKU first)."""
+
+    product_id: str
+    name: str
+    quantity: int
+    total: Decimal  # the line's total before tax
+
+
+@dataclass(frozen=True)
+class OrderFields:
+    """An order as the connector writes it; None leaves a part as the store has it."""
+
+    status: str | None = None
+    paid: bool | None = None
+    currency: str | None = None
+    customer_id: str | None = None  # None or "0": a guest order
+    email: str | None = None
+    billing: Address | None = None
+    shipping: Address | None = None
+    lines: tuple[OrderLine, ...] | None = None
+    # Untaxed fee lines by name (the tax, an adjustment to the ledger's total).
+    fees: tuple[tuple[str, Decimal], ...] | None = None
+    meta: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreOrderRecord:
+    store_id: str
+    number: str
+    status: str
+    currency: str
+    total: Decimal
+    line_ids: tuple[str, ...] = ()
+    fee_ids: tuple[str, ...] = ()
+
+
+class OrderWrites(Protocol):
+    """What the invoices → orders direction needs of a store besides ``StoreWrites``."""
+
+    def create_order(self, fields: OrderFields) -> StoreOrderRecord: ...
+
+    def get_order(self, store_id: str) -> StoreOrderRecord | None:
+        """None when the store deleted the order."""
+        ...
+
+    def update_order(self, order: StoreOrderRecord, fields: OrderFields) -> StoreOrderRecord:
+        """Lines and fees given replace the order's; other parts given are set."""
+        ...
+
+    def add_order_note(self, store_id: str, note: str) -> None: ...
+
+
+class StoreOrderWrites(StoreWrites, OrderWrites, Protocol):
+    """A store that takes the connector's orders as well as its catalogue and customer writes."""
