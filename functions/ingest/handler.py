@@ -7,19 +7,23 @@ import base64
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from connector.coldstart import collector_paused
 
-from connector.health import HealthMarks
-from connector.ingest import WebhookIngest
-from connector.ledger_webhooks import LedgerRealms, LedgerWebhookIngest
-from connector.observability import logger, metrics, tracer
-from connector.runtime import Runtime
-from connector.unqueued import UnqueuedDeliveries
+# Nothing is collected while the handler's modules load (connector.coldstart).
+with collector_paused():
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-runtime = Runtime.from_environment()
-app = APIGatewayRestResolver()
+    from connector.health import HealthMarks
+    from connector.ingest import WebhookIngest
+    from connector.ledger_webhooks import LedgerRealms, LedgerWebhookIngest
+    from connector.observability import logger, metrics, tracer
+    from connector.runtime import Runtime
+    from connector.unqueued import UnqueuedDeliveries
+
+    runtime = Runtime.from_environment()
+    app = APIGatewayRestResolver()
 
 
 @cache

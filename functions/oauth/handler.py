@@ -5,18 +5,22 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from connector.coldstart import collector_paused
 
-from connector.ledger_webhooks import LedgerRealms
-from connector.ledgers.qbo.connect import Page, QboConnect
-from connector.ledgers.qbo.connect_links import LinkKey
-from connector.observability import logger, metrics, tracer
-from connector.runtime import Runtime
+# Nothing is collected while the handler's modules load (connector.coldstart).
+with collector_paused():
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-runtime = Runtime.from_environment()
-app = APIGatewayRestResolver()
+    from connector.ledger_webhooks import LedgerRealms
+    from connector.ledgers.qbo.connect import Page, QboConnect
+    from connector.ledgers.qbo.connect_links import LinkKey
+    from connector.observability import logger, metrics, tracer
+    from connector.runtime import Runtime
+
+    runtime = Runtime.from_environment()
+    app = APIGatewayRestResolver()
 
 
 @cache

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from connector.coldstart import collector_paused
 
-from connector.ledgers.qbo.keepalive import refresh_all
-from connector.observability import logger, metrics, tracer
-from connector.runtime import Runtime
+# Nothing is collected while the handler's modules load (connector.coldstart).
+with collector_paused():
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-runtime = Runtime.from_environment()
+    from connector.ledgers.qbo.keepalive import refresh_all
+    from connector.observability import logger, metrics, tracer
+    from connector.runtime import Runtime
+
+    runtime = Runtime.from_environment()
 
 
 @logger.inject_lambda_context(clear_state=True)

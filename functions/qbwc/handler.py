@@ -6,18 +6,22 @@ import base64
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from connector.coldstart import collector_paused
 
-from connector.config import QbdLedger
-from connector.ledgers.qbd.qbwc import QbwcService
-from connector.ledgers.qbd.qbwc_soap import CONTENT_TYPE, render_wsdl
-from connector.observability import logger, metrics, tracer
-from connector.runtime import Runtime
+# Nothing is collected while the handler's modules load (connector.coldstart).
+with collector_paused():
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-runtime = Runtime.from_environment()
-app = APIGatewayRestResolver()
+    from connector.config import QbdLedger
+    from connector.ledgers.qbd.qbwc import QbwcService
+    from connector.ledgers.qbd.qbwc_soap import CONTENT_TYPE, render_wsdl
+    from connector.observability import logger, metrics, tracer
+    from connector.runtime import Runtime
+
+    runtime = Runtime.from_environment()
+    app = APIGatewayRestResolver()
 
 
 @cache

@@ -12,20 +12,24 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from connector.coldstart import collector_paused
 
-from connector.config import Connection
-from connector.health import HealthMarks
-from connector.ledger_poll import ChangeFeed, LedgerPoll
-from connector.ledger_webhooks import LedgerRealms
-from connector.observability import logger, metrics, tracer
-from connector.reconcile import Reconciler, poll_request
-from connector.resources import RECONCILE
-from connector.runtime import Runtime
-from connector.unqueued import UnqueuedDeliveries
-from connector.webhook_health import WebhookWatch
+# Nothing is collected while the handler's modules load (connector.coldstart).
+with collector_paused():
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-runtime = Runtime.from_environment()
+    from connector.config import Connection
+    from connector.health import HealthMarks
+    from connector.ledger_poll import ChangeFeed, LedgerPoll
+    from connector.ledger_webhooks import LedgerRealms
+    from connector.observability import logger, metrics, tracer
+    from connector.reconcile import Reconciler, poll_request
+    from connector.resources import RECONCILE
+    from connector.runtime import Runtime
+    from connector.unqueued import UnqueuedDeliveries
+    from connector.webhook_health import WebhookWatch
+
+    runtime = Runtime.from_environment()
 
 
 @cache

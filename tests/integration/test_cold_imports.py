@@ -99,15 +99,16 @@ def test_with_tracing_on_x_ray_patches_only_what_the_connector_calls_with() -> N
 
 
 @cache
-def built(module: str) -> tuple[bool, dict[str, bool]]:
-    """(pydantic's plugin scan still not run, whether each DEFERRED model is built)."""
+def built(module: str) -> tuple[bool, dict[str, bool], bool]:
+    """(pydantic's plugin scan still not run, whether each DEFERRED model is built, whether
+    the garbage collector runs once the module has loaded)."""
     code = (
-        f"import {module}; import importlib, json; "
+        f"import {module}; import gc, importlib, json; "
         "from pydantic.plugin import _loader; "
         f"names = {list(DEFERRED)!r}; "
         "found = {n: getattr(importlib.import_module(n.rpartition('.')[0]), "
         "n.rpartition('.')[2]).__pydantic_complete__ for n in names}; "
-        "print(json.dumps([_loader._plugins is None, found]))"
+        "print(json.dumps([_loader._plugins is None, found, gc.isenabled()]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -117,8 +118,8 @@ def built(module: str) -> tuple[bool, dict[str, bool]]:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    unscanned, models = json.loads(done.stdout)
-    return unscanned, models
+    unscanned, models, collecting = json.loads(done.stdout)
+    return unscanned, models, collecting
 
 
 @pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda spec: spec.name)
@@ -126,7 +127,9 @@ def test_a_cold_start_neither_scans_for_pydantic_plugins_nor_builds_models_it_ne
     spec: resources.FunctionSpec,
 ) -> None:
     module = spec.handler.rpartition(".")[0]
-    unscanned, models = built(module)
+    unscanned, models, collecting = built(module)
+    # The collector is paused while a handler loads (connector.coldstart), never after.
+    assert collecting, f"{module} left the garbage collector off"
     # PYDANTIC_DISABLE_PLUGINS, as deployed: no walk over every installed package's metadata.
     assert unscanned, f"{module} scanned the installed packages for pydantic plugins"
     if spec.name in NEVER_VALIDATE_ORDERS:
