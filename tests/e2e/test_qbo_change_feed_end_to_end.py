@@ -95,3 +95,49 @@ def test_price_and_stock_changes_reach_the_store_within_one_reconcile_without_we
     # And the next poll, whose overlap lists the same changes, writes nothing again
     _poll(rig)
     assert rig.woo.catalog.writes == writes
+
+
+def test_fifty_prices_fifty_counts_and_ten_category_moves_arrive_once_by_the_feed(
+    rig: QboRig,
+) -> None:
+    # Given ten categories and fifty inventory items in QuickBooks, five in each category
+    categories = [
+        rig.qbo.seed("Item", {"Name": f"Range {n}", "Type": "Category"}) for n in range(10)
+    ]
+    items = []
+    for number in range(50):
+        item = _inventory(rig, 100 + number)
+        items.append(
+            rig.qbo.edit("Item", item["Id"], ParentRef={"value": categories[number // 5]["Id"]})
+        )
+    _poll(rig)  # the feed is followed from here (the first test may have started it already)
+    rig.drain()
+    before = rig.woo.catalog.writes
+
+    # When the bookkeeper changes fifty prices and fifty counts, and moves ten items to the
+    # next category along
+    for number, item in enumerate(items):
+        fields: dict[str, Any] = {"UnitPrice": f"{20 + number}.25", "QtyOnHand": str(number)}
+        if number % 5 == 0:
+            fields["ParentRef"] = {"value": categories[(number // 5 + 1) % 10]["Id"]}
+        rig.qbo.edit("Item", item["Id"], **fields)
+    _poll(rig)
+
+    # Then the store shows each price, count and category
+    catalog = rig.woo.catalog
+    products = {
+        p.sku: catalog.render_product(p.id) for p in rig.woo.products.values() if not p.deleted
+    }
+    for number in range(50):
+        product = products[f"MUG-{100 + number:02d}"]
+        assert product["regular_price"] == f"{20 + number}.25"
+        assert product["stock_quantity"] == number
+        moved = number % 5 == 0
+        expected = f"Range {(number // 5 + (1 if moved else 0)) % 10}"
+        assert [c["name"] for c in product["categories"]] == [expected], product["categories"]
+    # each product written at most once for the edit (categories made when missing count too)
+    assert rig.woo.catalog.writes - before <= 50 + 10
+    # And a poll of the same changes again writes nothing
+    after = rig.woo.catalog.writes
+    _poll(rig)
+    assert rig.woo.catalog.writes == after
