@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +30,7 @@ SYNC = {
     "prices": "qbo_to_store",
     "inventory": "qbo_to_store",
     "customers": "both",
+    "qbo_invoices_to_orders": True,
 }
 
 
@@ -53,7 +55,8 @@ def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
         # The store's webhooks point at the connector, as `connector webhooks sync` makes them:
         # the connector's own writes come back through them like anyone's.
         hook = running.sender(SHOP)
-        for topic in ("product.updated", "customer.created", "customer.updated"):
+        topics = ("product.updated", "customer.created", "customer.updated", "order.created")
+        for topic in topics:
             running.woo.webhooks.add(topic, hook.target_url, hook.secret)
         hook.close()
         yield running
@@ -213,3 +216,72 @@ def test_a_customer_edit_bounces_through_both_sides_and_is_written_once_each(
     assert rig.woo.catalog.writes == writes + 1
     ledger_events = rig.audit(SHOP, booked["Id"], "ledger_customer")
     assert ledger_events[-1].event == "skipped", [(e.event, e.outcome) for e in ledger_events]
+
+
+def test_invoices_made_in_quickbooks_become_store_orders_once_with_their_shipments(
+    rig: QboRig,
+) -> None:
+    # Given the items the store sells, with their SKUs, and a customer in QuickBooks
+    mug = rig.qbo.seed(
+        "Item",
+        {"Name": "Mug (e2e)", "Sku": "MUG-01", "Type": "NonInventory",
+         "UnitPrice": "12.50", "IncomeAccountRef": {"value": "1"}},
+    )  # fmt: skip
+    buyer = rig.qbo.seed(
+        "Customer",
+        {"DisplayName": "Tom Baker", "PrimaryEmailAddr": {"Address": "tom.baker@example.net"}},
+    )
+    today = datetime.now(UTC).date().isoformat()
+    orders_before = set(rig.woo.order_ids())
+    invoices_before = len(rig.qbo.documents("Invoice"))
+    sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
+    try:
+        # When the bookkeeper makes 20 invoices in QuickBooks, shipped, taxed
+        made = [
+            rig.qbo.seed(
+                "Invoice",
+                {
+                    "CustomerRef": {"value": buyer["Id"]},
+                    "DocNumber": f"QB-{2000 + n}",
+                    "TxnDate": today,
+                    "BillEmail": {"Address": "tom.baker@example.net"},
+                    "ShipDate": today,
+                    "TrackingNum": f"1Z{n:016d}",
+                    "ShipMethodRef": {"value": "UPS", "name": "UPS"},
+                    "TxnTaxDetail": {"TotalTax": "1.03"},
+                    "Line": [
+                        {
+                            "Amount": f"{12.5 * (n % 3 + 1):.2f}",
+                            "DetailType": "SalesItemLineDetail",
+                            "SalesItemLineDetail": {
+                                "ItemRef": {"value": mug["Id"]},
+                                "Qty": n % 3 + 1,
+                                "UnitPrice": "12.50",
+                            },
+                        }
+                    ],
+                },
+            )
+            for n in range(20)
+        ]
+        assert sender.flush()
+        # (the store's order.created for each order reaches the connector and drains too)
+        rig.drain()
+    finally:
+        rig.qbo.stop_webhooks(sender)
+
+    # Then the store has 20 orders, one per invoice, each to the invoice's cent
+    new = sorted(set(rig.woo.order_ids()) - orders_before)
+    assert len(new) == 20
+    by_doc = {}
+    for order_id in new:
+        order = rig.woo.get_order(order_id)
+        meta = {m["key"]: m["value"] for m in order["meta_data"]}
+        by_doc[meta["_qbo_doc_number"]] = order
+    for invoice in made:
+        order = by_doc[invoice["DocNumber"]]
+        assert Decimal(order["total"]) == Decimal(str(invoice["TotalAmt"]))
+        notes = [n["note"] for n in rig.woo.catalog.orders.notes(order["id"])]
+        assert any(invoice["TrackingNum"] in note and "via UPS" in note for note in notes)
+    # and none of them came back to QuickBooks as a second invoice
+    assert len(rig.qbo.documents("Invoice")) == invoices_before + 20
