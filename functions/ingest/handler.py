@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.coldstart import collector_paused
+
+if TYPE_CHECKING:
+    from connector.ledger_webhooks import LedgerWebhookIngest
 
 # Nothing is collected while the handler's modules load (connector.coldstart).
 with collector_paused():
@@ -17,7 +20,6 @@ with collector_paused():
 
     from connector.health import HealthMarks
     from connector.ingest import WebhookIngest
-    from connector.ledger_webhooks import LedgerRealms, LedgerWebhookIngest
     from connector.observability import logger, metrics, tracer
     from connector.runtime import Runtime
     from connector.unqueued import UnqueuedDeliveries
@@ -43,6 +45,9 @@ def _ingest() -> WebhookIngest:
 
 @cache
 def _ledger_ingest() -> LedgerWebhookIngest:
+    """Made by QuickBooks' first webhook; imported then, since store webhooks never need it."""
+    from connector.ledger_webhooks import LedgerRealms, LedgerWebhookIngest
+
     return LedgerWebhookIngest(
         config=runtime.config,
         vault=runtime.vault,
