@@ -285,3 +285,59 @@ def test_invoices_made_in_quickbooks_become_store_orders_once_with_their_shipmen
         assert any(invoice["TrackingNum"] in note and "via UPS" in note for note in notes)
     # and none of them came back to QuickBooks as a second invoice
     assert len(rig.qbo.documents("Invoice")) == invoices_before + 20
+
+
+def test_fifty_prices_and_counts_and_ten_category_moves_each_reach_the_store_once(
+    rig: QboRig,
+) -> None:
+    sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
+    try:
+        # Given 50 inventory items in 10 QuickBooks categories, made in the store from QuickBooks
+        shelves = [
+            rig.qbo.seed("Item", {"Name": f"Shelf {n}", "Type": "Category"}) for n in range(10)
+        ]
+        items = [
+            rig.qbo.seed(
+                "Item",
+                {
+                    "Name": f"Bulk item {n}",
+                    "Sku": f"BULK-{n:02d}",
+                    "Type": "Inventory",
+                    "UnitPrice": "10.00",
+                    "IncomeAccountRef": {"value": "1"},
+                    "ExpenseAccountRef": {"value": "7"},
+                    "AssetAccountRef": {"value": "6"},
+                    "QtyOnHand": "100",
+                    "InvStartDate": "2026-01-01",
+                    "ParentRef": {"value": shelves[n % 10]["Id"]},
+                },
+            )
+            for n in range(50)
+        ]
+        assert sender.flush()
+        rig.drain(timeout_s=120)
+        products = {p.sku: p.id for p in rig.woo.products.values() if p.sku.startswith("BULK-")}
+        assert len(products) == 50
+        writes = rig.woo.catalog.writes
+
+        # When each price and count changes, and ten items move to a new category
+        moved = rig.qbo.seed("Item", {"Name": "Clearance", "Type": "Category"})
+        for n, item in enumerate(items):
+            rig.qbo.edit("Item", item["Id"], UnitPrice=f"{11 + n}.25", QtyOnHand=str(50 + n))
+        for item in items[:10]:
+            rig.qbo.edit("Item", item["Id"], ParentRef={"value": moved["Id"]})
+        assert sender.flush()
+        rig.drain(timeout_s=120)
+    finally:
+        rig.qbo.stop_webhooks(sender)
+
+    # Then the store shows each, and no product was written more often than it changed
+    for n in range(50):
+        shown = rig.woo.catalog.render_product(products[f"BULK-{n:02d}"])
+        assert (shown["regular_price"], shown["stock_quantity"]) == (f"{11 + n}.25", 50 + n)
+        category = "Clearance" if n < 10 else f"Shelf {n % 10}"
+        assert [c["name"] for c in shown["categories"]] == [category], shown["categories"]
+    # 50 price-and-count edits and 10 moves: at most 60 writes, one more category
+    assert writes + 50 <= rig.woo.catalog.writes <= writes + 61
+    shelves_in_store = {c.name for c in rig.woo.catalog.categories.values()}
+    assert {f"Shelf {n}" for n in range(10)} | {"Clearance"} <= shelves_in_store
