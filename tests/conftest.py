@@ -51,6 +51,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadScopeScheduling
 
+    # In collection order (tests/e2e, tests/infra, then the rest), not by test count: an e2e
+    # module has few tests and takes minutes, and started last it would run alone at the end.
+    config.option.loadscopereorder = False
+
     class ByWorkerGroup(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return worker_group(nodeid)
