@@ -32,14 +32,16 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from connector import dynamo_batch
 from connector.config import Connection, SyncDirections, TenantConfig
+from connector.dynamo_batch import Write
 from connector.ingest import MAX_BODY_BYTES, IngestAnswer
 from connector.ledger_records import LedgerEntity
 from connector.messages import SyncMessage
 from connector.observability import logger, metrics
 from connector.secrets import SecretVault
 from connector.state import AuditTrail
-from connector.sync_queue import QueueUnavailable, SyncQueue
+from connector.sync_queue import SyncQueue
 from connector.unqueued import UnqueuedDeliveries
 
 SIGNATURE_HEADER = "intuit-signature"
@@ -106,6 +108,11 @@ class LedgerRealms:
                 "updated_at": datetime.now(UTC).isoformat(),
             }
         )
+
+    @property
+    def client(self) -> Any:
+        """The DynamoDB client it reads with (ingest writes its audit entries with it too)."""
+        return self._table.meta.client
 
     def realm(self, connection_id: str) -> str | None:
         found = self._table.get_item(
@@ -274,7 +281,12 @@ class LedgerWebhookIngest:
                 f"{connection_id}#connection#qbo_webhook", "ignored", f"unreadable delivery: {exc}"
             )
             return IngestAnswer(400, str(exc))
-        return self._queue_changes(connection, changes)
+        try:
+            return self._queue_changes(connection, changes)
+        except (BotoCoreError, ClientError) as exc:
+            # The companies could not be read: nothing was queued or kept; Intuit retries.
+            logger.error("QuickBooks webhook not taken", error=str(exc)[:300])
+            return IngestAnswer(503, "could not read the connections' companies; please retry")
 
     def _holders(self, realm_id: str, cache: dict[str, list[Connection]]) -> list[Connection]:
         """The tenant's Online connections connected to ``realm_id`` (one Intuit app sends
@@ -289,8 +301,8 @@ class LedgerWebhookIngest:
 
     def _queue_changes(self, connection: Connection, changes: list[EntityChange]) -> IngestAnswer:
         holders: dict[str, list[Connection]] = {}
-        queued = kept = 0
         strangers: set[str] = set()
+        batch: list[tuple[SyncMessage, str, EntityChange]] = []
         for change in changes:
             targets = self._holders(change.realm_id, holders)
             if not targets:
@@ -300,20 +312,22 @@ class LedgerWebhookIngest:
             for target in targets:
                 if entity is None or entity not in wanted(target.sync):
                     continue  # not asked for by the connection's [connections.sync]
-                message, version = self._message(target.id, entity, change)
-                try:
-                    self._queue.send(message, version=version)
-                except QueueUnavailable as exc:
-                    if not self._keep(message, version, str(exc)):
-                        return IngestAnswer(
-                            503,
-                            "could not queue the event; please retry",
-                            queued=queued,
-                            kept=kept,
-                        )
-                    kept += 1
-                    continue
-                self._audit.append(
+                batch.append((*self._message(target.id, entity, change), change))
+        # Intuit sends up to 100 changes at once and waits 3 s: ten to an SQS request, and
+        # the audit entries 25 to a DynamoDB request.
+        errors = self._queue.send_many([(message, version) for message, version, _ in batch])
+        queued = kept = 0
+        audits: list[Write] = []
+        for (message, version, change), error in zip(batch, errors, strict=True):
+            if error is not None:
+                if not self._keep(message, version, error):
+                    return IngestAnswer(
+                        503, "could not queue the event; please retry", queued=queued, kept=kept
+                    )
+                kept += 1
+                continue
+            audits.append(
+                self._audit.event_put(
                     message.record_key,
                     "received",
                     f"QuickBooks webhook: {change.name} {change.operation} queued",
@@ -323,7 +337,9 @@ class LedgerWebhookIngest:
                         "received_by": connection.id,
                     },
                 )
-                queued += 1
+            )
+            queued += 1
+        dynamo_batch.write_all(self._realms.client, audits)
         realm = self._realms.realm(connection.id)
         for stranger in sorted(strangers):
             # Acknowledged, so Intuit does not hold back later events behind it; recorded.

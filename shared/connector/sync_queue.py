@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connector.messages import SyncMessage
+
+SEND_BATCH_MAX = 10  # SendMessageBatch's limit
 
 
 class QueueUnavailable(Exception):
@@ -51,6 +54,34 @@ class SyncQueue:
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable(str(exc)) from exc
         return str(response["MessageId"])
+
+    def send_many(self, messages: Sequence[tuple[SyncMessage, str]]) -> list[str | None]:
+        """Queue ``(message, version)`` pairs ten to a request (SendMessageBatch), in order;
+        each one's error, or None once SQS took it. A request SQS refused as a whole gives
+        each of its messages that error (they are the caller's to keep)."""
+        errors: list[str | None] = []
+        for start in range(0, len(messages), SEND_BATCH_MAX):
+            chunk = messages[start : start + SEND_BATCH_MAX]
+            entries: list[Any] = [
+                {
+                    "Id": str(index),
+                    "MessageBody": message.model_dump_json(),
+                    "MessageGroupId": message.group_id,
+                    "MessageDeduplicationId": deduplication_id(message, version),
+                }
+                for index, (message, version) in enumerate(chunk)
+            ]
+            try:
+                answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (BotoCoreError, ClientError) as exc:
+                errors.extend([str(exc)] * len(chunk))
+                continue
+            failed = {
+                str(f["Id"]): f"{f.get('Code', '')}: {f.get('Message', '')}"
+                for f in answer.get("Failed") or []
+            }
+            errors.extend(failed.get(str(index)) for index in range(len(chunk)))
+        return errors
 
     def requeue(self, message: SyncMessage) -> str:
         """Queue a fresh copy of a received message (its own deduplication id, its receive

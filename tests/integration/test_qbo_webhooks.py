@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from connector.ledger_webhooks import LedgerRealms
 from connector.local import LocalRuntime
 from connector.resources import INGEST
 from connector.state import AuditTrail
+from connector.unqueued import UnqueuedDeliveries
 from simulators.qbo import QboSimulator
 from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET
 
@@ -367,3 +369,41 @@ def test_an_event_goes_to_the_connection_connected_to_its_company_whichever_url_
     ]
     (received,) = _audit(runtime, "shop-c#ledger_customer#7")
     assert received.detail["received_by"] == "shop-a"
+
+
+@contextmanager
+def _queue_gone(runtime: LocalRuntime) -> Iterator[None]:
+    """SQS refuses every message: the queue is deleted, then made again as it was."""
+    sqs = runtime.boto3_client("sqs")
+    url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    sqs.delete_queue(QueueUrl=url)
+    try:
+        yield
+    finally:
+        keep = {k: attributes[k] for k in ("FifoQueue", "VisibilityTimeout") if k in attributes}
+        sqs.create_queue(QueueName=url.rsplit("/", 1)[1], Attributes=keep)
+
+
+def test_when_sqs_refuses_the_changes_are_kept_for_the_reconcile_run_and_intuit_gets_200(
+    runtime: LocalRuntime,
+) -> None:
+    unqueued = UnqueuedDeliveries(
+        runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
+    )
+    body = _legacy(("Item", "31", "Update"), ("Invoice", "131", "Create"))
+
+    with _queue_gone(runtime):
+        answer = _post(runtime, body, signature=_sign(body))
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["kept"] == 2 and answer.json()["queued"] == 0
+    kept = list(unqueued.waiting("shop-a"))
+    assert sorted((k.message.entity, k.message.record_id) for k in kept) == [
+        ("ledger_invoice", "131"),
+        ("ledger_item", "31"),
+    ]
+    (event,) = _audit(runtime, "shop-a#ledger_item#31")
+    assert "received, not queued" in event.outcome
+    for waiting in kept:
+        unqueued.forget("shop-a", waiting.key)
