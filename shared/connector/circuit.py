@@ -53,7 +53,8 @@ class CircuitRules:
 class CircuitView(BaseModel):
     """What ``connector status`` shows of one company's circuit."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built when first read, not by the cold start of every function importing this module.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     state: CircuitState = "closed"
     failures: int = 0

@@ -28,11 +28,14 @@ STORE_CACHE_S = 300
 # Intuit app's verifier token, which QuickBooks Online's webhooks are signed with (issue #13).
 WEBHOOK_FIELDS = ("webhook_secret", "client_secret", "webhook_verifier")
 
+# Each secret model below is built (defer_build) when first read: a function reads one or two
+# kinds of secret, and a cold start should not pay for the others' schemas.
+
 
 class WebhookSecret(BaseModel):
     """The connection's webhook secret (``<prefix>/<connection>/webhook``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     webhook_secret: SecretStr
 
@@ -43,7 +46,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 class StoreSecrets(BaseModel):
     """A WooCommerce store's REST API keys."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     consumer_key: SecretStr
     consumer_secret: SecretStr
@@ -52,7 +55,7 @@ class StoreSecrets(BaseModel):
 class LedgerSecrets(BaseModel):
     """The QuickBooks Online app credentials and the company's current tokens."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     client_id: str
     client_secret: SecretStr
@@ -74,7 +77,7 @@ class LedgerSecrets(BaseModel):
 class QbdSecrets(BaseModel):
     """The Web Connector's password, as a scrypt hash only (connector.ledgers.qbd.password)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     password_hash: str
 

@@ -112,7 +112,8 @@ class AuditEvent(BaseModel):
 class PollMark(BaseModel):
     """Where a connection's poll of its store stands (connector.reconcile)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built when first used (only the reconcile function does), not by every cold start.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     # When the poll last ran, by our clock (decides when it is due again).
     last_run_at: datetime | None = None
@@ -123,7 +124,8 @@ class PollMark(BaseModel):
 class OAuthGrant(BaseModel):
     """What a consumed OAuth state was issued for."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built when first used (only the oauth function does), not by every cold start.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     connection_id: str
     # The connect link allowed moving the connection to another QuickBooks company.
