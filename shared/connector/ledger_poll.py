@@ -214,19 +214,25 @@ class LedgerPoll:
             since = mark = max(stamped)
         result.listed = len(listed)
         recent: set[str] = set()
+        seen: set[str] = set()
+        outgoing: list[tuple[SyncMessage, str]] = []
         for change in listed:
             key = f"{change.entity}:{change.ledger_id}:{self._version(change)}"
-            if change.entity not in entities or key in recent:
-                continue
+            if change.entity not in entities or key in seen:
+                continue  # not asked for, or listed twice (a gap's listing and the feed)
+            seen.add(key)
             if change.changed_at is not None and change.changed_at >= mark - self._overlap:
                 recent.add(key)
             if key in held.recent:
                 continue  # queued by the last poll already
-            self._queue.send(
-                self._message(connection.id, change, now), version=self._version(change)
-            )
-            result.queued += 1
+            version = self._version(change)
+            outgoing.append((self._message(connection.id, change, now), version))
             result.by_entity[change.entity] = result.by_entity.get(change.entity, 0) + 1
+        refused = [e for e in self._queue.send_many(outgoing) if e is not None]
+        if refused:
+            # The next run sends all again from the same watermark; a repeat writes nothing.
+            raise QueueUnavailable(f"SQS refused {len(refused)} of {len(outgoing)}: {refused[0]}")
+        result.queued = len(outgoing)
         # Everything listed is queued: only now does the watermark move.
         self._put_watermark(connection.id, mark, realm, frozenset(recent))
         result.watermark = mark.isoformat()
