@@ -341,3 +341,61 @@ def test_fifty_prices_and_counts_and_ten_category_moves_each_reach_the_store_onc
     assert writes + 50 <= rig.woo.catalog.writes <= writes + 61
     shelves_in_store = {c.name for c in rig.woo.catalog.categories.values()}
     assert {f"Shelf {n}" for n in range(10)} | {"Clearance"} <= shelves_in_store
+
+
+def test_twenty_customers_edited_on_each_side_arrive_on_the_other_without_echo(
+    rig: QboRig,
+) -> None:
+    # Given 20 customers in both, linked by a first sync of each store record
+    people = []
+    for n in range(20):
+        made = rig.woo.create_customer(
+            first_name=f"Pat{n}", last_name="Lee", email=f"pat{n}@example.org",
+            address_1=f"{n} Elm St", city="Austin", state="TX", postcode="73301", country="US",
+            phone=f"(512) 555-01{n:02d}",
+        )  # fmt: skip
+        booked = rig.qbo.seed(
+            "Customer",
+            {
+                "DisplayName": f"Pat{n} Lee",
+                "GivenName": f"Pat{n}",
+                "FamilyName": "Lee",
+                "PrimaryEmailAddr": {"Address": f"pat{n}@example.org"},
+            },
+        )
+        rig.deliver(SHOP, "customer.created", made["id"])
+        people.append((made["id"], booked["Id"]))
+    rig.drain()
+    sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
+    try:
+        # When each one's phone changes in QuickBooks
+        mark = len(rig.qbo.request_log)
+        writes = rig.woo.catalog.writes
+        for n, (_, booked_id) in enumerate(people):
+            rig.qbo.edit(
+                "Customer", booked_id, PrimaryPhone={"FreeFormNumber": f"(512) 555-09{n:02d}"}
+            )
+        assert sender.flush()
+        rig.drain()
+        # Then the store has each, written once, and nothing went back to QuickBooks
+        for n, (store_id, _) in enumerate(people):
+            shown = rig.woo.rest_representation("customer", store_id)
+            assert shown["billing"]["phone"] == f"(512) 555-09{n:02d}"
+        assert rig.woo.catalog.writes == writes + 20
+        assert _customer_writes(rig, mark) == []
+
+        # When each one's last name changes in the store
+        mark = len(rig.qbo.request_log)
+        for store_id, _ in people:
+            rig.woo.update_customer(store_id, last_name="Lee-Park")
+            rig.deliver(SHOP, "customer.updated", store_id)
+        rig.drain()
+        assert sender.flush()
+        rig.drain()
+    finally:
+        rig.qbo.stop_webhooks(sender)
+    # Then QuickBooks has each, written once, and the store was not written again
+    assert len(_customer_writes(rig, mark)) == 20
+    for _, booked_id in people:
+        assert rig.qbo.company.read("Customer", booked_id)["FamilyName"] == "Lee-Park"
+    assert rig.woo.catalog.writes == writes + 20
