@@ -108,3 +108,25 @@ def test_a_blank_in_quickbooks_leaves_the_store_customer_s_value() -> None:
     wanted = fields.wanted_customer(customer)
     assert set(wanted) == {"first_name", "last_name", "email", "billing"}
     assert wanted["billing"] == "1 Market St||San Francisco|||US"
+
+
+def test_a_store_without_a_write_adapter_is_refused_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    from connector.config import Connection
+    from connector.secrets import SecretVault
+    from connector.stores.registry import open_writes
+
+    connection = Connection.model_validate(
+        {
+            "id": "m2",
+            "store": {"kind": "magento", "url": "https://m2.example.eu/"},
+            "ledger": {"kind": "qbo"},
+            "sync": {"prices": "qbo_to_store"},
+        }
+    )
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the vault is never asked
+    with pytest.raises(PermanentError, match="magento store is not supported yet"):
+        open_writes(connection, vault=SecretVault("unused"), http=httpx.Client())
