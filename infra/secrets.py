@@ -29,7 +29,8 @@ _PLACEHOLDERS: dict[str, str] = {
     ),
     "webhook": (
         "put the webhook_secret here (what the store's webhooks are verified with); BigCommerce: "
-        "also the app's client_secret (Standard Webhooks signatures)"
+        "also the app's client_secret (Standard Webhooks signatures); QuickBooks Online webhooks: "
+        "webhook_verifier (the Intuit app's verifier token)"
     ),
     "qbo": "put the Intuit app's client_id and client_secret here, then connect to QuickBooks",
     "qbd": "put the Web Connector's password hash here: run `connector qwc <connection>`",
