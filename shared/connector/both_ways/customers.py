@@ -1,8 +1,9 @@
 """A QuickBooks customer into the store's customer, matched by e-mail (issue #13 part 4).
 
 Only the fields QuickBooks changed are written (``fields.to_write``). What was written is kept
-twice: on the ledger record (for the next QuickBooks change) and on the store customer (so the
-store's ``customer.updated`` for this write is recognised as the connector's own, ``echo``).
+on the ledger record (for the next QuickBooks change), and the store customer as the store
+answered the write is kept on the store record (so the store's ``customer.updated`` for this
+write is recognised as the connector's own, ``echo``).
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ class CustomerToStore:
         # On the store customer too: its webhook for this write is recognised as an echo.
         store_key = f"{self._connection.id}#customer#{customer.store_id}"
         self._written.put(
-            store_key, Written(store_id=customer.store_id, fields=wanted, ledger_key=key)
+            store_key,
+            Written(
+                store_id=customer.store_id, fields=fields.customer_now(customer), ledger_key=key
+            ),
         )
 
 

@@ -1,9 +1,9 @@
 """Whether a store change is only the connector's own write coming back (issue #13 part 6).
 
-The connector keeps what it wrote into a store customer (``written``); when the store's
-``customer.updated`` for that write arrives, the customer's fields compared the same way
-(``fields.customer_now``) equal what was written, and nothing goes back to QuickBooks. A person's
-edit after it differs in some field and travels as usual.
+The connector keeps the store customer as the store answered its write (``written``, every
+field compared by ``fields.customer_now``); when the store's ``customer.updated`` for that
+write arrives, the customer is exactly that, and nothing goes back to QuickBooks. A person's
+edit after it (any field, also one QuickBooks left blank) differs and travels as usual.
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ def own_customer_write(written: WrittenStore, key: str, customer: Customer) -> s
     entry = written.get(key)
     if entry is None or entry.ledger_key is None:
         return None
+    return entry.ledger_key if is_own_customer_write(entry.fields, customer) else None
+
+
+def is_own_customer_write(wrote: dict[str, str], customer: Customer) -> bool:
+    """Whether the store customer is exactly as the store answered the connector's write
+    (``wrote``: its fields then), i.e. nobody changed it since."""
     now = fields.customer_now(
         StoreCustomerRecord(
             store_id=customer.store_id or "",
@@ -32,7 +38,7 @@ def own_customer_write(written: WrittenStore, key: str, customer: Customer) -> s
             shipping=customer.shipping,
         )
     )
-    compared = {name: now.get(name, "") for name in entry.fields if name in now}
-    if compared and all(entry.fields[name] == value for name, value in compared.items()):
-        return entry.ledger_key
-    return None
+    # Customer type and terms live in the store's metadata, which the canonical customer
+    # does not carry: they are left out of the comparison.
+    compared = {name: value for name, value in wrote.items() if name in now}
+    return bool(compared) and all(now[name] == value for name, value in compared.items())

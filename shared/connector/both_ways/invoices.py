@@ -211,11 +211,11 @@ class InvoiceToOrder:
         if rest:
             fees.append((ADJUSTMENT_FEE, rest))
         wanted = {
-            "status": _status(invoice),
+            "status": order_status(invoice),
             "lines": json.dumps([[x.product_id, x.quantity, str(x.total)] for x in lines]),
             "fees": json.dumps([[name, str(amount)] for name, amount in fees]),
             "billing": "|".join(invoice.billing.model_dump().values()),
-            "shipment": _shipment(invoice),
+            "shipment": shipment_note(invoice),
         }
         return wanted, OrderFields(lines=lines, fees=tuple(fees))
 
@@ -245,7 +245,7 @@ class InvoiceToOrder:
         )
 
 
-def _status(invoice: LedgerInvoice) -> str:
+def order_status(invoice: LedgerInvoice) -> str:
     if invoice.voided:
         return "cancelled"
     if invoice.balance <= 0:
@@ -256,7 +256,7 @@ def _status(invoice: LedgerInvoice) -> str:
     return "pending"
 
 
-def _shipment(invoice: LedgerInvoice) -> str:
+def shipment_note(invoice: LedgerInvoice) -> str:
     parts = []
     if invoice.ship_date is not None:
         parts.append(f"shipped {invoice.ship_date.date().isoformat()}")
