@@ -200,7 +200,19 @@ def _side_by_side(records: list[dict[str, Any]], context: LambdaContext) -> dict
     route = BatchRoute(window_s=batching.window_ms / 1000, hold_s=batching.hold_s)
 
     def handle(raw: Any) -> None:
-        record_handler(SyncRecord.model_validate(raw), context)
+        record = SyncRecord.model_validate(raw)
+        message = record.body
+        # The worker's appended keys are the logger's, shared by every thread: this thread's
+        # own keys win in its lines, so each names its own record.
+        logger.thread_safe_append_keys(
+            connection_id=message.connection_id,
+            entity=message.entity,
+            record_id=message.record_id,
+        )
+        try:
+            record_handler(record, context)
+        finally:
+            logger.thread_safe_clear_keys()
 
     failed = set(
         run_groups(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from connector.errors import NoCapacityYet
 from connector.ledgers.qbo.batching import BatchRoute, BatchSettings, batch_request_id, run_groups
 
 
@@ -69,3 +70,100 @@ def test_the_batch_requestid_is_the_same_for_the_same_items_and_fits_36() -> Non
     assert first == batch_request_id(["rid-1", "rid-2"])
     assert first != batch_request_id(["rid-2", "rid-1"])
     assert len(first) == 36
+
+
+class Company:
+    """A QuickBooks Online company as the route sees it: its limiter's forecast (the batch
+    slot comes once ``singles_before_batch`` creates have gone alone) and the two requests."""
+
+    realm_id = "9130"
+    interval_s = 1.25  # fifty requests a minute, less the limiter's headroom
+
+    def __init__(self, *, batch_ahead_s: float, singles_before_batch: int = 0) -> None:
+        self.limiter = self
+        self.batch_ahead_s = batch_ahead_s
+        self.singles_before_batch = singles_before_batch
+        self.singles: list[str] = []
+        self.batches: list[list[str]] = []
+        self.refuse_batches = 0  # batch requests refused for capacity before they are sent
+        self.lock = threading.Lock()
+
+    def ahead_s(self, kind: str = "single") -> float:
+        with self.lock:
+            return self.batch_ahead_s if kind == "batch" else 0.0
+
+    def create_now(self, entity: str, body: dict[str, Any], *, request_id: str) -> dict[str, Any]:
+        with self.lock:
+            self.singles.append(request_id)
+            if len(self.singles) >= self.singles_before_batch:
+                self.batch_ahead_s = 0.0
+        return {"Id": request_id, "DocNumber": body["DocNumber"]}
+
+    def batch(self, operations: list[Any], *, request_id: str) -> dict[str, Any]:
+        with self.lock:
+            if self.refuse_batches:
+                self.refuse_batches -= 1
+                raise NoCapacityYet("no capacity yet: retry in 1 s", retry_after_s=1)
+            self.batches.append([op.body["DocNumber"] for op in operations])
+        return {op.bid: {"Id": op.body["DocNumber"], **op.body} for op in operations}
+
+
+def _create_all(route: BatchRoute, company: Company, count: int) -> dict[str, dict[str, Any]]:
+    """``count`` records' threads, each creating one sales receipt through ``route``."""
+    answers: dict[str, dict[str, Any]] = {}
+    all_waiting = threading.Barrier(count, timeout=10)
+
+    def one(n: int) -> None:
+        with route.working():
+            all_waiting.wait()  # every thread working before any creates
+            answer = route.create(
+                company,  # type: ignore[arg-type]
+                "SalesReceipt",
+                {"DocNumber": str(n)},
+                request_id=f"rid-{n}",
+            )
+        answers[str(n)] = answer
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    return answers
+
+
+def test_creates_beyond_the_next_batch_go_alone_and_the_rest_wait_for_the_batch_slot() -> None:
+    # The batch slot is 20 s off (sooner than 35 creates could go alone), 35 creates are
+    # waiting: the 5 that the next batch cannot take go alone on request slots, the 30 others
+    # wait in the function for the batch slot (here: once the 5 have gone).
+    company = Company(batch_ahead_s=20.0, singles_before_batch=5)
+    route = BatchRoute(window_s=0.05, hold_s=3600)
+    answers = _create_all(route, company, 35)
+    assert sorted(answers) == sorted(str(n) for n in range(35))
+    assert all(answers[n]["DocNumber"] == n for n in answers)  # each thread its own answer
+    assert len(company.singles) == 5 and len(company.batches) == 1
+    assert len(company.batches[0]) == 30
+    assert sorted([*company.singles, *(f"rid-{n}" for n in company.batches[0])]) == sorted(
+        f"rid-{n}" for n in range(35)
+    )  # every create sent once
+    assert (route.singles, route.batches, route.batched) == (5, 1, 30)
+
+
+def test_a_batch_refused_for_capacity_waits_again_instead_of_failing_its_creates() -> None:
+    company = Company(batch_ahead_s=0.0)
+    company.refuse_batches = 1  # another function took the slot this route was told of
+    route = BatchRoute(window_s=0.05, hold_s=60)
+    answers = _create_all(route, company, 12)
+    assert len(answers) == 12  # none raised NoCapacityYet to its record
+    assert [len(b) for b in company.batches] == [12]
+    assert company.singles == []
+    assert route.waited_again == 12
+
+
+def test_a_create_whose_wait_for_the_batch_slot_would_pass_its_hold_goes_alone() -> None:
+    # The batch slot is 3 s off, the creates may be held 0.2 s: each goes alone.
+    company = Company(batch_ahead_s=3.0, singles_before_batch=10**6)
+    route = BatchRoute(window_s=0.05, hold_s=0.2)
+    answers = _create_all(route, company, 3)
+    assert len(answers) == 3
+    assert sorted(company.singles) == ["rid-0", "rid-1", "rid-2"] and company.batches == []
