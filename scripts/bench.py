@@ -7,6 +7,8 @@ printed, never asserted.
 - orders per minute through the local runtime against the simulated QuickBooks at its real limits
 - per store (WooCommerce, BigCommerce, Magento), the same order stream: store API calls per order
   and the ingest's answer time per push (p50/p95) as the store sees it
+- QuickBooks → store (scripts/bench_both_ways.py): QuickBooks and store calls per item whose
+  price and stock changed in QuickBooks Online, through webhooks, ingest and the sync function
 - QuickBooks Desktop: SOAP round trips, qbXML messages and handler time per call (by method)
   to drain 1,000 queued orders (targets: at most 50 round trips, each call well under 1 s)
 - per QuickBooks Online company (scripts/bench_company.py): a backlog of orders with known
@@ -44,6 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared"), str(ROOT / "scripts")]
 
+import bench_both_ways as both_ways  # noqa: E402
 import bench_company as company  # noqa: E402
 
 from connector.local.context import new_context  # noqa: E402
@@ -427,6 +430,12 @@ def bench_cost(orders: int) -> None:
     print(f"  prices: {company.PRICES}")
 
 
+def bench_both_ways(items: int) -> None:
+    """QuickBooks → store (issue #13): calls per changed item."""
+    for line in both_ways.run(items).lines():
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="the 1,000-order runs (long)")
@@ -460,6 +469,7 @@ def main() -> None:
     bench_calls_per_order(20)
     bench_throughput(args.orders or (100 if full else 40))
     bench_stores(args.store_orders or (100 if full else 30))
+    bench_both_ways(100 if full else 20)
     bench_desktop(args.desktop_orders or (1000 if full else 200))
     backlog = args.backlog or (1000 if full else 60)
     limits = {

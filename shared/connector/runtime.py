@@ -57,6 +57,7 @@ class Runtime:
     limiters: dict[str, RealmLimiter] = field(default_factory=dict)
     # Per connection: its store's write adapter (issue #13).
     _store_writes: dict[str, StoreOrderWrites] = field(default_factory=dict, init=False, repr=False)
+    _ledger_changes: dict[str, LedgerChanges] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_environment(cls) -> Runtime:
@@ -283,7 +284,13 @@ class Runtime:
             return QbdChanges.from_runtime(self, connection)
         from connector.ledgers.qbo.changes import QboChanges
 
-        return QboChanges(self.qbo_client(connection))
+        client = self.qbo_client(connection)
+        # Kept per company: it remembers the home currency and terms (a call each otherwise).
+        key = f"{connection.id}#{client.realm_id}"
+        found = self._ledger_changes.get(key)
+        if found is None:
+            found = self._ledger_changes[key] = QboChanges(client)
+        return found
 
     def store_writes(self, connection: Connection) -> StoreOrderWrites:
         """The connection's store, written (kept: it remembers the store's currency)."""
