@@ -59,7 +59,7 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
-    with qbo_rig(_connections, connect=(SHOP,)) as running:
+    with qbo_rig(_connections) as running:
         yield running
 
 
@@ -109,6 +109,7 @@ def worker(rig: QboRig, ledger: Ledger, parked: list[str]) -> SyncWorker:
         written=WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)),
         changes_for=changes_for,
         writes_for=runtime.store_writes,
+        mapped_keys=runtime.item_keys,
     )
     return SyncWorker(
         connection_for=runtime.connection,
@@ -489,3 +490,47 @@ def test_an_invoice_line_without_a_store_sku_parks_the_invoice(
     assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "parked"
     assert "line 1 of QuickBooks invoice QB-1042 ('Consulting') has no SKU" in parked[-1]
     assert len(rig.woo.order_ids()) == orders
+
+
+def test_an_item_without_a_sku_is_found_through_the_item_mapping(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    # The tenant's mapping sends the store's SKU-less "Sticker Pack" to this QuickBooks item
+    item = _item(ledger, sku=None, name="Stickers", unit_price=Decimal("3.50"))
+    runtime = Runtime.from_environment()
+    realm = runtime.qbo_tokens(runtime.connection(SHOP)).realm_id()
+    runtime.state.for_company(realm).put_mapping(SHOP, "item", "Sticker Pack", item.ledger_id)
+
+    result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
+
+    assert result.outcome == "updated", result.detail
+    shown = _product(rig, 14)
+    assert (shown["name"], shown["regular_price"]) == ("Stickers", "3.50")
+
+
+def test_a_customer_made_in_quickbooks_is_made_in_the_store(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    ledger.customers["77"] = LedgerCustomer(
+        ledger_id="77",
+        version="0",
+        display_name="Ada Byron",
+        first_name="Ada",
+        last_name="Byron",
+        email="ada@example.org",
+        company="Analytical Ltd",
+        billing=Address(line1="12 St James's Sq", city="London", postcode="SW1Y 4JH", country="GB"),
+        terms="Net 15",
+    )
+    result = _apply(worker, SHOP, "77", "ledger_customer")
+    assert result.outcome == "posted", result.detail
+    assert result.detail.endswith("(ada@example.org)")
+    made = rig.woo.rest_representation("customer", int(result.detail.split()[3]))
+    assert (made["first_name"], made["billing"]["company"], made["billing"]["city"]) == (
+        "Ada",
+        "Analytical Ltd",
+        "London",
+    )
+    assert {m["key"]: m["value"] for m in made["meta_data"]}["_qbo_terms"] == "Net 15"
+    # A second delivery finds her by the link and writes nothing
+    assert _apply(worker, SHOP, "77", "ledger_customer").outcome == "skipped"
