@@ -399,3 +399,26 @@ def test_twenty_customers_edited_on_each_side_arrive_on_the_other_without_echo(
     for _, booked_id in people:
         assert rig.qbo.company.read("Customer", booked_id)["FamilyName"] == "Lee-Park"
     assert rig.woo.catalog.writes == writes + 20
+
+
+def test_a_change_whose_webhook_was_lost_reaches_the_store_with_the_next_reconcile(
+    rig: QboRig,
+) -> None:
+    # Given a poster kept in QuickBooks, and the change feed started by a reconcile
+    poster = _inventory(rig, "Limited Edition Poster", "POSTER-LTD", "19.00", "4")
+    poll = {"poll": "now", "connection_id": SHOP}
+    rig.runtime.fire_schedule("reconcile", detail=poll)
+    rig.drain()
+    writes = rig.woo.catalog.writes
+    # When its price changes in QuickBooks and no webhook arrives (none is being sent)
+    rig.qbo.edit("Item", poster["Id"], UnitPrice="21.00")
+    rig.runtime.fire_schedule("reconcile", detail=poll)
+    rig.drain()
+    # Then the next reconcile's change feed brings it to the store, written once
+    shown = rig.woo.catalog.render_product(30)
+    assert (shown["regular_price"], shown["stock_quantity"]) == ("21.00", 4)
+    assert rig.woo.catalog.writes == writes + 1
+    # and a reconcile with nothing new writes nothing (repeats of the overlap settle as is)
+    rig.runtime.fire_schedule("reconcile", detail=poll)
+    rig.drain()
+    assert rig.woo.catalog.writes == writes + 1
