@@ -13,7 +13,7 @@ with collector_paused():
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from connector.ledger_webhooks import LedgerRealms
+    from connector.ledger_realms import LedgerRealms
     from connector.ledgers.qbo.connect import Page, QboConnect
     from connector.ledgers.qbo.connect_links import LinkKey
     from connector.observability import logger, metrics, tracer

@@ -21,7 +21,7 @@ with collector_paused():
     from connector.config import Connection
     from connector.health import HealthMarks
     from connector.ledger_poll import ChangeFeed, LedgerPoll
-    from connector.ledger_webhooks import LedgerRealms
+    from connector.ledger_realms import LedgerRealms
     from connector.observability import logger, metrics, tracer
     from connector.reconcile import Reconciler, poll_request
     from connector.resources import RECONCILE

@@ -26,9 +26,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -36,6 +34,7 @@ from connector import dynamo_batch
 from connector.config import Connection, SyncDirections, TenantConfig
 from connector.dynamo_batch import Write
 from connector.ingest import MAX_BODY_BYTES, IngestAnswer
+from connector.ledger_realms import LedgerRealms
 from connector.ledger_records import LedgerEntity
 from connector.messages import SyncMessage
 from connector.observability import logger, metrics
@@ -46,7 +45,6 @@ from connector.unqueued import UnqueuedDeliveries
 
 SIGNATURE_HEADER = "intuit-signature"
 VERIFIER_FIELD = "webhook_verifier"  # in <prefix>/<connection>/webhook
-REALM_PK_SUFFIX = "#ledger_realm"
 LEDGER_ENTITIES: dict[str, LedgerEntity] = {
     "item": "ledger_item",
     "customer": "ledger_customer",
@@ -91,34 +89,6 @@ def signature_ok(body: bytes, signature: str, verifier: str) -> bool:
         return False
     expected = hmac.new(verifier.encode("utf-8"), body, hashlib.sha256).digest()
     return hmac.compare_digest(given, expected)
-
-
-class LedgerRealms:
-    """Which QuickBooks company each connection is connected to, where ingest may read it."""
-
-    def __init__(self, table_name: str, *, resource: Any | None = None) -> None:
-        self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
-
-    def record(self, connection_id: str, realm_id: str) -> None:
-        self._table.put_item(
-            Item={
-                "pk": f"{connection_id}{REALM_PK_SUFFIX}",
-                "sk": "REALM",
-                "realm_id": realm_id,
-                "updated_at": datetime.now(UTC).isoformat(),
-            }
-        )
-
-    @property
-    def client(self) -> Any:
-        """The DynamoDB client it reads with (ingest writes its audit entries with it too)."""
-        return self._table.meta.client
-
-    def realm(self, connection_id: str) -> str | None:
-        found = self._table.get_item(
-            Key={"pk": f"{connection_id}{REALM_PK_SUFFIX}", "sk": "REALM"}
-        ).get("Item")
-        return str(found["realm_id"]) if found else None
 
 
 # -- the two payloads --------------------------------------------------------------------------

@@ -30,7 +30,8 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     # QuickBooks Online's webhooks (one route) import theirs at the first one.
     "ingest": (*STORE_ADAPTERS, "connector.ledgers", "connector.ledger_webhooks", "httpx", "lxml"),
     "sync": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
-    "oauth": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
+    # It records the connected company (connector.ledger_realms), never ingests a webhook.
+    "oauth": (*STORE_ADAPTERS, "connector.ledgers.qbd", "connector.ledger_webhooks", "lxml"),
     "qbo_token": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
     "qbwc": (*STORE_ADAPTERS, "connector.ledgers.qbo", "httpx"),
     "reconcile": (*STORE_ADAPTERS, "connector.ledgers", "lxml"),

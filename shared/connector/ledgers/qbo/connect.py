@@ -50,7 +50,7 @@ class Page:
 
 
 class RealmRecord(Protocol):
-    """connector.ledger_webhooks.LedgerRealms: the company a connection is connected to."""
+    """connector.ledger_realms.LedgerRealms: the company a connection is connected to."""
 
     def record(self, connection_id: str, realm_id: str) -> None: ...
 
