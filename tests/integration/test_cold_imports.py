@@ -29,7 +29,15 @@ STORE_ADAPTERS = (
 NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     # QuickBooks Online's webhooks (one route) import theirs at the first one.
     "ingest": (*STORE_ADAPTERS, "connector.ledgers", "connector.ledger_webhooks", "httpx", "lxml"),
-    "sync": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
+    # Powertools' batch utility imports the Kafka, Kinesis and DynamoDB stream parser models
+    # (for its type hints) only if pydantic is loaded before it: the handler imports it first.
+    "sync": (
+        *STORE_ADAPTERS,
+        "connector.ledgers.qbd",
+        "lxml",
+        "aws_lambda_powertools.utilities.parser.models.kafka",
+        "aws_lambda_powertools.utilities.parser.models.kinesis",
+    ),
     # It records the connected company (connector.ledger_realms), never ingests a webhook.
     "oauth": (*STORE_ADAPTERS, "connector.ledgers.qbd", "connector.ledger_webhooks", "lxml"),
     "qbo_token": (*STORE_ADAPTERS, "connector.ledgers.qbd", "lxml"),
