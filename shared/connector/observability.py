@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -19,8 +19,11 @@ from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 SERVICE = "ml-connector"
 NAMESPACE = "MlConnector"
 # The libraries the connector calls out with; X-Ray's patch_all would also import and patch
-# requests, sqlite3 and every database driver it finds installed.
-TRACED_LIBRARIES = ("botocore", "httpx")
+# requests, sqlite3 and every database driver it finds installed. botocore is patched with the
+# tracer (every function calls AWS); httpx by trace_http, before the first HTTP client is made
+# (connector.runtime), so that ingest and the Web Connector's function, which call no one over
+# HTTP, do not import httpx for it.
+TRACED_AT_IMPORT = ("botocore",)
 
 
 def tracing_enabled(environ: Mapping[str, str] = os.environ) -> bool:
@@ -50,6 +53,9 @@ class Untraced:
     ) -> Callable[..., Any]:
         return method if method is not None else _unchanged
 
+    def patch(self, modules: Sequence[str] | None = None) -> None:
+        """Nothing to patch where nothing is traced."""
+
 
 def _unchanged(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
@@ -58,8 +64,15 @@ def _unchanged(function: Callable[..., Any]) -> Callable[..., Any]:
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
 tracer: Tracer | Untraced = (
-    Tracer(service=SERVICE, patch_modules=TRACED_LIBRARIES) if tracing_enabled() else Untraced()
+    Tracer(service=SERVICE, patch_modules=TRACED_AT_IMPORT) if tracing_enabled() else Untraced()
 )
+
+
+def trace_http() -> None:
+    """X-Ray's httpx patch where the tracer traces: it swaps httpx.Client for an instrumented
+    subclass, so it must come before the client is made. Patching twice patches once."""
+    tracer.patch(modules=("httpx",))
+
 
 # httpx logs each request URL at INFO; over plain http (OAuth 1.0a) that URL carries
 # the WooCommerce consumer key, which must not reach the logs.

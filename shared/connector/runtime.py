@@ -21,6 +21,7 @@ import boto3
 from connector.circuit import CircuitBreaker, CircuitChange, CircuitRules
 from connector.config import Connection, TenantConfig
 from connector.errors import PermanentError
+from connector.observability import trace_http
 from connector.retry import RetryPolicy
 from connector.secrets import SecretVault
 from connector.settings import Settings, load_settings
@@ -146,6 +147,7 @@ class Runtime:
         (connector.retry). Imported here: ingest and the Web Connector's function call no one."""
         import httpx
 
+        trace_http()
         return httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))
 
     def connection(self, connection_id: str) -> Connection:

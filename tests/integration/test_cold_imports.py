@@ -101,11 +101,33 @@ def test_with_tracing_on_x_ray_patches_only_what_the_connector_calls_with() -> N
     no_session, modules = imported(module, tracing=True)
     assert "aws_xray_sdk.core" in modules
     assert no_session
-    # patch_all would import and patch these; only botocore and httpx are asked for.
+    # patch_all would import and patch these; botocore is asked for at import, httpx by the
+    # first HTTP client, which ingest never makes: it imports no httpx, traced or not.
     patched = {m.split(".")[2] for m in modules if m.startswith("aws_xray_sdk.ext.")}
-    assert {"botocore", "httpx"} <= patched
+    assert "botocore" in patched
     assert not patched & {"requests", "sqlite3", "pymongo", "psycopg2", "sqlalchemy_core"}
     assert "requests" not in modules
+    assert not _found(modules, ("httpx",)), "ingest imports httpx where it traces"
+
+
+def test_with_tracing_on_the_first_http_client_is_traced() -> None:
+    module = resources.OAUTH.handler.rpartition(".")[0]
+    code = (
+        f"import {module} as handler, sys; "
+        "before = 'aws_xray_sdk.ext.httpx' in sys.modules; "
+        "client = handler.runtime.http; "
+        "print(before, type(client).__name__, type(client).__module__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=deployed_environment(tracing=True),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    # X-Ray's httpx patch swaps httpx.Client for its instrumented subclass before the client.
+    assert done.stdout.split() == ["False", "_InstrumentedClient", "aws_xray_sdk.ext.httpx.patch"]
 
 
 @cache
