@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -254,9 +254,15 @@ class QboSimulator:
             self._shares = {}
             self._outages.clear()
 
-    def documents(self, entity: str) -> list[dict[str, Any]]:
+    def documents(self, entity: str, *, note: str | None = None) -> list[dict[str, Any]]:
+        """Copies of the company's ``entity`` records; with ``note``, only those whose
+        PrivateNote contains it (a test reading one order's documents of a thousand copies
+        those alone, not all of them per order)."""
         with self._lock:
-            return [copy.deepcopy(d) for d in self.company.docs[entity].values()]
+            found: Iterable[dict[str, Any]] = self.company.docs[entity].values()
+            if note is not None:
+                found = [d for d in found if note in str(d.get("PrivateNote", ""))]
+            return [copy.deepcopy(d) for d in found]
 
     def seed(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create a record as if a bookkeeper had typed it into QuickBooks."""

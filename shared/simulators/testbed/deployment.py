@@ -232,8 +232,7 @@ class Rig:
     def documents(self, entity: str, order_id: int | str) -> list[dict[str, Any]]:
         """QuickBooks Online documents of ``entity`` whose PrivateNote names the store order."""
         qbo: QboSimulator = self.qbo
-        marker = f"(id {order_id})"
-        return [d for d in qbo.documents(entity) if marker in str(d.get("PrivateNote", ""))]
+        return qbo.documents(entity, note=f"(id {order_id})")
 
     def requests_since(self, mark: int) -> list[LoggedRequest]:
         qbo: QboSimulator = self.qbo
