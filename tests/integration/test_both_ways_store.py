@@ -534,3 +534,17 @@ def test_a_customer_made_in_quickbooks_is_made_in_the_store(
     assert {m["key"]: m["value"] for m in made["meta_data"]}["_qbo_terms"] == "Net 15"
     # A second delivery finds her by the link and writes nothing
     assert _apply(worker, SHOP, "77", "ledger_customer").outcome == "skipped"
+
+
+def test_two_quickbooks_items_with_one_sku_park_the_second_naming_the_first(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    first = _item(ledger, sku="HOODIE", name="Hoodie", unit_price=Decimal("45.00"))
+    assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome == "skipped"
+    second = _item(ledger, sku="HOODIE", name="Hoodie (old)", unit_price=Decimal("39.00"))
+    assert _apply(worker, SHOP, second.ledger_id, "ledger_item").outcome == "parked"
+    assert f"already QuickBooks item {first.ledger_id}'s" in parked[-1]
+    assert _product(rig, 20)["regular_price"] == "45.00"
+    # The first item's own changes still arrive
+    _change(ledger, first, unit_price=Decimal("47.00"))
+    assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome == "updated"

@@ -60,19 +60,22 @@ class ItemToProduct:
             if not item.active:
                 return Applied("skipped", f"QuickBooks item {item.name!r} is inactive")
             return self._create(key, item, allowed)
+        linked = before is not None and before.store_id == product.store_id
+        if not linked:
+            self._not_taken(key, item, product)
         category = self._category(item, allowed, product)
         wanted = fields.wanted_product(item, allowed, category)
-        last = before.fields if before is not None and before.store_id == product.store_id else {}
+        last = before.fields if before is not None and linked else {}
         if product.parent_id:
             wanted = {k: v for k, v in wanted.items() if k in ("price", "stock")}
         changes = fields.to_write(wanted, fields.product_now(product), last)
         if not changes:
-            self._remember(key, product, wanted)
+            self._remember(key, product, wanted, linked=linked)
             return Applied(
                 "skipped", f"{product.label} already matches QuickBooks", product.store_id
             )
         written = self._store.update_product(product, _product_fields(changes))
-        self._remember(key, written, wanted)
+        self._remember(key, written, wanted, linked=linked)
         return Applied(
             "updated",
             f"{product.label}: {', '.join(sorted(changes))} written from QuickBooks",
@@ -137,7 +140,7 @@ class ItemToProduct:
                 stock=int(wanted["stock"]) if "stock" in wanted else None,
             )
         )
-        self._remember(key, made, wanted)
+        self._remember(key, made, wanted, linked=False)
         return Applied(
             "posted", f"created {made.label} from QuickBooks", made.store_id, dict(wanted)
         )
@@ -160,10 +163,33 @@ class ItemToProduct:
                 "this connection, or price the store in QuickBooks' home currency"
             )
 
-    def _remember(self, key: str, product: StoreProduct, wanted: dict[str, str]) -> None:
+    def _not_taken(self, key: str, item: LedgerItem, product: StoreProduct) -> None:
+        """A store product found (not linked) must not be another QuickBooks item's already:
+        two items with one SKU would overwrite each other's price and stock for ever."""
+        other = self._written.get(self._product_key(product))
+        if other is not None and other.ledger_key not in (None, key):
+            other_id = (other.ledger_key or "").rsplit("#", 1)[-1]
+            raise PermanentError(
+                f"{product.label} is already QuickBooks item {other_id}'s, and QuickBooks item "
+                f"{item.name!r} (Id {item.ledger_id}) matches it too (same SKU or name): give "
+                "one of the two QuickBooks items another SKU, then replay"
+            )
+
+    def _product_key(self, product: StoreProduct) -> str:
+        return f"{self._connection.id}#product#{product.store_id}"
+
+    def _remember(
+        self, key: str, product: StoreProduct, wanted: dict[str, str], *, linked: bool
+    ) -> None:
         self._written.put(
             key, Written(store_id=product.store_id, parent_id=product.parent_id, fields=wanted)
         )
+        if not linked:
+            # The store product's side of the link, written once when the link is made.
+            self._written.put(
+                self._product_key(product),
+                Written(store_id=product.store_id, parent_id=product.parent_id, ledger_key=key),
+            )
 
 
 def _product_fields(changes: dict[str, str]) -> ProductFields:
