@@ -324,6 +324,8 @@ class SyncWorker:
     def _note_post(self, message: SyncMessage, result: SyncResult) -> None:
         if self._health is None or result.outcome not in _POSTS:
             return
+        if message.entity.startswith("ledger_"):
+            return  # a QuickBooks record written to the store is not a post to QuickBooks
         try:
             self._health.note(message.connection_id, last_post_at=datetime.now(UTC))
         except (BotoCoreError, ClientError) as exc:

@@ -20,6 +20,7 @@ from connector.config import Connection
 from connector.ledgers.changes import LedgerChanges
 from connector.messages import SyncMessage
 from connector.model import Customer
+from connector.observability import metrics
 from connector.state import AuditTrail, ConcurrentUpdate, StateStore, SyncState, now_utc
 from connector.stores.writes import StoreOrderWrites
 
@@ -108,6 +109,8 @@ class LedgerToStore:
         if applied.fields:
             detail["fields"] = sorted(applied.fields)
         self._audit.append(key, applied.outcome, applied.detail, ledger_id=ledger_id, detail=detail)
+        if applied.outcome != "skipped":
+            metrics.add_metric(name="StoreRecordsWritten", unit="Count", value=1)
         return applied
 
     def own_customer_write(self, key: str, customer: Customer) -> str | None:
