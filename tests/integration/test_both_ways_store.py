@@ -52,7 +52,10 @@ def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
 
     return [
         one(SHOP, ALL_PRODUCT_FIELDS),
-        one(REMAKE, {**ALL_PRODUCT_FIELDS, "deleted_products": "recreate"}),
+        one(
+            REMAKE,
+            {**ALL_PRODUCT_FIELDS, "deleted_products": "recreate", "customers": "qbo_to_store"},
+        ),
         one(NOTHING, {}),
     ]
 
@@ -548,3 +551,21 @@ def test_two_quickbooks_items_with_one_sku_park_the_second_naming_the_first(
     # The first item's own changes still arrive
     _change(ledger, first, unit_price=Decimal("47.00"))
     assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome == "updated"
+
+
+def test_with_customers_from_quickbooks_only_a_store_edit_is_not_sent(
+    rig: QboRig, worker: SyncWorker
+) -> None:
+    calls = len(rig.qbo.request_log)
+    message = SyncMessage(
+        connection_id=REMAKE,
+        entity="customer",
+        record_id="3",
+        topic="customer.updated",
+        received_at=now_utc(),
+        version="edit-1",
+    )
+    result = worker.process(message)
+    assert result.outcome == "skipped"
+    assert "customers flow QuickBooks → store on this connection" in result.detail
+    assert len(rig.qbo.request_log) == calls
