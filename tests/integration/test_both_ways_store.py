@@ -569,3 +569,17 @@ def test_with_customers_from_quickbooks_only_a_store_edit_is_not_sent(
     assert result.outcome == "skipped"
     assert "customers flow QuickBooks → store on this connection" in result.detail
     assert len(rig.qbo.request_log) == calls
+
+
+def test_an_invoice_deleted_in_quickbooks_cancels_its_store_order_with_a_note(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    invoice = _invoice(ledger, doc_number="QB-77", balance=Decimal("67.65"))
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "posted"
+    del ledger.invoices[invoice.ledger_id]
+    result = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
+    assert result.outcome == "updated" and "cancelled" in result.detail
+    order = _order_of(rig, invoice)
+    assert order["status"] == "cancelled"
+    notes = [n["note"] for n in rig.woo.catalog.orders.notes(order["id"])]
+    assert notes[0] == "Cancelled: the invoice was deleted in QuickBooks."
