@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from connector.both_ways.apply import LedgerToStore
-from connector.both_ways.written import WrittenStore
+from connector.both_ways.invoices import CREATING, INVOICE_META
+from connector.both_ways.written import Written, WrittenStore
 from connector.config import Connection
 from connector.ledger_records import (
     LedgerChange,
@@ -29,6 +30,7 @@ from connector.messages import SyncMessage
 from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
+from connector.stores.writes import OrderFields, OrderLine
 from connector.sync import SyncResult, SyncWorker
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
@@ -583,3 +585,32 @@ def test_an_invoice_deleted_in_quickbooks_cancels_its_store_order_with_a_note(
     assert order["status"] == "cancelled"
     notes = [n["note"] for n in rig.woo.catalog.orders.notes(order["id"])]
     assert notes[0] == "Cancelled: the invoice was deleted in QuickBooks."
+
+
+def test_an_order_whose_answer_was_lost_is_found_again_not_made_twice(
+    rig: QboRig, worker: SyncWorker, ledger: Ledger
+) -> None:
+    # Given an earlier attempt that sent the order (the store made it) and lost the answer
+    invoice = _invoice(ledger, doc_number="QB-LOST")
+    runtime = Runtime.from_environment()
+    written = WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table))
+    key = f"{SHOP}#ledger_invoice#{invoice.ledger_id}"
+    written.put(key, Written(store_id="", fields={CREATING: now_utc().isoformat()}))
+    sent = runtime.store_writes(runtime.connection(SHOP)).create_order(
+        OrderFields(
+            lines=(OrderLine(product_id="10", name="Mug", quantity=1, total=Decimal("12.50")),),
+            meta=((INVOICE_META, invoice.ledger_id),),
+        )
+    )
+    orders = len(rig.woo.order_ids())
+
+    # When the invoice is tried again
+    result = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
+
+    # Then that order is the invoice's, brought to the invoice's figures: no second order
+    assert result.outcome == "updated", result.detail
+    assert len(rig.woo.order_ids()) == orders
+    order = rig.woo.get_order(int(sent.store_id))
+    assert order["total"] == "67.65" and order["status"] == "processing"
+    state = rig.state_of(f"{SHOP}#order#{sent.store_id}")
+    assert state is not None and state.ledger_type == "from_ledger"

@@ -18,6 +18,7 @@ number into a note. Later changes update what changed since the connector's last
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from connector.both_ways.port import FROM_LEDGER, OWN_DOCUMENTS
@@ -30,6 +31,9 @@ from connector.model import Address
 from connector.state import ConcurrentUpdate, StateStore, SyncState, now_utc
 from connector.stores.writes import OrderFields, OrderLine, StoreOrderWrites
 
+INVOICE_META = "_qbo_invoice_id"
+# On the invoice's WRITTEN entry while its order is being sent (the answer may be lost).
+CREATING = "_creating_since"
 TAX_FEE = "Tax"
 ADJUSTMENT_FEE = "Adjustment (QuickBooks)"
 CENT = Decimal("0.01")
@@ -58,16 +62,16 @@ class InvoiceToOrder:
             return Applied("skipped", f"the connector's own document for {own}; not an order")
         before = self._written.get(key)
         if invoice is None:
-            if before is None:
+            if before is None or not before.store_id:
                 return Applied("skipped", "no longer in QuickBooks")
             return self._cancel(before, "deleted in QuickBooks")
-        if before is None:
-            return self._create(key, invoice)
+        if before is None or not before.store_id:
+            return self._create(key, invoice, before)
         return self._update(key, invoice, before)
 
     # -- first sight -------------------------------------------------------------------
 
-    def _create(self, key: str, invoice: LedgerInvoice) -> Applied:
+    def _create(self, key: str, invoice: LedgerInvoice, before: Written | None) -> Applied:
         since = self._written.invoices_from(self._connection.id)
         if invoice.txn_date is not None and invoice.txn_date.date() < since:
             return Applied(
@@ -77,11 +81,28 @@ class InvoiceToOrder:
             )
         if invoice.voided:
             return Applied("skipped", "voided before it reached the store")
+        if before is not None and before.fields.get(CREATING):
+            # An earlier attempt sent the order and its answer was lost: find it, don't repeat.
+            since = datetime.fromisoformat(before.fields[CREATING]) - timedelta(minutes=1)
+            found = self._store.find_order_made_for(INVOICE_META, invoice.ledger_id, since)
+            if found is not None:
+                self._claim(found.store_id, invoice.ledger_id)
+                number = invoice.doc_number or "(no number)"
+                self._store.add_order_note(
+                    found.store_id,
+                    f"Made from QuickBooks invoice {number} (Id {invoice.ledger_id}).",
+                )
+                adopted = Written(store_id=found.store_id)
+                self._written.put(key, adopted)
+                return self._update(key, invoice, adopted)
         wanted, fields = self._wanted(invoice)
+        self._written.put(
+            key, Written(store_id="", fields={CREATING: datetime.now(UTC).isoformat()})
+        )
         customer_id = "0"
         if invoice.customer_email:
-            found = self._store.find_customer(invoice.customer_email)
-            customer_id = found.store_id if found is not None else "0"
+            buyer = self._store.find_customer(invoice.customer_email)
+            customer_id = buyer.store_id if buyer is not None else "0"
         made = self._store.create_order(
             OrderFields(
                 status=wanted["status"],
@@ -96,7 +117,7 @@ class InvoiceToOrder:
                 lines=fields.lines,
                 fees=fields.fees,
                 meta=(
-                    ("_qbo_invoice_id", invoice.ledger_id),
+                    (INVOICE_META, invoice.ledger_id),
                     ("_qbo_doc_number", invoice.doc_number or ""),
                 ),
             )
@@ -138,6 +159,9 @@ class InvoiceToOrder:
                 )
             )
         except ConcurrentUpdate:
+            found = self._state.get_sync_state(key)
+            if found is not None and found.ledger_type == FROM_LEDGER:
+                return  # claimed by an earlier attempt for this invoice
             raise PermanentError(
                 f"store order {store_id}, made from QuickBooks invoice {invoice_id}, was picked "
                 "up as a store order before the connector recorded it: check QuickBooks for a "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -94,6 +95,7 @@ class WooOrderIn(RawPayload):
     total: Text = "0"
     line_items: list[_ItemIn] = Field(default_factory=list)
     fee_lines: list[_ItemIn] = Field(default_factory=list)
+    meta_data: list[_Meta] = Field(default_factory=list)
 
 
 class WooWrites:
@@ -256,6 +258,20 @@ class WooWrites:
             "PUT", f"orders/{int(order.store_id)}", body, f"updating order {order.number}"
         )
         return _order(raw)
+
+    def find_order_made_for(self, key: str, value: str, since: datetime) -> StoreOrderRecord | None:
+        # Orders have no metadata filter in the REST API: the few created since are read.
+        params = [
+            ("after", since.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()),
+            ("dates_are_gmt", "true"),
+            ("orderby", "date"),
+            ("order", "asc"),
+        ]
+        for raw in self._client.pages("orders", params, "orders created since the last attempt"):
+            meta = WooOrderIn.model_validate(raw).meta_data
+            if any(m.key == key and str(m.value) == value for m in meta):
+                return _order(raw)
+        return None
 
     def add_order_note(self, store_id: str, note: str) -> None:
         self._send("POST", f"orders/{int(store_id)}/notes", {"note": note}, "adding an order note")

@@ -11,6 +11,7 @@ retries), which the sync worker parks or retries like any other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -181,6 +182,11 @@ class OrderWrites(Protocol):
         ...
 
     def add_order_note(self, store_id: str, note: str) -> None: ...
+
+    def find_order_made_for(self, key: str, value: str, since: datetime) -> StoreOrderRecord | None:
+        """The order created since ``since`` whose metadata ``key`` is ``value``: one made by
+        an earlier attempt whose answer was lost."""
+        ...
 
 
 class StoreOrderWrites(StoreWrites, OrderWrites, Protocol):
