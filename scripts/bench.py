@@ -7,8 +7,9 @@ printed, never asserted.
 - orders per minute through the local runtime against the simulated QuickBooks at its real limits
 - per store (WooCommerce, BigCommerce, Magento), the same order stream: store API calls per order
   and the ingest's answer time per push (p50/p95) as the store sees it
-- QuickBooks → store (scripts/bench_both_ways.py): QuickBooks and store calls per item whose
-  price and stock changed in QuickBooks Online, through webhooks, ingest and the sync function
+- QuickBooks → store (scripts/bench_both_ways.py): QuickBooks, store and AWS calls per item
+  whose price, stock or category changed in QuickBooks Online (by webhook, by the CDC poll, and
+  again with nothing new) and in QuickBooks Desktop (through the Web Connector)
 - QuickBooks Desktop: SOAP round trips, qbXML messages and handler time per call (by method)
   to drain 1,000 queued orders (targets: at most 50 round trips, each call well under 1 s)
 - per QuickBooks Online company (scripts/bench_company.py): a backlog of orders with known
@@ -431,7 +432,8 @@ def bench_cost(orders: int) -> None:
 
 
 def bench_both_ways(items: int) -> None:
-    """QuickBooks → store (issue #13): calls per changed item."""
+    """QuickBooks → store (issue #13): QuickBooks, store and AWS calls per changed item,
+    Online (webhook and CDC poll) and Desktop (scripts/bench_both_ways.py)."""
     for line in both_ways.run(items).lines():
         print(line)
 
@@ -443,6 +445,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, help="orders for the throughput run")
     parser.add_argument("--desktop-orders", type=int, help="queued Desktop orders")
     parser.add_argument("--store-orders", type=int, help="orders per store")
+    parser.add_argument("--items", type=int, help="items changed in QuickBooks (default 50)")
     parser.add_argument(
         "--backlog", type=int, help="orders per company backlog (default 1000 full, 60 quick)"
     )
@@ -469,7 +472,7 @@ def main() -> None:
     bench_calls_per_order(20)
     bench_throughput(args.orders or (100 if full else 40))
     bench_stores(args.store_orders or (100 if full else 30))
-    bench_both_ways(100 if full else 20)
+    bench_both_ways(args.items or 50)
     bench_desktop(args.desktop_orders or (1000 if full else 200))
     backlog = args.backlog or (1000 if full else 60)
     limits = {
