@@ -38,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared"), str(ROOT / "scripts")]
 
-from bench_company import AwsUse, counting_aws_requests  # noqa: E402
+from bench_company import counting_aws_requests  # noqa: E402
 
 from connector.ledgers.qbd.password import hash_password  # noqa: E402
 from connector.resources import secret_name  # noqa: E402
@@ -76,12 +76,15 @@ class Pass:
     qbo: Counter[str] = field(default_factory=Counter)  # item, category, cdc, other
     store: Counter[str] = field(default_factory=Counter)  # "product read", "category write", ..
     store_writes: int = 0  # the simulated store's own count of successful writes
-    aws: Counter[str] = field(default_factory=Counter)  # by service
+    aws: Counter[str] = field(default_factory=Counter)  # "service:Operation"
     qbxml: Counter[str] = field(default_factory=Counter)  # Desktop: requests by type
     round_trips: int = 0  # Desktop: SOAP calls of the Web Connector
     messages: int = 0  # Desktop: qbXML message sets handed to QuickBooks
     matching: int = 0  # items whose store product shows QuickBooks' price, stock and category
     seconds: float = 0.0
+
+    def aws_of(self, service: str) -> int:
+        return sum(n for key, n in self.aws.items() if key.startswith(f"{service}:"))
 
     def store_side(self, side: str) -> int:
         """Store reads or writes for the items: the reconcile's own reads left out."""
@@ -143,7 +146,9 @@ def _totals(p: Pass) -> str:
     if p.qbxml:
         parts.append(f"qbXML {listed(p.qbxml)}")
     parts.append(f"store {listed(p.store)} (its write count {p.store_writes})")
-    parts.append(f"AWS {listed(p.aws)}")
+    services = Counter({key.split(":", 1)[0]: p.aws_of(key.split(":", 1)[0]) for key in p.aws})
+    busiest = ", ".join(f"{key} {n}" for key, n in p.aws.most_common(4))
+    parts.append(f"AWS {listed(services)} (most: {busiest or 'none'})")
     return "; ".join(parts)
 
 
@@ -181,18 +186,11 @@ def _counted(rig: Rig, woo: WooSimulator, into: Pass, categories: set[str]) -> I
     with counting_aws_requests() as use:
         yield
     into.seconds = time.perf_counter() - started
-    into.aws = _by_service(use)
+    into.aws = Counter(use.requests)
     if rig.qbo is not None:
         into.qbo = Counter(_qbo_kind(r.path, categories) for r in rig.qbo.request_log[qbo_mark:])
     into.store = Counter(_store_kind(r.method, r.path) for r in woo.requests[store_mark:])
     into.store_writes = woo.catalog.writes - writes
-
-
-def _by_service(use: AwsUse) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for key, n in use.requests.items():
-        found[key.split(":", 1)[0]] += n
-    return found
 
 
 def _in_thread(work: Callable[[], object]) -> None:
