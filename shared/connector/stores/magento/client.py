@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -276,6 +276,30 @@ class MagentoClient:
         """Every record of a search whose ``field`` is one of ``values``."""
         return self._search(path, [Filter(field, ",".join(values), "in")], what)
 
+    def search(self, path: str, filters: Sequence[Filter], what: str) -> Iterator[dict[str, Any]]:
+        """Every record of a search whose ``filters`` all match (a product by SKU, say)."""
+        return self._search(path, filters, what)
+
+    def write(
+        self,
+        method: Literal["POST", "PUT", "DELETE"],
+        path: str,
+        body: Mapping[str, Any] | None,
+        what: str,
+    ) -> httpx.Response:
+        """One signed JSON write under ``/V1/``; the caller reads the answer. A PUT or DELETE
+        is tried again on transient failures (idempotent); a POST is sent once, since a retry
+        after an unknown outcome could create the record twice."""
+        url = self._api + path
+        return get_with_retries(
+            lambda: self._send(url, [], method, body),
+            max_retries=self._max_retries if method != "POST" else 0,
+            backoff_s=self._backoff_s,
+            timeout_s=self._timeout_s,
+            message=self._answers.said,
+            unavailable=f"Magento store for connection {self._label} is unavailable {what}",
+        )
+
     def _page(
         self, path: str, filters: Sequence[Filter], sort: Sequence[tuple[str, str]], what: str
     ) -> list[dict[str, Any]]:
@@ -330,10 +354,16 @@ class MagentoClient:
             ),
         )
 
-    def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
+    def _send(
+        self,
+        url: str,
+        params: list[tuple[str, str]],
+        method: str = "GET",
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
         self.calls += 1
         header = authorization_header(
-            "GET",
+            method,
             url,
             params,
             self._credentials,
@@ -341,9 +371,12 @@ class MagentoClient:
             nonce=secrets.token_hex(16),
         )
         query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
-        return self._http.get(
+        # A JSON body is not signed (OAuth 1.0a signs form bodies only).
+        return self._http.request(
+            method,
             f"{url}?{query}" if query else url,
             headers={"Authorization": header, "Accept": "application/json"},
+            json=body,
             timeout=self._timeout_s,
         )
 

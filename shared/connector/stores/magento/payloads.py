@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from connector.model import to_decimal
 from connector.stores.payload_types import Money, RawPayload, Text, as_utc
@@ -49,6 +49,9 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
 class MageAddress(RawPayload):
+    """An order's address (``region`` and ``region_code`` as text) or a customer's (``region``
+    an object holding both), read the same way."""
+
     firstname: Text = ""
     lastname: Text = ""
     company: Text = ""
@@ -60,6 +63,15 @@ class MageAddress(RawPayload):
     country_id: Text = ""
     telephone: Text = ""
     email: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_object(cls, data: Any) -> Any:
+        region = data.get("region") if isinstance(data, dict) else None
+        if isinstance(region, dict):
+            code = data.get("region_code") or region.get("region_code") or ""
+            return {**data, "region": region.get("region") or "", "region_code": code}
+        return data
 
 
 class MageItem(RawPayload):
