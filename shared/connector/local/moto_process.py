@@ -64,9 +64,10 @@ class MotoProcess:
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
-    from connector.local import moto_speedups
+    from connector.local import moto_atomic, moto_speedups
 
     moto_speedups.install()
+    moto_atomic.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
