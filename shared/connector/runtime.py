@@ -84,17 +84,17 @@ class Runtime:
 
     @property
     def dynamodb(self) -> Any:
-        return self._client("dynamodb", lambda: boto3.resource("dynamodb"))
+        return self._client("dynamodb", lambda: boto3.resource("dynamodb", config=_pooled()))
 
     @property
     def dynamodb_client(self) -> Any:
         """A plain client: the resource's own (``dynamodb.meta.client``) serialises values again,
         which Powertools' idempotency layer has already typed."""
-        return self._client("dynamodb_client", lambda: boto3.client("dynamodb"))
+        return self._client("dynamodb_client", lambda: boto3.client("dynamodb", config=_pooled()))
 
     @property
     def sqs(self) -> Any:
-        return self._client("sqs", lambda: boto3.client("sqs"))
+        return self._client("sqs", lambda: boto3.client("sqs", config=_pooled()))
 
     @property
     def secretsmanager(self) -> Any:
@@ -326,3 +326,14 @@ class Runtime:
             writes_for=self.store_writes,
             mapped_keys=self.item_keys,
         )
+
+
+# The batching worker's threads (up to CONNECTOR_QBO_BATCH_PULL_TO, 60) share these clients:
+# botocore's default pool of 10 connections would open and drop one per call beyond ten.
+_POOL_CONNECTIONS = 64
+
+
+def _pooled() -> Any:
+    from botocore.config import Config
+
+    return Config(max_pool_connections=_POOL_CONNECTIONS)

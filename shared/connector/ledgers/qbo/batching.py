@@ -218,8 +218,14 @@ class BatchRoute:
             if ready:
                 return "batch", self._take(company, self._max_items)
             return max(min(waits), 0.005)
-        batch_ahead = forecast.ahead_s("batch")
-        single_ahead = forecast.ahead_s("single")
+        try:
+            batch_ahead = forecast.ahead_s("batch")
+            single_ahead = forecast.ahead_s("single")
+        except Exception as exc:  # the limiter unreadable: plan as if both slots were free
+            # (raising here would leave this create in line for another thread to send, and
+            # its record's retry would create it again); acquire still decides.
+            logger.warning("could not read the QuickBooks limiter to plan", error=str(exc))
+            batch_ahead = single_ahead = 0.0
         interval = forecast.interval_s
         if ready and not company.batch_sending and batch_ahead <= _DUE_S:
             return "batch", self._take(company, self._max_items)
