@@ -35,6 +35,7 @@ from urllib.parse import unquote
 
 from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.magento_auth import IntegrationAuth
+from simulators.magento_catalog import MagentoCatalog
 from simulators.magento_catalogue import (
     CATALOGUE,
     CATEGORIES,
@@ -142,6 +143,8 @@ class MagentoSimulator:
         # The API resources the integration was given (System > Integrations > API).
         self.granted: set[str] = set(RESOURCES.values())
         self.requests: list[Request] = []
+        # Products, stock, categories and customer writes (issue #13), over the same customers.
+        self.catalog = MagentoCatalog(self._customers, self.stamp, lambda: next(self._ids["cust"]))
 
     # -- time and faults -------------------------------------------------------------------
     def stamp(self) -> str:
@@ -461,6 +464,9 @@ class MagentoSimulator:
             return _error(400, str(exc))
 
     def _route(self, request: Request, path: str) -> Response:
+        answered = self.catalog.route(request, path)
+        if answered is not None:
+            return answered
         if request.method != "GET":
             return _error(405, "Request does not match any route.")
         parts = path.split("/")
