@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from simulators.bigcommerce_catalog import WRITE_SCOPES, BigCommerceCatalog
 from simulators.bigcommerce_hooks import Hook, HookRegistry
 from simulators.bigcommerce_orders import Line, line_refund, price_lines
 from simulators.bigcommerce_orders import m as _m
@@ -40,9 +41,10 @@ from simulators.httpserver import Request, Response
 
 __all__ = ["BigCommerceSimulator", "Line"]
 
-# The OAuth scopes the simulator checks (read-only): Orders, Order Transactions, Customers.
+# The OAuth scopes the simulator checks: Orders, Order Transactions, Customers (read-only);
+# Products, Customers and Orders (modify) for the writes.
 # Hooks need none: an API account manages its own hooks with its default scope.
-ALL_SCOPES = frozenset({"orders", "transactions", "customers"})
+ALL_SCOPES = frozenset({"orders", "transactions", "customers"}) | WRITE_SCOPES
 
 
 @dataclass
@@ -76,6 +78,8 @@ class BigCommerceSimulator:
             deactivate_after=self.deactivate_after,
             loopback_destinations=self.loopback_destinations,
         )
+        # The writes (catalog, customers, orders, shipments): simulators.bigcommerce_catalog.
+        self.catalog = BigCommerceCatalog(self)
 
     @property
     def hooks(self) -> dict[int, Hook]:
@@ -287,6 +291,12 @@ class BigCommerceSimulator:
 
     # -- the API --------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        """The answer, then the webhooks a write fired (after the lock: a receiver may read)."""
+        response = self._handle(request)
+        self.catalog.deliver_fired()
+        return response
+
+    def _handle(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(request)
             prefix = f"/stores/{self.store_hash}"
@@ -326,6 +336,9 @@ class BigCommerceSimulator:
         return response
 
     def _route(self, request: Request, path: str) -> Response:
+        written = self.catalog.route(request, path)
+        if written is not None:
+            return written()
         for pattern, scope, answer in self._routes():
             match = pattern.fullmatch(path)
             if match and request.method in answer:

@@ -181,6 +181,30 @@ class BigCommerceClient:
             if start <= created_at(raw) < end:
                 yield raw
 
+    # -- reading and writing for the write adapter (connector.stores.bigcommerce.writes) --
+
+    def get_json(self, path: str, params: list[tuple[str, str]], what: str, scope: str) -> Any:
+        """One GET under the store's root (``/v2/...``, ``/v3/...``); None for 204."""
+        return self._get(path, params, what, scope)
+
+    def v3_pages(
+        self, path: str, params: list[tuple[str, str]], what: str, scope: str
+    ) -> Iterator[dict[str, Any]]:
+        return self._v3_pages(path, params, what, scope)
+
+    def v2_pages(
+        self, path: str, params: list[tuple[str, str]], what: str
+    ) -> Iterator[dict[str, Any]]:
+        return self._v2_pages(path, params, what)
+
+    def write(
+        self, method: Literal["POST", "PUT", "DELETE"], path: str, body: Any, what: str
+    ) -> httpx.Response:
+        """One JSON write, paced by the same quota; the caller reads the answer. 429s are
+        waited out (BigCommerce did nothing); a PUT or DELETE is tried again after a 5xx or a
+        lost connection, a POST is not (it could make the record twice)."""
+        return self._request(method, path, [], what, body=body, retry=method != "POST")
+
     # -- paging ---------------------------------------------------------------------------
 
     def _v2_pages(
@@ -219,14 +243,36 @@ class BigCommerceClient:
     # -- transport ------------------------------------------------------------------------
 
     def _get(self, path: str, params: list[tuple[str, str]], what: str, scope: str) -> Any:
+        response = self._request("GET", path, params, what)
+        return self._answers.read(
+            response,
+            what,
+            auth_advice=(
+                f"The API account was revoked or lacks a scope: this needs {scope}. Create a "
+                "store-level API account with that scope under Settings > API > Store-level "
+                "API accounts and put its access token into the connection's store secret"
+            ),
+        )
+
+    def _request(
+        self,
+        method: Literal["GET", "POST", "PUT", "DELETE"],
+        path: str,
+        params: list[tuple[str, str]],
+        what: str,
+        *,
+        body: Any = None,
+        retry: bool = True,
+    ) -> httpx.Response:
         url = self._root + path
+        max_failures = self._max_retries if retry else 0
         failures = throttled = 0
         last_problem = "no attempt made"
         wait_s: float | None = None
-        while failures <= self._max_retries and throttled <= MAX_THROTTLED:
+        while failures <= max_failures and throttled <= MAX_THROTTLED:
             self._pace()
             try:
-                response = self._send(url, params)
+                response = self._send(url, params, method, body)
             except httpx.TimeoutException:
                 last_problem = f"no answer within {self._timeout_s:g} s"
                 failures += 1
@@ -252,15 +298,7 @@ class BigCommerceClient:
                 last_problem = f"HTTP {status}{self._answers.said(response)}"
                 self._wait(self._backoff(failures))
                 continue
-            return self._answers.read(
-                response,
-                what,
-                auth_advice=(
-                    f"The API account was revoked or lacks a scope: this needs {scope}. Create a "
-                    "store-level API account with that scope under Settings > API > Store-level "
-                    "API accounts and put its access token into the connection's store secret"
-                ),
-            )
+            return response
         raise StoreUnavailable(
             f"BigCommerce store for connection {self._label} is unavailable fetching {what}: "
             f"{last_problem} after {failures + throttled} attempts",
@@ -288,17 +326,19 @@ class BigCommerceClient:
         if left is not None and left <= 0 and reset is not None:
             self._not_before = self._clock() + reset
 
-    def _send(self, url: str, params: list[tuple[str, str]]) -> httpx.Response:
+    def _send(
+        self, url: str, params: list[tuple[str, str]], method: str = "GET", body: Any = None
+    ) -> httpx.Response:
         self.calls += 1
-        return self._http.get(
-            url,
-            params=tuple(params),
-            headers={
-                "X-Auth-Token": self._credentials.access_token.get_secret_value(),
-                "Accept": "application/json",
-            },
-            timeout=self._timeout_s,
-        )
+        headers = {
+            "X-Auth-Token": self._credentials.access_token.get_secret_value(),
+            "Accept": "application/json",
+        }
+        if method == "GET":
+            return self._http.get(
+                url, params=tuple(params), headers=headers, timeout=self._timeout_s
+            )
+        return self._http.request(method, url, json=body, headers=headers, timeout=self._timeout_s)
 
 
 def _segment(record_id: str) -> str:
