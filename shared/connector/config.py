@@ -143,6 +143,10 @@ class QbdLedger(_Settings):
     # Records per page of the item and customer queries a session makes when `sync` brings
     # QuickBooks changes to the store (qbXML MaxReturned; pages continue by iterator).
     max_returned: Annotated[int, Field(ge=1, le=1000)] = 100
+    # With inventory = "qbo_to_store": hours between full stock reads. Sales, bills and
+    # adjustments move QuantityOnHand without moving an item's TimeModified, so the
+    # modified-since query alone misses them. 0 turns the full read off.
+    stock_recount_hours: Annotated[int, Field(ge=0, le=168)] = 6
 
 
 class TaxRules(_Settings):
@@ -382,6 +386,11 @@ class SyncDirections(_Settings):
     qbo_invoices_to_orders: StrictBool = False
     # An item whose store product was deleted in the store: made again, or parked for a person.
     deleted_products: Literal["recreate", "park"] = "park"
+    # QuickBooks items never written to the store (names or SKUs, any case): "Gift Wrapping".
+    exclude_items: tuple[str, ...] = ()
+    # Whether a service item without a SKU becomes a store product (products = "qbo_to_store");
+    # inventory and non-inventory items do, services with a SKU do.
+    services_to_products: StrictBool = False
 
     @property
     def any_from_ledger(self) -> bool:

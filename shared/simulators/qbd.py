@@ -52,6 +52,7 @@ from simulators.qbd_schema import (
     default_library,
     parse_request,
 )
+from simulators.qbd_stock import DeletedRecord, Stockroom, only
 from simulators.qbd_txns import Transactions
 
 __all__ = [
@@ -90,7 +91,7 @@ _LIST_ADDS = {"CustomerAddRq": "Customer", "AccountAddRq": "Account"} | {
 }
 _SUPPORTED = frozenset(
     {*_QUERY_KINDS, *_LIST_ADDS, "CustomerModRq", "TxnVoidRq", "TxnDelRq", "HostQueryRq",
-     "CompanyQueryRq", "PreferencesQueryRq"}
+     "CompanyQueryRq", "PreferencesQueryRq", "ListDeletedQueryRq"}
     | {f"{kind}{op}Rq" for kind in TXN_KINDS for op in ("Add", "Mod", "Query")}
     | {f"{kind}{op}Rq" for kind in MONEY_KINDS for op in ("Add", "Query")}
 )  # fmt: skip
@@ -221,6 +222,9 @@ class QbdCompany:
         self.txns = Transactions(self.lists, self.ids, self._clock)
         self.money = MoneyTxns(self.txns, self.lists, self.ids, self._clock)
         self._bookkeeper = Bookkeeper(self.lists, self._clock.tick)
+        self.stockroom = Stockroom(
+            self.lists, lambda: list(self.txns.records.values()), self._clock, self._clock.tick
+        )
         # Edit > Preferences > Multiple Currencies; off in a new company file.
         self.multicurrency = multicurrency
         self.home_currency = home_currency
@@ -394,6 +398,9 @@ class QbdCompany:
             return list(self._preferences_query(request)), {}
         if name in _QUERY_KINDS:
             return self._list_query(name, request)
+        if name == "ListDeletedQueryRq":
+            rets = self.stockroom.query(request, _EST)
+            return rets, {"retCount": str(len(rets))}
         if name in ("TxnVoidRq", "TxnDelRq"):
             return self._void_or_delete(name, request)  # no wrapper element around the fields
         body = children(request)[0] if children(request) else element("Empty")
@@ -491,6 +498,9 @@ class QbdCompany:
         else:
             records = self._filtered_lists(kinds, request)
         rets = [self._list_ret(r) for r in records]
+        included = {n.text or "" for n in request.findall("IncludeRetElement")}
+        if included:
+            rets = [only(r, included) for r in rets]
         return self._page(name, request, rets, max_returned, warning)
 
     def _filtered_lists(self, kinds: tuple[str, ...], request: etree._Element) -> list[ListRecord]:
@@ -879,6 +889,40 @@ class QbdCompany:
         with self._lock:
             record = self._bookkeeper.edit_customer(full_name, **changes)
             return next(c for c in self.customers() if c.list_id == record.list_id)
+
+    def delete_item(self, full_name: str) -> DeletedRecord:
+        """The bookkeeper deletes an item (Edit > Delete Item): it leaves the list, and
+        ListDeletedQuery reports it. Refused (QbStatus 3170) for an item with sub-items or
+        one a transaction uses, as QuickBooks refuses it."""
+        with self._lock:
+            return self.stockroom.delete_item(full_name)
+
+    def sell(self, item: str, quantity: int | Decimal, customer: str = "Cash Customer") -> str:
+        """The bookkeeper invoices ``quantity`` of an inventory item: its QuantityOnHand goes
+        down, its TimeModified and EditSequence stay. The invoice's TxnID."""
+        with self._lock:
+            self.stockroom.move_quantity(item, Decimal(0))  # refuses a non-inventory item
+            body = element("InvoiceAdd")
+            ref = etree.SubElement(body, "CustomerRef")
+            etree.SubElement(ref, "FullName").text = customer
+            line = etree.SubElement(body, "InvoiceLineAdd")
+            etree.SubElement(etree.SubElement(line, "ItemRef"), "FullName").text = item
+            etree.SubElement(line, "Quantity").text = str(quantity)
+            try:
+                txn = self.txns.add("Invoice", body)
+            except QbStatus as refused:
+                raise ValueError(refused.message) from None
+            self.stockroom.move_quantity(item, -Decimal(quantity))
+            self._clock.tick()
+            return txn.txn_id
+
+    def adjust_quantity(self, item: str, difference: int | Decimal) -> Decimal:
+        """An inventory adjustment (Vendors > Inventory Activities > Adjust Quantity/Value on
+        Hand) by ``difference``: QuantityOnHand moves, the item's TimeModified does not."""
+        with self._lock:
+            quantity = self.stockroom.move_quantity(item, Decimal(difference))
+            self._clock.tick()
+            return quantity
 
     def item(self, full_name: str) -> QbdItem | None:
         with self._lock:

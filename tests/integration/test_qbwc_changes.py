@@ -97,7 +97,9 @@ def test_a_first_session_reads_every_item_and_customer_in_pages_and_queues_each_
     with rig.web_connector(CONN, USER, PASSWORD, company, noop_pause_s=0) as connector:
         report = connector.run_session()
     assert report.outcome == "done", report.last_errors
-    queries = _queries(report.requests)
+    deleted = [q for q in _queries(report.requests) if q.tag == "ListDeletedQueryRq"]
+    assert len(deleted) == 1 and deleted[0].find("DeletedDateRangeFilter") is None
+    queries = [q for q in _queries(report.requests) if q.tag != "ListDeletedQueryRq"]
     inventory = [q for q in queries if q.tag == "ItemInventoryQueryRq"]
     # Five inventory items, two a page: Start, then Continue with QuickBooks' iteratorID.
     assert [q.get("iterator") for q in inventory] == ["Start", "Continue", "Continue"]

@@ -3,13 +3,14 @@ progress through its change queries: what moves a watermark and what keeps it.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from connector.config import Connection
-from connector.ledgers.qbd import changes_session
+from connector.ledgers.qbd import changes_session, deleted_items, stock_recount
 from connector.ledgers.qbd.ledger_records import (
     UnreadableRecord,
     customer_from_ret,
@@ -216,11 +217,21 @@ def test_pages_stay_within_the_message_budget_and_a_watermark_moves_only_on_a_wh
     assert changes_session.watermark_of(progress, "ItemInventory") == "2026-01-05T10:00:00-05:00"
     assert changes_session.watermark_of(progress, "ItemService") is None
     requests, purposes = changes_session.plan(progress, connection, prefix="m4")
-    assert list(purposes.values()) == ["Customer"]
+    # The deleted items ride along: one request, no iterator, from its own watermark.
+    assert list(purposes.values()) == ["Customer", "ListDeleted"]
+    assert "<ListDelType>ItemService</ListDelType>" in requests[1].to_xml()
+    assert "DeletedDateRangeFilter" not in requests[1].to_xml()  # no watermark: every one
     refused = changes_session.read(
-        progress, purposes, [_rs("m4c0", "Customer", [], code=3250, message="off")], currency=None
+        progress,
+        purposes,
+        [
+            _rs("m4c0", "Customer", [], code=3250, message="off"),
+            _rs("m4c1", "ListDeleted", [], code=1, message="no match"),
+        ],
+        currency=None,
     )
-    assert refused.complete == [] and refused.problems == ["CustomerQuery refused (3250): off"]
+    assert refused.problems == ["CustomerQuery refused (3250): off"]
+    assert refused.complete == ["ListDeleted"] and refused.deleted == []
     assert changes_session.plan(progress, connection, prefix="m5") == ([], {})
 
 
@@ -255,3 +266,140 @@ def test_a_parent_at_a_page_end_waits_for_the_page_that_shows_its_sub_items() ->
     assert [r.ledger_id for r in second.queued] == ["B", "C"]
     assert [r.category_path for r in second.kept] == [("B",)]
     assert second.complete == ["ItemInventory"] and progress["read"] == 3
+
+
+def _deleted(list_id: str, when: str) -> dict[str, Any]:
+    return {
+        "ListDelType": "ItemInventory",
+        "ListID": list_id,
+        "TimeCreated": "2026-01-01T09:00:00-05:00",
+        "TimeDeleted": when,
+        "FullName": f"Item {list_id}",
+    }
+
+
+def test_deleted_items_come_back_with_their_latest_time_deleted_as_the_watermark() -> None:
+    connection = _connection({"prices": "qbo_to_store"}, max_requests_per_message=10)
+    since = "2026-01-05T09:00:00-05:00"
+    progress = changes_session.start(connection, {"ListDeleted": since})
+    requests, purposes = changes_session.plan(progress, connection, prefix="d1")
+    deleted_id = next(r for r, kind in purposes.items() if kind == "ListDeleted")
+    xml = next(r for r in requests if r.request_id == deleted_id).to_xml()
+    assert (
+        "<ListDelType>ItemInventory</ListDelType><ListDelType>ItemNonInventory</ListDelType>"
+        "<ListDelType>ItemService</ListDelType><DeletedDateRangeFilter>"
+        f"<FromDeletedDate>{since}</FromDeletedDate></DeletedDateRangeFilter>"
+    ) in xml
+    later = "2026-01-05T11:00:00-05:00"
+    page = changes_session.read(
+        progress,
+        {deleted_id: "ListDeleted"},
+        [
+            _rs(
+                deleted_id,
+                "ListDeleted",
+                [
+                    ("ListDeletedRet", _deleted("1", later)),
+                    ("ListDeletedRet", _deleted("2", since)),
+                ],
+                remaining=None,
+            )
+        ],
+        currency=None,
+    )
+    assert [(d.list_id, d.time_deleted) for d in page.deleted] == [("1", later), ("2", since)]
+    assert page.complete == ["ListDeleted"]
+    now = datetime(2026, 1, 5, 17, tzinfo=UTC)
+    assert changes_session.watermarks_of(progress, "ListDeleted", now) == {"ListDeleted": later}
+
+
+def test_the_stock_recount_is_due_every_n_hours_and_reads_only_the_counts_after_the_changes() -> (
+    None
+):
+    connection = _connection({"inventory": "qbo_to_store"}, max_requests_per_message=10)
+    now = datetime(2026, 1, 5, 18, tzinfo=UTC)
+    marks = {"ItemInventory": "2026-01-05T09:00:00-05:00"}
+    # The first session reads every item whole: no recount, and its whole read counts as one.
+    first = changes_session.start(connection, {}, now)
+    assert "StockRecount" not in first["kinds"]
+    first["kinds"]["ItemInventory"]["latest"] = "2026-01-05T09:00:00-05:00"
+    assert changes_session.watermarks_of(first, "ItemInventory", now) == {
+        "ItemInventory": "2026-01-05T09:00:00-05:00",
+        "StockRecount": "2026-01-05T18:00:00+00:00",
+    }
+    recent = {**marks, "StockRecount": "2026-01-05T13:00:00+00:00"}  # five hours ago
+    assert "StockRecount" not in changes_session.start(connection, recent, now)["kinds"]
+    off = _connection({"inventory": "qbo_to_store"}, stock_recount_hours=0)
+    assert "StockRecount" not in changes_session.start(off, marks, now)["kinds"]
+    prices_only = _connection({"prices": "qbo_to_store"})
+    assert "StockRecount" not in changes_session.start(prices_only, marks, now)["kinds"]
+
+    progress = changes_session.start(
+        connection, {**marks, "StockRecount": "2026-01-05T12:00:00+00:00"}, now
+    )
+    _, purposes = changes_session.plan(progress, connection, prefix="r1")
+    # Not beside the modified-since inventory query: after it, against its snapshots.
+    assert "StockRecount" not in purposes.values()
+    for state in progress["kinds"].values():
+        state["status"] = "done" if state is not progress["kinds"]["StockRecount"] else "todo"
+    requests, purposes = changes_session.plan(progress, connection, prefix="r2")
+    assert list(purposes.values()) == ["StockRecount"]
+    xml = requests[0].to_xml()
+    assert "<ItemInventoryQueryRq" in xml and "FromModifiedDate" not in xml
+    assert (
+        "<IncludeRetElement>ListID</IncludeRetElement><IncludeRetElement>EditSequence"
+        "</IncludeRetElement><IncludeRetElement>QuantityOnHand</IncludeRetElement>"
+    ) in xml
+    page = changes_session.read(
+        progress,
+        purposes,
+        [
+            _rs(
+                "r2c0",
+                "ItemInventory",
+                [
+                    (
+                        "ItemInventoryRet",
+                        {"ListID": "1", "EditSequence": "17", "QuantityOnHand": "4"},
+                    )
+                ],
+            )
+        ],
+        currency=None,
+    )
+    assert [(c.list_id, c.quantity) for c in page.counts] == [("1", Decimal("4"))]
+    assert page.complete == ["StockRecount"] and page.queued == []
+    assert changes_session.watermarks_of(progress, "StockRecount", now) == {
+        "StockRecount": "2026-01-05T18:00:00+00:00"
+    }
+
+
+def test_only_counts_that_moved_are_queued_and_a_deleted_item_is_kept_inactive() -> None:
+    held_item = item_from_ret(
+        "ItemInventoryRet",
+        _item("1", "2026-01-05T09:00:00-05:00", QuantityOnHand="5"),
+        currency="USD",
+    )
+    same = item_from_ret(
+        "ItemInventoryRet",
+        _item("2", "2026-01-05T09:00:00-05:00", QuantityOnHand="3"),
+        currency="USD",
+    )
+    held = {"1": (held_item, False), "2": (same, False)}
+    counts = [
+        stock_recount.Count("1", "17", Decimal("2")),
+        stock_recount.Count("2", "17", Decimal("3")),  # unchanged: nothing queued
+        stock_recount.Count("3", "17", Decimal("9")),  # never seen: nothing to compare
+        stock_recount.Count("1", "18", Decimal("1")),  # edited since: its own query brings it
+    ]
+    moved = stock_recount.changed(counts, held)
+    assert [(m.ledger_id, m.qty_on_hand, m.version) for m in moved] == [
+        ("1", Decimal("2"), "17 qty 2")
+    ]
+    gone = deleted_items.gone(
+        [deleted_items.DeletedItem("1", "ItemInventory", "2026-01-05T11:00:00-05:00", "Item 1")],
+        held,
+    )
+    assert [(g.ledger_id, g.active, g.version) for g in gone] == [
+        ("1", False, "deleted 2026-01-05T11:00:00-05:00")
+    ]

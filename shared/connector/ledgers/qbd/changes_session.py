@@ -15,6 +15,12 @@ last page came back and every record of it was kept and queued: a session that e
 a query QuickBooks refused, a record that could not be read or a queue that refused leave it
 where it was, and the next session asks again from there (FromModifiedDate is inclusive, so
 a record at the watermark's second comes again; its EditSequence makes the repeat harmless).
+
+Two more reads ride along, each with its own watermark: ``ListDeletedQuery`` for the items
+deleted in QuickBooks (connector.ledgers.qbd.deleted_items), and, every
+``stock_recount_hours``, a full read of inventory items' QuantityOnHand for stock moved by
+transactions (connector.ledgers.qbd.stock_recount), planned once the modified-since
+inventory query is done so both never compare against each other's half-written snapshots.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from connector.config import Connection
 from connector.ledger_records import LedgerItem
+from connector.ledgers.qbd import deleted_items, stock_recount
+from connector.ledgers.qbd.deleted_items import DeletedItem
 from connector.ledgers.qbd.ledger_records import (
     UnreadableRecord,
     customer_from_ret,
@@ -36,13 +44,15 @@ from connector.ledgers.qbd.ledger_records import (
     item_from_ret,
 )
 from connector.ledgers.qbd.qbxml_messages import QbRequest
-from connector.ledgers.qbd.qbxml_queries import ChangesKind, changes_page
+from connector.ledgers.qbd.qbxml_queries import ChangesKind, changes_page, deleted_items_query
 from connector.ledgers.qbd.qbxml_responses import STATUS_NO_MATCH, STATUS_OK, QbResponse
 from connector.ledgers.qbd.snapshots import Snapshot, entity_of
+from connector.ledgers.qbd.stock_recount import RECOUNT, Count
 from connector.messages import SyncMessage
 from connector.sync_queue import QueueUnavailable, deduplication_id
 
 ITEM_QUERIES: tuple[ChangesKind, ...] = ("ItemInventory", "ItemNonInventory", "ItemService")
+DELETED = "ListDeleted"  # the deleted-items query, and its watermark (latest TimeDeleted)
 _SQS_BATCH = 10
 
 
@@ -57,19 +67,28 @@ def wanted(connection: Connection) -> tuple[ChangesKind, ...]:
     return tuple(kinds)
 
 
-def start(connection: Connection, watermarks: dict[str, str]) -> dict[str, Any]:
-    """A session's progress through the queries (kept in the session item, JSON)."""
-    kinds = {
-        kind: {
-            "since": watermarks.get(kind),
-            "iterator": None,
-            "latest": None,
-            "status": "todo",
-            "unreadable": 0,
-            "held": None,
-        }
-        for kind in wanted(connection)
+def _fresh(since: str | None) -> dict[str, Any]:
+    return {
+        "since": since,
+        "iterator": None,
+        "latest": None,
+        "status": "todo",
+        "unreadable": 0,
+        "held": None,
     }
+
+
+def start(
+    connection: Connection, watermarks: dict[str, str], now: datetime | None = None
+) -> dict[str, Any]:
+    """A session's progress through the queries (kept in the session item, JSON)."""
+    kinds: dict[str, dict[str, Any]] = {
+        kind: _fresh(watermarks.get(kind)) for kind in wanted(connection)
+    }
+    if any(kind in kinds for kind in ITEM_QUERIES):
+        kinds[DELETED] = _fresh(watermarks.get(DELETED))
+    if stock_recount.due(connection, watermarks, now or now_utc()):
+        kinds[RECOUNT] = _fresh(watermarks.get(RECOUNT))
     return {"read": 0, "kinds": kinds}
 
 
@@ -79,21 +98,30 @@ def plan(
     """The next page of each query still being read, within the message budget."""
     requests: list[QbRequest] = []
     purposes: dict[str, str] = {}
-    for kind, state in progress.get("kinds", {}).items():
+    kinds = progress.get("kinds", {})
+    for kind, state in kinds.items():
         if state["status"] not in ("todo", "paging"):
             continue
+        if kind == RECOUNT and kinds.get("ItemInventory", {}).get("status") in ("todo", "paging"):
+            continue  # after the modified-since inventory query: one snapshot to compare with
         if len(requests) >= connection.qbd.max_requests_per_message:
             break
         request_id = f"{prefix}c{len(requests)}"
-        requests.append(
-            changes_page(
-                kind,
-                request_id=request_id,
-                max_returned=connection.qbd.max_returned,
-                iterator_id=state["iterator"],
-                modified_since=state["since"],
+        if kind == DELETED:
+            requests.append(
+                deleted_items_query(request_id=request_id, deleted_since=state["since"])
             )
-        )
+        else:
+            requests.append(
+                changes_page(
+                    "ItemInventory" if kind == RECOUNT else kind,
+                    request_id=request_id,
+                    max_returned=connection.qbd.max_returned,
+                    iterator_id=state["iterator"],
+                    modified_since=None if kind == RECOUNT else state["since"],
+                    include=stock_recount.FIELDS if kind == RECOUNT else (),
+                )
+            )
         purposes[request_id] = kind
     return requests, purposes
 
@@ -113,6 +141,8 @@ class PageRead:
     queued: list[Snapshot] = field(default_factory=list)  # one sync message each
     complete: list[str] = field(default_factory=list)  # queries whose last page came back
     problems: list[str] = field(default_factory=list)
+    deleted: list[DeletedItem] = field(default_factory=list)  # ListDeletedQuery's records
+    counts: list[Count] = field(default_factory=list)  # the stock recount's records
 
 
 def _later(a: str | None, b: str) -> str:
@@ -144,6 +174,12 @@ def read(
             out.problems.append(
                 f"{kind}Query refused ({response.status_code}): {response.status_message}"
             )
+            continue
+        if kind == DELETED:
+            _read_deleted(state, response, out)
+            continue
+        if kind == RECOUNT:
+            _read_counts(state, response, out)
             continue
         page: list[Snapshot] = []
         for tag, ret in zip(response.ret_kinds, response.rets, strict=True):
@@ -181,6 +217,37 @@ def read(
     return out
 
 
+def _read_deleted(state: dict[str, Any], response: QbResponse, out: PageRead) -> None:
+    """One answer, no iterator: the deleted items and the latest TimeDeleted."""
+    for ret in response.rets:
+        found = deleted_items.from_ret(ret)
+        if found is None:
+            state["unreadable"] += 1
+            out.problems.append(f"ListDeletedQuery returned a record that cannot be read: {ret}")
+            continue
+        out.deleted.append(found)
+        state["latest"] = _later(state["latest"], found.time_deleted)
+    state.update(iterator=None, status="done")
+    if not state["unreadable"]:
+        out.complete.append(DELETED)
+
+
+def _read_counts(state: dict[str, Any], response: QbResponse, out: PageRead) -> None:
+    for ret in response.rets:
+        found = stock_recount.count_of(ret)
+        if found is None:
+            state["unreadable"] += 1
+            out.problems.append(f"the stock recount read a record that cannot be read: {ret}")
+            continue
+        out.counts.append(found)
+    if response.iterator_remaining:
+        state.update(iterator=response.iterator_id, status="paging")
+    else:
+        state.update(iterator=None, status="done")
+        if not state["unreadable"]:
+            out.complete.append(RECOUNT)
+
+
 def message_for(connection_id: str, record: Snapshot, now: datetime) -> SyncMessage:
     entity = entity_of(record)
     return SyncMessage(
@@ -200,6 +267,20 @@ def watermark_of(progress: dict[str, Any], kind: str) -> str | None:
     nothing, the watermark stays)."""
     latest = progress["kinds"][kind]["latest"]
     return str(latest) if latest else None
+
+
+def watermarks_of(progress: dict[str, Any], kind: str, now: datetime) -> dict[str, str]:
+    """What a completed query's watermarks become: its latest TimeModified (TimeDeleted for
+    the deleted items; none when it returned nothing: the watermark stays); the recount's
+    is when it ended, by the connector's clock. A whole read of the inventory items (no
+    watermark yet) is a recount too."""
+    state = progress["kinds"][kind]
+    if kind == RECOUNT:
+        return {RECOUNT: stock_recount.now_iso(now)}
+    marks = {kind: str(state["latest"])} if state["latest"] else {}
+    if kind == "ItemInventory" and not state["since"]:
+        marks[RECOUNT] = stock_recount.now_iso(now)
+    return marks
 
 
 class ChangeQueue:

@@ -31,7 +31,8 @@ from connector.config import Connection, QbdLedger, TenantConfig
 from connector.dynamo_batch import Write
 from connector.errors import PermanentError
 from connector.health import HealthMarks, now_moment
-from connector.ledgers.qbd import changes_session, drain, qbxml
+from connector.ledger_records import LedgerItem
+from connector.ledgers.qbd import changes_session, deleted_items, drain, qbxml, stock_recount
 from connector.ledgers.qbd.changes_session import ChangeQueue
 from connector.ledgers.qbd.outbox import (
     WAITING,
@@ -68,6 +69,12 @@ if TYPE_CHECKING:
 SERVER_VERSION = "ml-connector QBWC service 1.0"
 MIN_CLIENT_VERSION = (2, 1, 0, 30)
 WARN_CLIENT_VERSION = (2, 2, 0, 0)
+# What the audit trail says of a record the session queued for these reasons.
+GONE = "deleted in QuickBooks Desktop (ListDeletedQuery): the store product is taken out of sale"
+RECOUNTED = (
+    "stock changed in QuickBooks Desktop by a transaction (the full stock read; the item "
+    "itself was not edited)"
+)
 MAX_UNPROCESSED = 3  # messages QuickBooks failed to process (hresult) before an entry parks
 NVU, NONE, BUSY = "nvu", "none", "busy"
 # What a ticket whose session lease lapsed is told (getLastError, closeConnection): its
@@ -446,16 +453,24 @@ class QbwcService:
         )
         now = changes_session.now_utc()
         complete = list(page.complete)
-        if page.kept or page.queued:
+        held = self._held(connection.id, page)
+        gone = deleted_items.gone(page.deleted, held)
+        recounted = stock_recount.changed(page.counts, held)
+        session.changes["read"] = int(session.changes.get("read", 0)) + len(gone) + len(recounted)
+        if page.kept or page.queued or gone or recounted:
             # Parents first: the worker must find an item's sub-items' mark when it reads it.
             writes = self._snapshots.parent_puts(connection.id, page.kept)
             writes += self._snapshots.snapshot_puts(connection.id, page.kept)
-            messages = [changes_session.message_for(connection.id, r, now) for r in page.queued]
+            writes += self._snapshots.snapshot_puts(connection.id, recounted)
+            writes += self._snapshots.snapshot_puts(connection.id, gone, deleted=True)
+            why = {r.ledger_id: RECOUNTED for r in recounted} | {r.ledger_id: GONE for r in gone}
+            queued = [*page.queued, *recounted, *gone]
+            messages = [changes_session.message_for(connection.id, r, now) for r in queued]
             writes += [
                 self._audit.event_put(
                     m.record_key,
                     "received",
-                    "brought back by the Web Connector session",
+                    why.get(m.record_id, "brought back by the Web Connector session"),
                     ledger_id=m.record_id,
                     detail={"edit_sequence": m.version or ""},
                 )
@@ -467,20 +482,38 @@ class QbwcService:
             except QueueUnavailable as exc:
                 # The snapshots stay; the watermarks do not move, so the next session sends again.
                 page.problems.append(f"the sync queue refused QuickBooks changes: {exc}")
+                if recounted:
+                    # The counts are compared with the snapshots: put the old ones back so
+                    # the next recount finds the same difference and queues it again.
+                    before = [held[r.ledger_id][0] for r in recounted]
+                    self._snapshots.write_all(self._snapshots.snapshot_puts(connection.id, before))
                 for state in session.changes["kinds"].values():
                     if state["status"] != "done":
                         state.update(status="failed", held=None)
                 complete = []
         for kind in complete:
-            mark = changes_session.watermark_of(session.changes, kind)
-            if mark:
-                self._snapshots.set_watermark(connection.id, kind, mark)
+            for query, mark in changes_session.watermarks_of(session.changes, kind, now).items():
+                self._snapshots.set_watermark(connection.id, query, mark)
         if page.problems:
             session.last_error = "; ".join(page.problems)[:2000]
             session.changes["problem"] = page.problems[0][:300]
             logger.warning("QuickBooks changes not all kept", problems=page.problems[:5])
-        if page.queued:
-            logger.info("QuickBooks changes queued for the store", records=len(page.queued))
+        if page.queued or gone or recounted:
+            logger.info(
+                "QuickBooks changes queued for the store",
+                records=len(page.queued),
+                deleted=len(gone),
+                recounted=len(recounted),
+            )
+
+    def _held(
+        self, connection_id: str, page: changes_session.PageRead
+    ) -> dict[str, tuple[LedgerItem, bool]]:
+        """The snapshots the deleted items and the stock counts are compared with."""
+        if self._snapshots is None or not (page.deleted or page.counts):
+            return {}
+        ids = [d.list_id for d in page.deleted] + [c.list_id for c in page.counts]
+        return self._snapshots.items_held(connection_id, ids)
 
     def _hand_out(self, session: Session, connection: Connection, message: dict[str, Any]) -> str:
         """Send a planned message: its writes become "sent" (outcome unknown until answered)."""

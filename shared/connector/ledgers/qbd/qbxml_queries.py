@@ -138,6 +138,7 @@ def changes_page(
     max_returned: int,
     iterator_id: str | None = None,
     modified_since: str | None = None,
+    include: Sequence[str] = (),
 ) -> QbRequest:
     """One page of a list's records modified since ``modified_since`` (QuickBooks' own
     TimeModified text, sent back as it came), active and inactive alike (an item made
@@ -158,7 +159,26 @@ def changes_page(
     sub(request, "ActiveStatus", "All")
     if modified_since:
         sub(request, "FromModifiedDate", modified_since)
+    for tag in include:  # IncludeRetElement: only these elements of each record come back
+        sub(request, "IncludeRetElement", tag)
     return QbRequest(request_id, f"{kind}Query", request)
+
+
+# The item types the store takes, as ListDeletedQuery names them (ListDelType).
+DELETED_ITEM_TYPES: tuple[str, ...] = ("ItemInventory", "ItemNonInventory", "ItemService")
+
+
+def deleted_items_query(*, request_id: str, deleted_since: str | None = None) -> QbRequest:
+    """ListDeletedQuery for the items deleted since ``deleted_since`` (QuickBooks' own
+    TimeDeleted text, inclusive): ListDelType repeated, then DeletedDateRangeFilter/
+    FromDeletedDate, in qbXML's order. It has no iterator and no MaxReturned: one answer."""
+    request = new_request("ListDeletedQuery", request_id)
+    for kind in DELETED_ITEM_TYPES:
+        sub(request, "ListDelType", kind)
+    if deleted_since:
+        window = sub(request, "DeletedDateRangeFilter")
+        sub(window, "FromDeletedDate", deleted_since)
+    return QbRequest(request_id, "ListDeletedQuery", request)
 
 
 def query_stop(kind: ListKind | TxnKind, iterator_id: str, *, request_id: str) -> QbRequest:

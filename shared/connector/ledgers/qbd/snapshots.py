@@ -6,7 +6,9 @@ works from these snapshots (connector.ledgers.qbd.changes). Keys (pk / sk):
   <conn>#qbd#ledger_item      / <ListID>   the item as its last session returned it
   <conn>#qbd#ledger_customer  / <ListID>   the customer likewise
   <conn>#qbd#changes          / <query>    the watermark of one query (ItemInventory, ...):
-                                           the latest TimeModified of a query read to its end
+                                           the latest TimeModified of a query read to its end;
+                                           ListDeleted: the latest TimeDeleted; StockRecount:
+                                           when the last full stock read ended (UTC)
   <conn>#qbd#parents          / <FullName, casefolded>  an item some sub-item sits under:
                                            Desktop's way of making a category
 A snapshot holds a customer's names and addresses; it expires retention_days after it was
@@ -47,8 +49,11 @@ class SnapshotStore:
         self._retention_days = retention_days
 
     # --- snapshots -----------------------------------------------------------------------
-    def snapshot_puts(self, connection_id: str, records: Sequence[Snapshot]) -> list[Write]:
-        """The writes that keep ``records`` as their session returned them (batchable)."""
+    def snapshot_puts(
+        self, connection_id: str, records: Sequence[Snapshot], *, deleted: bool = False
+    ) -> list[Write]:
+        """The writes that keep ``records`` as their session returned them (batchable);
+        ``deleted``: items QuickBooks reported deleted (kept inactive, marked so)."""
         return [
             dynamo_batch.put(
                 self._table.name,
@@ -59,10 +64,24 @@ class SnapshotStore:
                     "edit_sequence": record.version,
                     "time_modified": record.updated_at.isoformat() if record.updated_at else "",
                     "expires_at": expires_at(self._retention_days),
+                    **({"deleted": True} if deleted else {}),
                 },
             )
             for record in records
         ]
+
+    def items_held(
+        self, connection_id: str, ledger_ids: Sequence[str]
+    ) -> dict[str, tuple[LedgerItem, bool]]:
+        """The item snapshots kept for ``ledger_ids`` (batched reads): each with whether
+        QuickBooks reported it deleted."""
+        pk = f"{connection_id}#qbd#ledger_item"
+        keys = [(pk, ledger_id) for ledger_id in dict.fromkeys(ledger_ids)]
+        found = dynamo_batch.get_many(self._table.meta.client, self._table.name, keys)
+        return {
+            sk: (LedgerItem.model_validate_json(str(item["record"])), bool(item.get("deleted")))
+            for (_, sk), item in found.items()
+        }
 
     def parent_puts(self, connection_id: str, records: Sequence[Snapshot]) -> list[Write]:
         """The writes that remember every item a sub-item of ``records`` sits under."""
