@@ -28,9 +28,21 @@ MUG, PRINT = 10, 11
 JANE = 2
 
 
+AUTO = "auto"  # a second connection whose items are created in QuickBooks when missing
+
+
 def _connections(woo_url: str, qbo_url: str) -> list[dict[str, Any]]:
     mapping = {"fallback_item": "Sales", "shipping_item": "Shipping", "doc_number": "{number}"}
-    return [connection_settings(SHOP, woo_url=woo_url, qbo_url=qbo_url, mapping=mapping)]
+    auto = {
+        "auto_create_items": True,
+        "income_account": "Sales of Product Income",
+        "shipping_item": "Shipping",
+        "doc_number": "A{number}",
+    }
+    return [
+        connection_settings(SHOP, woo_url=woo_url, qbo_url=qbo_url, mapping=mapping),
+        connection_settings(AUTO, woo_url=woo_url, qbo_url=qbo_url, mapping=auto),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +60,9 @@ def _no_leftover_faults(rig: QboRig) -> Iterator[None]:
     rig.qbo_hook = None
 
 
-def _queue_orders(rig: QboRig, count: int, *, guests: bool = False) -> list[dict[str, Any]]:
+def _queue_orders(
+    rig: QboRig, count: int, *, guests: bool = False, connection: str = SHOP
+) -> list[dict[str, Any]]:
     orders = []
     for n in range(count):
         spec = OrderSpec(lines=[LineSpec(MUG, 1 + n % 3)], customer_id=JANE)
@@ -59,7 +73,7 @@ def _queue_orders(rig: QboRig, count: int, *, guests: bool = False) -> list[dict
                 "73301", "US",
             )  # fmt: skip
         order = rig.woo.create_order(spec)
-        rig.deliver(SHOP, "order.created", order["id"])
+        rig.deliver(connection, "order.created", order["id"])
         orders.append(order)
     return orders
 
@@ -211,3 +225,20 @@ def test_a_batch_lost_twice_is_found_by_doc_number_not_posted_again(rig: QboRig)
         # Found by its DocNumber (or QuickBooks' 6140) on the next try, not created again.
         assert audit[-1].event == "posted"
         assert audit[-1].detail["operation"] == "adopted"
+
+
+def test_records_needing_the_same_new_item_at_once_share_it_none_parked(rig: QboRig) -> None:
+    # Five records side by side each look the mug's item up, find none and create it: the
+    # batch carries five creates of one name and QuickBooks makes the first (6240 for the
+    # others). Each of the others finds the one made and posts on it, as it would have done
+    # had it looked a moment later.
+    orders = _queue_orders(rig, 5, connection=AUTO)
+    assert _run_sync(rig)["batchItemFailures"] == []
+    (item,) = [i for i in rig.qbo.documents("Item") if i["Name"] == "MUG-01"]
+    for order in orders:
+        (invoice,) = rig.documents("Invoice", order["id"])
+        assert invoice["DocNumber"] == f"A{order['number']}"
+        lines = [line for line in invoice["Line"] if "SalesItemLineDetail" in line]
+        assert lines[0]["SalesItemLineDetail"]["ItemRef"]["value"] == item["Id"]
+        assert rig.parked(AUTO, order["id"]) == []
+        assert "posted" in rig.events(AUTO, order["id"])

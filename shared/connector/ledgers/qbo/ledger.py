@@ -25,6 +25,7 @@ from connector.ledgers.qbo.currency import rate_from_answer
 from connector.ledgers.qbo.customers import QboCustomers
 from connector.ledgers.qbo.faults import (
     QboDuplicateDocNumber,
+    QboDuplicateName,
     QboNotFound,
     QboStaleObject,
 )
@@ -137,12 +138,26 @@ class QboLedger:
                 f"QuickBooks has no account named {rules.income_account!r} (income_account for "
                 "auto-created items): fix the tenant file, then replay"
             )
-        created = self._client.create(
-            "Item",
-            {"Name": name, "Type": "NonInventory", "IncomeAccountRef": {"value": account}},
-            request_id=request_id(self._connection.id, "item", name, account, "create"),
-        )
-        self._state.put_mapping(self._connection.id, "item", name, str(created["Id"]))
+        created = self._create_item(name, account)
+        self._state.put_mapping(self._connection.id, "item", name, created)
+        return created
+
+    def _create_item(self, name: str, account_id: str) -> str:
+        """A NonInventory item posting to ``account_id``. One made under the same name since
+        the lookup (another record's worker at the same moment, as when records are worked
+        side by side) is used when it is active and posts to that account."""
+        try:
+            created = self._client.create(
+                "Item",
+                {"Name": name, "Type": "NonInventory", "IncomeAccountRef": {"value": account_id}},
+                request_id=request_id(self._connection.id, "item", name, account_id, "create"),
+            )
+        except QboDuplicateName:
+            found = self._client.find_one("Item", "Name", name, include_inactive=True)
+            posts_to = str(((found or {}).get("IncomeAccountRef") or {}).get("value") or "")
+            if found is None or found.get("Active") is False or posts_to != account_id:
+                raise
+            return str(found["Id"])
         return str(created["Id"])
 
     def account_item_id(self, name: str, account: str) -> str:
@@ -176,12 +191,7 @@ class QboLedger:
                 )
             item_id = str(found["Id"])
         else:
-            created = self._client.create(
-                "Item",
-                {"Name": name, "Type": "NonInventory", "IncomeAccountRef": {"value": account_id}},
-                request_id=request_id(conn, "item", name, account_id, "create"),
-            )
-            item_id = str(created["Id"])
+            item_id = self._create_item(name, account_id)
         self._state.put_mapping(conn, "item", name, item_id)
         return item_id
 
