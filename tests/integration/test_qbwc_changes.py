@@ -260,3 +260,90 @@ def test_a_sync_queue_that_refuses_keeps_the_watermark_so_nothing_is_lost(
     assert _snapshots(rig).watermarks(CONN) == {}
     linen = company.item("Shirts:Linen shirt")
     assert linen is not None and QbdChanges(CONN, _snapshots(rig)).item(linen.list_id) is not None
+
+
+def test_an_item_deleted_in_quickbooks_is_reported_and_the_store_side_reads_it_inactive(
+    rig: QbwcRig, company: QbdCompany
+) -> None:
+    with rig.web_connector(CONN, USER, PASSWORD, company, noop_pause_s=0) as connector:
+        assert connector.run_session().outcome == "done"
+        _queued(rig)
+        sock = company.item("Sock 3")
+        assert sock is not None
+        # QuickBooks refuses to delete an item other items sit under.
+        with pytest.raises(Exception, match="has sub-items"):
+            company.delete_item("Shirts")
+        gone = company.delete_item("Sock 3")
+        report = connector.run_session()
+        assert report.outcome == "done", report.last_errors
+        asked = [q for q in _queries(report.requests) if q.tag == "ListDeletedQueryRq"]
+        assert [t.text for t in asked[0].findall("ListDelType")] == [
+            "ItemInventory",
+            "ItemNonInventory",
+            "ItemService",
+        ]
+        messages = [m for m in _queued(rig) if m["entity"] == "ledger_item"]
+        stamp = gone.deleted.replace(microsecond=0).isoformat()
+        # (beside the harmless repeats of each query's watermark second)
+        assert [
+            (m["record_id"], m["version"]) for m in messages if m["version"].startswith("deleted")
+        ] == [(sock.list_id, f"deleted {stamp}")]
+        item = QbdChanges(CONN, _snapshots(rig)).item(sock.list_id)
+        # The store side takes it out of sale as it does an item made inactive.
+        assert item is not None and (item.active, item.name) == (False, "Sock 3")
+        audit = rig.trail.events(f"{CONN}#ledger_item#{sock.list_id}")
+        assert "deleted in QuickBooks Desktop" in audit[-1].outcome
+        assert _snapshots(rig).watermarks(CONN)["ListDeleted"] == stamp
+
+        # The next session asks from that moment (inclusive): the same deletion again, at
+        # the same version, which the sync queue and the worker drop.
+        report = connector.run_session()
+    asked = [q for q in _queries(report.requests) if q.tag == "ListDeletedQueryRq"]
+    assert asked[0].findtext("DeletedDateRangeFilter/FromDeletedDate") == stamp
+    again = [m for m in _queued(rig) if m["record_id"] == sock.list_id]
+    assert [m["version"] for m in again] == [f"deleted {stamp}"]
+
+
+def test_stock_sold_in_quickbooks_reaches_the_snapshots_with_the_periodic_stock_read(
+    rig: QbwcRig, company: QbdCompany
+) -> None:
+    with rig.web_connector(CONN, USER, PASSWORD, company, noop_pause_s=0) as connector:
+        assert connector.run_session().outcome == "done"
+        marks = _snapshots(rig).watermarks(CONN)
+        assert "StockRecount" in marks  # the first whole read counts as one
+        _queued(rig)
+        sock = company.item("Sock 2")
+        assert sock is not None and sock.quantity_on_hand == Decimal("2")
+        company.sell("Sock 2", 1)  # an invoice a person made: TimeModified does not move
+        company.adjust_quantity("Shirts:Linen shirt", -2)
+        # Within stock_recount_hours (6 by default) only the modified-since queries run,
+        # and they do not see the sale.
+        report = connector.run_session()
+        assert not [q for q in _queries(report.requests) if q.find("IncludeRetElement") is not None]
+        changes = QbdChanges(CONN, _snapshots(rig))
+        assert changes.item(sock.list_id).qty_on_hand == Decimal("2")  # type: ignore[union-attr]
+        _queued(rig)
+
+        # Seven hours later the session reads every inventory item's count.
+        _snapshots(rig).set_watermark(CONN, "StockRecount", "2020-01-01T00:00:00+00:00")
+        report = connector.run_session()
+    assert report.outcome == "done", report.last_errors
+    recount = [q for q in _queries(report.requests) if q.find("IncludeRetElement") is not None]
+    assert recount and all(q.tag == "ItemInventoryQueryRq" for q in recount)
+    assert [t.text for t in recount[0].findall("IncludeRetElement")] == [
+        "ListID",
+        "EditSequence",
+        "QuantityOnHand",
+    ]
+    assert [q.get("iterator") for q in recount] == ["Start", "Continue", "Continue"]
+    linen = company.item("Shirts:Linen shirt")
+    assert linen is not None
+    messages = {m["record_id"]: m for m in _queued(rig) if m["entity"] == "ledger_item"}
+    # Only the two counts that moved (the item at the watermark's second may come again).
+    assert messages[sock.list_id]["version"] == f"{sock.edit_sequence} qty 1"
+    assert messages[linen.list_id]["version"] == f"{linen.edit_sequence} qty 10"
+    assert len([m for m in messages.values() if " qty " in (m["version"] or "")]) == 2
+    assert changes.item(sock.list_id).qty_on_hand == Decimal("1")  # type: ignore[union-attr]
+    audit = rig.trail.events(f"{CONN}#ledger_item#{sock.list_id}")
+    assert "stock changed in QuickBooks Desktop by a transaction" in audit[-1].outcome
+    assert _snapshots(rig).watermarks(CONN)["StockRecount"] > "2026"
