@@ -144,7 +144,9 @@ class MagentoSimulator:
         self.granted: set[str] = set(RESOURCES.values())
         self.requests: list[Request] = []
         # Products, stock, categories and customer writes (issue #13), over the same customers.
-        self.catalog = MagentoCatalog(self._customers, self.stamp, lambda: next(self._ids["cust"]))
+        self.catalog = MagentoCatalog(
+            self._customers, self.stamp, lambda: next(self._ids["cust"]), base_currency
+        )
 
     # -- time and faults -------------------------------------------------------------------
     def stamp(self) -> str:

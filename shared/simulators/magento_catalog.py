@@ -7,7 +7,7 @@ entity_id), ``GET /V1/stockItems/{sku}``, ``PUT /V1/products/{sku}/stockItems/{i
 (``qty``, ``is_in_stock``), ``POST /V1/categories``, ``GET /V1/categories`` (the tree),
 ``GET /V1/categories/list?searchCriteria``, ``GET /V1/categories/{id}``,
 ``GET|POST /V1/categories/{id}/products``, ``DELETE /V1/categories/{id}/products/{sku}``,
-``POST /V1/customers`` and ``PUT /V1/customers/{id}``.
+``POST /V1/customers``, ``PUT /V1/customers/{id}`` and ``GET /V1/directory/currency``.
 
 Magento's refusals in its ``{"message", "parameters"}`` shape: a URL key another product or a
 sibling category has ("URL key for specified store already exists."), a required value
@@ -75,7 +75,9 @@ class MagentoCatalog:
         customers: dict[int, dict[str, Any]],
         stamp: Callable[[], str],
         customer_id: Callable[[], int],
+        base_currency: str = "USD",
     ) -> None:
+        self.base_currency = base_currency
         self._customers = customers
         self._stamp = stamp
         self._customer_id = customer_id
@@ -133,6 +135,12 @@ class MagentoCatalog:
             return Response.of_json(found["extension_attributes"]["stock_item"])
         if head == "categories":
             return self._categories(request, method, parts)
+        if path == "directory/currency" and method == "GET":
+            return Response.of_json(
+                {"base_currency_code": self.base_currency, "base_currency_symbol": "",
+                 "default_display_currency_code": self.base_currency,
+                 "available_currency_codes": [self.base_currency], "exchange_rates": []}
+            )  # fmt: skip
         if head == "customers" and method in ("POST", "PUT"):
             return self._customer_write(request, method, parts)
         return None
