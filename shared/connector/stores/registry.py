@@ -111,6 +111,10 @@ def open_writes(
         from connector.stores.woocommerce_writes import open_writes as open_woo_writes
 
         return open_woo_writes(connection, vault, http)
+    if connection.store.kind == "magento":
+        from connector.stores.magento.writes import open_writes as open_magento_writes
+
+        return open_magento_writes(connection, vault, http)
     raise PermanentError(
         f"connection {connection.id}: writing QuickBooks changes to a {connection.store.kind} "
         "store is not supported yet (only WooCommerce); turn [connections.sync] off for it"
