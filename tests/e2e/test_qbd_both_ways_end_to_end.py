@@ -15,6 +15,7 @@ from typing import Any, cast
 import pytest
 
 from connector.ledgers.qbd.password import hash_password
+from connector.ledgers.qbd.snapshots import SnapshotStore
 from simulators.qbd import QbdCompany
 from simulators.testbed.clocks import TickingClock
 from simulators.testbed.deployment import Endpoints, Rig, deployment
@@ -24,6 +25,8 @@ from simulators.woocommerce import WooSimulator
 DESK, USER, PASSWORD = "desk", "shop-sync", "correct horse battery"
 # A second company file whose catalogue lives in QuickBooks: products made from its items.
 CATALOG, CATALOG_USER = "catalog", "catalog-sync"
+# A third, whose items are sold and deleted in QuickBooks itself.
+COUNTS, COUNTS_USER = "counts", "counts-sync"
 MUG, STICKERS = 10, 14  # the simulated store's "Ceramic Mug" and "Sticker Pack"
 
 
@@ -52,6 +55,13 @@ def _connections(at: Endpoints) -> list[dict[str, Any]]:
                 "inventory": "qbo_to_store",
             },
         },
+        {
+            "id": COUNTS,
+            "store": {"kind": "woocommerce", "url": at.store},
+            "ledger": {"kind": "qbd", "user_name": COUNTS_USER, "stock_recount_hours": 6},
+            "mapping": {"fallback_item": "Sales"},
+            "sync": {"products": "qbo_to_store", "inventory": "qbo_to_store"},
+        },
     ]
 
 
@@ -72,7 +82,7 @@ def rig(woo: WooSimulator) -> Iterator[Rig]:
             "store": {**STORE_KEYS, "webhook_secret": WEBHOOK_SECRET},
             "ledger": {"password_hash": hash_password(PASSWORD)},
         }
-        for connection in (DESK, CATALOG)
+        for connection in (DESK, CATALOG, COUNTS)
     }
     with deployment("deskshop", _connections, secrets, store=woo) as running:
         yield running
@@ -162,3 +172,48 @@ def test_a_desktop_catalogue_becomes_products_in_its_categories_and_50_counts_ar
 
 def _before_ids(woo: WooSimulator, count: int) -> set[int]:
     return set(sorted(woo.products)[:count])
+
+
+def test_an_item_deleted_and_stock_sold_in_quickbooks_desktop_reach_the_store(
+    rig: Rig, woo: WooSimulator
+) -> None:
+    # Given two inventory items the first run made store products of
+    company = QbdCompany()
+    company.add_item("ItemInventory", "Walnut Board", price="45.00", quantity_on_hand=8)
+    company.add_item("ItemInventory", "Linen Towel", price="9.00", quantity_on_hand=4)
+    _run(rig, company, COUNTS, COUNTS_USER)
+    board = next(p for p in woo.products.values() if p.name == "Walnut Board")
+    towel = next(p for p in woo.products.values() if p.name == "Linen Towel")
+    assert woo.catalog.render_product(board.id)["stock_quantity"] == 8
+    assert woo.catalog.render_product(towel.id)["status"] == "publish"
+    writes = woo.catalog.writes
+
+    # When the bookkeeper sells three boards on a QuickBooks invoice and deletes the towel
+    company.sell("Walnut Board", 3)
+    company.delete_item("Linen Towel")
+    _run(rig, company, COUNTS, COUNTS_USER)
+
+    # Then the towel is taken out of sale at once (ListDeletedQuery), written once
+    assert woo.catalog.render_product(towel.id)["status"] == "private"
+    assert woo.catalog.writes == writes + 1
+    # ...and the sale, which moved no item's TimeModified, waits for the stock read
+    assert woo.catalog.render_product(board.id)["stock_quantity"] == 8
+
+    # When stock_recount_hours have passed, the next run reads every count and the store
+    # shows the board's stock as QuickBooks has it, written once
+    snapshots = SnapshotStore(
+        rig.runtime.env["CONNECTOR_STATE_TABLE"], resource=rig.runtime.boto3_resource("dynamodb")
+    )
+    snapshots.set_watermark(COUNTS, "StockRecount", "2020-01-01T00:00:00+00:00")
+    _run(rig, company, COUNTS, COUNTS_USER)
+    assert woo.catalog.render_product(board.id)["stock_quantity"] == 5
+    assert woo.catalog.render_product(towel.id)["status"] == "private"
+    assert woo.catalog.writes == writes + 2
+    item = company.item("Walnut Board")
+    assert item is not None
+    events = rig.audit_of(f"{COUNTS}#ledger_item#{item.list_id}")
+    assert [e.event for e in events] == ["received", "posted", "received", "updated"]
+
+    # And a run with nothing new writes nothing (the deletion's second comes again)
+    _run(rig, company, COUNTS, COUNTS_USER)
+    assert woo.catalog.writes == writes + 2
