@@ -21,7 +21,8 @@ order cannot be made to equal the QuickBooks invoice to the cent (decision in th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -104,6 +105,8 @@ class MagentoWrites:
         self._client = client
         self._connection_id = connection_id
         self._currency: str | None = None
+        # Product entity id -> its stock item's id, from the products read (saves a read).
+        self._stock_items: dict[str, int] = {}
 
     @property
     def calls(self) -> int:
@@ -121,11 +124,11 @@ class MagentoWrites:
     def find_products(self, sku: str) -> list[StoreProduct]:
         # Magento's SKUs are unique without regard to case: at most one answers.
         found = self._client.search("products", [Filter("sku", sku)], f"products with SKU {sku!r}")
-        return [p for p in map(_product, found) if p.sku.lower() == sku.lower()]
+        return [p for p in self._products(found) if p.sku.lower() == sku.lower()]
 
     def find_products_named(self, name: str) -> list[StoreProduct]:
         found = self._client.search("products", [Filter("name", name)], f"products named {name!r}")
-        return [p for p in map(_product, found) if p.name == name]
+        return [p for p in self._products(found) if p.name == name]
 
     def get_product(self, store_id: str) -> StoreProduct | None:
         if not store_id.isdigit():
@@ -133,7 +136,7 @@ class MagentoWrites:
         found = list(
             self._client.search("products", [Filter("entity_id", store_id)], f"product {store_id}")
         )
-        return _product(found[0]) if found else None  # none: deleted in the store
+        return _product(found[0], self._stock_items) if found else None  # none: deleted
 
     def create_product(self, fields: ProductFields) -> StoreProduct:
         body = _product_body(fields)
@@ -144,25 +147,36 @@ class MagentoWrites:
         raw = self._send(
             "POST", "products", {"product": body}, f"creating product {fields.sku or fields.name}"
         )
-        return _product(raw)
+        return _product(raw, self._stock_items)
+
+    def _products(self, found: Iterable[Mapping[str, Any]]) -> list[StoreProduct]:
+        return [_product(raw, self._stock_items) for raw in found]
 
     def update_product(self, product: StoreProduct, fields: ProductFields) -> StoreProduct:
         sku = _path(product.sku)
         body = _product_body(fields)
         body.pop("sku", None)  # the connector never renames a SKU
+        written = product
         if body:
-            self._send("PUT", f"products/{sku}", {"product": body}, f"updating {product.label}")
-        if fields.stock is not None:
-            raw = self._client.record(f"products/{sku}", f"{product.label}")
-            item = MageProductIn.model_validate(raw).extension_attributes.stock_item
-            item_id = item.item_id if item is not None and item.item_id else 1
-            what = f"setting the stock of {product.label}"
-            body = {"stockItem": _stock_body(fields.stock)}
-            # Magento answers the stock item's id, not a record.
-            self._refused(
-                self._client.write("PUT", f"products/{sku}/stockItems/{item_id}", body, what), what
+            raw = self._send(
+                "PUT", f"products/{sku}", {"product": body}, f"updating {product.label}"
             )
-        return _product(self._client.record(f"products/{sku}", product.label))
+            written = _product(raw, self._stock_items)
+        if fields.stock is not None:
+            item_id = self._stock_items.get(product.store_id)
+            if item_id is None:
+                raw = self._client.record(f"stockItems/{sku}", f"the stock of {product.label}")
+                item_id = _StockItem.model_validate(raw).item_id or 1
+            what = f"setting the stock of {product.label}"
+            stock = {"stockItem": _stock_body(fields.stock)}
+            # Magento answers the stock item's id, not the product: the product as written is
+            # the one the PUT answered (or read) with its new quantity.
+            self._refused(
+                self._client.write("PUT", f"products/{sku}/stockItems/{item_id}", stock, what),
+                what,
+            )
+            written = replace(written, stock=fields.stock)
+        return written
 
     # -- categories -----------------------------------------------------------------------
 
@@ -322,7 +336,7 @@ def _path(sku: str) -> str:
     return quote(sku, safe="")
 
 
-def _product(raw: Mapping[str, Any]) -> StoreProduct:
+def _product(raw: Mapping[str, Any], stock_items: dict[str, int]) -> StoreProduct:
     try:
         mage = MageProductIn.model_validate(raw)
     except ValidationError as exc:
@@ -332,6 +346,8 @@ def _product(raw: Mapping[str, Any]) -> StoreProduct:
         ) from None
     attributes = {a.attribute_code: a.value for a in mage.custom_attributes}
     stock = mage.extension_attributes.stock_item
+    if stock is not None and stock.item_id:
+        stock_items[str(mage.id)] = stock.item_id
     return StoreProduct(
         store_id=str(mage.id),
         parent_id=None,
