@@ -7,9 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from lxml import etree
 
 from connector.ledgers.qbd import qbxml
 from simulators.qbd import QbdCompany, QbXmlParseError
+from simulators.qbd_records import QbStatus
+from simulators.qbd_schema import default_library
 
 
 def _message(body: str) -> str:
@@ -233,3 +236,112 @@ def test_a_date_in_the_pattern_that_is_no_date_is_refused_on_its_request(
     )
     assert refused.status_code == 3020 and "2026-13-45" in refused.status_message
     assert refused.status_severity == "Error"
+
+
+def _deleted(company: QbdCompany, body: str) -> qbxml.QbResponse:
+    request = f'<ListDeletedQueryRq requestID="1">{body}</ListDeletedQueryRq>'
+    return qbxml.parse_response(company.process(_message(request))).responses[0]
+
+
+def test_a_deleted_item_leaves_the_list_and_list_deleted_query_reports_it_in_the_schemas_shape(
+    company: QbdCompany,
+) -> None:
+    scarf = company.item("Scarf")
+    assert scarf is not None
+    gone = company.delete_item("Scarf")
+    assert company.item("Scarf") is None
+    assert _query(company, "ItemInventory", body="<FullName>Scarf</FullName>").status_code == 500
+    text = company.process(
+        _message(
+            '<ListDeletedQueryRq requestID="1"><ListDelType>ItemInventory</ListDelType>'
+            "<ListDelType>ItemService</ListDelType></ListDeletedQueryRq>"
+        )
+    )
+    library = default_library()
+    if library.available:  # the answer is valid qbXML 13.0 (Intuit's qbxmlops130.xsd)
+        schema = library.schema("13.0")
+        assert schema is not None
+        root = etree.fromstring(text.split("?>", 1)[-1].encode("utf-8"))
+        assert schema.validate(root), schema.error_log
+    found = qbxml.parse_response(text).responses[0]
+    assert found.status_code == 0 and found.ret_kinds == ["ListDeletedRet"]
+    assert found.ret is not None and list(found.ret) == [
+        "ListDelType",
+        "ListID",
+        "TimeCreated",
+        "TimeDeleted",
+        "FullName",
+    ]
+    assert (found.ret["ListDelType"], found.ret["ListID"], found.ret["FullName"]) == (
+        "ItemInventory",
+        scarf.list_id,
+        "Scarf",
+    )
+    stamp = gone.deleted.isoformat()
+    assert found.ret["TimeDeleted"] == stamp
+    window = f"<DeletedDateRangeFilter><FromDeletedDate>{stamp}</FromDeletedDate>"
+    inclusive = _deleted(company, f"<ListDelType>ItemInventory</ListDelType>{window}"
+                         "</DeletedDateRangeFilter>")  # fmt: skip
+    assert [r["ListID"] for r in inclusive.rets] == [scarf.list_id]
+    later = _deleted(
+        company,
+        "<ListDelType>ItemInventory</ListDelType><DeletedDateRangeFilter>"
+        "<FromDeletedDate>2027-01-01</FromDeletedDate></DeletedDateRangeFilter>",
+    )
+    assert later.status_code == 1 and later.rets == []  # nothing deleted since: no match
+    other_type = _deleted(company, "<ListDelType>ItemService</ListDelType>")
+    assert other_type.status_code == 1
+    trimmed = _deleted(
+        company,
+        "<ListDelType>ItemInventory</ListDelType><IncludeRetElement>ListID</IncludeRetElement>",
+    )
+    assert trimmed.rets == [{"ListID": scarf.list_id}]
+    bad_date = _deleted(
+        company,
+        "<ListDelType>ItemInventory</ListDelType><DeletedDateRangeFilter>"
+        "<FromDeletedDate>2026-13-45</FromDeletedDate></DeletedDateRangeFilter>",
+    )
+    assert bad_date.status_code == 3020 and "FromDeletedDate" in bad_date.status_message
+
+
+def test_quickbooks_refuses_to_delete_a_parent_or_a_used_item_and_a_malformed_query(
+    company: QbdCompany,
+) -> None:
+    with pytest.raises(QbStatus, match="has sub-items") as parent:
+        company.delete_item("Shirts")
+    assert parent.value.code == 3170
+    company.sell("Scarf", 1, customer="Ada Lovelace")
+    with pytest.raises(QbStatus, match="used in transactions"):
+        company.delete_item("Scarf")
+    assert company.item("Scarf") is not None and company.item("Shirts") is not None
+    if not default_library().available:
+        pytest.skip("Intuit's schemas are not here: the structural check does not read ListDelType")
+    for body in ("", "<ListDelType>Item</ListDelType>"):  # required; one of the schema's types
+        with pytest.raises(QbXmlParseError):
+            _deleted(company, body)
+
+
+def test_a_sale_or_an_adjustment_moves_quantity_on_hand_but_not_time_modified(
+    company: QbdCompany,
+) -> None:
+    before = company.item("Shirts:Linen shirt")
+    assert before is not None
+    company.sell("Shirts:Linen shirt", 5, customer="Ada Lovelace")
+    assert company.adjust_quantity("Shirts:Linen shirt", 2) == Decimal("9")
+    after = company.item("Shirts:Linen shirt")
+    assert after is not None and after.quantity_on_hand == Decimal("9")
+    assert (after.time_modified, after.edit_sequence) == (
+        before.time_modified,
+        before.edit_sequence,
+    )
+    invoice = company.transactions("Invoice")[-1]
+    assert invoice.lines[0].item == "Shirts:Linen shirt"
+    # A modified-since query after the item's last edit does not see the sale.
+    since = _query(
+        company,
+        "ItemInventory",
+        body=f"<FromModifiedDate>{company.item('Scarf').time_modified}</FromModifiedDate>",  # type: ignore[union-attr]
+    )
+    assert "Shirts:Linen shirt" not in [r["FullName"] for r in since.rets]
+    with pytest.raises(ValueError, match="not an inventory item"):
+        company.adjust_quantity("Hemming", 1)
