@@ -2,9 +2,11 @@
 
 Desktop answers only inside a Web Connector session, so ``item`` and ``customer`` return the
 snapshot the last session wrote (connector.ledgers.qbd.snapshots), and ``changed_since``
-lists snapshots by their TimeModified. None means the session never returned the record
-(an item deleted in QuickBooks is not reported by a modified-since query: the store keeps
-its product). An item other items sit under ("Shirts" of "Shirts:Linen") is a category, as
+lists snapshots by their TimeModified. None means the session never returned the record.
+An item deleted in QuickBooks (ListDeletedQuery, connector.ledgers.qbd.deleted_items) is
+answered as its last snapshot made inactive, not None: the store side then takes its product
+out of sale as for an item made inactive (its None is "skipped", which would leave the
+product on sale). An item other items sit under ("Shirts" of "Shirts:Linen") is a category, as
 QuickBooks Online's Category items are. Invoices do not travel from Desktop yet: ``invoice`` answers None and says why.
 """
 
