@@ -580,7 +580,13 @@ class BigCommerceCatalog:
             if discount is None or discount < 0:
                 raise Refusal(400, "The field 'discount_amount' is invalid.", v2=True)
             order["discount_amount"] = _m(discount)
-        self._totals(order, body)
+        # A write that leaves the lines, fees and totals alone leaves the totals as they are.
+        if (
+            "subtotal_ex_tax" not in order
+            or {"products", "fees", "discount_amount", "total_ex_tax", "total_inc_tax"}
+            & body.keys()
+        ):
+            self._totals(order, body)
 
     def _order_product(self, order: dict[str, Any], entry: dict[str, Any]) -> None:
         if "id" in entry:

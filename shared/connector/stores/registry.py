@@ -105,17 +105,23 @@ def open_webhooks(
 def open_writes(
     connection: Connection, *, vault: SecretVault, http: httpx.Client
 ) -> StoreOrderWrites:
-    """The connection's store, written (issue #13: QuickBooks → store). Only WooCommerce has a
-    write adapter yet; for another store a ledger record is parked with that reason."""
+    """The connection's store, written (issue #13: QuickBooks → store). WooCommerce,
+    BigCommerce and Magento have a write adapter; for another store a ledger record is parked
+    with that reason."""
     if connection.store.kind == "woocommerce":
         from connector.stores.woocommerce_writes import open_writes as open_woo_writes
 
         return open_woo_writes(connection, vault, http)
+    if connection.store.kind == "bigcommerce":
+        from connector.stores.bigcommerce.writes import open_writes as open_bc_writes
+
+        return open_bc_writes(connection, vault, http)
     if connection.store.kind == "magento":
         from connector.stores.magento.writes import open_writes as open_magento_writes
 
         return open_magento_writes(connection, vault, http)
     raise PermanentError(
         f"connection {connection.id}: writing QuickBooks changes to a {connection.store.kind} "
-        "store is not supported yet (only WooCommerce); turn [connections.sync] off for it"
+        "store is not supported yet (only WooCommerce, BigCommerce and Magento); turn "
+        "[connections.sync] off for it"
     )

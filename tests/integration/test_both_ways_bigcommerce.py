@@ -1,0 +1,476 @@
+"""QuickBooks records into the simulated BigCommerce store through the sync worker, on moto's
+server (issue #13 for BigCommerce: connector.stores.bigcommerce.writes).
+
+The records are canonical ones (``connector.ledger_records``) held by the test, as the ledger's
+read port would give them; the store is the simulated BigCommerce over its REST API, with the
+connector's own hooks registered, so the store's webhooks for the connector's writes come back
+to it; the worker is the deployed function's, with its state table, audit trail and parking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connector.both_ways.apply import LedgerToStore
+from connector.both_ways.written import WrittenStore
+from connector.config import Connection
+from connector.ledger_records import (
+    LedgerChange,
+    LedgerCustomer,
+    LedgerInvoice,
+    LedgerInvoiceLine,
+    LedgerItem,
+)
+from connector.messages import SyncMessage
+from connector.model import Address
+from connector.runtime import Runtime
+from connector.state import now_utc
+from connector.stores.bigcommerce.hooks import BigCommerceHooks
+from connector.sync import SyncResult, SyncWorker
+from simulators.bigcommerce import BigCommerceSimulator
+from simulators.httpserver import LoopbackServer
+from simulators.qbo import QboSimulator
+from simulators.testbed.bigcommerce import bigcommerce_shop
+from simulators.testbed.clocks import TickingClock
+from simulators.testbed.online import LocalRig, connected_runtime
+
+TENANT = SHOP = "bcboth"
+KEEP = "bckeep"
+WEBHOOK_SECRET = "BigCommerceBothWays7"
+QBO_APP = {"client_id": "bcboth-app", "client_secret": "bcboth-secret"}
+SYNC = {
+    "products": "qbo_to_store",
+    "prices": "qbo_to_store",
+    "inventory": "qbo_to_store",
+    "customers": "both",
+    "qbo_invoices_to_orders": True,
+}
+D = Decimal
+
+
+@dataclass
+class Store:
+    rig: LocalRig
+    bc: BigCommerceSimulator
+    mug: int
+    hoodie: int
+
+    def product(self, pid: int | str) -> dict[str, Any]:
+        return self.bc.catalog.render_product(int(pid))
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[Store]:
+    # Each reading a second on: the ingest tells two callbacks for one record by created_at.
+    bc = BigCommerceSimulator(quota=10_000, loopback_destinations=True, clock=TickingClock())
+    mug = bc.catalog.add_product("Ceramic Mug", "MUG-01", D("12.50"), inventory_tracking="product")
+    bc.catalog.add_product("Art Print", "PRINT-A2", D("24.99"))
+    hoodie = bc.catalog.add_product(
+        "Hoodie", "HOODIE", D("40.00"), variants=[("HOODIE-S", D("40")), ("HOODIE-M", D("42"))]
+    )
+    qbo = QboSimulator(client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"])
+    with (
+        LoopbackServer(bc.handle) as bc_server,
+        LoopbackServer(qbo.handle) as qbo_server,
+        httpx.Client(timeout=10) as http,
+    ):
+        connections, secrets = [], {}
+        for connection_id, sync in ((SHOP, SYNC), (KEEP, {**SYNC, "customers": "qbo_to_store"})):
+            connection, secret = bigcommerce_shop(
+                connection_id,
+                bc,
+                bc_server.base_url,
+                qbo_server.base_url,
+                webhook_secret=WEBHOOK_SECRET,
+                ledger=QBO_APP,
+            )
+            connections.append({**connection, "sync": sync})
+            secrets.update(secret)
+        with connected_runtime(TENANT, connections, secrets, qbo) as rig:
+            hooks = BigCommerceHooks(
+                api_base=bc_server.base_url,
+                store_hash=bc.store_hash,
+                access_token=SecretStr(bc.access_token),
+                http=http,
+                connection_id=SHOP,
+            )
+            hooks.sync_webhooks(rig.webhook_url(SHOP), WEBHOOK_SECRET)
+            yield Store(rig, bc, mug, hoodie)
+
+
+class Ledger:
+    """What QuickBooks holds, as its read port gives it."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, LedgerItem] = {}
+        self.customers: dict[str, LedgerCustomer] = {}
+        self.invoices: dict[str, LedgerInvoice] = {}
+
+    def item(self, ledger_id: str) -> LedgerItem | None:
+        return self.items.get(ledger_id)
+
+    def customer(self, ledger_id: str) -> LedgerCustomer | None:
+        return self.customers.get(ledger_id)
+
+    def invoice(self, ledger_id: str) -> LedgerInvoice | None:
+        return self.invoices.get(ledger_id)
+
+    def changed_since(self, since: datetime) -> list[LedgerChange]:
+        return []
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return Ledger()
+
+
+@pytest.fixture
+def parked() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def worker(store: Store, ledger: Ledger, parked: list[str]) -> SyncWorker:
+    runtime = Runtime.from_environment()
+
+    def changes_for(_connection: Connection) -> Ledger:
+        return ledger
+
+    both_ways = LedgerToStore(
+        state=runtime.state,
+        audit=runtime.audit,
+        written=WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)),
+        changes_for=changes_for,
+        writes_for=runtime.store_writes,
+        mapped_keys=runtime.item_keys,
+    )
+    return SyncWorker(
+        connection_for=runtime.connection,
+        store_for=runtime.store,
+        ledger_for=runtime.ledger,
+        state=runtime.state,
+        audit=runtime.audit,
+        park=lambda _message, reason: parked.append(reason),
+        policy=runtime.retry_policy,
+        both_ways=both_ways,
+    )
+
+
+_ids = iter(range(700, 10_000))
+
+
+def _item(ledger: Ledger, **fields: Any) -> LedgerItem:
+    base: dict[str, Any] = {
+        "ledger_id": str(next(_ids)),
+        "version": "0",
+        "kind": "inventory",
+        "name": "Ceramic Mug",
+        "sku": "MUG-01",
+        "unit_price": D("12.50"),
+        "currency": "USD",
+    }
+    item = LedgerItem.model_validate(base | fields)
+    ledger.items[item.ledger_id] = item
+    return item
+
+
+def _apply(worker: SyncWorker, record_id: str, entity: str, connection: str = SHOP) -> SyncResult:
+    message = SyncMessage.model_validate(
+        {
+            "connection_id": connection,
+            "entity": entity,
+            "record_id": record_id,
+            "topic": f"{entity}.update",
+            "received_at": now_utc(),
+            "version": f"v{next(_ids)}",
+            "source": "ledger_webhook",
+        }
+    )
+    return worker.process(message)
+
+
+# -- products, prices, stock, categories -------------------------------------------------------
+
+
+def test_a_price_and_stock_change_reach_the_product_once(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    item = _item(ledger, unit_price=D("13.75"), qty_on_hand=D("9"))
+    writes = store.bc.catalog.writes
+    result = _apply(worker, item.ledger_id, "ledger_item")
+    assert result.outcome == "updated", result.detail
+    product = store.product(store.mug)
+    assert (product["price"], product["inventory_tracking"], product["inventory_level"]) == (
+        13.75,
+        "product",
+        9,
+    )
+    assert store.bc.catalog.writes == writes + 1
+    (event,) = store.rig.events(f"{SHOP}#ledger_item#{item.ledger_id}")
+    assert event == ("updated", result.detail)
+    # The same change again writes nothing
+    assert _apply(worker, item.ledger_id, "ledger_item").outcome == "skipped"
+    assert store.bc.catalog.writes == writes + 1
+
+
+def test_quantity_on_hand_becomes_a_variants_stock_found_by_sku(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    item = _item(ledger, sku="HOODIE-M", name="Hoodie M", unit_price=D("42"), qty_on_hand=D("4"))
+    result = _apply(worker, item.ledger_id, "ledger_item")
+    assert result.outcome == "updated", result.detail
+    variants = {
+        v.sku: v for v in store.bc.catalog.variants.values() if v.product_id == store.hoodie
+    }
+    assert variants["HOODIE-M"].inventory_level == 4
+    assert store.product(store.hoodie)["inventory_tracking"] == "variant"
+    assert variants["HOODIE-S"].inventory_level == 0
+
+
+def test_a_new_item_becomes_a_product_in_its_category_made_once(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    item = _item(
+        ledger,
+        sku="TEA-GRN",
+        name="Green Tea",
+        unit_price=D("6.40"),
+        qty_on_hand=D("30"),
+        category_path=("Kitchen", "Tea"),
+    )
+    result = _apply(worker, item.ledger_id, "ledger_item")
+    assert result.outcome == "posted", result.detail
+    (made,) = [p for p in store.bc.catalog.products.values() if p["sku"] == "TEA-GRN"]
+    categories = store.bc.catalog.categories
+    (tea,) = made["categories"]
+    kitchen = categories[tea]["parent_id"]
+    assert (categories[tea]["name"], categories[kitchen]["name"]) == ("Tea", "Kitchen")
+    assert (made["name"], made["price"], made["inventory_level"]) == ("Green Tea", D("6.40"), 30)
+    # A second item in the same category makes no second category
+    other = _item(ledger, sku="TEA-BLK", name="Black Tea", category_path=("Kitchen", "Tea"))
+    assert _apply(worker, other.ledger_id, "ledger_item").outcome == "posted"
+    assert [c["name"] for c in categories.values()].count("Tea") == 1
+
+
+# -- customers both ways -------------------------------------------------------------------------
+
+
+def _qbo_customers(store: Store, email: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in store.rig.qbo.documents("Customer")
+        if (c.get("PrimaryEmailAddr") or {}).get("Address") == email
+    ]
+
+
+def test_a_customer_goes_both_ways_and_its_echo_goes_no_further(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    cid = store.bc.add_customer("ada@example.com", "Ada", "Lovelace")
+    customer = LedgerCustomer(
+        ledger_id="81",
+        version="1",
+        display_name="Ada King",
+        first_name="Ada",
+        last_name="King",
+        email="ada@example.com",
+        phone="(415) 555-0101",
+        billing=Address(
+            line1="12 St James Sq", city="London", region="", postcode="SW1Y 4JH", country="GB"
+        ),
+        customer_type="Wholesale",
+        terms="Net 30",
+    )
+    ledger.customers["81"] = customer
+    # QuickBooks → store: the customer's name, phone, address and terms
+    result = _apply(worker, "81", "ledger_customer")
+    assert result.outcome == "updated", result.detail
+    shown = store.bc.customers[cid]
+    assert (shown["last_name"], shown["phone"]) == ("King", "(415) 555-0101")
+    assert shown["addresses"][0]["address1"] == "12 St James Sq"
+    assert "QuickBooks terms: Net 30" in shown["notes"].splitlines()
+    # The store's store/customer/updated for that write reached the connector: it goes no further
+    store.rig.drain()
+    assert _qbo_customers(store, "ada@example.com") == []
+    events = store.rig.events(f"{SHOP}#customer#{cid}")
+    assert events[-1][0] == "skipped" and "own write from QuickBooks" in events[-1][1]
+
+    # store → QuickBooks: a shopper's own edit travels as usual
+    store.bc.update_customer(cid, last_name="Lovelace-King")
+    assert store.bc.deliver("store/customer/updated", cid) == [200]
+    store.rig.drain()
+    (posted,) = _qbo_customers(store, "ada@example.com")
+    assert posted["FamilyName"] == "Lovelace-King"
+
+
+def test_a_customer_made_in_quickbooks_is_made_in_the_store(
+    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    ledger.customers["82"] = LedgerCustomer(
+        ledger_id="82",
+        version="1",
+        display_name="Alan Turing",
+        first_name="Alan",
+        last_name="Turing",
+        email="alan@example.com",
+        billing=Address(line1="1 Bletchley Park", city="Milton Keynes", country="GB"),
+    )
+    assert _apply(worker, "82", "ledger_customer").outcome == "posted"
+    (made,) = [c for c in store.bc.customers.values() if c["email"] == "alan@example.com"]
+    assert (made["first_name"], made["addresses"][0]["city"]) == ("Alan", "Milton Keynes")
+    # A QuickBooks customer without a last name is refused by BigCommerce: parked, its words kept
+    ledger.customers["83"] = LedgerCustomer(
+        ledger_id="83", version="1", display_name="Acme", company="Acme", email="ops@acme.test"
+    )
+    assert _apply(worker, "83", "ledger_customer").outcome == "parked"
+    assert "Create customers failed." in parked[-1] and "last_name is required" in parked[-1]
+
+
+# -- invoices → orders ---------------------------------------------------------------------------
+
+
+def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
+    base: dict[str, Any] = {
+        "ledger_id": str(next(_ids)),
+        "version": "0",
+        "doc_number": "QB-2001",
+        "customer_ledger_id": "81",
+        "customer_name": "Tom Baker",
+        "customer_email": "tom.baker@example.net",
+        "currency": "USD",
+        "txn_date": now_utc(),
+        "lines": (
+            LedgerInvoiceLine(
+                item_ledger_id="1",
+                item_name="Ceramic Mug",
+                sku="MUG-01",
+                quantity=D("3"),
+                unit_price=D("12.50"),
+                amount=D("37.50"),
+            ),
+            LedgerInvoiceLine(
+                item_ledger_id="2",
+                item_name="Art Print",
+                sku="PRINT-A2",
+                quantity=D("1"),
+                unit_price=D("24.99"),
+                amount=D("24.99"),
+            ),
+        ),
+        "tax_total": D("5.16"),
+        "total": D("67.65"),
+        "balance": D("0"),
+        "billing": Address(
+            line1="9 Ocean Ave", city="Santa Monica", region="CA", postcode="90401", country="US"
+        ),
+    }
+    invoice = LedgerInvoice.model_validate(base | fields)
+    ledger.invoices[invoice.ledger_id] = invoice
+    return invoice
+
+
+def _order_of(store: Store, invoice: LedgerInvoice) -> dict[str, Any]:
+    state = store.rig.state_of(f"{SHOP}#ledger_invoice#{invoice.ledger_id}")
+    assert state is not None and state.doc_number, "the invoice's store order"
+    return store.bc.orders[int(state.doc_number)]
+
+
+def test_an_invoice_becomes_one_store_order_to_the_cent_with_quickbooks_tax(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    invoice = _invoice(ledger)
+    made = _apply(worker, invoice.ledger_id, "ledger_invoice")
+    assert made.outcome == "posted", made.detail
+    order = _order_of(store, invoice)
+    # The store's total is the invoice's, QuickBooks' tax is the order's tax, lines untaxed
+    assert (order["total_inc_tax"], order["total_tax"], order["status_id"]) == (
+        "67.6500",
+        "5.1600",
+        11,
+    )
+    assert [(p["sku"], p["quantity"], p["total_inc_tax"]) for p in order["_products"]] == [
+        ("MUG-01", 3, "37.5000"),
+        ("PRINT-A2", 1, "24.9900"),
+    ]
+    notes = order["staff_notes"].splitlines()
+    assert f"_qbo_invoice_id: {invoice.ledger_id}" in notes
+    assert any("Made from QuickBooks invoice QB-2001" in n for n in notes)
+    # The same invoice again makes no second order
+    count = len(store.bc.orders)
+    assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "skipped"
+    assert len(store.bc.orders) == count
+    # And the store's store/order/created for it posted nothing to QuickBooks
+    store.rig.drain()
+    assert store.rig.qbo.documents("Invoice") == []
+
+
+def test_a_discount_lowers_the_total_and_a_void_cancels_the_order(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    invoice = _invoice(ledger, doc_number="QB-2002", total=D("61.40"), balance=D("61.40"))
+    assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "posted"
+    order = _order_of(store, invoice)
+    assert (order["total_inc_tax"], order["discount_amount"], order["status_id"]) == (
+        "61.4000",
+        "6.2500",
+        7,
+    )
+    ledger.invoices[invoice.ledger_id] = invoice.model_copy(update={"balance": D("0")})
+    assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "updated"
+    assert _order_of(store, invoice)["status_id"] == 11
+    ledger.invoices[invoice.ledger_id] = invoice.model_copy(update={"voided": True})
+    _apply(worker, invoice.ledger_id, "ledger_invoice")
+    assert _order_of(store, invoice)["status"] == "Cancelled"
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_a_sku_on_two_store_products_is_parked_naming_both(
+    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    # An import gave a product and another product's variant one SKU (the API refuses it)
+    first = store.bc.catalog.add_product("Gift Card", "GIFT-25", D("25"))
+    second = store.bc.catalog.add_product("Gift Box", "BOX", D("9"), variants=[("GIFT-25", D("9"))])
+    item = _item(ledger, sku="GIFT-25", name="Gift Card", unit_price=D("30.00"))
+    assert _apply(worker, item.ledger_id, "ledger_item").outcome == "parked"
+    assert f"product {first}" in parked[-1] and f"of product {second}" in parked[-1]
+    assert store.product(first)["price"] == 25.0, "nothing was written"
+
+
+def test_a_deleted_store_product_is_parked(
+    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    item = _item(ledger, sku="CANDLE-1", name="Candle", unit_price=D("8.00"))
+    assert _apply(worker, item.ledger_id, "ledger_item").outcome == "posted"
+    (pid,) = [p for p, raw in store.bc.catalog.products.items() if raw["sku"] == "CANDLE-1"]
+    store.bc.catalog.delete_product(pid)
+    ledger.items[item.ledger_id] = item.model_copy(update={"version": "1", "unit_price": D("9")})
+    assert _apply(worker, item.ledger_id, "ledger_item").outcome == "parked"
+    assert "was deleted in the store" in parked[-1]
+
+
+def test_a_store_that_refuses_the_write_parks_with_its_words_and_a_blip_is_retried(
+    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    item = _item(ledger, sku="PRINT-A2", name="Art Print", unit_price=D("15.00"))
+    store.bc.scopes = store.bc.scopes - {"products"}
+    try:
+        assert _apply(worker, item.ledger_id, "ledger_item").outcome == "parked"
+    finally:
+        store.bc.scopes = store.bc.scopes | {"products"}
+    assert "You don't have a required scope (products)" in parked[-1]
+    assert "Products (modify)" in parked[-1]
+    # A store that fails for a moment is tried again by the client: written once
+    store.bc.fail_next(503, times=2)
+    assert _apply(worker, item.ledger_id, "ledger_item").outcome == "updated"
+    (print_a2,) = [p for p in store.bc.catalog.products.values() if p["sku"] == "PRINT-A2"]
+    assert print_a2["price"] == D("15.00")
