@@ -50,6 +50,11 @@ def _error(status: int, message: str, parameters: Any = None) -> Response:
     return Response.of_json(body, status)
 
 
+def _number(amount: Decimal) -> int | float:
+    """A price as Magento prints it: a JSON number (it casts a text price it is sent)."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
 def _attr(doc: dict[str, Any], code: str) -> Any:
     for attribute in doc.get("custom_attributes") or []:
         if attribute.get("attribute_code") == code:
@@ -210,9 +215,18 @@ class MagentoCatalog:
             if name in body:
                 doc[name] = body[name]
         if "price" in body:
+            try:
+                Decimal(str(body["price"]))
+            except ArithmeticError:
+                return _error(
+                    400,
+                    'The "%1" value\'s type is invalid. The "%2" type was expected. Verify and try '
+                    "again.",
+                    [str(body["price"]), "float"],
+                )
             if Decimal(str(body["price"])) < 0:
                 return _error(400, 'The "%1" value can\'t be negative.', ["price"])
-            doc["price"] = body["price"]
+            doc["price"] = _number(Decimal(str(body["price"])))
         for attribute in body.get("custom_attributes") or []:
             _set_attr(doc, attribute["attribute_code"], attribute.get("value"))
         given_key = any(

@@ -81,6 +81,14 @@ def test_magento_refuses_a_second_url_key_and_a_product_without_a_price(
     )
     assert twin.status_code == 400
     assert twin.json() == {"message": "URL key for specified store already exists."}
+    wordy = client.write(
+        "POST", "products", {"product": {"sku": "X", "name": "X", "price": "cheap"}}, "x"
+    )
+    assert wordy.status_code == 400 and wordy.json()["parameters"] == ["cheap", "float"]
+    text = client.write(
+        "POST", "products", {"product": {"sku": "Y", "name": "Y", "price": "9.90"}}, "y"
+    )
+    assert text.status_code == 200 and text.json()["price"] == 9.9  # a number, as Magento prints it
     unpriced = client.write("POST", "products", {"product": {"sku": "X", "name": "X"}}, "x")
     assert unpriced.status_code == 400 and unpriced.json()["parameters"] == ["price"]
     # A POST of a SKU the store holds saves that product (Magento's save is by SKU)

@@ -37,7 +37,7 @@ from connector.model import Address
 from connector.secrets import SecretVault
 from connector.stores.magento.client import Filter, MagentoClient
 from connector.stores.magento.normalise import normalise_customer
-from connector.stores.magento.payloads import MageError
+from connector.stores.magento.payloads import MageError, OptionalMoney
 from connector.stores.magento.store import DISPLAY_NAME, MagentoSecrets
 from connector.stores.payload_types import RawPayload, Text
 from connector.stores.port import StoreAuthFailed, StoreRecordMissing, StoreRequestRejected
@@ -84,7 +84,7 @@ class MageProductIn(RawPayload):
     id: int
     sku: Text = ""
     name: Text = ""
-    price: Decimal | None = None
+    price: OptionalMoney = None
     status: int = ENABLED
     extension_attributes: _Extension = _Extension()
     custom_attributes: list[_Attribute] = Field(default_factory=list)
@@ -371,7 +371,8 @@ def _product_body(fields: ProductFields) -> dict[str, Any]:
     if fields.name is not None:
         body["name"] = fields.name
     if fields.price is not None:
-        body["price"] = float(fields.price.quantize(Decimal("0.01")))  # JSON number, 2 places
+        # As text: Magento's REST casts it to its decimal price (JSON has no decimal numbers).
+        body["price"] = f"{fields.price:.2f}"
     if fields.active is not None:
         # An item made inactive in QuickBooks stays in Magento, disabled.
         body["status"] = ENABLED if fields.active else DISABLED
