@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from connector import dynamo_batch
 from connector.config import Connection
 from connector.errors import SyncError
 from connector.ledger_records import LedgerChange, LedgerEntity
@@ -213,11 +214,16 @@ class LedgerPoll:
             # A full answer may have left changes out: ask again from its latest change.
             since = mark = max(stamped)
         result.listed = len(listed)
+        applied = self._applied(connection.id, [c for c in listed if c.entity in entities])
         recent: set[str] = set()
         seen: set[str] = set()
         outgoing: list[tuple[SyncMessage, str]] = []
         for change in listed:
-            key = f"{change.entity}:{change.ledger_id}:{self._version(change)}"
+            record = f"{connection.id}#{change.entity}#{change.ledger_id}"
+            if change.version is not None and applied.get(record) == change.version:
+                continue  # the worker already settled this very version
+            version = self._version(change, applied.get(record))
+            key = f"{change.entity}:{change.ledger_id}:{version}"
             if change.entity not in entities or key in seen:
                 continue  # not asked for, or listed twice (a gap's listing and the feed)
             seen.add(key)
@@ -225,8 +231,7 @@ class LedgerPoll:
                 recent.add(key)
             if key in held.recent:
                 continue  # queued by the last poll already
-            version = self._version(change)
-            outgoing.append((self._message(connection.id, change, now), version))
+            outgoing.append((self._message(connection.id, change, now, version), version))
             result.by_entity[change.entity] = result.by_entity.get(change.entity, 0) + 1
         refused = [e for e in self._queue.send_many(outgoing) if e is not None]
         if refused:
@@ -240,13 +245,39 @@ class LedgerPoll:
         metrics.add_metric(name="LedgerPollQueued", unit="Count", value=result.queued)
         return result
 
+    def _applied(self, connection_id: str, changes: list[LedgerChange]) -> dict[str, str]:
+        """Record key -> the SyncToken the sync worker last settled (its sync state)."""
+        keys = list(
+            dict.fromkeys(
+                (f"{connection_id}#{c.entity}#{c.ledger_id}", "STATE")
+                for c in changes
+                if c.version is not None
+            )
+        )
+        if not keys:
+            return {}
+        found = dynamo_batch.get_many(self._table.meta.client, self._table.name, keys)
+        return {
+            pk: str(item["sync_token"]) for (pk, _), item in found.items() if "sync_token" in item
+        }
+
     @staticmethod
-    def _version(change: LedgerChange) -> str:
+    def _version(change: LedgerChange, applied: str | None = None) -> str:
+        """The message's version: LastUpdatedTime to the second, as the webhook's (SQS drops
+        the second of the two). When the worker settled another SyncToken of the record than
+        the feed lists, the SyncToken is added: a second edit in the same second shares the
+        first's LastUpdatedTime, and without it SQS and the worker would take it for the
+        first one, already done."""
         if change.changed_at is None:
             return f"poll:{change.entity}:{change.ledger_id}"
-        return change_version(change.changed_at)
+        moment = change_version(change.changed_at)
+        if applied is not None and change.version is not None and applied != change.version:
+            return f"{moment}#{change.version}"
+        return moment
 
-    def _message(self, connection_id: str, change: LedgerChange, now: datetime) -> SyncMessage:
+    def _message(
+        self, connection_id: str, change: LedgerChange, now: datetime, version: str
+    ) -> SyncMessage:
         return SyncMessage(
             connection_id=connection_id,
             entity=change.entity,
@@ -254,7 +285,7 @@ class LedgerPoll:
             action="delete" if change.operation == "delete" else "upsert",
             topic=f"qbo.{change.entity.removeprefix('ledger_')}.{change.operation}",
             modified_at=change.changed_at,
-            version=self._version(change),
+            version=version,
             received_at=now,
             source="ledger_poll",
         )

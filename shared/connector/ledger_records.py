@@ -109,3 +109,6 @@ class LedgerChange(_Record):
     ledger_id: str
     operation: Literal["create", "update", "delete", "merge", "void", "emailed"] = "update"
     changed_at: datetime | None = None
+    # QuickBooks' SyncToken as the change feed lists it (webhooks carry none): two edits in
+    # one second share a LastUpdatedTime, never a SyncToken.
+    version: str | None = None

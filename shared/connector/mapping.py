@@ -34,6 +34,7 @@ _HASH_EXCLUDE: dict[str, Any] = {
     "status": True,
     "refunded_total": True,  # refunds post as documents of their own
     "refund_ids": True,
+    "origin_ledger_id": True,  # never posted: such an order is not sent to QuickBooks
     "customer": {"modified_at"},
 }
 # Fields added after v1: in the hash only when set, so an order that does not carry them keeps

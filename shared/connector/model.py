@@ -28,6 +28,9 @@ _MINOR_UNITS = {
 
 Entity = Literal["order", "customer"]
 ZERO = Decimal("0")
+# The order meta a store order made from a QuickBooks invoice carries (the invoice's Id), set
+# when the connector creates it; store adapters read it into ``Order.origin_ledger_id``.
+ORIGIN_META = "_qbo_invoice_id"
 
 
 def minor_unit(currency: str) -> int:
@@ -213,6 +216,9 @@ class Order(_Record):
     refunded_total: Decimal = ZERO
     # The store's ids of the order's refunds as listed now (a deleted one is gone).
     refund_ids: tuple[str, ...] = ()
+    # The QuickBooks invoice the connector made this order from (its ``ORIGIN_META``), if any:
+    # the store → QuickBooks path does not post such an order back (connector.both_ways).
+    origin_ledger_id: str | None = None
 
     @field_validator("currency")
     @classmethod

@@ -384,6 +384,12 @@ class SyncWorker:
                 f"order in {store.display_name}, then replay"
             ) from None
 
+        if order.origin_ledger_id and self._both_ways is not None:
+            # Made from a QuickBooks invoice: its marker came with the create, so this holds
+            # even when the store's webhook is worked before the create's answer is recorded.
+            invoice = self._both_ways.order_made_from(connection, order)
+            if invoice is not None:
+                return self._made_from_ledger(key, previous, invoice)
         fetched = f"order {order.number} status {order.status} total {order.total} {order.currency}"
         detail: dict[str, object] = {"store_modified_at": order.modified_at.isoformat()}
         if message.action == "delete" and order.status not in connection.cancel_statuses:
@@ -733,6 +739,20 @@ class SyncWorker:
         return SyncResult(result, f"Customer {posted.ledger_id}", posted.ledger_id)
 
     # --- outcomes ----------------------------------------------------------------------
+    def _made_from_ledger(
+        self, key: str, previous: SyncState | None, invoice_id: str
+    ) -> SyncResult:
+        """Claim the order for its QuickBooks invoice (as connector.both_ways does after the
+        create; whichever comes first writes the state, the other finds it)."""
+        self._state.put_sync_state(
+            (previous or _new_state(key)).model_copy(
+                update={"status": "skipped", "ledger_id": invoice_id, "ledger_type": FROM_LEDGER}
+            )
+        )
+        why = f"made by the connector from QuickBooks invoice {invoice_id}; not posted"
+        self._audit.append(key, "skipped", why)
+        return SyncResult("skipped", why, invoice_id)
+
     def _skip(
         self, key: str, previous: SyncState | None, reason: str, modified: str | None
     ) -> SyncResult:

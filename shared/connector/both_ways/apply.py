@@ -12,14 +12,14 @@ from collections.abc import Callable
 
 from connector.both_ways.customers import CustomerToStore
 from connector.both_ways.echo import own_customer_write
-from connector.both_ways.invoices import InvoiceToOrder
+from connector.both_ways.invoices import InvoiceToOrder, order_made_from
 from connector.both_ways.items import ItemToProduct
 from connector.both_ways.result import Applied
 from connector.both_ways.written import WrittenStore
 from connector.config import Connection
 from connector.ledgers.changes import LedgerChanges
 from connector.messages import SyncMessage
-from connector.model import Customer
+from connector.model import Customer, Order
 from connector.observability import metrics
 from connector.state import AuditTrail, ConcurrentUpdate, StateStore, SyncState, now_utc
 from connector.stores.writes import StoreOrderWrites
@@ -52,8 +52,12 @@ class LedgerToStore:
                 Applied("skipped", "nothing flows QuickBooks → store on this connection"),
             )
         changes = self._changes_for(connection)
+        # The SyncToken (Desktop: EditSequence) read and settled: the change-feed poll queues
+        # a record again only when QuickBooks holds another (two edits in one second).
+        version: str | None = None
         if message.entity == "ledger_item":
             item = changes.item(message.record_id)
+            version = item.version if item is not None else None
             if item is None:
                 applied = Applied("skipped", "no longer in QuickBooks")
             else:
@@ -65,6 +69,7 @@ class LedgerToStore:
                 ).apply(key, item)
         elif message.entity == "ledger_customer":
             customer = changes.customer(message.record_id)
+            version = customer.version if customer is not None else None
             if customer is None:
                 applied = Applied("skipped", "no longer in QuickBooks")
             else:
@@ -74,15 +79,19 @@ class LedgerToStore:
                     written=self._written,
                 ).apply(key, customer)
         else:
+            invoice = changes.invoice(message.record_id)
+            version = invoice.version if invoice is not None else None
             applied = InvoiceToOrder(
                 connection=connection,
                 writes=self._writes_for(connection),
                 written=self._written,
                 state=self._state,
-            ).apply(key, changes.invoice(message.record_id), message.record_id)
-        return self._record(key, message.record_id, applied)
+            ).apply(key, invoice, message.record_id)
+        return self._record(key, message.record_id, applied, version)
 
-    def _record(self, key: str, ledger_id: str, applied: Applied) -> Applied:
+    def _record(
+        self, key: str, ledger_id: str, applied: Applied, version: str | None = None
+    ) -> Applied:
         for _ in range(3):
             previous = self._state.get_sync_state(key)
             base = previous or SyncState(
@@ -97,6 +106,7 @@ class LedgerToStore:
                             "ledger_type": "store",
                             "doc_number": applied.store_id,
                             "last_error": None,
+                            "sync_token": version or base.sync_token,
                         }
                     )
                 )
@@ -115,3 +125,6 @@ class LedgerToStore:
 
     def own_customer_write(self, key: str, customer: Customer) -> str | None:
         return own_customer_write(self._written, key, customer)
+
+    def order_made_from(self, connection: Connection, order: Order) -> str | None:
+        return order_made_from(self._written, connection.id, order)

@@ -27,11 +27,11 @@ from connector.both_ways.written import Written, WrittenStore
 from connector.config import Connection
 from connector.errors import PermanentError
 from connector.ledger_records import LedgerInvoice
-from connector.model import Address
+from connector.model import ORIGIN_META, Address, Order
 from connector.state import ConcurrentUpdate, StateStore, SyncState, now_utc
 from connector.stores.writes import OrderFields, OrderLine, StoreOrderWrites
 
-INVOICE_META = "_qbo_invoice_id"
+INVOICE_META = ORIGIN_META  # on the store order, written with its create
 # On the invoice's WRITTEN entry while its order is being sent (the answer may be lost).
 CREATING = "_creating_since"
 TAX_FEE = "Tax"
@@ -297,3 +297,19 @@ def _named(address: Address, customer_name: str) -> Address:
         return address
     first, _, last = customer_name.partition(" ")
     return address.model_copy(update={"first_name": first, "last_name": last})
+
+
+def order_made_from(written: WrittenStore, connection_id: str, order: Order) -> str | None:
+    """The invoice the connector made ``order`` from: the order's marker names it, and the
+    connector's record of that invoice is this order or an order being created (the store's
+    ``order.created`` may be worked before the create's answer is recorded). A marker copied
+    onto another order (a duplicated order) names an invoice whose order is another: None."""
+    invoice_id = order.origin_ledger_id
+    if not invoice_id:
+        return None
+    entry = written.get(f"{connection_id}#ledger_invoice#{invoice_id}")
+    if entry is None:
+        return None
+    if entry.store_id == order.store_id or (not entry.store_id and entry.fields.get(CREATING)):
+        return invoice_id
+    return None

@@ -14,7 +14,7 @@ from decimal import Decimal
 from connector.both_ways import fields
 from connector.both_ways.result import Applied
 from connector.both_ways.written import Written, WrittenStore
-from connector.config import Connection
+from connector.config import Connection, QbdLedger
 from connector.errors import PermanentError
 from connector.ledger_records import LedgerItem
 from connector.stores.writes import ProductFields, StoreProduct, StoreWrites
@@ -42,11 +42,20 @@ class ItemToProduct:
             return Applied("skipped", "products, prices and inventory are off on this connection")
         if item.kind == "category":
             return Applied("skipped", f"QuickBooks category {item.name!r} is not a product")
+        never = self._never_a_product(item)
+        if never is not None:
+            return Applied("skipped", never)
         if "price" in allowed and item.unit_price is not None:
             self._same_currency(item)
         if "stock" in allowed and item.kind == "inventory" and item.qty_on_hand is not None:
             fields.whole_stock(item)  # refuses negative stock before anything is written
         before = self._written.get(key)
+        if before is None and self._auto_created(item):
+            return Applied(
+                "skipped",
+                f"QuickBooks item {item.name!r} was made by the connector for the store's SKU "
+                f"{item.name!r} (auto_create_items): the store product is its source",
+            )
         product = self._match(item, before)
         if product is None and before is not None:
             return self._deleted(key, item, before, allowed)
@@ -59,6 +68,9 @@ class ItemToProduct:
                 )
             if not item.active:
                 return Applied("skipped", f"QuickBooks item {item.name!r} is inactive")
+            not_made = self._not_made(item)
+            if not_made is not None:
+                return Applied("skipped", not_made)
             return self._create(key, item, allowed)
         linked = before is not None and before.store_id == product.store_id
         if not linked:
@@ -82,6 +94,55 @@ class ItemToProduct:
             written.store_id,
             changes,
         )
+
+    # -- which items ---------------------------------------------------------------------
+
+    def _never_a_product(self, item: LedgerItem) -> str | None:
+        """Why ``item`` is never written to the store: the merchant's exclude_items, or an
+        item the connector posts order lines on (shipping, fees, the fallback...)."""
+        sync = self._connection.sync
+        excluded = {name.casefold() for name in sync.exclude_items}
+        if item.name.casefold() in excluded or (item.sku and item.sku.casefold() in excluded):
+            return f"QuickBooks item {item.name!r} is in exclude_items: not written to the store"
+        setting = line_items(self._connection).get(item.name.casefold())
+        if setting is None:
+            setting = next(
+                (
+                    f"item for income account {account!r} (mapping.rules)"
+                    for account in _rule_accounts(self._connection)
+                    if item.name.casefold().endswith(f" ({account})".casefold())
+                ),
+                None,
+            )
+        if setting is not None:
+            return (
+                f"QuickBooks item {item.name!r} is the connector's {setting}: it carries order "
+                "lines into QuickBooks and is not a store product"
+            )
+        return None
+
+    def _not_made(self, item: LedgerItem) -> str | None:
+        """Why no store product is made for ``item`` (none matched it)."""
+        if (
+            item.kind == "service"
+            and not item.sku
+            and not self._connection.sync.services_to_products
+        ):
+            return (
+                f"QuickBooks service {item.name!r} has no SKU: services become store products "
+                "only with a SKU, or with services_to_products = true"
+            )
+        if item.kind == "other":
+            return (
+                f"QuickBooks item {item.name!r} is not an inventory, non-inventory or service item"
+            )
+        return None
+
+    def _auto_created(self, item: LedgerItem) -> bool:
+        """An item auto_create_items made: no SKU of its own, named after a store product's."""
+        if not self._connection.mapping.auto_create_items or item.sku:
+            return False
+        return item.kind == "non_inventory" and bool(self._store.find_products(item.name))
 
     # -- matching ----------------------------------------------------------------------
 
@@ -201,3 +262,30 @@ def _product_fields(changes: dict[str, str]) -> ProductFields:
         category_id=changes.get("category"),
         stock=int(changes["stock"]) if "stock" in changes else None,
     )
+
+
+def line_items(connection: Connection) -> dict[str, str]:
+    """The QuickBooks items the connector posts order lines on (name, any case -> setting):
+    never written to the store as products."""
+    rules = connection.mapping
+    named: dict[str, str | None] = {
+        "mapping.shipping_item": rules.shipping_item,
+        "mapping.fee_item": rules.fee_item,
+        "mapping.fallback_item": rules.fallback_item,
+        "mapping.refund_item": rules.refund_item,
+    }
+    if isinstance(connection.ledger, QbdLedger):
+        named["ledger.sales_tax_item"] = connection.ledger.sales_tax_item
+        named["ledger.discount_item"] = connection.ledger.discount_item
+    found = {name.casefold(): setting for setting, name in named.items() if name}
+    for rule in rules.rules:
+        if rule.item:
+            found.setdefault(rule.item.casefold(), "item of a revenue rule (mapping.rules)")
+    return found
+
+
+def _rule_accounts(connection: Connection) -> list[str]:
+    """Income accounts revenue rules post to, through items named ``<item> (<account>)``."""
+    return [
+        r.income_account.replace(":", "-") for r in connection.mapping.rules if r.income_account
+    ]

@@ -7,7 +7,7 @@ from typing import Protocol
 from connector.both_ways.result import Applied
 from connector.config import Connection
 from connector.messages import SyncMessage
-from connector.model import Customer
+from connector.model import Customer, Order
 
 
 class BothWays(Protocol):
@@ -18,6 +18,11 @@ class BothWays(Protocol):
     def own_customer_write(self, key: str, customer: Customer) -> str | None:
         """The ledger record a store customer's current fields were written from by the
         connector (its own write coming back), or None."""
+        ...
+
+    def order_made_from(self, connection: Connection, order: Order) -> str | None:
+        """The QuickBooks invoice the connector made this store order from (the order's
+        marker, confirmed by the connector's own record of that invoice's order), or None."""
         ...
 
 

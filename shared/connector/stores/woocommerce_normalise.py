@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from connector.model import (
+    ORIGIN_META,
     ZERO,
     Address,
     Coupon,
@@ -183,9 +184,19 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         note=woo.customer_note,
         refunded_total=q(sum((abs(r.total) for r in woo.refunds), ZERO)),
         refund_ids=tuple(str(r.id) for r in woo.refunds),
+        origin_ledger_id=_origin(woo),
     )
     check_totals(order)
     return order
+
+
+def _origin(woo: WooOrder) -> str | None:
+    """The QuickBooks invoice the connector made the order from (its meta, written with the
+    create itself, so the order's own webhook already shows it)."""
+    for meta in woo.meta_data:
+        if meta.key == ORIGIN_META and meta.value not in (None, ""):
+            return str(meta.value)
+    return None
 
 
 def _categories(woo: WooOrder, product_id: int) -> tuple[str, ...]:

@@ -150,6 +150,7 @@ class WooOrder(RawPayload):
     fee_lines: tuple[WooFeeLine, ...] = ()
     coupon_lines: tuple[WooCouponLine, ...] = ()
     refunds: tuple[WooRefundSummary, ...] = ()
+    meta_data: tuple[WooMeta, ...] = ()
     facts: Annotated[WooOrderFacts, Field(alias="_connector")] = WooOrderFacts()
 
 

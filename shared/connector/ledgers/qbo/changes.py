@@ -300,4 +300,5 @@ def _change(entity: LedgerEntity, row: dict[str, Any]) -> LedgerChange:
         ledger_id=str(row["Id"]),
         operation=operation,
         changed_at=updated,
+        version=str(row["SyncToken"]) if row.get("SyncToken") is not None else None,
     )
