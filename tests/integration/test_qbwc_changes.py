@@ -347,3 +347,32 @@ def test_stock_sold_in_quickbooks_reaches_the_snapshots_with_the_periodic_stock_
     audit = rig.trail.events(f"{CONN}#ledger_item#{sock.list_id}")
     assert "stock changed in QuickBooks Desktop by a transaction" in audit[-1].outcome
     assert _snapshots(rig).watermarks(CONN)["StockRecount"] > "2026"
+
+
+def test_a_sync_queue_that_refuses_the_recounted_stock_loses_no_count(
+    rig: QbwcRig, company: QbdCompany
+) -> None:
+    with rig.web_connector(CONN, USER, PASSWORD, company, noop_pause_s=0) as connector:
+        assert connector.run_session().outcome == "done"
+        _queued(rig)
+        sock = company.item("Sock 1")
+        assert sock is not None
+        company.sell("Sock 1", 1)
+        _snapshots(rig).set_watermark(CONN, "StockRecount", "2020-01-01T00:00:00+00:00")
+        attributes = rig.sqs.get_queue_attributes(
+            QueueUrl=rig.queue_url, AttributeNames=["FifoQueue", "ContentBasedDeduplication"]
+        )["Attributes"]
+        rig.sqs.delete_queue(QueueUrl=rig.queue_url)
+        report = connector.run_session()
+        assert "the sync queue refused" in (report.close_message or "")
+        # The count is not taken for kept: the snapshot still holds the old one, and the
+        # recount's mark did not move.
+        changes = QbdChanges(CONN, _snapshots(rig))
+        assert changes.item(sock.list_id).qty_on_hand == Decimal("1")  # type: ignore[union-attr]
+        assert _snapshots(rig).watermarks(CONN)["StockRecount"].startswith("2020")
+        rig.sqs.create_queue(QueueName=rig.queue_url.rsplit("/", 1)[-1], Attributes=attributes)
+        report = connector.run_session()
+    assert report.outcome == "done", report.last_errors
+    counted = [m for m in _queued(rig) if m["record_id"] == sock.list_id]
+    assert [m["version"] for m in counted] == [f"{sock.edit_sequence} qty 0"]
+    assert changes.item(sock.list_id).qty_on_hand == Decimal("0")  # type: ignore[union-attr]
