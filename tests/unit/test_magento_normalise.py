@@ -268,3 +268,34 @@ def test_allocated_parts_add_up_to_the_total(total: Decimal, weights: list[Decim
     parts = allocate(total, weights, "USD")
     assert sum(parts) == total
     assert all(p == p.quantize(Decimal("0.01")) for p in parts)
+
+
+def test_a_customer_s_address_region_object_is_read_as_its_code_and_name() -> None:
+    # A customer's addresses carry the region as an object (an order's as two strings).
+    from connector.stores.magento.normalise import normalise_customer
+
+    customer = normalise_customer(
+        {
+            "id": 7,
+            "email": "ann@example.com",
+            "firstname": "Ann",
+            "lastname": "Lee",
+            "default_billing": "3",
+            "addresses": [
+                {
+                    "id": 3,
+                    "firstname": "Ann",
+                    "lastname": "Lee",
+                    "street": ["1 Main St"],
+                    "city": "Austin",
+                    "postcode": "78701",
+                    "country_id": "US",
+                    "telephone": "512-555-0101",
+                    "region": {"region_code": "TX", "region": "Texas", "region_id": 57},
+                }
+            ],
+        },
+        "m2",
+    )
+    assert customer.billing.region == "TX" and customer.shipping.region == "TX"
+    assert customer.phone == "512-555-0101"
