@@ -412,6 +412,30 @@ def test_an_invoice_becomes_one_store_order_to_the_cent_with_quickbooks_tax(
     assert store.rig.qbo.documents("Invoice") == []
 
 
+def test_the_invoices_shipment_becomes_the_orders_shipment_once(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    invoice = _invoice(ledger, doc_number="QB-2003")
+    assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "posted"
+    oid = _order_of(store, invoice)["id"]
+    assert store.bc.catalog.shipments.get(oid) is None, "not shipped yet"
+    # Shipped later in QuickBooks: ship date, method and tracking number
+    when = datetime(2026, 12, 3, 15, 0, tzinfo=now_utc().tzinfo)
+    ledger.invoices[invoice.ledger_id] = invoice.model_copy(
+        update={"ship_date": when, "ship_method": "UPS Ground", "tracking_number": "1Z999AA1"}
+    )
+    assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "updated"
+    (shipment,) = store.bc.catalog.shipments[oid]
+    assert (shipment["tracking_number"], shipment["shipping_method"]) == ("1Z999AA1", "UPS Ground")
+    assert shipment["comments"] == "Shipped 2026-12-03 (QuickBooks)"
+    assert [i["quantity"] for i in shipment["items"]] == [3, 1]
+    assert _order_of(store, invoice)["status"] == "Shipped"
+    assert "tracking number 1Z999AA1" in _order_of(store, invoice)["staff_notes"]
+    # The same invoice again ships nothing more
+    assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "skipped"
+    assert len(store.bc.catalog.shipments[oid]) == 1
+
+
 def test_a_discount_lowers_the_total_and_a_void_cancels_the_order(
     store: Store, worker: SyncWorker, ledger: Ledger
 ) -> None:

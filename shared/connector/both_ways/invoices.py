@@ -29,7 +29,7 @@ from connector.errors import PermanentError
 from connector.ledger_records import LedgerInvoice
 from connector.model import ORIGIN_META, Address, Order
 from connector.state import ConcurrentUpdate, StateStore, SyncState, now_utc
-from connector.stores.writes import OrderFields, OrderLine, StoreOrderWrites
+from connector.stores.writes import OrderFields, OrderLine, OrderShipment, StoreOrderWrites
 
 INVOICE_META = ORIGIN_META  # on the store order, written with its create
 # On the invoice's WRITTEN entry while its order is being sent (the answer may be lost).
@@ -120,6 +120,7 @@ class InvoiceToOrder:
                     (INVOICE_META, invoice.ledger_id),
                     ("_qbo_doc_number", invoice.doc_number or ""),
                 ),
+                shipment=order_shipment(invoice),
             )
         )
         self._claim(made.store_id, invoice.ledger_id)
@@ -193,6 +194,7 @@ class InvoiceToOrder:
                 billing=_named(invoice.billing, invoice.customer_name)
                 if "billing" in changed
                 else None,
+                shipment=order_shipment(invoice) if "shipment" in changed else None,
             ),
         )
         if "shipment" in changed and wanted.get("shipment"):
@@ -278,6 +280,17 @@ def order_status(invoice: LedgerInvoice) -> str:
     if invoice.balance < invoice.total:
         return "on-hold"
     return "pending"
+
+
+def order_shipment(invoice: LedgerInvoice) -> OrderShipment | None:
+    """The invoice's shipment for a store that records shipments; None when it has none."""
+    if not shipment_note(invoice):
+        return None
+    return OrderShipment(
+        ship_date=invoice.ship_date.date() if invoice.ship_date is not None else None,
+        method=invoice.ship_method or "",
+        tracking_number=invoice.tracking_number or "",
+    )
 
 
 def shipment_note(invoice: LedgerInvoice) -> str:

@@ -11,7 +11,7 @@ retries), which the sync worker parks or retries like any other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -141,6 +141,15 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class OrderShipment:
+    """The ledger's shipment details for an order (ship date, method, tracking number)."""
+
+    ship_date: date | None = None
+    method: str = ""
+    tracking_number: str = ""
+
+
+@dataclass(frozen=True)
 class OrderFields:
     """An order as the connector writes it; None leaves a part as the store has it."""
 
@@ -155,6 +164,8 @@ class OrderFields:
     # Untaxed fee lines by name (the tax, an adjustment to the ledger's total).
     fees: tuple[tuple[str, Decimal], ...] | None = None
     meta: tuple[tuple[str, str], ...] = ()
+    # A store with a shipments API records one (BigCommerce); the others keep the core's note.
+    shipment: OrderShipment | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ given with and without tax alike so the store adds no tax of its own; QuickBooks
 order's tax through the total overrides (``total_inc_tax`` less ``total_ex_tax``), so
 BigCommerce shows it as tax; any other fee is an order fee, a negative one the order's discount.
 Statuses: cancelled 5, paid and shipped 2 (Shipped), paid 11 (Awaiting Fulfillment), open or
-part paid 7 (Awaiting Payment). Metadata and notes go to ``staff_notes`` ("key: value" lines),
+part paid 7 (Awaiting Payment). The invoice's ship date, method and tracking number become an
+order shipment of every line (``/v2/orders/{id}/shipments``). Metadata and notes go to ``staff_notes`` ("key: value" lines),
 where an order whose create answer was lost is found again.
 """
 
@@ -43,6 +44,7 @@ from connector.stores.writes import (
     CustomerFields,
     OrderFields,
     OrderLine,
+    OrderShipment,
     ProductFields,
     StoreCustomerRecord,
     StoreOrderRecord,
@@ -354,7 +356,10 @@ class BigCommerceWrites:
         if "billing_address" not in body:
             body["billing_address"] = {"email": fields.email or ""}
         raw = self._send("POST", "/v2/orders", body, "creating an order")
-        return self._order(raw)
+        made = self._order(raw)
+        if fields.shipment is not None:
+            return self._ship(made, fields.shipment)
+        return made
 
     def get_order(self, store_id: str) -> StoreOrderRecord | None:
         raw = self._raw_order(store_id)
@@ -384,7 +389,41 @@ class BigCommerceWrites:
         raw = self._send(
             "PUT", f"/v2/orders/{int(order.store_id)}", body, f"updating order {order.number}"
         )
-        return self._order(raw)
+        written = self._order(raw)
+        if fields.shipment is not None:
+            return self._ship(written, fields.shipment)
+        return written
+
+    def _ship(self, order: StoreOrderRecord, shipment: OrderShipment) -> StoreOrderRecord:
+        """The invoice's shipment as the order's shipment of all its lines, to its first
+        shipping address (BigCommerce then marks the order Shipped itself)."""
+        oid = order.store_id
+        addresses = list(
+            self._client.v2_pages(
+                f"/v2/orders/{oid}/shipping_addresses", [], f"shipping addresses of order {oid}"
+            )
+        )
+        lines = list(
+            self._client.v2_pages(f"/v2/orders/{oid}/products", [], f"products of order {oid}")
+        )
+        if not addresses or not lines:
+            raise StoreRequestRejected(
+                f"BigCommerce order {oid} has no shipping address or no lines to ship; the "
+                "invoice's shipment was not recorded"
+            )
+        body: dict[str, Any] = {
+            "order_address_id": int(addresses[0]["id"]),
+            "tracking_number": shipment.tracking_number,
+            "shipping_method": shipment.method,
+            "items": [
+                {"order_product_id": int(p["id"]), "quantity": int(Decimal(str(p["quantity"])))}
+                for p in lines
+            ],
+        }
+        if shipment.ship_date is not None:
+            body["comments"] = f"Shipped {shipment.ship_date.isoformat()} (QuickBooks)"
+        self._send("POST", f"/v2/orders/{oid}/shipments", body, f"shipping order {oid}")
+        return self.get_order(oid) or order
 
     def add_order_note(self, store_id: str, note: str) -> None:
         raw = self._raw_order(store_id)
