@@ -265,6 +265,19 @@ for _changes in qbxml_queries.CHANGES_KINDS:
         qbxml_queries.changes_page, _changes, request_id="1", max_returned=100, iterator_id=ITERATOR
     )
 
+# Items deleted in QuickBooks, and the stock recount's light page (IncludeRetElement).
+BUILDERS["ListDeletedQuery items"] = partial(qbxml_queries.deleted_items_query, request_id="1")
+BUILDERS["ListDeletedQuery items deleted since"] = partial(
+    qbxml_queries.deleted_items_query, request_id="1", deleted_since="2026-01-05T09:00:00-05:00"
+)
+BUILDERS["ItemInventoryQuery stock recount"] = partial(
+    qbxml_queries.changes_page,
+    "ItemInventory",
+    request_id="1",
+    max_returned=100,
+    include=("ListID", "EditSequence", "QuantityOnHand"),
+)
+
 
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_every_request_is_valid_qbxml(schema: tuple[str, etree.XMLSchema], name: str) -> None:
