@@ -393,9 +393,9 @@ def test_only_counts_that_moved_are_queued_and_a_deleted_item_is_kept_inactive()
         stock_recount.Count("3", "17", Decimal("9")),  # never seen: nothing to compare
         stock_recount.Count("1", "18", Decimal("1")),  # edited since: its own query brings it
     ]
-    moved = stock_recount.changed(counts, held)
+    moved = stock_recount.changed(counts, held, datetime(2026, 1, 5, 18, tzinfo=UTC))
     assert [(m.ledger_id, m.qty_on_hand, m.version) for m in moved] == [
-        ("1", Decimal("2"), "17 qty 2")
+        ("1", Decimal("2"), "17 qty 2 2026-01-05T18:00:00+00:00")
     ]
     gone = deleted_items.gone(
         [deleted_items.DeletedItem("1", "ItemInventory", "2026-01-05T11:00:00-05:00", "Item 1")],

@@ -455,7 +455,7 @@ class QbwcService:
         complete = list(page.complete)
         held = self._held(connection.id, page)
         gone = deleted_items.gone(page.deleted, held)
-        recounted = stock_recount.changed(page.counts, held)
+        recounted = stock_recount.changed(page.counts, held, now)
         session.changes["read"] = int(session.changes.get("read", 0)) + len(gone) + len(recounted)
         if page.kept or page.queued or gone or recounted:
             # Parents first: the worker must find an item's sub-items' mark when it reads it.

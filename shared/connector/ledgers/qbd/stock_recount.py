@@ -59,10 +59,11 @@ def count_of(ret: dict[str, Any]) -> Count | None:
 
 
 def changed(
-    counts: Sequence[Count], held: Mapping[str, tuple[LedgerItem, bool]]
+    counts: Sequence[Count], held: Mapping[str, tuple[LedgerItem, bool]], now: datetime
 ) -> list[LedgerItem]:
     """Snapshots whose quantity moved, with the new one. An item edited since its snapshot
     (another EditSequence) is skipped: the next modified-since query brings it whole."""
+    stamp = now_iso(now)
     out: list[LedgerItem] = []
     for count in counts:
         found = held.get(count.list_id)
@@ -77,9 +78,10 @@ def changed(
             snapshot.model_copy(
                 update={
                     "qty_on_hand": count.quantity,
-                    # The EditSequence did not move: the count tells this version apart
-                    # (the sync queue and the worker drop a repeated version).
-                    "version": f"{count.edit_sequence} qty {count.quantity}",
+                    # The EditSequence did not move: the count and the read's moment tell
+                    # this version apart (the sync queue and the worker drop a repeated
+                    # version, and a count can come back to an earlier one: 5, 4, 5, 4).
+                    "version": f"{count.edit_sequence} qty {count.quantity} {stamp}",
                 }
             )
         )
