@@ -388,6 +388,17 @@ class SyncWorker:
             # Made from a QuickBooks invoice: its marker came with the create, so this holds
             # even when the store's webhook is worked before the create's answer is recorded.
             invoice = self._both_ways.order_made_from(connection, order)
+            if invoice is not None and previous is not None and previous.ledger_id:
+                # Posted before the marker was read (by a worker older than it): claimed now,
+                # and parked once so a person removes the second document.
+                posted_as = f"{previous.ledger_type} {previous.doc_number or previous.ledger_id}"
+                self._made_from_ledger(key, previous, invoice)
+                raise PermanentError(
+                    f"order {order.number} was made by the connector from QuickBooks invoice "
+                    f"{invoice}, but was posted to QuickBooks as {posted_as} too: delete "
+                    f"{posted_as} in QuickBooks (the invoice is the sale); the order is not "
+                    "posted again"
+                )
             if invoice is not None:
                 return self._made_from_ledger(key, previous, invoice)
         fetched = f"order {order.number} status {order.status} total {order.total} {order.currency}"

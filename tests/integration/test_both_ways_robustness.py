@@ -25,13 +25,14 @@ from typing import Any
 import pytest
 
 from connector.both_ways.apply import LedgerToStore
-from connector.both_ways.written import WrittenStore
+from connector.both_ways.written import Written, WrittenStore
 from connector.config import Connection
 from connector.messages import SyncMessage
+from connector.model import ORIGIN_META
 from connector.resources import secret_name
 from connector.runtime import Runtime
-from connector.state import now_utc
-from connector.stores.writes import OrderFields, StoreOrderRecord, StoreOrderWrites
+from connector.state import SyncState, now_utc
+from connector.stores.writes import OrderFields, OrderLine, StoreOrderRecord, StoreOrderWrites
 from connector.sync import SyncResult, SyncWorker
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 
@@ -344,3 +345,52 @@ def test_an_item_the_connector_auto_created_for_a_store_sku_is_left_alone(rig: Q
     after = rig.woo.catalog.render_product(30)
     assert (after["name"], after["regular_price"]) == (before["name"], before["regular_price"])
     assert _products_named(rig, "POSTER-LTD") == []
+
+
+def test_an_order_from_an_invoice_already_posted_back_is_claimed_and_parked_once(
+    rig: QboRig,
+) -> None:
+    # Given a store order the connector made from QuickBooks invoice 9001, which a worker
+    # older than the order's marker posted back to QuickBooks as an invoice of its own
+    runtime = Runtime.from_environment()
+    connection = runtime.connection(SHOP)
+    made = runtime.store_writes(connection).create_order(
+        OrderFields(
+            status="processing",
+            paid=True,
+            currency="USD",
+            customer_id="0",
+            email="old.race@example.net",
+            lines=(
+                OrderLine(product_id="11", name="Art Print", quantity=1, total=Decimal("24.99")),
+            ),
+            meta=((ORIGIN_META, "9001"),),
+        )
+    )
+    WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)).put(
+        f"{SHOP}#ledger_invoice#9001", Written(store_id=made.store_id)
+    )
+    key = f"{SHOP}#order#{made.store_id}"
+    runtime.state.put_sync_state(
+        SyncState(record_key=key, status="posted", ledger_id="4242", ledger_type="Invoice",
+                  doc_number="1042", updated_at=now_utc().isoformat())
+    )  # fmt: skip
+    parked: list[str] = []
+    worker = _worker(runtime.store_writes, parked)
+    order_message = _message(SHOP, "order", made.store_id).model_copy(
+        update={"topic": "order.updated", "source": "webhook"}
+    )
+    invoices = len(rig.qbo.documents("Invoice"))
+
+    # When its next store webhook is worked
+    first = worker.process(order_message)
+
+    # Then it is parked once, naming the document to delete, and claimed for the invoice
+    assert first.outcome == "parked"
+    assert "delete Invoice 1042 in QuickBooks" in parked[-1], parked
+    state = rig.state_of(key)
+    assert state is not None and (state.ledger_type, state.ledger_id) == ("from_ledger", "9001")
+    # and a later webhook of it is skipped, nothing posted
+    again = worker.process(order_message.model_copy(update={"version": "later"}))
+    assert again.outcome == "skipped" and len(parked) == 1
+    assert len(rig.qbo.documents("Invoice")) == invoices
