@@ -613,7 +613,7 @@ class BigCommerceCatalog:
         inc = inc if inc is not None else ex * (1 + rate)
         order["_products"].append({
             "id": next(self._ids), "order_id": order["id"], "product_id": pid,
-            "variant_id": entry.get("variant_id"), "name": entry.get("name") or product["name"],
+            "variant_id": entry.get("variant_id") or 0, "name": entry.get("name") or product["name"],
             "sku": product["sku"], "quantity": quantity, "base_price": _m(ex),
             "price_ex_tax": _m(ex), "price_inc_tax": _m(inc), "price_tax": _m(inc - ex),
             "total_ex_tax": _m(ex * quantity), "total_inc_tax": _m(inc * quantity),

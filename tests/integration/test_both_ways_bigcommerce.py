@@ -20,7 +20,8 @@ import pytest
 from pydantic import SecretStr
 
 from connector.both_ways.apply import LedgerToStore
-from connector.both_ways.written import WrittenStore
+from connector.both_ways.invoices import CREATING, INVOICE_META
+from connector.both_ways.written import Written, WrittenStore
 from connector.config import Connection
 from connector.ledger_records import (
     LedgerChange,
@@ -34,6 +35,7 @@ from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.stores.bigcommerce.hooks import BigCommerceHooks
+from connector.stores.writes import OrderFields, OrderLine
 from connector.sync import SyncResult, SyncWorker
 from simulators.bigcommerce import BigCommerceSimulator
 from simulators.httpserver import LoopbackServer
@@ -453,6 +455,39 @@ def test_a_discount_lowers_the_total_and_a_void_cancels_the_order(
     ledger.invoices[invoice.ledger_id] = invoice.model_copy(update={"voided": True})
     _apply(worker, invoice.ledger_id, "ledger_invoice")
     assert _order_of(store, invoice)["status"] == "Cancelled"
+
+
+def test_an_order_whose_answer_was_lost_is_found_again_and_its_webhook_is_not_posted(
+    store: Store, worker: SyncWorker, ledger: Ledger
+) -> None:
+    # Given an earlier attempt that sent the order (the store made it) and lost the answer
+    invoice = _invoice(ledger, doc_number="QB-LOST")
+    runtime = Runtime.from_environment()
+    written = WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table))
+    key = f"{SHOP}#ledger_invoice#{invoice.ledger_id}"
+    written.put(key, Written(store_id="", fields={CREATING: now_utc().isoformat()}))
+    sent = runtime.store_writes(runtime.connection(SHOP)).create_order(
+        OrderFields(
+            lines=(OrderLine(product_id=str(store.mug), name="Mug", quantity=1, total=D("12.50")),),
+            meta=((INVOICE_META, invoice.ledger_id),),
+        )
+    )
+    # The store's store/order/created is worked first: the order's marker names the invoice
+    store.rig.drain()
+    events = store.rig.events(f"{SHOP}#order#{sent.store_id}")
+    assert events[-1] == (
+        "skipped",
+        f"made by the connector from QuickBooks invoice {invoice.ledger_id}; not posted",
+    )
+    assert store.rig.qbo.documents("Invoice") == []
+    count = len(store.bc.orders)
+
+    # When the invoice is tried again, that order is the invoice's: no second order
+    result = _apply(worker, invoice.ledger_id, "ledger_invoice")
+    assert result.outcome == "updated", result.detail
+    assert len(store.bc.orders) == count
+    order = store.bc.orders[int(sent.store_id)]
+    assert (order["total_inc_tax"], order["status_id"]) == ("67.6500", 11)
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from connector.model import (
+    ORIGIN_META,
     ZERO,
     Address,
     Coupon,
@@ -260,9 +261,21 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         ),
         refunded_total=q(bc.refunded_amount),
         refund_ids=tuple(str(r.get("id")) for r in refunds if r.get("id") is not None),
+        origin_ledger_id=_origin(bc),
     )
     check_totals(order)
     return order
+
+
+def _origin(bc: BcOrder) -> str | None:
+    """The QuickBooks invoice the connector made the order from: V2 orders have no metadata,
+    so the write adapter puts ``_qbo_invoice_id: <Id>`` on a line of the staff notes with the
+    create itself (connector.stores.bigcommerce.writes)."""
+    lead = f"{ORIGIN_META}: "
+    for line in bc.staff_notes.splitlines():
+        if line.startswith(lead) and line[len(lead) :].strip():
+            return line[len(lead) :].strip()
+    return None
 
 
 def _payment(bc: BcOrder, total: Decimal, modified: datetime) -> Payment:

@@ -160,6 +160,7 @@ class BcOrder(RawPayload):
     store_default_currency_code: Text = ""
     store_default_to_transactional_exchange_rate: Money = Decimal(0)
     customer_message: Text = ""
+    staff_notes: Text = ""
     is_deleted: bool = False
     billing_address: BcAddress = BcAddress()
     products: tuple[BcProduct, ...]
