@@ -9,8 +9,11 @@ What the connector writes back from QuickBooks, as BigCommerce's REST API takes 
   "product" (a variant's while it is "variant"); otherwise BigCommerce ignores it.
 - ``/v3/catalog/products/{id}/variants`` (GET; PUT by id: ``price``, ``inventory_level``,
   ``sku``) and ``/v3/catalog/variants?sku=``.
-- ``/v3/catalog/categories`` (GET ``?name=``, ``?parent_id=``; POST ``name``, ``parent_id``):
-  a name is unique under its parent (409 "Category name is already in use").
+- Categories through the category trees API, BigCommerce's current one (``/v3/catalog/
+  categories`` is deprecated): ``/v3/catalog/trees`` (the default channel's tree, id 1) and
+  ``/v3/catalog/trees/categories`` (GET ``?name=``, ``?parent_id:in=``, ``?tree_id:in=``;
+  POST an array of ``name``, ``tree_id``, ``parent_id``): a name is unique among its
+  siblings (422 with ``errors``).
 - ``/v3/customers``: GET ``?email:in=``; POST and PUT take arrays (up to 10; 413 above);
   a duplicate e-mail is refused 422 with ``errors``; PUT refuses sub-resources (addresses),
   which go through ``/v3/customers/addresses`` (POST, PUT, arrays).
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
 # The write scopes (Products modify, Customers modify, Orders modify) the API account needs.
 WRITE_SCOPES = frozenset({"products", "customers_modify", "orders_modify"})
 MAX_CUSTOMERS_PER_CALL = 10
+TREE_ID = 1  # the default channel's category tree
 _ZERO = Decimal(0)
 
 
@@ -153,8 +157,9 @@ class BigCommerceCatalog:
                 self._update_variant,
             ),
             (("v3", "catalog", "variants"), "GET", "", self._find_variants),
-            (("v3", "catalog", "categories"), "GET", "", self._list_categories),
-            (("v3", "catalog", "categories"), "POST", "products", self._create_category),
+            (("v3", "catalog", "trees"), "GET", "", self._trees),
+            (("v3", "catalog", "trees", "categories"), "GET", "", self._list_categories),
+            (("v3", "catalog", "trees", "categories"), "POST", "products", self._create_categories),
             (("v3", "customers"), "POST", "customers_modify", self._create_customers),
             (("v3", "customers"), "PUT", "customers_modify", self._update_customers),
             (("v3", "customers", "addresses"), "POST", "customers_modify", self._add_addresses),
@@ -355,34 +360,53 @@ class BigCommerceCatalog:
 
     # -- categories ---------------------------------------------------------------------------
 
+    def _trees(self, request: Request) -> Response:
+        return _data([{"id": TREE_ID, "name": "Default tree", "channels": [1]}])
+
     def _list_categories(self, request: Request) -> Response:
-        name, parent = request.arg("name"), request.arg("parent_id")
+        """``GET /v3/catalog/trees/categories?name=&parent_id:in=&tree_id:in=``."""
+        name = request.arg("name")
+        parents = _ids(request.arg("parent_id:in"))
+        trees = _ids(request.arg("tree_id:in"))
         rows = [
             c
             for c in self.categories.values()
             if (name is None or c["name"] == name)
-            and (parent is None or str(c["parent_id"]) == parent)
+            and (parents is None or c["parent_id"] in parents)
+            and (trees is None or c["tree_id"] in trees)
         ]
         return _data(rows)
 
-    def _create_category(self, request: Request) -> Response:
-        body = _object(request)
-        name, parent = body.get("name"), body.get("parent_id", 0)
-        if not isinstance(name, str) or not name.strip():
-            raise Refusal(422, "JSON data is missing or invalid", {"name": "name is required"})
-        if not isinstance(parent, int) or (parent and parent not in self.categories):
-            raise Refusal(
-                422, "JSON data is missing or invalid", {"parent_id": "parent_id not found"}
-            )
-        if any(
-            c["name"].lower() == name.lower() and c["parent_id"] == parent
-            for c in self.categories.values()
-        ):
-            raise Refusal(409, "Category name is already in use", {"name": "duplicate"})
-        cid = next(self._ids)
-        self.categories[cid] = {"id": cid, "parent_id": parent, "name": name, "is_visible": True}
-        self._wrote("store/category/created", cid)
-        return Response.of_json({"data": self.categories[cid], "meta": {}})
+    def _create_categories(self, request: Request) -> Response:
+        """``POST /v3/catalog/trees/categories``: an array; ``name``, ``tree_id`` and
+        ``parent_id`` required; a name is unique among its siblings."""
+        rows = _array(request)
+        errors: dict[str, str] = {}
+        for n, row in enumerate(rows):
+            name, parent, tree = row.get("name"), row.get("parent_id"), row.get("tree_id")
+            if not isinstance(name, str) or not name.strip():
+                errors[f"{n}.name"] = "name is required"
+            if tree != TREE_ID:
+                errors[f"{n}.tree_id"] = f"tree {tree} not found"
+            if not isinstance(parent, int) or (parent and parent not in self.categories):
+                errors[f"{n}.parent_id"] = f"parent category {parent} not found"
+            elif isinstance(name, str) and any(
+                c["name"].lower() == name.lower() and c["parent_id"] == parent
+                for c in self.categories.values()
+            ):
+                errors[f"{n}.name"] = f"Category name '{name}' is already in use under its parent"
+        if errors:
+            raise Refusal(422, "Categories were not created", errors)
+        made = []
+        for row in rows:
+            cid = next(self._ids)
+            self.categories[cid] = {
+                "category_id": cid, "parent_id": row["parent_id"], "tree_id": TREE_ID,
+                "name": row["name"], "is_visible": row.get("is_visible", True),
+            }  # fmt: skip
+            made.append(self.categories[cid])
+            self._wrote("store/category/created", cid)
+        return _data(made)
 
     # -- customers ----------------------------------------------------------------------------
 
@@ -738,6 +762,12 @@ def _array(request: Request) -> list[dict[str, Any]]:
     if len(body) > MAX_CUSTOMERS_PER_CALL:
         raise Refusal(413, "The request payload is too large (10 records at most).")
     return body
+
+
+def _ids(text: str | None) -> set[int] | None:
+    if text is None:
+        return None
+    return {int(i) for i in text.split(",") if i.strip().isdigit()}
 
 
 def _check_address(address: Any, where: str) -> None:

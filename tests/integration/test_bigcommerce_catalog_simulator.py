@@ -81,19 +81,27 @@ def test_a_variants_price_and_stock(sim: BigCommerceSimulator, api: httpx.Client
     assert api.put(path, json={"inventory_level": 3}).json()["data"]["inventory_level"] == 3
 
 
-def test_a_category_name_is_unique_under_its_parent(api: httpx.Client) -> None:
-    kitchen = api.post("/v3/catalog/categories", json={"name": "Kitchen", "parent_id": 0})
-    kid = kitchen.json()["data"]["id"]
-    tea = api.post("/v3/catalog/categories", json={"name": "Tea", "parent_id": kid})
+def test_a_category_name_is_unique_among_its_siblings_in_the_tree(api: httpx.Client) -> None:
+    (tree,) = api.get("/v3/catalog/trees").json()["data"]
+    path = "/v3/catalog/trees/categories"
+
+    def make(name: str, parent: int, tree_id: int = tree["id"]) -> httpx.Response:
+        return api.post(path, json=[{"name": name, "parent_id": parent, "tree_id": tree_id}])
+
+    (kitchen,) = make("Kitchen", 0).json()["data"]
+    tea = make("Tea", kitchen["category_id"])
     assert tea.status_code == 200
-    again = api.post("/v3/catalog/categories", json={"name": "tea", "parent_id": kid})
-    assert again.status_code == 409
-    elsewhere = api.post("/v3/catalog/categories", json={"name": "Tea", "parent_id": 0})
-    assert elsewhere.status_code == 200
-    listed = api.get("/v3/catalog/categories", params={"name": "Tea", "parent_id": str(kid)})
-    assert [c["id"] for c in listed.json()["data"]] == [tea.json()["data"]["id"]]
-    orphan = api.post("/v3/catalog/categories", json={"name": "X", "parent_id": 999_999})
-    assert orphan.status_code == 422
+    again = make("tea", kitchen["category_id"])
+    assert again.status_code == 422 and "already in use" in again.json()["errors"]["0.name"]
+    assert make("Tea", 0).status_code == 200, "a sibling of Kitchen, not a child"
+    listed = api.get(path, params={"name": "Tea", "parent_id:in": str(kitchen["category_id"])})
+    assert [c["category_id"] for c in listed.json()["data"]] == [
+        tea.json()["data"][0]["category_id"]
+    ]
+    assert make("X", 999_999).status_code == 422
+    assert make("X", 0, tree_id=99).status_code == 422
+    no_tree = api.post(path, json=[{"name": "Y", "parent_id": 0}])
+    assert "0.tree_id" in no_tree.json()["errors"]
 
 
 def test_customers_are_written_as_arrays_and_an_email_is_one_customers(

@@ -4,8 +4,10 @@ Products are the V3 catalog's: a product needs a type, a weight and a price to b
 connector sends ``physical``, weight 0 and price 0 when prices do not flow); a stock count goes
 with ``inventory_tracking: "product"`` (BigCommerce ignores a level it does not track), a
 variant's with its product tracking ``"variant"``. A variant's store id is ``v<id>``: variant
-ids are a sequence of their own and may equal a product's. Categories are the V3 categories
-(name unique under its parent; a 409 means someone made it since: it is read again).
+ids are a sequence of their own and may equal a product's. Categories are written through the
+category trees API (``/v3/catalog/trees/categories``, in the default channel's tree), the
+current one; a name is unique among its siblings, so a 422 on create is read again (someone
+made it since).
 
 Customers are V3 customers, written as arrays of one; BigCommerce keeps an address book, not a
 billing and a shipping address: QuickBooks' billing address (else its shipping address) is the
@@ -92,8 +94,12 @@ class _VariantIn(RawPayload):
     option_values: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class _CategoryIn(RawPayload):
+class _TreeIn(RawPayload):
     id: int
+
+
+class _CategoryIn(RawPayload):
+    category_id: int
     name: Text = ""
     parent_id: int = 0
 
@@ -148,6 +154,7 @@ class BigCommerceWrites:
         self._client = client
         self._connection_id = connection_id
         self._currency: str | None = None
+        self._tree_id: int | None = None
 
     @property
     def calls(self) -> int:
@@ -264,32 +271,52 @@ class BigCommerceWrites:
             parent = self._category(name, parent)
         return str(parent)
 
+    def _tree(self) -> int:
+        """The default channel's category tree (read once per connection)."""
+        if self._tree_id is None:
+            trees = list(
+                self._client.v3_pages(
+                    "/v3/catalog/trees",
+                    [("channel_id:in", "1")],
+                    "the store's category tree",
+                    SCOPE_PRODUCTS,
+                )
+            )
+            if not trees:
+                raise StoreRequestRejected(
+                    f"BigCommerce store of connection {self._connection_id} has no category "
+                    "tree for its default channel; create one (Products > Product Categories)"
+                )
+            self._tree_id = _TreeIn.model_validate(trees[0]).id
+        return self._tree_id
+
     def _category(self, name: str, parent: int) -> int:
+        tree = self._tree()
+
         def existing() -> int | None:
             listed = self._client.v3_pages(
-                "/v3/catalog/categories",
-                [("name", name), ("parent_id", str(parent))],
+                "/v3/catalog/trees/categories",
+                [("name", name), ("parent_id:in", str(parent)), ("tree_id:in", str(tree))],
                 f"category {name!r}",
                 SCOPE_PRODUCTS,
             )
             for raw in listed:
                 category = _CategoryIn.model_validate(raw)
                 if category.name.lower() == name.lower() and category.parent_id == parent:
-                    return category.id
+                    return category.category_id
             return None
 
         found = existing()
         if found is not None:
             return found
         what = f"creating category {name!r}"
-        response = self._client.write(
-            "POST", "/v3/catalog/categories", {"name": name, "parent_id": parent}, what
-        )
-        if response.status_code == 409:
+        row = {"name": name, "parent_id": parent, "tree_id": tree}
+        response = self._client.write("POST", "/v3/catalog/trees/categories", [row], what)
+        if response.status_code == 422:
             found = existing()  # made by someone else since it was looked for
             if found is not None:
                 return found
-        return _CategoryIn.model_validate(self._read(response, what).get("data") or {}).id
+        return _CategoryIn.model_validate(_first(self._read(response, what), what)).category_id
 
     # -- customers ------------------------------------------------------------------------
 
