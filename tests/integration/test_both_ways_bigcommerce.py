@@ -45,7 +45,7 @@ from simulators.testbed.clocks import TickingClock
 from simulators.testbed.online import LocalRig, connected_runtime
 
 TENANT = SHOP = "bcboth"
-KEEP = "bckeep"
+REMAKE = "bcremake"
 WEBHOOK_SECRET = "BigCommerceBothWays7"
 QBO_APP = {"client_id": "bcboth-app", "client_secret": "bcboth-secret"}
 SYNC = {
@@ -85,7 +85,10 @@ def store() -> Iterator[Store]:
         httpx.Client(timeout=10) as http,
     ):
         connections, secrets = [], {}
-        for connection_id, sync in ((SHOP, SYNC), (KEEP, {**SYNC, "customers": "qbo_to_store"})):
+        for connection_id, sync in (
+            (SHOP, SYNC),
+            (REMAKE, {**SYNC, "deleted_products": "recreate"}),
+        ):
             connection, secret = bigcommerce_shop(
                 connection_id,
                 bc,
@@ -505,16 +508,24 @@ def test_a_sku_on_two_store_products_is_parked_naming_both(
     assert store.product(first)["price"] == 25.0, "nothing was written"
 
 
-def test_a_deleted_store_product_is_parked(
+def test_a_deleted_store_product_is_parked_or_made_again_per_setting(
     store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
 ) -> None:
-    item = _item(ledger, sku="CANDLE-1", name="Candle", unit_price=D("8.00"))
-    assert _apply(worker, item.ledger_id, "ledger_item").outcome == "posted"
-    (pid,) = [p for p, raw in store.bc.catalog.products.items() if raw["sku"] == "CANDLE-1"]
-    store.bc.catalog.delete_product(pid)
-    ledger.items[item.ledger_id] = item.model_copy(update={"version": "1", "unit_price": D("9")})
-    assert _apply(worker, item.ledger_id, "ledger_item").outcome == "parked"
-    assert "was deleted in the store" in parked[-1]
+    kept = _item(ledger, sku="CANDLE-1", name="Candle", unit_price=D("8.00"))
+    remade = _item(ledger, sku="SOAP-1", name="Soap", unit_price=D("5.00"))
+    assert _apply(worker, kept.ledger_id, "ledger_item").outcome == "posted"
+    assert _apply(worker, remade.ledger_id, "ledger_item", REMAKE).outcome == "posted"
+    for sku in ("CANDLE-1", "SOAP-1"):
+        (pid,) = [p for p, raw in store.bc.catalog.products.items() if raw["sku"] == sku]
+        store.bc.catalog.delete_product(pid)
+    for item, price in ((kept, D("9.00")), (remade, D("6.00"))):
+        ledger.items[item.ledger_id] = item.model_copy(update={"version": "1", "unit_price": price})
+    assert _apply(worker, kept.ledger_id, "ledger_item").outcome == "parked"
+    assert "was deleted in the store" in parked[-1] and "deleted_products" in parked[-1]
+    again = _apply(worker, remade.ledger_id, "ledger_item", REMAKE)
+    assert again.outcome == "posted" and "made again" in again.detail
+    (soap,) = [p for p in store.bc.catalog.products.values() if p["sku"] == "SOAP-1"]
+    assert soap["price"] == D("6.00")
 
 
 def test_a_store_that_refuses_the_write_parks_with_its_words_and_a_blip_is_retried(
