@@ -528,6 +528,20 @@ def test_a_deleted_store_product_is_parked_or_made_again_per_setting(
     assert soap["price"] == D("6.00")
 
 
+def test_negative_stock_and_another_currency_are_parked_with_their_reason(
+    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    writes = store.bc.catalog.writes
+    negative = _item(ledger, sku="PRINT-A2", name="Art Print", qty_on_hand=D("-3"))
+    assert _apply(worker, negative.ledger_id, "ledger_item").outcome == "parked"
+    assert "negative quantity on hand (-3)" in parked[-1]
+    euros = _item(ledger, sku="PRINT-A2", name="Art Print", currency="EUR", unit_price=D("9"))
+    assert _apply(worker, euros.ledger_id, "ledger_item").outcome == "parked"
+    # The store's currency is BigCommerce's own (GET /v2/store)
+    assert "priced in EUR and the store sells in USD" in parked[-1]
+    assert store.bc.catalog.writes == writes, "nothing was written"
+
+
 def test_a_store_that_refuses_the_write_parks_with_its_words_and_a_blip_is_retried(
     store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
 ) -> None:
