@@ -188,10 +188,11 @@ class BigCommerceCatalog:
         return None
 
     def _answer(self, make: Callable[[], Response]) -> Response:
+        mark = len(self.pending.events)  # under the store's lock: this request's come after
         try:
             return make()
         except Refusal as exc:
-            self.pending = Fired()  # a refused write fires nothing
+            del self.pending.events[mark:]  # a refused write fires nothing
             return exc.response()
 
     def deliver_fired(self) -> None:
