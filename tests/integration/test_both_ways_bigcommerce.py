@@ -19,6 +19,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from connector.both_ways import invoices
 from connector.both_ways.apply import LedgerToStore
 from connector.both_ways.invoices import CREATING, INVOICE_META
 from connector.both_ways.written import Written, WrittenStore
@@ -34,6 +35,7 @@ from connector.messages import SyncMessage
 from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
+from connector.stores.bigcommerce import writes as bc_writes
 from connector.stores.bigcommerce.hooks import BigCommerceHooks
 from connector.stores.writes import OrderFields, OrderLine
 from connector.sync import SyncResult, SyncWorker
@@ -391,6 +393,8 @@ def _order_of(store: Store, invoice: LedgerInvoice) -> dict[str, Any]:
 def test_an_invoice_becomes_one_store_order_to_the_cent_with_quickbooks_tax(
     store: Store, worker: SyncWorker, ledger: Ledger
 ) -> None:
+    # The adapter knows the core's tax fee by its name
+    assert bc_writes.TAX_FEE == invoices.TAX_FEE
     invoice = _invoice(ledger)
     made = _apply(worker, invoice.ledger_id, "ledger_invoice")
     assert made.outcome == "posted", made.detail

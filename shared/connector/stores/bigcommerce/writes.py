@@ -563,7 +563,8 @@ def _product_body(fields: ProductFields) -> dict[str, Any]:
         if value is not None:
             body[name] = value
     if fields.price is not None:
-        # V3 takes a JSON number; four decimals are what BigCommerce keeps.
+        # V3 takes a JSON number; four decimals are what BigCommerce keeps. A float's repr is
+        # the shortest text that reads back as it, so the number sent is the decimal's digits.
         body["price"] = float(fields.price.quantize(FOUR))
     if fields.active is not None:
         # A product made inactive in QuickBooks stays in the store, hidden from shoppers.
