@@ -276,12 +276,14 @@ class BigCommerceClient:
             except httpx.TimeoutException:
                 last_problem = f"no answer within {self._timeout_s:g} s"
                 failures += 1
-                self._wait(self._backoff(failures))
+                if retry:  # a POST is not sent again: nothing to wait for
+                    self._wait(self._backoff(failures))
                 continue
             except httpx.TransportError as exc:
                 last_problem = f"could not connect ({type(exc).__name__})"
                 failures += 1
-                self._wait(self._backoff(failures))
+                if retry:  # a POST is not sent again: nothing to wait for
+                    self._wait(self._backoff(failures))
                 continue
             self._note_quota(response)
             status = response.status_code
@@ -296,7 +298,8 @@ class BigCommerceClient:
             if status >= 500:
                 failures += 1
                 last_problem = f"HTTP {status}{self._answers.said(response)}"
-                self._wait(self._backoff(failures))
+                if retry:
+                    self._wait(self._backoff(failures))
                 continue
             return response
         raise StoreUnavailable(
