@@ -333,12 +333,13 @@ def test_a_customer_made_in_quickbooks_is_made_in_the_store(
     assert _apply(worker, "82", "ledger_customer").outcome == "posted"
     (made,) = [c for c in store.bc.customers.values() if c["email"] == "alan@example.com"]
     assert (made["first_name"], made["addresses"][0]["city"]) == ("Alan", "Milton Keynes")
-    # A QuickBooks customer without a last name is refused by BigCommerce: parked, its words kept
+    # A company without a person's name: BigCommerce would refuse it (422), parked saying why
     ledger.customers["83"] = LedgerCustomer(
         ledger_id="83", version="1", display_name="Acme", company="Acme", email="ops@acme.test"
     )
     assert _apply(worker, "83", "ledger_customer").outcome == "parked"
-    assert "Create customers failed." in parked[-1] and "last_name is required" in parked[-1]
+    assert "BigCommerce needs a customer's first and last name" in parked[-1]
+    assert "QuickBooks customer Acme has no first name" in parked[-1]
 
 
 # -- invoices → orders ---------------------------------------------------------------------------

@@ -340,6 +340,14 @@ class BigCommerceWrites:
             return None
 
     def create_customer(self, fields: CustomerFields) -> StoreCustomerRecord:
+        if not (fields.first_name and fields.last_name):
+            # BigCommerce refuses a customer without both (422); said here in QuickBooks' terms.
+            raise StoreRequestRejected(
+                f"BigCommerce needs a customer's first and last name, and QuickBooks customer "
+                f"{fields.company or fields.email or ''} has "
+                f"{'no first name' if not fields.first_name else 'no last name'}: fill in its "
+                "First name and Last name in QuickBooks (the company stays as it is), then replay"
+            )
         body = _customer_body(fields, notes="")
         address = _address_body(fields)
         if address is not None:
