@@ -32,7 +32,7 @@ with collector_paused():
 
     from connector import sync_pull
     from connector.health import HealthMarks
-    from connector.ledgers.qbo.batching import BatchRoute, BatchSettings, run_groups
+    from connector.ledgers.qbo.batching import BatchRoute, BatchSettings, receipt_of, run_groups
     from connector.messages import SyncMessage
     from connector.observability import logger, metrics, tracer
     from connector.resources import SYNC_QUEUE
@@ -98,7 +98,8 @@ processor = SqsFifoPartialProcessor(model=SyncRecord, skip_group_on_error=True)
 processor.raise_on_entire_batch_failure = False
 
 
-# This invocation's hand-backs: message id -> delay, and the delay of each message group.
+# This invocation's hand-backs: receipt handle -> delay (a record handed back and pulled
+# again is the same message under a new receipt), and the delay of each message group.
 _handed_back: dict[str, int] = {}
 _group_delays: dict[str, int] = {}
 
@@ -124,7 +125,7 @@ def record_handler(record: SyncRecord, lambda_context: LambdaContext) -> str:
 
 
 def _hand_back(message_id: str, receipt_handle: str, delay_s: int) -> None:
-    _handed_back[message_id] = delay_s
+    _handed_back[receipt_handle] = delay_s
     if not runtime.sync_queue.hand_back(receipt_handle, delay_s):
         logger.warning("could not change the message's visibility", message_id=message_id)
 
@@ -132,11 +133,16 @@ def _hand_back(message_id: str, receipt_handle: str, delay_s: int) -> None:
 def _hold_skipped(event: dict[str, Any], response: dict[str, Any]) -> None:
     """Records the FIFO processor skipped behind a handed-back one wait as long as it does."""
     failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-    for raw in event.get("Records", []):
-        message_id = raw.get("messageId")
+    _hold_behind([raw for raw in event.get("Records", []) if raw.get("messageId") in failed])
+
+
+def _hold_behind(failed: Sequence[Mapping[str, Any]]) -> None:
+    """Failed records not handed back themselves (skipped behind one that was) wait as long
+    as their group's."""
+    for raw in failed:
         group = raw.get("attributes", {}).get("MessageGroupId")
-        if message_id in failed and message_id not in _handed_back and group in _group_delays:
-            _hand_back(message_id, raw["receiptHandle"], _group_delays[group])
+        if raw["receiptHandle"] not in _handed_back and group in _group_delays:
+            _hand_back(str(raw["messageId"]), str(raw["receiptHandle"]), _group_delays[group])
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -172,7 +178,7 @@ def _side_by_side(records: list[dict[str, Any]], context: LambdaContext) -> dict
     of the event's records reported as the FIFO processor reports them (the failed record and
     its group behind it), pulled records settled by the function as their groups end."""
     queue_url = runtime.settings.sync_queue_url
-    event_ids = {r["messageId"] for r in records}
+    event_receipts = {receipt_of(r) for r in records}
     pulled: list[dict[str, Any]] = []
     # A record pulled now must have time to wait for a batch slot and still finish.
     keep_pulling_s = runtime.retry_policy.record_time_s + batching.hold_s
@@ -190,13 +196,10 @@ def _side_by_side(records: list[dict[str, Any]], context: LambdaContext) -> dict
         return fresh
 
     def finished(group: Sequence[Mapping[str, Any]], failed: set[str]) -> None:
-        mine = [dict(r) for r in group if r["messageId"] not in event_ids]
+        mine = [r for r in group if receipt_of(r) not in event_receipts]
         # Pulled records are this function's to settle: the event source knows only its own.
-        sync_pull.settle(runtime.sqs, queue_url, [r for r in mine if r["messageId"] not in failed])
-        _hold_skipped(
-            {"Records": mine},
-            {"batchItemFailures": [{"itemIdentifier": i} for i in failed]},
-        )
+        sync_pull.settle(runtime.sqs, queue_url, [r for r in mine if receipt_of(r) not in failed])
+        _hold_behind([r for r in mine if receipt_of(r) in failed])
 
     _warm(records)
     room = batching.pull_to - len(records)
@@ -239,7 +242,7 @@ def _side_by_side(records: list[dict[str, Any]], context: LambdaContext) -> dict
     )
     return {
         "batchItemFailures": [
-            {"itemIdentifier": r["messageId"]} for r in records if r["messageId"] in failed
+            {"itemIdentifier": r["messageId"]} for r in records if receipt_of(r) in failed
         ]
     }
 

@@ -167,3 +167,28 @@ def test_a_create_whose_wait_for_the_batch_slot_would_pass_its_hold_goes_alone()
     answers = _create_all(route, company, 3)
     assert len(answers) == 3
     assert sorted(company.singles) == ["rid-0", "rid-1", "rid-2"] and company.batches == []
+
+
+def test_a_record_pulled_again_under_a_new_receipt_is_not_failed_by_its_first_receipt() -> None:
+    # Handed back on its first receive, pulled again by the same invocation once visible,
+    # synced then: the new receipt is settled, only the first is reported failed.
+    first = {**record("m1", "shop:order:1"), "receiptHandle": "r1"}
+    again = {**record("m1", "shop:order:1"), "receiptHandle": "r2"}
+    supply = [[again]]
+    settled: list[tuple[str, bool]] = []
+
+    def handle(raw: Mapping[str, Any]) -> None:
+        if raw["receiptHandle"] == "r1":
+            raise RuntimeError("handed back")
+
+    def more(count: int) -> list[dict[str, Any]]:
+        return supply.pop() if supply else []
+
+    def finished(group: Any, failed: set[str]) -> None:
+        settled.extend((r["receiptHandle"], r["receiptHandle"] in failed) for r in group)
+
+    failed = run_groups(
+        [first], handle, route=BatchRoute(), max_threads=1, more=more, finished=finished
+    )
+    assert failed == ["r1"]
+    assert settled == [("r1", True), ("r2", False)]

@@ -361,7 +361,9 @@ def run_groups(
     has time; empty when it has none): asked as groups end, so that up to ``max_threads``
     records are in hand and the route always has creates to fill its requests with.
     ``finished(group, failed)`` is told as each group ends (to settle what was pulled).
-    Returns the message ids that failed, in the order the records came."""
+    A record is known by its receipt (``receipt_of``): one handed back and pulled again is the
+    same message under a new receipt, and may succeed the second time. Returns the receipts
+    that failed, in the order the records came."""
     failed: set[str] = set()
     seen: list[Mapping[str, Any]] = list(records)
     lock = threading.Lock()
@@ -373,7 +375,7 @@ def run_groups(
                     handle(record)
                 except Exception:
                     with lock:
-                        failed.update(str(r["messageId"]) for r in group[position:])
+                        failed.update(receipt_of(r) for r in group[position:])
                     return
 
     threads = max(1, max_threads, len(records))
@@ -398,7 +400,12 @@ def run_groups(
                 held += len(fresh)
                 for group in _grouped(fresh):
                     running[pool.submit(run, group)] = group
-    return [str(r["messageId"]) for r in seen if str(r["messageId"]) in failed]
+    return [receipt_of(r) for r in seen if receipt_of(r) in failed]
+
+
+def receipt_of(record: Mapping[str, Any]) -> str:
+    """A record's receipt handle (its message id when it has none, as in tests)."""
+    return str(record.get("receiptHandle") or record["messageId"])
 
 
 def _grouped(records: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
