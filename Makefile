@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Test modules run in parallel, one module (and the whole infra layer) per worker: tests/conftest.py.
 PYTEST := $(BIN)/python -m pytest
+# Tests run on pytest-xdist workers, one per CPU; a module (and the whole infra layer) stays on
+# one worker (tests/conftest.py). `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= logical
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: dev demo run test test-unit test-integration test-infra test-e2e lint format build synth deploy bench clean
 
@@ -26,10 +29,10 @@ run: demo
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(PYTEST) tests
+	$(PYTEST) $(PARALLEL) tests
 
 test-unit test-integration test-infra test-e2e: $(STAMP)
-	$(PYTEST) tests/$(subst test-,,$@)
+	$(PYTEST) $(PARALLEL) tests/$(subst test-,,$@)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
