@@ -61,7 +61,7 @@ class ConnectorStack(Stack):
             **kwargs,
         )
         Tags.of(self).add("ml-connector:tenant", config.tenant)
-        config_json = config.model_dump_json()
+        config_json = config.as_environment()
         if len(config_json) > MAX_TENANT_CONFIG_CHARS:
             raise ConfigError(
                 f"{source}: the configuration is {len(config_json)} characters as JSON; Lambda's "

@@ -81,7 +81,7 @@ def run_local(config_path: Path, secrets_path: Path | None, port: int) -> int:
         secrets = seeded_secrets(config, raw, str(secrets_path))
     runtime = LocalRuntime(
         tenant=config.tenant,
-        tenant_config_json=config.model_dump_json(),
+        tenant_config_json=config.as_environment(),
         port=port,
         secrets=secrets,
         # The sync worker and moto in processes of their own: a backlog draining does not

@@ -517,6 +517,12 @@ class TenantConfig(_Settings):
             raise ValueError(f"connection ids must be unique; repeated: {duplicates}")
         return self
 
+    def as_environment(self) -> str:
+        """The configuration as the functions receive it: JSON without the settings left at
+        their defaults (Lambda's environment holds 4 KB; the functions fill the defaults in
+        again when they validate it, so the same configuration comes back)."""
+        return self.model_dump_json(exclude_defaults=True)
+
     def connection(self, connection_id: str) -> Connection | None:
         return next((c for c in self.connections if c.id == connection_id), None)
 

@@ -159,6 +159,34 @@ def _with_rules(text: str) -> str:
     return GOOD.replace("[connections.mapping.tax]", text + "\n[connections.mapping.tax]")
 
 
+SYNC = """
+[connections.sync]
+products = "qbo_to_store"
+inventory = "qbo_to_store"
+customers = "both"
+qbo_invoices_to_orders = true
+"""
+
+
+@pytest.mark.parametrize("extra", ["", RULES, SYNC], ids=["plain", "rules", "sync"])
+def test_the_environment_form_leaves_defaults_out_and_gives_the_same_configuration(
+    tmp_path: Path, extra: str
+) -> None:
+    # Given a tenant file, with revenue rules (an aliased field) or both-ways directions
+    config = load_tenant(_write(tmp_path, _with_rules(extra) if extra else GOOD))
+    # When it is written for the functions' environment and read back at cold start
+    text = config.as_environment()
+    # Then it is the same configuration, shorter than the full dump
+    assert parse_tenant_json(text) == config
+    assert len(text) < len(config.model_dump_json())
+
+
+def test_the_example_tenant_fits_lambdas_environment_with_room_to_spare() -> None:
+    # Lambda's environment holds 4 KB; the stack refuses a configuration over 3,000 characters.
+    config = load_tenant(REPO / "tenants" / "example.toml")
+    assert len(config.as_environment()) < 2000
+
+
 def test_revenue_rules_load_in_order_with_one_or_many_values(tmp_path: Path) -> None:
     # Given three rules: a gift-card rule, a wholesale rule with two countries, and a default
     rules = load_tenant(_write(tmp_path, _with_rules(RULES))).connections[0].mapping.rules
