@@ -45,6 +45,7 @@ from simulators.magento_catalogue import (
     group_doc,
     product_doc,
 )
+from simulators.magento_order_writes import OrderWrites
 from simulators.magento_search import SearchError, apply, parse
 
 __all__ = ["CATALOGUE", "LineSpec", "MagentoSimulator", "OrderSpec", "Product", "signed_hint"]
@@ -146,6 +147,15 @@ class MagentoSimulator:
         # Products, stock, categories and customer writes (issue #13), over the same customers.
         self.catalog = MagentoCatalog(
             self._customers, self.stamp, lambda: next(self._ids["cust"]), base_currency
+        )
+        # Orders persisted through POST /V1/orders with the totals given (invoices → orders).
+        self.order_writes = OrderWrites(
+            order_id=lambda: next(self._ids["order"]),
+            item_id=lambda: next(self._ids["item"]),
+            orders=lambda oid: self._orders[oid].doc if oid in self._orders else None,
+            save=lambda oid, doc: self._orders.__setitem__(oid, _Stored(doc, OrderSpec([]))),
+            stamp=self.stamp,
+            base_currency=base_currency,
         )
 
     # -- time and faults -------------------------------------------------------------------
@@ -466,7 +476,7 @@ class MagentoSimulator:
             return _error(400, str(exc))
 
     def _route(self, request: Request, path: str) -> Response:
-        answered = self.catalog.route(request, path)
+        answered = self.catalog.route(request, path) or self.order_writes.route(request, path)
         if answered is not None:
             return answered
         if request.method != "GET":

@@ -13,14 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from connector.both_ways.apply import LedgerToStore
-from connector.both_ways.written import WrittenStore
+from connector.both_ways.invoices import CREATING, INVOICE_META
+from connector.both_ways.written import Written, WrittenStore
 from connector.config import Connection
 from connector.ledger_records import (
     LedgerChange,
@@ -33,6 +34,7 @@ from connector.messages import SyncMessage
 from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
+from connector.stores.writes import OrderFields, OrderLine
 from connector.sync import SyncResult, SyncWorker
 from simulators.httpserver import LoopbackServer
 from simulators.magento import MagentoSimulator
@@ -367,37 +369,211 @@ def test_magento_s_refusal_parks_the_item_with_its_words_and_an_outage_is_retrie
     assert Decimal(str(mage.store.catalog.product("LAMP-1")["price"])) == Decimal("31.00")
 
 
-def test_an_invoice_made_in_quickbooks_parks_saying_magento_orders_are_not_made(
-    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
+    # Two Magento products at QuickBooks' prices, QuickBooks' 8.25% tax and shipping 7.00 as
+    # the rest of the total, paid and shipped.
+    base: dict[str, Any] = {
+        "ledger_id": str(next(_ids)),
+        "version": "0",
+        "doc_number": "1042",
+        "customer_ledger_id": "58",
+        "txn_date": now_utc(),
+        "currency": "USD",
+        "customer_name": "Jane Smith",
+        "customer_email": "guest.buyer@example.com",
+        "lines": [
+            LedgerInvoiceLine(
+                item_ledger_id=None,
+                item_name="Yoga Brick",
+                sku="24-WG084",
+                quantity=Decimal("3"),
+                unit_price=Decimal("6.50"),
+                amount=Decimal("19.50"),
+            ),
+            LedgerInvoiceLine(
+                item_ledger_id=None,
+                item_name="Foam Roller",
+                sku="24-WG086",
+                quantity=Decimal("1"),
+                unit_price=Decimal("18.33"),
+                amount=Decimal("18.33"),
+            ),
+        ],
+        "tax_total": Decimal("3.12"),
+        "total": Decimal("47.95"),
+        "balance": Decimal("0"),
+        "billing": Address(
+            line1="12 Elm St", city="Austin", region="TX", postcode="78701", country="US"
+        ),
+        "ship_date": datetime(2026, 12, 2, tzinfo=UTC),
+        "ship_method": "UPS Ground",
+        "tracking_number": "1Z999AA10123456784",
+    }
+    invoice = LedgerInvoice.model_validate(base | fields)
+    ledger.invoices[invoice.ledger_id] = invoice
+    return invoice
+
+
+def _made_for(mage: Mage, invoice: LedgerInvoice) -> list[dict[str, Any]]:
+    """The store's orders marked with the invoice, as GET /V1/orders/{id} answers them."""
+    with mage.store._lock:
+        ids = [
+            oid
+            for oid, stored in mage.store._orders.items()
+            if stored.doc.get("ext_order_id") == f"qbo-invoice-{invoice.ledger_id}"
+        ]
+    return [mage.store.order(oid) for oid in ids]
+
+
+def _comments(order: dict[str, Any]) -> list[str]:
+    return [h["comment"] for h in order["status_histories"]]
+
+
+def test_an_invoice_becomes_one_magento_order_to_the_cent_then_changes_and_is_cancelled(
+    mage: Mage, worker: SyncWorker, ledger: Ledger
 ) -> None:
-    invoice = LedgerInvoice.model_validate(
-        {
-            "ledger_id": str(next(_ids)),
-            "version": "0",
-            "doc_number": "1042",
-            "customer_ledger_id": "58",
-            "txn_date": now_utc(),
-            "currency": "USD",
-            "customer_name": "Jane Smith",
-            "customer_email": "jane.smith@example.com",
-            "lines": [
-                LedgerInvoiceLine(
-                    item_ledger_id=None,
-                    item_name="Yoga Brick",
-                    sku="24-WG084",
-                    quantity=Decimal("1"),
-                    unit_price=Decimal("6.50"),
-                    amount=Decimal("6.50"),
-                )
-            ],
-            "total": Decimal("6.50"),
-            "balance": Decimal("6.50"),
+    invoice = _invoice(ledger)
+    result = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
+    assert result.outcome == "posted", result.detail
+    (order,) = _made_for(mage, invoice)
+    # The invoice's figures, the same in the base currency, and its tax as the order's tax
+    assert (order["grand_total"], order["base_grand_total"]) == ("47.95", "47.95")
+    assert (order["subtotal"], order["tax_amount"], order["shipping_amount"]) == (
+        "37.83",
+        "3.12",
+        "7.00",
+    )
+    assert [(i["sku"], i["qty_ordered"], i["row_total"]) for i in order["items"]] == [
+        ("24-WG084", 3, "19.50"),
+        ("24-WG086", 1, "18.33"),
+    ]
+    assert sum(Decimal(i["tax_amount"]) for i in order["items"]) == Decimal("3.12")
+    assert (order["state"], order["status"], order["total_paid"]) == (
+        "complete",
+        "complete",
+        "47.95",
+    )
+    assert order["customer_email"] == "guest.buyer@example.com"
+    assert order["customer_is_guest"] == 1  # no Magento customer has that e-mail
+    assert order["billing_address"]["city"] == "Austin"
+    comments = _comments(order)
+    assert f"Made from QuickBooks invoice 1042 (Id {invoice.ledger_id})." in comments
+    assert (
+        "Shipment from QuickBooks: shipped 2026-12-02, via UPS Ground, tracking number "
+        "1Z999AA10123456784." in comments
+    )
+
+    # A later change in QuickBooks: one more brick, the tax and total with it
+    lines = list(invoice.lines)
+    lines[0] = lines[0].model_copy(update={"quantity": Decimal("4"), "amount": Decimal("26.00")})
+    ledger.invoices[invoice.ledger_id] = invoice.model_copy(
+        update={
+            "version": "1",
+            "lines": tuple(lines),
+            "tax_total": Decimal("3.66"),
+            "total": Decimal("55.99"),
         }
     )
-    ledger.invoices[invoice.ledger_id] = invoice
-    orders = len(mage.store._orders)
     result = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
-    assert result.outcome == "parked"
-    assert "QuickBooks invoices cannot become Magento orders" in parked[-1]
-    assert "qbo_invoices_to_orders = false" in parked[-1]
+    assert result.outcome == "updated", result.detail
+    (order,) = _made_for(mage, invoice)
+    assert (order["grand_total"], order["tax_amount"], order["total_paid"]) == (
+        "55.99",
+        "3.66",
+        "55.99",
+    )
+    assert [(i["sku"], i["qty_ordered"]) for i in order["items"]] == [
+        ("24-WG084", 4),
+        ("24-WG086", 1),
+    ]
+    # Nothing changed: nothing written
+    writes = mage.store.order_writes.writes
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "skipped"
+    assert mage.store.order_writes.writes == writes
+
+    # Voided in QuickBooks: the order is cancelled, with a comment saying why
+    ledger.invoices[invoice.ledger_id] = ledger.invoices[invoice.ledger_id].model_copy(
+        update={"version": "2", "voided": True}
+    )
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "updated"
+    (order,) = _made_for(mage, invoice)
+    assert (order["state"], order["status"]) == ("canceled", "canceled")
+
+
+def test_an_open_invoice_is_a_pending_order_of_the_magento_customer_with_that_e_mail(
+    mage: Mage, worker: SyncWorker, ledger: Ledger
+) -> None:
+    customer_id = mage.store.create_customer("pat.open@example.com", "Pat", "Open")
+    invoice = _invoice(
+        ledger,
+        customer_email="pat.open@example.com",
+        balance=Decimal("47.95"),
+        ship_date=None,
+        ship_method=None,
+        tracking_number=None,
+    )
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "posted"
+    (order,) = _made_for(mage, invoice)
+    assert (order["state"], order["status"], order["total_paid"]) == ("new", "pending", 0)
+    assert (order["customer_id"], order["customer_is_guest"]) == (customer_id, 0)
+
+
+def test_a_lost_create_answer_is_found_again_and_the_order_s_poll_is_not_posted_back(
+    mage: Mage, worker: SyncWorker, ledger: Ledger
+) -> None:
+    invoice = _invoice(ledger, doc_number="QB-LOST")
+    # An earlier attempt sent the order (Magento made it) and lost the answer
+    orders = len(mage.store._orders)
+    runtime = Runtime.from_environment()
+    writes = runtime.store_writes(runtime.connection(SHOP))
+    written = WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table))
+    key = f"{SHOP}#ledger_invoice#{invoice.ledger_id}"
+    written.put(key, Written(store_id="", fields={CREATING: now_utc().isoformat()}))
+    sent = writes.create_order(
+        OrderFields(
+            email="guest.buyer@example.com",
+            lines=(
+                OrderLine(product_id="21", name="Yoga Brick", quantity=1, total=Decimal("6.50")),
+            ),
+            meta=((INVOICE_META, invoice.ledger_id),),
+        )
+    )
+    assert len(mage.store._orders) == orders + 1
+
+    # The poll lists it like any order; worked, it is recognised by its marker, not posted
+    message = SyncMessage.model_validate(
+        {
+            "connection_id": SHOP,
+            "entity": "order",
+            "record_id": sent.store_id,
+            "topic": "order.updated",
+            "received_at": now_utc(),
+            "version": f"v{next(_ids)}",
+            "source": "reconcile",
+        }
+    )
+    assert worker.process(message).outcome == "skipped"
+    events = mage.rig.events(f"{SHOP}#order#{sent.store_id}")
+    assert events[-1] == (
+        "skipped",
+        f"made by the connector from QuickBooks invoice {invoice.ledger_id}; not posted",
+    )
+    assert mage.qbo.documents("Invoice") == []
+
+    # The invoice tried again adopts that order: no second order, its figures the invoice's
+    result = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
+    assert result.outcome == "updated", result.detail
+    assert len(mage.store._orders) == orders + 1
+    order = mage.store.order(int(sent.store_id))
+    assert (order["grand_total"], order["status"]) == ("47.95", "complete")
+    assert "Made from QuickBooks invoice QB-LOST" in " ".join(_comments(order))
+
+
+def test_an_invoice_without_an_e_mail_parks_saying_magento_requires_one(
+    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    invoice = _invoice(ledger, customer_email="")
+    orders = len(mage.store._orders)
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "parked"
+    assert "has no customer e-mail, and a Magento order requires one" in parked[-1]
     assert len(mage.store._orders) == orders

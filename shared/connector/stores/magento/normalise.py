@@ -246,9 +246,24 @@ def normalise_order(raw: Mapping[str, Any], connection_id: str) -> Order:
         rate_currency=mage.base_currency_code.upper() if _exchange_rate(mage) else None,
         refunded_total=q(mage.total_refunded),
         refund_ids=credit_memo_ids(raw),
+        origin_ledger_id=origin_ledger_id(mage.ext_order_id),
     )
     check_totals(order)
     return order
+
+
+# An order the connector made from a QuickBooks invoice carries ``qbo-invoice-<Id>`` as its
+# external order id, set with the create itself (connector.stores.magento.writes): the prefix
+# keeps another channel's external ids (a marketplace importer's) from reading as invoices.
+ORIGIN_PREFIX = "qbo-invoice-"
+
+
+def origin_ledger_id(ext_order_id: str) -> str | None:
+    """The QuickBooks invoice the connector made the order from, read from its marker."""
+    text = ext_order_id.strip()
+    if text.startswith(ORIGIN_PREFIX) and text[len(ORIGIN_PREFIX) :].strip():
+        return text[len(ORIGIN_PREFIX) :].strip()
+    return None
 
 
 def credit_memos(raw: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -126,6 +126,7 @@ class MageOrderExtension(RawPayload):
 class MageOrder(RawPayload):
     entity_id: int
     increment_id: Text = ""
+    ext_order_id: Text = ""  # the connector's invoice marker on orders it made (writes.py)
     state: Text = ""
     status: Text
     created_at: Time

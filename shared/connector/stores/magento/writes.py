@@ -14,9 +14,14 @@ Customers: names and e-mail on the customer; billing and shipping as its default
 (phone and company ride on the billing address, where Magento keeps them). Magento has no
 field for QuickBooks' customer type or terms: they are not written (README "Both ways").
 
-Invoices → orders are refused: Magento's REST API makes orders only by checking out a cart
-whose totals Magento computes with its own catalogue prices, tax and shipping rules, so the
-order cannot be made to equal the QuickBooks invoice to the cent (decision in the README).
+Invoices → orders through ``POST /V1/orders`` ("performs persist operations for a specified
+order"): the order is saved with the totals it is given, as order imports do, so it equals the
+invoice to the cent. Lines by SKU; QuickBooks' tax as the order's tax (one applied tax, shared
+over the items), a positive rest as the shipping amount, a negative one as the discount;
+``base_*`` the same (the invoice is in the store's base currency); state and status from the
+balance; the invoice as the marker ``ext_order_id = qbo-invoice-<Id>`` (read back by
+normalise.origin_ledger_id); notes as the order's comments. An update sends the order as
+Magento has it with the changes (it persists what it is given). Decision 73.
 """
 
 from __future__ import annotations
@@ -32,18 +37,19 @@ import httpx
 from pydantic import Field, ValidationError
 
 from connector.config import Connection, MagentoStore
-from connector.errors import PermanentError
-from connector.model import Address
+from connector.model import ORIGIN_META, Address
 from connector.secrets import SecretVault
+from connector.stores.allocation import split
 from connector.stores.magento.client import Filter, MagentoClient
-from connector.stores.magento.normalise import normalise_customer
-from connector.stores.magento.payloads import MageError, OptionalMoney
+from connector.stores.magento.normalise import ORIGIN_PREFIX, normalise_customer, origin_ledger_id
+from connector.stores.magento.payloads import MageError, MageOrder, OptionalMoney, format_time
 from connector.stores.magento.store import DISPLAY_NAME, MagentoSecrets
 from connector.stores.payload_types import RawPayload, Text
 from connector.stores.port import StoreAuthFailed, StoreRecordMissing, StoreRequestRejected
 from connector.stores.writes import (
     CustomerFields,
     OrderFields,
+    OrderLine,
     ProductFields,
     StoreCustomerRecord,
     StoreOrderRecord,
@@ -52,12 +58,20 @@ from connector.stores.writes import (
 
 ROOT_CATEGORY = 2  # the default store's root, "Default Category"
 ENABLED, DISABLED = 1, 2
-NO_ORDERS = (
-    "QuickBooks invoices cannot become Magento orders: Magento's REST API makes an order only "
-    "by checking out a cart, whose totals Magento computes from its own prices, tax and "
-    "shipping rules, so the order would not equal the QuickBooks invoice to the cent. Set "
-    "qbo_invoices_to_orders = false for connection {connection}"
-)
+ZERO, CENT, FOUR = Decimal(0), Decimal("0.01"), Decimal("0.0001")
+# The core's fee for QuickBooks' tax (connector.both_ways.invoices.TAX_FEE): the order's tax.
+TAX_FEE = "Tax"
+TAX_CODE = "QuickBooks tax"
+ADJUSTMENT = "Adjustment (QuickBooks)"
+# The core's status words -> Magento's (state, status); and back from a status.
+STATES = {
+    "pending": ("new", "pending"),
+    "on-hold": ("holded", "holded"),
+    "processing": ("processing", "processing"),
+    "completed": ("complete", "complete"),
+    "cancelled": ("canceled", "canceled"),
+}
+STATUS_WORDS = {status: word for word, (_, status) in STATES.items()}
 
 
 class _Link(RawPayload):
@@ -107,6 +121,8 @@ class MagentoWrites:
         self._currency: str | None = None
         # Product entity id -> its stock item's id, from the products read (saves a read).
         self._stock_items: dict[str, int] = {}
+        # Product entity id -> its SKU, from the products found (an order line's SKU).
+        self._skus: dict[str, str] = {}
 
     @property
     def calls(self) -> int:
@@ -150,7 +166,9 @@ class MagentoWrites:
         return _product(raw, self._stock_items)
 
     def _products(self, found: Iterable[Mapping[str, Any]]) -> list[StoreProduct]:
-        return [_product(raw, self._stock_items) for raw in found]
+        products = [_product(raw, self._stock_items) for raw in found]
+        self._skus.update((p.store_id, p.sku) for p in products)
+        return products
 
     def update_product(self, product: StoreProduct, fields: ProductFields) -> StoreProduct:
         sku = _path(product.sku)
@@ -273,25 +291,172 @@ class MagentoWrites:
             shipping=customer.shipping,
         )
 
-    # -- orders: refused ------------------------------------------------------------------
-
-    def _no_orders(self) -> PermanentError:
-        return PermanentError(NO_ORDERS.format(connection=self._connection_id))
+    # -- orders ---------------------------------------------------------------------------
 
     def create_order(self, fields: OrderFields) -> StoreOrderRecord:
-        raise self._no_orders()
+        marker = dict(fields.meta).get(ORIGIN_META, "")
+        if not fields.email:
+            raise StoreRequestRejected(
+                f"QuickBooks invoice {marker or '(no id)'} has no customer e-mail, and a Magento "
+                f"order requires one (customer_email) on connection {self._connection_id}: give "
+                "the QuickBooks customer an e-mail, then replay"
+            )
+        if fields.lines is None:
+            raise StoreRequestRejected("a Magento order needs its lines (none were given)")
+        currency = (fields.currency or self.currency()).upper()
+        buyer = fields.customer_id if fields.customer_id not in (None, "", "0") else None
+        named = fields.billing or fields.shipping
+        entity: dict[str, Any] = {
+            "customer_email": fields.email,
+            "customer_is_guest": 0 if buyer else 1,
+            "customer_firstname": named.first_name if named is not None else "",
+            "customer_lastname": named.last_name if named is not None else "",
+            "order_currency_code": currency,
+            "base_currency_code": self.currency() or currency,
+            "global_currency_code": self.currency() or currency,
+            "store_currency_code": self.currency() or currency,
+            "base_to_order_rate": 1,
+            "base_to_global_rate": 1,
+            # The payment is QuickBooks' to record: the order says so, with the fields the
+            # order payment definition requires.
+            "payment": {"method": "checkmo", "account_status": "", "cc_last4": "",
+                        "additional_information": ["Invoiced in QuickBooks"]},
+        }  # fmt: skip
+        if buyer:
+            entity["customer_id"] = int(buyer)
+        if marker:
+            entity["ext_order_id"] = f"{ORIGIN_PREFIX}{marker}"
+        _set_amounts(entity, self._amounts(fields.lines, fields.fees or (), currency))
+        billing = _order_address(fields.billing, "billing", fields.email)
+        if billing is not None:
+            entity["billing_address"] = billing
+        shipping = _order_address(fields.shipping, "shipping", fields.email)
+        if shipping is not None:
+            entity["extension_attributes"]["shipping_assignments"] = [
+                {"shipping": {"address": shipping}}
+            ]
+        _set_status(entity, fields.status or "pending", fields.paid)
+        raw = self._send("POST", "orders", {"entity": entity}, "creating an order")
+        return _order(raw)
 
     def get_order(self, store_id: str) -> StoreOrderRecord | None:
-        raise self._no_orders()
+        raw = self._raw_order(store_id)
+        return _order(raw) if raw is not None else None
+
+    def _raw_order(self, store_id: str) -> dict[str, Any] | None:
+        if not store_id.isdigit():
+            return None
+        try:
+            return self._client.record(f"orders/{int(store_id)}", f"order {store_id}")
+        except StoreRecordMissing:
+            return None  # the merchant deleted it
 
     def update_order(self, order: StoreOrderRecord, fields: OrderFields) -> StoreOrderRecord:
-        raise self._no_orders()
+        # Magento persists the whole order it is given: the order as it is, with the changes.
+        entity = self._raw_order(order.store_id)
+        if entity is None:
+            raise StoreRequestRejected(
+                f"Magento has no order {order.number} on connection {self._connection_id} any "
+                "more (deleted since it was read)"
+            )
+        if fields.lines is not None:
+            currency = str(entity.get("order_currency_code") or self.currency())
+            _set_amounts(entity, self._amounts(fields.lines, fields.fees or (), currency))
+            if Decimal(str(entity.get("total_paid") or 0)) > 0:
+                entity["total_paid"] = entity["base_total_paid"] = entity["grand_total"]
+        billing = _order_address(fields.billing, "billing", str(entity.get("customer_email")))
+        if billing is not None:
+            entity["billing_address"] = {**(entity.get("billing_address") or {}), **billing}
+        if fields.status is not None:
+            _set_status(entity, fields.status, fields.paid)
+        raw = self._send("POST", "orders", {"entity": entity}, f"updating order {order.number}")
+        return _order(raw)
 
     def add_order_note(self, store_id: str, note: str) -> None:
-        raise self._no_orders()
+        # The order's comments history (admin: Comments History), not shown to the customer.
+        history = {"comment": note, "is_customer_notified": 0, "is_visible_on_front": 0,
+                   "parent_id": int(store_id)}  # fmt: skip
+        what = f"adding a comment to order {store_id}"
+        self._refused(
+            self._client.write(
+                "POST", f"orders/{int(store_id)}/comments", {"statusHistory": history}, what
+            ),
+            what,
+        )
 
     def find_order_made_for(self, key: str, value: str, since: datetime) -> StoreOrderRecord | None:
-        raise self._no_orders()
+        if key != ORIGIN_META:
+            raise ValueError(f"Magento orders carry only the {ORIGIN_META} marker, not {key}")
+        found = self._client.search(
+            "orders",
+            [
+                Filter("ext_order_id", f"{ORIGIN_PREFIX}{value}"),
+                Filter("created_at", format_time(since), "gteq"),
+            ],
+            "orders made for the invoice since the last attempt",
+        )
+        for raw in found:
+            if origin_ledger_id(str(raw.get("ext_order_id") or "")) == value:
+                return _order(raw)
+        return None
+
+    def _amounts(
+        self, lines: Iterable[OrderLine], fees: Iterable[tuple[str, Decimal]], currency: str
+    ) -> dict[str, Any]:
+        """Items and totals to the cent, in the order currency and the same in the base one:
+        QuickBooks' tax as the order's tax (shared over the items so each row adds up), a
+        positive rest (shipping, charges) as the shipping amount, a negative one as the
+        discount (shared over the items)."""
+        rows = list(lines)
+        tax = sum((amount for name, amount in fees if name == TAX_FEE), ZERO)
+        rest = sum((amount for name, amount in fees if name != TAX_FEE), ZERO)
+        shipping = rest if rest > 0 else ZERO
+        discount = -rest if rest < 0 else ZERO
+        totals = [line.total for line in rows]
+        discounts = split(discount, totals, currency) if discount else [ZERO] * len(rows)
+        taxes = split(tax, [t - d for t, d in zip(totals, discounts, strict=True)], currency)
+        if not tax:
+            taxes = [ZERO] * len(rows)
+        items = []
+        for line, line_tax, line_discount in zip(rows, taxes, discounts, strict=True):
+            sku = self._skus.get(line.product_id) or self._sku_of(line.product_id)
+            unit = (line.total / line.quantity).quantize(FOUR)
+            figures = {"price": unit, "original_price": unit, "row_total": line.total,
+                       "tax_amount": line_tax, "discount_amount": line_discount,
+                       "row_total_incl_tax": line.total + line_tax}  # fmt: skip
+            item: dict[str, Any] = {
+                "sku": sku, "name": line.name, "product_id": int(line.product_id),
+                "product_type": "simple", "qty_ordered": line.quantity,
+                "tax_percent": 0,
+            }  # fmt: skip
+            for name, amount in figures.items():
+                item[name] = item[f"base_{name}"] = str(amount)
+            items.append(item)
+        subtotal = sum(totals, ZERO)
+        grand = subtotal + shipping + tax - discount
+        figures = {"subtotal": subtotal, "shipping_amount": shipping, "tax_amount": tax,
+                   "discount_amount": -discount, "grand_total": grand,
+                   "shipping_tax_amount": ZERO}  # fmt: skip
+        body: dict[str, Any] = {"items": items, "total_due": str(grand)}
+        for name, amount in figures.items():
+            body[name] = body[f"base_{name}"] = str(amount)
+        body["shipping_description"] = ADJUSTMENT if shipping else ""
+        body["discount_description"] = ADJUSTMENT if discount else ""
+        body["applied_taxes"] = (
+            [{"code": TAX_CODE, "title": TAX_CODE, "amount": str(tax), "base_amount": str(tax)}]
+            if tax
+            else []
+        )
+        return body
+
+    def _sku_of(self, product_id: str) -> str:
+        product = self.get_product(product_id)
+        if product is None or not product.sku:
+            raise StoreRequestRejected(
+                f"Magento has no product {product_id} (with a SKU) on connection "
+                f"{self._connection_id} for an order line; it was deleted since it was found"
+            )
+        return product.sku
 
     # -- transport ------------------------------------------------------------------------
 
@@ -329,6 +494,62 @@ class MagentoWrites:
                 f"Magento refused {what} on connection {self._connection_id}: "
                 f"HTTP {status}{': ' + said if said else ''}"
             )
+
+
+def _set_amounts(entity: dict[str, Any], amounts: dict[str, Any]) -> None:
+    applied = amounts.pop("applied_taxes")
+    entity.update(amounts)
+    extension = dict(entity.get("extension_attributes") or {})
+    extension["applied_taxes"] = applied
+    entity["extension_attributes"] = extension
+
+
+def _set_status(entity: dict[str, Any], status: str, paid: bool | None) -> None:
+    """The core's status word as Magento's state and status; a paid order's total paid."""
+    state, mage_status = STATES.get(status, STATES["pending"])
+    entity["state"], entity["status"] = state, mage_status
+    if paid:
+        grand = entity.get("grand_total") or 0
+        entity.update(total_paid=grand, base_total_paid=grand, total_due="0")
+
+
+def _order(raw: Mapping[str, Any]) -> StoreOrderRecord:
+    try:
+        mage = MageOrder.model_validate(raw)
+    except ValidationError as exc:
+        raise StoreRequestRejected(
+            f"Magento answered an order the connector cannot read: {exc.error_count()} fields wrong"
+        ) from None
+    return StoreOrderRecord(
+        store_id=str(mage.entity_id),
+        number=mage.increment_id or str(mage.entity_id),
+        status=STATUS_WORDS.get(mage.status, mage.status),
+        currency=mage.order_currency_code.upper(),
+        total=mage.grand_total.quantize(CENT),
+        line_ids=tuple(str(item.item_id) for item in mage.items),
+    )
+
+
+def _order_address(address: Address | None, kind: str, email: str | None) -> dict[str, Any] | None:
+    """An order address as Magento requires it; None when QuickBooks' lacks what Magento
+    requires (city, postcode, country): the order then goes without it."""
+    if address is None or not (address.city and address.postcode and address.country):
+        return None
+    return {
+        "address_type": kind,
+        "firstname": address.first_name or "-",
+        "lastname": address.last_name or "-",
+        "company": address.company,
+        "street": [line for line in (address.line1, address.line2) if line],
+        "city": address.city,
+        "region": address.region,
+        "region_code": address.region,
+        "postcode": address.postcode,
+        "country_id": address.country,
+        # Magento requires a telephone on an order address; QuickBooks' often has none.
+        "telephone": address.phone or "-",
+        "email": email or "",
+    }
 
 
 def _path(sku: str) -> str:
