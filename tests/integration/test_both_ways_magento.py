@@ -60,6 +60,7 @@ class Mage:
     rig: LocalRig
     store: MagentoSimulator
     qbo: QboSimulator
+    url: str
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def mage() -> Iterator[Mage]:
         ]
         secrets = {c: {"store": dict(CREDENTIALS), "ledger": QBO_APP} for c in (SHOP, REMAKE)}
         with connected_runtime(TENANT, connections, secrets, qbo) as rig:
-            yield Mage(rig, store, qbo)
+            yield Mage(rig, store, qbo, shop.base_url)
 
 
 class Ledger:
@@ -577,3 +578,38 @@ def test_an_invoice_without_an_e_mail_parks_saying_magento_requires_one(
     assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "parked"
     assert "has no customer e-mail, and a Magento order requires one" in parked[-1]
     assert len(mage.store._orders) == orders
+
+
+def test_simulated_magento_refuses_an_order_or_comment_missing_what_the_definition_requires(
+    mage: Mage,
+) -> None:
+    # The reference's sales-data-order-interface requires base_grand_total, customer_email,
+    # grand_total and items; an item its sku; a comment its four fields
+    item = {"sku": "24-WG084", "qty_ordered": 1, "row_total": "5.00"}
+    order = {"base_grand_total": "5.00", "grand_total": "5.00", "items": [item]}
+    with magento.client(mage.url) as client:
+        refused = client.write("POST", "orders", {"entity": order}, "creating an order")
+        assert refused.status_code == 400
+        assert refused.json() == {
+            "message": '"%fieldName" is required. Enter and try again.',
+            "parameters": {"fieldName": "customer_email"},
+        }
+        no_sku = {**order, "customer_email": "a@example.com", "items": [{"qty_ordered": 1}]}
+        refused = client.write("POST", "orders", {"entity": no_sku}, "creating an order")
+        assert refused.json()["parameters"] == {"fieldName": "sku"}
+        unknown = {**order, "customer_email": "a@example.com", "entity_id": 999_999}
+        refused = client.write("POST", "orders", {"entity": unknown}, "updating an order")
+        assert refused.status_code == 404
+        made = client.write(
+            "POST", "orders", {"entity": {**order, "customer_email": "a@example.com"}}, "making"
+        ).json()
+        oid = made["entity_id"]
+        history = {"comment": "hello", "is_customer_notified": 0, "is_visible_on_front": 0}
+        refused = client.write(
+            "POST", f"orders/{oid}/comments", {"statusHistory": history}, "commenting"
+        )
+        assert refused.json()["parameters"] == {"fieldName": "parent_id"}
+        # The order made through the API is one of the store's: read and listed like any
+        assert client.record(f"orders/{oid}", "the order")["grand_total"] == "5.00"
+        listed = client.search("orders", [], "orders")
+        assert oid in [raw["entity_id"] for raw in listed]
