@@ -613,3 +613,33 @@ def test_simulated_magento_refuses_an_order_or_comment_missing_what_the_definiti
         assert client.record(f"orders/{oid}", "the order")["grand_total"] == "5.00"
         listed = client.search("orders", [], "orders")
         assert oid in [raw["entity_id"] for raw in listed]
+
+
+def test_a_discounted_invoice_s_order_reads_back_to_its_total_and_is_not_posted_back(
+    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+) -> None:
+    # 37.83 of lines and 3.12 of tax, 36.95 in all: a 4.00 discount, shared over the items
+    invoice = _invoice(ledger, doc_number="QB-DISC", total=Decimal("36.95"))
+    assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "posted"
+    (order,) = _made_for(mage, invoice)
+    assert (order["grand_total"], order["discount_amount"], order["shipping_amount"]) == (
+        "36.95",
+        "-4.00",
+        "0",
+    )
+    assert sum(Decimal(i["discount_amount"]) for i in order["items"]) == Decimal("4.00")
+    # The store's poll reads it with the connector's Magento reader: its parts add up to its
+    # total (nothing parked) and its marker keeps it from QuickBooks
+    message = SyncMessage.model_validate(
+        {
+            "connection_id": SHOP,
+            "entity": "order",
+            "record_id": str(order["entity_id"]),
+            "topic": "order.updated",
+            "received_at": now_utc(),
+            "version": f"v{next(_ids)}",
+            "source": "reconcile",
+        }
+    )
+    assert worker.process(message).outcome == "skipped", parked[-1:]
+    assert mage.qbo.documents("Invoice") == []
