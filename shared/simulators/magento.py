@@ -7,7 +7,8 @@ them), configurable products as a parent row carrying the price and the child's 
 child row at price 0, bundles as a parent plus children that repeat their prices, guests
 with ``customer_is_guest``, credit memos with adjustments (refused when not positive),
 searchCriteria filtering, sorting and paging, the catalogue's products, categories and
-customer groups (simulators.magento_catalogue), OAuth 1.0a HMAC-SHA256 checks
+customer groups (simulators.magento_catalogue), orders persisted through ``POST /V1/orders``
+with their comments (simulators.magento_order_writes), OAuth 1.0a HMAC-SHA256 checks
 (simulators.magento_auth), the integration's API resources (``granted``: a read outside them
 is Magento's 401 naming the resource) and injected faults (5xx, 429, slowness). Mutations (``create_order``, ``invoice``, ``refund`` ...) let a
 scenario drive the store; ``signed_hint`` builds the connector's push.
