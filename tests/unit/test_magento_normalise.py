@@ -299,3 +299,12 @@ def test_a_customer_s_address_region_object_is_read_as_its_code_and_name() -> No
     )
     assert customer.billing.region == "TX" and customer.shipping.region == "TX"
     assert customer.phone == "512-555-0101"
+
+
+def test_the_connector_s_invoice_marker_is_read_and_another_channel_s_external_id_is_not() -> None:
+    # The adapter writes ext_order_id = qbo-invoice-<Id> on an order made from an invoice
+    made = normalise_order(_order([_row(10, "24-WG084", "5")], ext_order_id="qbo-invoice-77"), "c")
+    assert made.origin_ledger_id == "77"
+    imported = normalise_order(_order([_row(10, "24-WG084", "5")], ext_order_id="AMZ-1234"), "c")
+    assert imported.origin_ledger_id is None
+    assert normalise_order(_order([_row(10, "24-WG084", "5")]), "c").origin_ledger_id is None

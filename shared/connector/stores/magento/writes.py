@@ -486,8 +486,9 @@ class MagentoWrites:
             raise StoreAuthFailed(
                 f"Magento refused {what} on connection {self._connection_id}: "
                 f"{said or f'HTTP {status}'}. Writing to the store needs the integration's "
-                "Catalog (Products, Categories, Inventory) and Customers resources "
-                "(System > Extensions > Integrations > API)"
+                "Catalog (Products, Categories, Inventory) and Customers resources, and for "
+                "orders from invoices Sales > Operations > Orders > Actions (Create, Edit, "
+                "Comment) (System > Extensions > Integrations > API)"
             )
         if status >= 300:
             raise StoreRequestRejected(
