@@ -32,6 +32,9 @@ PER_MINUTE = 120
 LIMITS = {
     resources.ENV_QBO_REQUESTS_PER_MINUTE: str(PER_MINUTE),
     resources.ENV_QBO_MAX_WAIT_S: "0.25",
+    # Records one by one: with batching on they wait in the function for their slot instead
+    # (tests/integration/test_sync_qbo_batch_limits.py), and this is the queue's way.
+    "CONNECTOR_QBO_BATCH_FROM": "0",
 }
 
 
