@@ -20,18 +20,13 @@ import pytest
 from pydantic import SecretStr
 
 from connector.both_ways import invoices
-from connector.both_ways.apply import LedgerToStore
 from connector.both_ways.invoices import CREATING, INVOICE_META
 from connector.both_ways.written import Written, WrittenStore
-from connector.config import Connection
 from connector.ledger_records import (
-    LedgerChange,
     LedgerCustomer,
     LedgerInvoice,
     LedgerInvoiceLine,
-    LedgerItem,
 )
-from connector.messages import SyncMessage
 from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
@@ -43,6 +38,7 @@ from simulators.bigcommerce import BigCommerceSimulator
 from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
 from simulators.testbed.bigcommerce import bigcommerce_shop
+from simulators.testbed.both_ways import HeldLedger, apply_change, held_worker
 from simulators.testbed.clocks import TickingClock
 from simulators.testbed.online import LocalRig, connected_runtime
 
@@ -113,30 +109,9 @@ def store() -> Iterator[Store]:
             yield Store(rig, bc, mug, hoodie)
 
 
-class Ledger:
-    """What QuickBooks holds, as its read port gives it."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, LedgerItem] = {}
-        self.customers: dict[str, LedgerCustomer] = {}
-        self.invoices: dict[str, LedgerInvoice] = {}
-
-    def item(self, ledger_id: str) -> LedgerItem | None:
-        return self.items.get(ledger_id)
-
-    def customer(self, ledger_id: str) -> LedgerCustomer | None:
-        return self.customers.get(ledger_id)
-
-    def invoice(self, ledger_id: str) -> LedgerInvoice | None:
-        return self.invoices.get(ledger_id)
-
-    def changed_since(self, since: datetime) -> list[LedgerChange]:
-        return []
-
-
 @pytest.fixture
-def ledger() -> Ledger:
-    return Ledger()
+def ledger() -> HeldLedger:
+    return HeldLedger(_ids)
 
 
 @pytest.fixture
@@ -145,72 +120,24 @@ def parked() -> list[str]:
 
 
 @pytest.fixture
-def worker(store: Store, ledger: Ledger, parked: list[str]) -> SyncWorker:
-    runtime = Runtime.from_environment()
-
-    def changes_for(_connection: Connection) -> Ledger:
-        return ledger
-
-    both_ways = LedgerToStore(
-        state=runtime.state,
-        audit=runtime.audit,
-        written=WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)),
-        changes_for=changes_for,
-        writes_for=runtime.store_writes,
-        mapped_keys=runtime.item_keys,
-    )
-    return SyncWorker(
-        connection_for=runtime.connection,
-        store_for=runtime.store,
-        ledger_for=runtime.ledger,
-        state=runtime.state,
-        audit=runtime.audit,
-        park=lambda _message, reason: parked.append(reason),
-        policy=runtime.retry_policy,
-        both_ways=both_ways,
-    )
+def worker(store: Store, ledger: HeldLedger, parked: list[str]) -> SyncWorker:
+    return held_worker(ledger, parked)
 
 
 _ids = iter(range(700, 10_000))
 
 
-def _item(ledger: Ledger, **fields: Any) -> LedgerItem:
-    base: dict[str, Any] = {
-        "ledger_id": str(next(_ids)),
-        "version": "0",
-        "kind": "inventory",
-        "name": "Ceramic Mug",
-        "sku": "MUG-01",
-        "unit_price": D("12.50"),
-        "currency": "USD",
-    }
-    item = LedgerItem.model_validate(base | fields)
-    ledger.items[item.ledger_id] = item
-    return item
-
-
 def _apply(worker: SyncWorker, record_id: str, entity: str, connection: str = SHOP) -> SyncResult:
-    message = SyncMessage.model_validate(
-        {
-            "connection_id": connection,
-            "entity": entity,
-            "record_id": record_id,
-            "topic": f"{entity}.update",
-            "received_at": now_utc(),
-            "version": f"v{next(_ids)}",
-            "source": "ledger_webhook",
-        }
-    )
-    return worker.process(message)
+    return apply_change(worker, connection, entity, record_id, f"v{next(_ids)}")
 
 
 # -- products, prices, stock, categories -------------------------------------------------------
 
 
 def test_a_price_and_stock_change_reach_the_product_once(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
-    item = _item(ledger, unit_price=D("13.75"), qty_on_hand=D("9"))
+    item = ledger.add_item(unit_price=D("13.75"), qty_on_hand=D("9"))
     writes = store.bc.catalog.writes
     result = _apply(worker, item.ledger_id, "ledger_item")
     assert result.outcome == "updated", result.detail
@@ -229,9 +156,9 @@ def test_a_price_and_stock_change_reach_the_product_once(
 
 
 def test_quantity_on_hand_becomes_a_variants_stock_found_by_sku(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
-    item = _item(ledger, sku="HOODIE-M", name="Hoodie M", unit_price=D("42"), qty_on_hand=D("4"))
+    item = ledger.add_item(sku="HOODIE-M", name="Hoodie M", unit_price=D("42"), qty_on_hand=D("4"))
     result = _apply(worker, item.ledger_id, "ledger_item")
     assert result.outcome == "updated", result.detail
     variants = {
@@ -243,10 +170,9 @@ def test_quantity_on_hand_becomes_a_variants_stock_found_by_sku(
 
 
 def test_a_new_item_becomes_a_product_in_its_category_made_once(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
-    item = _item(
-        ledger,
+    item = ledger.add_item(
         sku="TEA-GRN",
         name="Green Tea",
         unit_price=D("6.40"),
@@ -262,7 +188,7 @@ def test_a_new_item_becomes_a_product_in_its_category_made_once(
     assert (categories[tea]["name"], categories[kitchen]["name"]) == ("Tea", "Kitchen")
     assert (made["name"], made["price"], made["inventory_level"]) == ("Green Tea", D("6.40"), 30)
     # A second item in the same category makes no second category
-    other = _item(ledger, sku="TEA-BLK", name="Black Tea", category_path=("Kitchen", "Tea"))
+    other = ledger.add_item(sku="TEA-BLK", name="Black Tea", category_path=("Kitchen", "Tea"))
     assert _apply(worker, other.ledger_id, "ledger_item").outcome == "posted"
     assert [c["name"] for c in categories.values()].count("Tea") == 1
 
@@ -279,7 +205,7 @@ def _qbo_customers(store: Store, email: str) -> list[dict[str, Any]]:
 
 
 def test_a_customer_goes_both_ways_and_its_echo_goes_no_further(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     cid = store.bc.add_customer("ada@example.com", "Ada", "Lovelace")
     customer = LedgerCustomer(
@@ -319,7 +245,7 @@ def test_a_customer_goes_both_ways_and_its_echo_goes_no_further(
 
 
 def test_a_customer_made_in_quickbooks_is_made_in_the_store(
-    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    store: Store, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     ledger.customers["82"] = LedgerCustomer(
         ledger_id="82",
@@ -345,10 +271,8 @@ def test_a_customer_made_in_quickbooks_is_made_in_the_store(
 # -- invoices → orders ---------------------------------------------------------------------------
 
 
-def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
+def _invoice(ledger: HeldLedger, **fields: Any) -> LedgerInvoice:
     base: dict[str, Any] = {
-        "ledger_id": str(next(_ids)),
-        "version": "0",
         "doc_number": "QB-2001",
         "customer_ledger_id": "81",
         "customer_name": "Tom Baker",
@@ -380,9 +304,7 @@ def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
             line1="9 Ocean Ave", city="Santa Monica", region="CA", postcode="90401", country="US"
         ),
     }
-    invoice = LedgerInvoice.model_validate(base | fields)
-    ledger.invoices[invoice.ledger_id] = invoice
-    return invoice
+    return ledger.add_invoice(base | fields)
 
 
 def _order_of(store: Store, invoice: LedgerInvoice) -> dict[str, Any]:
@@ -392,7 +314,7 @@ def _order_of(store: Store, invoice: LedgerInvoice) -> dict[str, Any]:
 
 
 def test_an_invoice_becomes_one_store_order_to_the_cent_with_quickbooks_tax(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # The adapter knows the core's tax fee by its name
     assert bc_writes.TAX_FEE == invoices.TAX_FEE
@@ -423,7 +345,7 @@ def test_an_invoice_becomes_one_store_order_to_the_cent_with_quickbooks_tax(
 
 
 def test_the_invoices_shipment_becomes_the_orders_shipment_once(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     invoice = _invoice(ledger, doc_number="QB-2003")
     assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "posted"
@@ -447,7 +369,7 @@ def test_the_invoices_shipment_becomes_the_orders_shipment_once(
 
 
 def test_a_discount_lowers_the_total_and_a_void_cancels_the_order(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     invoice = _invoice(ledger, doc_number="QB-2002", total=D("61.40"), balance=D("61.40"))
     assert _apply(worker, invoice.ledger_id, "ledger_invoice").outcome == "posted"
@@ -466,7 +388,7 @@ def test_a_discount_lowers_the_total_and_a_void_cancels_the_order(
 
 
 def test_an_order_whose_answer_was_lost_is_found_again_and_its_webhook_is_not_posted(
-    store: Store, worker: SyncWorker, ledger: Ledger
+    store: Store, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # Given an earlier attempt that sent the order (the store made it) and lost the answer
     invoice = _invoice(ledger, doc_number="QB-LOST")
@@ -502,22 +424,22 @@ def test_an_order_whose_answer_was_lost_is_found_again_and_its_webhook_is_not_po
 
 
 def test_a_sku_on_two_store_products_is_parked_naming_both(
-    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    store: Store, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     # An import gave a product and another product's variant one SKU (the API refuses it)
     first = store.bc.catalog.add_product("Gift Card", "GIFT-25", D("25"))
     second = store.bc.catalog.add_product("Gift Box", "BOX", D("9"), variants=[("GIFT-25", D("9"))])
-    item = _item(ledger, sku="GIFT-25", name="Gift Card", unit_price=D("30.00"))
+    item = ledger.add_item(sku="GIFT-25", name="Gift Card", unit_price=D("30.00"))
     assert _apply(worker, item.ledger_id, "ledger_item").outcome == "parked"
     assert f"product {first}" in parked[-1] and f"of product {second}" in parked[-1]
     assert store.product(first)["price"] == 25.0, "nothing was written"
 
 
 def test_a_deleted_store_product_is_parked_or_made_again_per_setting(
-    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    store: Store, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
-    kept = _item(ledger, sku="CANDLE-1", name="Candle", unit_price=D("8.00"))
-    remade = _item(ledger, sku="SOAP-1", name="Soap", unit_price=D("5.00"))
+    kept = ledger.add_item(sku="CANDLE-1", name="Candle", unit_price=D("8.00"))
+    remade = ledger.add_item(sku="SOAP-1", name="Soap", unit_price=D("5.00"))
     assert _apply(worker, kept.ledger_id, "ledger_item").outcome == "posted"
     assert _apply(worker, remade.ledger_id, "ledger_item", REMAKE).outcome == "posted"
     for sku in ("CANDLE-1", "SOAP-1"):
@@ -534,13 +456,13 @@ def test_a_deleted_store_product_is_parked_or_made_again_per_setting(
 
 
 def test_negative_stock_and_another_currency_are_parked_with_their_reason(
-    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    store: Store, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     writes = store.bc.catalog.writes
-    negative = _item(ledger, sku="PRINT-A2", name="Art Print", qty_on_hand=D("-3"))
+    negative = ledger.add_item(sku="PRINT-A2", name="Art Print", qty_on_hand=D("-3"))
     assert _apply(worker, negative.ledger_id, "ledger_item").outcome == "parked"
     assert "negative quantity on hand (-3)" in parked[-1]
-    euros = _item(ledger, sku="PRINT-A2", name="Art Print", currency="EUR", unit_price=D("9"))
+    euros = ledger.add_item(sku="PRINT-A2", name="Art Print", currency="EUR", unit_price=D("9"))
     assert _apply(worker, euros.ledger_id, "ledger_item").outcome == "parked"
     # The store's currency is BigCommerce's own (GET /v2/store)
     assert "priced in EUR and the store sells in USD" in parked[-1]
@@ -548,9 +470,9 @@ def test_negative_stock_and_another_currency_are_parked_with_their_reason(
 
 
 def test_a_store_that_refuses_the_write_parks_with_its_words_and_a_blip_is_retried(
-    store: Store, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    store: Store, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
-    item = _item(ledger, sku="PRINT-A2", name="Art Print", unit_price=D("15.00"))
+    item = ledger.add_item(sku="PRINT-A2", name="Art Print", unit_price=D("15.00"))
     store.bc.scopes = store.bc.scopes - {"products"}
     try:
         assert _apply(worker, item.ledger_id, "ledger_item").outcome == "parked"

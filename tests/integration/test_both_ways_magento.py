@@ -19,16 +19,12 @@ from typing import Any
 
 import pytest
 
-from connector.both_ways.apply import LedgerToStore
 from connector.both_ways.invoices import CREATING, INVOICE_META
 from connector.both_ways.written import Written, WrittenStore
-from connector.config import Connection
 from connector.ledger_records import (
-    LedgerChange,
     LedgerCustomer,
     LedgerInvoice,
     LedgerInvoiceLine,
-    LedgerItem,
 )
 from connector.messages import SyncMessage
 from connector.model import Address
@@ -40,6 +36,7 @@ from simulators.httpserver import LoopbackServer
 from simulators.magento import MagentoSimulator
 from simulators.qbo import QboSimulator
 from simulators.testbed import magento
+from simulators.testbed.both_ways import HeldLedger, apply_change, held_worker
 from simulators.testbed.magento import CREDENTIALS
 from simulators.testbed.online import LocalRig, connected_runtime, qbo_connection
 
@@ -80,30 +77,9 @@ def mage() -> Iterator[Mage]:
             yield Mage(rig, store, qbo, shop.base_url)
 
 
-class Ledger:
-    """What QuickBooks holds, as its read port gives it."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, LedgerItem] = {}
-        self.customers: dict[str, LedgerCustomer] = {}
-        self.invoices: dict[str, LedgerInvoice] = {}
-
-    def item(self, ledger_id: str) -> LedgerItem | None:
-        return self.items.get(ledger_id)
-
-    def customer(self, ledger_id: str) -> LedgerCustomer | None:
-        return self.customers.get(ledger_id)
-
-    def invoice(self, ledger_id: str) -> LedgerInvoice | None:
-        return self.invoices.get(ledger_id)
-
-    def changed_since(self, since: datetime) -> list[LedgerChange]:
-        return []
-
-
 @pytest.fixture
-def ledger() -> Ledger:
-    return Ledger()
+def ledger() -> HeldLedger:
+    return HeldLedger(_ids)
 
 
 @pytest.fixture
@@ -112,71 +88,15 @@ def parked() -> list[str]:
 
 
 @pytest.fixture
-def worker(mage: Mage, ledger: Ledger, parked: list[str]) -> SyncWorker:
-    # The worker as the sync handler builds it, with the test's QuickBooks records behind the
-    # read port and the store written through the registry's Magento adapter.
-    runtime = Runtime.from_environment()
-
-    def changes_for(_connection: Connection) -> Ledger:
-        return ledger
-
-    both_ways = LedgerToStore(
-        state=runtime.state,
-        audit=runtime.audit,
-        written=WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)),
-        changes_for=changes_for,
-        writes_for=runtime.store_writes,
-        mapped_keys=runtime.item_keys,
-    )
-    return SyncWorker(
-        connection_for=runtime.connection,
-        store_for=runtime.store,
-        ledger_for=runtime.ledger,
-        state=runtime.state,
-        audit=runtime.audit,
-        park=lambda _message, reason: parked.append(reason),
-        policy=runtime.retry_policy,
-        both_ways=both_ways,
-    )
+def worker(mage: Mage, ledger: HeldLedger, parked: list[str]) -> SyncWorker:
+    return held_worker(ledger, parked)
 
 
 _ids = iter(range(700, 10_000))
 
 
-def _item(ledger: Ledger, **fields: Any) -> LedgerItem:
-    base: dict[str, Any] = {
-        "ledger_id": str(next(_ids)),
-        "version": "0",
-        "kind": "inventory",
-        "name": "Ceramic Mug",
-        "sku": "MUG-01",
-        "unit_price": Decimal("12.50"),
-        "currency": "USD",
-    }
-    item = LedgerItem.model_validate(base | fields)
-    ledger.items[item.ledger_id] = item
-    return item
-
-
-def _change(ledger: Ledger, item: LedgerItem, **fields: Any) -> LedgerItem:
-    changed = item.model_copy(update={"version": str(int(item.version) + 1), **fields})
-    ledger.items[item.ledger_id] = changed
-    return changed
-
-
 def _apply(worker: SyncWorker, connection: str, record_id: str, entity: str) -> SyncResult:
-    message = SyncMessage.model_validate(
-        {
-            "connection_id": connection,
-            "entity": entity,
-            "record_id": record_id,
-            "topic": f"{entity}.update",
-            "received_at": now_utc(),
-            "version": f"v{next(_ids)}",
-            "source": "ledger_webhook",
-        }
-    )
-    return worker.process(message)
+    return apply_change(worker, connection, entity, record_id, f"v{next(_ids)}")
 
 
 def _categories(mage: Mage, sku: str) -> list[str]:
@@ -187,18 +107,17 @@ def _categories(mage: Mage, sku: str) -> list[str]:
 
 
 def test_a_price_and_stock_changed_in_quickbooks_reach_the_magento_product_once(
-    mage: Mage, worker: SyncWorker, ledger: Ledger
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # Given the store's yoga brick (5.00, 100 in stock) as a QuickBooks inventory item
-    item = _item(
-        ledger,
+    item = ledger.add_item(
         sku="24-WG084",
         name="Sprite Foam Yoga Brick",
         unit_price=Decimal("5.00"),
         qty_on_hand=Decimal("100"),
     )
     # When QuickBooks' price and quantity on hand change and the change is synced
-    _change(ledger, item, unit_price=Decimal("6.50"), qty_on_hand=Decimal("40"))
+    ledger.change_item(item, unit_price=Decimal("6.50"), qty_on_hand=Decimal("40"))
     writes = mage.store.catalog.writes
     result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
 
@@ -218,10 +137,9 @@ def test_a_price_and_stock_changed_in_quickbooks_reach_the_magento_product_once(
 
 
 def test_a_new_item_is_made_in_its_category_and_a_move_leaves_the_old_one(
-    mage: Mage, worker: SyncWorker, ledger: Ledger
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
-    item = _item(
-        ledger,
+    item = ledger.add_item(
         sku="MUG-01",
         name="Ceramic Mug",
         qty_on_hand=Decimal("12"),
@@ -239,7 +157,7 @@ def test_a_new_item_is_made_in_its_category_and_a_move_leaves_the_old_one(
     assert product["extension_attributes"]["stock_item"]["qty"] == 12
 
     # Moved to the top category in QuickBooks: the product leaves Mugs
-    _change(ledger, item, category_path=("Kitchen",))
+    ledger.change_item(item, category_path=("Kitchen",))
     moved = _apply(worker, SHOP, item.ledger_id, "ledger_item")
     assert moved.outcome == "updated" and "category" in moved.detail
     assert _categories(mage, "MUG-01") == ["Kitchen"]
@@ -248,7 +166,7 @@ def test_a_new_item_is_made_in_its_category_and_a_move_leaves_the_old_one(
 
 
 def test_a_quickbooks_customer_reaches_magento_and_its_echo_goes_no_further(
-    mage: Mage, worker: SyncWorker, ledger: Ledger
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     billing = Address(
         line1="2 Market St",
@@ -300,12 +218,12 @@ def test_a_quickbooks_customer_reaches_magento_and_its_echo_goes_no_further(
 
 
 def test_two_quickbooks_items_with_one_sku_park_the_second_and_a_name_on_two_products_parks(
-    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     # Magento refuses a second product with a SKU (a save by SKU is that product): what can
     # be twice is two QuickBooks items with one SKU, or one name on two Magento products.
-    first = _item(ledger, sku="24-WG086", name="Sprite Foam Roller", unit_price=Decimal("17.00"))
-    second = _item(ledger, sku="24-WG086", name="Foam Roller", unit_price=Decimal("19.00"))
+    first = ledger.add_item(sku="24-WG086", name="Sprite Foam Roller", unit_price=Decimal("17.00"))
+    second = ledger.add_item(sku="24-WG086", name="Foam Roller", unit_price=Decimal("19.00"))
     assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome in ("skipped", "updated")
     assert _apply(worker, SHOP, second.ledger_id, "ledger_item").outcome == "parked"
     assert f"QuickBooks item {first.ledger_id}'s" in parked[-1]
@@ -320,25 +238,25 @@ def test_two_quickbooks_items_with_one_sku_park_the_second_and_a_name_on_two_pro
             "name": "Canvas Tote",
             "custom_attributes": [{"attribute_code": "url_key", "value": sku.lower()}],
         }
-    tote = _item(ledger, sku=None, name="Canvas Tote", unit_price=Decimal("15.00"))
+    tote = ledger.add_item(sku=None, name="Canvas Tote", unit_price=Decimal("15.00"))
     assert _apply(worker, SHOP, tote.ledger_id, "ledger_item").outcome == "parked"
     assert "TOTE-A" in parked[-1] and "TOTE-B" in parked[-1]
     assert "give each its own SKU" in parked[-1]
 
 
 def test_a_product_deleted_in_magento_is_parked_or_made_again_per_setting(
-    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
-    kept = _item(ledger, sku="CANDLE-1", name="Candle", unit_price=Decimal("8.00"))
-    remade = _item(ledger, sku="SOAP-1", name="Soap", unit_price=Decimal("5.00"))
+    kept = ledger.add_item(sku="CANDLE-1", name="Candle", unit_price=Decimal("8.00"))
+    remade = ledger.add_item(sku="SOAP-1", name="Soap", unit_price=Decimal("5.00"))
     assert _apply(worker, SHOP, kept.ledger_id, "ledger_item").outcome == "posted"
     assert _apply(worker, REMAKE, remade.ledger_id, "ledger_item").outcome == "posted"
     old_soap = mage.store.catalog.product("SOAP-1")["id"]
     mage.store.catalog.delete_product("CANDLE-1")
     mage.store.catalog.delete_product("SOAP-1")
 
-    _change(ledger, kept, unit_price=Decimal("9.00"))
-    _change(ledger, remade, unit_price=Decimal("6.00"))
+    ledger.change_item(kept, unit_price=Decimal("9.00"))
+    ledger.change_item(remade, unit_price=Decimal("6.00"))
     assert _apply(worker, SHOP, kept.ledger_id, "ledger_item").outcome == "parked"
     assert "was deleted in the store" in parked[-1] and "deleted_products" in parked[-1]
     with pytest.raises(KeyError):
@@ -350,13 +268,13 @@ def test_a_product_deleted_in_magento_is_parked_or_made_again_per_setting(
 
 
 def test_magento_s_refusal_parks_the_item_with_its_words_and_an_outage_is_retried(
-    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     # A new item whose name makes the URL key of a product the store has
-    _item(ledger, sku="LAMP-1", name="Desk Lamp", unit_price=Decimal("30.00"))
+    ledger.add_item(sku="LAMP-1", name="Desk Lamp", unit_price=Decimal("30.00"))
     first = next(i for i in ledger.items.values() if i.sku == "LAMP-1")
     assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome == "posted"
-    twin = _item(ledger, sku="LAMP-2", name="Desk Lamp!", unit_price=Decimal("32.00"))
+    twin = ledger.add_item(sku="LAMP-2", name="Desk Lamp!", unit_price=Decimal("32.00"))
     result = _apply(worker, SHOP, twin.ledger_id, "ledger_item")
     assert result.outcome == "parked"
     assert "Magento refused creating product LAMP-2" in parked[-1]
@@ -364,18 +282,16 @@ def test_magento_s_refusal_parks_the_item_with_its_words_and_an_outage_is_retrie
     assert "LAMP-2" not in mage.store.catalog.products
 
     # A store that fails for a moment is tried again by the client: written once
-    _change(ledger, first, unit_price=Decimal("31.00"))
+    ledger.change_item(first, unit_price=Decimal("31.00"))
     mage.store.inject(503, times=1)
     assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome == "updated"
     assert Decimal(str(mage.store.catalog.product("LAMP-1")["price"])) == Decimal("31.00")
 
 
-def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
+def _invoice(ledger: HeldLedger, **fields: Any) -> LedgerInvoice:
     # Two Magento products at QuickBooks' prices, QuickBooks' 8.25% tax and shipping 7.00 as
     # the rest of the total, paid and shipped.
     base: dict[str, Any] = {
-        "ledger_id": str(next(_ids)),
-        "version": "0",
         "doc_number": "1042",
         "customer_ledger_id": "58",
         "txn_date": now_utc(),
@@ -410,9 +326,7 @@ def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
         "ship_method": "UPS Ground",
         "tracking_number": "1Z999AA10123456784",
     }
-    invoice = LedgerInvoice.model_validate(base | fields)
-    ledger.invoices[invoice.ledger_id] = invoice
-    return invoice
+    return ledger.add_invoice(base | fields)
 
 
 def _made_for(mage: Mage, invoice: LedgerInvoice) -> list[dict[str, Any]]:
@@ -431,7 +345,7 @@ def _comments(order: dict[str, Any]) -> list[str]:
 
 
 def test_an_invoice_becomes_one_magento_order_to_the_cent_then_changes_and_is_cancelled(
-    mage: Mage, worker: SyncWorker, ledger: Ledger
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     invoice = _invoice(ledger)
     result = _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice")
@@ -502,7 +416,7 @@ def test_an_invoice_becomes_one_magento_order_to_the_cent_then_changes_and_is_ca
 
 
 def test_an_open_invoice_is_a_pending_order_of_the_magento_customer_with_that_e_mail(
-    mage: Mage, worker: SyncWorker, ledger: Ledger
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     customer_id = mage.store.create_customer("pat.open@example.com", "Pat", "Open")
     invoice = _invoice(
@@ -520,7 +434,7 @@ def test_an_open_invoice_is_a_pending_order_of_the_magento_customer_with_that_e_
 
 
 def test_a_lost_create_answer_is_found_again_and_the_order_s_poll_is_not_posted_back(
-    mage: Mage, worker: SyncWorker, ledger: Ledger
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     invoice = _invoice(ledger, doc_number="QB-LOST")
     # An earlier attempt sent the order (Magento made it) and lost the answer
@@ -571,7 +485,7 @@ def test_a_lost_create_answer_is_found_again_and_the_order_s_poll_is_not_posted_
 
 
 def test_an_invoice_without_an_e_mail_parks_saying_magento_requires_one(
-    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     invoice = _invoice(ledger, customer_email="")
     orders = len(mage.store._orders)
@@ -616,7 +530,7 @@ def test_simulated_magento_refuses_an_order_or_comment_missing_what_the_definiti
 
 
 def test_a_discounted_invoice_s_order_reads_back_to_its_total_and_is_not_posted_back(
-    mage: Mage, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    mage: Mage, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     # 37.83 of lines and 3.12 of tax, 36.95 in all: a 4.00 discount, shared over the items
     invoice = _invoice(ledger, doc_number="QB-DISC", total=Decimal("36.95"))

@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 
-from connector.both_ways.apply import LedgerToStore
 from connector.both_ways.written import Written, WrittenStore
 from connector.config import Connection
 from connector.messages import SyncMessage
@@ -33,7 +32,8 @@ from connector.resources import secret_name
 from connector.runtime import Runtime
 from connector.state import SyncState, now_utc
 from connector.stores.writes import OrderFields, OrderLine, StoreOrderRecord, StoreOrderWrites
-from connector.sync import SyncResult, SyncWorker
+from connector.sync import SyncResult
+from simulators.testbed.both_ways import both_ways_worker, ledger_message
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 
 SHOP, AUTO = "shop", "auto"
@@ -168,40 +168,9 @@ class WebhookFirst:
         return made
 
 
-def _worker(writes_for: Any, parked: list[str]) -> SyncWorker:
-    runtime = Runtime.from_environment()
-    both_ways = LedgerToStore(
-        state=runtime.state,
-        audit=runtime.audit,
-        written=WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)),
-        changes_for=runtime.ledger_changes,
-        writes_for=writes_for,
-        mapped_keys=runtime.item_keys,
-    )
-    return SyncWorker(
-        connection_for=runtime.connection,
-        store_for=runtime.store,
-        ledger_for=runtime.ledger,
-        state=runtime.state,
-        audit=runtime.audit,
-        park=lambda _message, reason: parked.append(reason),
-        policy=runtime.retry_policy,
-        both_ways=both_ways,
-    )
-
-
 def _message(connection: str, entity: str, record_id: str) -> SyncMessage:
-    return SyncMessage.model_validate(
-        {
-            "connection_id": connection,
-            "entity": entity,
-            "record_id": record_id,
-            "topic": f"qbo.{entity}.update",
-            "received_at": now_utc(),
-            "version": f"test-{time.time_ns()}",
-            "source": "ledger_webhook",
-        }
-    )
+    topic = f"qbo.{entity}.update"
+    return ledger_message(connection, entity, record_id, f"test-{time.time_ns()}", topic)
 
 
 def test_the_store_webhook_of_an_order_made_from_an_invoice_worked_first_posts_nothing(
@@ -257,7 +226,7 @@ def test_the_store_webhook_of_an_order_made_from_an_invoice_worked_first_posts_n
 
     # When the invoice becomes a store order and the store's order.created is worked before
     # the connector records what it made
-    result: SyncResult = _worker(writes_for, parked).process(
+    result: SyncResult = both_ways_worker(parked, writes_for=writes_for).process(
         _message(SHOP, "ledger_invoice", invoice["Id"])
     )
 
@@ -281,7 +250,9 @@ def test_the_store_webhook_of_an_order_made_from_an_invoice_worked_first_posts_n
 
 def _items_apply(rig: QboRig, connection: str, item_id: str) -> SyncResult:
     runtime = Runtime.from_environment()
-    return _worker(runtime.store_writes, []).process(_message(connection, "ledger_item", item_id))
+    return both_ways_worker([], writes_for=runtime.store_writes).process(
+        _message(connection, "ledger_item", item_id)
+    )
 
 
 def _products_named(rig: QboRig, name: str) -> list[Any]:
@@ -376,7 +347,7 @@ def test_an_order_from_an_invoice_already_posted_back_is_claimed_and_parked_once
                   doc_number="1042", updated_at=now_utc().isoformat())
     )  # fmt: skip
     parked: list[str] = []
-    worker = _worker(runtime.store_writes, parked)
+    worker = both_ways_worker(parked, writes_for=runtime.store_writes)
     order_message = _message(SHOP, "order", made.store_id).model_copy(
         update={"topic": "order.updated", "source": "webhook"}
     )

@@ -15,16 +15,12 @@ from typing import Any
 
 import pytest
 
-from connector.both_ways.apply import LedgerToStore
 from connector.both_ways.invoices import CREATING, INVOICE_META
 from connector.both_ways.written import Written, WrittenStore
-from connector.config import Connection
 from connector.ledger_records import (
-    LedgerChange,
     LedgerCustomer,
     LedgerInvoice,
     LedgerInvoiceLine,
-    LedgerItem,
 )
 from connector.messages import SyncMessage
 from connector.model import Address
@@ -32,6 +28,7 @@ from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.stores.writes import OrderFields, OrderLine
 from connector.sync import SyncResult, SyncWorker
+from simulators.testbed.both_ways import HeldLedger, apply_change, held_worker
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
 
@@ -68,30 +65,9 @@ def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
         yield running
 
 
-class Ledger:
-    """What QuickBooks holds, as its read port gives it."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, LedgerItem] = {}
-        self.customers: dict[str, LedgerCustomer] = {}
-        self.invoices: dict[str, LedgerInvoice] = {}
-
-    def item(self, ledger_id: str) -> LedgerItem | None:
-        return self.items.get(ledger_id)
-
-    def customer(self, ledger_id: str) -> LedgerCustomer | None:
-        return self.customers.get(ledger_id)
-
-    def invoice(self, ledger_id: str) -> LedgerInvoice | None:
-        return self.invoices.get(ledger_id)
-
-    def changed_since(self, since: datetime) -> list[LedgerChange]:
-        return []
-
-
 @pytest.fixture
-def ledger() -> Ledger:
-    return Ledger()
+def ledger() -> HeldLedger:
+    return HeldLedger(_ids)
 
 
 @pytest.fixture
@@ -100,71 +76,15 @@ def parked() -> list[str]:
 
 
 @pytest.fixture
-def worker(rig: QboRig, ledger: Ledger, parked: list[str]) -> SyncWorker:
-    # The rig's environment is the deployed function's: the worker as the handler builds it,
-    # with the test's QuickBooks records behind the read port.
-    runtime = Runtime.from_environment()
-
-    def changes_for(_connection: Connection) -> Ledger:
-        return ledger
-
-    both_ways = LedgerToStore(
-        state=runtime.state,
-        audit=runtime.audit,
-        written=WrittenStore(runtime.dynamodb.Table(runtime.settings.state_table)),
-        changes_for=changes_for,
-        writes_for=runtime.store_writes,
-        mapped_keys=runtime.item_keys,
-    )
-    return SyncWorker(
-        connection_for=runtime.connection,
-        store_for=runtime.store,
-        ledger_for=runtime.ledger,
-        state=runtime.state,
-        audit=runtime.audit,
-        park=lambda _message, reason: parked.append(reason),
-        policy=runtime.retry_policy,
-        both_ways=both_ways,
-    )
+def worker(rig: QboRig, ledger: HeldLedger, parked: list[str]) -> SyncWorker:
+    return held_worker(ledger, parked)
 
 
 _ids = iter(range(500, 10_000))
 
 
-def _item(ledger: Ledger, **fields: Any) -> LedgerItem:
-    base: dict[str, Any] = {
-        "ledger_id": str(next(_ids)),
-        "version": "0",
-        "kind": "inventory",
-        "name": "Ceramic Mug",
-        "sku": "MUG-01",
-        "unit_price": Decimal("12.50"),
-        "currency": "USD",
-    }
-    item = LedgerItem.model_validate(base | fields)
-    ledger.items[item.ledger_id] = item
-    return item
-
-
-def _change(ledger: Ledger, item: LedgerItem, **fields: Any) -> LedgerItem:
-    changed = item.model_copy(update={"version": str(int(item.version) + 1), **fields})
-    ledger.items[item.ledger_id] = changed
-    return changed
-
-
 def _apply(worker: SyncWorker, connection: str, record_id: str, entity: str) -> SyncResult:
-    message = SyncMessage.model_validate(
-        {
-            "connection_id": connection,
-            "entity": entity,
-            "record_id": record_id,
-            "topic": f"{entity}.update",
-            "received_at": now_utc(),
-            "version": f"v{next(_ids)}",
-            "source": "ledger_webhook",
-        }
-    )
-    return worker.process(message)
+    return apply_change(worker, connection, entity, record_id, f"v{next(_ids)}")
 
 
 def _product(rig: QboRig, product_id: int | str) -> dict[str, Any]:
@@ -172,12 +92,12 @@ def _product(rig: QboRig, product_id: int | str) -> dict[str, Any]:
 
 
 def test_a_price_changed_in_quickbooks_reaches_the_store_once(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # Given QuickBooks' mug, priced like the store's
-    item = _item(ledger, sku="PRINT-A2", name="Art Print \u2013 A2", unit_price=Decimal("24.99"))
+    item = ledger.add_item(sku="PRINT-A2", name="Art Print \u2013 A2", unit_price=Decimal("24.99"))
     # When its price changes in QuickBooks and the change is synced
-    _change(ledger, item, unit_price=Decimal("27.50"))
+    ledger.change_item(item, unit_price=Decimal("27.50"))
     writes = rig.woo.catalog.writes
     result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
 
@@ -194,10 +114,9 @@ def test_a_price_changed_in_quickbooks_reaches_the_store_once(
 
 
 def test_quantity_on_hand_becomes_a_variations_stock_found_by_sku(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
-    item = _item(
-        ledger, sku="HOODIE-GRN-S", name="Hoodie Green S", qty_on_hand=Decimal("7"),
+    item = ledger.add_item(sku="HOODIE-GRN-S", name="Hoodie Green S", qty_on_hand=Decimal("7"),
         unit_price=Decimal("42.50"),
     )  # fmt: skip
     result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
@@ -209,10 +128,9 @@ def test_quantity_on_hand_becomes_a_variations_stock_found_by_sku(
 
 
 def test_a_new_item_becomes_a_product_in_its_category_and_a_move_leaves_the_old_one(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
-    item = _item(
-        ledger,
+    item = ledger.add_item(
         sku="TEAPOT-1",
         name="Teapot",
         description="Cast iron, 1 l",
@@ -234,18 +152,18 @@ def test_a_new_item_becomes_a_product_in_its_category_and_a_move_leaves_the_old_
     assert [c["name"] for c in shown["categories"]] == ["Tea"]
 
     # When QuickBooks moves it to another category
-    _change(ledger, item, category_path=("Gifts",))
+    ledger.change_item(item, category_path=("Gifts",))
     _apply(worker, SHOP, item.ledger_id, "ledger_item")
     assert [c["name"] for c in _product(rig, product.id)["categories"]] == ["Gifts"]
 
 
 def test_a_sku_on_two_store_products_is_parked_naming_both(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     # A store whose import gave two products one SKU (WooCommerce refuses it through the API)
     rig.woo.products[30].sku = "GIFT-25"
     try:
-        item = _item(ledger, sku="GIFT-25", name="Gift Card", unit_price=Decimal("30.00"))
+        item = ledger.add_item(sku="GIFT-25", name="Gift Card", unit_price=Decimal("30.00"))
         result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
     finally:
         rig.woo.products[30].sku = "POSTER-LTD"
@@ -258,18 +176,18 @@ def test_a_sku_on_two_store_products_is_parked_naming_both(
 
 
 def test_a_deleted_store_product_is_parked_or_made_again_per_setting(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
-    kept = _item(ledger, sku="KEEP-1", name="Candle", unit_price=Decimal("8.00"))
-    remade = _item(ledger, sku="REMAKE-1", name="Soap", unit_price=Decimal("5.00"))
+    kept = ledger.add_item(sku="KEEP-1", name="Candle", unit_price=Decimal("8.00"))
+    remade = ledger.add_item(sku="REMAKE-1", name="Soap", unit_price=Decimal("5.00"))
     assert _apply(worker, SHOP, kept.ledger_id, "ledger_item").outcome == "posted"
     assert _apply(worker, REMAKE, remade.ledger_id, "ledger_item").outcome == "posted"
     for sku in ("KEEP-1", "REMAKE-1"):
         (product,) = [p for p in rig.woo.products.values() if p.sku == sku and not p.deleted]
         rig.woo.delete_product(product.id)
 
-    _change(ledger, kept, unit_price=Decimal("9.00"))
-    _change(ledger, remade, unit_price=Decimal("6.00"))
+    ledger.change_item(kept, unit_price=Decimal("9.00"))
+    ledger.change_item(remade, unit_price=Decimal("6.00"))
     assert _apply(worker, SHOP, kept.ledger_id, "ledger_item").outcome == "parked"
     assert "was deleted in the store" in parked[-1] and "deleted_products" in parked[-1]
     again = _apply(worker, REMAKE, remade.ledger_id, "ledger_item")
@@ -279,12 +197,12 @@ def test_a_deleted_store_product_is_parked_or_made_again_per_setting(
 
 
 def test_negative_stock_and_another_currency_are_parked_with_their_reason(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
-    negative = _item(ledger, sku="BOOK-KIDS", name="Book", qty_on_hand=Decimal("-3"))
+    negative = ledger.add_item(sku="BOOK-KIDS", name="Book", qty_on_hand=Decimal("-3"))
     assert _apply(worker, SHOP, negative.ledger_id, "ledger_item").outcome == "parked"
     assert "negative quantity on hand (-3)" in parked[-1]
-    euros = _item(ledger, sku="BOOK-KIDS", name="Book", currency="EUR", unit_price=Decimal("9"))
+    euros = ledger.add_item(sku="BOOK-KIDS", name="Book", currency="EUR", unit_price=Decimal("9"))
     assert _apply(worker, SHOP, euros.ledger_id, "ledger_item").outcome == "parked"
     assert "priced in EUR and the store sells in USD" in parked[-1]
     assert _product(rig, 12)["regular_price"] == "7.99"
@@ -293,9 +211,9 @@ def test_negative_stock_and_another_currency_are_parked_with_their_reason(
 
 
 def test_a_store_that_refuses_the_write_parks_the_record_with_its_words(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
-    item = _item(ledger, sku="MUG-01", unit_price=Decimal("14.00"))
+    item = ledger.add_item(sku="MUG-01", unit_price=Decimal("14.00"))
     rig.woo._auth.permissions = "read"
     try:
         result = _apply(worker, SHOP, item.ledger_id, "ledger_item")
@@ -309,15 +227,15 @@ def test_a_store_that_refuses_the_write_parks_the_record_with_its_words(
     assert _product(rig, 10)["regular_price"] == "14.00"
 
 
-def test_directions_off_write_nothing(rig: QboRig, worker: SyncWorker, ledger: Ledger) -> None:
-    item = _item(ledger, sku="MUG-01", unit_price=Decimal("99.00"))
+def test_directions_off_write_nothing(rig: QboRig, worker: SyncWorker, ledger: HeldLedger) -> None:
+    item = ledger.add_item(sku="MUG-01", unit_price=Decimal("99.00"))
     result = _apply(worker, NOTHING, item.ledger_id, "ledger_item")
     assert result.outcome == "skipped" and "nothing flows" in result.detail
     assert _product(rig, 10)["regular_price"] != "99.00"
 
 
 def test_a_quickbooks_customer_edit_reaches_the_store_and_its_echo_goes_no_further(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     jane = rig.woo.rest_representation("customer", 2)
     customer = LedgerCustomer(
@@ -364,10 +282,8 @@ def test_a_quickbooks_customer_edit_reaches_the_store_and_its_echo_goes_no_furth
     assert len(rig.qbo.request_log) == calls
 
 
-def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
+def _invoice(ledger: HeldLedger, **fields: Any) -> LedgerInvoice:
     base: dict[str, Any] = {
-        "ledger_id": str(next(_ids)),
-        "version": "0",
         "doc_number": "QB-1042",
         "customer_ledger_id": "58",
         "customer_name": "Tom Baker",
@@ -399,9 +315,7 @@ def _invoice(ledger: Ledger, **fields: Any) -> LedgerInvoice:
             line1="9 Ocean Ave", city="Santa Monica", region="CA", postcode="90401", country="US"
         ),
     }
-    invoice = LedgerInvoice.model_validate(base | fields)
-    ledger.invoices[invoice.ledger_id] = invoice
-    return invoice
+    return ledger.add_invoice(base | fields)
 
 
 def _order_of(rig: QboRig, invoice: LedgerInvoice) -> dict[str, Any]:
@@ -411,7 +325,7 @@ def _order_of(rig: QboRig, invoice: LedgerInvoice) -> dict[str, Any]:
 
 
 def test_an_invoice_made_in_quickbooks_becomes_one_store_order_to_the_cent(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     when = datetime(2026, 12, 3, 15, 0, tzinfo=now_utc().tzinfo)
     invoice = _invoice(
@@ -449,7 +363,7 @@ def test_an_invoice_made_in_quickbooks_becomes_one_store_order_to_the_cent(
 
 
 def test_a_discount_is_an_adjustment_and_a_void_cancels_the_order(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # 62.49 of lines, 5.16 tax, 6.25 off: the total the invoice says, whatever made it
     invoice = _invoice(ledger, total=Decimal("61.40"), balance=Decimal("61.40"))
@@ -469,7 +383,7 @@ def test_a_discount_is_an_adjustment_and_a_void_cancels_the_order(
 
 
 def test_the_connector_s_own_invoice_is_not_made_into_an_order(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # A store order the connector posted to QuickBooks
     placed = rig.woo.create_order(OrderSpec(lines=[LineSpec(10, 1)], customer_id=2))
@@ -484,7 +398,7 @@ def test_the_connector_s_own_invoice_is_not_made_into_an_order(
 
 
 def test_an_invoice_line_without_a_store_sku_parks_the_invoice(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
     line = LedgerInvoiceLine(
         item_ledger_id="9", item_name="Consulting", sku=None, quantity=Decimal("1"),
@@ -498,10 +412,10 @@ def test_an_invoice_line_without_a_store_sku_parks_the_invoice(
 
 
 def test_an_item_without_a_sku_is_found_through_the_item_mapping(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # The tenant's mapping sends the store's SKU-less "Sticker Pack" to this QuickBooks item
-    item = _item(ledger, sku=None, name="Stickers", unit_price=Decimal("3.50"))
+    item = ledger.add_item(sku=None, name="Stickers", unit_price=Decimal("3.50"))
     runtime = Runtime.from_environment()
     realm = runtime.qbo_tokens(runtime.connection(SHOP)).realm_id()
     runtime.state.for_company(realm).put_mapping(SHOP, "item", "Sticker Pack", item.ledger_id)
@@ -514,7 +428,7 @@ def test_an_item_without_a_sku_is_found_through_the_item_mapping(
 
 
 def test_a_customer_made_in_quickbooks_is_made_in_the_store(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     ledger.customers["77"] = LedgerCustomer(
         ledger_id="77",
@@ -542,16 +456,16 @@ def test_a_customer_made_in_quickbooks_is_made_in_the_store(
 
 
 def test_two_quickbooks_items_with_one_sku_park_the_second_naming_the_first(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger, parked: list[str]
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger, parked: list[str]
 ) -> None:
-    first = _item(ledger, sku="HOODIE", name="Hoodie", unit_price=Decimal("45.00"))
+    first = ledger.add_item(sku="HOODIE", name="Hoodie", unit_price=Decimal("45.00"))
     assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome == "skipped"
-    second = _item(ledger, sku="HOODIE", name="Hoodie (old)", unit_price=Decimal("39.00"))
+    second = ledger.add_item(sku="HOODIE", name="Hoodie (old)", unit_price=Decimal("39.00"))
     assert _apply(worker, SHOP, second.ledger_id, "ledger_item").outcome == "parked"
     assert f"already QuickBooks item {first.ledger_id}'s" in parked[-1]
     assert _product(rig, 20)["regular_price"] == "45.00"
     # The first item's own changes still arrive
-    _change(ledger, first, unit_price=Decimal("47.00"))
+    ledger.change_item(first, unit_price=Decimal("47.00"))
     assert _apply(worker, SHOP, first.ledger_id, "ledger_item").outcome == "updated"
 
 
@@ -574,7 +488,7 @@ def test_with_customers_from_quickbooks_only_a_store_edit_is_not_sent(
 
 
 def test_an_invoice_deleted_in_quickbooks_cancels_its_store_order_with_a_note(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     invoice = _invoice(ledger, doc_number="QB-77", balance=Decimal("67.65"))
     assert _apply(worker, SHOP, invoice.ledger_id, "ledger_invoice").outcome == "posted"
@@ -588,7 +502,7 @@ def test_an_invoice_deleted_in_quickbooks_cancels_its_store_order_with_a_note(
 
 
 def test_an_order_whose_answer_was_lost_is_found_again_not_made_twice(
-    rig: QboRig, worker: SyncWorker, ledger: Ledger
+    rig: QboRig, worker: SyncWorker, ledger: HeldLedger
 ) -> None:
     # Given an earlier attempt that sent the order (the store made it) and lost the answer
     invoice = _invoice(ledger, doc_number="QB-LOST")
