@@ -9,7 +9,6 @@ for those writes (registered in the store as the merchant's are) bring nothing b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,8 +17,8 @@ from typing import Any
 import pytest
 
 from connector.messages import SyncMessage
-from connector.resources import secret_name
 from connector.state import now_utc
+from simulators.testbed.both_ways import seed_inventory, set_webhook_verifier
 from simulators.testbed.clocks import TickingClock
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 
@@ -45,13 +44,7 @@ def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
     # Each QuickBooks edit a second after the last, as a person's: a change's version is its
     # LastUpdatedTime to the second.
     with qbo_rig(_connections, clock=TickingClock()) as running:
-        # The merchant puts the Intuit app's verifier token into the connection's webhook secret.
-        client = running.runtime.boto3_client("secretsmanager")
-        name = secret_name(running.runtime.secret_prefix, SHOP, "webhook")
-        value = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
-        client.put_secret_value(
-            SecretId=name, SecretString=json.dumps({**value, "webhook_verifier": VERIFIER})
-        )
+        set_webhook_verifier(running, SHOP, VERIFIER)
         # The store's webhooks point at the connector, as `connector webhooks sync` makes them:
         # the connector's own writes come back through them like anyone's.
         hook = running.sender(SHOP)
@@ -62,29 +55,12 @@ def rig(qbo_rig: QboRigs) -> Iterator[QboRig]:
         yield running
 
 
-def _inventory(rig: QboRig, name: str, sku: str, price: str, qty: str) -> dict[str, Any]:
-    return rig.qbo.seed(
-        "Item",
-        {
-            "Name": name,
-            "Sku": sku,
-            "Type": "Inventory",
-            "UnitPrice": price,
-            "IncomeAccountRef": {"value": "1"},
-            "ExpenseAccountRef": {"value": "7"},
-            "AssetAccountRef": {"value": "6"},
-            "QtyOnHand": qty,
-            "InvStartDate": "2026-01-01",
-        },
-    )
-
-
 def test_prices_and_stock_changed_in_quickbooks_reach_the_store_once_by_webhook(
     rig: QboRig,
 ) -> None:
     # Given the store's mug and print kept in QuickBooks as inventory
-    mug = _inventory(rig, "Ceramic Mug", "MUG-01", "12.50", "5")
-    art = _inventory(rig, "Art Print - A2", "PRINT-A2", "24.99", "3")
+    mug = seed_inventory(rig.qbo, "Ceramic Mug", "MUG-01", "12.50", "5")
+    art = seed_inventory(rig.qbo, "Art Print - A2", "PRINT-A2", "24.99", "3")
     sender = rig.qbo.send_webhooks(f"{rig.runtime.base_url}/webhooks/qbo/{SHOP}", VERIFIER)
     writes = rig.woo.catalog.writes
     try:
@@ -405,7 +381,7 @@ def test_a_change_whose_webhook_was_lost_reaches_the_store_with_the_next_reconci
     rig: QboRig,
 ) -> None:
     # Given a poster kept in QuickBooks, and the change feed started by a reconcile
-    poster = _inventory(rig, "Limited Edition Poster", "POSTER-LTD", "19.00", "4")
+    poster = seed_inventory(rig.qbo, "Limited Edition Poster", "POSTER-LTD", "19.00", "4")
     poll = {"poll": "now", "connection_id": SHOP}
     rig.runtime.fire_schedule("reconcile", detail=poll)
     rig.drain()

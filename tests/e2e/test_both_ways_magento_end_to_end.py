@@ -8,19 +8,17 @@ products, stock items and category links through its signed REST API, each once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from connector.resources import secret_name
 from simulators.httpserver import LoopbackServer
 from simulators.magento import MagentoSimulator
 from simulators.qbo import QboSimulator
 from simulators.testbed import magento
+from simulators.testbed.both_ways import seed_inventory, set_webhook_verifier
 from simulators.testbed.clocks import TickingClock
 from simulators.testbed.magento import CREDENTIALS
 from simulators.testbed.online import LocalRig, connected_runtime, qbo_connection
@@ -56,39 +54,16 @@ def running() -> Iterator[Running]:
         store_secret = {**CREDENTIALS, "webhook_secret": "MageE2ePush7"}
         secrets = {SHOP: {"store": store_secret, "ledger": QBO_APP}}
         with connected_runtime(TENANT, [connection], secrets, qbo) as rig:
-            # The merchant puts the Intuit app's verifier token into the webhook secret.
-            client = rig.runtime.boto3_client("secretsmanager")
-            name = secret_name(rig.runtime.secret_prefix, SHOP, "webhook")
-            value = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
-            client.put_secret_value(
-                SecretId=name, SecretString=json.dumps({**value, "webhook_verifier": VERIFIER})
-            )
+            set_webhook_verifier(rig, SHOP, VERIFIER)
             yield Running(rig, store, qbo)
-
-
-def _inventory(qbo: QboSimulator, name: str, sku: str, price: str, qty: str) -> dict[str, Any]:
-    return qbo.seed(
-        "Item",
-        {
-            "Name": name,
-            "Sku": sku,
-            "Type": "Inventory",
-            "UnitPrice": price,
-            "IncomeAccountRef": {"value": "1"},
-            "ExpenseAccountRef": {"value": "7"},
-            "AssetAccountRef": {"value": "6"},
-            "QtyOnHand": qty,
-            "InvStartDate": "2026-01-01",
-        },
-    )
 
 
 def test_prices_and_stock_changed_in_quickbooks_reach_magento_once_by_webhook(
     running: Running,
 ) -> None:
     # Given the store's yoga brick and foam roller kept in QuickBooks as inventory
-    brick = _inventory(running.qbo, "Sprite Foam Yoga Brick", "24-WG084", "5.00", "100")
-    roller = _inventory(running.qbo, "Sprite Foam Roller", "24-WG086", "17.00", "20")
+    brick = seed_inventory(running.qbo, "Sprite Foam Yoga Brick", "24-WG084", "5.00", "100")
+    roller = seed_inventory(running.qbo, "Sprite Foam Roller", "24-WG086", "17.00", "20")
     sender = running.qbo.send_webhooks(running.webhooks_to(), VERIFIER)
     writes = running.store.catalog.writes
     try:
@@ -121,21 +96,14 @@ def test_a_new_quickbooks_item_in_a_category_becomes_a_magento_product_there(
     kitchen = running.qbo.seed("Item", {"Name": "Kitchen", "Type": "Category"})
     sender = running.qbo.send_webhooks(running.webhooks_to(), VERIFIER)
     try:
-        mug = running.qbo.seed(
-            "Item",
-            {
-                "Name": "Ceramic Mug",
-                "Sku": "MUG-01",
-                "Type": "Inventory",
-                "UnitPrice": "12.50",
-                "IncomeAccountRef": {"value": "1"},
-                "ExpenseAccountRef": {"value": "7"},
-                "AssetAccountRef": {"value": "6"},
-                "QtyOnHand": "8",
-                "InvStartDate": "2026-01-01",
-                "SubItem": True,
-                "ParentRef": {"value": kitchen["Id"]},
-            },
+        mug = seed_inventory(
+            running.qbo,
+            "Ceramic Mug",
+            "MUG-01",
+            "12.50",
+            "8",
+            SubItem=True,
+            ParentRef={"value": kitchen["Id"]},
         )
         running.qbo.edit("Item", mug["Id"], UnitPrice="12.75")
         assert sender.flush(), [d.status for d in sender.deliveries]

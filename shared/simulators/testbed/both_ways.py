@@ -8,6 +8,7 @@ they stay unique within the module's rig (its state table outlives each test's l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -19,10 +20,13 @@ from connector.config import Connection
 from connector.ledger_records import LedgerChange, LedgerCustomer, LedgerInvoice, LedgerItem
 from connector.ledgers.changes import LedgerChanges
 from connector.messages import SyncMessage
+from connector.resources import secret_name
 from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.stores.writes import StoreOrderWrites
 from connector.sync import SyncResult, SyncWorker
+from simulators.qbo import QboSimulator
+from simulators.testbed.deployment import Rig
 
 
 class HeldLedger:
@@ -135,3 +139,34 @@ def apply_change(
 ) -> SyncResult:
     """The worker's result for the message that the record changed."""
     return worker.process(ledger_message(connection, entity, record_id, version))
+
+
+def set_webhook_verifier(rig: Rig, connection_id: str, verifier: str) -> None:
+    """The merchant puts the Intuit app's verifier token into the connection's webhook secret."""
+    client = rig.runtime.boto3_client("secretsmanager")
+    name = secret_name(rig.runtime.secret_prefix, connection_id, "webhook")
+    value = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
+    client.put_secret_value(
+        SecretId=name, SecretString=json.dumps({**value, "webhook_verifier": verifier})
+    )
+
+
+def seed_inventory(
+    qbo: QboSimulator, name: str, sku: str, price: str, qty: str, **more: Any
+) -> dict[str, Any]:
+    """An inventory item made in QuickBooks Online (its accounts, its count from Jan 1st)."""
+    return qbo.seed(
+        "Item",
+        {
+            "Name": name,
+            "Sku": sku,
+            "Type": "Inventory",
+            "UnitPrice": price,
+            "IncomeAccountRef": {"value": "1"},
+            "ExpenseAccountRef": {"value": "7"},
+            "AssetAccountRef": {"value": "6"},
+            "QtyOnHand": qty,
+            "InvStartDate": "2026-01-01",
+            **more,
+        },
+    )
