@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -21,8 +20,8 @@ from connector.config import TenantConfig
 from connector.health import HealthMarks
 from connector.local import LocalRuntime
 from connector.resources import INGEST
-from connector.state import AuditTrail
 from connector.unqueued import UnqueuedDeliveries
+from simulators.testbed.runtime_reads import audit_events, take_queued
 
 SECRETS = {
     "shop-a": {
@@ -93,32 +92,9 @@ def _post(
     return httpx.post(f"{runtime.base_url}/webhooks/{connection}", content=body, headers=headers)
 
 
-def _drain_queue(runtime: LocalRuntime) -> list[dict[str, Any]]:
-    """Every message now on the sync queue (received and deleted)."""
-    sqs = runtime.boto3_client("sqs")
-    url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
-    found: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not batch:
-            return found
-        for message in batch:
-            found.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def _audit(runtime: LocalRuntime, key: str) -> list[Any]:
-    trail = AuditTrail(
-        runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
-    )
-    return trail.events(key)
-
-
 @pytest.fixture(autouse=True)
 def _empty_queue(runtime: LocalRuntime) -> None:
-    _drain_queue(runtime)
+    take_queued(runtime)
 
 
 def test_a_signed_order_is_queued_once_with_its_group_and_audited(runtime: LocalRuntime) -> None:
@@ -129,14 +105,14 @@ def test_a_signed_order_is_queued_once_with_its_group_and_audited(runtime: Local
     assert first.status_code == 200, first.text
     assert first.json() == {"message": "queued", "queued": 1}
     assert again.status_code == 200
-    messages = _drain_queue(runtime)
+    messages = take_queued(runtime)
     assert len(messages) == 1, "the repeat delivery must be absorbed by FIFO deduplication"
     payload = json.loads(messages[0]["Body"])
     assert payload["connection_id"] == "shop-a"
     assert payload["entity"] == "order" and payload["record_id"] == "101"
     assert payload["action"] == "upsert"
     assert messages[0]["Attributes"]["MessageGroupId"] == "shop-a:order:101"
-    events = _audit(runtime, "shop-a#order#101")
+    events = audit_events(runtime, "shop-a#order#101")
     assert [e.event for e in events] == ["received", "received"]
     assert events[0].detail["topic"] == "order.created"
 
@@ -147,7 +123,7 @@ def test_a_later_update_of_the_same_order_is_queued_too(runtime: LocalRuntime) -
         _post(runtime, _order_body(102, "2026-11-24T09:05:00"), topic="order.updated").status_code
         == 200
     )
-    assert len(_drain_queue(runtime)) == 2
+    assert len(take_queued(runtime)) == 2
 
 
 def test_two_edits_within_one_second_are_both_queued(runtime: LocalRuntime) -> None:
@@ -156,7 +132,7 @@ def test_two_edits_within_one_second_are_both_queued(runtime: LocalRuntime) -> N
     second = json.dumps({"id": 108, "status": "completed", "date_modified_gmt": same_second})
     assert _post(runtime, first.encode(), topic="order.updated").status_code == 200
     assert _post(runtime, second.encode(), topic="order.updated").status_code == 200
-    assert len(_drain_queue(runtime)) == 2
+    assert len(take_queued(runtime)) == 2
 
 
 def test_the_unsigned_ping_gets_exactly_200_and_queues_nothing(runtime: LocalRuntime) -> None:
@@ -168,7 +144,7 @@ def test_the_unsigned_ping_gets_exactly_200_and_queues_nothing(runtime: LocalRun
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 200
-    assert _drain_queue(runtime) == []
+    assert take_queued(runtime) == []
 
 
 @pytest.mark.parametrize(
@@ -182,7 +158,7 @@ def test_bad_signatures_get_401_and_queue_nothing(
     response = _post(runtime, _order_body(103), secret=secret, connection=connection)
     assert response.status_code == 401
     assert response.json()["message"] == "signature missing or invalid"
-    assert _drain_queue(runtime) == []
+    assert take_queued(runtime) == []
 
 
 def test_unknown_connection_is_404(runtime: LocalRuntime) -> None:
@@ -194,7 +170,7 @@ def test_unknown_connection_is_404(runtime: LocalRuntime) -> None:
 def test_a_body_over_1_mib_is_413(runtime: LocalRuntime) -> None:
     body = b'{"id": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'
     assert _post(runtime, body).status_code == 413
-    assert _drain_queue(runtime) == []
+    assert take_queued(runtime) == []
 
 
 def test_signed_malformed_json_is_200_and_recorded_so_the_webhook_stays_enabled(
@@ -203,8 +179,8 @@ def test_signed_malformed_json_is_200_and_recorded_so_the_webhook_stays_enabled(
     response = _post(runtime, b'{"id": 7,', topic="order.updated")
     assert response.status_code == 200
     assert "not JSON" in response.json()["message"]
-    assert _drain_queue(runtime) == []
-    [event] = _audit(runtime, "shop-a#topic#order.updated")
+    assert take_queued(runtime) == []
+    [event] = audit_events(runtime, "shop-a#topic#order.updated")
     assert event.event == "ignored" and "not JSON" in event.outcome
     assert event.detail == {"delivery_id": "d1"}
 
@@ -216,8 +192,8 @@ def test_a_signed_action_delivery_is_acknowledged_and_recorded_without_its_body(
     body = json.dumps({"action": "woocommerce_payment_complete", "arg": 4711}).encode()
     response = _post(runtime, body, topic="action.woocommerce_payment_complete")
     assert response.status_code == 200, response.text
-    assert _drain_queue(runtime) == []
-    [event] = _audit(runtime, "shop-a#topic#action.woocommerce_payment_complete")
+    assert take_queued(runtime) == []
+    [event] = audit_events(runtime, "shop-a#topic#action.woocommerce_payment_complete")
     assert event.event == "ignored" and "woocommerce_payment_complete" in event.outcome
     assert event.detail == {"delivery_id": "d1"}
     assert "4711" not in event.model_dump_json()
@@ -236,21 +212,21 @@ def test_an_unknown_topic_is_acknowledged_and_recorded(runtime: LocalRuntime) ->
     response = _post(runtime, json.dumps({"id": 5}).encode(), topic="coupon.created")
     assert response.status_code == 200
     assert "not synced" in response.json()["message"]
-    assert _drain_queue(runtime) == []
-    events = _audit(runtime, "shop-a#topic#coupon.created")
+    assert take_queued(runtime) == []
+    events = audit_events(runtime, "shop-a#topic#coupon.created")
     assert events and events[-1].event == "ignored"
 
 
 def test_a_deletion_is_queued_as_a_delete(runtime: LocalRuntime) -> None:
     assert _post(runtime, b'{"id":106}', topic="order.deleted").status_code == 200
-    (message,) = _drain_queue(runtime)
+    (message,) = take_queued(runtime)
     assert json.loads(message["Body"])["action"] == "delete"
 
 
 def test_customer_events_are_queued_as_customers(runtime: LocalRuntime) -> None:
     body = json.dumps({"id": 25, "date_modified_gmt": "2026-11-24T09:00:00"}).encode()
     assert _post(runtime, body, topic="customer.updated").status_code == 200
-    (message,) = _drain_queue(runtime)
+    (message,) = take_queued(runtime)
     assert json.loads(message["Body"])["entity"] == "customer"
 
 
@@ -311,9 +287,9 @@ def test_when_sqs_refuses_the_delivery_is_kept_durably_and_the_store_gets_200(
     assert kept.version.startswith("2026-11-24T09:00:00")
     assert kept.key.endswith("#order#107")
     # And the record's audit trail says so
-    [event] = _audit(runtime, "shop-a#order#107")
+    [event] = audit_events(runtime, "shop-a#order#107")
     assert event.event == "received" and "received, not queued" in event.outcome
-    assert _drain_queue(runtime) == []
+    assert take_queued(runtime) == []
     unqueued.forget("shop-a", kept.key)
 
 
@@ -324,4 +300,4 @@ def test_when_sqs_and_the_state_table_both_refuse_the_store_gets_503(
         response = _post(runtime, _order_body(1108))
     assert response.status_code == 503
     assert "retry" in response.json()["message"]
-    assert _audit(runtime, "shop-a#order#1108") == []
+    assert audit_events(runtime, "shop-a#order#1108") == []

@@ -10,7 +10,6 @@ import hmac
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -19,10 +18,10 @@ from connector.config import TenantConfig
 from connector.ledger_webhooks import LedgerRealms
 from connector.local import LocalRuntime
 from connector.resources import INGEST
-from connector.state import AuditTrail
 from connector.unqueued import UnqueuedDeliveries
 from simulators.qbo import QboSimulator
 from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET
+from simulators.testbed.runtime_reads import audit_events, take_queued
 
 VERIFIER = "intuit-verifier-token"
 REALM = "9341450000000001"
@@ -135,31 +134,9 @@ def _post(
     )
 
 
-def _drain(runtime: LocalRuntime) -> list[dict[str, Any]]:
-    sqs = runtime.boto3_client("sqs")
-    url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
-    found: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not batch:
-            return found
-        for message in batch:
-            found.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def _audit(runtime: LocalRuntime, key: str) -> list[Any]:
-    trail = AuditTrail(
-        runtime.env["CONNECTOR_AUDIT_TABLE"], resource=runtime.boto3_resource("dynamodb")
-    )
-    return trail.events(key)
-
-
 @pytest.fixture(autouse=True)
 def _empty_queue(runtime: LocalRuntime) -> None:
-    _drain(runtime)
+    take_queued(runtime)
 
 
 def test_a_signed_delivery_queues_one_message_per_change_the_connection_asks_for(
@@ -177,7 +154,7 @@ def test_a_signed_delivery_queues_one_message_per_change_the_connection_asks_for
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["queued"] == 2
-    messages = _drain(runtime)
+    messages = take_queued(runtime)
     assert len(messages) == 2, "the redelivery must be absorbed by FIFO deduplication"
     assert again.status_code == 200
     payloads = sorted((json.loads(m["Body"]) for m in messages), key=lambda p: p["entity"])
@@ -188,7 +165,7 @@ def test_a_signed_delivery_queues_one_message_per_change_the_connection_asks_for
     assert payloads[1]["version"] == "2026-05-28T20:26:40Z"
     groups = {m["Attributes"]["MessageGroupId"] for m in messages}
     assert groups == {"shop-a:ledger_item:11", "shop-a:ledger_invoice:130"}
-    events = _audit(runtime, "shop-a#ledger_item#11")
+    events = audit_events(runtime, "shop-a#ledger_item#11")
     assert [e.event for e in events][:1] == ["received"]
     assert "Item Update queued" in events[0].outcome
 
@@ -207,7 +184,7 @@ def test_a_forged_or_unsigned_delivery_is_refused_and_queues_nothing(
 
     assert answer.status_code == 401
     assert "intuit-signature" in answer.json()["message"]
-    assert _drain(runtime) == []
+    assert take_queued(runtime) == []
 
 
 def test_a_connection_without_a_verifier_token_refuses_every_delivery(
@@ -218,7 +195,7 @@ def test_a_connection_without_a_verifier_token_refuses_every_delivery(
     answer = _post(runtime, body, connection="shop-b", signature=_sign(body))
 
     assert answer.status_code == 401
-    assert _drain(runtime) == []
+    assert take_queued(runtime) == []
 
 
 def test_a_change_of_another_company_is_acknowledged_audited_and_ignored(
@@ -230,8 +207,8 @@ def test_a_change_of_another_company_is_acknowledged_audited_and_ignored(
 
     assert answer.status_code == 200
     assert answer.json()["queued"] == 0
-    assert _drain(runtime) == []
-    events = _audit(runtime, "shop-a#connection#qbo_webhook")
+    assert take_queued(runtime) == []
+    events = audit_events(runtime, "shop-a#connection#qbo_webhook")
     assert any(e.event == "ignored" and "company 123145000000999" in e.outcome for e in events), [
         e.outcome for e in events
     ]
@@ -244,7 +221,7 @@ def test_a_desktop_or_unknown_connection_answers_404(runtime: LocalRuntime) -> N
     unknown = _post(runtime, body, connection="nobody", signature=_sign(body))
 
     assert desk.status_code == 404 and unknown.status_code == 404
-    assert _drain(runtime) == []
+    assert take_queued(runtime) == []
 
 
 def test_cloud_events_are_taken_too(runtime: LocalRuntime) -> None:
@@ -277,7 +254,9 @@ def test_cloud_events_are_taken_too(runtime: LocalRuntime) -> None:
     answer = _post(runtime, body, signature=_sign(body))
 
     assert answer.status_code == 200, answer.text
-    payloads = sorted((json.loads(m["Body"]) for m in _drain(runtime)), key=lambda p: p["entity"])
+    payloads = sorted(
+        (json.loads(m["Body"]) for m in take_queued(runtime)), key=lambda p: p["entity"]
+    )
     assert [(p["entity"], p["record_id"], p["topic"], p["version"]) for p in payloads] == [
         ("ledger_invoice", "140", "qbo.invoice.void", "2026-05-28T21:31:26Z"),
         ("ledger_item", "21", "qbo.item.update", "2026-05-28T21:31:25Z"),
@@ -311,7 +290,7 @@ def test_the_simulated_company_s_own_webhooks_arrive_signed_and_are_queued(
         sim.stop_webhooks(sender)
 
     assert [d.status for d in sender.deliveries] == [200]
-    payloads = [json.loads(m["Body"]) for m in _drain(runtime)]
+    payloads = [json.loads(m["Body"]) for m in take_queued(runtime)]
     assert [(p["entity"], p["record_id"], p["source"]) for p in payloads] == [
         ("ledger_item", item["Id"], "ledger_webhook")
     ]
@@ -362,12 +341,12 @@ def test_an_event_goes_to_the_connection_connected_to_its_company_whichever_url_
     answer = _post(runtime, body, signature=_sign(body))
 
     assert answer.status_code == 200, answer.text
-    payloads = [json.loads(m["Body"]) for m in _drain(runtime)]
+    payloads = [json.loads(m["Body"]) for m in take_queued(runtime)]
     assert sorted((p["connection_id"], p["entity"], p["record_id"]) for p in payloads) == [
         ("shop-a", "ledger_item", "11"),  # shop-a takes prices
         ("shop-c", "ledger_customer", "7"),  # shop-c takes customers only
     ]
-    (received,) = _audit(runtime, "shop-c#ledger_customer#7")
+    (received,) = audit_events(runtime, "shop-c#ledger_customer#7")
     assert received.detail["received_by"] == "shop-a"
 
 
@@ -403,7 +382,7 @@ def test_when_sqs_refuses_the_changes_are_kept_for_the_reconcile_run_and_intuit_
         ("ledger_invoice", "131"),
         ("ledger_item", "31"),
     ]
-    (event,) = _audit(runtime, "shop-a#ledger_item#31")
+    (event,) = audit_events(runtime, "shop-a#ledger_item#31")
     assert "received, not queued" in event.outcome
     for waiting in kept:
         unqueued.forget("shop-a", waiting.key)
