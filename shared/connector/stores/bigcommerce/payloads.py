@@ -190,6 +190,7 @@ class BcRefund(RawPayload):
 
 
 class BcCustomerAddress(BcAddress):
+    id: int = 0
     address1: Text = ""
     address2: Text = ""
     state_or_province: Text = ""
@@ -206,6 +207,7 @@ class BcCustomer(RawPayload):
     last_name: Text = ""
     company: Text = ""
     phone: Text = ""
+    notes: Text = ""  # the write adapter keeps QuickBooks' customer type and terms here
     customer_group_id: int = 0
     date_created: Moment = None
     date_modified: Moment = None

@@ -39,6 +39,7 @@ from connector.config import BigCommerceStore, Connection
 from connector.model import Address
 from connector.secrets import SecretVault
 from connector.stores.bigcommerce.client import BcCredentials, BigCommerceClient
+from connector.stores.bigcommerce.payloads import BcCustomer, BcCustomerAddress
 from connector.stores.bigcommerce.store import DISPLAY_NAME, BigCommerceSecrets
 from connector.stores.payload_types import Money, RawPayload, Text
 from connector.stores.port import StoreAuthFailed, StoreRecordNotFound, StoreRequestRejected
@@ -102,31 +103,6 @@ class _CategoryIn(RawPayload):
     category_id: int
     name: Text = ""
     parent_id: int = 0
-
-
-class _AddressIn(RawPayload):
-    id: int = 0
-    first_name: Text = ""
-    last_name: Text = ""
-    company: Text = ""
-    address1: Text = ""
-    address2: Text = ""
-    city: Text = ""
-    state_or_province: Text = ""
-    postal_code: Text = ""
-    country_code: Text = ""
-    phone: Text = ""
-
-
-class _CustomerIn(RawPayload):
-    id: int
-    email: Text = ""
-    first_name: Text = ""
-    last_name: Text = ""
-    company: Text = ""
-    phone: Text = ""
-    notes: Text = ""
-    addresses: list[_AddressIn] = Field(default_factory=list)
 
 
 class _OrderIn(RawPayload):
@@ -586,8 +562,9 @@ def _product_body(fields: ProductFields) -> dict[str, Any]:
 
 
 def _customer(raw: Mapping[str, Any]) -> StoreCustomerRecord:
-    bc = _CustomerIn.model_validate(raw)
-    first = bc.addresses[0] if bc.addresses else _AddressIn()
+    # The V3 customer as the reader parses it (connector.stores.bigcommerce.normalise).
+    bc = BcCustomer.model_validate(raw)
+    first = bc.addresses[0] if bc.addresses else BcCustomerAddress()
     address = Address(
         first_name=first.first_name.strip(),
         last_name=first.last_name.strip(),
