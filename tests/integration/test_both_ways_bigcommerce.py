@@ -25,7 +25,6 @@ from connector.both_ways.written import Written, WrittenStore
 from connector.ledger_records import (
     LedgerCustomer,
     LedgerInvoice,
-    LedgerInvoiceLine,
 )
 from connector.model import Address
 from connector.runtime import Runtime
@@ -38,7 +37,12 @@ from simulators.bigcommerce import BigCommerceSimulator
 from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
 from simulators.testbed.bigcommerce import bigcommerce_shop
-from simulators.testbed.both_ways import HeldLedger, apply_change, held_worker
+from simulators.testbed.both_ways import (
+    HeldLedger,
+    apply_change,
+    held_worker,
+    mug_and_print_invoice,
+)
 from simulators.testbed.clocks import TickingClock
 from simulators.testbed.online import LocalRig, connected_runtime
 
@@ -272,39 +276,7 @@ def test_a_customer_made_in_quickbooks_is_made_in_the_store(
 
 
 def _invoice(ledger: HeldLedger, **fields: Any) -> LedgerInvoice:
-    base: dict[str, Any] = {
-        "doc_number": "QB-2001",
-        "customer_ledger_id": "81",
-        "customer_name": "Tom Baker",
-        "customer_email": "tom.baker@example.net",
-        "currency": "USD",
-        "txn_date": now_utc(),
-        "lines": (
-            LedgerInvoiceLine(
-                item_ledger_id="1",
-                item_name="Ceramic Mug",
-                sku="MUG-01",
-                quantity=D("3"),
-                unit_price=D("12.50"),
-                amount=D("37.50"),
-            ),
-            LedgerInvoiceLine(
-                item_ledger_id="2",
-                item_name="Art Print",
-                sku="PRINT-A2",
-                quantity=D("1"),
-                unit_price=D("24.99"),
-                amount=D("24.99"),
-            ),
-        ),
-        "tax_total": D("5.16"),
-        "total": D("67.65"),
-        "balance": D("0"),
-        "billing": Address(
-            line1="9 Ocean Ave", city="Santa Monica", region="CA", postcode="90401", country="US"
-        ),
-    }
-    return ledger.add_invoice(base | fields)
+    return ledger.add_invoice(mug_and_print_invoice("QB-2001", "81") | fields)
 
 
 def _order_of(store: Store, invoice: LedgerInvoice) -> dict[str, Any]:

@@ -28,7 +28,12 @@ from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.stores.writes import OrderFields, OrderLine
 from connector.sync import SyncResult, SyncWorker
-from simulators.testbed.both_ways import HeldLedger, apply_change, held_worker
+from simulators.testbed.both_ways import (
+    HeldLedger,
+    apply_change,
+    held_worker,
+    mug_and_print_invoice,
+)
 from simulators.testbed.online import QboRig, QboRigs, connection_settings
 from simulators.woocommerce import LineSpec, OrderSpec
 
@@ -283,39 +288,7 @@ def test_a_quickbooks_customer_edit_reaches_the_store_and_its_echo_goes_no_furth
 
 
 def _invoice(ledger: HeldLedger, **fields: Any) -> LedgerInvoice:
-    base: dict[str, Any] = {
-        "doc_number": "QB-1042",
-        "customer_ledger_id": "58",
-        "customer_name": "Tom Baker",
-        "customer_email": "tom.baker@example.net",
-        "currency": "USD",
-        "txn_date": now_utc(),
-        "lines": (
-            LedgerInvoiceLine(
-                item_ledger_id="1",
-                item_name="Ceramic Mug",
-                sku="MUG-01",
-                quantity=Decimal("3"),
-                unit_price=Decimal("12.50"),
-                amount=Decimal("37.50"),
-            ),
-            LedgerInvoiceLine(
-                item_ledger_id="2",
-                item_name="Art Print",
-                sku="PRINT-A2",
-                quantity=Decimal("1"),
-                unit_price=Decimal("24.99"),
-                amount=Decimal("24.99"),
-            ),
-        ),
-        "tax_total": Decimal("5.16"),
-        "total": Decimal("67.65"),
-        "balance": Decimal("0"),
-        "billing": Address(
-            line1="9 Ocean Ave", city="Santa Monica", region="CA", postcode="90401", country="US"
-        ),
-    }
-    return ledger.add_invoice(base | fields)
+    return ledger.add_invoice(mug_and_print_invoice("QB-1042", "58") | fields)
 
 
 def _order_of(rig: QboRig, invoice: LedgerInvoice) -> dict[str, Any]:

@@ -17,9 +17,16 @@ from typing import Any
 from connector.both_ways.apply import LedgerToStore
 from connector.both_ways.written import WrittenStore
 from connector.config import Connection
-from connector.ledger_records import LedgerChange, LedgerCustomer, LedgerInvoice, LedgerItem
+from connector.ledger_records import (
+    LedgerChange,
+    LedgerCustomer,
+    LedgerInvoice,
+    LedgerInvoiceLine,
+    LedgerItem,
+)
 from connector.ledgers.changes import LedgerChanges
 from connector.messages import SyncMessage
+from connector.model import Address
 from connector.resources import secret_name
 from connector.runtime import Runtime
 from connector.state import now_utc
@@ -77,6 +84,43 @@ class HeldLedger:
         invoice = LedgerInvoice.model_validate(base | fields)
         self.invoices[invoice.ledger_id] = invoice
         return invoice
+
+
+def mug_and_print_invoice(doc_number: str, customer_ledger_id: str) -> dict[str, Any]:
+    """A paid QuickBooks invoice's fields (for ``HeldLedger.add_invoice``): three of the
+    store's mugs and one art print to Tom Baker, 5.16 tax, 67.65 in all."""
+    return {
+        "doc_number": doc_number,
+        "customer_ledger_id": customer_ledger_id,
+        "customer_name": "Tom Baker",
+        "customer_email": "tom.baker@example.net",
+        "currency": "USD",
+        "txn_date": now_utc(),
+        "lines": (
+            LedgerInvoiceLine(
+                item_ledger_id="1",
+                item_name="Ceramic Mug",
+                sku="MUG-01",
+                quantity=Decimal("3"),
+                unit_price=Decimal("12.50"),
+                amount=Decimal("37.50"),
+            ),
+            LedgerInvoiceLine(
+                item_ledger_id="2",
+                item_name="Art Print",
+                sku="PRINT-A2",
+                quantity=Decimal("1"),
+                unit_price=Decimal("24.99"),
+                amount=Decimal("24.99"),
+            ),
+        ),
+        "tax_total": Decimal("5.16"),
+        "total": Decimal("67.65"),
+        "balance": Decimal("0"),
+        "billing": Address(
+            line1="9 Ocean Ave", city="Santa Monica", region="CA", postcode="90401", country="US"
+        ),
+    }
 
 
 def both_ways_worker(
