@@ -21,7 +21,7 @@ from connector.health import HealthMarks
 from connector.local import LocalRuntime
 from connector.resources import INGEST
 from connector.unqueued import UnqueuedDeliveries
-from simulators.testbed.runtime_reads import audit_events, take_queued
+from simulators.testbed.runtime_reads import audit_events, sync_queue_gone, take_queued
 
 SECRETS = {
     "shop-a": {
@@ -231,25 +231,6 @@ def test_customer_events_are_queued_as_customers(runtime: LocalRuntime) -> None:
 
 
 @contextmanager
-def _queue_gone(runtime: LocalRuntime) -> Iterator[None]:
-    """SQS refuses every message: the queue is deleted, then made again as it was."""
-    sqs = runtime.boto3_client("sqs")
-    url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    sqs.delete_queue(QueueUrl=url)
-    try:
-        yield
-    finally:
-        name = url.rsplit("/", 1)[1]
-        keep = {
-            k: attributes[k]
-            for k in ("FifoQueue", "VisibilityTimeout", "RedrivePolicy")
-            if k in attributes
-        }
-        sqs.create_queue(QueueName=name, Attributes=keep)
-
-
-@contextmanager
 def _state_table_gone(runtime: LocalRuntime) -> Iterator[None]:
     dynamodb = runtime.boto3_client("dynamodb")
     name = runtime.env["CONNECTOR_STATE_TABLE"]
@@ -272,7 +253,7 @@ def test_when_sqs_refuses_the_delivery_is_kept_durably_and_the_store_gets_200(
     unqueued = UnqueuedDeliveries(
         runtime.env["CONNECTOR_STATE_TABLE"], resource=runtime.boto3_resource("dynamodb")
     )
-    with _queue_gone(runtime):
+    with sync_queue_gone(runtime):
         response = _post(runtime, _order_body(107))
     # The store is told all is well: the delivery is safely recorded
     assert response.status_code == 200, response.text
@@ -296,7 +277,7 @@ def test_when_sqs_refuses_the_delivery_is_kept_durably_and_the_store_gets_200(
 def test_when_sqs_and_the_state_table_both_refuse_the_store_gets_503(
     runtime: LocalRuntime,
 ) -> None:
-    with _queue_gone(runtime), _state_table_gone(runtime):
+    with sync_queue_gone(runtime), _state_table_gone(runtime):
         response = _post(runtime, _order_body(1108))
     assert response.status_code == 503
     assert "retry" in response.json()["message"]

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -21,7 +20,7 @@ from connector.resources import INGEST
 from connector.unqueued import UnqueuedDeliveries
 from simulators.qbo import QboSimulator
 from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET
-from simulators.testbed.runtime_reads import audit_events, take_queued
+from simulators.testbed.runtime_reads import audit_events, sync_queue_gone, take_queued
 
 VERIFIER = "intuit-verifier-token"
 REALM = "9341450000000001"
@@ -350,20 +349,6 @@ def test_an_event_goes_to_the_connection_connected_to_its_company_whichever_url_
     assert received.detail["received_by"] == "shop-a"
 
 
-@contextmanager
-def _queue_gone(runtime: LocalRuntime) -> Iterator[None]:
-    """SQS refuses every message: the queue is deleted, then made again as it was."""
-    sqs = runtime.boto3_client("sqs")
-    url = runtime.env["CONNECTOR_SYNC_QUEUE_URL"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    sqs.delete_queue(QueueUrl=url)
-    try:
-        yield
-    finally:
-        keep = {k: attributes[k] for k in ("FifoQueue", "VisibilityTimeout") if k in attributes}
-        sqs.create_queue(QueueName=url.rsplit("/", 1)[1], Attributes=keep)
-
-
 def test_when_sqs_refuses_the_changes_are_kept_for_the_reconcile_run_and_intuit_gets_200(
     runtime: LocalRuntime,
 ) -> None:
@@ -372,7 +357,7 @@ def test_when_sqs_refuses_the_changes_are_kept_for_the_reconcile_run_and_intuit_
     )
     body = _legacy(("Item", "31", "Update"), ("Invoice", "131", "Create"))
 
-    with _queue_gone(runtime):
+    with sync_queue_gone(runtime):
         answer = _post(runtime, body, signature=_sign(body))
 
     assert answer.status_code == 200, answer.text
