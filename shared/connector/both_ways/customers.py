@@ -3,15 +3,17 @@
 Only the fields QuickBooks changed are written (``fields.to_write``). What was written is kept
 on the ledger record (for the next QuickBooks change), and the store customer as the store
 answered the write is kept on the store record (so the store's ``customer.updated`` for this
-write is recognised as the connector's own, ``echo``).
+write is recognised as the connector's own, ``echo``). Each write is announced before it is
+sent and withdrawn once its answer is recorded: the store's webhook may be worked in between.
 """
 
 from __future__ import annotations
 
 from connector.both_ways import fields
 from connector.both_ways.result import Applied
-from connector.both_ways.written import Written, WrittenStore
+from connector.both_ways.written import Written, WrittenStore, customer_key, new_customer_key
 from connector.config import Connection
+from connector.errors import PermanentError
 from connector.ledger_records import LedgerCustomer
 from connector.stores.writes import CustomerFields, StoreCustomerRecord, StoreWrites
 
@@ -45,7 +47,13 @@ class CustomerToStore:
                 return Applied(
                     "skipped", f"QuickBooks customer {customer.display_name!r} is inactive"
                 )
-            made = self._store.create_customer(_customer_fields(customer, wanted))
+            announced = new_customer_key(self._connection.id, customer.email)
+            self._written.begin(announced, key)
+            try:
+                made = self._store.create_customer(_customer_fields(customer, wanted))
+            except PermanentError:
+                self._written.end(announced)  # refused: nothing was written
+                raise
             self._remember(key, made, wanted)
             return Applied(
                 "posted",
@@ -62,7 +70,15 @@ class CustomerToStore:
                 f"store customer {found.store_id} already matches QuickBooks",
                 found.store_id,
             )
-        written = self._store.update_customer(found, _customer_fields(customer, changes))
+        announced = customer_key(self._connection.id, found.store_id)
+        self._written.begin(announced, key)
+        try:
+            written = self._store.update_customer(found, _customer_fields(customer, changes))
+        except PermanentError:
+            self._written.end(announced)  # refused: nothing was written
+            raise
+        # An outage or a lost answer leaves the announcement standing: the write may have
+        # happened, and the record's retry records its answer (or the bound expires it).
         self._remember(key, written, wanted)
         return Applied(
             "updated",
@@ -74,13 +90,18 @@ class CustomerToStore:
     def _remember(self, key: str, customer: StoreCustomerRecord, wanted: dict[str, str]) -> None:
         self._written.put(key, Written(store_id=customer.store_id, fields=wanted))
         # On the store customer too: its webhook for this write is recognised as an echo.
-        store_key = f"{self._connection.id}#customer#{customer.store_id}"
+        store_key = customer_key(self._connection.id, customer.store_id)
         self._written.put(
             store_key,
             Written(
                 store_id=customer.store_id, fields=fields.customer_now(customer), ledger_key=key
             ),
         )
+        # Recorded: the store's webhook for the write now finds it, so the announcements
+        # (this write's, or a retried one's whose answer was lost) are withdrawn, after.
+        self._written.end(store_key)
+        if customer.email:
+            self._written.end(new_customer_key(self._connection.id, customer.email))
 
 
 def _customer_fields(customer: LedgerCustomer, changes: dict[str, str]) -> CustomerFields:
