@@ -9,8 +9,9 @@ to it; the worker is the deployed function's, with its state table, audit trail 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,7 +35,7 @@ from connector.stores.bigcommerce.hooks import BigCommerceHooks
 from connector.stores.writes import OrderFields, OrderLine
 from connector.sync import SyncResult, SyncWorker
 from simulators.bigcommerce import BigCommerceSimulator
-from simulators.httpserver import LoopbackServer
+from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.qbo import QboSimulator
 from simulators.testbed.bigcommerce import bigcommerce_shop
 from simulators.testbed.both_ways import (
@@ -66,6 +67,8 @@ class Store:
     bc: BigCommerceSimulator
     mug: int
     hoodie: int
+    # Run after the store has made a write and fired its webhooks, before it answers.
+    before_answer: list[Callable[[Request], None]] = field(default_factory=list)
 
     def product(self, pid: int | str) -> dict[str, Any]:
         return self.bc.catalog.render_product(int(pid))
@@ -81,8 +84,16 @@ def store() -> Iterator[Store]:
         "Hoodie", "HOODIE", D("40.00"), variants=[("HOODIE-S", D("40")), ("HOODIE-M", D("42"))]
     )
     qbo = QboSimulator(client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"])
+    before_answer: list[Callable[[Request], None]] = []
+
+    def answer(request: Request) -> Response:
+        response = bc.handle(request)
+        for hold in list(before_answer):
+            hold(request)
+        return response
+
     with (
-        LoopbackServer(bc.handle) as bc_server,
+        LoopbackServer(answer) as bc_server,
         LoopbackServer(qbo.handle) as qbo_server,
         httpx.Client(timeout=10) as http,
     ):
@@ -110,7 +121,7 @@ def store() -> Iterator[Store]:
                 connection_id=SHOP,
             )
             hooks.sync_webhooks(rig.webhook_url(SHOP), WEBHOOK_SECRET)
-            yield Store(rig, bc, mug, hoodie)
+            yield Store(rig, bc, mug, hoodie, before_answer)
 
 
 @pytest.fixture
@@ -246,6 +257,79 @@ def test_a_customer_goes_both_ways_and_its_echo_goes_no_further(
     store.rig.drain()
     (posted,) = _qbo_customers(store, "ada@example.com")
     assert posted["FamilyName"] == "Lovelace-King"
+
+
+def _answer_once_its_webhook_is_worked(store: Store, email: str) -> Callable[[Request], None]:
+    """The store answers its first write of the customer with ``email`` only once the
+    connector's worker has worked the webhook that write fired: the echo is decided before
+    the connector has the answer, every time (the race a slow store answer makes)."""
+
+    def hold(request: Request) -> None:
+        if request.method not in ("POST", "PUT") or not request.path.rstrip("/").endswith(
+            "/v3/customers"
+        ):
+            return
+        store.before_answer.remove(hold)
+        (cid,) = [c for c, row in store.bc.customers.items() if row["email"] == email]
+        deadline = time.monotonic() + 30
+        while not _worked(store, cid):
+            assert time.monotonic() < deadline, "the store's webhook was never worked"
+            time.sleep(0.02)
+
+    return hold
+
+
+def _worked(store: Store, cid: int) -> list[tuple[str, str]]:
+    """What the sync worker made of the store customer's webhooks (the ingest's left out)."""
+    return [e for e in store.rig.events(f"{SHOP}#customer#{cid}") if e[0] != "received"]
+
+
+def _echo_decided_after_the_answer(store: Store, cid: int) -> None:
+    """Worked before the answer, the webhook waited for it; then it was known as an echo."""
+    events = _worked(store, cid)
+    assert events[0][0] == "failed", events
+    assert "the connector is writing store customer" in events[0][1]
+    assert "decided once its answer is recorded" in events[0][1]
+    assert events[-1][0] == "skipped" and "own write from QuickBooks" in events[-1][1], events
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["update", "create"])
+def test_a_webhook_worked_before_the_stores_answer_is_still_the_connectors_echo(
+    store: Store, worker: SyncWorker, ledger: HeldLedger, made: bool
+) -> None:
+    email = f"grace-{'made' if made else 'kept'}@example.com"
+    if not made:
+        store.bc.add_customer(email, "Grace", "Murray")
+    ledger_id = str(next(_ids))
+    ledger.customers[ledger_id] = LedgerCustomer(
+        ledger_id=ledger_id,
+        version="1",
+        display_name="Grace Hopper",
+        first_name="Grace",
+        last_name="Hopper",
+        email=email,
+        phone="(202) 555-0199",
+        billing=Address(line1="1 Navy Yard", city="Arlington", region="VA", country="US"),
+    )
+    store.before_answer.append(_answer_once_its_webhook_is_worked(store, email))
+    try:
+        result = _apply(worker, ledger_id, "ledger_customer")
+    finally:
+        store.before_answer.clear()
+    assert result.outcome == ("posted" if made else "updated"), result.detail
+    (cid,) = [c for c, row in store.bc.customers.items() if row["email"] == email]
+    assert store.bc.customers[cid]["last_name"] == "Hopper"
+    store.rig.drain()
+    # Nothing of the connector's own write went to QuickBooks
+    assert _qbo_customers(store, email) == []
+    _echo_decided_after_the_answer(store, cid)
+
+    # A person's edit right after it travels to QuickBooks as usual
+    store.bc.update_customer(cid, last_name="Hopper-Murray")
+    assert store.bc.deliver("store/customer/updated", cid) == [200]
+    store.rig.drain()
+    (posted,) = _qbo_customers(store, email)
+    assert posted["FamilyName"] == "Hopper-Murray"
 
 
 def test_a_customer_made_in_quickbooks_is_made_in_the_store(
