@@ -8,7 +8,8 @@ is the deployed function's, with its state table, audit trail and parking.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,8 @@ from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.stores.writes import OrderFields, OrderLine
-from connector.sync import SyncResult, SyncWorker
+from connector.sync import HandedBack, SyncResult, SyncWorker
+from simulators.httpserver import Request, Response
 from simulators.testbed.both_ways import (
     HeldLedger,
     apply_change,
@@ -295,6 +297,95 @@ def _order_of(rig: QboRig, invoice: LedgerInvoice) -> dict[str, Any]:
     state = rig.state_of(f"{SHOP}#ledger_invoice#{invoice.ledger_id}")
     assert state is not None and state.doc_number, "the invoice's store order"
     return dict(rig.woo.get_order(int(state.doc_number)))
+
+
+def _customer_echo(record_id: str, version: str) -> SyncMessage:
+    """The store's customer.updated for ``record_id``, as its webhook queues it."""
+    return SyncMessage(
+        connection_id=SHOP,
+        entity="customer",
+        record_id=record_id,
+        topic="customer.updated",
+        received_at=now_utc(),
+        version=version,
+    )
+
+
+def _outcome(worker: SyncWorker, message: SyncMessage) -> str:
+    """The worker's outcome, or why it handed the record back to the queue."""
+    try:
+        return worker.process(message).outcome
+    except HandedBack as back:
+        return back.reason
+
+
+def _echo_before_answering(
+    handle: Callable[[Request], Response], echo: SyncWorker, seen: list[str]
+) -> Callable[[Request], Response]:
+    """The store's answer to its first customer write, held until the sync worker has
+    worked the store's webhook for that write: the echo is decided before the connector has
+    the answer, every time (the race a slow store answer makes)."""
+
+    def answer(request: Request) -> Response:
+        response = handle(request)
+        if not seen and request.method in ("POST", "PUT") and "/customers" in request.path:
+            made = str(json.loads(response.body)["id"])
+            seen.append(made)
+            seen.append(_outcome(echo, _customer_echo(made, f"race-{made}")))
+        return response
+
+    return answer
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["update", "create"])
+def test_a_webhook_worked_before_the_stores_answer_waits_for_it_and_goes_no_further(
+    rig: QboRig,
+    worker: SyncWorker,
+    ledger: HeldLedger,
+    monkeypatch: pytest.MonkeyPatch,
+    made: bool,
+) -> None:
+    email = f"grace-{'made' if made else 'kept'}@example.org"
+    if not made:
+        rig.woo.create_customer(first_name="Grace", last_name="Murray", email=email)
+    ledger_id = str(next(_ids))
+    ledger.customers[ledger_id] = LedgerCustomer(
+        ledger_id=ledger_id,
+        version="1",
+        display_name="Grace Hopper",
+        first_name="Grace",
+        last_name="Hopper",
+        email=email,
+        billing=Address(line1="1 Navy Yard", city="Arlington", region="VA", country="US"),
+    )
+    seen: list[str] = []
+    echo = held_worker(ledger, [])
+    monkeypatch.setattr(rig.woo, "handle", _echo_before_answering(rig.woo.handle, echo, seen))
+    result = _apply(worker, SHOP, ledger_id, "ledger_customer")
+    monkeypatch.undo()
+    assert result.outcome == ("posted" if made else "updated"), result.detail
+    # Worked before the answer was recorded, the store's webhook went back to the queue
+    cid, first = seen
+    assert "the connector is writing store customer" in first
+    assert "decided once its answer is recorded" in first
+    # Handed out again once it is: the connector's own write, nothing goes to QuickBooks
+    again = echo.process(_customer_echo(cid, f"race-{cid}-again"))
+    assert again.outcome == "skipped" and "own write from QuickBooks" in again.detail
+    assert _qbo_customers(rig, email) == []
+
+    # A person's edit right after it travels to QuickBooks as usual
+    rig.woo.update_customer(int(cid), last_name="Hopper-Murray")
+    assert echo.process(_customer_echo(cid, f"edit-{cid}")).outcome == "posted"
+    (posted,) = _qbo_customers(rig, email)
+    assert posted["FamilyName"] == "Hopper-Murray"
+
+
+def _qbo_customers(rig: QboRig, email: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in rig.qbo.documents("Customer")
+        if (c.get("PrimaryEmailAddr") or {}).get("Address") == email
+    ]
 
 
 def test_an_invoice_made_in_quickbooks_becomes_one_store_order_to_the_cent(
