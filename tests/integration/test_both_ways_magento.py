@@ -10,8 +10,9 @@ admin API, the customer, the parked record's reason.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,8 +32,8 @@ from connector.model import Address
 from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.stores.writes import OrderFields, OrderLine
-from connector.sync import SyncResult, SyncWorker
-from simulators.httpserver import LoopbackServer
+from connector.sync import HandedBack, SyncResult, SyncWorker
+from simulators.httpserver import LoopbackServer, Request, Response
 from simulators.magento import MagentoSimulator
 from simulators.qbo import QboSimulator
 from simulators.testbed import magento
@@ -64,7 +65,11 @@ class Mage:
 def mage() -> Iterator[Mage]:
     store = magento.simulator(time.time)
     qbo = QboSimulator(client_id=QBO_APP["client_id"], client_secret=QBO_APP["client_secret"])
-    with LoopbackServer(store.handle) as shop, LoopbackServer(qbo.handle) as books:
+    # The store's handle looked up per request: a test may hold its answers back.
+    with (
+        LoopbackServer(lambda request: store.handle(request)) as shop,
+        LoopbackServer(qbo.handle) as books,
+    ):
         where = {"kind": "magento", "url": shop.base_url}
         connections = [
             qbo_connection(SHOP, where, books.base_url, sync=SYNC),
@@ -215,6 +220,104 @@ def test_a_quickbooks_customer_reaches_magento_and_its_echo_goes_no_further(
     )
     assert echoed.outcome == "skipped" and "own write from QuickBooks" in echoed.detail
     assert len(mage.qbo.request_log) == calls
+
+
+def _customer_echo(record_id: str, version: str) -> SyncMessage:
+    """The message that Magento customer ``record_id`` changed (as the poll or push queues it)."""
+    return SyncMessage(
+        connection_id=SHOP,
+        entity="customer",
+        record_id=record_id,
+        topic="customer.updated",
+        received_at=now_utc(),
+        version=version,
+    )
+
+
+def _outcome(worker: SyncWorker, message: SyncMessage) -> str:
+    """The worker's outcome, or why it handed the record back to the queue."""
+    try:
+        return worker.process(message).outcome
+    except HandedBack as back:
+        return back.reason
+
+
+def _echo_before_answering(
+    handle: Callable[[Request], Response], echo: SyncWorker, seen: list[str]
+) -> Callable[[Request], Response]:
+    """Magento's answer to its first customer write, held until the sync worker has worked
+    the message that the customer changed: the echo is decided before the connector has the
+    answer, every time (the race a slow store answer makes)."""
+
+    def answer(request: Request) -> Response:
+        response = handle(request)
+        wrote = request.method in ("POST", "PUT") and response.status == 200
+        if not seen and wrote and "/V1/customers" in request.path:
+            made = str(json.loads(response.body)["id"])
+            seen.append(made)
+            seen.append(_outcome(echo, _customer_echo(made, f"race-{made}")))
+        return response
+
+    return answer
+
+
+def _qbo_customers(mage: Mage, email: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in mage.qbo.documents("Customer")
+        if (c.get("PrimaryEmailAddr") or {}).get("Address") == email
+    ]
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["update", "create"])
+def test_a_change_worked_before_magentos_answer_waits_for_it_and_goes_no_further(
+    mage: Mage,
+    worker: SyncWorker,
+    ledger: HeldLedger,
+    monkeypatch: pytest.MonkeyPatch,
+    made: bool,
+) -> None:
+    email = f"grace-{'made' if made else 'kept'}@example.org"
+    if not made:
+        mage.store.create_customer(email, "Grace", "Murray")
+    ledger_id = str(next(_ids))
+    ledger.customers[ledger_id] = LedgerCustomer(
+        ledger_id=ledger_id,
+        version="1",
+        display_name="Grace Hopper",
+        first_name="Grace",
+        last_name="Hopper",
+        email=email,
+        phone="(202) 555-0199",
+        billing=Address(
+            line1="1 Navy Yard",
+            city="Arlington",
+            region="VA",
+            postcode="22202",
+            country="US",
+            phone="(202) 555-0199",
+        ),
+    )
+    seen: list[str] = []
+    echo = held_worker(ledger, [])
+    monkeypatch.setattr(mage.store, "handle", _echo_before_answering(mage.store.handle, echo, seen))
+    result = _apply(worker, SHOP, ledger_id, "ledger_customer")
+    monkeypatch.undo()
+    assert result.outcome == ("posted" if made else "updated"), result.detail
+    # Worked before the answer was recorded, the change went back to the queue
+    cid, first = seen
+    assert "the connector is writing store customer" in first
+    assert "decided once its answer is recorded" in first
+    # Handed out again once it is: the connector's own write, nothing goes to QuickBooks
+    again = echo.process(_customer_echo(cid, f"race-{cid}-again"))
+    assert again.outcome == "skipped" and "own write from QuickBooks" in again.detail
+    assert _qbo_customers(mage, email) == []
+
+    # A person's edit right after it travels to QuickBooks as usual
+    mage.store.update_customer(int(cid), lastname="Hopper-Murray")
+    assert echo.process(_customer_echo(cid, f"edit-{cid}")).outcome == "posted"
+    (posted,) = _qbo_customers(mage, email)
+    assert posted["FamilyName"] == "Hopper-Murray"
 
 
 def test_two_quickbooks_items_with_one_sku_park_the_second_and_a_name_on_two_products_parks(
