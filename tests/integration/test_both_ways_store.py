@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,7 @@ from connector.ledger_records import (
 )
 from connector.messages import SyncMessage
 from connector.model import Address
+from connector.resources import SYNC as SYNC_FUNCTION
 from connector.runtime import Runtime
 from connector.state import now_utc
 from connector.stores.writes import OrderFields, OrderLine
@@ -378,6 +379,29 @@ def test_a_webhook_worked_before_the_stores_answer_waits_for_it_and_goes_no_furt
     assert echo.process(_customer_echo(cid, f"edit-{cid}")).outcome == "posted"
     (posted,) = _qbo_customers(rig, email)
     assert posted["FamilyName"] == "Hopper-Murray"
+
+
+def test_a_write_announced_by_a_writer_that_died_holds_a_persons_edit_back_no_longer(
+    rig: QboRig, worker: SyncWorker
+) -> None:
+    person = rig.woo.create_customer(first_name="Mary", last_name="Jackson", email="mj@example.org")
+    cid = str(person["id"])
+    runtime = Runtime.from_environment()
+    table = runtime.dynamodb.Table(runtime.settings.state_table)
+    # Announced by a sync function stopped before it recorded the answer (its timeout passed)
+    announced = datetime.now(UTC) - timedelta(seconds=SYNC_FUNCTION.timeout_s + 1)
+    table.put_item(
+        Item={
+            "pk": f"{SHOP}#customer_email#mj@example.org",
+            "sk": "WRITING",
+            "ledger_key": f"{SHOP}#ledger_customer#999",
+            "since": announced.isoformat(),
+        }
+    )
+    rig.woo.update_customer(int(cid), last_name="Jackson-Smith")
+    assert worker.process(_customer_echo(cid, f"died-{cid}")).outcome == "posted"
+    (posted,) = _qbo_customers(rig, "mj@example.org")
+    assert posted["FamilyName"] == "Jackson-Smith"
 
 
 def _qbo_customers(rig: QboRig, email: str) -> list[dict[str, Any]]:
