@@ -100,14 +100,22 @@ def open_store(
 ) -> BigCommerceStoreAdapter:
     """The registry's opener: the REST client with the connection's access token."""
     del lookups  # BigCommerce orders carry what revenue rules read; nothing is looked up
+    return BigCommerceStoreAdapter(
+        client=open_client(connection, vault, http), connection_id=connection.id
+    )
+
+
+def open_client(
+    connection: Connection, vault: SecretVault, http: httpx.Client
+) -> BigCommerceClient:
+    """The REST client with the connection's access token (the reader's and the writer's)."""
     if not isinstance(connection.store, BigCommerceStore):
         raise ValueError(f"connection {connection.id} is not a BigCommerce store")
     secrets = vault.store_as(connection.id, BigCommerceSecrets, DISPLAY_NAME)
-    client = BigCommerceClient(
+    return BigCommerceClient(
         api_base=connection.store.api_base,
         store_hash=connection.store.store_hash,
         credentials=BcCredentials(access_token=secrets.access_token),
         http=http,
         connection_id=connection.id,
     )
-    return BigCommerceStoreAdapter(client=client, connection_id=connection.id)

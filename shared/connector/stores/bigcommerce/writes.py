@@ -35,12 +35,12 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, ValidationError
 
-from connector.config import BigCommerceStore, Connection
+from connector.config import Connection
 from connector.model import Address
 from connector.secrets import SecretVault
-from connector.stores.bigcommerce.client import BcCredentials, BigCommerceClient
+from connector.stores.bigcommerce.client import BigCommerceClient
 from connector.stores.bigcommerce.payloads import BcCustomer, BcCustomerAddress
-from connector.stores.bigcommerce.store import DISPLAY_NAME, BigCommerceSecrets
+from connector.stores.bigcommerce.store import DISPLAY_NAME, open_client
 from connector.stores.payload_types import Money, RawPayload, Text
 from connector.stores.port import StoreAuthFailed, StoreRecordNotFound, StoreRequestRejected
 from connector.stores.writes import (
@@ -744,14 +744,6 @@ def open_writes(
     connection: Connection, vault: SecretVault, http: httpx.Client
 ) -> BigCommerceWrites:
     """The registry's opener: the REST client with the connection's access token."""
-    if not isinstance(connection.store, BigCommerceStore):
-        raise ValueError(f"connection {connection.id} is not a BigCommerce store")
-    secrets = vault.store_as(connection.id, BigCommerceSecrets, DISPLAY_NAME)
-    client = BigCommerceClient(
-        api_base=connection.store.api_base,
-        store_hash=connection.store.store_hash,
-        credentials=BcCredentials(access_token=secrets.access_token),
-        http=http,
-        connection_id=connection.id,
+    return BigCommerceWrites(
+        client=open_client(connection, vault, http), connection_id=connection.id
     )
-    return BigCommerceWrites(client=client, connection_id=connection.id)

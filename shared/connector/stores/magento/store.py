@@ -107,17 +107,30 @@ def open_store(
     connection: Connection, vault: SecretVault, http: httpx.Client, lookups: StoreLookups
 ) -> MagentoShop:
     """The registry's opener: the REST client signed with the connection's integration."""
+    return MagentoShop(
+        client=open_client(connection, vault, http, lookups), connection_id=connection.id
+    )
+
+
+def open_client(
+    connection: Connection,
+    vault: SecretVault,
+    http: httpx.Client,
+    lookups: StoreLookups | None = None,
+) -> MagentoClient:
+    """The REST client signed with the connection's integration. With ``lookups`` (the
+    reader's) it also looks up what the revenue rules match on; the writer needs none."""
     if not isinstance(connection.store, MagentoStore):
         raise ValueError(f"connection {connection.id} is not a Magento store")
     secrets = vault.store_as(connection.id, MagentoSecrets, DISPLAY_NAME)
-    client = MagentoClient(
+    reads_rules = lookups is not None
+    return MagentoClient(
         base_url=connection.store.url,
         store_code=connection.store.store_code,
         credentials=secrets.credentials(),
         http=http,
         connection_id=connection.id,
-        categories=connection.mapping.rules_use_categories,
-        customer_group=connection.mapping.rules_use_customer_group,
+        categories=reads_rules and connection.mapping.rules_use_categories,
+        customer_group=reads_rules and connection.mapping.rules_use_customer_group,
         lookups=lookups,
     )
-    return MagentoShop(client=client, connection_id=connection.id)

@@ -36,14 +36,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, ValidationError
 
-from connector.config import Connection, MagentoStore
+from connector.config import Connection
 from connector.model import ORIGIN_META, Address
 from connector.secrets import SecretVault
 from connector.stores.allocation import split
 from connector.stores.magento.client import Filter, MagentoClient
 from connector.stores.magento.normalise import ORIGIN_PREFIX, normalise_customer, origin_ledger_id
 from connector.stores.magento.payloads import MageError, MageOrder, OptionalMoney, format_time
-from connector.stores.magento.store import DISPLAY_NAME, MagentoSecrets
+from connector.stores.magento.store import DISPLAY_NAME, open_client
 from connector.stores.payload_types import RawPayload, Text
 from connector.stores.port import StoreAuthFailed, StoreRecordMissing, StoreRequestRejected
 from connector.stores.writes import (
@@ -698,14 +698,4 @@ def _words(response: httpx.Response) -> str:
 
 def open_writes(connection: Connection, vault: SecretVault, http: httpx.Client) -> MagentoWrites:
     """The registry's opener: the REST client signed with the connection's integration."""
-    if not isinstance(connection.store, MagentoStore):
-        raise ValueError(f"connection {connection.id} is not a Magento store")
-    secrets = vault.store_as(connection.id, MagentoSecrets, DISPLAY_NAME)
-    client = MagentoClient(
-        base_url=connection.store.url,
-        store_code=connection.store.store_code,
-        credentials=secrets.credentials(),
-        http=http,
-        connection_id=connection.id,
-    )
-    return MagentoWrites(client=client, connection_id=connection.id)
+    return MagentoWrites(client=open_client(connection, vault, http), connection_id=connection.id)
