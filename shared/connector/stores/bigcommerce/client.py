@@ -2,10 +2,14 @@
 
 Every request carries ``X-Auth-Token`` (a store-level API account's access token, which
 never expires and is never refreshed). The store's quota is shared by every app on it, so
-the client honours its rate-limit headers: when ``X-Rate-Limit-Requests-Left`` reaches zero
-it waits ``X-Rate-Limit-Time-Reset-Ms`` before the next request, and a 429 is waited out the
-same way (a 429 without those headers is platform load: backoff). A 401 or 403 means the
-API account was revoked or lacks the scope the request needs; the error names the scope.
+the client honours its rate-limit headers. In a deployed function the store's limiter
+(connector.stores.limiter, shared through the state table by every function calling the
+store) books each request and hears each answer's headers: requests are spaced to the quota,
+and none left or a 429 pauses every caller until the reset. Without a limiter (a CLI, a unit
+test) the client paces itself alone: when ``X-Rate-Limit-Requests-Left`` reaches zero it waits
+``X-Rate-Limit-Time-Reset-Ms`` before the next request, and a 429 is waited out the same way.
+A 429 without those headers is platform load: backoff. A 401 or 403 means the API account was
+revoked or lacks the scope the request needs; the error names the scope.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from connector.stores.bigcommerce.payloads import BcError, Moment
+from connector.stores.limiter import PublishedLimits
 from connector.stores.port import (
     StoreRecordNotFound,
     StoreRequestRejected,
@@ -37,6 +42,15 @@ SCOPE_ORDERS = "Orders (read-only)"
 SCOPE_TRANSACTIONS = "Order Transactions (read-only)"
 SCOPE_CUSTOMERS = "Customers (read-only)"
 ORDER_PARTS = ("products", "shipping_addresses", "coupons", "taxes", "fees")
+
+
+class StoreLimit(Protocol):
+    """The store's shared limiter: ``acquire`` before a request (it may sleep, returning how
+    long, or raise NoCapacityYet); ``answered`` with what each answer said of the quota."""
+
+    def acquire(self) -> float: ...
+
+    def answered(self, said: PublishedLimits) -> None: ...
 
 
 class BcCredentials(BaseModel):
@@ -71,6 +85,7 @@ class BigCommerceClient:
         connection_id: str = "",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        limiter: StoreLimit | None = None,
     ) -> None:
         self._root = f"{api_base.rstrip('/')}/stores/{store_hash}"
         self._credentials = credentials
@@ -91,6 +106,7 @@ class BigCommerceClient:
         self._sleep = sleep
         self._clock = clock
         self._not_before = 0.0
+        self._limiter = limiter
         self.calls = 0
         self.waited_s = 0.0
 
@@ -291,6 +307,8 @@ class BigCommerceClient:
                 throttled += 1
                 wait_s = _reset_s(response)
                 last_problem = "HTTP 429 (rate limited)"
+                if wait_s is not None and self._limiter is not None:
+                    continue  # the limiter paused every caller until the reset: _pace waits
                 # Without the rate-limit headers a 429 is platform load: back off instead.
                 self._wait(wait_s if wait_s is not None else self._backoff(throttled))
                 self._not_before = 0.0  # the wait just made was the reset
@@ -318,7 +336,11 @@ class BigCommerceClient:
             self._sleep(seconds)
 
     def _pace(self) -> None:
-        """Hold the next request until the quota resets, when the last answer said it ran out."""
+        """A booking from the store's limiter; without one, hold the next request until the
+        quota resets when the last answer said it ran out."""
+        if self._limiter is not None:
+            self.waited_s += self._limiter.acquire()
+            return
         ahead = self._not_before - self._clock()
         if ahead > 0:
             self._wait(ahead)
@@ -326,6 +348,17 @@ class BigCommerceClient:
     def _note_quota(self, response: httpx.Response) -> None:
         left = _int_header(response, "x-rate-limit-requests-left")
         reset = _reset_s(response)
+        if self._limiter is not None:
+            self._limiter.answered(
+                PublishedLimits(
+                    quota=_int_header(response, "x-rate-limit-requests-quota"),
+                    window_ms=_int_header(response, "x-rate-limit-time-window-ms"),
+                    left=left,
+                    reset_ms=_int_header(response, "x-rate-limit-time-reset-ms"),
+                    refused=response.status_code == 429 and reset is not None,
+                )
+            )
+            return
         if left is not None and left <= 0 and reset is not None:
             self._not_before = self._clock() + reset
 
