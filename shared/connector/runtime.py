@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from connector.ledgers.qbo.ledger import QboLedger
     from connector.ledgers.qbo.limiter import RealmLimiter
     from connector.ledgers.qbo.tokens import QboTokens
+    from connector.stores.limiter import StoreLimits
     from connector.stores.port import Store, WebhookReader
     from connector.stores.registry import StoreLookups
     from connector.stores.writes import StoreOrderWrites
@@ -167,7 +168,16 @@ class Runtime:
             vault=self.vault,
             http=self.http,
             lookups=self.store_lookups.setdefault(connection.id, StoreLookups()),
+            limits=self.store_limits,
         )
+
+    @cached_property
+    def store_limits(self) -> StoreLimits:
+        """The limiters of stores that publish their rate limits (BigCommerce), shared through
+        the state table with every function calling the same store."""
+        from connector.stores.limiter import StoreLimits
+
+        return StoreLimits(self.settings.state_table, resource=self.dynamodb)
 
     def webhook_reader(self, connection: Connection) -> WebhookReader:
         from connector.stores.registry import webhook_reader
@@ -300,7 +310,9 @@ class Runtime:
         if found is None:
             from connector.stores.registry import open_writes
 
-            found = open_writes(connection, vault=self.vault, http=self.http)
+            found = open_writes(
+                connection, vault=self.vault, http=self.http, limits=self.store_limits
+            )
             self._store_writes[connection.id] = found
         return found
 

@@ -124,7 +124,7 @@ def test_a_refusal_with_a_long_reset_hands_back_for_the_reset(dynamodb: Any, clo
         other.acquire()
     assert caught.value.retry_after_s == 20
     assert str(caught.value) == (
-        "store BigCommerce store abc123 has no capacity yet (its rate-limit quota is spent "
+        "BigCommerce store abc123 has no capacity yet (its rate-limit quota is spent "
         "until the store's reset): retry in 20 s"
     )
     clock.advance(20)

@@ -110,7 +110,7 @@ class StoreLimiter:
         self._table = table
         self._key = {"pk": f"limiter#{key}", "sk": "LIMITER"}
         self.rules = rules or StoreRules()
-        self._label = label or key
+        self._label = label or f"store {key}"
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -292,7 +292,7 @@ class StoreLimiter:
         )
         metrics.add_metric(name="StoreNoCapacity", unit="Count", value=1)
         return NoCapacityYet(
-            f"store {self._label} has no capacity yet ({why}): retry in {seconds} s",
+            f"{self._label} has no capacity yet ({why}): retry in {seconds} s",
             retry_after_s=seconds,
         )
 

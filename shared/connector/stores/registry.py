@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -19,6 +20,9 @@ from connector.secrets import SecretVault
 from connector.stores.lookups import StoreLookups
 from connector.stores.port import Store, WebhookReader, WebhookRegistration
 from connector.stores.writes import StoreOrderWrites
+
+if TYPE_CHECKING:
+    from connector.stores.limiter import StoreLimits
 
 __all__ = [
     "ADAPTERS",
@@ -32,6 +36,10 @@ __all__ = [
 
 # (connection, its secrets, the shared HTTP client, per-connection lookups) -> the store
 StoreOpener = Callable[[Connection, SecretVault, httpx.Client, StoreLookups], Store]
+# ... and the shared limiters of stores that publish their rate limits (connector.stores.limiter)
+LimitedStoreOpener = Callable[
+    [Connection, SecretVault, httpx.Client, StoreLookups, "StoreLimits"], Store
+]
 # (connection, its secrets, an HTTP client) -> the connector's webhooks in that store
 HooksOpener = Callable[[Connection, SecretVault, httpx.Client], WebhookRegistration]
 
@@ -41,6 +49,9 @@ class StoreAdapter:
     read_webhook: WebhookReader
     open: StoreOpener
     open_hooks: HooksOpener
+    # A store that publishes its rate limits (BigCommerce) opens with the shared limiters;
+    # one that does not (WooCommerce, Magento) keeps its client's backoff.
+    open_limited: LimitedStoreOpener | None = None
 
 
 def _woocommerce() -> StoreAdapter:
@@ -60,7 +71,9 @@ def _magento() -> StoreAdapter:
 def _bigcommerce() -> StoreAdapter:
     from connector.stores.bigcommerce import hooks, store, webhook
 
-    return StoreAdapter(webhook.read_webhook, store.open_store, hooks.open_hooks)
+    return StoreAdapter(
+        webhook.read_webhook, store.open_store, hooks.open_hooks, open_limited=store.open_store
+    )
 
 
 # Store kind -> what imports its adapter. A function imports a store's modules the first time
@@ -89,10 +102,20 @@ def webhook_reader(connection: Connection) -> WebhookReader:
 
 
 def open_store(
-    connection: Connection, *, vault: SecretVault, http: httpx.Client, lookups: StoreLookups
+    connection: Connection,
+    *,
+    vault: SecretVault,
+    http: httpx.Client,
+    lookups: StoreLookups,
+    limits: StoreLimits | None = None,
 ) -> Store:
-    """The connection's store, reached with its secrets over the shared HTTP client."""
-    return _adapter(connection).open(connection, vault, http, lookups)
+    """The connection's store, reached with its secrets over the shared HTTP client; with
+    ``limits`` (a function's state table), a store that publishes its rate limits is called
+    through its shared limiter."""
+    adapter = _adapter(connection)
+    if limits is not None and adapter.open_limited is not None:
+        return adapter.open_limited(connection, vault, http, lookups, limits)
+    return adapter.open(connection, vault, http, lookups)
 
 
 def open_webhooks(
@@ -103,7 +126,11 @@ def open_webhooks(
 
 
 def open_writes(
-    connection: Connection, *, vault: SecretVault, http: httpx.Client
+    connection: Connection,
+    *,
+    vault: SecretVault,
+    http: httpx.Client,
+    limits: StoreLimits | None = None,
 ) -> StoreOrderWrites:
     """The connection's store, written (issue #13: QuickBooks → store). WooCommerce,
     BigCommerce and Magento have a write adapter; for another store a ledger record is parked
@@ -115,7 +142,7 @@ def open_writes(
     if connection.store.kind == "bigcommerce":
         from connector.stores.bigcommerce.writes import open_writes as open_bc_writes
 
-        return open_bc_writes(connection, vault, http)
+        return open_bc_writes(connection, vault, http, limits)
     if connection.store.kind == "magento":
         from connector.stores.magento.writes import open_writes as open_magento_writes
 

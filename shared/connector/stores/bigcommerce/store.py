@@ -19,6 +19,7 @@ from connector.stores.bigcommerce.normalise import (
     normalise_order,
     normalise_refund,
 )
+from connector.stores.limiter import StoreLimits
 from connector.stores.lookups import StoreLookups
 from connector.stores.port import (
     ChangedRecord,
@@ -96,26 +97,44 @@ class BigCommerceStoreAdapter:
 
 
 def open_store(
-    connection: Connection, vault: SecretVault, http: httpx.Client, lookups: StoreLookups
+    connection: Connection,
+    vault: SecretVault,
+    http: httpx.Client,
+    lookups: StoreLookups,
+    limits: StoreLimits | None = None,
 ) -> BigCommerceStoreAdapter:
     """The registry's opener: the REST client with the connection's access token."""
     del lookups  # BigCommerce orders carry what revenue rules read; nothing is looked up
     return BigCommerceStoreAdapter(
-        client=open_client(connection, vault, http), connection_id=connection.id
+        client=open_client(connection, vault, http, limits), connection_id=connection.id
     )
 
 
 def open_client(
-    connection: Connection, vault: SecretVault, http: httpx.Client
+    connection: Connection,
+    vault: SecretVault,
+    http: httpx.Client,
+    limits: StoreLimits | None = None,
 ) -> BigCommerceClient:
-    """The REST client with the connection's access token (the reader's and the writer's)."""
+    """The REST client with the connection's access token (the reader's and the writer's).
+
+    With ``limits`` (a deployed function's state table) its requests are booked with the
+    store's shared limiter, keyed by store hash: every connection and function on one store
+    spends one quota. Without, the client paces itself alone."""
     if not isinstance(connection.store, BigCommerceStore):
         raise ValueError(f"connection {connection.id} is not a BigCommerce store")
     secrets = vault.store_as(connection.id, BigCommerceSecrets, DISPLAY_NAME)
+    store_hash = connection.store.store_hash
+    limiter = (
+        limits.for_store(f"bigcommerce#{store_hash}", label=f"BigCommerce store {store_hash}")
+        if limits is not None
+        else None
+    )
     return BigCommerceClient(
         api_base=connection.store.api_base,
-        store_hash=connection.store.store_hash,
+        store_hash=store_hash,
         credentials=BcCredentials(access_token=secrets.access_token),
         http=http,
         connection_id=connection.id,
+        limiter=limiter,
     )

@@ -41,6 +41,7 @@ from connector.secrets import SecretVault
 from connector.stores.bigcommerce.client import BigCommerceClient
 from connector.stores.bigcommerce.payloads import BcCustomer, BcCustomerAddress
 from connector.stores.bigcommerce.store import DISPLAY_NAME, open_client
+from connector.stores.limiter import StoreLimits
 from connector.stores.payload_types import Money, RawPayload, Text
 from connector.stores.port import StoreAuthFailed, StoreRecordNotFound, StoreRequestRejected
 from connector.stores.writes import (
@@ -741,9 +742,13 @@ def _words(response: httpx.Response) -> str:
 
 
 def open_writes(
-    connection: Connection, vault: SecretVault, http: httpx.Client
+    connection: Connection,
+    vault: SecretVault,
+    http: httpx.Client,
+    limits: StoreLimits | None = None,
 ) -> BigCommerceWrites:
-    """The registry's opener: the REST client with the connection's access token."""
+    """The registry's opener: the REST client with the connection's access token (booked
+    with the store's shared limiter when ``limits`` are given)."""
     return BigCommerceWrites(
-        client=open_client(connection, vault, http), connection_id=connection.id
+        client=open_client(connection, vault, http, limits), connection_id=connection.id
     )
