@@ -15,6 +15,12 @@ its cold import costs at the least while it uses them at import, so that the tab
 much of a ratio is the project's and how much the libraries'.
 
 ``measure_imports()`` is what ``scripts/bench.py`` calls; run alone, this prints the table.
+
+``--deployed`` (``measure_deployed()``) measures what Lambda loads instead of this venv: the
+code asset of ``scripts/build_assets.py`` and the layer's dependencies installed for this
+machine by the runtime's Python 3.13, each once with the bytecode the assets ship and once
+without it (as they shipped before decision 77: Lambda cannot write ``__pycache__`` into its
+read-only /var/task and /opt, so every cold start compiled every module it imported).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +41,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
 from connector import resources  # noqa: E402
 from connector.config import load_tenant  # noqa: E402
+from scripts.build_assets import (  # noqa: E402
+    CODE_MOUNT,
+    LAYER_MOUNT,
+    build_code,
+    bytecode_python,
+    compile_bytecode,
+    dependency_hash,
+    runtime_dependencies,
+)
 
 BARE = "import boto3, aws_lambda_powertools"
 # What the child prints after its import: how many modules it holds, and whether X-Ray is one.
@@ -118,14 +134,14 @@ def deployed_environment(*, tracing: bool) -> dict[str, str]:
     return env
 
 
-def _run_once(code: str, env: dict[str, str]) -> tuple[float, float, int, bool]:
+def _run_once(
+    code: str, env: dict[str, str], python: str = sys.executable
+) -> tuple[float, float, int, bool]:
     """(wall seconds, CPU seconds, modules held, X-Ray imported) of one fresh interpreter."""
     # The children's usage grows by exactly this child's once it is reaped (one at a time).
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", code + REPORT], env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([python, "-c", code + REPORT], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -195,10 +211,110 @@ def print_table(rows: list[ImportTime], rounds: int) -> None:
             )
 
 
+BENCH_BUILD = ROOT / "build" / "bench"
+
+
+@dataclass(frozen=True)
+class DeployedImport:
+    """One module's cold import from the deployed layout, CPU medians with and without bytecode."""
+
+    name: str
+    cpu_s: float
+    source_cpu_s: float  # the same modules without their bytecode: compiled at every start
+    ratio: float
+    source_ratio: float
+
+
+def deployed_layout(python: str) -> dict[bool, tuple[Path, Path]]:
+    """{with bytecode: (code, site)}: the code asset and the layer's dependencies for this
+    machine (installed by ``python``, once per dependency list), with and without bytecode."""
+    dependencies = runtime_dependencies()
+    site = BENCH_BUILD / "layer-source" / "python"
+    stamp = BENCH_BUILD / "layer.sha256"
+    digest = dependency_hash(dependencies)
+    if not site.is_dir() or not stamp.exists() or stamp.read_text().strip() != digest:
+        shutil.rmtree(site.parent, ignore_errors=True)
+        command = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        command += ["--no-compile", "--target", str(site), *dependencies]
+        subprocess.run(command, check=True)
+        stamp.write_text(digest + "\n", encoding="utf-8")
+    source_code = build_code(out=BENCH_BUILD / "code-source")
+    compiled_code = BENCH_BUILD / "code"
+    shutil.rmtree(compiled_code, ignore_errors=True)
+    shutil.copytree(source_code, compiled_code)
+    compile_bytecode(compiled_code, CODE_MOUNT, python)
+    compiled_site = BENCH_BUILD / "layer" / "python"
+    if (
+        not compiled_site.is_dir()
+        or (BENCH_BUILD / "layer.sha256.compiled").read_text(encoding="utf-8").strip() != digest
+    ):
+        shutil.rmtree(compiled_site, ignore_errors=True)
+        shutil.copytree(site, compiled_site)
+        compile_bytecode(compiled_site, LAYER_MOUNT, python)
+        (BENCH_BUILD / "layer.sha256.compiled").write_text(digest + "\n", encoding="utf-8")
+    return {True: (compiled_code, compiled_site), False: (source_code, site)}
+
+
+def measure_deployed(rounds: int = 5) -> list[DeployedImport]:
+    """Bare and each handler imported by Python 3.13 from the deployed layout, tracing off."""
+    python = bytecode_python()
+    if python is None:
+        raise SystemExit("--deployed needs a CPython 3.13 (set CONNECTOR_BYTECODE_PYTHON)")
+    layouts = deployed_layout(python)
+    targets = [("bare", BARE)] + [
+        (spec.name, f"import {spec.handler.rpartition('.')[0]}") for spec in resources.FUNCTIONS
+    ]
+    samples: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(rounds):
+        for compiled, (code, site) in layouts.items():
+            env = deployed_environment(tracing=False)
+            # Lambda's order: the function's code, then the layer; nothing may write bytecode.
+            env.update(
+                PYTHONPATH=f"{code}{os.pathsep}{site}",
+                LAMBDA_TASK_ROOT=str(code),
+                PYTHONDONTWRITEBYTECODE="1",
+                PYTHONNOUSERSITE="1",
+            )
+            for name, statement in targets:
+                cpu = _run_once(statement, env, python)[1]
+                samples.setdefault((name, compiled), []).append(cpu)
+    median = {key: statistics.median(values) for key, values in samples.items()}
+    return [
+        DeployedImport(
+            name=name,
+            cpu_s=median[(name, True)],
+            source_cpu_s=median[(name, False)],
+            ratio=median[(name, True)] / median[("bare", True)],
+            source_ratio=median[(name, False)] / median[("bare", False)],
+        )
+        for name, _ in targets
+    ]
+
+
+def print_deployed(rows: list[DeployedImport], rounds: int) -> None:
+    print(
+        f"cold import as deployed (Python 3.13, the code asset and the layer's packages for this "
+        f"machine; CPU ms, median of {rounds}; tracing off)"
+    )
+    print(f"    {'module':<12} {'bytecode shipped':>18} {'no bytecode':>16} {'saved ms':>9}")
+    for row in rows:
+        print(
+            f"    {row.name:<12} {row.cpu_s * 1000:8.1f} ({row.ratio:4.2f}x) "
+            f"{row.source_cpu_s * 1000:8.1f} ({row.source_ratio:4.2f}x) "
+            f"{(row.source_cpu_s - row.cpu_s) * 1000:9.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--deployed", action="store_true", help="measure the deployed layout on Python 3.13"
+    )
     args = parser.parse_args()
+    if args.deployed:
+        print_deployed(measure_deployed(args.rounds), args.rounds)
+        return
     print_table(measure_imports(args.rounds), args.rounds)
 
 

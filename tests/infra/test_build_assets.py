@@ -3,11 +3,66 @@
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from infra.functions import LambdaAssets
-from scripts.build_assets import LAYER_STAMP, build_layer, dependency_hash, runtime_dependencies
+from scripts.build_assets import (
+    CACHE_TAG,
+    LAYER_BYTECODE_STAMP,
+    LAYER_STAMP,
+    build_layer,
+    bytecode_python,
+    compile_bytecode,
+    dependency_hash,
+    runtime_dependencies,
+)
+
+# Run by the runtime's Python over a directory: for each module, whether its bytecode is there,
+# unchecked hash-based, of this very source, and names the path Lambda mounts.
+_CHECK_BYTECODE = """
+import importlib.util, json, marshal, pathlib, sys
+root, mount = pathlib.Path(sys.argv[1]), sys.argv[2]
+bad = []
+for source in sorted(root.rglob("*.py")):
+    cached = pathlib.Path(importlib.util.cache_from_source(str(source)))
+    if not cached.is_file():
+        bad.append(f"{source}: no bytecode")
+        continue
+    data = cached.read_bytes()
+    flags = int.from_bytes(data[4:8], "little")
+    code = marshal.loads(data[16:])
+    expected = mount + "/" + source.relative_to(root).as_posix()
+    if data[:4] != importlib.util.MAGIC_NUMBER or flags != 1:
+        bad.append(f"{source}: not unchecked hash-based ({flags})")
+    elif data[8:16] != importlib.util.source_hash(source.read_bytes()):
+        bad.append(f"{source}: bytecode of another source")
+    elif code.co_filename != expected:
+        bad.append(f"{source}: names {code.co_filename}")
+print(json.dumps(bad))
+"""
+
+
+def _bytecode_faults(python: str, directory: Path, mount: str) -> list[str]:
+    done = subprocess.run(
+        [python, "-c", _CHECK_BYTECODE, str(directory), mount],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(done.stdout))
+
+
+@pytest.fixture(scope="module")
+def python313() -> str:
+    found = bytecode_python()
+    if found is None:
+        pytest.skip("no CPython 3.13 on this machine: the assets build without bytecode")
+    return found
 
 
 def test_code_asset_holds_functions_and_the_library_without_the_local_runtime(
@@ -21,7 +76,34 @@ def test_code_asset_holds_functions_and_the_library_without_the_local_runtime(
     assert not (code / "connector" / "local").exists()
     assert not (code / "connector" / "cli.py").exists()
     assert not list((code / "connector").glob("cli_*.py")), "the CLI's helpers stay on the laptop"
-    assert not list(code.rglob("__pycache__"))
+    # Only the runtime's bytecode: a build machine's own (e.g. cpython-311) would never load.
+    assert {p.name.split(".")[-2] for p in code.rglob("*.pyc")} <= {CACHE_TAG}
+
+
+def test_code_asset_ships_the_runtimes_bytecode_for_every_module(
+    lambda_assets: LambdaAssets, python313: str
+):
+    # /var/task is read-only: a module without its bytecode is compiled on every cold start.
+    assert _bytecode_faults(python313, lambda_assets.code_dir, "/var/task") == []
+
+
+def test_layer_ships_the_runtimes_bytecode_for_every_module(
+    lambda_assets: LambdaAssets, python313: str
+):
+    site = lambda_assets.layer_dir / "python"
+    assert LAYER_BYTECODE_STAMP.read_text(encoding="utf-8").strip() == CACHE_TAG
+    for package in ("pydantic", "aws_lambda_powertools", "boto3", "httpx"):
+        assert _bytecode_faults(python313, site / package, f"/opt/python/{package}") == []
+
+
+def test_a_module_that_does_not_compile_is_reported(tmp_path: Path, python313: str):
+    (tmp_path / "fine.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (tmp_path / "broken.py").write_text("def (:\n", encoding="utf-8")
+    failed = compile_bytecode(tmp_path, "/var/task", python313)
+    assert len(failed) == 1 and "broken.py" in failed[0]
+    assert _bytecode_faults(python313, tmp_path, "/var/task") == [
+        f"{tmp_path / 'broken.py'}: no bytecode"
+    ]
 
 
 def test_layer_holds_linux_arm64_cpython313_wheels(lambda_assets: LambdaAssets):
