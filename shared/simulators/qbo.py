@@ -61,6 +61,11 @@ class _Injection:
     entity: str | None
     operation: str | None
 
+    def matches(self, entity: str | None, operation: str) -> bool:
+        return (self.entity is None or self.entity == (entity or "").lower()) and (
+            self.operation is None or self.operation == operation
+        )
+
 
 @dataclass
 class _Outage:
@@ -590,15 +595,18 @@ class QboSimulator:
         operation: str,
         *,
         kinds: frozenset[str] | None = None,
+        carries: frozenset[tuple[str, str]] = frozenset(),
     ) -> tuple[Response | None, str | None]:
         """The gateway's part of a request: outages, injected 401/429/503, the bearer token
         and the limits. Returns the refusal (or None) and the fault still to come, if any;
-        ``kinds`` limits which injected faults this request can take (a batch's own)."""
+        ``kinds`` limits which injected faults this request can take (a batch's own);
+        ``carries``: a batch's items as (entity, operation), which a gateway fault injected
+        for one of them meets (the batch is the request that carries it)."""
         with self._lock:
             if any(o.covers() for o in self._outages):
                 self.outage_requests += 1
                 return qbo_faults.service_unavailable(), None
-            taken = self._take_injection(entity, operation, kinds=kinds)
+            taken = self._take_injection(entity, operation, kinds=kinds, carries=carries)
             injected = taken.kind if taken is not None else self._drawn()
             if kinds is not None and injected not in kinds:
                 injected = None
@@ -673,16 +681,26 @@ class QboSimulator:
         return None
 
     def _take_injection(
-        self, entity: str | None, operation: str, *, kinds: frozenset[str] | None = None
+        self,
+        entity: str | None,
+        operation: str,
+        *,
+        kinds: frozenset[str] | None = None,
+        carries: frozenset[tuple[str, str]] = frozenset(),
     ) -> _Injection | None:
+        """The first injection this request meets. A gateway fault (401, 429, 503) injected
+        for an entity and operation also meets a batch request carrying such an item, so the
+        fault is met by the same operation whether it goes alone or batched (how many
+        requests are made must not decide whether it happens)."""
         for injection in self._injections:
             if injection.remaining <= 0:
                 continue
             if kinds is not None and injection.kind not in kinds:
                 continue
-            if injection.entity is not None and injection.entity != (entity or "").lower():
-                continue
-            if injection.operation is not None and injection.operation != operation:
+            if not injection.matches(entity, operation) and (
+                injection.kind in _ITEM_KINDS
+                or not any(injection.matches(e, o) for e, o in carries)
+            ):
                 continue
             injection.remaining -= 1
             return injection

@@ -10,6 +10,10 @@ limits page, IntuitRestServiceDef.xsd IntuitBatchRequest/BatchItemResponse):
 - The batch passes the gateway once (token, outage, 429 at the per-minute, per-second and
   concurrency limits) and counts once against them; batch requests have their own limit of 40
   a minute per company, over which they are answered 429 ThrottleExceeded like single requests.
+- A gateway fault injected for an entity and operation (401, 429, 503: ``inject(503,
+  entity="Invoice", operation="create")``) meets the first request carrying such an
+  operation, a batch request carrying it as an item included: the batch passes the gateway
+  as one request, and a fault must not depend on whether its operation went alone.
 - Items run one after another, each through the code a single request takes (injected faults
   that match its entity and operation, ``requestid`` replay, every validation rule), so a
   failing item answers its own Fault and its neighbours still run: a batch is not
@@ -26,6 +30,7 @@ limits page, IntuitRestServiceDef.xsd IntuitBatchRequest/BatchItemResponse):
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from simulators import qbo_faults
@@ -52,7 +57,9 @@ def refused(detail: str) -> ApiFault:
 
 def run(sim: QboSimulator, request: Request, realm: str) -> Response:
     """Answer one batch request (the simulator counts it in flight around this call)."""
-    refusal, injected = sim.admit(request, realm, None, "batch", kinds=_DOOR_KINDS)
+    refusal, injected = sim.admit(
+        request, realm, None, "batch", kinds=_DOOR_KINDS, carries=_carried(request)
+    )
     if refusal is not None:
         return refusal
     now = sim.now_text()
@@ -75,6 +82,23 @@ def run(sim: QboSimulator, request: Request, realm: str) -> Response:
     if lost:
         return qbo_faults.gateway_timeout()
     return json_response({"BatchItemResponse": answers, "time": sim.now_text()})
+
+
+def _carried(request: Request) -> frozenset[tuple[str, str]]:
+    """The (entity, operation) of the batch's write items, read leniently before the gateway
+    (a malformed body is refused after it, by ``_items``)."""
+    try:
+        body = json.loads(request.body or b"{}")
+        items = body.get("BatchItemRequest") if isinstance(body, dict) else None
+    except (ValueError, UnicodeDecodeError):
+        return frozenset()
+    carried: set[tuple[str, str]] = set()
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("operation"), str):
+            for key in item:
+                if key not in _ITEM_KEYS and key != "Query":
+                    carried.add((key.lower(), item["operation"]))
+    return frozenset(carried)
 
 
 def _items(sim: QboSimulator, request: Request) -> list[dict[str, Any]]:

@@ -116,6 +116,23 @@ def test_a_lost_answer_raises_and_the_resend_adopts_what_was_applied(api: Api) -
     }
 
 
+def test_a_503_injected_for_invoice_creates_meets_the_batch_carrying_one(api: Api) -> None:
+    # The fault is the gateway's: the batch is the one request carrying the invoice create,
+    # so it is met whether the create goes alone or batched (not by how many calls happen).
+    ada = new_customer(api)["Id"]
+    client = client_for(api)
+    api.sim.inject(503, entity="Invoice", operation="create")
+    customers = [BatchOperation("c", "create", "Customer", {"DisplayName": "Grace Hopper"})]
+    assert isinstance(client.batch(customers)["c"], dict)  # carries no invoice: not met
+    with pytest.raises(QboServerError):
+        client.batch([invoice("1", ada, "WC-1"), invoice("2", ada, "WC-2")])
+    assert api.sim.documents("Invoice") == []  # refused at the gateway: nothing applied
+    assert [e.status for e in api.sim.request_log if e.path.endswith("/batch")] == [200, 503]
+    again = client.batch([invoice("1", ada, "WC-1"), invoice("2", ada, "WC-2")])
+    assert all(isinstance(v, dict) for v in again.values())  # met once
+    assert sorted(d["DocNumber"] for d in api.sim.documents("Invoice")) == ["WC-1", "WC-2"]
+
+
 def test_batches_over_the_company_s_limit_raise_throttled(make_api: Callable[..., Api]) -> None:
     api = make_api(batch_per_minute_limit=2)
     client = client_for(api)
