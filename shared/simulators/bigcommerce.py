@@ -70,6 +70,10 @@ class BigCommerceSimulator:
         self._ids = itertools.count(100)
         self._window_start = self.clock()
         self._used = 0
+        # What a test checks of the quota: requests refused with 429 for it, and the most
+        # requests any one window took (never above the quota the store enforced).
+        self.quota_refusals = 0
+        self.busiest_window = 0
         self._faults: list[tuple[int, dict[str, str]]] = []
         self.hook_registry = HookRegistry(
             store_hash=self.store_hash,
@@ -256,6 +260,14 @@ class BigCommerceSimulator:
             self.set_status(oid, 4 if in_full else 14)
             return rid
 
+    def change_plan(self, quota: int, window_ms: int | None = None) -> None:
+        """The merchant changes plan (Standard 150 per 30 s, Pro 450...): the quota applies
+        from the next request, in the window under way."""
+        with self._lock:
+            self.quota = quota
+            if window_ms is not None:
+                self.window_ms = window_ms
+
     def fail_next(self, status: int, times: int = 1, **headers: str) -> None:
         """The next ``times`` API requests answer ``status`` (429 with ``headers``, 500...)."""
         with self._lock:
@@ -319,8 +331,10 @@ class BigCommerceSimulator:
         if (now - self._window_start) * 1000 >= self.window_ms:
             self._window_start, self._used = now, 0
         if self._used >= self.quota:
+            self.quota_refusals += 1
             return self._with_quota(_v3_error(429, "Too many requests"))
         self._used += 1
+        self.busiest_window = max(self.busiest_window, self._used)
         return None
 
     def _with_quota(self, response: Response, **override: str) -> Response:
