@@ -126,6 +126,13 @@ def test_an_order_callback_becomes_an_invoice_for_the_store_total_in_the_charged
     assert events[0] == "received" and "fetched" in events and "posted" in events
     state = setup.rig.state(setup.key(oid))
     assert state is not None and state.status == "posted"
+    # And the worker read the store through its shared limiter, which learned the store's quota
+    limiter = (
+        setup.rig.runtime.boto3_resource("dynamodb")
+        .Table(setup.rig.runtime.env["CONNECTOR_STATE_TABLE"])
+        .get_item(Key={"pk": f"limiter#bigcommerce#{setup.bc.store_hash}", "sk": "LIMITER"})
+    )
+    assert (limiter["Item"]["quota"], limiter["Item"]["window_ms"]) == (10_000, 30_000)
 
 
 def test_a_standard_webhooks_delivery_without_the_token_is_accepted(setup: Setup) -> None:
