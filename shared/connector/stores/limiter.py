@@ -1,5 +1,5 @@
 """One limiter per store that publishes its rate limits, shared through the state table by every
-function that calls that store (issue #12; decision 77).
+function that calls that store (issue #12; decision 78).
 
 Of the stores the connector reads, BigCommerce publishes its limits: a quota of requests per
 window (150 per 30 s on Standard and Plus, 450 on Pro, more on Enterprise) shared by every app
