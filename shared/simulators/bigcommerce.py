@@ -74,6 +74,7 @@ class BigCommerceSimulator:
         # requests any one window took (never above the quota the store enforced).
         self.quota_refusals = 0
         self.busiest_window = 0
+        self.windows: list[int] = []  # requests each past window took, oldest first
         self._faults: list[tuple[int, dict[str, str]]] = []
         self.hook_registry = HookRegistry(
             store_hash=self.store_hash,
@@ -329,6 +330,7 @@ class BigCommerceSimulator:
     def _meter(self) -> Response | None:
         now = self.clock()
         if (now - self._window_start) * 1000 >= self.window_ms:
+            self.windows.append(self._used)
             self._window_start, self._used = now, 0
         if self._used >= self.quota:
             self.quota_refusals += 1

@@ -194,6 +194,27 @@ def test_a_plan_change_told_by_the_store_is_learned_by_every_function(
     assert (item["quota"], item["window_ms"]) == (90, 30_000)
 
 
+def test_a_smaller_plan_is_learned_and_kept_from_the_next_window(
+    store: Callable[..., Store],
+) -> None:
+    # The store was on a plan of 90 per window, and the functions knew it
+    rig = store(quota=90)
+    start = rig.clock()
+    rig.run(start + 30)
+
+    # The merchant moves down to 30 per window: the store says so on its next answer
+    rig.sim.change_plan(30)
+    changed_in = len(rig.sim.windows)
+    rig.run(start + 120)
+
+    # at most the requests already on their way met the smaller quota; every window from the
+    # next one held at most the new quota
+    assert rig.sim.quota_refusals <= FUNCTIONS, rig.sim.quota_refusals
+    after = rig.sim.windows[changed_in + 1 :]
+    assert after and max(after) <= 30, rig.sim.windows
+    assert rig.function().get_customer(str(rig.customer))["id"] == rig.customer
+
+
 def test_a_429_for_another_app_s_spending_pauses_every_function_until_the_reset(
     store: Callable[..., Store],
 ) -> None:
