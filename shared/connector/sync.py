@@ -9,8 +9,9 @@ are parked (DLQ plus audit) with a reason a bookkeeper can act on, never dropped
 An unexpected exception (a bug) is handed back on the same budget, then parked
 with a reason that says to report it.
 A record is started only while the function has time to finish it.
-A record the QuickBooks company's limiter has no room for yet (NoCapacityYet) goes back for
-exactly the limiter's delay: not a failure, no retry budget spent, never parked.
+A record a limiter has no room for yet (NoCapacityYet: the QuickBooks company's, or a store's
+that publishes its limits) goes back for exactly the limiter's delay: not a failure, no retry
+budget spent, never parked.
 """
 
 from __future__ import annotations
@@ -274,8 +275,8 @@ class SyncWorker:
     def _wait_for_capacity(
         self, message: SyncMessage, waiting: NoCapacityYet, delivery: Delivery
     ) -> SyncResult:
-        """Not a failure of the record: QuickBooks has no room for it yet. It goes back for
-        exactly the limiter's delay. On the queue's last receive (the queue would move it to
+        """Not a failure of the record: QuickBooks (or the store) has no room for it yet. It goes
+        back for exactly the limiter's delay. On the queue's last receive (the queue would move it to
         the dead-letter queue) a fresh copy is queued instead, so waiting never parks it."""
         seconds = visibility_s(waiting.retry_after_s or 1)
         metrics.add_metric(name="SyncWaitingForCapacity", unit="Count", value=1)
