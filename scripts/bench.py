@@ -19,7 +19,8 @@ printed, never asserted.
 - ingest answer time (p50/p99) while a backlog drains, queue worker in the runtime's process
   and in a process of its own
 - per-handler cold import as a ratio to the bare `import boto3, aws_lambda_powertools`
-  (scripts/bench_imports.py)
+  (scripts/bench_imports.py), in this venv and as deployed (Python 3.13, the assets' layout,
+  with and without the bytecode they ship)
 - AWS cost per 1,000 orders from the invocations, durations and AWS requests measured
 
 Quick by default (a few minutes); ``--full`` for the 1,000-order runs.
@@ -391,11 +392,10 @@ def bench_ingest_under_backlog(backlog: int, probes: int, modes: tuple[bool, ...
 
 
 def bench_imports(rounds: int) -> None:
-    try:
-        from bench_imports import measure_imports
-    except ImportError:
-        print("per-handler cold import: not measured yet (scripts/bench_imports.py missing)")
-        return
+    from bench_imports import measure_deployed, measure_imports, print_deployed
+
+    from scripts.build_assets import bytecode_python  # on the path once bench_imports is
+
     rows = measure_imports(rounds, tracing=(False,))
     print(
         f"cold import, whole process, as a ratio to `import boto3, aws_lambda_powertools` "
@@ -411,6 +411,15 @@ def bench_imports(rounds: int) -> None:
             f"  {row.name:<12} {row.wall_s * 1000:7.1f} ms wall {row.cpu_s * 1000:7.1f} ms CPU "
             f"{row.ratio:5.2f}x bare{libraries}"
         )
+    # What Lambda loads (decision 77): needs a CPython 3.13, and the first run installs the
+    # layer's packages for this machine from the package index.
+    if bytecode_python() is None:
+        print("cold import as deployed: not measured (no CPython 3.13 on this machine)")
+        return
+    try:
+        print_deployed(measure_deployed(rounds), rounds)
+    except subprocess.CalledProcessError as exc:
+        print(f"cold import as deployed: not measured (installing the layer failed: {exc})")
 
 
 def bench_cost(orders: int) -> None:
