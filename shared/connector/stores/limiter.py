@@ -23,7 +23,8 @@ limiter, connector.ledgers.qbo.limiter). No leases: a store publishes no limit o
 
 Key: ``limiter#<store kind>#<store key>`` / ``LIMITER``. A booking is one write conditional on
 the item's ``version``; a write that loses the race gets the current item back
-(ReturnValuesOnConditionCheckFailure) and decides again.
+(ReturnValuesOnConditionCheckFailure) and decides again (connector.limiter_item, shared with
+the QuickBooks limiter).
 """
 
 from __future__ import annotations
@@ -33,19 +34,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
-
 from connector import capacity
-from connector.errors import NoCapacityYet, TransientError
+from connector.errors import NoCapacityYet
+from connector.limiter_item import LimiterItem, number
 from connector.observability import logger, metrics
 
 __all__ = ["PublishedLimits", "StoreLimiter", "StoreLimits", "StoreRules"]
-
-_DESERIALIZE = TypeDeserializer()
 
 
 @dataclass(frozen=True)
@@ -84,16 +80,6 @@ class PublishedLimits:
     refused: bool = False
 
 
-def _stored(epoch: float) -> Decimal:
-    # To the microsecond: milliseconds would shift each booking by up to one, a share of a
-    # 0.2 s spacing that adds up over a window.
-    return Decimal(f"{epoch:.6f}")
-
-
-def _number(item: dict[str, Any], name: str) -> float:
-    return float(item.get(name, 0))
-
-
 class StoreLimiter:
     """The limiter of one store; thread-safe within a process."""
 
@@ -107,20 +93,24 @@ class StoreLimiter:
         sleep: Callable[[float], None] = time.sleep,
         label: str = "",
     ) -> None:
-        self._table = table
-        self._key = {"pk": f"limiter#{key}", "sk": "LIMITER"}
         self.rules = rules or StoreRules()
         self._label = label or f"store {key}"
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
-        # The item as last seen: a booking tries it first and learns the current one on a race.
-        self._item: dict[str, Any] | None = None
+        # Epochs to the microsecond: milliseconds would shift each booking by up to one, a
+        # share of a 0.2 s spacing that adds up over a window.
+        self._item = LimiterItem(
+            table,
+            key,
+            reading="could not read the store's limiter",
+            booking="could not book a store call",
+            places=6,
+        )
 
     # --- what the store allows ------------------------------------------------------------
     def quota(self, item: dict[str, Any] | None = None) -> tuple[int, float]:
         """(requests, window in seconds): as the store last said, else the default."""
-        seen = self._current() if item is None else item
+        seen = self._item.current() if item is None else item
         quota = int(seen.get("quota") or self.rules.quota)
         window_ms = int(seen.get("window_ms") or 0)
         return max(1, quota), window_ms / 1000 if window_ms > 0 else self.rules.window_s
@@ -142,20 +132,20 @@ class StoreLimiter:
         rules = self.rules
         patience = max(rules.max_wait_s, rules.started_wait_s if capacity.started() else 0.0)
         while True:
-            item = self._current()
+            item = self._item.current()
             now = self._clock()
             interval = self.interval_s(item)
-            tat = _number(item, "tat")
-            paused_until = _number(item, "paused_until")
+            tat = number(item, "tat")
+            paused_until = number(item, "paused_until")
             start = max(now, tat - self.burst(item) * interval, paused_until)
             wait = start - now
             if wait > patience:
                 raise self._no_capacity(wait, paused_until > now)
             values: dict[str, Any] = {
-                ":tat": _stored(max(tat, start) + interval),
+                ":tat": self._item.stored(max(tat, start) + interval),
                 ":next": int(item.get("version", 0)) + 1,
             }
-            if not self._write("SET tat = :tat, version = :next", values, item):
+            if not self._item.write("SET tat = :tat, version = :next", values, item):
                 continue  # another function booked first: decide again on what it wrote
             if wait > 0:
                 self._sleep(wait)
@@ -167,10 +157,10 @@ class StoreLimiter:
     def answered(self, said: PublishedLimits) -> None:
         """What an answer said: a quota or window other than the one stored is stored (every
         function learns it); none left, or a 429, pauses every caller until the reset."""
-        item = self._current()
+        item = self._item.current()
         quota, window_s = self.quota(item)
         sets: list[str] = []
-        values: dict[str, Any] = {":zero": 0, ":one": 1}
+        values: dict[str, Any] = {}
         learned = (
             said.quota is not None
             and said.quota > 0
@@ -192,12 +182,11 @@ class StoreLimiter:
                 was=f"{quota} per {window_s:g} s",
             )
         spent = said.refused or (said.left is not None and said.left <= 0)
-        until = 0.0
+        pause_until: float | None = None
         if spent and said.reset_ms is not None and said.reset_ms > 0:
             until = self._clock() + said.reset_ms / 1000
-            if until > _number(item, "paused_until"):
-                sets.append("paused_until = :until")
-                values[":until"] = _stored(until)
+            if until > number(item, "paused_until"):
+                pause_until = until
             metrics.add_metric(name="StoreQuotaSpent", unit="Count", value=1)
             logger.warning(
                 "the store's rate-limit quota is spent: every call waits for its reset",
@@ -205,81 +194,13 @@ class StoreLimiter:
                 refused=said.refused,
                 reset_ms=said.reset_ms,
             )
-        if not sets:
-            return
-        expression = "SET " + ", ".join(sets) + ", version = if_not_exists(version, :zero) + :one"
-        guard: dict[str, str] = {}
-        if ":until" in values:
-            # A pause never shortens a longer one another function wrote meanwhile.
-            guard["ConditionExpression"] = (
-                "attribute_not_exists(paused_until) OR paused_until < :until"
+        if sets or pause_until is not None:
+            self._item.record(
+                sets,
+                values,
+                pause_until=pause_until,
+                failing="could not record the store's rate limit",
             )
-        try:
-            stored = self._table.update_item(
-                Key=self._key,
-                UpdateExpression=expression,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                **guard,
-            )["Attributes"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                self._forget()  # paused as long already: read again before the next booking
-                return
-            raise TransientError(f"could not record the store's rate limit: {exc}") from exc
-        except BotoCoreError as exc:
-            raise TransientError(f"could not record the store's rate limit: {exc}") from exc
-        self._remember(stored)
-
-    # --- DynamoDB ---------------------------------------------------------------------------
-    def _current(self) -> dict[str, Any]:
-        with self._lock:
-            if self._item is not None:
-                return dict(self._item)
-        try:
-            found = self._table.get_item(Key=self._key, ConsistentRead=True)
-        except (BotoCoreError, ClientError) as exc:
-            raise TransientError(f"could not read the store's limiter: {exc}") from exc
-        item = dict(found.get("Item") or {})
-        self._remember(item)
-        return item
-
-    def _write(self, expression: str, values: dict[str, Any], seen: dict[str, Any]) -> bool:
-        """One conditional write over the item as ``seen``; False (and the current item
-        remembered) when another writer got there first."""
-        condition = "version = :seen" if "version" in seen else "attribute_not_exists(version)"
-        if "version" in seen:
-            values = {**values, ":seen": seen["version"]}
-        try:
-            item = self._table.update_item(
-                Key=self._key,
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise TransientError(f"could not book a store call: {exc}") from exc
-            current = exc.response.get("Item")
-            if isinstance(current, dict):
-                self._remember({k: _DESERIALIZE.deserialize(v) for k, v in current.items()})
-            else:
-                self._forget()
-            return False
-        except BotoCoreError as exc:
-            raise TransientError(f"could not book a store call: {exc}") from exc
-        self._remember(item)
-        return True
-
-    def _remember(self, item: dict[str, Any]) -> None:
-        with self._lock:
-            self._item = dict(item)
-
-    def _forget(self) -> None:
-        with self._lock:
-            self._item = None
 
     def _no_capacity(self, wait_s: float, paused: bool) -> NoCapacityYet:
         seconds = max(1, math.ceil(wait_s))

@@ -20,32 +20,28 @@ throw its calls away).
 
 Key: ``limiter#<realm>`` / ``LIMITER``. Writes are conditional on the item's ``version``; a write
 that loses the race gets the current item back (ReturnValuesOnConditionCheckFailure) and decides
-again, so a contended booking costs no extra read.
+again, so a contended booking costs no extra read (connector.limiter_item, shared with the
+store limiter).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any, Literal
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from connector import capacity
 from connector.errors import NoCapacityYet, TransientError
+from connector.limiter_item import LimiterItem, number
 from connector.observability import logger, metrics
 from connector.retry import jittered
 
 Kind = Literal["single", "batch"]
-
-_DESERIALIZE = TypeDeserializer()
 
 
 @dataclass(frozen=True)
@@ -107,18 +103,6 @@ class Lease:
         self.limiter.release(self.lease_id)
 
 
-def _key(realm_id: str) -> dict[str, str]:
-    return {"pk": f"limiter#{realm_id}", "sk": "LIMITER"}
-
-
-def _stored(epoch: float) -> Decimal:
-    return Decimal(f"{epoch:.3f}")
-
-
-def _number(item: dict[str, Any], name: str) -> float:
-    return float(item.get(name, 0))
-
-
 class RealmLimiter:
     """The limiter of one QuickBooks Online company; thread-safe within a process."""
 
@@ -132,14 +116,18 @@ class RealmLimiter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._table = (resource or boto3.resource("dynamodb")).Table(table_name)
         self.realm_id = realm_id
         self.rules = rules or LimiterRules()
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
-        # The item as last seen: a booking tries it first and learns the current one on a race.
-        self._item: dict[str, Any] | None = None
+        # Epochs to the millisecond, as decision 59 stores them.
+        self._item = LimiterItem(
+            (resource or boto3.resource("dynamodb")).Table(table_name),
+            realm_id,
+            reading="could not read the QuickBooks limiter",
+            booking="could not book a QuickBooks call",
+            places=3,
+        )
 
     # --- the caller's side ------------------------------------------------------------------
     def acquire(self, kind: Kind = "single") -> Lease:
@@ -151,9 +139,9 @@ class RealmLimiter:
         deadline = self._clock() + patience
         waited = 0.0
         while True:
-            item = self._current()
+            item = self._item.current()
             now = self._clock()
-            paused = _number(item, "paused_until") - now
+            paused = number(item, "paused_until") - now
             if paused > 0:
                 raise self._no_capacity(
                     paused, "paused after QuickBooks answered a request with a throttle fault"
@@ -170,30 +158,31 @@ class RealmLimiter:
                     )
                 self._sleep(poll)
                 waited += poll
-                self._forget()  # read again: the leases we saw may have been released
+                self._item.forget()  # read again: the leases we saw may have been released
                 continue
-            start = max(now, _number(item, "tat"))
+            start = max(now, number(item, "tat"))
             if kind == "batch":
-                start = max(start, _number(item, "batch_tat"))
+                start = max(start, number(item, "batch_tat"))
             wait = start - now
             if now + wait > deadline:
-                what = "batch requests" if kind == "batch" and start > _number(item, "tat") else ""
+                what = "batch requests" if kind == "batch" and start > number(item, "tat") else ""
                 raise self._no_capacity(
                     wait,
                     f"its {what or 'requests'} are booked "
                     f"{wait:.1f} s ahead (at most {self._rate(kind)})",
                 )
             leases[lease_id] = start + rules.lease_s
+            stored = self._item.stored
             values: dict[str, Any] = {
-                ":tat": _stored(start + rules.interval_s),
-                ":leases": {k: _stored(v) for k, v in leases.items()},
+                ":tat": stored(start + rules.interval_s),
+                ":leases": {k: stored(v) for k, v in leases.items()},
                 ":next": int(item.get("version", 0)) + 1,
             }
             expression = "SET tat = :tat, leases = :leases, version = :next"
             if kind == "batch":
-                values[":batch_tat"] = _stored(start + rules.batch_interval_s)
+                values[":batch_tat"] = stored(start + rules.batch_interval_s)
                 expression += ", batch_tat = :batch_tat"
-            if not self._write(expression, values, item):
+            if not self._item.write(expression, values, item):
                 continue  # another function booked first: decide again on what it wrote
             if wait > 0:
                 self._sleep(wait)
@@ -214,33 +203,27 @@ class RealmLimiter:
         """Seconds until a call of ``kind`` could start, from the item as this process last
         saw it (read once if never seen): a hint for planning, never a booking. Another
         function may have booked since; ``acquire`` decides on the current item."""
-        item = self._current()
+        item = self._item.current()
         now = self._clock()
-        start = max(now, _number(item, "tat"), _number(item, "paused_until"))
+        start = max(now, number(item, "tat"), number(item, "paused_until"))
         if kind == "batch":
-            start = max(start, _number(item, "batch_tat"))
+            start = max(start, number(item, "batch_tat"))
         return start - now
 
     def release(self, lease_id: str) -> None:
         """Frees a call's slot. A failure to write is logged: the lease expires on its own."""
         try:
-            item = self._table.update_item(
-                Key=_key(self.realm_id),
-                UpdateExpression="REMOVE leases.#id SET version = if_not_exists(version, :zero) "
-                "+ :one",
-                ConditionExpression="attribute_exists(leases.#id)",
-                ExpressionAttributeNames={"#id": lease_id},
-                ExpressionAttributeValues={":zero": 0, ":one": 1},
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                logger.warning("could not release a QuickBooks call slot", error=str(exc))
-            return  # already expired and pruned by a booking
-        except BotoCoreError as exc:
-            logger.warning("could not release a QuickBooks call slot", error=str(exc))
-            return
-        self._remember(item)
+            # False when the lease is gone already: expired and pruned by a booking.
+            self._item.update(
+                remove="leases.#id",
+                condition="attribute_exists(leases.#id)",
+                names={"#id": lease_id},
+                failing="could not release a QuickBooks call slot",
+            )
+        except TransientError as exc:
+            logger.warning(
+                "could not release a QuickBooks call slot", error=str(exc.__cause__ or exc)
+            )
 
     def throttled(self) -> float:
         """QuickBooks answered a throttle fault: nobody calls the company for the pause (its
@@ -252,74 +235,8 @@ class RealmLimiter:
             realm_id=self.realm_id,
             pause_s=self.rules.throttle_pause_s,
         )
-        try:
-            item = self._table.update_item(
-                Key=_key(self.realm_id),
-                UpdateExpression="SET paused_until = :until, "
-                "version = if_not_exists(version, :zero) + :one",
-                ConditionExpression="attribute_not_exists(paused_until) OR paused_until < :until",
-                ExpressionAttributeValues={":until": _stored(until), ":zero": 0, ":one": 1},
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise TransientError(f"could not pause QuickBooks calls: {exc}") from exc
-            self._forget()  # someone paused it as long already
-            return self.rules.throttle_pause_s
-        except BotoCoreError as exc:
-            raise TransientError(f"could not pause QuickBooks calls: {exc}") from exc
-        self._remember(item)
+        self._item.record((), {}, pause_until=until, failing="could not pause QuickBooks calls")
         return self.rules.throttle_pause_s
-
-    # --- DynamoDB ---------------------------------------------------------------------------
-    def _current(self) -> dict[str, Any]:
-        with self._lock:
-            if self._item is not None:
-                return dict(self._item)
-        try:
-            found = self._table.get_item(Key=_key(self.realm_id), ConsistentRead=True)
-        except (BotoCoreError, ClientError) as exc:
-            raise TransientError(f"could not read the QuickBooks limiter: {exc}") from exc
-        item = dict(found.get("Item") or {})
-        self._remember(item)
-        return item
-
-    def _write(self, expression: str, values: dict[str, Any], seen: dict[str, Any]) -> bool:
-        """One conditional write over the item as ``seen``; False (and the current item
-        remembered) when another writer got there first."""
-        condition = "version = :seen" if "version" in seen else "attribute_not_exists(version)"
-        if "version" in seen:
-            values = {**values, ":seen": seen["version"]}
-        try:
-            item = self._table.update_item(
-                Key=_key(self.realm_id),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise TransientError(f"could not book a QuickBooks call: {exc}") from exc
-            current = exc.response.get("Item")
-            if not isinstance(current, dict):
-                self._forget()
-            else:
-                self._remember(_deserialized(current))
-            return False
-        except BotoCoreError as exc:
-            raise TransientError(f"could not book a QuickBooks call: {exc}") from exc
-        self._remember(item)
-        return True
-
-    def _remember(self, item: dict[str, Any]) -> None:
-        with self._lock:
-            self._item = dict(item)
-
-    def _forget(self) -> None:
-        with self._lock:
-            self._item = None
 
     # --- words --------------------------------------------------------------------------------
     def _rate(self, kind: Kind) -> str:
@@ -335,9 +252,3 @@ class RealmLimiter:
             f"QuickBooks company {self.realm_id} has no capacity yet ({why}): retry in {seconds} s",
             retry_after_s=seconds,
         )
-
-
-def _deserialized(raw: dict[str, Any]) -> dict[str, Any]:
-    """An item as the low-level API sends it (a failed condition's ALL_OLD), as the resource
-    API would have given it."""
-    return {key: _DESERIALIZE.deserialize(value) for key, value in raw.items()}
