@@ -13,7 +13,6 @@ the limiters and the simulator: windows of 30 s in a few seconds, sleeps shorten
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from connector.stores.port import StoreUnavailable
 from simulators.bigcommerce import BigCommerceSimulator
 from simulators.httpserver import LoopbackServer
 from simulators.testbed.clocks import ScaledClock
+from simulators.testbed.limiters import run_functions
 
 FUNCTIONS = 10
 FACTOR = 10  # a 30 s window in 3 s
@@ -89,35 +89,19 @@ class Store:
 
     def run(self, until: float, *, shared: bool = True) -> list[int]:
         """Ten functions reading the customer until the clock reads ``until``; the reads each
-        one completed."""
-        made = [0] * FUNCTIONS
-        errors: list[BaseException] = []
-
-        def work(index: int) -> None:
-            client = self.function(shared=shared)
-            try:
-                while self.clock() < until:
-                    try:
-                        client.get_customer(str(self.customer))
-                    except NoCapacityYet as waiting:
-                        self.sleep(float(waiting.retry_after_s or 1))  # as a hand-back would
-                        continue
-                    except StoreUnavailable as exc:  # a 429 storm outlasted the client's tries
-                        self.refusals_seen.append(str(exc))
-                        continue
-                    made[index] += 1
-            except BaseException as exc:  # the test fails on any other error
-                errors.append(exc)
-            finally:
-                client.close()
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(FUNCTIONS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not errors, errors
-        return made
+        one completed. A 429 storm that outlasts a client's tries is noted in refusals_seen."""
+        run = run_functions(
+            FUNCTIONS,
+            until=until,
+            clock=self.clock,
+            sleep=self.sleep,
+            function=lambda: self.function(shared=shared),
+            call=lambda client: client.get_customer(str(self.customer)),
+            close=BigCommerceClient.close,
+            given_up=(StoreUnavailable,),
+        )
+        self.refusals_seen.extend(run.given_up)
+        return run.made
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ QuickBooks' limits in seconds, the limiters' sleeps shortened by the same factor
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from connector.resources import STATE_TABLE
 from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
 from simulators.testbed.clocks import ScaledClock
+from simulators.testbed.limiters import run_functions
 from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET
 
 FUNCTIONS = 10
@@ -99,29 +99,15 @@ class Company:
 
     def run(self, until: float, call: Callable[[QboClient], Any]) -> list[int]:
         """Ten functions calling until the clock reads ``until``; the calls each one made."""
-        made = [0] * FUNCTIONS
-        errors: list[BaseException] = []
-
-        def work(index: int) -> None:
-            client = self.function()
-            try:
-                while self.clock() < until:
-                    try:
-                        call(client)
-                    except NoCapacityYet as waiting:
-                        self.sleep(float(waiting.retry_after_s or 1))  # as a hand-back would
-                        continue
-                    made[index] += 1
-            except BaseException as exc:  # the test fails on any other error
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(FUNCTIONS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not errors, errors
-        return made
+        run = run_functions(
+            FUNCTIONS,
+            until=until,
+            clock=self.clock,
+            sleep=self.sleep,
+            function=self.function,
+            call=call,
+        )
+        return run.made
 
 
 @pytest.fixture

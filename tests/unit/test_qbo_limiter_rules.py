@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from connector import capacity
 from connector.errors import NoCapacityYet, TransientError
 from connector.ledgers.qbo.limiter import LimiterRules, RealmLimiter
 from simulators.testbed.clocks import Clock
+from simulators.testbed.limiters import state_table
 
 TABLE = "state"
 REALM = "9341450000000001"
@@ -28,20 +27,7 @@ RULES = LimiterRules(
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        resource = boto3.resource("dynamodb", region_name="us-east-1")
-        resource.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with state_table(TABLE) as resource:
         yield resource
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from connector.errors import NoCapacityYet
 from connector.stores.limiter import PublishedLimits, StoreLimiter, StoreLimits, StoreRules
 from simulators.testbed.clocks import Clock
+from simulators.testbed.limiters import state_table
 
 TABLE = "state"
 STORE = "bigcommerce#abc123"
@@ -21,20 +20,7 @@ STORE = "bigcommerce#abc123"
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        resource = boto3.resource("dynamodb", region_name="us-east-1")
-        resource.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with state_table(TABLE) as resource:
         yield resource
 
 
