@@ -332,7 +332,8 @@ QUIET_ENV = {
 # The limiter's settings (connector.settings): the connector is told the limits QuickBooks has.
 ENV_REQUESTS_PER_MINUTE = "CONNECTOR_QBO_REQUESTS_PER_MINUTE"
 ENV_BATCHES_PER_MINUTE = "CONNECTOR_QBO_BATCHES_PER_MINUTE"
-# Batching (connector.ledgers.qbo.batching): on from this many records of a company.
+# Batching (connector.ledgers.qbo.batching): on from this many records of a company; the
+# "off" runs say 0, since batching is on by default (from 10).
 ENV_BATCH_FROM = "CONNECTOR_QBO_BATCH_FROM"
 BATCH_FROM = "4"
 
@@ -343,8 +344,7 @@ def company_env(limits: company.Limits, batch: bool) -> dict[str, str]:
         ENV_REQUESTS_PER_MINUTE: str(limits.per_minute),
         ENV_BATCHES_PER_MINUTE: str(limits.batch_per_minute),
     }
-    if batch:
-        env[ENV_BATCH_FROM] = BATCH_FROM
+    env[ENV_BATCH_FROM] = BATCH_FROM if batch else "0"
     return env
 
 
