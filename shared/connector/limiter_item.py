@@ -76,29 +76,20 @@ class LimiterItem:
             values = {**values, ":seen": seen["version"]}
         else:
             condition = "attribute_not_exists(version)"
-        try:
-            item = self._table.update_item(
-                Key=self.key,
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except ClientError as exc:
-            if not _condition_failed(exc):
-                raise TransientError(f"{self._booking}: {exc}") from exc
-            current = exc.response.get("Item")
-            if isinstance(current, dict):
-                # The low-level shape of ALL_OLD, as the resource API gives items.
-                self.remember({k: _DESERIALIZE.deserialize(v) for k, v in current.items()})
-            else:
-                self.forget()
-            return False
-        except BotoCoreError as exc:
-            raise TransientError(f"{self._booking}: {exc}") from exc
-        self.remember(item)
-        return True
+        won, item = self._update(
+            {
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+            self._booking,
+        )
+        if item is None:
+            self.forget()
+        else:
+            self.remember(item)
+        return won
 
     def update(
         self,
@@ -117,25 +108,17 @@ class LimiterItem:
         if remove:
             expression = f"REMOVE {remove} {expression}"
         request: dict[str, Any] = {
-            "Key": self.key,
             "UpdateExpression": expression,
             "ExpressionAttributeValues": {**(values or {}), ":zero": 0, ":one": 1},
-            "ReturnValues": "ALL_NEW",
         }
         if condition:
             request["ConditionExpression"] = condition
         if names:
             request["ExpressionAttributeNames"] = dict(names)
-        try:
-            item = self._table.update_item(**request)["Attributes"]
-        except ClientError as exc:
-            if _condition_failed(exc):
-                return False
-            raise TransientError(f"{failing}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise TransientError(f"{failing}: {exc}") from exc
-        self.remember(item)
-        return True
+        won, item = self._update(request, failing)
+        if won and item is not None:
+            self.remember(item)
+        return won
 
     def record(
         self,
@@ -168,6 +151,19 @@ class LimiterItem:
         with self._lock:
             self._seen = None
 
-
-def _condition_failed(exc: ClientError) -> bool:
-    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+    def _update(self, request: dict[str, Any], failing: str) -> tuple[bool, dict[str, Any] | None]:
+        """One UpdateItem: (True, the new item), or (False, the current item if the refusal
+        carried it) when its condition failed; other failures raise TransientError."""
+        try:
+            found = self._table.update_item(Key=self.key, ReturnValues="ALL_NEW", **request)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise TransientError(f"{failing}: {exc}") from exc
+            current = exc.response.get("Item")
+            if not isinstance(current, dict):
+                return False, None
+            # The low-level shape of ALL_OLD, as the resource API gives items.
+            return False, {k: _DESERIALIZE.deserialize(v) for k, v in current.items()}
+        except BotoCoreError as exc:
+            raise TransientError(f"{failing}: {exc}") from exc
+        return True, dict(found["Attributes"])

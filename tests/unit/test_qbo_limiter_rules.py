@@ -31,11 +31,6 @@ def dynamodb() -> Iterator[Any]:
         yield resource
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(1_800_000_000)
-
-
 def limiter(
     dynamodb: Any, clock: Clock, rules: LimiterRules = RULES, *, sleeps: list[float] | None = None
 ) -> RealmLimiter:

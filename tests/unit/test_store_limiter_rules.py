@@ -24,11 +24,6 @@ def dynamodb() -> Iterator[Any]:
         yield resource
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(1_800_000_000)
-
-
 def function(dynamodb: Any, clock: Clock, rules: StoreRules | None = None) -> StoreLimiter:
     """One function's limiter: its own StoreLimits (so it shares only the table's item); its
     sleeps move the shared clock."""
