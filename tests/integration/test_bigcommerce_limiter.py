@@ -22,14 +22,13 @@ import pytest
 
 from connector.errors import NoCapacityYet
 from connector.local.aws import EmbeddedAws
-from connector.resources import STATE_TABLE
 from connector.stores.bigcommerce.client import BcCredentials, BigCommerceClient
 from connector.stores.limiter import StoreLimits, StoreRules
 from connector.stores.port import StoreUnavailable
 from simulators.bigcommerce import BigCommerceSimulator
 from simulators.httpserver import LoopbackServer
 from simulators.testbed.clocks import ScaledClock
-from simulators.testbed.limiters import run_functions
+from simulators.testbed.limiters import run_functions, served_state_table
 
 FUNCTIONS = 10
 FACTOR = 10  # a 30 s window in 3 s
@@ -38,13 +37,8 @@ _STORES = (f"lim{n}" for n in itertools.count(1))  # a store (so a limiter item)
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[tuple[EmbeddedAws, str]]:
-    embedded = EmbeddedAws()
-    embedded.start()
-    try:
-        names = embedded.create_tables("bclimits", (STATE_TABLE,))
-        yield embedded, names[STATE_TABLE.logical_id]
-    finally:
-        embedded.stop()
+    with served_state_table("bclimits") as served:
+        yield served
 
 
 @dataclass

@@ -21,11 +21,10 @@ from connector.errors import NoCapacityYet
 from connector.ledgers.qbo.client import QboClient
 from connector.ledgers.qbo.limiter import LimiterRules, RealmLimiter
 from connector.local.aws import EmbeddedAws
-from connector.resources import STATE_TABLE
 from simulators.httpserver import LoopbackServer
 from simulators.qbo import QboSimulator
 from simulators.testbed.clocks import ScaledClock
-from simulators.testbed.limiters import run_functions
+from simulators.testbed.limiters import run_functions, served_state_table
 from simulators.testbed.qbo_http import CLIENT_ID, CLIENT_SECRET
 
 FUNCTIONS = 10
@@ -47,13 +46,8 @@ class _Token:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[tuple[EmbeddedAws, str]]:
-    embedded = EmbeddedAws()
-    embedded.start()
-    try:
-        names = embedded.create_tables("limits", (STATE_TABLE,))
-        yield embedded, names[STATE_TABLE.logical_id]
-    finally:
-        embedded.stop()
+    with served_state_table("limits") as served:
+        yield served
 
 
 class Company:

@@ -1,7 +1,8 @@
 """What the tests of the shared limiters (QuickBooks' per company, a store's) have in common.
 
 - ``state_table``: the state table, keyed as the stack keys it, on moto's in-process DynamoDB
-  (for a limiter on a hand-moved clock);
+  (for a limiter on a hand-moved clock); ``served_state_table``: on moto's server, for
+  functions in threads each with its own DynamoDB resource, as Lambdas have;
 - ``run_functions``: several sync functions calling one company or store at once until a
   clock reads a time, each waiting what NoCapacityYet says, as a record handed back would.
 
@@ -20,6 +21,7 @@ import boto3
 from moto import mock_aws
 
 from connector.errors import NoCapacityYet
+from connector.local.aws import EmbeddedAws
 from connector.resources import STATE_TABLE
 
 F = TypeVar("F")
@@ -44,6 +46,18 @@ def state_table(name: str) -> Iterator[Any]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield resource
+
+
+@contextmanager
+def served_state_table(tenant: str) -> Iterator[tuple[EmbeddedAws, str]]:
+    """moto's server holding the tenant's state table: (the server, the table's name)."""
+    embedded = EmbeddedAws()
+    embedded.start()
+    try:
+        names = embedded.create_tables(tenant, (STATE_TABLE,))
+        yield embedded, names[STATE_TABLE.logical_id]
+    finally:
+        embedded.stop()
 
 
 @dataclass
