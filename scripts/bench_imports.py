@@ -225,14 +225,20 @@ class DeployedImport:
     source_ratio: float
 
 
+def _stamped(stamp: Path) -> str:
+    """The digest a stamp file holds ("" when absent: an interrupted build left none)."""
+    return stamp.read_text(encoding="utf-8").strip() if stamp.exists() else ""
+
+
 def deployed_layout(python: str) -> dict[bool, tuple[Path, Path]]:
     """{with bytecode: (code, site)}: the code asset and the layer's dependencies for this
     machine (installed by ``python``, once per dependency list), with and without bytecode."""
     dependencies = runtime_dependencies()
     site = BENCH_BUILD / "layer-source" / "python"
     stamp = BENCH_BUILD / "layer.sha256"
+    compiled_stamp = BENCH_BUILD / "layer.sha256.compiled"
     digest = dependency_hash(dependencies)
-    if not site.is_dir() or not stamp.exists() or stamp.read_text().strip() != digest:
+    if not site.is_dir() or _stamped(stamp) != digest:
         shutil.rmtree(site.parent, ignore_errors=True)
         command = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         command += ["--no-compile", "--target", str(site), *dependencies]
@@ -244,14 +250,11 @@ def deployed_layout(python: str) -> dict[bool, tuple[Path, Path]]:
     shutil.copytree(source_code, compiled_code)
     compile_bytecode(compiled_code, CODE_MOUNT, python)
     compiled_site = BENCH_BUILD / "layer" / "python"
-    if (
-        not compiled_site.is_dir()
-        or (BENCH_BUILD / "layer.sha256.compiled").read_text(encoding="utf-8").strip() != digest
-    ):
+    if not compiled_site.is_dir() or _stamped(compiled_stamp) != digest:
         shutil.rmtree(compiled_site, ignore_errors=True)
         shutil.copytree(site, compiled_site)
         compile_bytecode(compiled_site, LAYER_MOUNT, python)
-        (BENCH_BUILD / "layer.sha256.compiled").write_text(digest + "\n", encoding="utf-8")
+        compiled_stamp.write_text(digest + "\n", encoding="utf-8")
     return {True: (compiled_code, compiled_site), False: (source_code, site)}
 
 
