@@ -146,6 +146,54 @@ def test_a_credit_memo_whose_application_failed_is_applied_on_the_retry(rig: Qbo
     assert Decimal(str(invoice["Balance"])) == Decimal(order["total"]) - Decimal("4.00")
 
 
+def test_a_credit_memo_applied_while_its_refund_waited_is_not_applied_again(
+    rig: QboRig,
+) -> None:
+    # Given an unpaid order of 2 mugs in QuickBooks, refunded 4.00 in the store, whose credit
+    # memo was created but could not be applied until the record parked
+    order = rig.woo.create_order(
+        OrderSpec(lines=[LineSpec(MUG, 2)], customer_id=JANE, status="on-hold")
+    )
+    rig.sync(SHOP, "order.created", order["id"])
+    rig.woo.add_refund(order["id"], amount=Decimal("4.00"), reason="price match")
+    rig.qbo.inject(503, times=10_000, entity="Payment", operation="create")
+    rig.sync(SHOP, "order.updated", order["id"])
+    assert rig.sync_state(SHOP, order["id"]).status == "parked"
+    (memo,) = rig.documents("CreditMemo", order["id"])
+    (invoice,) = _invoices(rig, order["id"])
+    rig.qbo.clear_faults()
+    # When a bookkeeper applies the memo in QuickBooks before the record is replayed
+    rig.qbo.seed(
+        "Payment",
+        {
+            "CustomerRef": memo["CustomerRef"],
+            "TotalAmt": Decimal("0.00"),
+            "Line": [
+                {
+                    "Amount": Decimal("4.00"),
+                    "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                },
+                {
+                    "Amount": Decimal("4.00"),
+                    "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}],
+                },
+            ],
+        },
+    )
+    replay_parked(rig.sqs, dlq_url=rig.dlq_url, queue=rig.sync_queue(), record_id=str(order["id"]))
+    rig.drain()
+
+    # Then the replay posts without applying the spent credit again: 4.00 less is owed, once
+    assert rig.sync_state(SHOP, order["id"]).status == "posted"
+    (invoice,) = _invoices(rig, order["id"])
+    assert Decimal(str(invoice["Balance"])) == Decimal(order["total"]) - Decimal("4.00")
+    (memo,) = rig.documents("CreditMemo", order["id"])
+    assert Decimal(str(memo["RemainingCredit"])) == Decimal("0.00")
+    events = rig.events(SHOP, order["id"])
+    after_replay = events[events.index("parked") + 1 :]
+    assert "failed" not in after_replay and after_replay[-1] == "updated", after_replay
+
+
 def test_a_record_the_function_has_no_time_for_goes_back_unstarted(rig: QboRig) -> None:
     # The rig's environment is the deployed function's: build its worker as the handler does
     runtime = Runtime.from_environment()

@@ -365,21 +365,12 @@ class QboLedger:
                         f"QuickBooks {entity} {number} (Id {existing.get('Id')}) has this "
                         f"refund's number but is not {tag}: renumber one of them, then replay"
                     )
-                adopted = _posted("adopted", entity, existing)
                 if _credits_invoice(entity, document):
-                    # The memo was created but its application may have failed: apply it now
-                    # (no-op when the invoice is no longer open).
+                    # The memo was created but its application may have failed (or succeeded
+                    # unheard): apply what credit it still holds.
                     assert document is not None and document.ledger_id
-                    rate = Decimal(str(existing.get("ExchangeRate", "1")))
-                    self._apply_credit(
-                        order,
-                        str(existing["CustomerRef"]["value"]),
-                        document.ledger_id,
-                        adopted,
-                        {"TxnDate": existing["TxnDate"]}
-                        | ({"ExchangeRate": existing["ExchangeRate"]} if rate != 1 else {}),
-                    )
-                return adopted
+                    self._apply_credit(order, document.ledger_id, existing)
+                return _posted("adopted", entity, existing)
         customer_id = self.customer_id(order.customer, order.currency)
         money = self.money_refs(order, customer_id)
         rules = self._connection.mapping
@@ -412,30 +403,31 @@ class QboLedger:
         )
         if _credits_invoice(entity, document):
             assert document is not None and document.ledger_id
-            self._apply_credit(order, customer_id, document.ledger_id, posted, body)
+            self._apply_credit(order, document.ledger_id, created)
         return posted
 
-    def _apply_credit(
-        self,
-        order: Order,
-        customer_id: str,
-        invoice_id: str,
-        memo: Posted,
-        memo_body: dict[str, Any],
-    ) -> None:
-        """Apply a credit memo to its order's invoice, as far as the invoice is still open."""
+    def _apply_credit(self, order: Order, invoice_id: str, memo: dict[str, Any]) -> None:
+        """Apply a credit memo (QuickBooks' copy, as created or as found) to its order's
+        invoice, as far as the invoice is open and the memo still holds credit: an application
+        whose answer was lost, or one a bookkeeper made, is not made again (QuickBooks would
+        refuse it, 6000, more than the memo's remaining credit)."""
         invoice = self._client.read("Invoice", invoice_id)
         balance = Decimal(str(invoice.get("Balance", "0")))
-        amount = min(balance, memo.total or Decimal(0))
-        if amount <= 0 or not memo.ledger_id:
+        credit = Decimal(str(memo.get("RemainingCredit", memo.get("TotalAmt", "0"))))
+        amount = min(balance, credit)
+        if amount <= 0:
             return
         body = payments.build_credit_application(
-            customer_id, order.currency, invoice_id, memo.ledger_id, order.q(amount)
+            str(memo["CustomerRef"]["value"]),
+            order.currency,
+            invoice_id,
+            str(memo["Id"]),
+            order.q(amount),
         )
-        body["TxnDate"] = memo_body["TxnDate"]
-        if "ExchangeRate" in memo_body:
-            body["ExchangeRate"] = memo_body["ExchangeRate"]
-        rid = request_id(self._connection.id, "Payment", memo.ledger_id, invoice_id, "apply")
+        body["TxnDate"] = memo["TxnDate"]
+        if Decimal(str(memo.get("ExchangeRate", "1"))) != 1:
+            body["ExchangeRate"] = memo["ExchangeRate"]
+        rid = request_id(self._connection.id, "Payment", str(memo["Id"]), invoice_id, "apply")
         self._client.create("Payment", body, request_id=rid)
 
     def withdraw_refund(self, previous: SyncState, refund_store_id: str) -> Posted:
