@@ -50,13 +50,14 @@ def test_groups_run_side_by_side() -> None:
     assert run_groups(records, handle, route=BatchRoute()) == []
 
 
-def test_batching_is_off_by_default_and_on_from_the_records_set() -> None:
-    # Off by default until the heavy-faults day parks nothing with it on (decision 81).
-    assert not BatchSettings.from_environment({}).applies({"shop": 60})
-    assert BatchSettings.from_environment({"CONNECTOR_QBO_BATCH_FROM": ""}).batch_from == 0
-    ten = BatchSettings.from_environment({"CONNECTOR_QBO_BATCH_FROM": "10"})
-    assert ten.applies({"shop": 10})
-    assert not ten.applies({"shop": 9, "other": 9})  # a trickle goes one by one
+def test_batching_is_on_from_ten_records_of_a_connection_and_0_turns_it_off() -> None:
+    default = BatchSettings.from_environment({})
+    assert default.applies({"shop": 10})
+    assert not default.applies({"shop": 9, "other": 9})  # a trickle goes one by one
+    assert not BatchSettings.from_environment({"CONNECTOR_QBO_BATCH_FROM": "0"}).applies(
+        {"shop": 60}
+    )
+    assert BatchSettings.from_environment({"CONNECTOR_QBO_BATCH_FROM": ""}).batch_from == 10
     on = BatchSettings.from_environment({"CONNECTOR_QBO_BATCH_FROM": "4"})
     assert not on.applies({"shop": 3, "other": 3})
     assert on.applies({"shop": 4})

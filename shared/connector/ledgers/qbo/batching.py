@@ -53,9 +53,8 @@ ENV_BATCH_HOLD_S = "CONNECTOR_QBO_BATCH_HOLD_S"
 
 class BatchSettings(BaseModel):
     """``CONNECTOR_QBO_BATCH_FROM``: batch a company's creates when one invocation holds at
-    least this many of its records (default 0, off: decision 81; 10, a full FIFO event, is the
-    value to switch it on with: a trickle keeps the one-by-one path, a backlog streams into
-    batches);
+    least this many of its records (default 10, a full FIFO event: a trickle keeps the
+    one-by-one path, a backlog streams into batches; 0 turns batching off; decision 82);
     ``CONNECTOR_QBO_BATCH_WINDOW_MS``: how long a create waits for others (default 1000: batch requests are the scarce ones);
     ``CONNECTOR_QBO_BATCH_PULL_TO``: with batching on, the invocation pulls more records from
     the queue, while it has time, to keep this many in hand (default 60: a batch of 30 and
@@ -63,7 +62,7 @@ class BatchSettings(BaseModel):
     ``CONNECTOR_QBO_BATCH_HOLD_S``: how long a create may wait in the function for a batch
     slot before it goes alone (default 30)."""
 
-    batch_from: int = Field(default=0, ge=0, validation_alias=ENV_BATCH_FROM)
+    batch_from: int = Field(default=10, ge=0, validation_alias=ENV_BATCH_FROM)
     window_ms: int = Field(default=1000, ge=1, le=5000, validation_alias=ENV_BATCH_WINDOW_MS)
     pull_to: int = Field(default=60, ge=0, le=100, validation_alias=ENV_BATCH_PULL_TO)
     hold_s: float = Field(default=30.0, ge=0, le=300, validation_alias=ENV_BATCH_HOLD_S)
