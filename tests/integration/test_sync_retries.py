@@ -128,13 +128,19 @@ def test_a_store_that_stays_down_through_its_client_retries_is_tried_later(
     assert failed.detail["receives"] == 1
 
 
-def test_a_credit_memo_whose_application_failed_is_applied_on_the_retry(rig: QboRig) -> None:
-    # Given an unpaid order in QuickBooks, refunded 4.00 in the store
+def _unpaid_order_refunded_4(rig: QboRig) -> dict[str, Any]:
+    """An unpaid order of 2 mugs posted as an invoice, then refunded 4.00 in the store."""
     order = rig.woo.create_order(
         OrderSpec(lines=[LineSpec(MUG, 2)], customer_id=JANE, status="on-hold")
     )
     rig.sync(SHOP, "order.created", order["id"])
     rig.woo.add_refund(order["id"], amount=Decimal("4.00"), reason="price match")
+    return order
+
+
+def test_a_credit_memo_whose_application_failed_is_applied_on_the_retry(rig: QboRig) -> None:
+    # Given an unpaid order in QuickBooks, refunded 4.00 in the store
+    order = _unpaid_order_refunded_4(rig)
     # When the credit memo is created but applying it to the invoice fails once
     rig.qbo.inject(503, times=1, entity="Payment", operation="create")
     rig.sync(SHOP, "order.updated", order["id"])
@@ -149,13 +155,9 @@ def test_a_credit_memo_whose_application_failed_is_applied_on_the_retry(rig: Qbo
 def test_a_credit_memo_applied_while_its_refund_waited_is_not_applied_again(
     rig: QboRig,
 ) -> None:
-    # Given an unpaid order of 2 mugs in QuickBooks, refunded 4.00 in the store, whose credit
-    # memo was created but could not be applied until the record parked
-    order = rig.woo.create_order(
-        OrderSpec(lines=[LineSpec(MUG, 2)], customer_id=JANE, status="on-hold")
-    )
-    rig.sync(SHOP, "order.created", order["id"])
-    rig.woo.add_refund(order["id"], amount=Decimal("4.00"), reason="price match")
+    # Given an unpaid order in QuickBooks, refunded 4.00 in the store, whose credit memo was
+    # created but could not be applied until the record parked
+    order = _unpaid_order_refunded_4(rig)
     rig.qbo.inject(503, times=10_000, entity="Payment", operation="create")
     rig.sync(SHOP, "order.updated", order["id"])
     assert rig.sync_state(SHOP, order["id"]).status == "parked"
