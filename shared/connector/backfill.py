@@ -21,11 +21,13 @@ writes nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -221,7 +223,12 @@ class _Run:
             f"backfill {b.connection.id}: {verb}; listing the {b.store.display_name} orders "
             f"created from {_stamp(wanted.since)} until {_stamp(wanted.until)}"
         )
-        listed = list(b.store.list_created(wanted.since, wanted.until))
+        listed = []
+        for order in b.store.list_created(wanted.since, wanted.until):
+            if self._stop is not None and self._stop.is_set():
+                self._progress.say("stopped while listing; nothing queued in this run")
+                return BackfillResult("stopped", self.cp)
+            listed.append(order)
         todo = after_cursor(listed, self.cp)
         self.cp.found = len(listed)
         self._remaining = len(todo)
@@ -543,7 +550,11 @@ def backfill_command(args: argparse.Namespace) -> int:
                 restart=args.restart,
                 wait=not args.no_wait,
             )
-            result = run_backfill(backfill, args.since, args.until, options=options)
+            stop = threading.Event()
+            with first_ctrl_c_stops(stop):
+                result = run_backfill(backfill, args.since, args.until, options=options, stop=stop)
+            if result.outcome == "stopped":
+                return 130
         except KeyboardInterrupt:
             return 130
         except (SyncError, QueueUnavailable) as exc:
@@ -552,6 +563,24 @@ def backfill_command(args: argparse.Namespace) -> int:
             print(f"error: {exc}{again}", file=sys.stderr)
             return 1
     return 0 if result.outcome in ("finished", "already finished", "waiting") else 1
+
+
+@contextlib.contextmanager
+def first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C asks the run to stop between two orders, so the checkpoint never
+    counts an order queued whose cursor did not move past it (the resumed run would queue
+    it again); a second Ctrl-C interrupts at once."""
+
+    def first(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("stopping after this order (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def _day(text: str) -> date:

@@ -108,6 +108,7 @@ def test_ctrl_c_stops_the_backfill_and_the_same_command_resumes(shop: Shop) -> N
             running.kill()
     # Then it exits 130 and says where it stopped, and the checkpoint agrees
     assert running.returncode == 130, err
+    assert "stopping after this order" in err
     saved = shop.checkpoint()
     assert saved is not None and saved.finished_at is None and 1 <= saved.queued < 7
     assert f"({saved.queued} queued); the same command resumes from order {saved.cursor_id}" in (

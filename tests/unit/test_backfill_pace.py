@@ -6,11 +6,14 @@ Time is a number the test moves: nothing here waits.
 from __future__ import annotations
 
 import io
+import os
+import signal
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
 
-from connector.backfill import Options, after_cursor, settled_as, window
+from connector.backfill import Options, after_cursor, first_ctrl_c_stops, settled_as, window
 from connector.backfill_checkpoint import Checkpoint
 from connector.backfill_pace import Pacer, Rate, default_backlog, duration, eta_s
 from connector.backfill_progress import ProgressOutput, line
@@ -193,3 +196,17 @@ def test_a_resumed_run_goes_on_after_the_cursor_in_creation_then_id_order() -> N
     # Stopped after the last one: nothing remains
     done = _checkpoint(cursor_created_at=listed[1].created_at, cursor_id="7")
     assert after_cursor(listed, done) == []
+
+
+def test_the_first_ctrl_c_asks_the_run_to_stop_between_orders_and_a_second_interrupts() -> None:
+    stop = threading.Event()
+    before = signal.getsignal(signal.SIGINT)
+    with first_ctrl_c_stops(stop):
+        # The first Ctrl-C interrupts nothing: the run sees the request at its next order
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.wait(5)
+        # The second one interrupts at once
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            stop.wait(5)  # the signal is handled here, between two bytecodes
+    assert signal.getsignal(signal.SIGINT) is before
