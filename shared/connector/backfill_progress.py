@@ -26,10 +26,11 @@ REDRAW_EVERY_S = 0.2
 def line(checkpoint: Checkpoint, *, rate: float | None, eta: float | None) -> str:
     found = checkpoint.found
     done = checkpoint.handled
-    share = done / found if found else 1.0
-    filled = int(share * BAR)
+    # Whole numbers: a float share rounds 570 of 1,000 down to 56% (0.57 * 100 < 57).
+    percent = done * 100 // found if found else 100
+    filled = done * BAR // found if found else BAR
     parts = [
-        f"[{'#' * filled}{'-' * (BAR - filled)}] {int(share * 100):3d}%",
+        f"[{'#' * filled}{'-' * (BAR - filled)}] {percent:3d}%",
         f"found {found}",
         f"queued {checkpoint.queued}",
         f"posted {checkpoint.posted}",

@@ -162,6 +162,12 @@ def test_the_progress_line_tells_found_queued_posted_parked_rate_and_eta() -> No
     assert line(_checkpoint(found=0), rate=None, eta=None).endswith("waiting 0  --/min  ETA --")
 
 
+def test_the_share_done_is_counted_in_whole_numbers_not_rounded_down_by_a_float() -> None:
+    # 570 of 1,000 is 57%, not 56% (0.57 * 100 is 56.99999999999999)
+    text = line(_checkpoint(found=1000, queued=570, posted=570), rate=None, eta=None)
+    assert text.startswith("[###########---------]  57%  found 1000")
+
+
 def test_a_terminal_gets_one_line_redrawn_and_a_log_gets_a_line_every_interval() -> None:
     ticks = Ticks()
     terminal, log = io.StringIO(), io.StringIO()
