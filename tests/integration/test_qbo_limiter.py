@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -73,13 +74,13 @@ class Company:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds / self.factor)
 
-    def function(self) -> QboClient:
+    def function(self, dynamodb: Any | None = None) -> QboClient:
         """One function's client and limiter (its own DynamoDB resource, as a Lambda has)."""
         limiter = RealmLimiter(
             self.table,
             self.sim.realm_id,
             rules=self.rules,
-            resource=self.aws.resource("dynamodb"),
+            resource=dynamodb or self.aws.resource("dynamodb"),
             clock=self.clock,
             sleep=self.sleep,
         )
@@ -183,3 +184,29 @@ def test_a_throttle_answer_stops_every_function_of_the_company(
 
     time.sleep(61 / 60)  # a minute of the company's time
     other.preferences()
+
+
+def test_one_function_s_threads_beyond_the_company_s_slots_wait_without_polling_the_limiter(
+    company: Callable[..., Company],
+) -> None:
+    # One batching function with thirty threads in hand, three calls at once allowed, each
+    # call a tenth of a second long
+    rules = LimiterRules(per_minute=60_000, per_second=1000, max_in_flight=3, max_wait_s=30)
+    rig = company(
+        rules=rules, per_minute_limit=60_000, per_second_limit=1000, max_concurrent=3, latency_s=0.1
+    )
+    dynamodb = rig.aws.resource("dynamodb")
+    requests: list[str] = []  # each DynamoDB request the function sends
+    dynamodb.meta.client.meta.events.register(
+        "before-send.dynamodb", lambda request, **_: requests.append(request.url)
+    )
+    client = rig.function(dynamodb)
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        list(pool.map(lambda _: [client.preferences() for _ in range(3)], range(30)))
+
+    # Then every call was made within the company's limits
+    assert rig.sim.reads == 90 and rig.sim.throttled == 0 and rig.sim.peak_in_flight <= 3
+    # ... and the 27 threads waiting for a slot did not read the limiter meanwhile: a call
+    # costs its booking and its release, and a few re-reads when another thread booked first
+    assert len(requests) <= 3 * 90, len(requests)

@@ -107,6 +107,21 @@ def test_calls_in_flight_are_bounded_and_a_released_slot_is_free_again(
     other.acquire()
 
 
+def test_a_function_s_own_calls_beyond_the_slots_wait_at_its_gate_then_say_why(
+    dynamodb: Any, clock: Clock
+) -> None:
+    fast = LimiterRules(per_minute=6000, per_second=100, max_in_flight=2, headroom=0)
+    busy = limiter(dynamodb, clock, replace(fast, max_wait_s=0.05))
+    first, _second = busy.acquire(), busy.acquire()
+
+    with pytest.raises(NoCapacityYet) as caught:
+        busy.acquire()
+    assert "2 calls to it are already in flight from this function" in str(caught.value)
+    assert caught.value.retry_after_s == 1
+    first.release()
+    busy.acquire()  # the slot released is this function's again
+
+
 def test_a_crashed_function_s_slot_comes_back_when_its_lease_expires(
     dynamodb: Any, clock: Clock
 ) -> None:

@@ -23,7 +23,7 @@ from typing import Any, cast
 import boto3
 from moto.server import ThreadedMotoServer
 
-from connector.local import moto_atomic
+from connector.local import moto_atomic, moto_speedups
 from connector.local.moto_process import MotoProcess
 from connector.resources import ConnectionSecretName, QueueSpec, TableSpec, secret_name
 from connector.secrets import WEBHOOK_FIELDS
@@ -72,8 +72,9 @@ class EmbeddedAws:
         if werkzeug_log.level == logging.NOTSET:
             # moto's server logs every request line; the runtime logs what matters.
             werkzeug_log.setLevel(logging.WARNING)
-        if not self.separate_process:
-            moto_atomic.install()  # a MotoProcess installs it in its own process
+        if not self.separate_process:  # a MotoProcess installs these in its own process
+            moto_atomic.install()
+            moto_speedups.list_modules_once()
         self._server = (
             MotoProcess()
             if self.separate_process

@@ -6,6 +6,12 @@ ContentBasedDeduplication, and receiving one checks the retention period for eve
 it hands out. With a backlog of 1,000 messages a send took ~140 ms and a receive ~1 s: the
 local runtime measured moto, not the connector. ``install()`` counts the messages only when
 a client asks for the counts (GetQueueAttributes); everything else moto does is unchanged.
+
+It also lists moto's services once (``list_modules_once``, which the runtime's in-process
+moto installs too): moto's server finds each request's service by listing its own package
+directory, an ``isdir`` for each of ~150 entries, under the one lock every request takes. With
+batching's thirty worker threads calling moto, webhook answers waited in line behind those
+listings: a 120-order day's webhooks took 41 s to deliver instead of 4.
 """
 
 from __future__ import annotations
@@ -22,9 +28,26 @@ _COUNTS = frozenset(
     }
 )
 _asked = threading.local()
+_MARK = "_connector_listed_once"
+
+
+def list_modules_once() -> None:
+    """moto's services, listed from its package directory once; a second call changes nothing."""
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, _MARK, False):
+        return
+    modules = tuple(backends.list_of_moto_modules())  # the installed package does not change
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    setattr(list_of_moto_modules, _MARK, True)
+    backends.list_of_moto_modules = list_of_moto_modules
 
 
 def install() -> None:
+    list_modules_once()
     from moto.core.utils import camelcase_to_underscores
     from moto.sqs import models
 

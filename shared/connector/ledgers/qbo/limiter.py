@@ -27,6 +27,7 @@ store limiter).
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -120,6 +121,10 @@ class RealmLimiter:
         self.rules = rules or LimiterRules()
         self._clock = clock
         self._sleep = sleep
+        # This process's calls in flight, gated here before the shared item: the threads of a
+        # batching function beyond the company's ten wait on the gate instead of polling the
+        # item (each poll a DynamoDB read, the company's limit unchanged: the item decides).
+        self._gate = threading.BoundedSemaphore(self.rules.max_in_flight)
         # Epochs to the millisecond, as decision 59 stores them.
         self._item = LimiterItem(
             (resource or boto3.resource("dynamodb")).Table(table_name),
@@ -134,8 +139,24 @@ class RealmLimiter:
         """A slot for one call of ``kind``, after sleeping a short wait; raises NoCapacityYet
         when the wait would be longer than ``max_wait_s``."""
         rules = self.rules
-        lease_id = uuid.uuid4().hex[:16]
         patience = max(rules.max_wait_s, rules.started_wait_s if capacity.started() else 0.0)
+        if not self._gate.acquire(blocking=False):
+            gated_at = time.monotonic()
+            if not self._gate.acquire(timeout=patience):
+                raise self._no_capacity(
+                    1.0,
+                    f"{rules.max_in_flight} calls to it are already in flight from this function",
+                )
+            patience = max(0.0, patience - (time.monotonic() - gated_at))
+        try:
+            return self._book(kind, patience)
+        except BaseException:
+            self._gate.release()
+            raise
+
+    def _book(self, kind: Kind, patience: float) -> Lease:
+        rules = self.rules
+        lease_id = uuid.uuid4().hex[:16]
         deadline = self._clock() + patience
         waited = 0.0
         while True:
@@ -224,6 +245,8 @@ class RealmLimiter:
             logger.warning(
                 "could not release a QuickBooks call slot", error=str(exc.__cause__ or exc)
             )
+        finally:
+            self._gate.release()  # after the write: the next thread finds the slot free
 
     def throttled(self) -> float:
         """QuickBooks answered a throttle fault: nobody calls the company for the pause (its
