@@ -13,7 +13,7 @@ from typing import Any
 from connector.config import Connection
 from connector.errors import PermanentError
 from connector.ledgers.posting import Operation, Posted
-from connector.ledgers.qbo import documents
+from connector.ledgers.qbo import documents, lookups
 from connector.ledgers.qbo.client import QboClient, escape_query_value
 from connector.ledgers.qbo.company import CompanyFacts
 from connector.ledgers.qbo.currency import (
@@ -97,20 +97,22 @@ class QboCustomers:
         company = self.company() if currency is None else self.company_for(currency, "the order")
         currency = (currency or company.home).upper()
         key = customer_key_for(customer.match_key, currency, company)
-        known = self._state.get_mapping(conn, "customer", key)
-        if known:
-            return known, False
-        name = customer_name_for(display_name(customer), currency, company)
-        found, name_taken = self._find(customer, name, currency, company)
-        if found is not None:
-            customer_id, created = str(found["Id"]), False
-        else:
-            if name_taken:
-                # A different person (or the buyer in another currency) has this name already.
-                name = disambiguate(name, customer)
-            customer_id, created = self._create(customer, name, currency, company, key), True
-        self._state.put_mapping(conn, "customer", key, customer_id)
-        return customer_id, created
+        # Two orders of a new buyer on two threads: the second waits and finds the first's.
+        with lookups.one_at_a_time((conn, "customer", key)):
+            known = self._state.get_mapping(conn, "customer", key)
+            if known:
+                return known, False
+            name = customer_name_for(display_name(customer), currency, company)
+            found, name_taken = self._find(customer, name, currency, company)
+            if found is not None:
+                customer_id, created = str(found["Id"]), False
+            else:
+                if name_taken:
+                    # A different person (or the buyer in another currency) has this name.
+                    name = disambiguate(name, customer)
+                customer_id, created = self._create(customer, name, currency, company, key), True
+            self._state.put_mapping(conn, "customer", key, customer_id)
+            return customer_id, created
 
     def _find(
         self, customer: Customer, name: str, currency: str, company: CompanyCurrency

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from connector.config import Connection
 from connector.errors import PermanentError, TransientError
 from connector.ledgers.posting import Operation, Posted
-from connector.ledgers.qbo import documents, payments
+from connector.ledgers.qbo import documents, lookups, payments
 from connector.ledgers.qbo.client import QboClient
 from connector.ledgers.qbo.company import CompanyFacts
 from connector.ledgers.qbo.currency import rate_from_answer
@@ -104,6 +104,10 @@ class QboLedger:
 
     # --- references -------------------------------------------------------------------
     def _ref_id(self, kind: str, entity: str, name: str) -> str | None:
+        with lookups.one_at_a_time((self._connection.id, kind, name)):
+            return self._find_ref_id(kind, entity, name)
+
+    def _find_ref_id(self, kind: str, entity: str, name: str) -> str | None:
         conn = self._connection.id
         known = self._state.get_mapping(conn, kind, name)
         if known:
