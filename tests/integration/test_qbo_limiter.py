@@ -125,6 +125,14 @@ def company(aws: tuple[EmbeddedAws, str]) -> Iterator[Callable[..., Company]]:
         server.stop()
 
 
+def _three_at_once(company: Callable[..., Company], *, max_wait_s: float) -> Company:
+    """A company taking a generous rate, three calls at once, each a tenth of a second long."""
+    rules = LimiterRules(per_minute=60_000, per_second=1000, max_in_flight=3, max_wait_s=max_wait_s)
+    return company(
+        rules=rules, per_minute_limit=60_000, per_second_limit=1000, max_concurrent=3, latency_s=0.1
+    )
+
+
 def test_ten_functions_never_exceed_the_company_s_requests_a_minute(
     company: Callable[..., Company],
 ) -> None:
@@ -148,10 +156,7 @@ def test_ten_functions_never_have_more_calls_in_flight_than_the_company_takes(
     company: Callable[..., Company],
 ) -> None:
     # A generous rate, three calls at once, each call a tenth of a second long
-    rules = LimiterRules(per_minute=60_000, per_second=1000, max_in_flight=3, max_wait_s=2)
-    rig = company(
-        rules=rules, per_minute_limit=60_000, per_second_limit=1000, max_concurrent=3, latency_s=0.1
-    )
+    rig = _three_at_once(company, max_wait_s=2)
 
     made = rig.run(rig.clock() + 4, lambda client: client.preferences())
 
@@ -191,10 +196,7 @@ def test_one_function_s_threads_beyond_the_company_s_slots_wait_without_polling_
 ) -> None:
     # One batching function with thirty threads in hand, three calls at once allowed, each
     # call a tenth of a second long
-    rules = LimiterRules(per_minute=60_000, per_second=1000, max_in_flight=3, max_wait_s=30)
-    rig = company(
-        rules=rules, per_minute_limit=60_000, per_second_limit=1000, max_concurrent=3, latency_s=0.1
-    )
+    rig = _three_at_once(company, max_wait_s=30)
     dynamodb = rig.aws.resource("dynamodb")
     requests: list[str] = []  # each DynamoDB request the function sends
     dynamodb.meta.client.meta.events.register(
