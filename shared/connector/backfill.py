@@ -225,7 +225,7 @@ class _Run:
         )
         listed = []
         for order in b.store.list_created(wanted.since, wanted.until):
-            if self._stop is not None and self._stop.is_set():
+            if self._stopping():
                 self._progress.say("stopped while listing; nothing queued in this run")
                 return BackfillResult("stopped", self.cp)
             listed.append(order)
@@ -367,8 +367,11 @@ class _Run:
         self._progress.show(line(self.cp, rate=rate, eta=eta), force=force)
 
     # --- bookkeeping --------------------------------------------------------------------------
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
     def _check_stop(self) -> None:
-        if self._stop is not None and self._stop.is_set():
+        if self._stopping():
             raise Stopped()
 
     def _tick(self) -> None:
